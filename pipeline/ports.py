@@ -1,0 +1,126 @@
+"""Ports: the interfaces the domain needs from the outside world.
+
+Each port is a ``typing.Protocol``. The AWS adapters (``pipeline/adapters/aws``) take an
+injected boto3 client; the local adapters (``pipeline/adapters/local``) are the offline
+defaults used by tests, the batch CLI, the eval harness and the local workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from pipeline.domain.models import (
+    Feedback,
+    ModelRequest,
+    ModelResponse,
+    NlpAnalysis,
+    PromptTemplate,
+    Turn,
+)
+
+
+class ModelError(Exception):
+    """A model call failed. ``transient`` errors (throttling, timeouts) may be retried."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@runtime_checkable
+class ModelClient(Protocol):
+    """Generates text from a rendered request (Bedrock Converse, OfflineModel, replay)."""
+
+    def generate(self, request: ModelRequest) -> ModelResponse:
+        """Return the model's reply; raise :class:`ModelError` on failure."""
+        ...
+
+
+@runtime_checkable
+class NlpClient(Protocol):
+    """Sentiment, entities and key phrases (Comprehend in AWS, OfflineNlp locally)."""
+
+    def analyze(self, text: str) -> NlpAnalysis: ...
+
+
+@runtime_checkable
+class AwsApiCatalog(Protocol):
+    """Offline knowledge of the AWS APIs (botocore's service models), for accuracy checks."""
+
+    def has_service(self, name: str) -> bool:
+        """True for a boto3 client name (``s3``) or CLI service name (``s3api``)."""
+        ...
+
+    def operation(self, service: str, operation: str) -> OperationInfo | None:
+        """Look up by CLI name (``describe-instances``) or boto3 name (``describe_instances``)."""
+        ...
+
+    def is_region(self, name: str) -> bool: ...
+
+    def service_names(self) -> Sequence[str]:
+        """Service names as a customer would write them (``EC2``, ``S3``, ``Lambda`` …)."""
+        ...
+
+
+class OperationInfo(Protocol):
+    name: str  # the API name, e.g. DescribeInstances
+    parameters: frozenset[str]  # boto3 parameter names, e.g. InstanceIds
+    required: frozenset[str]
+
+
+class ConversationStore(Protocol):
+    """Turns of a session, stored one item per turn so sessions never outgrow an item."""
+
+    def append_turn(self, turn: Turn) -> None:
+        """Store a new turn; refuses to overwrite an existing (session, turn_index)."""
+        ...
+
+    def update_turn(self, turn: Turn) -> None:
+        """Replace the turn with the same (session_id, turn_index): used to add the reply."""
+        ...
+
+    def recent_turns(self, session_id: str, limit: int) -> list[Turn]:
+        """The last ``limit`` turns, oldest first."""
+        ...
+
+    def next_turn_index(self, session_id: str) -> int: ...
+
+    def turns_for_user(self, user_id: str, limit: int) -> list[Turn]: ...
+
+
+class PromptStore(Protocol):
+    """Versioned prompt templates (S3 bodies + DynamoDB index in AWS, files locally)."""
+
+    def get(self, template_id: str, version: str | None = None) -> PromptTemplate:
+        """The given version, or the latest one when ``version`` is None."""
+        ...
+
+    def list_templates(self) -> list[PromptTemplate]: ...
+
+
+class FeedbackStore(Protocol):
+    def put(self, feedback: Feedback) -> None:
+        """Store a new record; never overwrites an existing feedback_id."""
+        ...
+
+    def for_session(self, session_id: str) -> list[Feedback]: ...
+
+    def since(self, timestamp: str) -> Iterable[Feedback]: ...
+
+
+class MetricsSink(Protocol):
+    """Business metrics (CloudWatch EMF via Powertools in AWS, in-memory locally)."""
+
+    def put_metric(
+        self, name: str, value: float, unit: str = "Count", dimensions: dict[str, str] | None = None
+    ) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Timezone-aware UTC now."""
+        ...
