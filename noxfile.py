@@ -1,0 +1,94 @@
+"""The project's menu: `nox -l` lists every session with its docstring.
+
+The two commands that matter most:
+
+* ``nox -s eval``: run the evaluation suites on the offline model, compare with the
+  committed baselines, write the HTML report; exit 1 when a gate fails.
+* ``nox -s tests``: the test suite CI runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["eval", "tests"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+# Bytecode compiled at install time makes the first import of boto3/moto/CDK cheaper.
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+# jsii (the CDK's Node bridge) warns on every start under Node 20; the warning is noise.
+CDK_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+
+
+def install(session: nox.Session, *groups: str) -> None:
+    """Install the project (editable) and the given dependency groups."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, *groups))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (unit, functional, stack, e2e, evals); args go to pytest."""
+    install(session, "test", "stack", "evals", "browser")
+    args = session.posargs or ["-n", "2", "--dist", "loadgroup"]
+    session.run("pytest", *args, env=CDK_ENV)
+
+
+@nox.session
+def eval(session: nox.Session) -> None:  # noqa: A001 - the session's public name
+    """Run the evaluation suites and write reports/out/latest/index.html (see --help)."""
+    install(session, "evals", "test", "stack")
+    session.run("python", "-m", "evals", *session.posargs, env=CDK_ENV)
+
+
+@nox.session
+def synth(session: nox.Session) -> None:
+    """Synthesize the CDK stack into cdk.out/ and check it with cfn-lint and cdk-nag."""
+    install(session, "stack")
+    session.run("python", "-m", "stack.checks", *session.posargs, env=CDK_ENV)
+
+
+@nox.session
+def snapshot(session: nox.Session) -> None:
+    """Deliberately update the committed CloudFormation template snapshot."""
+    install(session, "stack", "test")
+    session.run("python", "-m", "stack.snapshot", "--update", env=CDK_ENV)
+
+
+@nox.session
+def ask(session: nox.Session) -> None:
+    """Ask the locally running workflow one question: nox -s ask -- "my query"."""
+    install(session, "test", "stack")
+    session.run("python", "-m", "pipeline", "ask", *session.posargs, env=CDK_ENV)
+
+
+@nox.session
+def train(session: nox.Session) -> None:
+    """Retrain the intent classifier from golden_sets/intent.jsonl (train + dev splits)."""
+    install(session, "train", "evals")
+    session.run("python", "-m", "evals.train_intent", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks and print one table with machine info and targets."""
+    install(session, "test", "stack", "evals", "bench")
+    session.run("python", "-m", "evals.benchmarks", *session.posargs, env=CDK_ENV)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Static checks: ruff (lint + import order)."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "pipeline", "evals", "stack", "tests", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check the runtime code (pipeline/) with mypy."""
+    install(session, "test")
+    session.install("mypy>=1.11")
+    session.run("mypy", "pipeline", "--ignore-missing-imports")
