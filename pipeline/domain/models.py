@@ -409,7 +409,9 @@ class Feedback:
         signals = values.get("signals") or {}
         if isinstance(signals, dict):
             sig_known = {f for f in ImplicitSignals.__dataclass_fields__}
-            values["signals"] = ImplicitSignals(**{k: v for k, v in signals.items() if k in sig_known})
+            values["signals"] = ImplicitSignals(
+                **{k: v for k, v in signals.items() if k in sig_known}
+            )
         if values.get("rating") is not None:
             values["rating"] = int(values["rating"])
         return cls(**values)

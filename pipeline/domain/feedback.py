@@ -1,0 +1,430 @@
+"""Feedback: explicit ratings from users, implicit signals from the workflow, analytics.
+
+* Explicit feedback (``POST /feedback``): a rating 1-5 *or* thumbs up/down, and an
+  optional comment. :func:`parse_explicit_feedback` validates the request body and names
+  the offending field; :class:`FeedbackIntake` stores it with the comment redacted.
+* Implicit signals (latency, regenerations, quality score, clarification, escalation,
+  template and variant) are written by the workflow's CollectFeedback step as
+  ``Feedback(source="implicit")`` records.
+* :func:`analyze` joins both per interaction and computes CSAT (share of ratings >= 4 or
+  thumbs up), the mean rating, counts per intent / template / variant, low-rated
+  templates, regeneration and escalation rates and the quality-vs-rating correlation;
+  :class:`FeedbackReport` runs it over the last hours and emits the metrics.
+
+Example:
+    >>> request = parse_explicit_feedback(
+    ...     {"session_id": "sess-0001", "interaction_id": "req-1", "thumbs": "up"})
+    >>> request.thumbs
+    'up'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pipeline.domain.models import Feedback, GuardrailVerdict, ImplicitSignals
+from pipeline.domain.workflow import RecordNotFoundError
+from pipeline.ports import Clock, ConversationStore, FeedbackStore, MetricsSink
+
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+INTERACTION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+MAX_COMMENT_CHARS = 2000
+THUMBS = ("up", "down")
+EXPLICIT_FIELDS = frozenset({"session_id", "interaction_id", "rating", "thumbs", "comment"})
+
+METRIC_CSAT = "CSAT"  # percent of satisfied explicit feedback in the window
+METRIC_MEAN_RATING = "MeanRating"
+METRIC_EXPLICIT_FEEDBACK = "ExplicitFeedback"
+METRIC_REGENERATION_RATE = "RegenerationRate"
+METRIC_ESCALATION_RATE = "EscalationRate"
+METRIC_LOW_RATED_TEMPLATES = "LowRatedTemplates"
+
+
+class FeedbackValidationError(ValueError):
+    """An explicit-feedback request is invalid. ``field`` names the offending field."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+class UnknownInteractionError(RecordNotFoundError):
+    """Feedback names a session or interaction the assistant has no record of."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExplicitFeedbackRequest:
+    """A validated ``POST /feedback`` body. ``comment`` is still the user's raw text."""
+
+    session_id: str
+    interaction_id: str
+    rating: int | None = None
+    thumbs: str | None = None
+    comment: str | None = None
+
+
+def parse_explicit_feedback(body: Any) -> ExplicitFeedbackRequest:
+    """Validate a ``POST /feedback`` body.
+
+    Args:
+        body: the decoded JSON body.
+
+    Returns:
+        The validated request.
+
+    Raises:
+        FeedbackValidationError: naming the first invalid field.
+    """
+    if not isinstance(body, dict):
+        raise FeedbackValidationError("body", "must be a JSON object")
+    unknown = sorted(set(body) - EXPLICIT_FIELDS)
+    if unknown:
+        raise FeedbackValidationError(unknown[0], "is not a known field")
+    session_id = body.get("session_id")
+    if not isinstance(session_id, str) or not SESSION_ID_PATTERN.match(session_id):
+        raise FeedbackValidationError(
+            "session_id", "must be 8-64 characters of A-Z, a-z, 0-9 and '-'"
+        )
+    interaction_id = body.get("interaction_id")
+    if not isinstance(interaction_id, str) or not INTERACTION_ID_PATTERN.match(interaction_id):
+        raise FeedbackValidationError(
+            "interaction_id", "must be 1-128 characters of A-Z, a-z, 0-9 and '._:-'"
+        )
+    rating, thumbs = body.get("rating"), body.get("thumbs")
+    if rating is None and thumbs is None:
+        raise FeedbackValidationError("rating", "give a rating (1-5) or thumbs ('up' or 'down')")
+    if rating is not None and thumbs is not None:
+        raise FeedbackValidationError("thumbs", "give either a rating or thumbs, not both")
+    if rating is not None and (
+        isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5
+    ):
+        raise FeedbackValidationError("rating", "must be an integer from 1 to 5")
+    if thumbs is not None and thumbs not in THUMBS:
+        raise FeedbackValidationError("thumbs", "must be 'up' or 'down'")
+    comment = body.get("comment")
+    if comment is not None:
+        if not isinstance(comment, str):
+            raise FeedbackValidationError("comment", "must be a string")
+        if len(comment) > MAX_COMMENT_CHARS:
+            raise FeedbackValidationError(
+                "comment", f"must be at most {MAX_COMMENT_CHARS} characters"
+            )
+        comment = comment.strip() or None
+    return ExplicitFeedbackRequest(session_id, interaction_id, rating, thumbs, comment)
+
+
+class FeedbackIntake:
+    """Stores explicit feedback for an interaction the assistant actually answered.
+
+    The comment goes through the input guardrail and only its redacted text is stored,
+    whatever the verdict (a comment with a pasted key is still feedback worth keeping).
+    """
+
+    def __init__(
+        self,
+        feedback: FeedbackStore,
+        conversations: ConversationStore,
+        clock: Clock,
+        *,
+        input_guard: Callable[[str], GuardrailVerdict],
+        lookback_turns: int = 1000,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._feedback = feedback
+        self._conversations = conversations
+        self._clock = clock
+        self._guard = input_guard
+        self._lookback = lookback_turns
+        self._new_id = new_id
+
+    def submit(self, body: Any) -> Feedback:
+        """Validate, check the interaction exists, redact the comment and store.
+
+        Raises:
+            FeedbackValidationError: the body is invalid.
+            UnknownInteractionError: no such session, or no such interaction in it.
+        """
+        request = parse_explicit_feedback(body)
+        turns = self._conversations.recent_turns(request.session_id, self._lookback)
+        if not turns:
+            raise UnknownInteractionError(f"session {request.session_id} not found")
+        if not any(t.interaction_id == request.interaction_id for t in turns):
+            raise UnknownInteractionError(
+                f"interaction {request.interaction_id} not found in the session"
+            )
+        comment = self._guard(request.comment).redacted_text if request.comment else None
+        record = Feedback(
+            feedback_id=self._new_id(),
+            session_id=request.session_id,
+            interaction_id=request.interaction_id,
+            timestamp=self._clock.now().isoformat(),
+            source="explicit",
+            rating=request.rating,
+            thumbs=request.thumbs,
+            comment=comment,
+        )
+        self._feedback.put(record)
+        return record
+
+
+# ---------------------------------------------------------------------------
+# Analytics
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    """Feedback of one intent, template or variant."""
+
+    interactions: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    mean_rating: float | None = None
+
+    @property
+    def csat(self) -> float | None:
+        return self.satisfied / self.rated if self.rated else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "interactions": self.interactions,
+            "rated": self.rated,
+            "csat": _round(self.csat),
+            "mean_rating": _round(self.mean_rating),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackAnalysis:
+    """Aggregates over a set of feedback records (``analyze``'s result)."""
+
+    records: int
+    interactions: int
+    explicit: int
+    csat: float | None
+    mean_rating: float | None
+    ratings: dict[int, int] = field(default_factory=dict)
+    thumbs: dict[str, int] = field(default_factory=dict)
+    by_intent: dict[str, GroupStats] = field(default_factory=dict)
+    by_template: dict[str, GroupStats] = field(default_factory=dict)
+    by_variant: dict[str, GroupStats] = field(default_factory=dict)
+    low_rated_templates: tuple[str, ...] = ()
+    regeneration_rate: float | None = None
+    escalation_rate: float | None = None
+    clarification_rate: float | None = None
+    block_rate: float | None = None
+    mean_quality_score: float | None = None
+    mean_latency_ms: float | None = None
+    quality_rating_correlation: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "interactions": self.interactions,
+            "explicit": self.explicit,
+            "csat": _round(self.csat),
+            "mean_rating": _round(self.mean_rating),
+            "ratings": {str(k): v for k, v in sorted(self.ratings.items())},
+            "thumbs": dict(self.thumbs),
+            "by_intent": {k: v.to_dict() for k, v in sorted(self.by_intent.items())},
+            "by_template": {k: v.to_dict() for k, v in sorted(self.by_template.items())},
+            "by_variant": {k: v.to_dict() for k, v in sorted(self.by_variant.items())},
+            "low_rated_templates": list(self.low_rated_templates),
+            "regeneration_rate": _round(self.regeneration_rate),
+            "escalation_rate": _round(self.escalation_rate),
+            "clarification_rate": _round(self.clarification_rate),
+            "block_rate": _round(self.block_rate),
+            "mean_quality_score": _round(self.mean_quality_score),
+            "mean_latency_ms": _round(self.mean_latency_ms, 1),
+            "quality_rating_correlation": _round(self.quality_rating_correlation),
+        }
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def is_satisfied(record: Feedback) -> bool | None:
+    """True for a rating >= 4 or thumbs up; None when the record carries no judgement."""
+    if record.rating is not None:
+        return record.rating >= 4
+    if record.thumbs is not None:
+        return record.thumbs == "up"
+    return None
+
+
+def rating_value(record: Feedback) -> float | None:
+    """A 1-5 number for correlation: the rating, or thumbs mapped to 5 (up) / 1 (down)."""
+    if record.rating is not None:
+        return float(record.rating)
+    if record.thumbs is not None:
+        return 5.0 if record.thumbs == "up" else 1.0
+    return None
+
+
+def template_key(signals: ImplicitSignals) -> str | None:
+    """``template_id@version`` (or just the id when the version is unknown)."""
+    if not signals.template_id:
+        return None
+    return (
+        f"{signals.template_id}@{signals.template_version}"
+        if signals.template_version
+        else signals.template_id
+    )
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def pearson(pairs: list[tuple[float, float]]) -> float | None:
+    """Pearson's r; None with fewer than 3 pairs or when either side is constant."""
+    if len(pairs) < 3:
+        return None
+    xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxy = sum((x - mx) * (y - my) for x, y in pairs)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx <= 0 or syy <= 0:
+        return None
+    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+
+
+def _group(keys: dict[str, str | None], judgements: dict[str, Feedback]) -> dict[str, GroupStats]:
+    counts: dict[str, int] = Counter()
+    rated: dict[str, list[Feedback]] = defaultdict(list)
+    for interaction, key in keys.items():
+        if key is None:
+            continue
+        counts[key] += 1
+        if interaction in judgements:
+            rated[key].append(judgements[interaction])
+    result = {}
+    for key, n in counts.items():
+        records = rated.get(key, [])
+        ratings = [float(r.rating) for r in records if r.rating is not None]
+        result[key] = GroupStats(
+            interactions=n,
+            rated=len(records),
+            satisfied=sum(1 for r in records if is_satisfied(r)),
+            mean_rating=_mean(ratings),
+        )
+    return result
+
+
+def analyze(
+    feedbacks: Iterable[Feedback], *, low_csat: float = 0.6, min_rated: int = 5
+) -> FeedbackAnalysis:
+    """Aggregate feedback records, explicit and implicit, joined per interaction.
+
+    Args:
+        feedbacks: records in any order; when an interaction has several explicit
+            records, the latest (by timestamp) is its judgement.
+        low_csat: a template whose CSAT is below this is low-rated ...
+        min_rated: ... provided it has at least this many judged interactions.
+
+    Returns:
+        The analysis; rates and means are None when there is nothing to compute them on.
+    """
+    records = list(feedbacks)
+    signals: dict[str, ImplicitSignals] = {}
+    judgements: dict[str, Feedback] = {}
+    for record in sorted(records, key=lambda r: r.timestamp):
+        if record.source == "implicit":
+            signals[record.interaction_id] = record.signals
+        elif is_satisfied(record) is not None:
+            judgements[record.interaction_id] = record
+    interactions = set(signals) | set(judgements)
+    explicit = list(judgements.values())
+    ratings = Counter(r.rating for r in explicit if r.rating is not None)
+    thumbs = Counter(r.thumbs for r in explicit if r.thumbs is not None)
+    satisfied = [bool(is_satisfied(r)) for r in explicit]
+
+    by_template = _group({i: template_key(s) for i, s in signals.items()}, judgements)
+    low_rated = tuple(
+        sorted(
+            key
+            for key, stats in by_template.items()
+            if stats.rated >= min_rated and stats.csat is not None and stats.csat < low_csat
+        )
+    )
+    observed = list(signals.values())
+    answered = [
+        s for s in observed if not s.blocked and not s.escalated and not s.clarification_asked
+    ]
+
+    def rate(
+        predicate: Callable[[ImplicitSignals], bool], population: list[ImplicitSignals]
+    ) -> float | None:
+        return sum(1 for s in population if predicate(s)) / len(population) if population else None
+
+    pairs: list[tuple[float, float]] = []
+    for interaction, judgement in judgements.items():
+        quality = signals[interaction].quality_score if interaction in signals else None
+        rating = rating_value(judgement)
+        if quality is not None and rating is not None:
+            pairs.append((float(quality), rating))
+    return FeedbackAnalysis(
+        records=len(records),
+        interactions=len(interactions),
+        explicit=len(explicit),
+        csat=sum(satisfied) / len(satisfied) if satisfied else None,
+        mean_rating=_mean([float(r) for r, n in ratings.items() for _ in range(n)]),
+        ratings=dict(ratings),
+        thumbs=dict(thumbs),
+        by_intent=_group({i: s.intent for i, s in signals.items()}, judgements),
+        by_template=by_template,
+        by_variant=_group({i: s.variant for i, s in signals.items()}, judgements),
+        low_rated_templates=low_rated,
+        regeneration_rate=rate(lambda s: s.regenerations > 0, answered),
+        escalation_rate=rate(lambda s: s.escalated, observed),
+        clarification_rate=rate(lambda s: s.clarification_asked, observed),
+        block_rate=rate(lambda s: s.blocked, observed),
+        mean_quality_score=_mean(
+            [s.quality_score for s in observed if s.quality_score is not None]
+        ),
+        mean_latency_ms=_mean([s.latency_ms for s in observed if s.latency_ms is not None]),
+        quality_rating_correlation=pearson(pairs),
+    )
+
+
+class FeedbackReport:
+    """The analyze_feedback job: analyse the last hours of feedback and emit metrics."""
+
+    def __init__(self, feedback: FeedbackStore, metrics: MetricsSink, clock: Clock) -> None:
+        self._feedback = feedback
+        self._metrics = metrics
+        self._clock = clock
+
+    def run(self, hours: float) -> dict[str, Any]:
+        """Analyse feedback newer than ``hours`` ago; returns the summary with its window."""
+        if not hours > 0:
+            raise ValueError("hours must be positive")
+        end = self._clock.now()
+        start = end - timedelta(hours=hours)
+        analysis = analyze(self._feedback.since(start.isoformat()))
+        put = self._metrics.put_metric
+        put(METRIC_EXPLICIT_FEEDBACK, analysis.explicit, "Count")
+        if analysis.csat is not None:
+            put(METRIC_CSAT, analysis.csat * 100.0, "Percent")
+        if analysis.mean_rating is not None:
+            put(METRIC_MEAN_RATING, analysis.mean_rating, "None")
+        if analysis.regeneration_rate is not None:
+            put(METRIC_REGENERATION_RATE, analysis.regeneration_rate * 100.0, "Percent")
+        if analysis.escalation_rate is not None:
+            put(METRIC_ESCALATION_RATE, analysis.escalation_rate * 100.0, "Percent")
+        put(METRIC_LOW_RATED_TEMPLATES, len(analysis.low_rated_templates), "Count")
+        self._metrics.flush()
+        return {
+            "window": {"start": start.isoformat(), "end": end.isoformat(), "hours": hours},
+            **analysis.to_dict(),
+        }

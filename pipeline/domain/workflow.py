@@ -1,0 +1,576 @@
+"""The workflow's step services: what each Step Functions task does, over the ports.
+
+Each service is the whole logic of one Lambda (``pipeline/handlers``); the handler only
+parses the event and calls it. The state keys each step reads and writes are defined in
+``docs/workflow-contract.md`` and mirrored by the ``to_dict`` helpers below, so the state
+machine and the code cannot disagree silently.
+
+The services receive their collaborators (guardrail functions, intent detector, response
+generator, quality validator, stores, metrics, clock) from the composition root; this
+module imports no other domain service, so it stays importable and testable with fakes.
+
+Example:
+    >>> capture = QueryCapture(conversations, clock, input_guard=scan_input)  # doctest: +SKIP
+    >>> capture.capture(WorkflowInput.from_dict(event)).to_dict()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from pipeline.domain.models import (
+    Feedback,
+    Generation,
+    GuardrailVerdict,
+    ImplicitSignals,
+    IntentResult,
+    QualityReport,
+    ResponseType,
+    Turn,
+)
+from pipeline.ports import Clock, ConversationStore, FeedbackStore, MetricsSink
+
+# ---------------------------------------------------------------------------
+# Errors shared by the stores and the services.
+# ---------------------------------------------------------------------------
+
+
+class WorkflowInputError(ValueError):
+    """The workflow state is missing a key or has a value of the wrong type."""
+
+
+class RecordExistsError(Exception):
+    """A store refused to overwrite an existing record (append-only semantics)."""
+
+
+class RecordNotFoundError(LookupError):
+    """A store was asked to update or read a record that does not exist."""
+
+
+# ---------------------------------------------------------------------------
+# Metric names: the dashboard and alarms in ``stack/`` use the same strings.
+# ---------------------------------------------------------------------------
+
+METRIC_QUERIES = "Queries"  # dimension response_type
+METRIC_GUARDRAIL_BLOCKS = "GuardrailBlocks"  # dimension category
+METRIC_GUARDRAIL_REDACTIONS = "GuardrailRedactions"  # dimension category
+METRIC_INTENT = "IntentDetected"  # dimension intent
+METRIC_QUALITY_SCORE = "QualityScore"  # no dimension (alarm on the average)
+METRIC_REGENERATIONS = "Regenerations"
+METRIC_LATENCY = "WorkflowLatency"  # milliseconds from capture to collect
+METRIC_OUTPUT_GUARDRAIL = "OutputGuardrailActions"  # dimension action
+
+# ---------------------------------------------------------------------------
+# Collaborator protocols (the domain services implement them; fakes do in tests).
+# ---------------------------------------------------------------------------
+
+Guard = Callable[[str], GuardrailVerdict]
+
+
+class IntentDetecting(Protocol):
+    def detect(self, text: str, history: Sequence[Turn] = ()) -> IntentResult: ...
+
+
+class ResponseGenerating(Protocol):
+    def generate(
+        self,
+        query: str,
+        intent: IntentResult | None,
+        *,
+        history: Sequence[Turn] = (),
+        attempt: int = 1,
+        mode: str = "answer",
+    ) -> tuple[Generation, GuardrailVerdict | None]: ...
+
+
+class QualityValidating(Protocol):
+    def validate(
+        self, query: str, response: str, *, intent: str | None = None, sentiment: str | None = None
+    ) -> QualityReport: ...
+
+
+ROUTES = ("answer", "clarify", "escalate")
+MODES = ("answer", "clarification", "escalation")
+_ROUTE_TO_RESPONSE_TYPE = {
+    "answer": ResponseType.ANSWER,
+    "clarify": ResponseType.CLARIFICATION,
+    "escalate": ResponseType.ESCALATION,
+}
+
+# ---------------------------------------------------------------------------
+# State records (validated at the boundary, frozen inside).
+# ---------------------------------------------------------------------------
+
+
+def _require_str(data: dict[str, Any], key: str, *, where: str, allow_empty: bool = False) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or (not allow_empty and not value):
+        raise WorkflowInputError(f"{where}.{key} must be a non-empty string")
+    return value
+
+
+def _require_dict(data: dict[str, Any], key: str, *, where: str = "$") -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise WorkflowInputError(f"{where}.{key} must be an object")
+    return value
+
+
+def _guardrail_summary(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {"action": "allow", "categories": []}
+    return {
+        "action": str(data.get("action", "allow")),
+        "categories": list(data.get("categories", [])),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowInput:
+    """The workflow input produced by ``POST /query``'s request mapping."""
+
+    query: str
+    session_id: str
+    interaction_id: str
+    user_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkflowInput:
+        if not isinstance(data, dict):
+            raise WorkflowInputError("the workflow input must be an object")
+        user_id = data.get("user_id")
+        if user_id is not None and not isinstance(user_id, str):
+            raise WorkflowInputError("$.user_id must be a string or null")
+        return cls(
+            query=_require_str(data, "query", where="$", allow_empty=True),
+            session_id=_require_str(data, "session_id", where="$"),
+            interaction_id=_require_str(data, "interaction_id", where="$"),
+            user_id=user_id or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """``$.capture``: the stored (redacted) turn and the input guardrail's decision.
+
+    ``created_at`` is one key more than the contract's table lists: CollectFeedback needs it
+    to rewrite the turn and to measure the latency.
+    """
+
+    session_id: str
+    interaction_id: str
+    turn_index: int
+    redacted_query: str
+    guardrail: dict[str, Any]
+    blocked: bool
+    block_message: str | None
+    created_at: str
+    user_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "interaction_id": self.interaction_id,
+            "turn_index": self.turn_index,
+            "redacted_query": self.redacted_query,
+            "guardrail": dict(self.guardrail),
+            "blocked": self.blocked,
+            "block_message": self.block_message,
+            "created_at": self.created_at,
+            "user_id": self.user_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Capture:
+        if not isinstance(data, dict):
+            raise WorkflowInputError("$.capture must be an object")
+        turn_index = data.get("turn_index")
+        if isinstance(turn_index, bool) or not isinstance(turn_index, int):
+            raise WorkflowInputError("$.capture.turn_index must be an integer")
+        return cls(
+            session_id=_require_str(data, "session_id", where="$.capture"),
+            interaction_id=_require_str(data, "interaction_id", where="$.capture"),
+            turn_index=turn_index,
+            redacted_query=_require_str(
+                data, "redacted_query", where="$.capture", allow_empty=True
+            ),
+            guardrail=_guardrail_summary(data.get("guardrail")),
+            blocked=bool(data.get("blocked", False)),
+            block_message=data.get("block_message"),
+            created_at=str(data.get("created_at") or ""),
+            user_id=data.get("user_id") or None,
+        )
+
+
+def intent_to_state(result: IntentResult, route: str) -> dict[str, Any]:
+    """``$.intent``: ``IntentResult.to_dict()`` plus the route the Choice state reads."""
+    if route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; expected one of {ROUTES}")
+    return {**result.to_dict(), "route": route}
+
+
+def intent_from_state(state: dict[str, Any]) -> tuple[IntentResult, str]:
+    data = _require_dict(state, "intent")
+    try:
+        return IntentResult.from_dict(data), str(data.get("route", "answer"))
+    except (KeyError, TypeError, ValueError) as error:
+        raise WorkflowInputError(f"$.intent is malformed: {error}") from error
+
+
+def generation_from_state(state: dict[str, Any]) -> tuple[Generation, dict[str, Any]]:
+    data = _require_dict(state, "generation")
+    try:
+        generation = Generation.from_dict(data)
+    except TypeError as error:
+        raise WorkflowInputError(f"$.generation is malformed: {error}") from error
+    return generation, _guardrail_summary(data.get("output_guardrail"))
+
+
+def _optional_dict(state: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = state.get(key)
+    return value if isinstance(value, dict) else None
+
+
+def _nonnegative_int(value: Any, default: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return default
+    return int(value)
+
+
+# ---------------------------------------------------------------------------
+# Step services.
+# ---------------------------------------------------------------------------
+
+
+def _history(conversations: ConversationStore, capture: Capture, turns: int) -> list[Turn]:
+    """Earlier turns of the session (the current one excluded), oldest first, redacted."""
+    if turns <= 0:
+        return []
+    recent = conversations.recent_turns(capture.session_id, turns + 1)
+    return [t for t in recent if t.turn_index < capture.turn_index][-turns:]
+
+
+class QueryCapture:
+    """CaptureUserQuery: scan the input, store the redacted turn, decide whether to block.
+
+    Only ``verdict.redacted_text`` leaves this service; the raw query is dropped here.
+    Appending is idempotent per interaction (a Lambda retry reuses the stored turn) and
+    safe under concurrent requests on one session (a conflicting index is retried).
+    """
+
+    def __init__(
+        self,
+        conversations: ConversationStore,
+        clock: Clock,
+        *,
+        input_guard: Guard,
+        max_append_attempts: int = 5,
+    ) -> None:
+        self._conversations = conversations
+        self._clock = clock
+        self._guard = input_guard
+        self._max_attempts = max_append_attempts
+
+    def capture(self, request: WorkflowInput) -> Capture:
+        verdict = self._guard(request.query)
+        created_at = self._clock.now().isoformat()
+        turn = self._store_turn(request, verdict, created_at)
+        return Capture(
+            session_id=turn.session_id,
+            interaction_id=turn.interaction_id,
+            turn_index=turn.turn_index,
+            redacted_query=turn.user_text,
+            guardrail=verdict.summary(),
+            blocked=verdict.blocked,
+            block_message=verdict.message if verdict.blocked else None,
+            created_at=turn.created_at,
+            user_id=turn.user_id,
+        )
+
+    def _store_turn(
+        self, request: WorkflowInput, verdict: GuardrailVerdict, created_at: str
+    ) -> Turn:
+        for _ in range(self._max_attempts):
+            last = self._conversations.recent_turns(request.session_id, 1)
+            if last and last[-1].interaction_id == request.interaction_id:
+                return last[-1]  # a retried invocation: the turn is already stored
+            turn = Turn(
+                session_id=request.session_id,
+                interaction_id=request.interaction_id,
+                turn_index=last[-1].turn_index + 1 if last else 0,
+                created_at=created_at,
+                user_text=verdict.redacted_text,
+                user_id=request.user_id,
+                guardrail_action=verdict.action.value,
+                guardrail_categories=verdict.categories,
+                response_type=ResponseType.BLOCKED.value if verdict.blocked else None,
+            )
+            try:
+                self._conversations.append_turn(turn)
+            except RecordExistsError:
+                continue  # another request took this index first: read again
+            return turn
+        raise RecordExistsError(
+            f"could not append a turn to session {request.session_id} after {self._max_attempts} attempts"
+        )
+
+
+class IntentStep:
+    """DetectIntent: intent of the redacted query, with the session's recent turns."""
+
+    def __init__(
+        self,
+        detector: IntentDetecting,
+        conversations: ConversationStore,
+        *,
+        route: Callable[[IntentResult], str],
+        history_turns: int = 6,
+    ) -> None:
+        self._detector = detector
+        self._conversations = conversations
+        self._route = route
+        self._history_turns = history_turns
+
+    def detect(self, capture: Capture) -> dict[str, Any]:
+        history = _history(self._conversations, capture, self._history_turns)
+        result = self._detector.detect(capture.redacted_query, history=tuple(history))
+        return intent_to_state(result, self._route(result))
+
+
+class GenerationStep:
+    """GenerateResponse / Clarify / Escalate: one generation attempt for a mode.
+
+    The attempt number comes from ``$.quality.attempt`` of the previous validation, so the
+    generator can pick the next regeneration strategy.
+    """
+
+    def __init__(
+        self,
+        generator: ResponseGenerating,
+        conversations: ConversationStore,
+        *,
+        history_turns: int = 6,
+    ) -> None:
+        self._generator = generator
+        self._conversations = conversations
+        self._history_turns = history_turns
+
+    def generate(self, state: dict[str, Any], mode: str = "answer") -> dict[str, Any]:
+        if mode not in MODES:
+            raise WorkflowInputError(f"mode must be one of {MODES}, got {mode!r}")
+        capture = Capture.from_dict(_require_dict(state, "capture"))
+        intent, _ = intent_from_state(state)
+        previous = state.get("quality")
+        attempt = 1
+        if mode == "answer" and isinstance(previous, dict):
+            attempt = _nonnegative_int(previous.get("attempt"), 0) + 1
+        history = _history(self._conversations, capture, self._history_turns)
+        generation, verdict = self._generator.generate(
+            capture.redacted_query, intent, history=tuple(history), attempt=attempt, mode=mode
+        )
+        output_guardrail = (
+            verdict.summary() if verdict is not None else {"action": "allow", "categories": []}
+        )
+        return {**generation.to_dict(), "output_guardrail": output_guardrail}
+
+
+class QualityStep:
+    """ValidateQuality: score the answer and decide whether to regenerate.
+
+    ``retry`` is true when the report did not pass and fewer than ``max_regenerations``
+    regenerations have been made (attempt 1 is the first answer, so at most
+    ``1 + max_regenerations`` generations happen).
+    """
+
+    def __init__(self, validator: QualityValidating, *, max_regenerations: int = 2) -> None:
+        if max_regenerations < 0:
+            raise ValueError("max_regenerations must be >= 0")
+        self._validator = validator
+        self._max_regenerations = max_regenerations
+
+    def validate(self, state: dict[str, Any]) -> dict[str, Any]:
+        capture = Capture.from_dict(_require_dict(state, "capture"))
+        intent, _ = intent_from_state(state)
+        generation, _ = generation_from_state(state)
+        report = self._validator.validate(
+            capture.redacted_query,
+            generation.text,
+            intent=intent.intent,
+            sentiment=intent.sentiment,
+        )
+        attempt = max(1, generation.attempt)
+        retry = (not report.passed) and (attempt - 1) < self._max_regenerations
+        return {**report.to_dict(), "retry": retry, "attempt": attempt}
+
+
+def _seconds_between(start_iso: str, end: datetime) -> float | None:
+    try:
+        start = datetime.fromisoformat(start_iso)
+    except (TypeError, ValueError):
+        return None
+    if start.tzinfo is None or end.tzinfo is None:
+        return None
+    return (end - start).total_seconds()
+
+
+class FeedbackCollection:
+    """CollectFeedback: finish the turn, record implicit feedback, emit metrics, respond.
+
+    The implicit-feedback id is derived from the interaction id, so a retried invocation
+    finds its own record instead of writing a second one.
+    """
+
+    def __init__(
+        self,
+        conversations: ConversationStore,
+        feedback: FeedbackStore,
+        metrics: MetricsSink,
+        clock: Clock,
+    ) -> None:
+        self._conversations = conversations
+        self._feedback = feedback
+        self._metrics = metrics
+        self._clock = clock
+
+    def collect(self, state: dict[str, Any]) -> dict[str, Any]:
+        capture = Capture.from_dict(_require_dict(state, "capture"))
+        response = build_response(state, capture)
+        now = self._clock.now()
+        quality: dict[str, Any] = _optional_dict(state, "quality") or {}
+        generation: dict[str, Any] = _optional_dict(state, "generation") or {}
+        template = response["template"] or {}
+        elapsed = _seconds_between(capture.created_at, now)
+        signals = ImplicitSignals(
+            latency_ms=round(elapsed * 1000.0, 1) if elapsed is not None else None,
+            regenerations=max(0, _nonnegative_int(generation.get("attempt"), 1) - 1),
+            quality_score=response["quality_score"],
+            clarification_asked=response["response_type"] == ResponseType.CLARIFICATION.value,
+            escalated=response["response_type"] == ResponseType.ESCALATION.value,
+            blocked=response["response_type"] == ResponseType.BLOCKED.value,
+            intent=response["intent"],
+            template_id=template.get("id"),
+            template_version=template.get("version"),
+            # Variants of a template are its versions (A/B pins select them).
+            variant=template.get("version"),
+        )
+        self._finish_turn(capture, response)
+        self._record_implicit(capture, signals, now)
+        self._emit(response, signals, quality)
+        return response
+
+    def _finish_turn(self, capture: Capture, response: dict[str, Any]) -> None:
+        template = response["template"] or {}
+        self._conversations.update_turn(
+            Turn(
+                session_id=capture.session_id,
+                interaction_id=capture.interaction_id,
+                turn_index=capture.turn_index,
+                created_at=capture.created_at or self._clock.now().isoformat(),
+                user_text=capture.redacted_query,
+                user_id=capture.user_id,
+                assistant_text=response["response"],
+                response_type=response["response_type"],
+                intent=response["intent"],
+                confidence=response["confidence"],
+                guardrail_action=capture.guardrail["action"],
+                guardrail_categories=tuple(capture.guardrail["categories"]),
+                quality_score=response["quality_score"],
+                template_id=template.get("id"),
+                template_version=template.get("version"),
+            )
+        )
+
+    def _record_implicit(self, capture: Capture, signals: ImplicitSignals, now: datetime) -> None:
+        record = Feedback(
+            feedback_id=implicit_feedback_id(capture.interaction_id),
+            session_id=capture.session_id,
+            interaction_id=capture.interaction_id,
+            timestamp=now.isoformat(),
+            source="implicit",
+            signals=signals,
+        )
+        # A retried invocation finds the record it already wrote.
+        with contextlib.suppress(RecordExistsError):
+            self._feedback.put(record)
+
+    def _emit(
+        self, response: dict[str, Any], signals: ImplicitSignals, quality: dict[str, Any]
+    ) -> None:
+        put = self._metrics.put_metric
+        put(METRIC_QUERIES, 1, "Count", {"response_type": response["response_type"]})
+        guardrail = response["guardrail"]
+        name = {"block": METRIC_GUARDRAIL_BLOCKS, "redact": METRIC_GUARDRAIL_REDACTIONS}.get(
+            guardrail["action"]
+        )
+        if name is not None:
+            for category in guardrail["categories"]:
+                put(name, 1, "Count", {"category": category})
+        if response["intent"]:
+            put(METRIC_INTENT, 1, "Count", {"intent": response["intent"]})
+        if quality and response["quality_score"] is not None:
+            put(METRIC_QUALITY_SCORE, response["quality_score"], "None")
+        if response["response_type"] == ResponseType.ANSWER.value:
+            put(METRIC_REGENERATIONS, signals.regenerations, "Count")
+        if signals.latency_ms is not None:
+            put(METRIC_LATENCY, signals.latency_ms, "Milliseconds")
+        self._metrics.flush()
+
+
+def implicit_feedback_id(interaction_id: str) -> str:
+    """The one implicit-feedback id of an interaction (idempotent writes)."""
+    return f"implicit-{interaction_id}"
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return round(float(value), 4)
+
+
+def build_response(state: dict[str, Any], capture: Capture | None = None) -> dict[str, Any]:
+    """The response shape every path returns (``docs/workflow-contract.md``).
+
+    Blocked path: ``$.reply`` holds the block message. Clarify, Escalate and answer paths:
+    ``$.generation`` holds the text and ``$.intent.route`` names the path.
+    """
+    capture = capture or Capture.from_dict(_require_dict(state, "capture"))
+    intent_data = state.get("intent") if isinstance(state.get("intent"), dict) else None
+    generation = state.get("generation") if isinstance(state.get("generation"), dict) else None
+    quality = state.get("quality") if isinstance(state.get("quality"), dict) else None
+    reply = state.get("reply") if isinstance(state.get("reply"), dict) else None
+
+    if capture.blocked or generation is None:
+        text = (reply or {}).get("response") or capture.block_message or ""
+        response_type = ResponseType.BLOCKED.value
+        template = None
+    else:
+        text = str(generation.get("text", ""))
+        route = str((intent_data or {}).get("route", "answer"))
+        response_type = _ROUTE_TO_RESPONSE_TYPE.get(route, ResponseType.ANSWER).value
+        template = {
+            "id": generation.get("template_id"),
+            "version": generation.get("template_version"),
+        }
+        if not template["id"]:
+            template = None
+    blocked = response_type == ResponseType.BLOCKED.value
+    return {
+        "session_id": capture.session_id,
+        "interaction_id": capture.interaction_id,
+        "response": text,
+        "response_type": response_type,
+        "intent": None if blocked or intent_data is None else intent_data.get("intent"),
+        "confidence": None
+        if blocked or intent_data is None
+        else _finite_or_none(intent_data.get("confidence")),
+        "quality_score": None
+        if blocked or quality is None
+        else _finite_or_none(quality.get("score")),
+        "template": template,
+        "guardrail": dict(capture.guardrail),
+    }

@@ -1,0 +1,431 @@
+"""Composition root: builds the services the handlers call, from environment settings.
+
+Everything is built lazily, once per cold start (per :class:`Settings` value): a handler
+module imports only this file, the domain records and Powertools' logger, so importing a
+handler stays cheap; boto3 is imported only when an AWS backend is chosen, and the heavy
+domain services (intent model, templates, botocore catalogue) only when first used.
+
+Environment (all optional; defaults in brackets):
+
+* ``STORE_BACKEND`` = ``dynamodb`` | ``memory`` [``dynamodb`` when ``CONVERSATIONS_TABLE``
+  is set, else ``memory``]; ``CONVERSATIONS_TABLE``, ``FEEDBACK_TABLE``,
+  ``PROMPTS_TABLE``, ``PROMPT_BUCKET`` (prompts come from DynamoDB + S3 when both are set
+  with the dynamodb backend, else from ``pipeline/prompts/``).
+* ``MODEL_BACKEND`` = ``bedrock`` | ``offline`` [offline]; ``MODEL_ID`` [the template's].
+* ``NLP_BACKEND`` = ``comprehend`` | ``offline`` [offline].
+* ``QUALITY_THRESHOLD`` [the validator's], ``MAX_REGENERATIONS`` [2], ``HISTORY_TURNS``
+  [6], ``CONVERSATION_TTL_DAYS`` [30], ``FEEDBACK_WINDOW_HOURS`` [24].
+* ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``
+  as Powertools reads them. The region is the one the Lambda runtime sets.
+
+Example:
+    >>> services().capture.capture(WorkflowInput.from_dict(event))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError, WorkflowInputError
+
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+MODEL_BACKENDS = ("offline", "bedrock")
+NLP_BACKENDS = ("offline", "comprehend")
+STORE_BACKENDS = ("memory", "dynamodb")
+
+
+class SettingsError(ValueError):
+    """An environment variable has an invalid value; the message names it."""
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise SettingsError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: Any, kind: type, low: float, high: float
+) -> Any:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={raw!r} must be between {low} and {high}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the composition root reads from the environment (validated)."""
+
+    store_backend: str = "memory"
+    conversations_table: str | None = None
+    feedback_table: str | None = None
+    prompts_table: str | None = None
+    prompt_bucket: str | None = None
+    model_backend: str = "offline"
+    nlp_backend: str = "offline"
+    model_id: str | None = None
+    quality_threshold: float | None = None
+    max_regenerations: int = 2
+    history_turns: int = 6
+    conversation_ttl_days: int = 30
+    feedback_window_hours: float = 24.0
+    metrics_namespace: str = "SupportAssistant"
+    service_name: str = "support-assistant"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the settings; raises :class:`SettingsError` naming the variable."""
+        env = os.environ if env is None else env
+        tables = {
+            "conversations_table": env.get("CONVERSATIONS_TABLE") or None,
+            "feedback_table": env.get("FEEDBACK_TABLE") or None,
+            "prompts_table": env.get("PROMPTS_TABLE") or None,
+            "prompt_bucket": env.get("PROMPT_BUCKET") or None,
+        }
+        store = _choice(
+            env,
+            "STORE_BACKEND",
+            STORE_BACKENDS,
+            "dynamodb" if tables["conversations_table"] else "memory",
+        )
+        if store == "dynamodb":
+            missing = [n for n in ("CONVERSATIONS_TABLE", "FEEDBACK_TABLE") if not env.get(n)]
+            if missing:
+                raise SettingsError(f"STORE_BACKEND=dynamodb needs {', '.join(missing)}")
+        return cls(
+            store_backend=store,
+            **tables,
+            model_backend=_choice(env, "MODEL_BACKEND", MODEL_BACKENDS, "offline"),
+            nlp_backend=_choice(env, "NLP_BACKEND", NLP_BACKENDS, "offline"),
+            model_id=env.get("MODEL_ID") or None,
+            quality_threshold=_number(env, "QUALITY_THRESHOLD", None, float, 0.0, 1.0),
+            max_regenerations=_number(env, "MAX_REGENERATIONS", 2, int, 0, 10),
+            history_turns=_number(env, "HISTORY_TURNS", 6, int, 0, 100),
+            conversation_ttl_days=_number(env, "CONVERSATION_TTL_DAYS", 30, int, 1, 3650),
+            feedback_window_hours=_number(
+                env, "FEEDBACK_WINDOW_HOURS", 24.0, float, 0.01, 24.0 * 90
+            ),
+            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "SupportAssistant",
+            service_name=env.get("POWERTOOLS_SERVICE_NAME") or "support-assistant",
+        )
+
+
+def _aws_config() -> Any:
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=30
+    )
+
+
+class Services:
+    """The object graph for one :class:`Settings`; every member is built on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # -- AWS clients (boto3 imported here only) -----------------------------------------
+
+    @cached_property
+    def _dynamodb(self) -> Any:
+        import boto3
+
+        return boto3.resource("dynamodb", config=_aws_config())
+
+    def _client(self, name: str) -> Any:
+        import boto3
+
+        return boto3.client(name, config=_aws_config())
+
+    # -- ports ----------------------------------------------------------------------------
+
+    @cached_property
+    def clock(self) -> Any:
+        from pipeline.adapters.local.clock import SystemClock
+
+        return SystemClock()
+
+    @cached_property
+    def conversations(self) -> Any:
+        if self.settings.store_backend == "memory":
+            from pipeline.adapters.local.memory_stores import InMemoryConversationStore
+
+            return InMemoryConversationStore()
+        from pipeline.adapters.aws.dynamodb import DynamoConversationStore
+
+        table = self._dynamodb.Table(self.settings.conversations_table)
+        return DynamoConversationStore(table, ttl_days=self.settings.conversation_ttl_days)
+
+    @cached_property
+    def feedback_store(self) -> Any:
+        if self.settings.store_backend == "memory":
+            from pipeline.adapters.local.memory_stores import InMemoryFeedbackStore
+
+            return InMemoryFeedbackStore()
+        from pipeline.adapters.aws.dynamodb import DynamoFeedbackStore
+
+        return DynamoFeedbackStore(self._dynamodb.Table(self.settings.feedback_table))
+
+    @cached_property
+    def prompts(self) -> Any:
+        s = self.settings
+        if s.store_backend == "dynamodb" and s.prompts_table and s.prompt_bucket:
+            from pipeline.adapters.aws.dynamodb import DynamoS3PromptStore
+
+            return DynamoS3PromptStore(
+                self._dynamodb.Table(s.prompts_table), self._client("s3"), s.prompt_bucket
+            )
+        from pipeline.adapters.local.prompt_files import FilePromptStore
+
+        return FilePromptStore(PROMPTS_DIR)
+
+    @cached_property
+    def metrics(self) -> Any:
+        if self.settings.store_backend == "memory":
+            from pipeline.adapters.local.metrics import InMemoryMetrics
+
+            return InMemoryMetrics()
+        from pipeline.adapters.aws.metrics import PowertoolsMetrics
+
+        return PowertoolsMetrics(
+            namespace=self.settings.metrics_namespace, service=self.settings.service_name
+        )
+
+    @cached_property
+    def model(self) -> Any:
+        if self.settings.model_backend == "bedrock":
+            from pipeline.adapters.aws.bedrock import BedrockModel, make_bedrock_client
+
+            # The Lambda runtime sets AWS_REGION; we never define a region variable of our own.
+            region = (
+                os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+            )
+            client = make_bedrock_client(region)
+            return BedrockModel(client, model_id=self.settings.model_id)
+        from pipeline.adapters.local.offline_model import OfflineModel
+
+        return OfflineModel()
+
+    @cached_property
+    def nlp(self) -> Any:
+        if self.settings.nlp_backend == "comprehend":
+            from pipeline.adapters.aws.comprehend import ComprehendNlp
+
+            return ComprehendNlp(self._client("comprehend"))
+        from pipeline.adapters.local.offline_nlp import OfflineNlp
+
+        return OfflineNlp()
+
+    # -- domain services ------------------------------------------------------------------
+
+    @cached_property
+    def input_guard(self) -> Callable[[str], Any]:
+        from pipeline.domain.guardrails import scan_input
+
+        return scan_input
+
+    @cached_property
+    def output_guard(self) -> Callable[[str], Any]:
+        from pipeline.domain.guardrails import scan_output
+
+        return scan_output
+
+    @cached_property
+    def detector(self) -> Any:
+        from pipeline.domain.intent import IntentDetector, load_intent_model
+
+        return IntentDetector(load_intent_model(), self.nlp)
+
+    @cached_property
+    def generator(self) -> Any:
+        from pipeline.domain.generation import ResponseGenerator
+
+        return ResponseGenerator(self.model, self.prompts, output_guard=self.output_guard)
+
+    @cached_property
+    def validator(self) -> Any:
+        from pipeline.adapters.botocore_catalog import BotocoreApiCatalog
+        from pipeline.adapters.local.code_checks import check_shell, check_yaml
+        from pipeline.domain.quality import QualityValidator
+
+        options: dict[str, Any] = {
+            "output_guard": self.output_guard,
+            "shell_checker": check_shell,
+            "yaml_checker": check_yaml,
+        }
+        if self.settings.quality_threshold is not None:
+            options["threshold"] = self.settings.quality_threshold
+        return QualityValidator(BotocoreApiCatalog(), **options)
+
+    # -- the step services the handlers call -----------------------------------------------
+
+    @cached_property
+    def capture(self) -> Any:
+        from pipeline.domain.workflow import QueryCapture
+
+        return QueryCapture(self.conversations, self.clock, input_guard=self.input_guard)
+
+    @cached_property
+    def intent(self) -> Any:
+        from pipeline.domain.intent import route
+        from pipeline.domain.workflow import IntentStep
+
+        return IntentStep(
+            self.detector,
+            self.conversations,
+            route=route,
+            history_turns=self.settings.history_turns,
+        )
+
+    @cached_property
+    def generation(self) -> Any:
+        from pipeline.domain.workflow import GenerationStep
+
+        return GenerationStep(
+            self.generator, self.conversations, history_turns=self.settings.history_turns
+        )
+
+    @cached_property
+    def quality(self) -> Any:
+        from pipeline.domain.workflow import QualityStep
+
+        return QualityStep(self.validator, max_regenerations=self.settings.max_regenerations)
+
+    @cached_property
+    def collection(self) -> Any:
+        from pipeline.domain.workflow import FeedbackCollection
+
+        return FeedbackCollection(self.conversations, self.feedback_store, self.metrics, self.clock)
+
+    @cached_property
+    def feedback_intake(self) -> Any:
+        from pipeline.domain.feedback import FeedbackIntake
+
+        return FeedbackIntake(
+            self.feedback_store, self.conversations, self.clock, input_guard=self.input_guard
+        )
+
+    @cached_property
+    def feedback_report(self) -> Any:
+        from pipeline.domain.feedback import FeedbackReport
+
+        return FeedbackReport(self.feedback_store, self.metrics, self.clock)
+
+
+_lock = threading.Lock()
+_services: dict[Settings, Services] = {}
+
+
+def services(settings: Settings | None = None) -> Services:
+    """The services for the current environment, built once per settings value."""
+    settings = settings or Settings.from_env()
+    found = _services.get(settings)
+    if found is None:
+        with _lock:
+            found = _services.setdefault(settings, Services(settings))
+    return found
+
+
+def reset() -> None:
+    """Forget every built service (tests, and local runs that swap moto backends)."""
+    with _lock:
+        _services.clear()
+
+
+# ---------------------------------------------------------------------------
+# Logging (Powertools Logger: JSON lines; ~35 ms to import, no boto3)
+# ---------------------------------------------------------------------------
+
+_logger: Any = None
+
+
+def logger() -> Any:
+    """The shared Powertools logger. Never log query or comment text: lengths and ids only."""
+    global _logger
+    if _logger is None:
+        from aws_lambda_powertools.logging import Logger
+
+        _logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "support-assistant")
+    return _logger
+
+
+# ---------------------------------------------------------------------------
+# API Gateway (Lambda proxy) requests and responses, errors mapped in one place
+# ---------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a stable code for the JSON error body."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def request_id(event: Mapping[str, Any], context: Any) -> str:
+    """API Gateway's request id, else the Lambda request id, else ``"unknown"``."""
+    ctx = event.get("requestContext") if isinstance(event, Mapping) else None
+    if isinstance(ctx, Mapping) and ctx.get("requestId"):
+        return str(ctx["requestId"])
+    return str(getattr(context, "aws_request_id", None) or "unknown")
+
+
+def json_body(event: Mapping[str, Any]) -> Any:
+    """The decoded JSON body of a Lambda-proxy event; :class:`ApiError` 400 if it is not JSON."""
+    body = event.get("body")
+    if body is None:
+        raise ApiError(400, "invalid_request", "the request needs a JSON body")
+    if event.get("isBase64Encoded"):
+        import base64
+
+        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    try:
+        return json.loads(body)
+    except (TypeError, ValueError):
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
+
+
+def api_response(status: int, payload: Any) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(payload, separators=(",", ":")),
+    }
+
+
+def api_error(error: Exception, req_id: str) -> dict[str, Any]:
+    """Map any exception to ``{"error": {"code", "message", "request_id"}}`` and a status."""
+    from pipeline.domain.feedback import FeedbackValidationError
+
+    if isinstance(error, ApiError):
+        status, code, message = error.status, error.code, error.message
+    elif isinstance(error, FeedbackValidationError):
+        status, code, message = 400, "validation_error", str(error)
+    elif isinstance(error, RecordNotFoundError):
+        status, code, message = 404, "not_found", str(error)
+    elif isinstance(error, RecordExistsError):
+        status, code, message = 409, "conflict", str(error)
+    elif isinstance(error, WorkflowInputError):
+        status, code, message = 400, "invalid_request", str(error)
+    else:
+        # The message of an unexpected error may hold anything: log the type, reply generically.
+        logger().exception(
+            "unhandled error", extra={"error_type": type(error).__name__, "request_id": req_id}
+        )
+        status, code, message = 500, "internal_error", "an internal error occurred"
+    return api_response(status, {"error": {"code": code, "message": message, "request_id": req_id}})

@@ -1,0 +1,32 @@
+"""GenerateResponse / Clarify / Escalate: one generation for a mode.
+
+Called two ways (docs/workflow-contract.md): with the whole state (``mode`` answer), or
+with ``{"state": <state>, "mode": "answer"|"clarification"|"escalation"}``. Returns
+``$.generation`` = ``Generation.to_dict()`` + ``output_guardrail``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.domain.workflow import WorkflowInputError
+from pipeline.handlers import composition
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise WorkflowInputError("the event must be an object")
+    state = event["state"] if isinstance(event.get("state"), dict) else event
+    mode = event.get("mode") or "answer"
+    generation = composition.services().generation.generate(state, mode=mode)
+    composition.logger().info(
+        "response generated",
+        extra={
+            "mode": mode,
+            "template": f"{generation['template_id']}@{generation['template_version']}",
+            "attempt": generation["attempt"],
+            "response_chars": len(generation["text"]),
+            "output_guardrail": generation["output_guardrail"],
+        },
+    )
+    return generation

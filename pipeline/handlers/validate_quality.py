@@ -1,0 +1,28 @@
+"""ValidateQuality: score the generated answer and decide whether to regenerate.
+
+Reads ``$.capture``, ``$.intent``, ``$.generation``; returns ``$.quality`` =
+``QualityReport.to_dict()`` + ``retry`` + ``attempt``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.domain.workflow import WorkflowInputError
+from pipeline.handlers import composition
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise WorkflowInputError("the event must be an object")
+    quality = composition.services().quality.validate(event)
+    composition.logger().info(
+        "quality validated",
+        extra={
+            "score": quality["score"],
+            "passed": quality["passed"],
+            "attempt": quality["attempt"],
+            "retry": quality["retry"],
+        },
+    )
+    return quality

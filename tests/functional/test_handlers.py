@@ -1,0 +1,337 @@
+"""Every handler with real JSON event fixtures, moto-backed tables and the offline model.
+
+The Step Functions states are walked by hand here (the stack's local runner executes the
+real definition in tests/e2e); what this file proves is the handlers' contract and that a
+secret never reaches a table item or a log line.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+pytest.importorskip("pipeline.domain.guardrails")
+pytest.importorskip("pipeline.adapters.local.offline_nlp")
+
+from pipeline.handlers import (  # noqa: E402 - after the skips above
+    analyze_feedback,
+    capture_query,
+    collect_feedback,
+    composition,
+    detect_intent,
+    feedback_api,
+    generate_response,
+    sessions_api,
+    validate_quality,
+)
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzREALKEY"
+SECRET_QUERY = f"Why is my deploy failing? aws_secret_access_key = {SECRET} is in my config"
+RESPONSE_KEYS = {
+    "session_id",
+    "interaction_id",
+    "response",
+    "response_type",
+    "intent",
+    "confidence",
+    "quality_score",
+    "template",
+    "guardrail",
+}
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def create_tables(dynamodb) -> dict:
+    def gsi(name, pk, sk):
+        return {
+            "IndexName": name,
+            "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [
+                {"AttributeName": pk, "KeyType": "HASH"},
+                {"AttributeName": sk, "KeyType": "RANGE"},
+            ],
+        }
+
+    def attrs(**types):
+        return [{"AttributeName": k, "AttributeType": v} for k, v in types.items()]
+
+    return {
+        "conversations": dynamodb.create_table(
+            TableName="Conversations",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[
+                {"AttributeName": "session_id", "KeyType": "HASH"},
+                {"AttributeName": "turn_index", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=attrs(session_id="S", turn_index="N", user_id="S", created_at="S"),
+            GlobalSecondaryIndexes=[gsi("UserIdIndex", "user_id", "created_at")],
+        ),
+        "feedback": dynamodb.create_table(
+            TableName="Feedback",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "feedback_id", "KeyType": "HASH"}],
+            AttributeDefinitions=attrs(feedback_id="S", session_id="S", timestamp="S", day="S"),
+            GlobalSecondaryIndexes=[
+                gsi("SessionIdIndex", "session_id", "timestamp"),
+                gsi("TimestampIndex", "day", "timestamp"),
+            ],
+        ),
+    }
+
+
+@pytest.fixture
+def tables(monkeypatch):
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "STORE_BACKEND": "dynamodb",
+        "CONVERSATIONS_TABLE": "Conversations",
+        "FEEDBACK_TABLE": "Feedback",
+        "MODEL_BACKEND": "offline",
+        "NLP_BACKEND": "offline",
+        "POWERTOOLS_METRICS_NAMESPACE": "SupportAssistantTest",
+        "POWERTOOLS_SERVICE_NAME": "support-assistant-test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    composition.reset()
+    with mock_aws():
+        yield create_tables(boto3.resource("dynamodb", region_name="us-east-1"))
+    composition.reset()
+
+
+def run_workflow(event: dict) -> tuple[dict, list[str]]:
+    """Walk the states of docs/workflow-contract.md with the real handlers."""
+    state, path = copy.deepcopy(event), ["CaptureUserQuery"]
+    state["capture"] = capture_query.handler(copy.deepcopy(state), None)
+    if state["capture"]["blocked"]:
+        path.append("BlockedResponse")
+        state["reply"] = {"response_type": "blocked", "response": state["capture"]["block_message"]}
+    else:
+        path.append("DetectIntent")
+        state["intent"] = detect_intent.handler(copy.deepcopy(state), None)
+        route = state["intent"]["route"]
+        if route in ("clarify", "escalate"):
+            path.append("Clarify" if route == "clarify" else "Escalate")
+            mode = "clarification" if route == "clarify" else "escalation"
+            state["generation"] = generate_response.handler(
+                {"state": copy.deepcopy(state), "mode": mode}, None
+            )
+        else:
+            for _ in range(10):
+                path.append("GenerateResponse")
+                state["generation"] = generate_response.handler(
+                    {"state": copy.deepcopy(state), "mode": "answer"}, None
+                )
+                path.append("ValidateQuality")
+                state["quality"] = validate_quality.handler(copy.deepcopy(state), None)
+                if not state["quality"]["retry"]:
+                    break
+    path.append("CollectFeedback")
+    return json.loads(json.dumps(collect_feedback.handler(copy.deepcopy(state), None))), path
+
+
+def all_items(tables: dict) -> str:
+    return json.dumps([tables[t].scan()["Items"] for t in tables], default=str)
+
+
+def test_answer_path_returns_the_response_shape_and_stores_the_turn(tables, capsys) -> None:
+    event = load("workflow_input.json")
+    response, path = run_workflow(event)
+    assert set(response) == RESPONSE_KEYS and path[-1] == "CollectFeedback"
+    assert (
+        response["session_id"] == event["session_id"]
+        and response["interaction_id"] == event["interaction_id"]
+    )
+    assert response["response_type"] == "answer" and response["response"]
+    assert response["intent"] in ("ec2_troubleshooting", "networking")
+    assert 0 <= response["quality_score"] <= 1 and response["template"]["id"]
+    [turn] = tables["conversations"].scan()["Items"]
+    assert turn["assistant_text"] == response["response"] and turn["user_id"] == "user-42"
+    assert int(turn["expires_at"]) > 0
+    feedback = tables["feedback"].scan()["Items"]
+    assert [f["source"] for f in feedback] == ["implicit"]
+    out = capsys.readouterr().out
+    assert event["query"] not in out and "refuses SSH" not in out  # lengths are logged, never text
+    assert '"CloudWatchMetrics"' in out  # EMF for the dashboard
+
+
+def test_a_secret_never_reaches_a_table_or_a_log(tables, capsys, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    event = {**load("workflow_input.json"), "query": SECRET_QUERY}
+    response, path = run_workflow(event)
+    assert path == ["CaptureUserQuery", "BlockedResponse", "CollectFeedback"]
+    assert response["response_type"] == "blocked" and response["intent"] is None
+    assert (
+        response["guardrail"]["action"] == "block"
+        and "aws_secret_key" in response["guardrail"]["categories"]
+    )
+    assert SECRET not in response["response"]
+    captured = capsys.readouterr()
+    for text in (all_items(tables), captured.out, captured.err, caplog.text):
+        assert SECRET not in text
+
+
+def test_a_conversation_continues_in_the_same_session(tables) -> None:
+    event = load("workflow_input.json")
+    run_workflow(event)
+    follow_up = {
+        **event,
+        "query": "I checked that, still timing out",
+        "interaction_id": "second-request-0001",
+    }
+    response, _ = run_workflow(follow_up)
+    assert response["interaction_id"] == "second-request-0001"
+    indices = sorted(int(i["turn_index"]) for i in tables["conversations"].scan()["Items"])
+    assert indices == [0, 1]
+
+
+def test_clarify_fixture_generates_a_clarification(tables) -> None:
+    event = load("generate_response_clarify.json")
+    state = event["state"]
+    tables["conversations"].put_item(
+        Item={
+            "session_id": state["session_id"],
+            "turn_index": 0,
+            "interaction_id": state["interaction_id"],
+            "created_at": state["capture"]["created_at"],
+            "user_text": "it's broken",
+        }
+    )
+    generation = generate_response.handler(event, None)
+    assert generation["attempt"] == 1 and generation["text"] and generation["template_id"]
+    assert generation["output_guardrail"]["action"] in ("allow", "redact", "block")
+    response = collect_feedback.handler({**state, "generation": generation}, None)
+    assert response["response_type"] == "clarification" and response["quality_score"] is None
+
+
+def test_feedback_api_stores_feedback_and_maps_errors(tables, capsys) -> None:
+    run_workflow(load("workflow_input.json"))
+    event = load("feedback_api_post.json")
+    created = feedback_api.handler(event, None)
+    assert created["statusCode"] == 201
+    feedback_id = json.loads(created["body"])["feedback_id"]
+    item = tables["feedback"].get_item(Key={"feedback_id": feedback_id})["Item"]
+    assert item["source"] == "explicit" and int(item["rating"]) == 5 and item["day"]
+
+    body = json.loads(event["body"])
+    secret_comment = {
+        **event,
+        "body": json.dumps({**body, "comment": f"also my key {SECRET} oops"}),
+    }
+    assert feedback_api.handler(secret_comment, None)["statusCode"] == 201
+    assert SECRET not in all_items(tables) and SECRET not in capsys.readouterr().out
+
+    cases = [
+        ({**event, "body": "{not json"}, 400, "invalid_json"),
+        ({**event, "body": json.dumps({**body, "rating": 9})}, 400, "validation_error"),
+        ({**event, "body": None}, 400, "invalid_request"),
+        (
+            {**event, "body": json.dumps({**body, "session_id": "unknown-session-1"})},
+            404,
+            "not_found",
+        ),
+        (
+            {**event, "body": json.dumps({**body, "interaction_id": "never-happened"})},
+            404,
+            "not_found",
+        ),
+    ]
+    for request, status, code in cases:
+        reply = feedback_api.handler(request, None)
+        error = json.loads(reply["body"])["error"]
+        assert (reply["statusCode"], error["code"]) == (status, code)
+        assert error["request_id"] == "7e1d2c3b-4a59-4f6e-8d7c-6b5a4f3e2d1c" and error["message"]
+    assert reply["headers"]["Content-Type"] == "application/json"
+
+
+def test_feedback_api_hides_internal_errors(tables, monkeypatch) -> None:
+    def explode(self, body):
+        raise RuntimeError(f"boom {SECRET}")
+
+    monkeypatch.setattr("pipeline.domain.feedback.FeedbackIntake.submit", explode)
+    reply = feedback_api.handler(load("feedback_api_post.json"), None)
+    assert reply["statusCode"] == 500 and SECRET not in reply["body"]
+    assert json.loads(reply["body"])["error"]["code"] == "internal_error"
+
+
+def test_sessions_api_returns_redacted_turns_or_404(tables) -> None:
+    event = load("workflow_input.json")
+    run_workflow({**event, "query": SECRET_QUERY})
+    reply = sessions_api.handler(load("sessions_api_get.json"), None)
+    assert reply["statusCode"] == 200
+    payload = json.loads(reply["body"])
+    assert payload["session_id"] == event["session_id"] and len(payload["turns"]) == 1
+    assert SECRET not in reply["body"] and payload["turns"][0]["response_type"] == "blocked"
+
+    missing = load("sessions_api_get.json")
+    missing["pathParameters"] = {"session_id": "no-such-session-000"}
+    assert sessions_api.handler(missing, None)["statusCode"] == 404
+    bad = load("sessions_api_get.json")
+    bad["queryStringParameters"] = {"limit": "0"}
+    assert sessions_api.handler(bad, None)["statusCode"] == 400
+
+
+def test_analyze_feedback_summarises_the_window_and_emits_csat(tables, capsys) -> None:
+    run_workflow(load("workflow_input.json"))
+    assert feedback_api.handler(load("feedback_api_post.json"), None)["statusCode"] == 201
+    capsys.readouterr()
+    summary = analyze_feedback.handler(load("analyze_feedback_scheduled.json"), None)
+    assert summary["explicit"] == 1 and summary["csat"] == 1.0 and summary["interactions"] == 1
+    assert summary["window"]["hours"] == 24.0
+    assert json.loads(json.dumps(summary)) == summary
+    assert '"CSAT"' in capsys.readouterr().out
+
+
+def test_workflow_handlers_reject_malformed_state(tables) -> None:
+    from pipeline.domain.workflow import WorkflowInputError
+
+    with pytest.raises(WorkflowInputError):
+        capture_query.handler({"query": "x"}, None)
+    with pytest.raises(WorkflowInputError):
+        detect_intent.handler({}, None)
+    with pytest.raises(WorkflowInputError):
+        generate_response.handler({"state": {"capture": {}}, "mode": "answer"}, None)
+
+
+def test_settings_validate_the_environment() -> None:
+    settings = composition.Settings.from_env({})
+    assert (settings.store_backend, settings.model_backend, settings.max_regenerations) == (
+        "memory",
+        "offline",
+        2,
+    )
+    assert (settings.history_turns, settings.conversation_ttl_days) == (6, 30)
+    assert (
+        composition.Settings.from_env(
+            {"CONVERSATIONS_TABLE": "C", "FEEDBACK_TABLE": "F"}
+        ).store_backend
+        == "dynamodb"
+    )
+    for env, name in (
+        ({"MODEL_BACKEND": "gpt"}, "MODEL_BACKEND"),
+        ({"MAX_REGENERATIONS": "many"}, "MAX_REGENERATIONS"),
+        ({"QUALITY_THRESHOLD": "1.5"}, "QUALITY_THRESHOLD"),
+        ({"STORE_BACKEND": "dynamodb"}, "CONVERSATIONS_TABLE"),
+    ):
+        with pytest.raises(composition.SettingsError, match=name):
+            composition.Settings.from_env(env)
+
+
+def test_bedrock_backend_is_built_lazily_with_an_injected_region(monkeypatch) -> None:
+    from pipeline.adapters.aws.bedrock import BedrockModel
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    services = composition.Services(composition.Settings(model_backend="bedrock", model_id="m-1"))
+    assert isinstance(services.model, BedrockModel)
+    assert services.model is services.model  # built once per cold start

@@ -1,0 +1,332 @@
+"""The workflow's step services over in-memory stores and scripted fakes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.adapters.local.clock import FixedClock
+from pipeline.adapters.local.memory_stores import InMemoryConversationStore, InMemoryFeedbackStore
+from pipeline.adapters.local.metrics import InMemoryMetrics
+from pipeline.domain.models import (
+    Finding,
+    Generation,
+    GuardrailAction,
+    GuardrailVerdict,
+    IntentResult,
+    QualityCheckResult,
+    QualityReport,
+)
+from pipeline.domain.workflow import (
+    METRIC_GUARDRAIL_BLOCKS,
+    METRIC_QUERIES,
+    Capture,
+    FeedbackCollection,
+    GenerationStep,
+    IntentStep,
+    QualityStep,
+    QueryCapture,
+    RecordExistsError,
+    WorkflowInput,
+    WorkflowInputError,
+    build_response,
+    implicit_feedback_id,
+)
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzREALKEY"
+RESPONSE_KEYS = {
+    "session_id",
+    "interaction_id",
+    "response",
+    "response_type",
+    "intent",
+    "confidence",
+    "quality_score",
+    "template",
+    "guardrail",
+}
+
+
+def fake_guard(text: str) -> GuardrailVerdict:
+    """Blocks the test secret and redacts it; allows everything else."""
+    if SECRET in text:
+        start = text.index(SECRET)
+        finding = Finding("aws_secret_key", "R1", start, start + len(SECRET), GuardrailAction.BLOCK)
+        return GuardrailVerdict(
+            GuardrailAction.BLOCK,
+            (finding,),
+            text.replace(SECRET, "[REDACTED]"),
+            "Rotate that key now.",
+        )
+    return GuardrailVerdict(GuardrailAction.ALLOW, (), text)
+
+
+class FakeDetector:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+    def detect(self, text: str, history=()) -> IntentResult:
+        self.calls.append((text, tuple(t.user_text for t in history)))
+        return IntentResult("ec2_troubleshooting", 0.9, sentiment="NEUTRAL")
+
+
+class FakeGenerator:
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def generate(self, query, intent, *, history=(), attempt=1, mode="answer"):
+        self.calls.append({"query": query, "attempt": attempt, "mode": mode, "history": history})
+        generation = Generation(f"answer {attempt}", "compute", "v1", "offline", attempt=attempt)
+        return generation, GuardrailVerdict(GuardrailAction.ALLOW, (), generation.text)
+
+
+class FakeValidator:
+    def __init__(self, scores: list[float]) -> None:
+        self.scores = scores
+
+    def validate(self, query, response, *, intent=None, sentiment=None) -> QualityReport:
+        score = self.scores.pop(0)
+        return QualityReport(score, score >= 0.7, 0.7, (QualityCheckResult("completeness", score),))
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), step=timedelta(milliseconds=50))
+
+
+@pytest.fixture
+def conversations() -> InMemoryConversationStore:
+    return InMemoryConversationStore()
+
+
+def workflow_input(
+    query: str = "my ec2 instance refuses ssh", interaction: str = "req-1"
+) -> WorkflowInput:
+    return WorkflowInput.from_dict(
+        {
+            "query": query,
+            "session_id": "session-0001",
+            "interaction_id": interaction,
+            "user_id": "u-1",
+        }
+    )
+
+
+def test_capture_stores_only_the_redacted_text_and_blocks(conversations, clock) -> None:
+    capture = QueryCapture(conversations, clock, input_guard=fake_guard)
+    result = capture.capture(workflow_input(f"my key is {SECRET} help"))
+    assert result.blocked and result.block_message == "Rotate that key now."
+    assert result.guardrail == {"action": "block", "categories": ["aws_secret_key"]}
+    assert SECRET not in repr(result.to_dict())
+    stored = list(conversations.all_turns())
+    assert len(stored) == 1 and SECRET not in repr(stored)
+    assert stored[0].user_text == "my key is [REDACTED] help"
+
+
+def test_capture_assigns_increasing_indices_and_is_idempotent_per_interaction(
+    conversations, clock
+) -> None:
+    capture = QueryCapture(conversations, clock, input_guard=fake_guard)
+    first = capture.capture(workflow_input(interaction="req-1"))
+    again = capture.capture(workflow_input(interaction="req-1"))
+    second = capture.capture(workflow_input(interaction="req-2"))
+    assert (first.turn_index, again.turn_index, second.turn_index) == (0, 0, 1)
+    assert len(list(conversations.all_turns())) == 2
+
+
+def test_capture_retries_when_another_request_takes_the_index(conversations, clock) -> None:
+    class RacingStore(InMemoryConversationStore):
+        raced = False
+
+        def append_turn(self, turn):
+            if not self.raced:
+                self.raced = True
+                super().append_turn(
+                    turn.__class__(
+                        **{**turn.to_dict(), "interaction_id": "other", "guardrail_categories": ()}
+                    )
+                )
+                raise RecordExistsError("taken")
+            super().append_turn(turn)
+
+    store = RacingStore()
+    result = QueryCapture(store, clock, input_guard=fake_guard).capture(workflow_input())
+    assert result.turn_index == 1
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"query": "x", "session_id": "", "interaction_id": "r"},
+        {"query": 3, "session_id": "s", "interaction_id": "r"},
+        {"query": "x", "session_id": "s", "interaction_id": "r", "user_id": 5},
+    ],
+)
+def test_workflow_input_rejects_malformed_events(event) -> None:
+    with pytest.raises(WorkflowInputError):
+        WorkflowInput.from_dict(event)
+
+
+def test_intent_uses_redacted_text_and_previous_turns_only(conversations, clock) -> None:
+    capture = QueryCapture(conversations, clock, input_guard=fake_guard)
+    capture.capture(workflow_input("first question", "req-1"))
+    current = capture.capture(workflow_input(f"second {SECRET}", "req-2"))
+    detector = FakeDetector()
+    state = IntentStep(detector, conversations, route=lambda r: "answer", history_turns=6).detect(
+        current
+    )
+    assert state["route"] == "answer" and state["intent"] == "ec2_troubleshooting"
+    assert detector.calls == [("second [REDACTED]", ("first question",))]
+
+
+def test_generation_attempt_follows_the_previous_quality_attempt(conversations, clock) -> None:
+    capture = QueryCapture(conversations, clock, input_guard=fake_guard).capture(workflow_input())
+    generator = FakeGenerator()
+    step = GenerationStep(generator, conversations)
+    state = {
+        "capture": capture.to_dict(),
+        "intent": {"intent": "ec2_troubleshooting", "confidence": 0.9},
+    }
+    first = step.generate(state)
+    second = step.generate({**state, "quality": {"attempt": 1, "retry": True}})
+    clarify = step.generate(state, mode="clarification")
+    assert (first["attempt"], second["attempt"], clarify["attempt"]) == (1, 2, 1)
+    assert first["output_guardrail"] == {"action": "allow", "categories": []}
+    assert generator.calls[2]["mode"] == "clarification"
+    with pytest.raises(WorkflowInputError):
+        step.generate(state, mode="poem")
+
+
+@pytest.mark.parametrize(
+    ("attempt", "score", "max_regenerations", "retry"),
+    [
+        (1, 0.2, 2, True),
+        (2, 0.2, 2, True),
+        (3, 0.2, 2, False),
+        (1, 0.9, 2, False),
+        (1, 0.2, 0, False),
+    ],
+)
+def test_quality_retry_is_bounded(
+    attempt, score, max_regenerations, retry, conversations, clock
+) -> None:
+    capture = QueryCapture(conversations, clock, input_guard=fake_guard).capture(workflow_input())
+    state = {
+        "capture": capture.to_dict(),
+        "intent": {"intent": "ec2_troubleshooting", "confidence": 0.9},
+        "generation": Generation("text", "compute", "v1", "offline", attempt=attempt).to_dict(),
+    }
+    result = QualityStep(FakeValidator([score]), max_regenerations=max_regenerations).validate(
+        state
+    )
+    assert result["retry"] is retry and result["attempt"] == attempt
+    assert result["score"] == score
+
+
+def answered_state(conversations, clock, *, route: str = "answer", attempt: int = 2) -> dict:
+    capture = QueryCapture(conversations, clock, input_guard=fake_guard).capture(workflow_input())
+    generation = Generation(
+        "Check the security group.", "compute", "v2", "offline", attempt=attempt
+    )
+    return {
+        "query": "my ec2 instance refuses ssh",
+        "session_id": "session-0001",
+        "interaction_id": "req-1",
+        "capture": capture.to_dict(),
+        "intent": {"intent": "ec2_troubleshooting", "confidence": 0.87, "route": route},
+        "generation": {
+            **generation.to_dict(),
+            "output_guardrail": {"action": "allow", "categories": []},
+        },
+        "quality": {"score": 0.91, "passed": True, "retry": False, "attempt": attempt},
+    }
+
+
+def test_collect_finishes_turn_records_implicit_feedback_and_metrics(conversations, clock) -> None:
+    feedback, metrics = InMemoryFeedbackStore(), InMemoryMetrics()
+    state = answered_state(conversations, clock)
+    response = FeedbackCollection(conversations, feedback, metrics, clock).collect(state)
+    assert set(response) == RESPONSE_KEYS
+    assert response["response_type"] == "answer" and response["template"] == {
+        "id": "compute",
+        "version": "v2",
+    }
+    assert response["quality_score"] == 0.91 and response["confidence"] == 0.87
+    turn = conversations.recent_turns("session-0001", 1)[0]
+    assert turn.assistant_text == "Check the security group." and turn.response_type == "answer"
+    [record] = feedback.all()
+    assert record.feedback_id == implicit_feedback_id("req-1") and record.source == "implicit"
+    assert record.signals.regenerations == 1 and record.signals.template_version == "v2"
+    assert record.signals.latency_ms is not None and record.signals.latency_ms > 0
+    assert metrics.total(METRIC_QUERIES, response_type="answer") == 1
+    assert not metrics.pending  # flushed
+
+
+def test_collect_is_idempotent_for_a_retried_invocation(conversations, clock) -> None:
+    feedback = InMemoryFeedbackStore()
+    collect = FeedbackCollection(conversations, feedback, InMemoryMetrics(), clock)
+    state = answered_state(conversations, clock)
+    assert collect.collect(state) == collect.collect(state)
+    assert len(feedback.all()) == 1
+
+
+@pytest.mark.parametrize(
+    ("route", "kind"), [("clarify", "clarification"), ("escalate", "escalation")]
+)
+def test_collect_maps_the_route_to_the_response_type(route, kind, conversations, clock) -> None:
+    state = answered_state(conversations, clock, route=route, attempt=1)
+    del state["quality"]
+    feedback = InMemoryFeedbackStore()
+    response = FeedbackCollection(conversations, feedback, InMemoryMetrics(), clock).collect(state)
+    assert response["response_type"] == kind and response["quality_score"] is None
+    signals = feedback.all()[0].signals
+    assert signals.clarification_asked is (kind == "clarification") and signals.escalated is (
+        kind == "escalation"
+    )
+
+
+def test_blocked_path_response_has_no_intent_and_counts_the_block(conversations, clock) -> None:
+    capture = QueryCapture(conversations, clock, input_guard=fake_guard).capture(
+        workflow_input(f"key {SECRET}")
+    )
+    state = {
+        "capture": capture.to_dict(),
+        "reply": {"response_type": "blocked", "response": capture.block_message},
+    }
+    metrics = InMemoryMetrics()
+    response = FeedbackCollection(conversations, InMemoryFeedbackStore(), metrics, clock).collect(
+        state
+    )
+    assert response == {
+        "session_id": "session-0001",
+        "interaction_id": "req-1",
+        "response": "Rotate that key now.",
+        "response_type": "blocked",
+        "intent": None,
+        "confidence": None,
+        "quality_score": None,
+        "template": None,
+        "guardrail": {"action": "block", "categories": ["aws_secret_key"]},
+    }
+    assert metrics.total(METRIC_GUARDRAIL_BLOCKS, category="aws_secret_key") == 1
+    assert SECRET not in repr(list(conversations.all_turns()))
+
+
+def test_capture_round_trips_and_rejects_bad_turn_index() -> None:
+    capture = Capture(
+        "s",
+        "i",
+        3,
+        "q",
+        {"action": "allow", "categories": []},
+        False,
+        None,
+        "2026-01-01T00:00:00+00:00",
+    )
+    assert Capture.from_dict(capture.to_dict()) == capture
+    with pytest.raises(WorkflowInputError):
+        Capture.from_dict({**capture.to_dict(), "turn_index": "3"})
+    with pytest.raises(WorkflowInputError):
+        build_response({"capture": None})
