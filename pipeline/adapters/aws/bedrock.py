@@ -1,0 +1,152 @@
+"""BedrockModel: the ModelClient for Amazon Bedrock's Converse API.
+
+The client is injected (the composition root builds it with :func:`make_bedrock_client`,
+whose botocore ``adaptive`` retry mode already retries throttling with client-side rate
+limiting); this adapter only translates requests and errors:
+
+- ThrottlingException, ServiceUnavailableException, ModelTimeoutException,
+  InternalServerException, ModelNotReadyException and connection/read timeouts →
+  ``ModelError(transient=True)`` (Step Functions retries the task).
+- ValidationException, AccessDeniedException, ResourceNotFoundException and anything
+  else → ``ModelError(transient=False)``.
+
+Example:
+    >>> model = BedrockModel(make_bedrock_client("us-east-1"))       # doctest: +SKIP
+    >>> model.generate(request).text                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pipeline.domain.models import ModelRequest, ModelResponse
+from pipeline.ports import ModelError
+
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
+        "ModelTimeoutException",
+        "InternalServerException",
+        "ModelNotReadyException",
+    }
+)
+#: botocore exception class names (no error code) that mean the network, not the request, failed.
+_TRANSIENT_EXCEPTION_NAMES = frozenset(
+    {"ReadTimeoutError", "ConnectTimeoutError", "EndpointConnectionError", "ConnectionClosedError"}
+)
+_STOP_REASONS = {"end_turn": "end_turn", "stop_sequence": "end_turn", "max_tokens": "max_tokens"}
+
+
+def make_bedrock_client(
+    region: str, *, max_attempts: int = 4, read_timeout: float = 60.0, connect_timeout: float = 5.0
+) -> Any:
+    """Build a ``bedrock-runtime`` client with adaptive retries and bounded timeouts.
+
+    boto3 is imported here, not at module import, to keep Lambda cold starts cheap for
+    code paths that never call Bedrock.
+
+    Args:
+        region: AWS Region with access to the model.
+        max_attempts: Total attempts including the first. Passed as botocore's
+            ``total_max_attempts``: its ``max_attempts`` key counts retries only (one fewer).
+        read_timeout: Seconds to wait for the model's reply.
+        connect_timeout: Seconds to wait for the connection.
+
+    Returns:
+        A boto3 ``bedrock-runtime`` client.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        region_name=region,
+        retries={"mode": "adaptive", "total_max_attempts": max_attempts},
+        read_timeout=read_timeout,
+        connect_timeout=connect_timeout,
+    )
+    return boto3.client("bedrock-runtime", config=config)
+
+
+def _error_code(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+class BedrockModel:
+    """ModelClient over ``bedrock-runtime`` Converse.
+
+    Args:
+        client: A boto3 ``bedrock-runtime`` client (see :func:`make_bedrock_client`).
+        model_id: Overrides the template's model id (e.g. an inference profile ARN);
+            ``None`` uses ``request.parameters.model_id``.
+    """
+
+    def __init__(self, client: Any, *, model_id: str | None = None) -> None:
+        self._client = client
+        self._model_id = model_id
+
+    def converse_arguments(self, request: ModelRequest) -> dict[str, Any]:
+        """The keyword arguments passed to ``client.converse`` for a request."""
+        params = request.parameters
+        arguments: dict[str, Any] = {
+            "modelId": self._model_id or params.model_id,
+            "messages": [{"role": m.role, "content": [{"text": m.text}]} for m in request.messages],
+            "inferenceConfig": {
+                "temperature": params.temperature,
+                "maxTokens": params.max_tokens,
+                "topP": params.top_p,
+            },
+        }
+        if request.system:
+            arguments["system"] = [{"text": request.system}]
+        return arguments
+
+    def generate(self, request: ModelRequest) -> ModelResponse:
+        """Call Converse and translate the reply.
+
+        Raises:
+            ModelError: ``transient`` for throttling, unavailability and timeouts; not
+                transient for validation, access and unknown errors, or an empty reply.
+        """
+        arguments = self.converse_arguments(request)
+        started = time.perf_counter()
+        try:
+            reply = self._client.converse(**arguments)
+        except Exception as exc:  # botocore raises many classes; classify by code or name
+            code = _error_code(exc)
+            transient = (
+                code in TRANSIENT_ERROR_CODES
+                if code
+                else type(exc).__name__ in _TRANSIENT_EXCEPTION_NAMES
+            )
+            if code is None and not transient and not type(exc).__module__.startswith("botocore"):
+                raise
+            raise ModelError(
+                f"Bedrock converse failed for {arguments['modelId']}: {code or type(exc).__name__}",
+                transient=transient,
+            ) from exc
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+
+        content = reply.get("output", {}).get("message", {}).get("content", [])
+        text = "".join(block.get("text", "") for block in content)
+        stop_reason = reply.get("stopReason", "end_turn")
+        if not text.strip():
+            raise ModelError(
+                f"Bedrock returned no text (stopReason={stop_reason})", transient=False
+            )
+        usage = reply.get("usage", {})
+        return ModelResponse(
+            text=text,
+            model_id=arguments["modelId"],
+            input_tokens=int(usage.get("inputTokens", 0)),
+            output_tokens=int(usage.get("outputTokens", 0)),
+            stop_reason=_STOP_REASONS.get(stop_reason, stop_reason),
+            latency_ms=float(reply.get("metrics", {}).get("latencyMs", elapsed_ms)),
+        )

@@ -1,0 +1,139 @@
+"""Tests for the Bedrock Converse adapter, with botocore's Stubber (no network)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
+
+from pipeline.adapters.aws.bedrock import BedrockModel, make_bedrock_client
+from pipeline.domain.models import Message, ModelParameters, ModelRequest
+from pipeline.ports import ModelError
+
+MODEL_ID = "anthropic.claude-3-sonnet-20240229-v1:0"
+
+
+@pytest.fixture
+def client():
+    # No retries: the adapter's error mapping is under test, not botocore's retry loop.
+    return boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+
+
+def _request():
+    return ModelRequest(
+        system="You are the AWS Support Assistant.",
+        messages=(
+            Message("user", "earlier"),
+            Message("assistant", "reply"),
+            Message("user", "SSH times out"),
+        ),
+        parameters=ModelParameters(model_id=MODEL_ID, temperature=0.7, max_tokens=2048, top_p=0.9),
+    )
+
+
+def _reply(text="Check the security group.", stop="end_turn"):
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": stop,
+        "usage": {"inputTokens": 42, "outputTokens": 7, "totalTokens": 49},
+        "metrics": {"latencyMs": 321},
+    }
+
+
+def test_converse_request_shape_and_response_mapping(client):
+    expected = {
+        "modelId": MODEL_ID,
+        "system": [{"text": "You are the AWS Support Assistant."}],
+        "messages": [
+            {"role": "user", "content": [{"text": "earlier"}]},
+            {"role": "assistant", "content": [{"text": "reply"}]},
+            {"role": "user", "content": [{"text": "SSH times out"}]},
+        ],
+        "inferenceConfig": {"temperature": 0.7, "maxTokens": 2048, "topP": 0.9},
+    }
+    with Stubber(client) as stubber:
+        stubber.add_response("converse", _reply(), expected)
+        response = BedrockModel(client).generate(_request())
+        stubber.assert_no_pending_responses()
+    assert response.text == "Check the security group."
+    assert response.model_id == MODEL_ID
+    assert (response.input_tokens, response.output_tokens) == (42, 7)
+    assert response.stop_reason == "end_turn" and response.latency_ms == 321
+
+
+def test_model_id_override(client):
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "converse",
+            _reply(),
+            {**BedrockModel(client, model_id="my-profile").converse_arguments(_request())},
+        )
+        assert (
+            BedrockModel(client, model_id="my-profile").generate(_request()).model_id
+            == "my-profile"
+        )
+
+
+def test_max_tokens_stop_reason(client):
+    with Stubber(client) as stubber:
+        stubber.add_response("converse", _reply(stop="max_tokens"))
+        assert BedrockModel(client).generate(_request()).stop_reason == "max_tokens"
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "transient"),
+    [
+        ("ThrottlingException", 429, True),
+        ("ServiceUnavailableException", 503, True),
+        ("ModelTimeoutException", 408, True),
+        ("InternalServerException", 500, True),
+        ("ValidationException", 400, False),
+        ("AccessDeniedException", 403, False),
+        ("ResourceNotFoundException", 404, False),
+    ],
+)
+def test_errors_map_to_model_error(client, code, status, transient):
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "converse", service_error_code=code, service_message="nope", http_status_code=status
+        )
+        with pytest.raises(ModelError) as info:
+            BedrockModel(client).generate(_request())
+    assert info.value.transient is transient
+    assert code in str(info.value)
+
+
+def test_empty_reply_is_a_permanent_error(client):
+    with Stubber(client) as stubber:
+        stubber.add_response("converse", _reply(text=""))
+        with pytest.raises(ModelError) as info:
+            BedrockModel(client).generate(_request())
+    assert info.value.transient is False
+
+
+def test_connection_errors_are_transient():
+    from botocore.exceptions import ReadTimeoutError
+
+    class TimingOutClient:
+        def converse(self, **kwargs):
+            raise ReadTimeoutError(endpoint_url="https://bedrock-runtime.us-east-1.amazonaws.com")
+
+    with pytest.raises(ModelError) as info:
+        BedrockModel(TimingOutClient()).generate(_request())
+    assert info.value.transient is True
+
+
+def test_make_bedrock_client_uses_adaptive_retries():
+    client = make_bedrock_client("eu-west-1", max_attempts=5)
+    assert client.meta.region_name == "eu-west-1"
+    assert client.meta.service_model.service_name == "bedrock-runtime"
+    retries = client.meta.config.retries
+    assert retries["mode"] == "adaptive"
+    assert retries["total_max_attempts"] == 5  # the first call plus four retries
