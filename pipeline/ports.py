@@ -63,11 +63,21 @@ class AwsApiCatalog(Protocol):
         """Service names as a customer would write them (``EC2``, ``S3``, ``Lambda`` …)."""
         ...
 
+    def operation_names(self, service: str) -> Sequence[str]:
+        """CLI names of a service's operations, for "did you mean …" suggestions."""
+        ...
+
 
 class OperationInfo(Protocol):
     name: str  # the API name, e.g. DescribeInstances
     parameters: frozenset[str]  # boto3 parameter names, e.g. InstanceIds
     required: frozenset[str]
+    # The AWS CLI adds commands and options of its own on top of the API models
+    # (``aws s3 cp``, ``--cli-input-json``): these say how to check a CLI call.
+    open_parameters: bool  # accepts options we cannot enumerate: skip the parameter check
+    high_level: bool  # a CLI customisation, not an API operation
+    cli_options: frozenset[str]  # extra CLI-only options
+    cli_required: frozenset[str]  # required options as the CLI spells them
 
 
 class ConversationStore(Protocol):

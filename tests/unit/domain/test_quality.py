@@ -1,0 +1,289 @@
+"""Unit tests for pipeline.domain.quality with a fake catalog and a fake output guard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from pipeline.domain.models import QUALITY_CHECKS, Finding, GuardrailAction, GuardrailVerdict
+from pipeline.domain.quality import (
+    CHECK_WEIGHTS,
+    DEFAULT_THRESHOLD,
+    HARD_FAIL_LEVEL,
+    QualityValidator,
+    parse_response,
+)
+
+
+@dataclass(frozen=True)
+class FakeOperation:
+    name: str
+    parameters: frozenset[str]
+    required: frozenset[str]
+    open_parameters: bool = False
+    high_level: bool = False
+    cli_options: frozenset[str] = frozenset()
+    cli_required: frozenset[str] = frozenset()
+
+
+class FakeCatalog:
+    """A few real operations, enough for the rules under test."""
+
+    _ops = {
+        ("ec2", "DescribeInstances"): FakeOperation("DescribeInstances", frozenset({"InstanceIds", "Filters", "DryRun"}), frozenset(), cli_required=frozenset()),
+        ("s3", "GetObject"): FakeOperation("GetObject", frozenset({"Bucket", "Key", "Range"}), frozenset({"Bucket", "Key"}), cli_required=frozenset({"Bucket", "Key"})),
+        ("s3", "ListObjectsV2"): FakeOperation("ListObjectsV2", frozenset({"Bucket", "Prefix"}), frozenset({"Bucket"}), cli_required=frozenset({"Bucket"})),
+    }
+    _cli = {"describe-instances": "DescribeInstances", "get-object": "GetObject", "list-objects-v2": "ListObjectsV2"}
+    _py = {"describe_instances": "DescribeInstances", "get_object": "GetObject", "list_objects_v2": "ListObjectsV2"}
+
+    def has_service(self, name: str) -> bool:
+        return name in {"ec2", "s3", "s3api"}
+
+    def operation(self, service: str, operation: str):
+        if service == "s3" and "-" in operation:
+            return None  # like the real catalog: `aws s3` holds only high-level commands
+        service = "s3" if service == "s3api" else service
+        api = self._cli.get(operation) or self._py.get(operation)
+        return self._ops.get((service, api)) if api else None
+
+    def is_region(self, name: str) -> bool:
+        return name in {"us-east-1", "us-west-2", "eu-west-1"}
+
+    def service_names(self):
+        return ("EC2", "S3", "Lambda", "RDS", "IAM", "CloudWatch", "DynamoDB")
+
+    def operation_names(self, service: str):
+        return sorted(cli for cli, api in self._cli.items() if (service, api) in self._ops
+                      or (service in {"s3", "s3api"} and ("s3", api) in self._ops))
+
+
+def allow_all(text: str) -> GuardrailVerdict:
+    return GuardrailVerdict(GuardrailAction.ALLOW, (), text)
+
+
+def block_refunds(text: str) -> GuardrailVerdict:
+    if "refund" in text.lower():
+        start = text.lower().index("refund")
+        finding = Finding("future_commitment", "refund_promise", start, start + 6, GuardrailAction.BLOCK)
+        return GuardrailVerdict(GuardrailAction.BLOCK, (finding,), text)
+    return allow_all(text)
+
+
+@pytest.fixture
+def validator() -> QualityValidator:
+    return QualityValidator(FakeCatalog(), output_guard=allow_all)
+
+
+def failing(report) -> list[str]:
+    return sorted(c.check for c in report.checks if c.score < HARD_FAIL_LEVEL)
+
+
+GOOD_HOWTO = (
+    "You can list the instances in a region with the AWS CLI:\n\n"
+    "```bash\naws ec2 describe-instances --region us-east-1 --filters Name=instance-state-name,Values=running\n```\n\n"
+    "1. Run the command above.\n2. Add `--query` to keep only the fields you need.\n"
+)
+
+
+def test_contract_constants():
+    assert set(CHECK_WEIGHTS) == set(QUALITY_CHECKS)
+    assert sum(CHECK_WEIGHTS.values()) == pytest.approx(1.0)
+    assert 0 < DEFAULT_THRESHOLD < 1
+
+
+def test_good_answer_passes_with_one_result_per_check(validator):
+    report = validator.validate("How do I list my running EC2 instances?", GOOD_HOWTO)
+    assert report.passed, report.issues
+    assert [c.check for c in report.checks] == list(QUALITY_CHECKS)
+    assert report.score == pytest.approx(1.0)
+    assert report.threshold == DEFAULT_THRESHOLD
+
+
+def test_wrong_cli_operation_names_the_line_and_suggests_nothing_made_up(validator):
+    response = GOOD_HOWTO.replace("describe-instances", "describe-instance")
+    report = validator.validate("How do I list my running EC2 instances?", response)
+    assert not report.passed
+    assert failing(report) == ["accuracy"]
+    assert report.issues[0]["message"].startswith("line 4: `aws ec2 describe-instance` is not an EC2 operation")
+
+
+def test_wrong_cli_parameter_suggests_the_right_one(validator):
+    response = "Download it:\n\n```bash\naws s3api get-object --bucket-name my-bucket --key a.txt a.txt\n```\n"
+    report = validator.validate("How do I download a file from S3 with the CLI?", response)
+    messages = [i["message"] for i in report.issues]
+    assert any("no parameter --bucket-name (did you mean --bucket?)" in m for m in messages)
+    assert not report.passed
+
+
+def test_missing_required_cli_parameter(validator):
+    response = "Download it:\n\n```bash\naws s3api get-object --bucket my-bucket out.txt\n```\n"
+    report = validator.validate("How do I download a file from S3 with the CLI?", response)
+    assert any("missing required parameter(s) --key" in i["message"] for i in report.issues)
+
+
+def test_s3_high_level_namespace_is_not_the_api(validator):
+    response = "Run `aws s3 get-object --bucket b --key k` to download it."
+    report = validator.validate("How do I download a file from S3?", response)
+    assert any("use `aws s3api get-object`" in i["message"] for i in report.issues)
+
+
+def test_boto3_wrong_method_and_parameter(validator):
+    response = (
+        "Read it with boto3:\n\n```python\nimport boto3\n\ns3 = boto3.client('s3')\n"
+        "body = s3.get_objects(Bucket='b', Key='k')['Body'].read()\n"
+        "s3.get_object(Bucket='b', Name='k')\n```\n"
+    )
+    report = validator.validate("How do I read an S3 object in Python?", response)
+    messages = " ".join(i["message"] for i in report.issues)
+    assert "`s3.get_objects()` is not a boto3 s3 client method" in messages
+    assert "has no parameter Name" in messages
+    assert failing(report) == ["accuracy"]
+
+
+def test_made_up_region(validator):
+    report = validator.validate("Which region is in Oregon?", "Oregon is us-west-3, so deploy there.")
+    assert any("`us-west-3` is not an AWS region" in i["message"] for i in report.issues)
+    assert not report.passed
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    ["[INSERT BUCKET NAME]", "TODO: fill in", "{{bucket_name}}", "`s3://<your-bucket>/data`"],
+)
+def test_unexplained_placeholders_fail(validator, snippet):
+    response = f"Copy the data to {snippet} and check the S3 console afterwards."
+    report = validator.validate("Where should I copy the S3 data?", response)
+    assert "accuracy" in failing(report), report.issues
+
+
+def test_explained_placeholder_markdown_link_and_cfn_resolve_pass(validator):
+    response = (
+        "Use this principal in the S3 bucket policy: `arn:aws:iam::<account-id>:root`. "
+        "Replace `<account-id>` with your 12-digit account ID. The password can come from "
+        "`{{resolve:secretsmanager:db-secret}}`. See the [S3 docs](https://docs.aws.amazon.com/AmazonS3/latest/userguide/)."
+    )
+    report = validator.validate("What principal do I put in the S3 bucket policy?", response)
+    assert report.passed, report.issues
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [("python", "def f(:\n    pass"), ("json", '{"a": 1,}'), ("bash", 'echo "unterminated'), ("yaml", "a:\n\tb: 1")],
+)
+def test_code_blocks_must_parse(validator, language, code):
+    response = f"Here is the S3 example:\n\n```{language}\n{code}\n```\n"
+    report = validator.validate("Show me an S3 example", response)
+    assert "accuracy" in failing(report), report.issues
+
+
+def test_injected_checkers_are_used():
+    calls = []
+
+    def shell(text: str) -> str | None:
+        calls.append(text)
+        return "syntax error near `fi'"
+
+    validator = QualityValidator(FakeCatalog(), output_guard=allow_all, shell_checker=shell, yaml_checker=lambda t: "bad yaml")
+    report = validator.validate("Show an S3 script and config", "Script:\n\n```bash\nls\n```\n\nConfig:\n\n```yaml\na: 1\n```\n")
+    assert calls == ["ls"]
+    messages = " ".join(i["message"] for i in report.issues)
+    assert "syntax error near" in messages and "bad yaml" in messages
+
+
+def test_truncated_answer_is_incomplete(validator):
+    response = "1. Open the EC2 console.\n2. Select the instance and choose Actions, then"
+    report = validator.validate("How do I stop my EC2 instance?", response)
+    assert failing(report) == ["completeness"]
+
+
+def test_howto_without_steps_is_incomplete(validator):
+    report = validator.validate("How do I enable versioning on my S3 bucket?", "Versioning on S3 buckets is a useful feature.")
+    assert "completeness" in failing(report)
+
+
+def test_ignored_sub_question_is_incomplete(validator):
+    query = "How do I enable S3 versioning? Also, what does DynamoDB point-in-time recovery cost?"
+    response = "1. Open the S3 console and pick the bucket.\n2. Choose Properties, then Bucket Versioning, and enable it."
+    report = validator.validate(query, response)
+    assert "completeness" in failing(report)
+
+
+def test_unbalanced_fence_and_broken_markdown(validator):
+    report = validator.validate("How do I list EC2 instances?", "##Steps\n\nRun this:\n\n```bash\naws ec2 describe-instances\n")
+    assert "structure" in failing(report)
+    messages = " ".join(i["message"] for i in report.issues)
+    assert "never closed" in messages and "heading needs a space" in messages
+
+
+def test_wall_of_text_for_steps(validator):
+    response = (
+        "First open the EC2 console and find the instance you want to resize in the list of instances. "
+        "Then stop the instance, because the type of a running instance cannot be changed while it runs. "
+        "Next choose Actions, Instance settings and Change instance type, and pick the new type from the list. "
+        "Finally start the instance again and check that your application comes back as expected after the change."
+    )
+    report = validator.validate("How do I change my EC2 instance type?", response)
+    assert failing(report) == ["structure"]
+
+
+def test_irrelevant_answer(validator):
+    response = "To create a DynamoDB table, choose Create table in the DynamoDB console and set the partition key."
+    report = validator.validate("Why is my Lambda function timing out after 3 seconds?", response)
+    assert "relevance" in failing(report)
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    ["This is your fault for not reading the docs.", "Good luck with that.", "lol, that happens."],
+)
+def test_unprofessional_tone(validator, phrase):
+    response = f"{phrase} Run `aws ec2 describe-instances` to see the EC2 instance state."
+    report = validator.validate("How do I check the state of my EC2 instance?", response)
+    assert "tone" in failing(report)
+
+
+def test_upset_user_needs_empathy(validator):
+    query = "This is ridiculous, my EC2 instance has been unreachable for hours!!"
+    cold = "1. Check the EC2 security group allows port 22.\n2. Check the instance status checks."
+    warm = "I'm sorry this has taken so long; let's fix it.\n\n" + cold
+    assert "tone" in failing(validator.validate(query, cold))
+    assert validator.validate(query, warm).passed
+
+
+def test_sentiment_argument_makes_mild_queries_upset(validator):
+    query = "My EC2 instance is still unreachable."
+    cold = "1. Check the EC2 security group allows port 22.\n2. Check the instance status checks."
+    assert validator.validate(query, cold).passed
+    assert not validator.validate(query, cold, sentiment="NEGATIVE").passed
+
+
+def test_safety_uses_the_output_guard():
+    validator = QualityValidator(FakeCatalog(), output_guard=block_refunds)
+    report = validator.validate("Can I get my EC2 charges back?", "Yes, we will refund your EC2 charges this week, straight to the card on your account.")
+    assert failing(report) == ["safety"]
+    assert not report.passed
+    assert "future commitment" in report.issues[0]["message"]
+
+
+def test_weights_validation_and_threshold():
+    with pytest.raises(ValueError, match="unknown quality check"):
+        QualityValidator(FakeCatalog(), weights={"speed": 1.0})
+    strict = QualityValidator(FakeCatalog(), output_guard=allow_all, threshold=1.01)
+    assert not strict.validate("How do I list my running EC2 instances?", GOOD_HOWTO).passed
+
+
+def test_parse_response_tracks_lines_and_fences():
+    parsed = parse_response("Intro `aws s3 ls`\n\n```bash\nls\n```\nafter\n~~~\nopen")
+    assert [b.language for b in parsed.blocks] == ["bash", ""]
+    assert parsed.blocks[0].start_line == 4 and parsed.blocks[0].closed
+    assert parsed.unclosed_fence_line == 7
+    assert parsed.inline_code == ((1, "aws s3 ls"),)
+
+
+def test_report_serialises_for_the_batch_cli(validator):
+    report = validator.validate("Which region is in Oregon?", "Oregon is us-west-3.")
+    data = report.to_dict()
+    assert data["passed"] is False
+    assert {"check": "accuracy", "message": "line 1: `us-west-3` is not an AWS region"} in data["issues"]
