@@ -1,0 +1,234 @@
+"""``python -m evals``: run suites, compare with baselines, gate, write record/JUnit/report.
+
+Usage::
+
+    python -m evals                                 # every suite, offline model
+    python -m evals --suite intent --suite quality  # some suites
+    python -m evals --update-baseline               # deliberately rewrite evals/baselines/
+    python -m evals --report-dir /tmp/r --baseline-dir /tmp/b --gates my_gates.toml
+
+Exit codes: 0 every gate passed; 1 a gate failed; 2 bad input or configuration (the
+message names the file and the line or key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from evals import baseline as baseline_mod
+from evals.compare import SuiteComparison, compare_suite
+from evals.datasets import GoldenSetError
+from evals.gates import GATES_FILE, GateConfigError, GateResult, evaluate, load_gates
+from evals.junit import write_junit
+from evals.record import REPO_ROOT, RecordError, build_record, new_run_id, write_json_atomic
+from evals.runner import RunConfig, Suite, SuiteResult, run_suite
+from evals.suites import SUITES, get_suite
+
+EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_REPORT_DIR = REPO_ROOT / "reports" / "out"
+MODELS = ("offline", "replay", "bedrock")
+
+
+class Progress:
+    """A progress bar on a terminal, plain lines otherwise (CI logs)."""
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None) -> None:
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self._last = ""
+
+    def start(self, suite: str, total: int) -> None:
+        if not self.tty:
+            print(f"[{suite}] running {total} cases", file=self.stream, flush=True)
+
+    def __call__(self, suite: str, done: int, total: int) -> None:
+        if not self.tty:
+            return
+        width = 30
+        filled = int(width * done / total) if total else width
+        line = f"\r{suite:<18} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        if line != self._last:
+            self.stream.write(line)
+            self.stream.flush()
+            self._last = line
+
+    def end(self, result: SuiteResult) -> None:
+        pr = result.metrics.get("pass_rate")
+        msg = (f"[{result.suite.name}] {len(result.cases)} cases in {result.timings['total_s']:.2f} s, "
+               f"pass rate {pr.value:.3f}" if pr and pr.n else f"[{result.suite.name}] no cases")
+        if result.setup_error:
+            msg += f" — SETUP FAILED: {result.setup_error}"
+        if self.tty:
+            self.stream.write("\r" + " " * 70 + "\r")
+        print(msg, file=self.stream, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", action="append", dest="suites", metavar="S",
+                        help=f"suite to run (repeatable); default all: {', '.join(SUITES)}")
+    parser.add_argument("--model", choices=MODELS, default="offline",
+                        help="model behind generation: offline (default), replay (recorded cassettes) or bedrock")
+    parser.add_argument("--record", action="store_true", help="with --model bedrock: record outputs to the cassettes")
+    parser.add_argument("--update-baseline", action="store_true",
+                        help="write this run's records as the committed baselines (evals/baselines/<suite>.json)")
+    parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR,
+                        help="where run.json, junit.xml and index.html go (default reports/out)")
+    parser.add_argument("--baseline-dir", type=Path, default=baseline_mod.BASELINE_DIR,
+                        help="baselines directory (default evals/baselines)")
+    parser.add_argument("--gates", type=Path, default=GATES_FILE, help="gates file (default evals/gates.toml)")
+    parser.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    return parser
+
+
+def _fail(message: str, stream: TextIO) -> int:
+    print(f"error: {message}", file=stream)
+    return EXIT_BAD_INPUT
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the harness; returns the exit code (0 pass, 1 gate failed, 2 bad input)."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_BAD_INPUT if exc.code else EXIT_OK
+    if args.record and args.model != "bedrock":
+        return _fail("--record needs --model bedrock (recording replays nothing else)", err)
+    names = args.suites or list(SUITES)
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        return _fail(f"unknown suite(s) {', '.join(unknown)}; known: {', '.join(SUITES)}", err)
+    names = list(dict.fromkeys(names))
+    try:
+        gates = load_gates(args.gates, known_suites=tuple(SUITES))
+    except GateConfigError as exc:
+        return _fail(str(exc), err)
+
+    # Load every input first so bad input fails before any work is done.
+    suites: list[Suite] = []
+    loaded = {}
+    baselines = {}
+    try:
+        for name in names:
+            suite = get_suite(name)
+            suites.append(suite)
+            loaded[name] = suite.load_cases()
+            baselines[name] = baseline_mod.load_baseline(name, args.baseline_dir)
+    except GoldenSetError as exc:
+        return _fail(str(exc), err)
+    except RecordError as exc:
+        return _fail(str(exc), err)
+
+    config = RunConfig(model=args.model, record=args.record)
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    progress = Progress(err)
+    results = []
+    for suite in suites:
+        progress.start(suite.name, len(loaded[suite.name]))
+        result = run_suite(suite, config, progress=progress, cases=loaded[suite.name])
+        progress.end(result)
+        results.append(result)
+    wall = time.perf_counter() - t0
+    run_id = new_run_id(started)
+    record = build_record(results, config, run_id=run_id, started_at=started, wall_s=wall,
+                          model=_model_info(results, config))
+
+    comparisons: dict[str, SuiteComparison] = {}
+    for name in names:
+        base = baselines[name]
+        comparisons[name] = compare_suite(name, record["suites"][name], baseline_mod.baseline_suite(base, name),
+                                          alpha=gates.alpha, baseline_run_id=base.get("run_id") if base else None)
+    try:
+        gate_results = evaluate(gates, record, comparisons)
+    except GateConfigError as exc:
+        return _fail(str(exc), err)
+    verdict_ok = all(g.passed for g in gate_results)
+    record["verdict"] = {"passed": verdict_ok, "gates": [g.to_dict() for g in gate_results],
+                         "comparison": {k: {"counts": v.counts, "baseline_run_id": v.baseline_run_id,
+                                            "metrics": {m: d.to_dict() for m, d in v.metrics.items()}}
+                                        for k, v in comparisons.items()}}
+
+    run_dir = Path(args.report_dir) / run_id
+    write_json_atomic(record, run_dir / "run.json")
+    write_junit(run_dir / "junit.xml", record, gate_results)
+    if not args.no_html:
+        from evals.report import write_report
+
+        write_report(record, comparisons, gate_results, run_dir / "index.html")
+    latest = Path(args.report_dir) / "latest"
+    _copy_latest(run_dir, latest)
+    if args.update_baseline:
+        written = baseline_mod.write_baselines(record, names, args.baseline_dir)
+        for path in written:
+            print(f"baseline written: {_rel(path)}", file=out)
+
+    _summary(out, record, comparisons, gate_results, run_dir, wall)
+    return EXIT_OK if verdict_ok else EXIT_GATE_FAILED
+
+
+def _model_info(results: list[SuiteResult], config: RunConfig) -> dict[str, object]:
+    params: dict[str, object] = {}
+    for r in results:
+        info = r.details.get("model") if isinstance(r.details, dict) else None
+        if isinstance(info, dict):
+            params.update(info)
+    model_id = params.pop("model_id", None) or {"offline": "offline-model (stand-in for Bedrock)",
+                                                 "replay": "replay-cache", "bedrock": "bedrock"}[config.model]
+    return {"id": model_id, "backend": config.model, "params": params}
+
+
+def _copy_latest(run_dir: Path, latest: Path) -> None:
+    tmp = latest.with_name(f".latest.{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(run_dir, tmp)
+    if latest.exists():
+        shutil.rmtree(latest)
+    os.replace(tmp, latest)
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _summary(out: TextIO, record: dict, comparisons: dict[str, SuiteComparison], gates: list[GateResult],
+             run_dir: Path, wall: float) -> None:
+    print("", file=out)
+    print(f"run {record['run_id']}  ({wall:.1f} s, model {record['model']['id']})", file=out)
+    print(f"{'suite':<18} {'cases':>6} {'pass':>7} {'regr':>5} {'fixed':>5} {'chg':>5}  headline", file=out)
+    for name, suite in record["suites"].items():
+        comp = comparisons[name]
+        pr = suite["metrics"].get("pass_rate", {}).get("value")
+        headline = ", ".join(f"{k}={v['value']:.3f}" for k, v in suite["metrics"].items()
+                             if k not in ("pass_rate", "error_rate") and not k.startswith("latency")
+                             and v.get("value") is not None)[:70]
+        c = comp.counts
+        base = "" if comp.has_baseline else " (no baseline)"
+        print(f"{name:<18} {len(suite['cases']):>6} {pr if pr is None else f'{pr:.3f}':>7} "
+              f"{c.get('regressed', 0) + c.get('missing', 0):>5} {c.get('fixed', 0):>5} {c.get('changed', 0):>5}  "
+              f"{headline}{base}", file=out)
+    failed = [g for g in gates if not g.passed]
+    print("", file=out)
+    if failed:
+        print(f"FAILED: {len(failed)} of {len(gates)} gates", file=out)
+        for g in failed[:15]:
+            print(f"  ✗ {g.name}: {g.detail}", file=out)
+    else:
+        print(f"PASSED: all {len(gates)} gates", file=out)
+    print(f"report: {_rel(run_dir / 'index.html')}", file=out)

@@ -1,0 +1,340 @@
+"""The HTML report: one self-contained file per run, charts as hand-made inline SVG.
+
+``write_report`` renders ``reports/templates/report.html.j2`` from a run record, its
+baseline comparisons and the gate results. No network resource is referenced (no
+external script, style, font or image), so the file reads offline and in CI artifact
+viewers. Regressions come first; per-case listings are capped so that a 100,000-case run
+still renders in seconds (the counts are always exact).
+
+Example:
+    >>> svg = line_chart([("acc", [(0.0, 0.5), (1.0, 1.0)])], x_label="x", y_label="y")
+    >>> svg.startswith("<svg")
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from evals.compare import SuiteComparison
+from evals.gates import GateResult
+from evals.record import REPO_ROOT
+
+TEMPLATES_DIR = REPO_ROOT / "reports" / "templates"
+MAX_REGRESSIONS = 200
+MAX_CASES_PER_LIST = 100
+_PALETTE = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df")
+
+
+# ---------------------------------------------------------------------------
+# SVG charts
+# ---------------------------------------------------------------------------
+
+
+def _num(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]], *, title: str = "") -> Markup:
+    """A confusion-matrix heatmap; cell colour is the share of its row, the count is printed."""
+    n = len(labels)
+    if n == 0:
+        return Markup("")
+    cell = 34 if n <= 12 else max(14, 420 // n)
+    left, top = 150, 130
+    width, height = left + n * cell + 20, top + n * cell + 30
+    parts = [f'<svg class="chart heatmap" role="img" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}"><title>{escape(title or "Confusion matrix")}</title>']
+    for i, row in enumerate(matrix):
+        total = sum(row) or 1
+        for j, count in enumerate(row):
+            share = count / total
+            if i == j:
+                fill = f"rgba(26,127,55,{0.15 + 0.85 * share:.3f})" if count else "#f6f8fa"
+            else:
+                fill = f"rgba(209,36,47,{0.1 + 0.9 * share:.3f})" if count else "#f6f8fa"
+            x, y = left + j * cell, top + i * cell
+            parts.append(f'<rect x="{x}" y="{y}" width="{cell - 1}" height="{cell - 1}" fill="{fill}">'
+                         f'<title>{escape(labels[i])} → {escape(labels[j])}: {count}</title></rect>')
+            if count and cell >= 20:
+                parts.append(f'<text x="{x + cell / 2 - 0.5:.1f}" y="{y + cell / 2 + 4:.1f}" font-size="10" '
+                             f'text-anchor="middle">{count}</text>')
+    for i, label in enumerate(labels):
+        short = escape(label[:22])
+        parts.append(f'<text x="{left - 6}" y="{top + i * cell + cell / 2 + 4:.1f}" font-size="11" '
+                     f'text-anchor="end">{short}</text>')
+        cx = left + i * cell + cell / 2
+        parts.append(f'<text x="{cx:.1f}" y="{top - 6}" font-size="11" transform="rotate(-50 {cx:.1f} {top - 6})">'
+                     f'{short}</text>')
+    parts.append(f'<text x="{left}" y="{height - 8}" font-size="11" fill="#57606a">rows: labelled · columns: '
+                 f'predicted · colour: share of the row</text></svg>')
+    return Markup("".join(parts))
+
+
+def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, x_label: str, y_label: str,
+               diagonal: bool = False, bars: Sequence[tuple[float, float, float]] = (),
+               marker: tuple[float, float] | None = None, width: int = 420, height: int = 300,
+               x_max: float = 1.0, y_min: float = 0.0, title: str = "") -> Markup:
+    """A unit-square line chart (reliability diagram, coverage–accuracy curve).
+
+    Args:
+        series: ``(name, [(x, y)])`` lines; points with a None/NaN coordinate are skipped.
+        x_label: Axis label.
+        y_label: Axis label.
+        diagonal: Draw the y = x reference line (perfect calibration).
+        bars: ``(x_low, x_high, y)`` bars drawn under the lines (per-bin accuracy).
+        marker: A highlighted point (the chosen operating point).
+        width: Pixels.
+        height: Pixels.
+        x_max: Upper end of the x axis.
+        y_min: Lower end of the y axis.
+        title: Accessible title.
+    """
+    ml, mr, mt, mb = 48, 14, 14, 40
+    pw, ph = width - ml - mr, height - mt - mb
+
+    def sx(x: float) -> float:
+        return ml + pw * (x / x_max)
+
+    def sy(y: float) -> float:
+        return mt + ph * (1 - (y - y_min) / (1 - y_min))
+
+    parts = [f'<svg class="chart line" role="img" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}"><title>{escape(title or y_label)}</title>',
+             f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="#fff" stroke="#d0d7de"/>']
+    for k in range(6):
+        v = y_min + (1 - y_min) * k / 5
+        y = sy(v)
+        parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{_num(y)}" y2="{_num(y)}" stroke="#eaeef2"/>'
+                     f'<text x="{ml - 6}" y="{_num(y + 4)}" font-size="10" text-anchor="end">{v:.1f}</text>')
+        xv = x_max * k / 5
+        parts.append(f'<text x="{_num(sx(xv))}" y="{mt + ph + 14}" font-size="10" text-anchor="middle">{xv:.1f}</text>')
+    for lo, hi, y in bars:
+        if y is None or (isinstance(y, float) and math.isnan(y)):
+            continue
+        parts.append(f'<rect x="{_num(sx(lo) + 1)}" y="{_num(sy(y))}" width="{_num(sx(hi) - sx(lo) - 2)}" '
+                     f'height="{_num(sy(y_min) - sy(y))}" fill="#ddf4ff" stroke="#54aeff"/>')
+    if diagonal:
+        parts.append(f'<line x1="{_num(sx(0))}" y1="{_num(sy(max(0.0, y_min)))}" x2="{_num(sx(1))}" y2="{_num(sy(1))}" '
+                     f'stroke="#8c959f" stroke-dasharray="4 3"/>')
+    for idx, (name, points) in enumerate(series):
+        good = [(x, y) for x, y in points if x is not None and y is not None
+                and not (isinstance(y, float) and math.isnan(y)) and not (isinstance(x, float) and math.isnan(x))]
+        if not good:
+            continue
+        colour = _PALETTE[idx % len(_PALETTE)]
+        path = " ".join(f"{'M' if i == 0 else 'L'}{_num(sx(x))},{_num(sy(max(y_min, y)))}" for i, (x, y) in enumerate(good))
+        parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for x, y in good:
+            parts.append(f'<circle cx="{_num(sx(x))}" cy="{_num(sy(max(y_min, y)))}" r="2.5" fill="{colour}"/>')
+        parts.append(f'<text x="{ml + 8}" y="{mt + 16 + 14 * idx}" font-size="11" fill="{colour}">{escape(name)}</text>')
+    if marker is not None and marker[0] is not None and marker[1] is not None:
+        parts.append(f'<circle cx="{_num(sx(marker[0]))}" cy="{_num(sy(max(y_min, marker[1])))}" r="6" fill="none" '
+                     f'stroke="#d1242f" stroke-width="2"><title>operating point</title></circle>')
+    parts.append(f'<text x="{ml + pw / 2:.1f}" y="{height - 6}" font-size="11" text-anchor="middle">{escape(x_label)}</text>'
+                 f'<text x="12" y="{mt + ph / 2:.1f}" font-size="11" text-anchor="middle" '
+                 f'transform="rotate(-90 12 {mt + ph / 2:.1f})">{escape(y_label)}</text></svg>')
+    return Markup("".join(parts))
+
+
+def histogram(bins: Sequence[dict[str, float]], *, x_label: str = "latency (ms, log scale)",
+              width: int = 420, height: int = 160, marks: dict[str, float] | None = None) -> Markup:
+    """Bars of ``[{"low", "high", "count"}]`` on a log x axis, with optional p50/p95/p99 marks."""
+    if not bins:
+        return Markup("")
+    ml, mr, mt, mb = 40, 10, 10, 34
+    pw, ph = width - ml - mr, height - mt - mb
+    lo = math.log10(max(bins[0]["low"], 1e-6))
+    hi = math.log10(max(bins[-1]["high"], bins[0]["low"] * 1.01, 1e-6))
+    span = (hi - lo) or 1.0
+    peak = max(b["count"] for b in bins) or 1
+
+    def sx(v: float) -> float:
+        return ml + pw * (math.log10(max(v, 1e-6)) - lo) / span
+
+    parts = [f'<svg class="chart histogram" role="img" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}"><title>Latency distribution</title>',
+             f'<line x1="{ml}" x2="{ml + pw}" y1="{mt + ph}" y2="{mt + ph}" stroke="#8c959f"/>']
+    for b in bins:
+        h = ph * b["count"] / peak
+        x0, x1 = sx(b["low"]), sx(b["high"])
+        parts.append(f'<rect x="{_num(x0)}" y="{_num(mt + ph - h)}" width="{_num(max(1.0, x1 - x0 - 1))}" '
+                     f'height="{_num(h)}" fill="#54aeff"><title>{b["low"]:.3g}–{b["high"]:.3g} ms: {b["count"]}</title></rect>')
+    for label, v in (marks or {}).items():
+        if v is None:
+            continue
+        x = sx(v)
+        parts.append(f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{mt}" y2="{mt + ph}" stroke="#d1242f" '
+                     f'stroke-dasharray="3 2"/><text x="{_num(x + 2)}" y="{mt + 10}" font-size="10" '
+                     f'fill="#d1242f">{escape(label)}</text>')
+    parts.append(f'<text x="{ml}" y="{mt + ph + 14}" font-size="10">{bins[0]["low"]:.3g}</text>'
+                 f'<text x="{ml + pw}" y="{mt + ph + 14}" font-size="10" text-anchor="end">{bins[-1]["high"]:.3g}</text>'
+                 f'<text x="{ml + pw / 2:.1f}" y="{height - 6}" font-size="11" text-anchor="middle">{escape(x_label)}</text></svg>')
+    return Markup("".join(parts))
+
+
+# ---------------------------------------------------------------------------
+# View model
+# ---------------------------------------------------------------------------
+
+
+def _pretty(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _arrow(delta: Any) -> dict[str, str]:
+    """Arrow, CSS class and text for a metric delta."""
+    if delta is None:
+        return {"arrow": "", "cls": "flat", "text": "no baseline"}
+    d = delta.delta
+    if d is None:
+        return {"arrow": "", "cls": "flat", "text": "n/a"}
+    arrow = "▲" if d > 1e-12 else "▼" if d < -1e-12 else "＝"
+    if delta.significant_regression:
+        cls = "worse"
+    elif delta.significant_improvement:
+        cls = "better"
+    else:
+        cls = "flat"
+    ci = "" if delta.ci_low is None else f" [{delta.ci_low:+.3f}, {delta.ci_high:+.3f}]"
+    p = "" if delta.p_value is None else f" p={delta.p_value:.3g}"
+    return {"arrow": arrow, "cls": cls, "text": f"{d:+.4f}{ci}{p}"}
+
+
+def _metric_rows(suite: dict[str, Any], comp: SuiteComparison | None) -> list[dict[str, Any]]:
+    rows = []
+    for name, m in suite["metrics"].items():
+        delta = comp.metrics.get(name) if comp and comp.has_baseline else None
+        ci = m.get("ci") or [None, None]
+        rows.append({
+            "name": name, "value": _fmt(m.get("value"), 4),
+            "ci": "" if ci[0] is None else f"{ci[0]:.3f}–{ci[1]:.3f}",
+            "n": m.get("n"), "baseline": _fmt(delta.baseline, 4) if delta else "—",
+            "delta": _arrow(delta) if comp and comp.has_baseline else {"arrow": "", "cls": "flat", "text": "—"},
+            "latency": name.startswith("latency"),
+        })
+    return rows
+
+
+def _case_view(c: dict[str, Any]) -> dict[str, Any]:
+    failed_scores = [f"{k}: {s.get('detail') or s.get('value')}" for k, s in (c.get("scores") or {}).items()
+                     if not s.get("passed")]
+    return {"id": c["id"], "input": _pretty(c.get("input")), "expected": _pretty(c.get("expected")),
+            "output": _pretty(c.get("output")), "error": c.get("error"), "detail": "; ".join(failed_scores),
+            "tags": ", ".join(c.get("tags") or ()), "flags": ", ".join(c.get("flags") or ())}
+
+
+def _change_view(suite: str, ch: Any) -> dict[str, Any]:
+    return {"suite": suite, "id": ch.id, "status": ch.status, "input": _pretty(ch.input),
+            "expected": _pretty(ch.expected), "baseline_output": _pretty(ch.baseline_output),
+            "output": _pretty(ch.output), "diff": ch.diff, "error": ch.error, "detail": ch.detail}
+
+
+def _charts(suite: dict[str, Any]) -> dict[str, Markup]:
+    d = suite.get("details") or {}
+    charts: dict[str, Markup] = {}
+    conf = d.get("confusion")
+    if conf and conf.get("labels"):
+        charts["confusion"] = heatmap(conf["labels"], conf["matrix"], title=conf.get("title", ""))
+    rel = d.get("reliability")
+    if rel:
+        pts = [((b["low"] + b["high"]) / 2 if b["confidence"] is None else b["confidence"], b["accuracy"])
+               for b in rel if b["count"]]
+        charts["reliability"] = line_chart(
+            [("accuracy per confidence bin", pts)], x_label="confidence", y_label="accuracy", diagonal=True,
+            bars=[(b["low"], b["high"], b["accuracy"]) for b in rel if b["count"]], title="Reliability diagram")
+    cov = d.get("coverage_accuracy")
+    if cov:
+        op = d.get("operating_point") or {}
+        accs = [p["accuracy"] for p in cov if p["accuracy"] is not None]
+        y_min = max(0.0, math.floor((min(accs) if accs else 0.0) * 10) / 10 - 0.1)
+        charts["coverage"] = line_chart(
+            [("accuracy of answered queries", [(p["coverage"], p["accuracy"]) for p in cov])],
+            x_label="coverage (share answered without clarification)", y_label="accuracy",
+            marker=(op.get("coverage"), op.get("accuracy")) if op.get("threshold") is not None else None,
+            y_min=y_min, title="Coverage–accuracy curve")
+    if d.get("latency_histogram"):
+        m = suite["metrics"]
+        charts["latency"] = histogram(d["latency_histogram"], marks={
+            k: (m.get(f"latency_{k}_ms") or {}).get("value") for k in ("p50", "p95", "p99")})
+    return charts
+
+
+def build_view(record: dict[str, Any], comparisons: dict[str, SuiteComparison],
+               gates: Sequence[GateResult]) -> dict[str, Any]:
+    """Everything the template needs, with listings capped."""
+    regressions = []
+    suites = []
+    headline = []
+    for name, suite in record["suites"].items():
+        comp = comparisons.get(name)
+        if comp is not None:
+            for ch in comp.regressions():
+                if len(regressions) < MAX_REGRESSIONS:
+                    regressions.append(_change_view(name, ch))
+        rows = _metric_rows(suite, comp)
+        headline.extend({"suite": name, **r} for r in rows if not r["latency"] and r["name"] != "error_rate")
+        failing = [c for c in suite["cases"] if not c["passed"]]
+        changes = {s: [] for s in ("fixed", "changed", "new")}
+        if comp is not None and comp.has_baseline:
+            for ch in comp.changes:
+                if ch.status in changes and len(changes[ch.status]) < MAX_CASES_PER_LIST:
+                    changes[ch.status].append(_change_view(name, ch))
+        details = suite.get("details") or {}
+        suites.append({
+            "name": name, "suite": suite, "rows": rows, "charts": _charts(suite),
+            "failing": [_case_view(c) for c in failing[:MAX_CASES_PER_LIST]], "n_failing": len(failing),
+            "changes": changes, "counts": comp.counts if comp else {}, "has_baseline": bool(comp and comp.has_baseline),
+            "dataset_changed": bool(comp and comp.dataset_changed),
+            "tables": {k: details[k] for k in ("per_category", "per_label", "per_check", "per_tag", "per_mutation",
+                                               "per_step") if details.get(k)},
+            "top_confusions": details.get("top_confusions") or [],
+            "operating_point": details.get("operating_point"),
+            "minimal_failures": details.get("minimal_failures") or [],
+            "extra": {k: v for k, v in details.items() if k in ("misrouted_to", "model", "finalize_error", "note")},
+        })
+    n_regressions = sum(c.counts.get("regressed", 0) + c.counts.get("missing", 0) for c in comparisons.values())
+    failed_gates = [g for g in gates if not g.passed]
+    return {
+        "record": record, "suites": suites, "headline": headline, "regressions": regressions,
+        "n_regressions": n_regressions, "gates": gates, "failed_gates": failed_gates,
+        "passed": not failed_gates, "fmt": _fmt, "pretty": _pretty,
+        "meta": {k: record.get(k) for k in ("run_id", "created_at", "git", "environment", "config", "model",
+                                             "prompt_versions", "timings")},
+    }
+
+
+def render_report(record: dict[str, Any], comparisons: dict[str, SuiteComparison],
+                  gates: Sequence[GateResult]) -> str:
+    """Render the report to a string."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
+    return env.get_template("report.html.j2").render(**build_view(record, comparisons, gates))
+
+
+def write_report(record: dict[str, Any], comparisons: dict[str, SuiteComparison], gates: Sequence[GateResult],
+                 path: Path) -> Path:
+    """Render and write ``index.html``; returns its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(record, comparisons, gates), encoding="utf-8")
+    return path
