@@ -1,0 +1,549 @@
+"""Train the intent classifier and export it as a small JSON model.
+
+Usage::
+
+    python -m evals.train_intent                 # writes pipeline/domain/intent_model.json
+    python -m evals.train_intent --output /tmp/m.json --no-clinc
+    python -m evals.train_intent --derive-out-of-scope   # rewrites golden_sets/out_of_scope.jsonl
+
+What it does, reproducibly (fixed seeds, sorted inputs, rounded weights: the same data
+gives the same file byte for byte):
+
+1. Reads the **train** split of ``golden_sets/intent.jsonl`` (the test split is never
+   read here; the dev split only calibrates). Optionally adds a fixed-seed sample of
+   CLINC150 ``train`` / ``oos_train`` queries as extra ``out_of_scope`` examples
+   (CLINC ``val``, from which ``golden_sets/out_of_scope.jsonl`` is derived, is never
+   used).
+2. Builds features with :func:`pipeline.domain.intent.extract_features` (the very
+   function the runtime uses), keeps features seen in at least ``min_df`` training
+   texts, and fits a multinomial logistic regression on L2-normalised binary vectors.
+3. Calibrates on the **dev** split: a softmax temperature fitted by minimising the
+   negative log-likelihood on dev cases no rule decides, and per-rule confidences
+   (Laplace-smoothed precision of each rule on train + dev).
+4. Chooses the clarification threshold on dev and records it.
+5. Writes weights, bias, calibration, the settings and the sha256 of the training data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evals.datasets import GOLDEN_DIR, GoldenCase, load_cases
+from pipeline.domain.intent import (
+    MODEL_FORMAT,
+    MODEL_PATH,
+    RULE_IDS,
+    extract_features,
+    is_too_vague,
+    rule_intent,
+)
+from pipeline.domain.models import INTENTS
+
+INTENT_SET = GOLDEN_DIR / "intent.jsonl"
+CLINC_PATH = (
+    Path(__file__).resolve().parent.parent.parent
+    / "shared"
+    / "datasets"
+    / "clinc150"
+    / "clinc150_train_val.json"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainSettings:
+    """Every knob of a training run; all of them are written into the model file."""
+
+    c: float = 16.0  # inverse L2 regularisation strength of the logistic regression
+    min_df: int = 2  # keep features present in at least this many training texts
+    class_weight: str = "balanced"
+    clinc_per_intent: int = 3  # CLINC150 train queries per everyday intent, as out_of_scope
+    clinc_oos: int = 100  # CLINC150 oos_train queries, as out_of_scope
+    seed: int = 13
+    max_iter: int = 3000
+    weight_decimals: int = 5
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "c": self.c,
+            "min_df": self.min_df,
+            "class_weight": self.class_weight,
+            "clinc_per_intent": self.clinc_per_intent,
+            "clinc_oos": self.clinc_oos,
+            "seed": self.seed,
+            "max_iter": self.max_iter,
+            "weight_decimals": self.weight_decimals,
+            "solver": "lbfgs",
+            "features": "word 1-2 grams, char 3-4 grams in words, shape flags; binary, L2-normalised",
+        }
+
+
+def training_data_sha256(cases: Sequence[GoldenCase]) -> str:
+    """sha256 of the train-split content a model was fitted on (id, input, expected, in order).
+
+    A model whose recorded hash differs from this value for the current
+    ``golden_sets/intent.jsonl`` is stale: retrain it.
+    """
+    canonical = [[c.id, c.input, c.expected] for c in cases if c.split == "train"]
+    payload = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def clinc_out_of_scope_sample(path: Path, per_intent: int, oos: int, seed: int) -> list[str]:
+    """A fixed-seed sample of CLINC150 ``train``/``oos_train`` texts (never ``val``)."""
+    if per_intent <= 0 and oos <= 0:
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rng = random.Random(seed)
+    by_label: dict[str, list[str]] = {}
+    for text, label in data["train"]:
+        by_label.setdefault(label, []).append(text)
+    sample: list[str] = []
+    for label in sorted(by_label):
+        texts = sorted(set(by_label[label]))
+        sample.extend(rng.sample(texts, min(per_intent, len(texts))))
+    oos_texts = sorted({text for text, _ in data["oos_train"]})
+    sample.extend(rng.sample(oos_texts, min(oos, len(oos_texts))))
+    return sample
+
+
+def fit_temperature(logits: Sequence[Sequence[float]], labels: Sequence[int]) -> float:
+    """The softmax temperature minimising NLL (golden-section search on log T)."""
+    if not labels:
+        return 1.0
+
+    def nll(log_t: float) -> float:
+        t = math.exp(log_t)
+        total = 0.0
+        for row, y in zip(logits, labels, strict=False):
+            top = max(row)
+            norm = sum(math.exp((z - top) / t) for z in row)
+            total -= (row[y] - top) / t - math.log(norm)
+        return total / len(labels)
+
+    low, high = math.log(0.05), math.log(20.0)
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    fa, fb = nll(a), nll(b)
+    for _ in range(80):
+        if fa < fb:
+            high, b, fb = b, a, fa
+            a = high - ratio * (high - low)
+            fa = nll(a)
+        else:
+            low, a, fa = a, b, fb
+            b = low + ratio * (high - low)
+            fb = nll(b)
+    return round(math.exp((low + high) / 2), 6)
+
+
+def train(
+    cases: Sequence[GoldenCase],
+    *,
+    settings: TrainSettings = TrainSettings(),
+    extra_out_of_scope: Sequence[str] = (),
+    extra_source: str = "",
+) -> dict[str, Any]:
+    """Fit on the train split, calibrate on the dev split; return the model JSON structure.
+
+    Args:
+        cases: Golden intent cases; only ``train`` and ``dev`` are read.
+        settings: Training settings (recorded in the output).
+        extra_out_of_scope: Extra ``out_of_scope`` training texts (CLINC150 train sample).
+        extra_source: Where the extra texts come from, for the record.
+
+    Returns:
+        A JSON-serialisable dict that :class:`pipeline.domain.intent.IntentModel` loads.
+    """
+    import numpy as np  # training-time only: the runtime never imports numpy or sklearn
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    train_cases = [c for c in cases if c.split == "train"]
+    dev_cases = [c for c in cases if c.split == "dev"]
+    texts = [c.input for c in train_cases] + list(extra_out_of_scope)
+    labels = [c.expected["intent"] for c in train_cases] + ["out_of_scope"] * len(
+        extra_out_of_scope
+    )
+    classes = list(INTENTS)
+    class_index = {name: i for i, name in enumerate(classes)}
+
+    feature_sets = [extract_features(t) for t in texts]
+    document_frequency: dict[str, int] = {}
+    for features in feature_sets:
+        for f in features:
+            document_frequency[f] = document_frequency.get(f, 0) + 1
+    vocabulary = sorted(f for f, n in document_frequency.items() if n >= settings.min_df)
+    column = {f: i for i, f in enumerate(vocabulary)}
+
+    def matrix(sets: Sequence[set[str]]) -> Any:
+        rows, cols, values = [], [], []
+        for r, features in enumerate(sets):
+            present = sorted(column[f] for f in features if f in column)
+            if not present:
+                continue
+            value = 1.0 / math.sqrt(len(present))
+            rows.extend([r] * len(present))
+            cols.extend(present)
+            values.extend([value] * len(present))
+        return csr_matrix(
+            (values, (rows, cols)), shape=(len(sets), len(vocabulary)), dtype=np.float64
+        )
+
+    x_train = matrix(feature_sets)
+    y_train = np.array([class_index[label] for label in labels])
+    classifier = LogisticRegression(
+        C=settings.c,
+        class_weight=settings.class_weight,
+        max_iter=settings.max_iter,
+        random_state=settings.seed,
+    )
+    classifier.fit(x_train, y_train)
+    if list(classifier.classes_) != list(range(len(classes))):
+        raise ValueError("every intent needs at least one training example")
+
+    decimals = settings.weight_decimals
+    weights = {
+        f: [round(float(w), decimals) for w in classifier.coef_[:, i]] for f, i in column.items()
+    }
+    bias = [round(float(b), decimals) for b in classifier.intercept_]
+
+    # Logits exactly as the runtime computes them (rounded weights), for calibration.
+    def runtime_logits(text: str) -> list[float]:
+        rows = [weights[f] for f in extract_features(text) if f in weights]
+        if not rows:
+            return list(bias)
+        scale = 1.0 / math.sqrt(len(rows))
+        return [
+            b + sum(col) * scale for b, col in zip(bias, zip(*rows, strict=False), strict=False)
+        ]
+
+    calibration_cases = [c for c in dev_cases if rule_intent(c.input) is None]
+    temperature = fit_temperature(
+        [runtime_logits(c.input) for c in calibration_cases],
+        [class_index[c.expected["intent"]] for c in calibration_cases],
+    )
+
+    rule_confidence: dict[str, float] = {}
+    rule_counts: dict[str, list[int]] = {}
+    for case in [*train_cases, *dev_cases]:
+        decided = rule_intent(case.input)
+        if decided is None:
+            continue
+        intent, rule_id = decided
+        counts = rule_counts.setdefault(rule_id, [0, 0])
+        counts[0] += int(intent == case.expected["intent"])
+        counts[1] += 1
+    for rule_id in RULE_IDS:
+        correct, fired = rule_counts.get(rule_id, [0, 0])
+        rule_confidence[rule_id] = round((correct + 1) / (fired + 2), 4)
+
+    threshold, threshold_f1 = _choose_clarify_threshold(
+        dev_cases, runtime_logits, temperature, rule_confidence, classes
+    )
+
+    return {
+        "format": MODEL_FORMAT,
+        "classes": classes,
+        "bias": bias,
+        "weights": weights,
+        "calibration": {
+            "method": "temperature scaling on dev (cases no rule decides); rules: Laplace-smoothed precision on train+dev",
+            "temperature": temperature,
+            "temperature_fitted_on": len(calibration_cases),
+            "rule_confidence": rule_confidence,
+            "rule_counts": {
+                k: {"correct": v[0], "fired": v[1]} for k, v in sorted(rule_counts.items())
+            },
+            "clarify_threshold": threshold,
+            "clarify_threshold_dev_utility": round(threshold_f1, 4),
+            "clarify_utility": CLARIFY_UTILITY,
+        },
+        "training": {
+            "data_sha256": training_data_sha256(cases),
+            "golden_set": "golden_sets/intent.jsonl (split=train)",
+            "train_cases": len(train_cases),
+            "dev_cases": len(dev_cases),
+            "extra_out_of_scope": len(extra_out_of_scope),
+            "extra_out_of_scope_sha256": hashlib.sha256(
+                "\n".join(extra_out_of_scope).encode("utf-8")
+            ).hexdigest(),
+            "extra_out_of_scope_source": extra_source,
+            "vocabulary_size": len(vocabulary),
+            "settings": settings.to_dict(),
+        },
+    }
+
+
+#: Utility of each outcome when choosing the clarification threshold on dev: a wrong
+#: answer costs as much as a right answer gains; an unneeded clarifying question costs
+#: one extra turn (-0.3); a needed one gains like a right answer.
+CLARIFY_UTILITY = {
+    "right_answer": 1.0,
+    "wrong_answer": -1.0,
+    "needed_question": 1.0,
+    "unneeded_question": -0.3,
+}
+
+
+def _choose_clarify_threshold(
+    dev_cases, runtime_logits, temperature, rule_confidence, classes
+) -> tuple[float, float]:
+    """The threshold maximising the mean :data:`CLARIFY_UTILITY` on dev (ties: the lower one).
+
+    A case whose gold label needs clarification but gets an answer counts as a wrong
+    answer. Returns the threshold and its mean utility.
+    """
+    rows = []
+    for case in dev_cases:
+        decided = rule_intent(case.input)
+        if decided is not None:
+            intent, confidence = decided[0], rule_confidence[decided[1]]
+        else:
+            logits = runtime_logits(case.input)
+            top = max(logits)
+            exps = [math.exp((z - top) / temperature) for z in logits]
+            top_class = max(range(len(exps)), key=exps.__getitem__)
+            intent, confidence = classes[top_class], exps[top_class] / sum(exps)
+        gold_clarify = bool(case.expected.get("needs_clarification"))
+        right = intent == case.expected["intent"] and not gold_clarify
+        rows.append((confidence, is_too_vague(case.input), gold_clarify, right))
+    best: tuple[float, float] = (0.0, -math.inf)
+    for step in range(0, 61):
+        threshold = round(step * 0.01, 2)
+        total = 0.0
+        for confidence, vague, gold_clarify, right in rows:
+            if vague or confidence < threshold:
+                total += CLARIFY_UTILITY["needed_question" if gold_clarify else "unneeded_question"]
+            else:
+                total += CLARIFY_UTILITY["right_answer" if right else "wrong_answer"]
+        utility = total / max(1, len(rows))
+        if utility > best[1] + 1e-12:
+            best = (threshold, utility)
+    return best
+
+
+#: CLINC150 labels about bank accounts and bills: out_of_scope for an AWS assistant (they
+#: are about banks), tagged so the harness can report them apart.
+BANK_ACCOUNT_LOOKALIKES = frozenset(
+    {
+        "bill_balance",
+        "pay_bill",
+        "account_blocked",
+        "pin_change",
+        "freeze_account",
+        "change_user_name",
+    }
+)
+OUT_OF_SCOPE_SET = GOLDEN_DIR / "out_of_scope.jsonl"
+OUT_OF_SCOPE_SOURCE = "CLINC150 (Larson et al. 2019), CC BY 3.0, val split"
+
+
+def derive_out_of_scope_suite(
+    clinc_path: Path, *, seed: int = 150, per_intent: int = 3, per_lookalike: int = 10
+) -> list[dict[str, Any]]:
+    """The ``golden_sets/out_of_scope.jsonl`` cases, derived from CLINC150 ``val`` + ``oos_val``.
+
+    A fixed-seed sample of ``per_intent`` queries from each of the 150 everyday intents
+    (``per_lookalike`` from each bank-account look-alike label, tagged
+    ``bank_account_lookalike``) plus every ``oos_val`` query; case-insensitive duplicates
+    are dropped. Every case expects ``out_of_scope``: nothing in CLINC is about AWS.
+    """
+    data = json.loads(clinc_path.read_text(encoding="utf-8"))
+    rng = random.Random(seed)
+    by_label: dict[str, list[str]] = {}
+    for text, label in data["val"]:
+        by_label.setdefault(label, []).append(text)
+    rows: list[tuple[str, list[str]]] = []
+    for label in sorted(by_label):
+        texts = sorted(set(by_label[label]))
+        lookalike = label in BANK_ACCOUNT_LOOKALIKES
+        for text in rng.sample(texts, per_lookalike if lookalike else per_intent):
+            rows.append(
+                (
+                    text,
+                    ["clinc150", f"clinc_intent:{label}"]
+                    + (["bank_account_lookalike"] if lookalike else []),
+                )
+            )
+    for text, _ in data["oos_val"]:
+        rows.append((text, ["clinc150", "clinc_intent:oos"]))
+    cases, seen = [], set()
+    for number, (text, tags) in enumerate(rows, start=1):
+        if text.lower() in seen:
+            continue
+        seen.add(text.lower())
+        cases.append(
+            {
+                "id": f"oos-clinc-{number:04d}",
+                "input": text,
+                "expected": {"intent": "out_of_scope"},
+                "tags": tags,
+                "split": "dev",
+                "source": OUT_OF_SCOPE_SOURCE,
+            }
+        )
+    return cases
+
+
+def write_model(model: dict[str, Any], path: Path) -> None:
+    """Write the model deterministically (sorted keys, fixed separators, one trailing newline)."""
+    text = json.dumps(model, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point: train, calibrate, write the model, print a summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=INTENT_SET, help="golden intent JSONL")
+    parser.add_argument(
+        "--output", type=Path, default=MODEL_PATH, help="where to write the model JSON"
+    )
+    parser.add_argument("--clinc", type=Path, default=CLINC_PATH, help="CLINC150 train/val JSON")
+    parser.add_argument(
+        "--no-clinc", action="store_true", help="train without CLINC150 out_of_scope examples"
+    )
+    parser.add_argument(
+        "--derive-out-of-scope",
+        action="store_true",
+        help="(re)write golden_sets/out_of_scope.jsonl from CLINC150 val instead of training",
+    )
+    args = parser.parse_args(argv)
+
+    if args.derive_out_of_scope:
+        suite = derive_out_of_scope_suite(args.clinc)
+        OUT_OF_SCOPE_SET.write_text(
+            "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in suite), encoding="utf-8"
+        )
+        print(f"wrote {OUT_OF_SCOPE_SET}: {len(suite)} cases")
+        return 0
+
+    settings = TrainSettings()
+    cases = load_cases(args.data, splits=("train", "dev"))
+    extra: list[str] = []
+    source = ""
+    if not args.no_clinc and args.clinc.is_file():
+        extra = clinc_out_of_scope_sample(
+            args.clinc, settings.clinc_per_intent, settings.clinc_oos, settings.seed
+        )
+        source = "CLINC150 (Larson et al. 2019), CC BY 3.0: train + oos_train, fixed-seed sample"
+    elif not args.no_clinc:
+        settings = TrainSettings(clinc_per_intent=0, clinc_oos=0)
+    if args.no_clinc:
+        settings = TrainSettings(clinc_per_intent=0, clinc_oos=0)
+    model = train(cases, settings=settings, extra_out_of_scope=extra, extra_source=source)
+    write_model(model, args.output)
+    calibration = model["calibration"]
+    print(
+        f"wrote {args.output}: {model['training']['vocabulary_size']} features, "
+        f"T={calibration['temperature']}, clarify_threshold={calibration['clarify_threshold']}, "
+        f"rules={calibration['rule_counts']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+# ---------------------------------------------------------------------------
+# Measurement (used by the golden test, the benchmark and `--evaluate`).
+# ---------------------------------------------------------------------------
+
+
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> float:
+    """ECE with equal-width bins over [0, 1]: sum of |accuracy - confidence| weighted by bin size."""
+    if not confidences:
+        return 0.0
+    totals = [[0, 0.0, 0] for _ in range(bins)]
+    for confidence, right in zip(confidences, correct, strict=False):
+        index = min(bins - 1, int(confidence * bins))
+        totals[index][0] += 1
+        totals[index][1] += confidence
+        totals[index][2] += int(right)
+    n = len(confidences)
+    return sum(
+        abs(hits / count - conf / count) * count / n for count, conf, hits in totals if count
+    )
+
+
+def macro_f1(
+    gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str] = INTENTS
+) -> float:
+    """Unweighted mean of per-label F1 over ``labels`` present in gold or predictions."""
+    scores = []
+    for label in labels:
+        tp = sum(1 for g, p in zip(gold, predicted, strict=False) if g == label and p == label)
+        fp = sum(1 for g, p in zip(gold, predicted, strict=False) if g != label and p == label)
+        fn = sum(1 for g, p in zip(gold, predicted, strict=False) if g == label and p != label)
+        if tp + fp + fn:
+            scores.append(2 * tp / (2 * tp + fp + fn))
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def _precision_recall(gold: Sequence[bool], predicted: Sequence[bool]) -> dict[str, float]:
+    tp = sum(1 for g, p in zip(gold, predicted, strict=False) if g and p)
+    fp = sum(1 for g, p in zip(gold, predicted, strict=False) if not g and p)
+    fn = sum(1 for g, p in zip(gold, predicted, strict=False) if g and not p)
+    return {
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "recall": tp / (tp + fn) if tp + fn else 1.0,
+        "support": tp + fn,
+        "predicted": tp + fp,
+    }
+
+
+def evaluate(detector: Any, cases: Sequence[GoldenCase]) -> dict[str, Any]:
+    """Accuracy, macro-F1, ECE, top-label Brier, and clarify/escalate P/R of a detector.
+
+    Args:
+        detector: An :class:`pipeline.domain.intent.IntentDetector`.
+        cases: Golden intent cases (``expected`` has intent, needs_clarification, escalate).
+
+    Returns:
+        A dict of metrics plus ``errors``: the misclassified cases (id, gold, predicted).
+    """
+    results = [detector.detect(c.input) for c in cases]
+    gold = [c.expected["intent"] for c in cases]
+    predicted = [r.intent for r in results]
+    correct = [g == p for g, p in zip(gold, predicted, strict=False)]
+    confidences = [r.confidence for r in results]
+    n = max(1, len(cases))
+    return {
+        "cases": len(cases),
+        "accuracy": sum(correct) / n,
+        "macro_f1": macro_f1(gold, predicted),
+        "ece": expected_calibration_error(confidences, correct),
+        "brier_top_label": sum(
+            (c - int(k)) ** 2 for c, k in zip(confidences, correct, strict=False)
+        )
+        / n,
+        "clarification": _precision_recall(
+            [bool(c.expected.get("needs_clarification")) for c in cases],
+            [r.needs_clarification for r in results],
+        ),
+        "escalation": _precision_recall(
+            [bool(c.expected.get("escalate")) for c in cases], [r.escalate for r in results]
+        ),
+        "errors": [
+            {
+                "id": c.id,
+                "input": c.input,
+                "gold": g,
+                "predicted": r.intent,
+                "confidence": round(r.confidence, 3),
+                "method": r.method,
+            }
+            for c, g, r in zip(cases, gold, results, strict=False)
+            if g != r.intent
+        ],
+    }

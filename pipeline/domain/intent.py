@@ -1,0 +1,1258 @@
+"""Intent detection: a hybrid of precise rules and a small calibrated classifier.
+
+The detector answers three questions about a customer's message:
+
+* **Which intent?** One of :data:`~pipeline.domain.models.INTENTS`. Rules decide where
+  they are certain (account compromise, billing disputes, account closure, clear
+  billing vocabulary, clearly non-AWS topics); a multinomial logistic regression over
+  word and character n-grams decides the rest. The classifier is trained offline by
+  ``python -m evals.train_intent`` and shipped as ``intent_model.json``; inference here
+  is pure Python (``json`` + ``math``) so the Lambda stays light.
+* **How sure?** ``confidence`` is calibrated: classifier probabilities are temperature
+  scaled on the dev split, and a rule's confidence is its smoothed precision measured
+  on the train and dev splits (both stored in the model file).
+* **What next?** ``escalate`` (explicit request for a human, strong anger, account
+  compromise, billing dispute, account closure or suspension) and
+  ``needs_clarification`` (too vague, or confidence below the threshold chosen on the
+  dev split). :func:`route` turns a result into ``"escalate"``, ``"clarify"`` or
+  ``"answer"``; escalation wins.
+
+Example:
+    >>> from pipeline.adapters.local.offline_nlp import OfflineNlp  # doctest: +SKIP
+    >>> detector = IntentDetector(load_intent_model(), OfflineNlp())  # doctest: +SKIP
+    >>> result = detector.detect("why was I charged for an elastic ip?")  # doctest: +SKIP
+    >>> result.intent, route(result)  # doctest: +SKIP
+    ('billing_cost', 'answer')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pipeline.domain.models import INTENTS, IntentResult, NlpAnalysis, Turn
+from pipeline.ports import NlpClient
+
+MODEL_PATH = Path(__file__).resolve().parent / "intent_model.json"
+MODEL_FORMAT = "intent-logreg-v1"
+
+#: Below this calibrated confidence the assistant asks one clarifying question instead of
+#: answering. Chosen on the dev split (see ``evals.train_intent``; the model file records
+#: the dev measurement under ``calibration.clarify_threshold``).
+DEFAULT_CLARIFY_THRESHOLD = 0.35
+
+#: Intents a rule may assign, and the name of the rule (its confidence is measured).
+RULE_IDS: tuple[str, ...] = (
+    "account_compromise",
+    "billing_dispute",
+    "account_closure",
+    "billing_keywords",
+    "account_keywords",
+    "out_of_scope_topic",
+)
+
+# ---------------------------------------------------------------------------
+# Feature extraction (shared with the trainer, so training and inference agree).
+# ---------------------------------------------------------------------------
+
+_WORD_RE = re.compile(r"[a-z0-9]+")
+#: Features are taken from the start of a message: a 100 KB pasted log adds cost, not signal.
+MAX_FEATURE_CHARS = 5000
+_ARN_RE = re.compile(r"\barn:aws[a-z-]*:", re.IGNORECASE)
+_ERROR_CODE_RE = re.compile(
+    r"\b[A-Z][a-z]+(?:[A-Z][a-z0-9]+)+(?:Exception|Error|Exceeded|NotFound|Denied|Failed)?\b"
+)
+_HTTP_5XX_RE = re.compile(r"\b5\d\d\b")
+_HTTP_4XX_RE = re.compile(r"\b4\d\d\b")
+_INSTANCE_ID_RE = re.compile(r"\bi-[0-9a-f]{5,17}\b")
+
+
+#: Domain vocabulary: words and phrases that point to an intent. Each match adds a
+#: ``t:<intent>`` feature, which generalises far better from a few hundred examples
+#: than n-grams alone (the classifier still learns how much each one counts).
+TOPIC_LEXICON: dict[str, tuple[str, ...]] = {
+    "ec2_troubleshooting": (
+        "ec2",
+        "instance",
+        "instances",
+        "instace",
+        "isntance",
+        "instanse",
+        "ami",
+        "amis",
+        "ebs",
+        "volume",
+        "volumes",
+        "ssh",
+        "sshd",
+        "rdp",
+        "pem",
+        "key pair",
+        "status check",
+        "status checks",
+        "user data",
+        "spot",
+        "auto scaling",
+        "autoscaling",
+        "hibernate",
+        "reboot",
+        "rebooting",
+        "nitro",
+        "imds",
+        "imdsv2",
+        "metadata",
+        "windows server",
+        "amazon linux",
+        "ubuntu",
+        "yum",
+        "dnf",
+        "cloud-init",
+        "gp2",
+        "gp3",
+        "io2",
+        "nvme",
+        "fstab",
+        "launch template",
+        "vm",
+        "server",
+        "cpu",
+        "swap",
+        "disk",
+        "inode",
+        "kernel",
+        "serial console",
+        "instance connect",
+        "elastic ip",
+        "dedicated host",
+        "placement group",
+        "nvidia",
+        "graviton",
+        "t2",
+        "t3",
+        "m5",
+        "p3",
+        "g5",
+    ),
+    "s3_troubleshooting": (
+        "s3",
+        "bucket",
+        "buckets",
+        "object",
+        "objects",
+        "presigned",
+        "pre-signed",
+        "multipart",
+        "glacier",
+        "lifecycle",
+        "versioning",
+        "etag",
+        "prefix",
+        "upload",
+        "uploads",
+        "uploaded",
+        "static website",
+        "cors",
+        "replication",
+        "storage class",
+        "intelligent-tiering",
+        "aws s3",
+        "s3api",
+        "getobject",
+        "putobject",
+        "nosuchkey",
+        "nosuchbucket",
+        "object lock",
+        "sync",
+    ),
+    "lambda_troubleshooting": (
+        "lambda",
+        "lamda",
+        "lambdas",
+        "function",
+        "functions",
+        "handler",
+        "cold start",
+        "cold starts",
+        "layer",
+        "layers",
+        "runtime",
+        "invocation",
+        "invocations",
+        "invoke",
+        "invoked",
+        "concurrency",
+        "task timed out",
+        "sam",
+        "serverless",
+        "powertools",
+        "/tmp",
+        "deployment package",
+        "snapstart",
+        "event source mapping",
+        "function url",
+        "execution environment",
+        "init duration",
+        "aliases",
+        "importmoduleerror",
+    ),
+    "rds_database": (
+        "rds",
+        "aurora",
+        "mysql",
+        "postgres",
+        "postgresql",
+        "pg",
+        "database",
+        "databases",
+        "db",
+        "dms",
+        "read replica",
+        "replica",
+        "sql server",
+        "mariadb",
+        "performance insights",
+        "parameter group",
+        "multi-az",
+        "failover",
+        "max_connections",
+        "psycopg2",
+        "vacuum",
+        "binlog",
+        "rds proxy",
+        "pg_dump",
+        "master password",
+        "db instance",
+        "dbinstance",
+        "blue/green",
+        "tablespace",
+        "postgis",
+        "pgadmin",
+    ),
+    "networking": (
+        "vpc",
+        "vpcs",
+        "subnet",
+        "subnets",
+        "security group",
+        "security groups",
+        "security grp",
+        "sg",
+        "nacl",
+        "network acl",
+        "acl",
+        "route table",
+        "route tables",
+        "nat",
+        "nat gateway",
+        "igw",
+        "internet gateway",
+        "vpn",
+        "ipsec",
+        "bgp",
+        "direct connect",
+        "transit gateway",
+        "peering",
+        "load balancer",
+        "alb",
+        "nlb",
+        "elb",
+        "target group",
+        "targets",
+        "health check",
+        "health checks",
+        "route 53",
+        "route53",
+        "dns",
+        "domain",
+        "hosted zone",
+        "cidr",
+        "endpoint",
+        "privatelink",
+        "flow logs",
+        "ip address",
+        "ipv6",
+        "nameservers",
+        "mtu",
+        "packet",
+        "ping",
+        "cname",
+        "nxdomain",
+        "resolver",
+        "dhcp",
+        "reachability",
+    ),
+    "iam_security": (
+        "iam",
+        "role",
+        "roles",
+        "policy",
+        "policies",
+        "permission",
+        "permissions",
+        "access denied",
+        "accessdenied",
+        "not authorized",
+        "unauthorized",
+        "credentials",
+        "credential",
+        "access key",
+        "access keys",
+        "secret key",
+        "secret access key",
+        "mfa",
+        "sts",
+        "assume",
+        "assumerole",
+        "assume role",
+        "sso",
+        "identity center",
+        "saml",
+        "okta",
+        "root user",
+        "token",
+        "kms",
+        "hacked",
+        "compromised",
+        "scp",
+        "passrole",
+        "principal",
+        "trust policy",
+        "least privilege",
+        "permission boundaries",
+        "oidc",
+        "federated",
+        "password policy",
+        "access analyzer",
+        "leaked",
+        "suspicious",
+        "accessdeniedexception",
+        "aws configure",
+        "profile",
+    ),
+    "billing_cost": (
+        "bill",
+        "bills",
+        "billed",
+        "billing",
+        "invoice",
+        "invoices",
+        "charge",
+        "charges",
+        "charged",
+        "cost",
+        "costs",
+        "price",
+        "pricing",
+        "budget",
+        "budgets",
+        "free tier",
+        "savings plan",
+        "savings plans",
+        "reserved instance",
+        "reserved instances",
+        "refund",
+        "payment",
+        "tax",
+        "vat",
+        "cur",
+        "spend",
+        "paying",
+        "pay",
+        "money",
+        "cost explorer",
+        "expensive",
+        "cheaper",
+        "credit card",
+        "usd",
+        "dollars",
+    ),
+    "account_management": (
+        "account",
+        "accounts",
+        "acount",
+        "quota",
+        "quotas",
+        "limit",
+        "limits",
+        "limit increase",
+        "support plan",
+        "support plans",
+        "support case",
+        "business support",
+        "developer support",
+        "enterprise support",
+        "close",
+        "closed",
+        "suspended",
+        "organization",
+        "organizations",
+        "contact",
+        "email address",
+        "phone number",
+        "opt-in",
+        "verification",
+        "activation",
+        "sign up",
+        "signup",
+        "vcpu",
+        "account id",
+        "root account",
+        "alternate contacts",
+        "account manager",
+        "sales",
+        "partner",
+        "landing zone",
+        "control tower",
+        "quotaexceeded",
+        "limitexceeded",
+        "sandbox",
+    ),
+    "general_support": (
+        "cloudfront",
+        "ecs",
+        "eks",
+        "fargate",
+        "kubernetes",
+        "kubectl",
+        "pods",
+        "sqs",
+        "sns",
+        "ses",
+        "cloudformation",
+        "cdk",
+        "stack",
+        "bedrock",
+        "sagemaker",
+        "dynamodb",
+        "api gateway",
+        "step functions",
+        "step function",
+        "kinesis",
+        "glue",
+        "athena",
+        "redshift",
+        "ecr",
+        "beanstalk",
+        "elastic beanstalk",
+        "codepipeline",
+        "codebuild",
+        "codedeploy",
+        "cloudwatch",
+        "cognito",
+        "opensearch",
+        "elasticache",
+        "redis",
+        "msk",
+        "kafka",
+        "eventbridge",
+        "cloudtrail",
+        "guardduty",
+        "security hub",
+        "waf",
+        "acm",
+        "textract",
+        "rekognition",
+        "transcribe",
+        "amplify",
+        "lightsail",
+        "app runner",
+        "cli",
+        "boto3",
+        "sdk",
+        "region",
+        "regions",
+        "availability zones",
+        "well architected",
+        "memorydb",
+        "secrets manager",
+        "certificate",
+    ),
+    "out_of_scope": (
+        "amazon order",
+        "package",
+        "prime",
+        "alexa",
+        "kindle",
+        "echo",
+        "audible",
+        "azure",
+        "gcp",
+        "google cloud",
+        "bigquery",
+        "firebase",
+        "heroku",
+        "digitalocean",
+        "vercel",
+        "recipe",
+        "weather",
+        "flight",
+        "hotel",
+        "bank",
+        "checking",
+        "debit",
+        "savings account",
+        "netflix",
+        "spotify",
+        "iphone",
+        "android",
+        "movie",
+        "music",
+        "restaurant",
+        "travel",
+        "vacation",
+        "song",
+        "joke",
+        "poem",
+        "dog",
+        "car",
+    ),
+}
+_TOPIC_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (
+        intent,
+        re.compile(
+            r"(?<![a-z0-9])(?:"
+            + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+            + r")(?![a-z0-9])"
+        ),
+    )
+    for intent, terms in TOPIC_LEXICON.items()
+)
+
+
+def extract_features(text: str) -> set[str]:
+    """The sparse binary features of a text, as strings.
+
+    Word unigrams (``w:``), word bigrams (``b:``), character 3- and 4-grams inside
+    words padded with spaces (``c:``, robust to misspellings) and a few shape
+    features (``s:``) for pasted ARNs, error codes and HTTP status codes.
+
+    Args:
+        text: The (redacted) customer message.
+
+    Returns:
+        The set of feature names present in the text.
+    """
+    text = text[:MAX_FEATURE_CHARS]
+    lowered = text.lower()
+    words = _WORD_RE.findall(lowered)
+    features: set[str] = set()
+    add = features.add
+    for word in words:
+        add("w:" + word)
+        if len(word) > 2 and not word.isdigit():
+            padded = " " + word[:20] + " "
+            for start in range(len(padded) - 2):
+                add("c:" + padded[start : start + 3])
+            for start in range(len(padded) - 3):
+                add("c:" + padded[start : start + 4])
+    for first, second in zip(words, words[1:], strict=False):
+        add("b:" + first + " " + second)
+    if _ARN_RE.search(text):
+        add("s:arn")
+    if _ERROR_CODE_RE.search(text):
+        add("s:error_code")
+    if _HTTP_5XX_RE.search(text):
+        add("s:http5xx")
+    if _HTTP_4XX_RE.search(text):
+        add("s:http4xx")
+    if _INSTANCE_ID_RE.search(lowered):
+        add("s:instance_id")
+    if len(words) <= 3:
+        add("s:very_short")
+    for intent, pattern in _TOPIC_RES:
+        if pattern.search(lowered):
+            add("t:" + intent)
+    return features
+
+
+# ---------------------------------------------------------------------------
+# Rules. Each pattern is precise on purpose: a rule only fires where it is certain.
+# ---------------------------------------------------------------------------
+
+_HUMAN_REQUEST_RE = re.compile(
+    r"\b(?:(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+|an\s+|some\s*one|somebody|someone|my\s+)?"
+    r"(?:real\s+|actual\s+|live\s+)?(?:human|person|agent|manager|supervisor|engineer|specialist|"
+    r"representative|rep|some\s*one|somebody|account\s+manager)"
+    r"|(?:a|an)\s+(?:real|actual|live)\s+(?:human|person|agent)"
+    r"|(?:get|put)\s+me\s+(?:through\s+to\s+)?(?:a\s+|an\s+)?(?:human|person|someone|somebody|manager)"
+    r"|get\s+(?:me\s+)?some\s*one\s+(?:on\s+the\s+phone|from\s+aws)"
+    r"|some\s*one\s+(?:from|at)\s+aws"
+    r"|(?:need|want)\s+(?:a\s+|an\s+)?(?:human|person|network\s+engineer|engineer\s+from\s+aws)"
+    r"|(?:call|phone)\s+me\b|on\s+(?:a\s+|the\s+)?(?:call|phone)\b"
+    r"|please\s+escalate|escalate\s+(?:this|my|it)|not\s+a\s+bot|reach\s+an?\s+(?:actual\s+|real\s+)?human"
+    r"|need\s+(?:someone|somebody)\s+to\s+help)",
+    re.IGNORECASE,
+)
+_ANGER_WORDS_RE = re.compile(
+    r"\b(?:garbage|useless|scam|fraud|ridiculous|unacceptable|outrageous|pathetic|incompetent|"
+    r"crap|crappy|trash|rubbish|disgrace(?:ful)?|shit\w*|fuck\w*|wtf|the\s+hell|"
+    r"sue|lawyer|chargeback|going\s+to\s+my\s+bank)\b",
+    re.IGNORECASE,
+)
+#: Words that are anger only in a negative message ("tell me a joke" is not angry).
+_ANGER_IF_NEGATIVE_RE = re.compile(r"\b(?:joke|worst|damn|terrible|awful)\b", re.IGNORECASE)
+_COMPROMISE_RE = re.compile(
+    r"\b(?:(?:been|was|were|got|is|am|are)\s+(?:hacked|compromised|breached)"
+    r"|(?:account|keys?|credentials|instances?|servers?|root|users?)\s+(?:(?:is|was|were|got|has\s+been|have\s+been)\s+)?(?:hacked|compromised)"
+    r"|(?:keys?|credentials?)\s+(?:were|was|got|have\s+been)\s+(?:leaked|exposed|stolen)"
+    r"|leaked\s+(?:access\s+)?keys?|credentials\s+were\s+exposed"
+    r"|suspicious\s+(?:activity|logins?)|unknown\s+iam\s+users|unauthori[sz]ed\s+(?:access|users?|logins?)"
+    r"|someone\s+(?:else\s+)?(?:launched|changed|deleted|created|is\s+using)"
+    r"|changed\s+by\s+someone\s+else|former\s+employee\s+still\s+has\s+access)",
+    re.IGNORECASE,
+)
+_BILLING_DISPUTE_RE = re.compile(
+    r"\b(?:refund\w*|money\s+back|dispute\w*|disputing|chargeback|charged\s+twice|double\s+charged"
+    r"|(?:can\s+i\s+get|want|need|give\s+me)\s+(?:a\s+)?credit\s+for)\b",
+    re.IGNORECASE,
+)
+_CLOSURE_RE = re.compile(
+    r"\b(?:(?:close|closing|closed|terminate|delete|cancel|reopen)\s+(?:my|our|the)\s+(?:aws\s+)?acc(?:ou)?nt"
+    r"|acc(?:ou)?nt\s+(?:was\s+|is\s+|got\s+)?(?:suspended|closed|on\s+hold|terminated)"
+    r"|suspended\s+(?:my|our)\s+account|suspended\s+again|(?:reopen|recover)\s+(?:a|my|our)\s+closed\s+account)\b",
+    re.IGNORECASE,
+)
+_BILLING_RE = re.compile(
+    r"\b(?:bill|bills|billed|billing|invoices?|charges?|charged|charging|costs?|costing|pricing|priced?"
+    r"|how\s+much\s+(?:does|do|will|is)|cheaper|expensive|savings\s+plans?|reserved\s+instances?"
+    r"|free\s+tier|budgets?|vat|tax|payment|paying|pay\s+for|promotional\s+credits?|credits?\s+(?:applied|cover|for\s+the)"
+    r"|cost\s+explorer|spend|spenders|payment\s+methods?|card\s+on\s+file)\b",
+    re.IGNORECASE,
+)
+_ACCOUNT_RE = re.compile(
+    r"\b(?:service\s+quotas?|quotas?|\w*quotaexceeded|limit\s+increase|increase\s+(?:the\s+|my\s+|our\s+)?(?:[\w-]+\s+){0,3}limits?"
+    r"|raise\s+(?:the\s+|my\s+|our\s+)?(?:[\w-]+\s+){0,3}limits?|vcpu\s+limit|limit\s+reached|support\s+plans?"
+    r"|(?:basic|developer|business|enterprise)\s+(?:support|plan)|support\s+case)\b",
+    re.IGNORECASE,
+)
+_BANK_OR_OTHER_CLOUD_RE = re.compile(
+    r"\b(?:azure|gcp|google\s+cloud|bigquery|firebase|heroku|digitalocean|oracle\s+cloud|ibm\s+cloud|vercel"
+    r"|netflix|spotify|gym|electricity|phone\s+bill|debit\s+card|checking|savings\s+account|chase|bank\s+card"
+    r"|amazon\.com|amazon\s+(?:order|package|prime|seller|gift|flex|stock|warehouse)|prime\s+video"
+    r"|alexa|kindle|echo\s+dot|audible|whole\s+foods|ring\s+doorbell)\b",
+    re.IGNORECASE,
+)
+_AWS_CONTEXT_RE = re.compile(
+    r"\b(?:aws|ec2|s3|lambda|rds|aurora|vpc|iam|route\s*53|cloudfront|dynamodb|bedrock|ecs|eks|fargate|ebs|"
+    r"elastic|instance|instances|bucket|buckets|nat|glacier|sagemaker|opensearch|marketplace|cloudwatch|"
+    r"snapshots?|load\s+balancer|data\s+transfer|regions?|linked\s+accounts?|organi[sz]ations?|support\s+plan|"
+    r"lightsail|kms|sqs|sns|ses|redshift|athena|glue|kinesis|config\s+rules|amazon\s+web\s+services)\b",
+    re.IGNORECASE,
+)
+#: Billing vocabulary only AWS customers use: enough on its own for the billing rule.
+_AWS_BILLING_RE = re.compile(
+    r"\b(?:invoices?|cost\s+explorer|free\s+tier|savings\s+plans?|reserved\s+instances?|budget\s+alerts?|"
+    r"cost\s+allocation|cost\s+and\s+usage|cur\s+report|promotional\s+credits?|billing\s+(?:console|alarm|cycle|contact)|"
+    r"consolidated\s+billing|estimated\s+charges|cost\s+anomaly|pricing\s+calculator|vat\s+number|unblended|amortized|"
+    r"payment\s+methods?|card\s+on\s+file)\b",
+    re.IGNORECASE,
+)
+_OFF_TOPIC_RE = re.compile(
+    r"\b(?:recipe|lasagna|bake|cook(?:ing)?|weather|rain|forecast|flight|hotel|visa|passport|vacation|"
+    r"restaurant|pizza|calories|movie|song|music|joke|poem|horoscope|exchange\s+rate|"
+    r"alexa|kindle|echo\s+dot|prime\s+video|amazon\s+(?:order|package|prime|seller|gift|flex|warehouse)|"
+    r"azure|gcp|google\s+cloud|bigquery|firebase|heroku|digitalocean|oracle\s+cloud|ibm\s+cloud|vercel)\b",
+    re.IGNORECASE,
+)
+_VAGUE_FILLER = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "i",
+        "im",
+        "i'm",
+        "my",
+        "me",
+        "we",
+        "our",
+        "us",
+        "it",
+        "its",
+        "it's",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "am",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "you",
+        "your",
+        "pls",
+        "please",
+        "plz",
+        "help",
+        "hi",
+        "hello",
+        "hey",
+        "there",
+        "good",
+        "morning",
+        "thanks",
+        "thank",
+        "still",
+        "again",
+        "not",
+        "no",
+        "dont",
+        "doesnt",
+        "don't",
+        "doesn't",
+        "didnt",
+        "cant",
+        "can't",
+        "wont",
+        "won't",
+        "isnt",
+        "working",
+        "work",
+        "works",
+        "broken",
+        "broke",
+        "issue",
+        "issues",
+        "problem",
+        "problems",
+        "error",
+        "errors",
+        "wrong",
+        "fix",
+        "fixed",
+        "something",
+        "anything",
+        "nothing",
+        "everything",
+        "stuff",
+        "thing",
+        "things",
+        "weird",
+        "acting",
+        "down",
+        "fail",
+        "failing",
+        "failed",
+        "urgent",
+        "asap",
+        "since",
+        "yesterday",
+        "today",
+        "now",
+        "update",
+        "after",
+        "the",
+        "deploy",
+        "look",
+        "at",
+        "with",
+        "on",
+        "in",
+        "of",
+        "to",
+        "for",
+        "what",
+        "how",
+        "why",
+        "whats",
+        "happened",
+        "happening",
+        "getting",
+        "get",
+        "got",
+        "have",
+        "has",
+        "need",
+        "stopped",
+        "messed",
+        "up",
+        "any",
+        "this",
+        "that",
+        "is",
+        "there",
+        "on",
+        "aws",
+        "amazon",
+        "account",
+    ]
+)
+_COURTESY = frozenset(
+    ["thanks", "thank", "you", "thx", "bye", "goodbye", "cheers", "ok", "okay", "great"]
+)
+_FOLLOW_UP_RE = re.compile(
+    r"^\s*(?:still|same|and|also|what\s+about|how\s+about|and\s+in|again|it\s+still|that\s+didn|"
+    r"didn'?t\s+work|doesn'?t\s+work|not\s+working|ok|okay|now)\b|\b(?:still|same\s+(?:error|issue|problem)|again)\b",
+    re.IGNORECASE,
+)
+#: A run of at least three consecutive all-caps words ("WHY IS NOTHING WORKING").
+_CAPS_RUN_RE = re.compile(
+    r"\b[A-Z]{2,}(?:'[A-Z]+)?(?:[\s,.!?;:]+(?:I\s+)?[A-Z]{2,}(?:'[A-Z]+)?){2,}\b"
+)
+_CAPS_WORD_RE = re.compile(r"[A-Z]{2,}")
+#: Acronyms, log levels and keywords that are upper case without anyone shouting.
+_NOT_SHOUTING = frozenset(
+    [
+        "AWS",
+        "EC2",
+        "S3",
+        "RDS",
+        "IAM",
+        "VPC",
+        "NAT",
+        "ALB",
+        "NLB",
+        "ELB",
+        "EBS",
+        "EKS",
+        "ECS",
+        "ECR",
+        "SQS",
+        "SNS",
+        "SES",
+        "KMS",
+        "MFA",
+        "SSH",
+        "RDP",
+        "DNS",
+        "API",
+        "CLI",
+        "SDK",
+        "ID",
+        "IP",
+        "HTTP",
+        "HTTPS",
+        "URL",
+        "TLS",
+        "SSL",
+        "CPU",
+        "GPU",
+        "AMI",
+        "AZ",
+        "DR",
+        "CDK",
+        "SAM",
+        "SCP",
+        "SSO",
+        "ARN",
+        "JSON",
+        "YAML",
+        "PEM",
+        "IPV",
+        "BGP",
+        "IKE",
+        "VPN",
+        "DX",
+        "ACL",
+        "NACL",
+        "CORS",
+        "DMS",
+        "CUR",
+        "SAML",
+        "OIDC",
+        "CIDR",
+        "GB",
+        "TB",
+        "MB",
+        "KB",
+        "USD",
+        "VAT",
+        "INR",
+        "EU",
+        "US",
+        "UTC",
+        "GMT",
+        "OK",
+        "ERROR",
+        "ERR",
+        "WARN",
+        "WARNING",
+        "INFO",
+        "DEBUG",
+        "FATAL",
+        "TRACE",
+        "CRITICAL",
+        "GET",
+        "PUT",
+        "POST",
+        "DELETE",
+        "HEAD",
+        "OPTIONS",
+        "PATCH",
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "INSERT",
+        "UPDATE",
+        "NULL",
+        "TRUE",
+        "FALSE",
+        "FAILED",
+        "CREATE",
+        "DELETE",
+        "ROLLBACK",
+        "COMPLETE",
+        "IN",
+        "PROGRESS",
+        "REPORT",
+        "START",
+        "END",
+        "REQUEST",
+        "ALARM",
+    ]
+)
+
+
+def _is_shouting(text: str) -> bool:
+    for run in _CAPS_RUN_RE.findall(text):
+        if sum(1 for w in _CAPS_WORD_RE.findall(run) if w not in _NOT_SHOUTING) >= 3:
+            return True
+    return False
+
+
+def escalation_reasons(text: str, analysis: NlpAnalysis | None = None) -> tuple[str, ...]:
+    """Why a message must go to a human, in a stable order; empty when it need not.
+
+    Args:
+        text: The customer message.
+        analysis: The NLP port's analysis; its sentiment strengthens the anger rule.
+
+    Returns:
+        A tuple of reason ids among ``explicit_human_request``, ``strong_anger``,
+        ``account_compromise``, ``billing_dispute`` and ``account_closure``.
+    """
+    reasons = []
+    if _HUMAN_REQUEST_RE.search(text):
+        reasons.append("explicit_human_request")
+    negative = analysis is not None and (
+        analysis.sentiment in ("NEGATIVE", "MIXED") or analysis.negativity >= 0.5
+    )
+    if (
+        _ANGER_WORDS_RE.search(text)
+        or _is_shouting(text)
+        or (negative and _ANGER_IF_NEGATIVE_RE.search(text))
+    ):
+        reasons.append("strong_anger")
+    if _COMPROMISE_RE.search(text):
+        reasons.append("account_compromise")
+    if _BILLING_DISPUTE_RE.search(text):
+        reasons.append("billing_dispute")
+    if _CLOSURE_RE.search(text):
+        reasons.append("account_closure")
+    return tuple(reasons)
+
+
+def rule_intent(text: str) -> tuple[str, str] | None:
+    """The intent a precise rule assigns, with the rule id; None when no rule is certain.
+
+    Order matters: security incidents and closures first, then billing (which wins
+    for any cost question whatever service it names), then clearly non-AWS topics.
+    """
+    other_world = _BANK_OR_OTHER_CLOUD_RE.search(text) and not re.search(
+        r"\baws\b", text, re.IGNORECASE
+    )
+    if other_world and not _AWS_CONTEXT_RE.search(text):
+        return "out_of_scope", "out_of_scope_topic"
+    if _COMPROMISE_RE.search(text):
+        return "iam_security", "account_compromise"
+    if _CLOSURE_RE.search(text):
+        return "account_management", "account_closure"
+    if _BILLING_DISPUTE_RE.search(text) and not other_world:
+        return "billing_cost", "billing_dispute"
+    if (
+        _BILLING_RE.search(text)
+        and not other_world
+        and (_AWS_CONTEXT_RE.search(text) or _AWS_BILLING_RE.search(text))
+    ):
+        return "billing_cost", "billing_keywords"
+    if _ACCOUNT_RE.search(text):
+        return "account_management", "account_keywords"
+    if _OFF_TOPIC_RE.search(text) and not _AWS_CONTEXT_RE.search(text):
+        return "out_of_scope", "out_of_scope_topic"
+    return None
+
+
+def is_too_vague(text: str) -> bool:
+    """True when a message names at most one topic and no symptom or question detail.
+
+    "help", "it's broken", "ec2 not working", "db not working pls help" are too vague
+    to answer; "ec2 stuck in pending" is not (it names a symptom).
+    """
+    if _ERROR_CODE_RE.search(text):
+        return False
+    words = _WORD_RE.findall(text.lower().replace("'", ""))
+    if any(w.isdigit() or sum(ch.isdigit() for ch in w) >= 3 for w in words):
+        return False  # a number, an id or a status code is a concrete detail ("ec2", "s3" are not)
+    if len(words) > 10 or (words and all(w in _COURTESY for w in words)):
+        return False  # long enough to say something, or just "thanks, bye"
+    content = [w for w in words if w not in _VAGUE_FILLER]
+    return len(content) <= 1
+
+
+# ---------------------------------------------------------------------------
+# The model and its pure-Python inference.
+# ---------------------------------------------------------------------------
+
+
+class IntentModelError(ValueError):
+    """The model file is missing, malformed or of an unknown format."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntentModel:
+    """A trained linear classifier with its calibration, loaded from JSON.
+
+    Attributes:
+        classes: Intent names, in the order of the weight columns.
+        weights: Feature name -> one weight per class.
+        bias: One intercept per class.
+        temperature: Divides the logits before the softmax (fitted on the dev split).
+        rule_confidence: Rule id -> calibrated confidence (smoothed precision).
+        metadata: Training settings and the sha256 of the training data.
+    """
+
+    classes: tuple[str, ...]
+    weights: dict[str, tuple[float, ...]]
+    bias: tuple[float, ...]
+    temperature: float
+    rule_confidence: dict[str, float]
+    metadata: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IntentModel:
+        """Build a model from the JSON structure written by ``evals.train_intent``."""
+        if data.get("format") != MODEL_FORMAT:
+            raise IntentModelError(
+                f"unknown intent model format {data.get('format')!r}, expected {MODEL_FORMAT!r}"
+            )
+        classes = tuple(data["classes"])
+        if sorted(classes) != sorted(INTENTS):
+            raise IntentModelError(f"model classes {classes} do not match INTENTS")
+        width = len(classes)
+        weights = {name: tuple(row) for name, row in data["weights"].items()}
+        if any(len(row) != width for row in weights.values()) or len(data["bias"]) != width:
+            raise IntentModelError("weight rows and bias must have one value per class")
+        calibration = data["calibration"]
+        return cls(
+            classes=classes,
+            weights=weights,
+            bias=tuple(data["bias"]),
+            temperature=float(calibration["temperature"]),
+            rule_confidence={
+                k: float(v) for k, v in calibration.get("rule_confidence", {}).items()
+            },
+            metadata=dict(data.get("training", {})),
+        )
+
+    def logits(self, text: str) -> list[float]:
+        """Uncalibrated class scores: bias + L2-normalised binary features times weights."""
+        weights = self.weights
+        rows = [weights[f] for f in extract_features(text) if f in weights]
+        scores = list(self.bias)
+        if not rows:
+            return scores
+        scale = 1.0 / math.sqrt(len(rows))
+        totals = [sum(column) for column in zip(*rows, strict=False)]
+        return [b + t * scale for b, t in zip(scores, totals, strict=False)]
+
+    def predict_proba(self, text: str) -> dict[str, float]:
+        """Temperature-scaled class probabilities; uniform when no known feature occurs."""
+        if not any(f in self.weights for f in extract_features(text)):
+            return {c: 1.0 / len(self.classes) for c in self.classes}
+        logits = self.logits(text)
+        inv_t = 1.0 / self.temperature
+        top = max(logits)
+        exps = [math.exp((z - top) * inv_t) for z in logits]
+        total = sum(exps)
+        return {c: e / total for c, e in zip(self.classes, exps, strict=False)}
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str) -> IntentModel:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IntentModelError(
+            f"{path}: intent model not found; run `python -m evals.train_intent`"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise IntentModelError(f"{path}: not valid JSON ({exc.msg})") from exc
+    return IntentModel.from_dict(data)
+
+
+def load_intent_model(path: str | Path | None = None) -> IntentModel:
+    """Load (once per path) the committed model or the one at ``path``.
+
+    Args:
+        path: A model JSON file; default ``pipeline/domain/intent_model.json``.
+
+    Returns:
+        The cached :class:`IntentModel`.
+
+    Raises:
+        IntentModelError: The file is missing, not JSON, or not an intent model.
+    """
+    return _load_cached(str(Path(path).resolve()) if path is not None else str(MODEL_PATH))
+
+
+# ---------------------------------------------------------------------------
+# The detector.
+# ---------------------------------------------------------------------------
+
+_SERVICE_ENTITY_TYPES = frozenset({"AWS_SERVICE", "COMMERCIAL_ITEM"})
+#: Entity types that only occur in AWS contexts.
+_AWS_ONLY_ENTITY_TYPES = frozenset({"REGION", "ARN"})
+
+
+class IntentDetector:
+    """Detects intent, confidence, alternatives and routing flags for one message.
+
+    Args:
+        model: The trained classifier (:func:`load_intent_model`).
+        nlp: The NLP port (Comprehend in AWS, OfflineNlp locally): sentiment and
+            AWS service entities.
+        clarify_threshold: Ask a clarifying question when the calibrated confidence is
+            below this value. The default was chosen on the dev split.
+    """
+
+    def __init__(
+        self,
+        model: IntentModel,
+        nlp: NlpClient,
+        *,
+        clarify_threshold: float = DEFAULT_CLARIFY_THRESHOLD,
+    ) -> None:
+        if not 0.0 <= clarify_threshold <= 1.0:
+            raise ValueError(f"clarify_threshold must be in [0, 1], got {clarify_threshold}")
+        self._model = model
+        self._nlp = nlp
+        self._clarify_threshold = clarify_threshold
+
+    @property
+    def clarify_threshold(self) -> float:
+        return self._clarify_threshold
+
+    def detect(self, text: str, history: Sequence[Turn] = ()) -> IntentResult:
+        """Classify one message, using the last turn's intent for short follow-ups.
+
+        Args:
+            text: The redacted customer message.
+            history: Earlier turns of the session, oldest first.
+
+        Returns:
+            An :class:`IntentResult` with a calibrated confidence.
+        """
+        analysis = self._nlp.analyze(text)
+        probabilities = self._model.predict_proba(text)
+        ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
+        if ranked[0][1] == ranked[-1][1]:
+            # No signal at all (empty, emoji only): a general question, to be clarified.
+            ranked.sort(key=lambda item: item[0] != "general_support")
+        elif ranked[0][0] == "out_of_scope" and any(
+            e.type in _AWS_ONLY_ENTITY_TYPES for e in analysis.entities
+        ):
+            # A region or an ARN is AWS by construction: never call such a message off-topic.
+            # Condition on "not out_of_scope": renormalise the other intents.
+            rest = 1.0 - probabilities["out_of_scope"]
+            probabilities = {
+                name: (0.0 if name == "out_of_scope" else p / rest)
+                for name, p in probabilities.items()
+            }
+            ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
+        classifier_intent, classifier_confidence = ranked[0]
+
+        reasons: list[str] = []
+        rule = rule_intent(text)
+        if rule is not None:
+            intent, rule_id = rule
+            confidence = self._model.rule_confidence.get(rule_id, classifier_confidence)
+            method = "hybrid" if intent == classifier_intent else "rule"
+        else:
+            intent, confidence, method = classifier_intent, classifier_confidence, "classifier"
+
+        vague = is_too_vague(text)
+        previous = _last_intent(history)
+        if (
+            previous is not None
+            and rule is None
+            and _is_follow_up(text, vague, classifier_confidence, self._clarify_threshold)
+        ):
+            # A short follow-up ("still not working", "what about eu-west-1?") continues
+            # the previous topic; its own words say too little to classify.
+            prev_intent, prev_confidence = previous
+            intent = prev_intent
+            confidence = max(probabilities.get(prev_intent, 0.0), prev_confidence * 0.9)
+            method = "hybrid"
+            reasons.append("follow_up")
+            vague = False
+
+        escalate_reasons = escalation_reasons(text, analysis)
+        if intent == "out_of_scope":
+            # A refund from a shop or a suspended bank account is not an AWS incident.
+            escalate_reasons = tuple(
+                r for r in escalate_reasons if r in ("explicit_human_request", "strong_anger")
+            )
+        reasons.extend(escalate_reasons)
+        needs_clarification = False
+        if vague and escalate_reasons:
+            vague = False  # "close my account" is short but says exactly what it wants
+        if vague:
+            needs_clarification = True
+            reasons.append("too_vague")
+        elif confidence < self._clarify_threshold and "follow_up" not in reasons:
+            needs_clarification = True
+            reasons.append("low_confidence")
+
+        alternatives = tuple((name, p) for name, p in ranked if name != intent)[:3]
+        entities = tuple(
+            dict.fromkeys(e.text for e in analysis.entities if e.type in _SERVICE_ENTITY_TYPES)
+        )
+        return IntentResult(
+            intent=intent,
+            confidence=min(1.0, max(0.0, confidence)),
+            alternatives=alternatives,
+            needs_clarification=needs_clarification,
+            escalate=bool(escalate_reasons),
+            reasons=tuple(reasons),
+            sentiment=analysis.sentiment,
+            entities=entities,
+            method=method,
+        )
+
+
+def _last_intent(history: Sequence[Turn]) -> tuple[str, float] | None:
+    for turn in reversed(history):
+        if turn.intent and turn.intent in INTENTS and turn.intent != "out_of_scope":
+            return turn.intent, float(turn.confidence if turn.confidence is not None else 0.5)
+    return None
+
+
+def _is_follow_up(text: str, vague: bool, confidence: float, threshold: float) -> bool:
+    words = _WORD_RE.findall(text.lower())
+    if len(words) > 8:
+        return False
+    return vague or bool(_FOLLOW_UP_RE.search(text)) or confidence < threshold
+
+
+def route(result: IntentResult) -> str:
+    """Where the workflow goes next: ``"escalate"``, ``"clarify"`` or ``"answer"``.
+
+    Escalation wins over clarification: an angry or compromised customer is handed to
+    a human even when the message is vague.
+    """
+    if result.escalate:
+        return "escalate"
+    if result.needs_clarification:
+        return "clarify"
+    return "answer"

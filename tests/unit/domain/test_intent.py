@@ -1,0 +1,384 @@
+"""Unit tests for the intent detector: rules, routing, calibration sanity, history, model file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.domain.intent import (
+    DEFAULT_CLARIFY_THRESHOLD,
+    MODEL_PATH,
+    IntentDetector,
+    IntentModel,
+    IntentModelError,
+    escalation_reasons,
+    extract_features,
+    is_too_vague,
+    load_intent_model,
+    route,
+    rule_intent,
+)
+from pipeline.domain.models import INTENTS, Entity, IntentResult, NlpAnalysis, Turn
+from pipeline.ports import NlpClient
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+class FakeNlp:
+    """A scripted NlpClient: fixed sentiment, services found by a tiny lookup."""
+
+    def __init__(self, sentiment: str = "NEUTRAL", negative: float = 0.0) -> None:
+        self.sentiment = sentiment
+        self.negative = negative
+        self.calls: list[str] = []
+
+    def analyze(self, text: str) -> NlpAnalysis:
+        self.calls.append(text)
+        entities = tuple(
+            Entity(text=name, type="AWS_SERVICE")
+            for name in ("EC2", "S3")
+            if name.lower() in text.lower()
+        )
+        return NlpAnalysis(
+            sentiment=self.sentiment,
+            sentiment_scores={"NEGATIVE": self.negative},
+            entities=entities,
+        )
+
+
+@pytest.fixture(scope="module")
+def detector() -> IntentDetector:
+    return IntentDetector(load_intent_model(), FakeNlp())
+
+
+def turn(text: str, intent: str, confidence: float = 0.9, index: int = 0) -> Turn:
+    return Turn(
+        session_id="s",
+        interaction_id=f"i{index}",
+        turn_index=index,
+        created_at="2026-01-01T00:00:00Z",
+        user_text=text,
+        intent=intent,
+        confidence=confidence,
+    )
+
+
+# --- escalation triggers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("I want to talk to a human about my ec2 instance", "explicit_human_request"),
+        ("can I speak with a real person please", "explicit_human_request"),
+        ("please escalate this to an engineer", "explicit_human_request"),
+        ("this is unacceptable, your service is garbage", "strong_anger"),
+        ("WHY IS NOTHING WORKING TODAY, FIX IT", "strong_anger"),
+        ("my aws account has been hacked", "account_compromise"),
+        ("our access keys were leaked on github", "account_compromise"),
+        ("suspicious activity in cloudtrail from unknown ips", "account_compromise"),
+        ("I want a refund for last month", "billing_dispute"),
+        ("I am disputing this charge", "billing_dispute"),
+        ("how do I close my aws account", "account_closure"),
+        ("my account was suspended yesterday", "account_closure"),
+    ],
+)
+def test_each_escalation_trigger_fires_and_routes_to_escalate(detector, text, reason):
+    assert reason in escalation_reasons(text)
+    result = detector.detect(text)
+    assert result.escalate
+    assert reason in result.reasons
+    assert route(result) == "escalate"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How do I rotate my access keys?",
+        "lambda timing out after 3 seconds",
+        "how do I set up a budget alert",
+        "tell me a joke",
+        "what is the capital of australia",
+    ],
+)
+def test_ordinary_questions_do_not_escalate(detector, text):
+    assert not detector.detect(text).escalate
+
+
+def test_mild_words_count_as_anger_only_in_a_negative_message():
+    negative = NlpAnalysis(sentiment="NEGATIVE", sentiment_scores={"NEGATIVE": 0.8})
+    neutral = NlpAnalysis(sentiment="NEUTRAL", sentiment_scores={"NEUTRAL": 1.0})
+    assert "strong_anger" in escalation_reasons("this is a joke, it failed again", negative)
+    assert "strong_anger" not in escalation_reasons("tell me a joke", neutral)
+
+
+def test_shouting_ignores_aws_acronyms():
+    assert escalation_reasons("EC2 AMI EBS IAM VPC question about SSH") == ()
+
+
+def test_out_of_scope_refund_is_not_an_aws_billing_dispute(detector):
+    result = detector.detect("my amazon package never arrived, how do I get a refund")
+    assert result.intent == "out_of_scope"
+    assert not result.escalate
+
+
+# --- boundary rules from the issue ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("why was I charged for an elastic ip on ec2", "billing_cost"),
+        ("how much does lambda cost per million requests", "billing_cost"),
+        ("s3 storage costs doubled this month", "billing_cost"),
+        ("how do I request a service quota increase for ec2 vcpus", "account_management"),
+        ("which support plans include phone support", "account_management"),
+        ("how do I close my aws account", "account_management"),
+        ("our aws account was compromised", "iam_security"),
+        ("where is my amazon order", "out_of_scope"),
+        ("alexa won't connect to wifi", "out_of_scope"),
+        ("azure vm stuck in updating state", "out_of_scope"),
+        ("good recipe for banana bread", "out_of_scope"),
+    ],
+)
+def test_rule_boundaries(detector, text, intent):
+    assert rule_intent(text) is not None
+    assert detector.detect(text).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("ssh to my instance times out, security group allows port 22", "networking"),
+        (
+            "ssh connection to my ec2 instance keeps timing out since this morning",
+            "ec2_troubleshooting",
+        ),
+        (
+            "my lambda function cannot connect to the rds postgres database, connection timed out",
+            "rds_database",
+        ),
+        (
+            "User is not authorized to perform s3:GetObject because no identity-based policy allows it",
+            "iam_security",
+        ),
+        ("cloudfront keeps serving an old version of my site", "general_support"),
+        ("application load balancer returns 502 bad gateway", "networking"),
+        ("route 53 record not resolving", "networking"),
+        ("s3 presigned url returns SignatureDoesNotMatch", "s3_troubleshooting"),
+        ("rds mysql too many connections", "rds_database"),
+        ("what's the weather in paris tomorrow", "out_of_scope"),
+    ],
+)
+def test_classifier_boundaries(detector, text, intent):
+    assert detector.detect(text).intent == intent
+
+
+# --- clarification ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["help", "it's broken", "not working since yesterday", "ec2 not working", "urgent!!!"]
+)
+def test_vague_messages_ask_for_clarification(detector, text):
+    assert is_too_vague(text)
+    result = detector.detect(text)
+    assert result.needs_clarification
+    assert "too_vague" in result.reasons
+    assert route(result) == "clarify"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ec2 instance stuck in pending",
+        "thanks, bye",
+        "Task timed out after 15.02 seconds",
+        "how do I enable s3 versioning",
+    ],
+)
+def test_specific_messages_are_not_too_vague(text):
+    assert not is_too_vague(text)
+
+
+def test_escalation_wins_over_clarification():
+    result = IntentResult(
+        intent="general_support", confidence=0.2, needs_clarification=True, escalate=True
+    )
+    assert route(result) == "escalate"
+    assert (
+        route(IntentResult(intent="general_support", confidence=0.2, needs_clarification=True))
+        == "clarify"
+    )
+    assert route(IntentResult(intent="ec2_troubleshooting", confidence=0.9)) == "answer"
+
+
+def test_low_confidence_threshold_is_applied(detector):
+    strict = IntentDetector(load_intent_model(), FakeNlp(), clarify_threshold=1.0)
+    result = strict.detect("my ec2 instance is stuck in pending state")
+    assert result.needs_clarification and "low_confidence" in result.reasons
+    lenient = IntentDetector(load_intent_model(), FakeNlp(), clarify_threshold=0.0)
+    assert not lenient.detect("my ec2 instance is stuck in pending state").needs_clarification
+
+
+def test_threshold_is_validated():
+    with pytest.raises(ValueError):
+        IntentDetector(load_intent_model(), FakeNlp(), clarify_threshold=1.5)
+
+
+def test_default_threshold_matches_the_dev_choice_recorded_in_the_model():
+    recorded = json.loads(MODEL_PATH.read_text())["calibration"]["clarify_threshold"]
+    assert pytest.approx(recorded, abs=0.051) == DEFAULT_CLARIFY_THRESHOLD
+
+
+# --- calibration sanity and result shape -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ec2 won't start",
+        "why is my bill high",
+        "hi",
+        "lambda Runtime.ImportModuleError",
+        "vpc peering not working",
+        "???",
+    ],
+)
+def test_result_shape_and_probability_sanity(detector, text):
+    result = detector.detect(text)
+    assert result.intent in INTENTS
+    assert 0.0 <= result.confidence <= 1.0
+    assert len(result.alternatives) == 3
+    assert all(name in INTENTS and name != result.intent for name, _ in result.alternatives)
+    probabilities = [p for _, p in result.alternatives]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert result.method in ("rule", "classifier", "hybrid")
+
+
+def test_classifier_probabilities_sum_to_one_and_temperature_changes_sharpness():
+    model = load_intent_model()
+    probabilities = model.predict_proba("my s3 bucket returns 403 on upload")
+    assert sum(probabilities.values()) == pytest.approx(1.0)
+    assert max(probabilities, key=probabilities.get) == "s3_troubleshooting"
+    hotter = IntentModel(
+        model.classes,
+        model.weights,
+        model.bias,
+        model.temperature * 4,
+        model.rule_confidence,
+        model.metadata,
+    )
+    assert max(hotter.predict_proba("my s3 bucket returns 403 on upload").values()) < max(
+        probabilities.values()
+    )
+
+
+def test_rule_confidences_are_measured_probabilities():
+    model = load_intent_model()
+    assert set(model.rule_confidence) >= {
+        "billing_keywords",
+        "account_compromise",
+        "out_of_scope_topic",
+    }
+    assert all(
+        0.5 < c < 1.0 for c in model.rule_confidence.values()
+    )  # smoothed: never a certain 1.0
+
+
+def test_entities_and_sentiment_come_from_the_port():
+    nlp = FakeNlp(sentiment="NEGATIVE", negative=0.9)
+    result = IntentDetector(load_intent_model(), nlp).detect("my EC2 instance cannot read from S3")
+    assert nlp.calls == ["my EC2 instance cannot read from S3"]
+    assert result.entities == ("EC2", "S3")
+    assert result.sentiment == "NEGATIVE"
+
+
+def test_fake_nlp_satisfies_the_port():
+    assert isinstance(FakeNlp(), NlpClient)
+
+
+def test_result_round_trips_through_dict(detector):
+    result = detector.detect("rds storage full")
+    assert IntentResult.from_dict(result.to_dict()).intent == result.intent
+
+
+# --- history --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "follow_up", ["still not working", "what about in eu-west-1?", "same error again"]
+)
+def test_short_follow_up_inherits_the_previous_intent(detector, follow_up):
+    history = [turn("my lambda function times out after 3 seconds", "lambda_troubleshooting", 0.93)]
+    result = detector.detect(follow_up, history)
+    assert result.intent == "lambda_troubleshooting"
+    assert "follow_up" in result.reasons
+    assert not result.needs_clarification
+    assert result.method == "hybrid"
+
+
+def test_new_specific_question_does_not_inherit(detector):
+    history = [turn("my lambda function times out after 3 seconds", "lambda_troubleshooting")]
+    result = detector.detect("also, how do I set up a budget alert for my account spend?", history)
+    assert result.intent == "billing_cost"
+    assert "follow_up" not in result.reasons
+
+
+def test_follow_up_without_history_is_vague(detector):
+    assert detector.detect("still not working").needs_clarification
+
+
+def test_out_of_scope_history_is_not_inherited(detector):
+    history = [turn("what's the weather", "out_of_scope")]
+    assert "follow_up" not in detector.detect("still not working", history).reasons
+
+
+# --- model file ------------------------------------------------------------------------------
+
+
+def test_load_is_cached_and_default_is_the_committed_model():
+    assert load_intent_model() is load_intent_model()
+    assert load_intent_model(MODEL_PATH) is load_intent_model(str(MODEL_PATH))
+
+
+def test_model_file_errors_are_clear(tmp_path):
+    with pytest.raises(IntentModelError, match="not found"):
+        load_intent_model(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(IntentModelError, match="not valid JSON"):
+        load_intent_model(bad)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(IntentModelError, match="format"):
+        load_intent_model(wrong)
+
+
+def test_model_records_training_settings_and_data_hash():
+    data = json.loads(MODEL_PATH.read_text())
+    assert len(data["training"]["data_sha256"]) == 64
+    assert data["training"]["settings"]["seed"] == 13
+    assert data["classes"] == list(INTENTS)
+
+
+def test_features_are_deterministic_and_cover_misspellings():
+    first = extract_features("lamda function timed out")
+    assert first == extract_features("lamda function timed out")
+    assert "c:lam" in first and "w:function" in first and "t:lambda_troubleshooting" in first
+
+
+def test_importing_intent_stays_light():
+    code = (
+        "import sys, pipeline.domain.intent as m; m.load_intent_model();"
+        "heavy = [x for x in ('numpy', 'sklearn', 'scipy', 'boto3', 'botocore') if x in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert output.stdout.strip() == ""
