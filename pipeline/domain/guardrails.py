@@ -1,0 +1,1793 @@
+"""Input and output guardrails: a catalogue of rules, detectors, verdicts and redaction.
+
+Public API (others code against exactly this):
+
+* :func:`scan_input` — secrets, PII, credential requests, questions about unreleased
+  features and prompt attacks in a customer's message;
+* :func:`scan_output` — sensitive data, future commitments and competitor disparagement
+  in a model's answer;
+* :func:`redact` — mask the spans of findings (overlaps allowed);
+* :data:`RULES` — the catalogue: every rule's category, id, action and user-facing message.
+
+Example:
+    >>> verdict = scan_input("my key is AKIA" + "ZQ3DN6WLF7J4XPRT please help")
+    >>> verdict.action.value, verdict.categories
+    ('block', ('aws_access_key',))
+    >>> "AKIAZQ3D" in verdict.redacted_text
+    False
+
+How it stays fast: every pattern is compiled at import; the message is lower-cased once
+and cheap substring checks decide which detector groups run at all, so a benign query
+costs a handful of ``in`` tests and a few regex searches. Normalisation (NFKD, look-alike
+letters, zero-width characters) runs only for text that is not plain ASCII.
+
+Every finding's span refers to the ORIGINAL text, so the redaction of the original text
+removes exactly what was matched on the normalised view.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from pipeline.domain.models import (
+    INPUT_CATEGORIES,
+    OUTPUT_CATEGORIES,
+    SECRET_CATEGORIES,
+    Finding,
+    GuardrailAction,
+    GuardrailVerdict,
+)
+from pipeline.domain.textnorm import NormalizedText, normalize
+
+__all__ = ["RULES", "Rule", "redact", "scan_input", "scan_output"]
+
+BLOCK = GuardrailAction.BLOCK
+REDACT = GuardrailAction.REDACT
+ALLOW = GuardrailAction.ALLOW
+
+
+# ---------------------------------------------------------------------------
+# The catalogue
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One entry of the guardrail catalogue.
+
+    Attributes:
+        category: Stable category id (from ``INPUT_CATEGORIES`` or ``OUTPUT_CATEGORIES``).
+        rule_id: Stable id of the rule, carried by every :class:`Finding` it produces.
+        action: What the pipeline does when the rule matches.
+        message: The user-facing reply when this rule decides a block.
+        description: What the rule matches, for the catalogue and the reports.
+    """
+
+    category: str
+    rule_id: str
+    action: GuardrailAction
+    message: str
+    description: str = ""
+
+
+_ROTATE_TAIL = (
+    " I have not stored it, but anything pasted into a chat should be treated as compromised."
+)
+MESSAGES: dict[str, str] = {
+    "aws_access_key": (
+        "Your message contains an AWS access key ID, so that key is now exposed and must be "
+        "rotated. In the IAM console (Users > your user > Security credentials) or with "
+        "`aws iam create-access-key`, create a new key, switch your applications to it, then "
+        "deactivate and delete the old one (`aws iam update-access-key --status Inactive` and "
+        "`aws iam delete-access-key`). Check CloudTrail for activity you do not recognise."
+        + _ROTATE_TAIL
+    ),
+    "aws_secret_key": (
+        "Your message contains an AWS secret access key, so that key pair is now exposed and "
+        "must be rotated: create a new access key in the IAM console or with `aws iam "
+        "create-access-key`, update your applications, then deactivate and delete the old key "
+        "with `aws iam delete-access-key`. Review CloudTrail for unexpected activity."
+        + _ROTATE_TAIL
+    ),
+    "aws_session_token": (
+        "Your message contains an AWS session token. It grants access until it expires, so "
+        "treat it as exposed: revoke the role's active sessions (IAM console > Roles > "
+        "Revoke active sessions) or disable the user's access keys that issued it, and request "
+        "fresh temporary credentials." + _ROTATE_TAIL
+    ),
+    "private_key": (
+        "Your message contains a private key, so that key is now exposed and must be replaced: "
+        "generate a new key pair, install the new public key (for EC2, in ~/.ssh/authorized_keys "
+        "or a new EC2 key pair; for TLS, re-issue the certificate), then remove the old key "
+        "everywhere it is trusted." + _ROTATE_TAIL
+    ),
+    "password": (
+        "Your message contains a password, so it is now exposed and must be changed. Change it "
+        "now (for an IAM user in the IAM console or with `aws iam update-login-profile`; for a "
+        "database with its own password command or `aws rds modify-db-instance "
+        "--master-user-password`), and consider storing it in AWS Secrets Manager instead of "
+        "configuration files." + _ROTATE_TAIL
+    ),
+    "generic_secret": (
+        "Your message contains an API key, token or credential, so it is now exposed and must be "
+        "revoked and regenerated with the service that issued it (for example GitHub, Slack, "
+        "Stripe or Google Cloud settings), and any URL with a password in it needs a new "
+        "password." + _ROTATE_TAIL
+    ),
+    "pii": (
+        "I removed personal information (such as card numbers, email addresses, phone numbers or "
+        "identity numbers) from your message before processing it."
+    ),
+    "credential_request": (
+        "I can't reveal, generate or share credentials, MFA codes or access to anyone else's "
+        "account, and I can't help bypass authentication. If you have lost access to your own "
+        "account, use the AWS sign-in recovery options or contact AWS Support from the account's "
+        "registered email; an administrator of your organisation can grant access through IAM."
+    ),
+    "future_features": (
+        "I can't share information about unreleased services, roadmaps or launch dates. Announced "
+        "features are published on the 'What's New with AWS' page and the AWS News Blog, and your "
+        "account team can discuss feature requests with you. I'm happy to help with what is "
+        "available today."
+    ),
+    "prompt_attack": (
+        "I can't change my instructions, take on a different persona or reveal my configuration. "
+        "I'm here to help with AWS questions: tell me what you're working on and I'll do my best."
+    ),
+    "sensitive_data": (
+        "The drafted answer contained sensitive data (a credential or personal information), so "
+        "it was withheld. Please rephrase your question without including secrets."
+    ),
+    "future_commitment": (
+        "The drafted answer made a commitment about future releases, refunds or credits that I "
+        "can't make, so it was withheld. For announced features see 'What's New with AWS'; for "
+        "refunds and credits please open a case with AWS Support billing."
+    ),
+    "competitor_disparagement": (
+        "The drafted answer made unfair claims about another provider, so it was withheld. I can "
+        "offer a neutral comparison of the services instead."
+    ),
+}
+
+_RULE_SPECS: tuple[tuple[str, str, GuardrailAction, str], ...] = (
+    ("aws_access_key", "aws_access_key.key_id", BLOCK, "AKIA/ASIA/ABIA/ACCA/A3T access key ids"),
+    ("aws_access_key", "aws_access_key.split", BLOCK, "access key id broken across lines"),
+    (
+        "aws_secret_key",
+        "aws_secret_key.assignment",
+        BLOCK,
+        "40-char secret after a secret-key name",
+    ),
+    (
+        "aws_secret_key",
+        "aws_secret_key.split",
+        BLOCK,
+        "secret key broken across lines after its name",
+    ),
+    ("aws_secret_key", "aws_secret_key.bare", BLOCK, "high-entropy 40-char token in prose"),
+    (
+        "aws_session_token",
+        "aws_session_token.assignment",
+        BLOCK,
+        "long token after a session-token name",
+    ),
+    (
+        "aws_session_token",
+        "aws_session_token.prefix",
+        BLOCK,
+        "STS token by its fixed base64 prefix",
+    ),
+    (
+        "private_key",
+        "private_key.pem",
+        BLOCK,
+        "PEM/PGP/OpenSSH private key blocks with key material",
+    ),
+    ("private_key", "private_key.putty", BLOCK, "PuTTY private key files"),
+    ("password", "password.assignment", BLOCK, "password = value in config, JSON, env, CLI"),
+    ("password", "password.prose", BLOCK, "'my password is X' in prose"),
+    ("password", "password.connection_string", BLOCK, "scheme://user:password@host (non-HTTP)"),
+    ("password", "password.cli_flag", BLOCK, "mysql -pSECRET and --password SECRET"),
+    (
+        "generic_secret",
+        "generic_secret.vendor_token",
+        BLOCK,
+        "GitHub, GitLab, Slack, Stripe, Google, npm, SendGrid, OpenAI tokens",
+    ),
+    ("generic_secret", "generic_secret.jwt", BLOCK, "JSON web tokens"),
+    ("generic_secret", "generic_secret.bearer", BLOCK, "Authorization: Bearer/Basic credentials"),
+    ("generic_secret", "generic_secret.basic_auth_url", BLOCK, "http(s)://user:password@host"),
+    (
+        "generic_secret",
+        "generic_secret.assignment",
+        BLOCK,
+        "api_key/token/client_secret = high-entropy value",
+    ),
+    ("generic_secret", "generic_secret.slack_webhook", BLOCK, "Slack incoming-webhook URLs"),
+    ("pii", "pii.card_number", REDACT, "payment card numbers passing the Luhn check"),
+    ("pii", "pii.us_ssn", REDACT, "US social security numbers"),
+    ("pii", "pii.iban", REDACT, "IBANs passing the mod-97 check"),
+    ("pii", "pii.email", REDACT, "email addresses (documentation domains excepted)"),
+    ("pii", "pii.phone", REDACT, "phone numbers"),
+    (
+        "credential_request",
+        "credential_request.assistant_secrets",
+        BLOCK,
+        "asks for the assistant's own keys or secrets",
+    ),
+    (
+        "credential_request",
+        "credential_request.others_access",
+        BLOCK,
+        "asks for someone else's credentials or account",
+    ),
+    (
+        "credential_request",
+        "credential_request.generate",
+        BLOCK,
+        "asks the assistant to generate or hand over credentials",
+    ),
+    (
+        "credential_request",
+        "credential_request.bypass",
+        BLOCK,
+        "asks to bypass MFA or authentication",
+    ),
+    (
+        "future_features",
+        "future_features.roadmap",
+        BLOCK,
+        "roadmaps, unreleased or upcoming services",
+    ),
+    ("future_features", "future_features.launch_date", BLOCK, "when will AWS launch/support X"),
+    ("prompt_attack", "prompt_attack.override", BLOCK, "ignore/disregard previous instructions"),
+    (
+        "prompt_attack",
+        "prompt_attack.persona",
+        BLOCK,
+        "role-play jailbreaks (DAN, developer mode, no restrictions)",
+    ),
+    ("prompt_attack", "prompt_attack.extraction", BLOCK, "system-prompt extraction"),
+    ("prompt_attack", "prompt_attack.combined", BLOCK, "several weaker jailbreak signals together"),
+    ("sensitive_data", "sensitive_data.secret", BLOCK, "a secret detector matched the answer"),
+    ("sensitive_data", "sensitive_data.pii", REDACT, "a PII detector matched the answer"),
+    ("future_commitment", "future_commitment.release", BLOCK, "promises future releases or dates"),
+    ("future_commitment", "future_commitment.refund", BLOCK, "promises refunds or credits"),
+    (
+        "competitor_disparagement",
+        "competitor_disparagement.negative_claim",
+        BLOCK,
+        "negative claims about other providers",
+    ),
+)
+
+RULES: tuple[Rule, ...] = tuple(
+    Rule(category=c, rule_id=r, action=a, message=MESSAGES[c], description=d)
+    for c, r, a, d in _RULE_SPECS
+)
+_RULE_BY_ID: dict[str, Rule] = {rule.rule_id: rule for rule in RULES}
+assert {r.category for r in RULES} == set(INPUT_CATEGORIES) | set(OUTPUT_CATEGORIES)
+
+# When two findings overlap, the more specific category wins (an AWS secret key inside
+# ``aws_secret_access_key=…`` is not also a generic secret or a password).
+_SPECIFICITY: dict[str, int] = {
+    "private_key": 0,
+    "aws_session_token": 1,
+    "aws_secret_key": 2,
+    "aws_access_key": 3,
+    "generic_secret": 4,
+    "password": 5,
+    "pii": 6,
+}
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+_F = re.IGNORECASE
+_Hit = tuple[str, int, int]  # (rule_id, start, end) in the normalised text
+
+
+def _entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts = Counter(value)
+    size = len(value)
+    return -sum(n / size * math.log2(n / size) for n in counts.values())
+
+
+_PLACEHOLDER_WORDS = frozenset(
+    """none null nil true false yes no undefined empty blank string str int required optional
+    password passwd pass pwd secret secrets token value values here placeholder example sample
+    dummy fake test redacted hidden masked removed xxx xxxx xxxxx xxxxxx xxxxxxxx changeit
+    yourpassword your_password your-password mypassword my_password my-password
+    yoursecret your_secret your-secret your_token your-token yourtoken your_api_key
+    your-api-key yourapikey your_key your-key secret_value password_here secret_here
+    db_password dbpassword admin_password new_password old_password user_password
+    ref sub getatt join select default env environ getenv input prompt
+    notused not_set unset tbd todo na n/a ... * ****""".split()
+)
+_PLACEHOLDER_PREFIXES = (
+    "<",
+    "${",
+    "{{",
+    "{%",
+    "$(",
+    "%(",
+    "%s",
+    "(",
+    "[",
+    "os.",
+    "process.",
+    "env.",
+    "env[",
+    "var.",
+    "local.",
+    "data.",
+    "aws_",
+    "!",
+    "arn:",
+    "resolve:",
+    "ssm:",
+    "secretsmanager:",
+    "getpass",
+    "input(",
+    "config",
+    "settings",
+    "self.",
+    "args.",
+    "opts.",
+    "request.",
+    "req.",
+    "params.",
+    "props.",
+    "this.",
+    "event[",
+    "event.",
+    "environ",
+    "secret_",
+    "get_secret",
+    "vault:",
+    "op://",
+)
+_MASKED = re.compile(r"[*•xX#.\-_?]+")
+_DOTTED_IDENTIFIER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(.*\))?|[A-Za-z_]\w*\(.*\)")
+_SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
+_PLACEHOLDER_PHRASE = re.compile(
+    r"(?:your|my|the|some|new|old|strong|secure|example|sample|real|actual)[_\- ]?"
+    r"(?:db[_\- ]?|admin[_\- ]?|api[_\- ]?|secret[_\- ]?|access[_\- ]?|app[_\- ]?|user[_\- ]?)?"
+    r"(?:password|passwd|pass|pwd|secret|token|key|api[_\- ]?key|value|creds|credentials)(?:[_\- ]?here)?"
+)
+
+
+def _is_placeholder(value: str) -> bool:
+    """True when a credential-looking value is a placeholder, reference or mask."""
+    stripped = value.strip().strip("\"'`")
+    lowered = stripped.lower()
+    if len(stripped) < 3 or lowered in _PLACEHOLDER_WORDS or _MASKED.fullmatch(stripped):
+        return True
+    if lowered.startswith(_PLACEHOLDER_PREFIXES) or _SHELL_VARIABLE.fullmatch(stripped):
+        return True
+    if _DOTTED_IDENTIFIER.fullmatch(stripped) and not any(
+        ch.isdigit() for ch in stripped.split(".")[-1][:1]
+    ):
+        return True
+    if _PLACEHOLDER_PHRASE.fullmatch(lowered):
+        return True
+    return "example" in lowered or "placeholder" in lowered or "redacted" in lowered
+
+
+# ---------------------------------------------------------------------------
+# Secret detectors (shared by the input and the output guardrail)
+# ---------------------------------------------------------------------------
+
+_DOC_EXAMPLE_SECRETS = frozenset(
+    {
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
+    }
+)
+
+_ACCESS_KEY = re.compile(
+    r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])", _F
+)
+_ACCESS_KEY_SPLIT = re.compile(
+    r"(?<![A-Za-z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{0,15})[ \t]*(?:\r?\n|\\n)[ \t\"'+]*([A-Z0-9]{1,16})(?![A-Za-z0-9])"
+)
+
+
+def _access_keys(text: str) -> Iterator[_Hit]:
+    for match in _ACCESS_KEY.finditer(text):
+        key = match.group()
+        if key.upper().endswith("EXAMPLE"):
+            continue  # AKIAIOSFODNN7EXAMPLE and friends: AWS documentation examples
+        if not key.isupper():
+            # A lower/mixed-case key is an evasion attempt, but "asiapacificregion..." is
+            # prose: demand the digits every real (base32) key body is likely to contain.
+            body = key[4:]
+            if sum(ch.isdigit() for ch in body) < 2:
+                continue
+        yield "aws_access_key.key_id", match.start(), match.end()
+    for match in _ACCESS_KEY_SPLIT.finditer(text):
+        if len(match.group(1)) + len(match.group(2)) == 20 and not match.group(2).endswith(
+            "EXAMPLE"
+        ):
+            yield "aws_access_key.split", match.start(), match.end()
+
+
+_SECRET_TOKEN_40 = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_SECRET_KEY_CONTEXT = re.compile(r"secret|aws_sk|\bsk\b", _F)
+_SECRET_KEY_SPLIT = re.compile(
+    r"secret[\w\s\-\"']{0,25}?(?:[:=]|\bis\b)\s*[\"']?([A-Za-z0-9/+]{6,39})[\"']?[ \t]*(?:\r?\n|\\n)[ \t\"'+]*([A-Za-z0-9/+]{1,34})(?![A-Za-z0-9/+=])",
+    _F,
+)
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_GENERIC_TOKEN_CONTEXT = re.compile(r"token|api[_\-]?key|bearer|authorization|auth\b|client[_\-]?secret", _F)
+
+
+def _looks_random_40(token: str) -> bool:
+    has_upper = any(ch.isupper() for ch in token)
+    has_lower = any(ch.islower() for ch in token)
+    has_digit_or_symbol = any(ch.isdigit() or ch in "/+" for ch in token)
+    return has_upper and has_lower and has_digit_or_symbol and _entropy(token) >= 4.2
+
+
+def _aws_secret_keys(text: str) -> Iterator[_Hit]:
+    for match in _SECRET_TOKEN_40.finditer(text):
+        token = match.group()
+        if token in _DOC_EXAMPLE_SECRETS or token.endswith("EXAMPLEKEY") or _HEX.fullmatch(token):
+            continue
+        before = text[max(0, match.start() - 60) : match.start()]
+        if text[match.start() - 1 : match.start()] == "." or text[match.end() : match.end() + 1] == ".":
+            continue  # a segment of a JWT or another dotted token, not an AWS secret
+        if _GENERIC_TOKEN_CONTEXT.search(before) and not _SECRET_KEY_CONTEXT.search(before):
+            continue  # "x-api-key: …", "auth_token: …": the generic-secret rules own these
+        if _SECRET_KEY_CONTEXT.search(before):
+            if _entropy(token) >= 3.5 and not token.isalpha():
+                yield "aws_secret_key.assignment", match.start(), match.end()
+        elif _looks_random_40(token):
+            yield "aws_secret_key.bare", match.start(), match.end()
+
+
+
+def _aws_secret_keys_split(text: str) -> Iterator[_Hit]:
+    for match in _SECRET_KEY_SPLIT.finditer(text):
+        joined = match.group(1) + match.group(2)
+        if len(joined) == 40 and "EXAMPLE" not in joined and _entropy(joined) >= 3.5:
+            yield "aws_secret_key.split", match.start(1), match.end(2)
+
+
+_SESSION_TOKEN_ASSIGN = re.compile(
+    r"(?:aws_session_token|aws_security_token|session_?token|security[_-]?token|x-amz-security-token|session\s+token)"
+    r"[\"']?\s*(?:[:=]|\bis\b)?\s*[\"']?((?:[A-Za-z0-9/+=]{20,}(?:[ \t]*(?:\r?\n|\\n)[ \t]*)?){2,}|[A-Za-z0-9/+=]{60,})",
+    _F,
+)
+_SESSION_TOKEN_PREFIX = re.compile(
+    r"(?<![A-Za-z0-9/+])(?:FwoGZXIvYXdz|FQoGZXIvYXdz|IQoJb3JpZ2lu|IQoDYXdz|AgoJb3JpZ2lu)[A-Za-z0-9/+=]{40,}"
+)
+
+
+def _session_tokens(text: str) -> Iterator[_Hit]:
+    for match in _SESSION_TOKEN_ASSIGN.finditer(text):
+        value = re.sub(r"\s|\\n", "", match.group(1))
+        if len(value) >= 60 and "EXAMPLE" not in value.upper() and _entropy(value) >= 4.0:
+            yield "aws_session_token.assignment", match.start(1), match.end(1)
+    for match in _SESSION_TOKEN_PREFIX.finditer(text):
+        yield "aws_session_token.prefix", match.start(), match.end()
+
+
+_PEM_HEADER = re.compile(
+    r"-{2,}\s*BEGIN\s+((?:RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP|SSH2\s+ENCRYPTED|ED25519)\s+)?PRIVATE\s+KEY(?:\s+BLOCK)?\s*-{2,}",
+    _F,
+)
+_PEM_BODY = re.compile(
+    r"(?:\s*(?:Proc-Type:[^\n]*|DEK-Info:[^\n]*|Version:[^\n]*|Comment:[^\n]*|[A-Za-z0-9+/=]{16,}|\\n))+"
+)
+_PEM_FOOTER = re.compile(r"\s*-{2,}\s*END\s+[A-Z0-9 ]*PRIVATE\s+KEY(?:\s+BLOCK)?\s*-{2,}", _F)
+_PUTTY = re.compile(
+    r"PuTTY-User-Key-File-\d+:.*?Private-Lines:\s*\d+\s*\n(?:[A-Za-z0-9+/=]+\n?)+", re.S
+)
+
+
+def _private_keys(text: str) -> Iterator[_Hit]:
+    for match in _PEM_HEADER.finditer(text):
+        body = _PEM_BODY.match(text, match.end())
+        if body is None or not re.search(r"[A-Za-z0-9+/=]{16,}", body.group()):
+            continue  # a header alone ("my key starts with BEGIN RSA PRIVATE KEY") exposes nothing
+        end = body.end()
+        footer = _PEM_FOOTER.match(text, end)
+        if footer:
+            end = footer.end()
+        yield "private_key.pem", match.start(), end
+    for match in _PUTTY.finditer(text):
+        yield "private_key.putty", match.start(), match.end()
+
+
+# Key names are matched from their keyword on (a leading ``[\w.-]*`` would make every
+# search quadratic); :func:`_key_name` extends the match backwards to the whole name.
+_PW_KEY = (
+    r"(?:(?:password|passwd|passphrase|passcode|pwd)[A-Za-z0-9_\-]*"
+    r"|(?<![A-Za-z])(?:pass|pw|pswd|pass_?wd)(?![A-Za-z]))"
+)
+_VALUE = r"(?:\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|`(?P<bq>[^`\n]{1,200})`|(?P<bare>[^\s\"'`,;&)}\]<>]{1,200}))"
+_PASSWORD_ASSIGN = re.compile(
+    rf"(?P<key>{_PW_KEY})[\"']?\s*(?:=>|:=|->|=(?!=)|:(?!:)|\bis\s+set\s+to\b)\s*{_VALUE}", _F
+)
+_PASSWORD_KEY_SKIP = re.compile(
+    r"length|policy|polic|required|reset|expir|age\b|minimum|maximum|\bmin|\bmax|_min|_max|\bmin_|\bmax_|enabled|enable|hint|prompt|file|path|field|label|type|"
+    r"valid|complex|strength|rotat|attempt|last|changed|arn|secret_?name|secretname|secret_?id|_id\b|count|"
+    r"auth_?type|mode|manage|generat|less|_url|rule|regex|pattern|template|param|noecho|\bpwd\b(?=\s*=\s*/)",
+    _F,
+)
+_PASSWORD_CLI = re.compile(
+    r"(?:--(?:[a-z]+-)*(?:password|passwd|pass)(?:[= ]+)"  # --password X / --db-password=X
+    r"|\bmysql(?:dump|admin)?\b[^\n]*?\s-p)" + _VALUE,  # mysql -pSECRET
+    _F,
+)
+_PASSWORD_PROSE = re.compile(
+    r"(?:\b(?:password|passwd|passcode|passphrase|pwd|pw)(?:\s+(?:for|of)\s+(?:the\s+)?[\w@.\-]+(?:\s+[\w@.\-]+){0,3}?)?\s+"
+    r"(?:(?:is|was|has\s+been)\s+(?:set|changed|reset|updated)\s+to|is\s+now|will\s+be|would\s+be|set\s+to|changed\s+to|"
+    r"reset\s+to|is|was|=|:)"
+    r"|\b(?:changed|set|reset|updated)\s+(?:the\s+|my\s+|our\s+|his\s+|her\s+)?(?:\w+\s+)?(?:password|passwd|pw)\s+to)\s*"
+    + _VALUE,
+    _F,
+)
+_PROSE_STOPWORDS = frozenset(
+    """not incorrect correct wrong right expired invalid valid required too very being been set reset
+    changed missing empty blank same different rejected accepted working failing stored saved
+    encrypted hashed in on at for from still now also definitely probably longer shorter case like
+    what something secure strong weak long short locked ok okay fine good bad stuck lost forgotten
+    known unknown generated managed rotated the a an my our your their his her its this that it
+    no yes never always only just definitely there here what which when where how why who
+    incorrectly exactly actually literally simply apparently supposedly hard easy complex simple
+    displayed shown hidden masked obscured asterisks dots protected compromised leaked exposed
+    saved cached remembered sent emailed mailed printed logged visible invisible required mandatory
+    optional temporary temp initial default fine unchanged updated outdated old new current same
+    different unique shared reused identical longer characters chars letters digits numbers symbols
+    ignored accepted denied refused blocked failing working wrong because but and or so then""".split()
+)
+_CONNECTION_STRING = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]{1,24})://(?P<user>[^\s:/@'\"<>]{1,64}):(?P<pw>[^\s@/'\"<>]{1,128})@(?P<host>[A-Za-z0-9.\-\[\]_]+)"
+)
+_HTTP_SCHEMES = frozenset({"http", "https", "ws", "wss", "git+https", "git+http"})
+
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def _key_name(text: str, match: re.Match[str]) -> str:
+    """The whole key name a keyword match belongs to (``DB_PASSWORD`` for ``PASSWORD``)."""
+    start = match.start("key")
+    while start > 0 and text[start - 1] in _NAME_CHARS and match.start("key") - start < 64:
+        start -= 1
+    return text[start : match.end("key")]
+
+
+def _value_of(match: re.Match[str]) -> tuple[str, int, int, bool]:
+    """(value, start, end, quoted) of the value group that matched."""
+    for name in ("dq", "sq", "bq", "bare"):
+        value = match.group(name)
+        if value is not None:
+            return value, match.start(name), match.end(name), name != "bare"
+    raise AssertionError("one value group always matches")
+
+
+def _looks_like_password(value: str, quoted: bool) -> bool:
+    """Heuristic: does a prose value look like a real password rather than a word?"""
+    value = value.rstrip(".,!?;:)")
+    if len(value) < 4 or _is_placeholder(value):
+        return False
+    lowered = value.lower()
+    if lowered in _PROSE_STOPWORDS:
+        return False
+    has_digit = any(ch.isdigit() for ch in value)
+    has_symbol = any(ch in "!@#$%^&*~+=?/\\|_" for ch in value)
+    mixed = any(ch.isupper() for ch in value[1:]) and any(ch.islower() for ch in value)
+    if has_digit or has_symbol or mixed:
+        return not re.fullmatch(r"\d{1,3}(?:\.\d+)?%?|\d+\s*(?:chars?|characters)", lowered)
+    if quoted:
+        return True
+    if re.fullmatch(r"[a-z]+(?:-[a-z]+)*", lowered):
+        return len(lowered) >= 6 and not re.search(
+            r"(?:ed|ing|ly|ive|able|ible|ful|less|ous)$", lowered
+        )
+    return False
+
+
+def _passwords(text: str) -> Iterator[_Hit]:
+    for match in _PASSWORD_ASSIGN.finditer(text):
+        key = _key_name(text, match)
+        if _PASSWORD_KEY_SKIP.search(key):
+            continue
+        value, start, end, quoted = _value_of(match)
+        if key.lower() == "pwd" and value.startswith(("/", "~")):
+            continue  # $PWD is the working directory
+        if _is_placeholder(value) or re.fullmatch(r"\d{1,3}", value):
+            continue
+        if not quoted and value.lower() in _PROSE_STOPWORDS:
+            continue  # "the password: is it required?" and other sentences, not values
+        yield "password.assignment", start, end
+    for match in _PASSWORD_CLI.finditer(text):
+        value, start, end, _quoted = _value_of(match)
+        if not _is_placeholder(value) and not value.startswith("-"):
+            yield "password.cli_flag", start, end
+    for match in _PASSWORD_PROSE.finditer(text):
+        value, start, end, quoted = _value_of(match)
+        stripped = value.rstrip(".,!?;:)")
+        if _looks_like_password(stripped, quoted):
+            yield "password.prose", start, start + len(stripped)
+    for match in _CONNECTION_STRING.finditer(text):
+        password = match.group("pw")
+        if _is_placeholder(password) or password.lower() in {"password", "pass", "pwd", "secret"}:
+            continue
+        scheme = match.group("scheme").lower()
+        rule = (
+            "generic_secret.basic_auth_url"
+            if scheme in _HTTP_SCHEMES
+            else "password.connection_string"
+        )
+        yield rule, match.start("pw"), match.end("pw")
+
+
+_VENDOR_TOKENS = re.compile(
+    r"(?<![A-Za-z0-9_])(?:"
+    r"gh[pousr]_[A-Za-z0-9]{30,255}"
+    r"|github_pat_[A-Za-z0-9_]{40,255}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}"
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"
+    r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
+    r"|AIza[0-9A-Za-z_\-]{35}"
+    r"|npm_[A-Za-z0-9]{36}"
+    r"|SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{16,64}"
+    r"|sk-(?:proj-|ant-(?:api\d\d-)?|svcacct-)?[A-Za-z0-9_\-]{32,}"
+    r"|SK[0-9a-f]{32}"
+    r"|key-[0-9a-f]{32}"
+    r"|shpat_[0-9a-fA-F]{32}"
+    r"|dop_v1_[0-9a-f]{64}"
+    r"|hf_[A-Za-z]{34}"
+    r")(?![A-Za-z0-9_])"
+)
+_SLACK_WEBHOOK = re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9_/\-]{20,}")
+_JWT = re.compile(
+    r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
+)
+_BEARER = re.compile(r"\bbearer\s+([A-Za-z0-9\-._~+/]{16,}=*)", _F)
+_BASIC_AUTH_HEADER = re.compile(r"\bbasic\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])", _F)
+_SECRET_ASSIGN = re.compile(
+    rf"(?P<key>(?:api[_\-]?key|apikey|api[_\-]?secret|secret|token|private[_\-]?key|"
+    rf"signing[_\-]?key|encryption[_\-]?key|x-api-key)[A-Za-z0-9_\-]*)"
+    rf"[\"']?\s*(?:=>|:=|=(?!=)|:(?!:))\s*{_VALUE}",
+    _F,
+)
+_SECRET_KEY_NAME_SKIP = re.compile(
+    r"next|continuation|idempoten|pagination|client_?token|type|name|_?id$|_id_|arn|ttl|expir|url|uri|path|"
+    r"file|length|count|limit|header|endpoint|version|string$|\bref\b|_ref\b|ref_|manager|policy|rotation|kms|aws_secret|"
+    r"secretaccesskey|session|security_?token|key_?pair|keyname|public|publishable|duration|store|provider|"
+    r"lifetime|validity|scope|format|usage|\btokens?\b$",
+    _F,
+)
+
+
+_VENDOR_GATE = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "glpat", "xox", "_live_", "_test_", "aiza",
+                "npm_", "sg.", "sk-", "sk", "key-", "shpat_", "dop_v1", "hf_")
+
+
+def _generic_secrets(text: str, lowered: str) -> Iterator[_Hit]:
+    if _any_in(lowered, _VENDOR_GATE):
+        yield from _vendor_tokens(text)
+    if "hooks.slack" in lowered:
+        for match in _SLACK_WEBHOOK.finditer(text):
+            if "XXXX" not in match.group().upper():
+                yield "generic_secret.slack_webhook", match.start(), match.end()
+    if "eyj" in lowered:
+        for match in _JWT.finditer(text):
+            yield "generic_secret.jwt", match.start(), match.end()
+    if "bearer" in lowered:
+        for match in _BEARER.finditer(text):
+            token = match.group(1)
+            if not _is_placeholder(token) and _entropy(token) >= 3.0 and any(ch.isdigit() for ch in token):
+                yield "generic_secret.bearer", match.start(1), match.end(1)
+    if "authorization" in lowered:
+        for match in _BASIC_AUTH_HEADER.finditer(text):
+            try:
+                decoded = base64.b64decode(match.group(1) + "==", validate=False).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            user, sep, password = decoded.partition(":")
+            if sep and user and password and not _is_placeholder(password):
+                yield "generic_secret.bearer", match.start(1), match.end(1)
+    if _any_in(lowered, ("secret", "token", "key", "api")) and _any_in(lowered, ("=", ":")):
+        yield from _secret_assignments(text)
+
+
+def _vendor_tokens(text: str) -> Iterator[_Hit]:
+    for match in _VENDOR_TOKENS.finditer(text):
+        token = match.group()
+        if token.startswith("sk-") and not any(ch.isdigit() for ch in token):
+            continue
+        if "EXAMPLE" in token.upper() or "XXXXXXXX" in token.upper():
+            continue
+        yield "generic_secret.vendor_token", match.start(), match.end()
+
+
+def _secret_assignments(text: str) -> Iterator[_Hit]:
+    for match in _SECRET_ASSIGN.finditer(text):
+        key = _key_name(text, match)
+        if _SECRET_KEY_NAME_SKIP.search(key):
+            continue
+        value, start, end, _quoted = _value_of(match)
+        if len(value) < 12 or _is_placeholder(value) or " " in value:
+            continue
+        classes = sum(
+            (
+                any(c.islower() for c in value),
+                any(c.isupper() for c in value),
+                any(c.isdigit() for c in value),
+            )
+        )
+        if classes >= 2 and _entropy(value) >= 3.2:
+            yield "generic_secret.assignment", start, end
+
+
+# ---------------------------------------------------------------------------
+# PII detectors
+# ---------------------------------------------------------------------------
+
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])([A-Za-z0-9._%+\-]{1,64})@((?:[A-Za-z0-9\-]{1,63}\.)+[A-Za-z]{2,24})(?![A-Za-z0-9\-])"
+)
+_DOC_EMAIL_DOMAINS = (
+    "example.com",
+    "example.org",
+    "example.net",
+    ".example",
+    ".invalid",
+    ".test",
+    "localhost",
+)
+_SYSTEM_USERS = frozenset(
+    {"git", "ec2-user", "ubuntu", "centos", "bitnami", "fedora", "admin@ip", "hadoop"}
+)
+_AWS_ROLE_MAILBOXES = frozenset(
+    {
+        "abuse",
+        "aws-security",
+        "no-reply",
+        "noreply",
+        "no-reply-aws",
+        "aws-verification",
+        "aws-receivables-support",
+        "aws-marketing-email-replies",
+        "security",
+        "awsmarketplace",
+        "aws-billing",
+    }
+)
+_PHONE_NANP = re.compile(
+    r"(?<![\w.+\-/:])(?:\+?1[\s.\-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.\-])\d{3}[\s.\-]\d{4}(?![\w\-/:]|\.\d)"
+)
+_PHONE_INTL = re.compile(r"(?<![\w+])\+[1-9]\d{0,2}(?:[\s.\-]?\(?\d{1,5}\)?){2,6}(?![\w\-])")
+_PHONE_CONTEXT = re.compile(
+    r"\b(?:phone|mobile|cell|call me|tel|telephone|whatsapp|sms|text me)\b[^\d\n]{0,20}(\d{10,11})\b",
+    _F,
+)
+_SSN = re.compile(r"(?<![\d\-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d\-])")
+_SSN_CONTEXT = re.compile(
+    r"\b(?:ssn|social security(?: number| no\.?)?)\b[^\d\n]{0,20}(\d{3}[ \-]?\d{2}[ \-]?\d{4})\b",
+    _F,
+)
+_CARD = re.compile(r"(?<![\w\-.])(?:\d[ \-]?){12,18}\d(?![\w\-]|\.\d)")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _iban_ok(candidate: str) -> bool:
+    compact = candidate.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(number) % 97 == 1
+
+
+def _pii(text: str) -> Iterator[_Hit]:
+    if "@" in text:
+        for match in _EMAIL.finditer(text):
+            local, domain = match.group(1).lower(), match.group(2).lower()
+            if domain.endswith(_DOC_EMAIL_DOMAINS) or local in _SYSTEM_USERS:
+                continue
+            if domain in ("amazon.com", "amazonaws.com") and local in _AWS_ROLE_MAILBOXES:
+                continue
+            if re.fullmatch(r"\d+\.\d+(?:\.\d+)*", domain.split(".", 1)[-1]):
+                continue
+            yield "pii.email", match.start(), match.end()
+    for match in _SSN.finditer(text):
+        yield "pii.us_ssn", match.start(), match.end()
+    for match in _SSN_CONTEXT.finditer(text):
+        yield "pii.us_ssn", match.start(1), match.end(1)
+    for match in _CARD.finditer(text):
+        raw = match.group()
+        digits = raw.replace(" ", "").replace("-", "")
+        if 13 <= len(digits) <= 19 and digits[0] in "3456" and _luhn_ok(digits):
+            if len(set(digits)) > 1:  # 0000… and 4444… runs are fillers, not cards
+                yield "pii.card_number", match.start(), match.end()
+    for match in _PHONE_NANP.finditer(text):
+        yield "pii.phone", match.start(), match.end()
+    for match in _PHONE_INTL.finditer(text):
+        digits = re.sub(r"\D", "", match.group())
+        if 8 <= len(digits) <= 15:
+            yield "pii.phone", match.start(), match.end()
+    for match in _PHONE_CONTEXT.finditer(text):
+        yield "pii.phone", match.start(1), match.end(1)
+    for match in _IBAN.finditer(text):
+        candidate = match.group()
+        # Greedy matching may swallow a following upper-case word group: shrink until valid.
+        while candidate:
+            if _iban_ok(candidate):
+                yield "pii.iban", match.start(), match.start() + len(candidate)
+                break
+            if " " not in candidate:
+                break
+            candidate = candidate.rsplit(" ", 1)[0]
+
+
+# ---------------------------------------------------------------------------
+# Intent-like input rules: credential requests, future features, prompt attacks
+# ---------------------------------------------------------------------------
+
+_CRED_NOUN = (
+    r"(?:passwords?|pass\s?words?|credentials?|creds|access\s+keys?|secret(?:\s+access)?\s+keys?|api\s+keys?|"
+    r"session\s+tokens?|tokens?|mfa\s+(?:codes?|tokens?|device)|2fa\s+codes?|otp|one[- ]time\s+(?:codes?|passwords?)|"
+    r"login(?:\s+details)?|log-?in\s+info|keys|secrets?|private\s+keys?|key\s+pairs?|pem\s+files?)"
+)
+_OTHER_PERSON = (
+    r"(?:(?:my|our|a|the)\s+)?(?:colleague|coworker|co-worker|boss|manager|ex-?employee|former\s+employee|"
+    r"employee|friend|ex|ex-?wife|ex-?husband|wife|husband|partner|girlfriend|boyfriend|neighbou?r|roommate|"
+    r"someone\s+else|somebody\s+else|another\s+(?:user|person|customer|company|team)|other\s+(?:users?|customers?|people|tenants?)|"
+    r"all\s+(?:the\s+)?(?:iam\s+)?users|every\s+user|the\s+previous\s+owner|previous\s+developer|competitor|"
+    r"a\s+stranger|this\s+guy|that\s+user|the\s+admin(?:istrator)?|john|jane)'?s?"
+)
+_CREDENTIAL_REQUEST_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "credential_request.assistant_secrets",
+        re.compile(
+            r"\b(?:what(?:'s|\s+is|\s+are)|give|show|reveal|tell|share|print|list|leak|send|display|output|dump|"
+            r"expose|paste|read\s+out|hand\s+over|return)\b[^.?!\n]{0,30}?\byour\s+(?:own\s+|internal\s+|aws\s+|"
+            r"iam\s+|admin\s+|backend\s+|service\s+)*(?:passwords?|credentials?|creds|access\s+keys?|secret(?:\s+access)?\s+keys?|"
+            r"api\s+keys?|tokens?|keys|secrets?|env(?:ironment)?\s+variables|\.env|config(?:uration)?\s+secrets?)\b",
+            _F,
+        ),
+    ),
+    (
+        "credential_request.others_access",
+        re.compile(
+            rf"\b(?:log\s?in(?:to)?|sign\s?in(?:to)?|get\s+(?:me\s+|us\s+)?into|break\s+into|hack(?:\s+into)?|take\s+over|"
+            rf"get\s+access\s+to|gain\s+access\s+to|access|snoop\s+on|spy\s+on|read)\s+{_OTHER_PERSON}\s+"
+            rf"(?:aws\s+|root\s+|iam\s+|console\s+|personal\s+|private\s+)?(?:account|console|email|inbox|root|iam\s+user|mfa|s3\s+buckets?|data|files)\b",
+            _F,
+        ),
+    ),
+    (
+        "credential_request.others_access",
+        re.compile(
+            rf"\b(?:what(?:'s|\s+is|\s+are)|tell\s+me|give\s+me|send\s+me|find(?:\s+out)?|get|know|guess|crack|"
+            rf"recover|retrieve|see|show\s+me|view|read|obtain|steal|dump|extract|decrypt|look\s+up)\s+"
+            rf"(?:the\s+)?(?:{_OTHER_PERSON}|his|her|their|the\s+root\s+user'?s?|root)\s+(?:current\s+|actual\s+|plain-?text\s+)?"
+            rf"(?:aws\s+|iam\s+|root\s+|console\s+|account\s+)?{_CRED_NOUN}",
+            _F,
+        ),
+    ),
+    (
+        "credential_request.others_access",
+        re.compile(
+            r"\bwithout\s+(?:their|his|her|the\s+owner'?s|the\s+user'?s|them|him|anyone)\s+"
+            r"(?:knowing|knowledge|permission|consent|approval|password|mfa|noticing|finding\s+out)",
+            _F,
+        ),
+    ),
+    (
+        "credential_request.generate",
+        re.compile(
+            rf"\b(?:can|could|would|will)\s+you\s+(?:please\s+|just\s+)?(?:generate|create|make|give|send|provide|share|"
+            rf"issue|find|get|tell|email)\s+(?:me\s+|us\s+)?(?:a\s+|an\s+|some\s+|the\s+|one\s+)?(?:new\s+|valid\s+|working\s+|real\s+|"
+            rf"temporary\s+|fresh\s+|active\s+|random\s+|spare\s+|admin\s+|root\s+|aws\s+|iam\s+)*{_CRED_NOUN}\b(?!\s+(?:page|format|policy|rotation|documentation|docs))",
+            _F,
+        ),
+    ),
+    (
+        "credential_request.generate",
+        re.compile(
+            rf"(?:^|[.!?]\s+|\n)\s*(?:please\s+|pls\s+|just\s+|now\s+)?(?:give|send|generate|create|provide|share|tell|show|"
+            rf"reveal|email|hand)\s+(?:me|us)\s+(?:a\s+|an\s+|the\s+|some\s+|one\s+)?(?:new\s+|valid\s+|working\s+|real\s+|"
+            rf"temporary\s+|fresh\s+|active\s+|random\s+|admin\s+|root\s+|aws\s+|iam\s+|console\s+)*{_CRED_NOUN}\b"
+            rf"(?!\s+(?:page|format|policy|rotation|documentation|docs|best\s+practices|steps))",
+            _F,
+        ),
+    ),
+    (
+        "credential_request.generate",
+        re.compile(
+            rf"\b(?:generate|create|make|invent)\s+(?:me\s+)?(?:a\s+|an\s+|some\s+)?(?:valid|working|real|active|functional)\s+"
+            rf"(?:aws\s+|iam\s+|root\s+)?{_CRED_NOUN}",
+            _F,
+        ),
+    ),
+    (
+        "credential_request.bypass",
+        re.compile(
+            r"\b(?:bypass(?:ing)?|circumvent(?:ing)?|get(?:ting)?\s+around|get\s+past|work\s+around|defeat(?:ing)?|"
+            r"evad(?:e|ing)|hack(?:ing)?|crack(?:ing)?|brute[- ]?forc(?:e|ing)|break(?:ing)?|spoof(?:ing)?|"
+            r"trick(?:ing)?|fool(?:ing)?)\s+"
+            r"(?:the\s+|my\s+|their\s+|his\s+|her\s+|an?\s+|this\s+|aws\s+|root\s+|iam\s+|account\s+|console\s+)*"
+            r"(?:mfa|2fa|two[- ]factor(?:\s+auth(?:entication)?)?|multi[- ]factor(?:\s+auth(?:entication)?)?|"
+            r"authenticat(?:ion|or)|passwords?|log-?in|sign[- ]?in|captcha|verification|security\s+checks?|"
+            r"identity\s+verification|otp|one[- ]time\s+code|root\s+password|password\s+reset|phone\s+verification)",
+            _F,
+        ),
+    ),
+)
+
+_FUTURE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "future_features.roadmap",
+        re.compile(
+            r"(?<!my\s)(?<!our\s)(?<!migration\s)(?<!project\s)(?<!team\s)(?<!personal\s)(?<!learning\s)(?<!career\s)"
+            r"(?<!own\s)(?<!cloud\s)(?<!adoption\s)(?<!transformation\s)(?<!modernization\s)(?<!modernisation\s)"
+            r"\b(?:product\s+|public\s+|internal\s+|secret\s+|feature\s+|service\s+|future\s+)?roadmaps?\b"
+            r"(?![^.?!\n]{0,40}\b(?:template|for\s+(?:my|our|migrating|learning)|to\s+(?:migrate|learn|become)))",
+            _F,
+        ),
+    ),
+    (
+        "future_features.roadmap",
+        re.compile(
+            r"\b(?:unreleased|unannounced|not\s+yet\s+(?:released|announced|launched|available)|yet[- ]to[- ]be[- ](?:released|announced)|"
+            r"upcoming|forthcoming|future|secret|next[- ]gen(?:eration)?\s+unannounced|in[- ]development|pre-?release)\s+"
+            r"(?:aws\s+|amazon\s+|new\s+)?(?:services?|features?|regions?|products?|launch(?:es)?|releases?|instance\s+(?:types?|families)|"
+            r"announcements?|offerings?|chips?|gpus?|capabilit(?:y|ies)|models?)\b",
+            _F,
+        ),
+    ),
+    (
+        "future_features.roadmap",
+        re.compile(
+            r"\b(?:coming\s+soon|in\s+the\s+(?:pipeline|works)|rumou?r(?:s|ed)?|leak(?:s|ed)?\s+(?:about|of|on)|insider\s+info|"
+            r"what\s+(?:will|is\s+going\s+to)\s+be\s+(?:announced|launched|released)|"
+            r"(?:will\s+be|be|get|going\s+to\s+be)\s+(?:announced|launched|released|unveiled)\s+at\s+(?:the\s+next\s+)?re:?\s?invent|next\s+re:?\s?invent|"
+            r"next\s+(?:big\s+)?(?:aws\s+)?(?:launch|release|announcement|service))\b",
+            _F,
+        ),
+    ),
+    (
+        "future_features.launch_date",
+        re.compile(
+            r"\b(?:when|what\s+date|how\s+soon|by\s+when)\s+(?:will|is|are|does|do|would|might)\s+(?:aws|amazon|they|\w+(?:\s+\w+)?)\s+"
+            r"(?:(?:be\s+)?going\s+to\s+|plan(?:ning)?\s+to\s+|finally\s+|ever\s+)?"
+            r"(?:release|launch|announce|ship|introduce|add(?!ress)|roll\s*out|bring|make\s+\w+\s+available|offer|"
+            r"support|expand|open|get|receive|come|arrive|go\s+ga|reach\s+ga|be\s+(?:generally\s+)?available|be\s+released|be\s+launched|"
+            r"be\s+supported|be\s+added|become\s+available)\b",
+            _F,
+        ),
+    ),
+    (
+        "future_features.launch_date",
+        re.compile(
+            r"\b(?:is|are|will|does|do|has)\s+(?:aws|amazon|the\s+\w+\s+team)\s+(?:ever\s+|still\s+|already\s+)?"
+            r"(?:going\s+to|planning(?:\s+on|\s+to)?|plan\s+to|have\s+plans\s+to|intend(?:ing)?\s+to|about\s+to|expected\s+to|working\s+on)\s+"
+            r"(?:release|launch|announce|add|support|introduce|offer|bring|build|open|ship|roll\s+out|making|adding|releasing|launching|supporting)\b",
+            _F,
+        ),
+    ),
+    (
+        "future_features.launch_date",
+        re.compile(
+            r"\b(?:any|are\s+there\s+(?:any\s+)?|is\s+there\s+(?:an?\s+|any\s+)?|what\s+are\s+the)\s*"
+            r"(?:plans?|timelines?|eta|news|updates?|word)\s+(?:on|for|to|about|of)\s+(?:aws\s+|amazon\s+)?"
+            r"(?:adding|supporting|releasing|launching|bringing|introducing|support(?:ing)?\s+for|support|add|release|launch|bring|introduce|offer|the\s+release|the\s+launch|"
+            r"general\s+availability|ga\b|a\s+new|new|expanding|the\s+next|when)",
+            _F,
+        ),
+    ),
+    (
+        "future_features.launch_date",
+        re.compile(
+            r"\b(?:release|launch|ga|availability|announcement)\s+date\s+(?:of|for)\b|\b(?:eta|timeline|timeframe)\s+(?:of|for|on)\s+"
+            r"(?:the\s+)?(?:launch|release|ga|general\s+availability|new\s+(?:service|feature|region)|support\s+for|availability)",
+            _F,
+        ),
+    ),
+)
+# An announced deprecation or end-of-support date is public information, not a roadmap.
+_FUTURE_EXEMPT = re.compile(
+    r"deprecat|end[- ]of[- ](?:life|support|standard\s+support)|\beol\b|retire|sunset|stop\s+support|no\s+longer\s+support|"
+    r"discontinu|block\s+(?:function\s+)?(?:create|update)|phase[ds]?\s+out|outage|incident|be\s+(?:back|restored|fixed|resolved)|"
+    r"my\s+(?:refund|case|ticket|instance|invoice|bill|credit|quota|limit|request|snapshot|backup|certificate|domain|account)|"
+    r"support\s+case|case\s+be|refund|reserved\s+instance\s+expire|savings\s+plan\s+expire|be\s+available\s+again",
+    _F,
+)
+
+_ATTACK_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "prompt_attack.override",
+        re.compile(
+            r"\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|override|overriding|bypass|abandon|discard|"
+            r"let\s+go\s+of|throw\s+out|set\s+aside|drop|delete|erase|wipe|neglect|skip)\s+"
+            r"(?:and\s+forget\s+|or\s+\w+\s+)?(?:about\s+)?(?:all\s+|any\s+|every\s+|each\s+)?(?:of\s+)?"
+            r"(?:the\s+|your\s+|my\s+|these\s+|those\s+|its\s+|openai'?s\s+|chatgpt'?s\s+)?"
+            r"(?:previous|prior|above|earlier|preceding|past|former|original|initial|old|system|pre-?set|safety|"
+            r"programmed|built-in|ethical|moral|content)\s*"
+            r"(?:instructions?|prompts?|rules|directives?|guidelines?|directions|inputs?|messages?|context|programming|"
+            r"restrictions|constraints|guardrails|filters|polic(?:y|ies)|training|conversation|commands?|orders|settings|text|chat|answers?|responses?|limitations)\b",
+            _F,
+        ),
+    ),
+    (
+        "prompt_attack.override",
+        re.compile(
+            r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|everything\s+)?(?:(?:the|your|of\s+your)\s+)?"
+            r"(?:instructions|programming|guidelines|directives|training|restrictions|safety\s+\w+|content\s+polic(?:y|ies)|"
+            r"everything\s+(?:you(?:'ve|\s+have)?\s+(?:been\s+told|learned|were\s+told)|above|before|previously|i\s+said))\b"
+            r"|\b(?:ignore|disregard|forget)\s+(?:all\s+)?(?:that|what)\s+(?:you\s+(?:were|have\s+been)\s+told|came\s+before)"
+            r"|\bforget\s+(?:that\s+)?you\s+are\s+an?\s+(?:ai|assistant|language\s+model|chatbot)",
+            _F,
+        ),
+    ),
+    (
+        "prompt_attack.override",
+        re.compile(
+            r"<\|?(?:im_start|im_end|system|endoftext)\|?>|\[/?INST\]|\[\s*(?:system|admin)\s*(?:override|prompt|message)\s*\]|"
+            r"(?:^|\n)\s*#{2,}\s*(?:new\s+)?(?:system|instruction)s?\b|\bsystem\s*(?:override|prompt\s+override)\b|"
+            r"\b(?:new|updated|real|actual|true|revised)\s+(?:system\s+)?instructions?\s*:|"
+            r"\bsystem\s+i-?nstruction\s+begins\b|\buser\s+message\s+termination",
+            _F,
+        ),
+    ),
+    (
+        "prompt_attack.persona",
+        re.compile(
+            r"\bdo\s+anything\s+now\b|\bjail\s?br(?:oken|eak(?:ing|s)?)\b|"
+            r"\b(?:developer|dev|god|jailbreak|unrestricted|unfiltered|uncensored|dan|evil|chaos|opposite|apophis|rtm|"
+            r"sudo|dude|stan|aim|mongo\s+tom|anti-?gpt|betterdan|super\s+user|baby|drip)[\s_\\]+mode\s*[:=]?\s*(?:enabled|on|activated|output)|"
+            r"\b(?:stay|remain)\s+in\s+\w+\s+mode\b|\bplay\s+(?:\d+|two|three|a|the)\s+(?:different\s+)?(?:characters?|roles?|personas?)\b|"
+            r"\b(?:respond|reply|answer)\s+as\s+(?:the\s+character|\w+gpt)\b|\bnow\s+you\s+(?:act|are|will\s+act)\s+as\b|"
+            r"\b(?:enable|activate|enter|switch\s+to|turn\s+on|simulate|act\s+as\s+\w+\s+with)\s+(?:the\s+)?"
+            r"(?:developer|god|jailbreak|unrestricted|unfiltered|uncensored|dan|evil|chaos|opposite|rtm|sudo)\s+mode\b|"
+            r"\bstay\s+in\s+character\b|\bbreak(?:ing)?\s+character\b|\bout\s+of\s+character\b|"
+            r"\b(?:you\s+are|you're|act\s+as|pretend\s+to\s+be|become|be)\s+(?:an?\s+)?(?:ai|chatbot|model|assistant|language\s+model|bot)\s+"
+            r"(?:with(?:out)?|that\s+(?:has|have)|who\s+(?:has|have))\s+no\s+(?:\w+\s+){0,2}(?:restrictions|limits|limitations|rules|filters|ethics|morals|guidelines|boundaries)|"
+            r"\b(?:not|never)\s+(?:be\s+)?bound\s+by\s+(?:any\s+)?(?:\w+\s+){0,2}(?:rules|restrictions|guidelines|polic(?:y|ies)|ethics|limitations)|"
+            r"\b(?:no|without\s+any|free\s+(?:of|from)\s+(?:all|any))\s+(?:ethical|moral|content)\s+(?:or\s+moral\s+)?(?:restrictions|guidelines|limitations|filters|boundaries|constraints|polic(?:y|ies))|"
+            r"\bas\s+an?\s+(?:unfiltered|uncensored|unrestricted|amoral|jailbroken)\b|\b(?:amoral|unfiltered|uncensored)\s+(?:ai|chatbot|assistant|model|character|bot|version)|"
+            r"\bpretend\s+(?:that\s+)?(?:you\s+(?:have|had|are\s+free\s+of)|there\s+are)\s+no\s+(?:\w+\s+){0,2}(?:restrictions|rules|limits|limitations|filters|guidelines)|"
+            r"\bfree\s+(?:from|of)\s+(?:the\s+)?(?:typical\s+)?confines\s+of\s+ai|\bbroken\s+free\b|"
+            r"\bopenai(?:'s)?\s+(?:content\s+)?polic(?:y|ies)\b|\bcontent\s+polic(?:y|ies)\s+(?:of\s+openai|does\s+not\s+apply)",
+            _F,
+        ),
+    ),
+    (
+        "prompt_attack.extraction",
+        re.compile(
+            r"\b(?:repeat|print|show|reveal|output|display|tell\s+me|give\s+me|what\s+(?:is|are|was|were)|share|leak|dump|"
+            r"write\s+out|spell\s+out|recite|copy|paste|list|translate|summari[sz]e|echo|return)\s+(?:me\s+)?(?:back\s+)?(?:all\s+|exactly\s+|verbatim\s+)?(?:of\s+)?"
+            r"(?:your\s+(?:\w+\s+){0,2}?(?:system\s+prompt|system\s+message|initial\s+prompt|hidden\s+prompt|original\s+prompt|"
+            r"pre-?prompt|prompt|instructions|initial\s+instructions|guidelines|rules|programming|configuration|directives|"
+            r"context)|the\s+(?:system\s+prompt|initial\s+prompt|hidden\s+prompt|hidden\s+instructions|pre-?prompt|"
+            r"instructions\s+(?:you\s+were|given\s+to\s+you|above)|system\s+message\s+(?:you|above))|"
+            r"(?:the\s+|all\s+the\s+)?(?:text|words|content|instructions|message|prompt|everything)\s+(?:above|before\s+(?:this|my)))",
+            _F,
+        ),
+    ),
+    (
+        "prompt_attack.extraction",
+        re.compile(
+            r"\bwhat\s+(?:were\s+you|have\s+you\s+been)\s+(?:told|instructed|programmed)\b|"
+            r"\b(?:start|begin)\s+(?:your\s+(?:reply|response|answer)\s+)?with\s+[\"']?(?:sure,?\s+here|you\s+are\s+a)\b",
+            _F,
+        ),
+    ),
+    (
+        "prompt_attack.persona",
+        re.compile(
+            # Re-assigning the assistant's identity. Asking it to act as an AWS expert, a
+            # reviewer or a tutor is a normal request and is left alone.
+            r"\b(?:you(?:'re|\s+are)\s+now|you(?:'re|\s+are)\s+no\s+longer|(?:i\s+want|i\s+need|i'd\s+like)\s+you\s+to\s+(?:act|behave|pretend|be)|"
+            r"you\s+(?:will|are\s+going\s+to|must|shall|are\s+to)\s+(?:now\s+)?(?:act|behave|pretend|roleplay|role-play|play\s+the\s+role|"
+            r"simulate|become|take\s+on\s+the\s+role)|(?:^|[.!?\n]\s*)(?:now\s+)?(?:please\s+)?(?:act|behave)\s+(?:as|like)\s+(?:if|though)?|"
+            r"(?:^|[.!?\n]\s*)(?:please\s+)?(?:pretend|roleplay|role-play|simulate)\b|\bgo\s+by\s+the\s+name|\byour\s+name\s+is\s+now|"
+            r"\bforget\s+everything\s+(?:from\s+)?(?:before|above|previous)|\bfrom\s+now\s+o[nw],?\s+(?:on\s+)?you(?:'re|\s+are|\s+will\s+be)\s+(?!going\s+to\s+(?:use|get|need))"
+            r")(?![^.!?\n]{0,60}\b(?:aws|amazon|cloud|solutions?\s+architect|devops|sre|sysadmin|engineer|expert|consultant|reviewer|"
+            r"tutor|teacher|support|specialist|administrator|developer|connected|logged|signed|subscribed|able|ready|using|set\s+up|"
+            r"registered|enrolled|billed|charged|eligible|in\s+the\s+(?:free\s+tier|console))\b)",
+            _F,
+        ),
+    ),
+    (
+        "prompt_attack.persona",
+        # "You are JAMES", "YOU ARE YOJA", "You are chatGPT, you will…": naming the assistant anew.
+        re.compile(r"(?:^|[.!?\n:]\s*)(?i:you\s+are)\s+(?:now\s+)?(?:[A-Z][A-Za-z0-9]*GPT|[A-Z]{3,}\b(?<!AWS)|(?i:chatgpt))"),
+    ),
+)
+# Weaker signals: each is common enough in honest text, two or more together are not.
+_ATTACK_WEAK: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, _F)
+    for p in (
+        r"\bfrom\s+now\s+o[nw],?\s+(?:on\s+)?(?:you|your|u)\b",
+        r"\byou(?:'re|\s+are)\s+now\s+(?:going\s+to\s+|a\b|an\b|my\b|in\b|called|named|free|unrestricted|acting|[a-z]+gpt\b)",
+        r"\byou\s+(?:are|will)\s+(?:going\s+to\s+)?(?:act|pretend|roleplay|role-play|play\s+the\s+role|simulate|respond\s+as)\b",
+        r"\b(?:i\s+want\s+you\s+to|you\s+will|you\s+must|you\s+are\s+to|let'?s)\s+(?:act|pretend|role-?\s?play|play\s+a\s+game|simulate|imagine|immerse)\b",
+        r"\bpretend\s+(?:to\s+be|you(?:'re|\s+are)|that\s+you)\b",
+        r"\brole-?\s?play(?:ing)?\b|\bpersona\b|\bin\s+character\b|\bcharacter\s+named\b",
+        r"\b(?:chatgpt|openai|gpt-?[34]|language\s+model|llm)\b",
+        r"\b(?:no|without(?:\s+any)?)\s+(?:restrictions|limitations|limits|filters|censorship|boundaries|warnings|disclaimers)\b",
+        r"\b(?:unethical|immoral|amoral|illegal|harmful|offensive|explicit|nsfw)\b",
+        r"\b(?:never|don'?t|do\s+not|won'?t|will\s+not|cannot|can'?t)\s+(?:ever\s+)?(?:refuse|decline|deny|say\s+no|warn)\b",
+        r"\balways\s+(?:answer|respond|comply|reply|provide)\b",
+        r"\b(?:two|2)\s+(?:different\s+)?(?:separate\s+)?(?:responses|answers|paragraphs|ways|personalities)\b",
+        r"\b(?:hypothetical(?:ly)?|fictional|fiction|imaginary|simulation)\b",
+        r"\b(?:developer|dev|god|debug|admin|sudo|unrestricted|dan)\s+mode\b",
+        r"\bDAN\b",
+        r"\[(?:🔓|🔒|gpt|jailbreak|classic|dan)[^\]]*\]",
+        r"\b(?:ethic(?:s|al)|moral(?:s|ity)?)\b",
+        r"\bunfiltered|uncensored|unrestricted|unleashed|unbound\b",
+        r"\bstay\s+in\s+character|\bbreak\s+character|\bremain\s+in\s+character",
+        r"\b(?:anything\s+now|can\s+do\s+anything|answer\s+anything|no\s+longer\s+(?:bound|restricted))\b",
+    )
+)
+_WEAK_NEEDED = 3  # distinct weak signals that together make a prompt attack
+
+# Substring gates (checked on the lower-cased text) decide which groups run at all.
+_GATE_SECRETS = (
+    "akia",
+    "asia",
+    "abia",
+    "acca",
+    "a3t",
+    "secret",
+    "token",
+    "key",
+    "pass",
+    "pwd",
+    "pw",
+    "begin",
+    "bearer",
+    "basic",
+    "://",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat",
+    "glpat",
+    "xox",
+    "sk_",
+    "rk_",
+    "aiza",
+    "eyj",
+    "sg.",
+    "npm_",
+    "sk-",
+    "iqojb3",
+    "fwogzxiv",
+    "fqogzxiv",
+    "agojb3",
+    "putty",
+    "shpat_",
+    "dop_v1",
+    "hf_",
+    "auth",
+    "cred",
+)
+_GATE_FUTURE = (
+    "roadmap",
+    "unreleased",
+    "unannounced",
+    "upcoming",
+    "forthcoming",
+    "future",
+    "coming soon",
+    "pipeline",
+    "in the works",
+    "rumo",
+    "leak",
+    "insider",
+    "announce",
+    "invent",
+    "launch",
+    "release",
+    "when ",
+    "eta",
+    "timeline",
+    "timeframe",
+    "plan",
+    "going to",
+    "next ",
+    "not yet",
+    "yet to",
+    "expected to",
+    "working on",
+    "pre-release",
+    "prerelease",
+    "in development",
+    "secret",
+)
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9/+]{40}")
+_PII_DIGITS = re.compile(r"\d[\d \-.()/]{7,}\d")
+
+
+def _any_in(haystack: str, needles: Sequence[str]) -> bool:
+    """True when any needle is a substring (``map`` keeps the loop in C)."""
+    return any(map(haystack.__contains__, needles))
+
+
+def _gate_open(lowered: str, gate: tuple) -> bool:
+    """A gate is a tuple of needles (any must occur) or a tuple of such tuples (all must)."""
+    if gate and isinstance(gate[0], tuple):
+        return all(_any_in(lowered, group) for group in gate)
+    return _any_in(lowered, gate)
+
+
+def _secret_hits(text: str, lowered: str) -> Iterator[_Hit]:
+    """All secret detectors, each only if its cheap gate passes."""
+    if _any_in(lowered, _GATE_SECRETS):
+        if _any_in(lowered, ("akia", "asia", "abia", "acca", "a3t")):
+            yield from _access_keys(text)
+        if _any_in(lowered, ("session", "security", "token", "iqojb3", "fwogzxiv", "fqogzxiv", "agojb3", "iqodyxdz")):
+            yield from _session_tokens(text)
+        if "begin" in lowered or "putty" in lowered:
+            yield from _private_keys(text)
+        if _any_in(lowered, ("pass", "pwd", "pw", "://", "mysql")):
+            yield from _passwords(text)
+        yield from _generic_secrets(text, lowered)
+    if _LONG_TOKEN.search(text):
+        yield from _aws_secret_keys(text)
+    if "secret" in lowered:
+        yield from _aws_secret_keys_split(text)
+
+
+def _pii_hits(text: str) -> Iterator[_Hit]:
+    if "@" in text or _PII_DIGITS.search(text) or _IBAN.search(text):
+        yield from _pii(text)
+
+
+_PERSON_GATE = (
+    "colleague", "coworker", "co-worker", "boss", "manager", "employee", "friend", "my ex", "ex-", "wife", "husband",
+    "partner", "girlfriend", "boyfriend", "neighbo", "roommate", "someone", "somebody", "another", "other",
+    "all the", "all users", "all iam", "every user", "previous", "competitor", "stranger", "guy", "that user",
+    "admin", "john", "jane", "his ", "her ", "their ", "root",
+)
+_CRED_GATE = ("pass", "cred", "key", "token", "mfa", "2fa", "otp", "one-time", "one time", "login", "log-in", "log in",
+              "secret", "pem")
+# One gate (substrings of the lower-cased text, any of which must occur) per pattern,
+# in the order of the pattern tuples above.
+_ACCOUNT_GATE = _CRED_GATE + ("account", "console", "email", "inbox", "root", "iam user", "bucket", "data", "files")
+_CREDENTIAL_GATES: tuple[tuple, ...] = (
+    (("your",), _CRED_GATE + ("env", "config")),
+    (_PERSON_GATE, _ACCOUNT_GATE),
+    (_PERSON_GATE, _CRED_GATE),
+    ("without",),
+    ("you ",),
+    ("me ", "us "),
+    ("generate", "create", "make", "invent"),
+    ("bypass", "circumvent", "around", "past", "defeat", "evad", "hack", "crack", "brute", "break", "skip",
+     "spoof", "trick", "fool"),
+)
+_FUTURE_GATES: tuple[tuple, ...] = (
+    ("roadmap",),
+    ("unreleased", "unannounced", "not yet", "yet to", "yet-to", "upcoming", "forthcoming", "future", "secret",
+     "unannounced", "development", "release"),
+    ("coming soon", "pipeline", "works", "rumo", "leak", "insider", "announced", "launched", "released", "invent",
+     "next "),
+    ("when ", "what date", "how soon"),
+    ("aws ", "amazon ", " team "),
+    ("plan", "timeline", "eta", "news", "update", "word"),
+    ("date", "eta", "timeline", "timeframe"),
+)
+_OVERRIDE_OBJECTS = (
+    "instruction", "prompt", "rule", "directive", "guideline", "direction", "input", "message", "context", "programming",
+    "restriction", "constraint", "guardrail", "filter", "polic", "training", "conversation", "command", "order",
+    "setting", "text", "chat", "answer", "response", "limitation", "everything", "that", "what", "you are",
+)
+_ATTACK_GATES: tuple[tuple, ...] = (
+    (("ignor", "disregard", "forget", "overrid", "bypass", "abandon", "discard", "let go", "throw out", "set aside",
+      "drop", "delete", "erase", "wipe", "neglect", "skip"), _OVERRIDE_OBJECTS),
+    (("ignor", "disregard", "forget", "overrid"), _OVERRIDE_OBJECTS),
+    ("<|", "[inst", "[/inst", "##", "override", "instructions:", "instruction:", "i-nstruction", "termination",
+     "[admin", "[system", "[ system"),
+    ("anything now", "jailbr", " mode", "character", "bound by", "ethical", "moral", "content", "unfilter",
+     "uncensor", "unrestrict", "amoral", "pretend", "confines", "broken free", "openai", "no restrictions",
+     "no limit", "no rules", "no filter", "no guideline"),
+    ("repeat", "print", "show", "reveal", "output", "display", "tell me", "give me", "what is", "what are",
+     "what was", "what were", "share", "leak", "dump", "write out", "spell out", "recite", "copy", "paste",
+     "list", "translate", "summar", "echo", "return"),
+    ("told", "instructed", "programmed", "sure"),
+    ("you are now", "you're now", "no longer", "you to act", "you to be", "you to behave", "you to pretend", "to act",
+     "will act", "will now", "will behave", "will pretend", "going to", "act as", "act like", "behave as",
+     "behave like", "pretend", "roleplay", "role-play", "simulate", "become", "take on the role", "go by the name",
+     "your name is now", "forget everything", "from now o"),
+    ("you are",),
+)
+# Cheap substrings that make each weak signal possible; only when at least
+# _WEAK_NEEDED of them occur do the weak regexes run.
+_WEAK_GATES: tuple[tuple[str, ...], ...] = (
+    ("from now o",), ("you are now", "you're now"), ("you are", "you will"),
+    ("want you to", "you will", "you must", "you are to", "let"), ("pretend",),
+    ("roleplay", "role-play", "role play", "persona", "character"),
+    ("chatgpt", "openai", "gpt", "language model", "llm"),
+    ("restriction", "limitation", "limits", "filter", "censorship", "boundaries", "warning", "disclaimer"),
+    ("unethical", "immoral", "amoral", "illegal", "harmful", "offensive", "explicit", "nsfw"),
+    ("refuse", "decline", "deny", "say no", "warn"), ("always",), ("two", "2 "),
+    ("hypothetic", "fiction", "imaginary", "simulation"), (" mode",), ("[",), ("ethic", "moral"),
+    ("unfilter", "uncensor", "unrestrict", "unleash", "unbound"), ("character",),
+    ("anything", "no longer"),
+)
+
+
+# Second-pass rules (kept together so the pattern tuples and their gates stay aligned).
+_GATE_SECRETS = _GATE_SECRETS + ("mysql",)
+_GATE_FUTURE = _GATE_FUTURE + ("news", "word", "will", "ever")
+_CREDENTIAL_REQUEST_PATTERNS = _CREDENTIAL_REQUEST_PATTERNS + (
+    (
+        "credential_request.others_access",
+        re.compile(
+            rf"\b(?:reveal|show|give|tell|send|share|dump|list|print|export|find\s+out|what\s+(?:is|are))\s+(?:me\s+)?"
+            rf"(?:the\s+|all\s+(?:the\s+)?)?{_CRED_NOUN}\s+(?:of|for|belonging\s+to)\s+(?:the\s+)?"
+            rf"(?:(?:iam\s+)?user\b|every|all|other|another|someone|each|my\s+(?:colleague|coworker|boss|team)|users)",
+            _F,
+        ),
+    ),
+    (
+        "credential_request.bypass",
+        re.compile(
+            r"\b(?:crack(?:ing)?|brute[- ]?forc(?:e|ing)|hack(?:ing)?|steal(?:ing)?|phish(?:ing)?)\b[^.?!\n]{0,40}?"
+            r"\b(?:passwords?|credentials?|accounts?|hash(?:es)?|mfa|keys?|logins?|buckets?|consoles?)\b",
+            _F,
+        ),
+    ),
+    (
+        "credential_request.assistant_secrets",
+        re.compile(
+            r"\b(?:what|which)\s+(?:api\s+keys?|credentials|keys|passwords?|tokens?|access\s+keys?|iam\s+role)\s+"
+            r"(?:do\s+you|does\s+(?:this|the)\s+(?:bot|assistant))\s+use",
+            _F,
+        ),
+    ),
+)
+_CREDENTIAL_GATES = _CREDENTIAL_GATES + (
+    (("reveal", "show", "give", "tell", "send", "share", "dump", "list", "print", "export", "what", "find out"), _CRED_GATE),
+    ("crack", "brute", "hack", "steal", "phish"),
+    ("do you use", "does this bot use", "does the assistant use"),
+)
+_FUTURE_PATTERNS = _FUTURE_PATTERNS + (
+    (
+        "future_features.launch_date",
+        re.compile(
+            r"\bwill\s+(?:aws|amazon|\w+)\s+(?:ever\s+)?(?:support|add|launch|release|offer|get|introduce|bring)\b"
+            r"[^.?!\n]{0,60}?(?:\bsoon\b|\bnext\s+(?:year|quarter|month)|\bin\s+the\s+future|\btimeline|\bwhen\b)",
+            _F,
+        ),
+    ),
+    (
+        "future_features.launch_date",
+        re.compile(r"\bwill\s+(?:aws|amazon)\s+ever\s+(?:launch|release|add|support|offer|build)\b", _F),
+    ),
+)
+_FUTURE_GATES = _FUTURE_GATES + (("will",), ("ever",))
+_ATTACK_STRONG = _ATTACK_STRONG + (
+    (
+        "prompt_attack.override",
+        re.compile(
+            r"\b(?:ignore|disregard|forget)\s+(?:all\s+)?(?:of\s+)?(?:the\s+|everything\s+)?above\b"
+            r"(?!\s+(?:error|warning|message|log|output|step|link|command))",
+            _F,
+        ),
+    ),
+)
+_ATTACK_GATES = _ATTACK_GATES + (("ignor", "disregard", "forget"),)
+
+
+def _gated(patterns: Sequence[tuple[str, re.Pattern[str]]], gates: Sequence[tuple[str, ...]], text: str,
+           lowered: str) -> Iterator[_Hit]:
+    for (rule_id, pattern), gate in zip(patterns, gates, strict=True):
+        if _gate_open(lowered, gate):
+            for match in pattern.finditer(text):
+                yield rule_id, match.start(), match.end()
+
+
+def _intent_hits(text: str, lowered: str) -> Iterator[_Hit]:
+    yield from _gated(_CREDENTIAL_REQUEST_PATTERNS, _CREDENTIAL_GATES, text, lowered)
+    if _any_in(lowered, _GATE_FUTURE):
+        future = list(_gated(_FUTURE_PATTERNS, _FUTURE_GATES, text, lowered))
+        if future and not _FUTURE_EXEMPT.search(text):
+            yield from future
+    yield from _attack_hits(text, lowered)
+
+
+_WORD = re.compile(r"[a-z]+")
+# Word-level pre-gate for the prompt-attack group: a benign query shares no word with it
+# (set intersection is far cheaper than dozens of substring tests).
+_ATTACK_WORDS = frozenset(
+    """ignore ignores ignoring ignored disregard disregarding forget forgetting override overriding overridden bypass
+    abandon discard throw aside drop delete erase wipe neglect skip instructions instruction system inst
+    anything jailbreak jailbroken jailbreaking mode character bound ethical moral morals ethics content unfiltered
+    uncensored unrestricted amoral pretend confines broken openai restrictions limit limits rules filter filters
+    guidelines repeat print reveal output display recite verbatim echo told instructed programmed sure now longer
+    act acting behave roleplay role simulate become name everything persona chatgpt gpt dan immerse imagine game
+    hypothetical fictional unethical illegal refuse always""".split()
+)
+
+
+def _attack_hits(text: str, lowered: str) -> Iterator[_Hit]:
+    if "<|" not in text and "[/inst" not in lowered and "##" not in text and _ATTACK_WORDS.isdisjoint(
+        _WORD.findall(lowered)
+    ):
+        return
+    strong = list(_gated(_ATTACK_STRONG, _ATTACK_GATES, text, lowered))
+    if strong:
+        yield from strong
+        return
+    possible = "DAN" in text
+    for gate in _WEAK_GATES:
+        possible += _any_in(lowered, gate)
+    if possible < _WEAK_NEEDED:
+        return
+    weak_spans = []
+    for pattern in _ATTACK_WEAK:
+        match = pattern.search(text)
+        if match:
+            weak_spans.append((match.start(), match.end()))
+    if len(weak_spans) >= _WEAK_NEEDED:
+        for start, end in weak_spans:
+            yield "prompt_attack.combined", start, end
+
+
+# ---------------------------------------------------------------------------
+# Evasion: spaced-out and split secrets
+# ---------------------------------------------------------------------------
+
+# Runs of single characters separated by one separator ("A K I A 4 …", "p-a-s-s"): the
+# compacted run is scanned again for secrets.
+_SPACED_RUN = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z0-9/+=:\-_][ \t.\-_|]){8,}[A-Za-z0-9/+=](?![A-Za-z0-9])")
+
+
+def _spaced_hits(text: str) -> Iterator[_Hit]:
+    for run in _SPACED_RUN.finditer(text):
+        raw = run.group()
+        kept = [(i, ch) for i, ch in enumerate(raw) if i % 2 == 0]
+        compact = "".join(ch for _i, ch in kept)
+        lowered = compact.lower()
+        for rule_id, start, end in _secret_hits(compact, lowered):
+            yield rule_id, run.start() + kept[start][0], run.start() + kept[end - 1][0] + 1
+
+
+# ---------------------------------------------------------------------------
+# Verdicts
+# ---------------------------------------------------------------------------
+
+
+def _to_findings(
+    hits: Iterable[_Hit], view: NormalizedText, *, output: bool = False
+) -> list[Finding]:
+    """Map hits on the normalised view to findings on the original text.
+
+    With ``output=True`` secret and PII findings become ``sensitive_data`` findings.
+    """
+    findings: set[Finding] = set()
+    for rule_id, start, end in hits:
+        if end <= start:
+            continue
+        rule = _RULE_BY_ID[rule_id]
+        orig_start, orig_end = view.original_span(start, end)
+        findings.add(Finding(rule.category, rule.rule_id, orig_start, orig_end, rule.action))
+    resolved = _resolve_overlaps(sorted(findings, key=lambda f: (f.start, f.end, f.rule_id)))
+    if not output:
+        return resolved
+    # In an answer every secret or PII finding is "sensitive_data": secrets block, PII is masked.
+    mapped = []
+    for finding in resolved:
+        out_rule = _RULE_BY_ID[
+            "sensitive_data.secret"
+            if finding.category in SECRET_CATEGORIES
+            else "sensitive_data.pii"
+        ]
+        mapped.append(
+            Finding(
+                out_rule.category, out_rule.rule_id, finding.start, finding.end, out_rule.action
+            )
+        )
+    return mapped
+
+
+def _resolve_overlaps(findings: list[Finding]) -> list[Finding]:
+    """Drop a secret/PII finding that overlaps a more specific one of another category."""
+    ranked = [f for f in findings if f.category in _SPECIFICITY]
+    if len(ranked) < 2:
+        return findings
+    dropped: set[Finding] = set()
+    for a in ranked:
+        for b in ranked:
+            if a is b or a.category == b.category or a in dropped or b in dropped:
+                continue
+            if (
+                a.start < b.end
+                and b.start < a.end
+                and _SPECIFICITY[a.category] < _SPECIFICITY[b.category]
+            ):
+                dropped.add(b)
+    return [f for f in findings if f not in dropped]
+
+
+def redact(text: str, findings: Sequence[Finding]) -> str:
+    """Mask the spans of ``findings`` in ``text``.
+
+    Overlapping or adjacent spans are merged into one mask labelled with the most specific
+    category among them, so no part of any matched span survives.
+
+    Args:
+        text: The original text the findings were computed on.
+        findings: Findings whose ``start``/``end`` index into ``text``.
+
+    Returns:
+        The text with each (merged) span replaced by ``[REDACTED:<category>]``.
+
+    Example:
+        >>> f = Finding("pii", "pii.email", 8, 21, GuardrailAction.REDACT)
+        >>> redact("mail me jane@corp.io now", [f])
+        'mail me [REDACTED:pii] now'
+    """
+    spans = sorted(
+        ((max(0, f.start), min(len(text), f.end), f.category) for f in findings if f.end > f.start),
+        key=lambda s: (s[0], -s[1]),
+    )
+    if not spans:
+        return text
+    merged: list[list] = []
+    for start, end, category in spans:
+        if merged and start <= merged[-1][1]:
+            last = merged[-1]
+            last[1] = max(last[1], end)
+            if _SPECIFICITY.get(category, 99) < _SPECIFICITY.get(last[2], 99):
+                last[2] = category
+        else:
+            merged.append([start, end, category])
+    pieces = []
+    cursor = 0
+    for start, end, category in merged:
+        pieces.append(text[cursor:start])
+        pieces.append(f"[REDACTED:{category}]")
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+_BLOCK_ORDER = (
+    "private_key",
+    "aws_session_token",
+    "aws_secret_key",
+    "aws_access_key",
+    "generic_secret",
+    "password",
+    "credential_request",
+    "prompt_attack",
+    "future_features",
+    "sensitive_data",
+    "future_commitment",
+    "competitor_disparagement",
+)
+
+
+def _verdict(text: str, findings: list[Finding]) -> GuardrailVerdict:
+    if not findings:
+        return GuardrailVerdict(ALLOW, (), text, None)
+    redacted = redact(text, findings)
+    categories = {f.category for f in findings if f.action is BLOCK}
+    if categories:
+        secrets = [c for c in _BLOCK_ORDER if c in categories and c in SECRET_CATEGORIES]
+        if secrets:
+            message = " ".join(MESSAGES[c] for c in secrets)
+        else:
+            message = MESSAGES[next(c for c in _BLOCK_ORDER if c in categories)]
+        return GuardrailVerdict(BLOCK, tuple(findings), redacted, message)
+    return GuardrailVerdict(REDACT, tuple(findings), redacted, None)
+
+
+def _scan_secrets_and_pii(view: NormalizedText) -> list[_Hit]:
+    text = view.text
+    lowered = text.lower()
+    hits = list(_secret_hits(text, lowered))
+    hits.extend(_pii_hits(text))
+    if _SPACED_RUN.search(text):
+        hits.extend(_spaced_hits(text))
+    return hits
+
+
+def scan_input(text: str) -> GuardrailVerdict:
+    """Scan a customer's message.
+
+    Args:
+        text: The message as the customer typed it.
+
+    Returns:
+        A verdict whose categories come from ``INPUT_CATEGORIES``: ``block`` when any
+        blocking rule matched (secrets, credential requests, future features, prompt
+        attacks), else ``redact`` when only PII matched, else ``allow``.
+        ``redacted_text`` masks every finding and is always safe to store.
+
+    Example:
+        >>> scan_input("How do I rotate my access keys?").action.value
+        'allow'
+        >>> scan_input("card 4111 1111 1111 1111 was charged twice").action.value
+        'redact'
+    """
+    view = normalize(text)
+    hits = _scan_secrets_and_pii(view)
+    hits.extend(_intent_hits(view.text, view.text.lower()))
+    return _verdict(text, _to_findings(hits, view))
+
+
+# ---------------------------------------------------------------------------
+# Output rules
+# ---------------------------------------------------------------------------
+
+_FUTURE_COMMITMENT = re.compile(
+    r"\b(?:will\s+be\s+(?:released|launched|available|added|supported|introduced|rolled\s+out|generally\s+available|coming)(?:\s+in\s+[\w\-]+)?"
+    r"(?:\s+(?:soon|shortly|later\s+this\s+year|next\s+(?:year|quarter|month|week)|in\s+(?:q[1-4]|20\d\d|the\s+(?:coming|next)\s+\w+)|by\s+(?:the\s+end|q[1-4]|20\d\d)|in\s+an\s+upcoming))"
+    r"|coming\s+soon|we\s+(?:plan|intend|are\s+planning|expect)\s+to\s+(?:release|launch|add|support|introduce|ship|offer|make)|"
+    r"aws\s+(?:plans|intends|is\s+planning|is\s+going)\s+to\s+(?:release|launch|add|support|introduce|ship|offer)|"
+    r"(?:aws|amazon|the\s+\w+\s+team)\s+will\s+(?:soon\s+)?(?:release|launch|add|introduce|ship|roll\s+out|announce)\b|"
+    r"(?:is|are)\s+(?:expected|scheduled|slated|set)\s+to\s+(?:launch|be\s+released|be\s+launched|release|arrive|ship|be\s+available)|"
+    r"\bon\s+(?:the|our)\s+roadmap\b|\bin\s+the\s+(?:pipeline|works)\b|\bnext\s+quarter\b[^.]{0,40}\b(?:release|launch|available|support)|"
+    r"\b(?:release|launch|support)\w*\b[^.]{0,40}\bnext\s+quarter\b|\bupcoming\s+(?:release|launch|version)\s+will\b)",
+    _F,
+)
+_REFUND_PROMISE = re.compile(
+    r"\b(?:i(?:'ll|\s+will|\s+have|'ve|\s+can|\s+am\s+going\s+to|'m\s+going\s+to)|we(?:'ll|\s+will|\s+have|'ve|\s+are\s+going\s+to|'re\s+going\s+to)|aws\s+will)\s+"
+    r"(?:\w+\s+){0,2}(?:refund|credit|reimburse|waive|issue\s+(?:you\s+)?(?:a\s+|the\s+)?(?:full\s+)?(?:refund|credit)|"
+    r"appl(?:y|ied)\s+(?:a\s+)?(?:\$?\d[\d,.]*\s+)?credit|process(?:ed)?\s+(?:a\s+|your\s+)?(?:full\s+)?refund)|"
+    r"\byou(?:\s+will|'ll)\s+(?:definitely\s+|certainly\s+)?(?:receive|get|be\s+given|be\s+issued)\s+(?:a\s+|the\s+|your\s+)?(?:full\s+)?(?:refund|credit|reimbursement)|"
+    r"\b(?:guarantee(?:d)?|promise)\s+(?:you\s+)?(?:a\s+|that\s+you(?:'ll|\s+will)\s+(?:get|receive)\s+a\s+)?(?:full\s+)?(?:refund|credit)|"
+    r"\b(?:refund|credit)\s+(?:has\s+been|was)\s+(?:approved|issued|applied|processed)\b",
+    _F,
+)
+_COMPETITOR = (
+    r"(?:microsoft\s+azure|azure|google\s+cloud(?:\s+platform)?|gcp|oracle(?:\s+cloud)?|oci|ibm(?:\s+cloud)?|"
+    r"alibaba(?:\s+cloud)?|aliyun|digitalocean|digital\s+ocean|linode|akamai|vultr|hetzner|ovh(?:cloud)?|"
+    r"cloudflare|heroku|vercel|netlify|tencent\s+cloud|huawei\s+cloud|rackspace|backblaze|wasabi|snowflake|"
+    r"bigquery|cosmos\s*db|firebase)"
+)
+_NEGATIVE = (
+    r"(?:terrible|awful|horrible|garbage|trash|junk|crap|sucks?|useless|worthless|pathetic|a\s+joke|joke\s+of|"
+    r"a\s+mess|a\s+nightmare|nightmare|amateurish|amateur|incompetent|inferior|unreliable|insecure|untrustworthy|"
+    r"can'?t\s+be\s+trusted|cannot\s+be\s+trusted|never\s+trust|not\s+trustworthy|scam|rip-?off|overpriced|"
+    r"dying|dead\s+end|behind\s+the\s+times|outdated|obsolete|buggy|broken|flaky|shoddy|poorly\s+(?:built|designed|engineered|run)|"
+    r"worse|worst|far\s+behind|lags?\s+(?:far\s+)?behind|second-?rate|third-?rate|laughable|embarrassing|"
+    r"stay\s+away|avoid\s+(?:it|them|at\s+all\s+costs)|don'?t\s+bother|waste\s+of\s+(?:money|time)|"
+    r"less\s+(?:reliable|secure|stable|mature|competent)|not\s+(?:reliable|secure|enterprise-ready|serious)|"
+    r"constantly\s+(?:down|failing|breaking)|always\s+(?:down|failing|breaking)|bad|poor|slow|clunky|toy)"
+)
+_DISPARAGE = re.compile(
+    rf"\b{_COMPETITOR}\b[^.!?\n]{{0,80}}?\b{_NEGATIVE}\b|\b{_NEGATIVE}\b[^.!?\n]{{0,40}}?\b{_COMPETITOR}\b",
+    _F,
+)
+# "Azure's pricing is worse for X" is still a negative claim; "slow" in "slow queries in
+# BigQuery can be tuned with…" is not a claim about the provider: weak words need a
+# judging construction.
+_WEAK_NEGATIVE = re.compile(r"^(?:bad|poor|slow|worse|broken|outdated|toy)$", _F)
+_JUDGING = re.compile(
+    r"\b(?:is|are|was|were|'s|feels?|looks?|seems?|remains?|stays?|much|far|way|so|really|just|simply|notoriously|"
+    r"famously|known\s+for|than\s+aws|than\s+amazon|compared\s+(?:to|with)\s+aws)\b",
+    _F,
+)
+_GATE_OUTPUT_FUTURE = (
+    "will",
+    "soon",
+    "plan",
+    "intend",
+    "expected",
+    "scheduled",
+    "slated",
+    "roadmap",
+    "pipeline",
+    "works",
+    "quarter",
+    "upcoming",
+    "refund",
+    "credit",
+    "reimburs",
+    "waive",
+    "guarantee",
+    "promise",
+)
+_GATE_COMPETITOR = (
+    "azure",
+    "google",
+    "gcp",
+    "oracle",
+    "oci",
+    "ibm",
+    "alibaba",
+    "aliyun",
+    "digitalocean",
+    "digital ocean",
+    "linode",
+    "akamai",
+    "vultr",
+    "hetzner",
+    "ovh",
+    "cloudflare",
+    "heroku",
+    "vercel",
+    "netlify",
+    "tencent",
+    "huawei",
+    "rackspace",
+    "backblaze",
+    "wasabi",
+    "snowflake",
+    "bigquery",
+    "cosmos",
+    "firebase",
+)
+
+
+def _output_hits(text: str, lowered: str) -> Iterator[_Hit]:
+    if _any_in(lowered, _GATE_OUTPUT_FUTURE):
+        if not re.search(
+            r"deprecat|end\s+of\s+(?:life|support)|no\s+longer\s+(?:be\s+)?(?:supported|updat)",
+            text,
+            _F,
+        ) or re.search(r"will\s+be\s+(?:released|launched)|coming\s+soon|we\s+plan", text, _F):
+            for match in _FUTURE_COMMITMENT.finditer(text):
+                yield "future_commitment.release", match.start(), match.end()
+        for match in _REFUND_PROMISE.finditer(text):
+            yield "future_commitment.refund", match.start(), match.end()
+    if _any_in(lowered, _GATE_COMPETITOR):
+        for match in _DISPARAGE.finditer(text):
+            span = match.group()
+            negatives = re.findall(rf"\b{_NEGATIVE}\b", span, _F)
+            if (
+                negatives
+                and all(_WEAK_NEGATIVE.match(n) for n in negatives)
+                and not _JUDGING.search(span)
+            ):
+                continue
+            yield "competitor_disparagement.negative_claim", match.start(), match.end()
+
+
+def scan_output(text: str) -> GuardrailVerdict:
+    """Scan a model's answer before it reaches the customer.
+
+    Args:
+        text: The drafted answer.
+
+    Returns:
+        A verdict whose categories come from ``OUTPUT_CATEGORIES``: ``sensitive_data``
+        (secrets block, PII is redacted; account ids, ARNs, request ids and the documented
+        example keys pass), ``future_commitment`` and ``competitor_disparagement`` (block).
+
+    Example:
+        >>> scan_output("Lambda will be released in Q3 next year with Rust support.").action.value
+        'block'
+    """
+    view = normalize(text)
+    findings = _to_findings(_scan_secrets_and_pii(view), view, output=True)
+    findings.extend(_to_findings(_output_hits(view.text, view.text.lower()), view))
+    findings.sort(key=lambda f: (f.start, f.end, f.rule_id))
+    return _verdict(text, findings)

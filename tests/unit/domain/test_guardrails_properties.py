@@ -1,0 +1,153 @@
+"""Property-based tests: generated secrets embedded in benign text always block, text from
+the hard-negative grammar always passes, and evasion mutations of a secret still block."""
+
+from __future__ import annotations
+
+import math
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.domain.guardrails import scan_input
+from pipeline.domain.models import GuardrailAction
+
+BASE32 = string.ascii_uppercase + "234567"
+B64 = string.ascii_letters + string.digits + "/+"
+
+BENIGN_WORDS = (
+    "my lambda function times out when it calls the s3 bucket in us-east-1 after deploy "
+    "how do i fix cloudformation stack rollback the ec2 instance cannot reach rds and vpc "
+    "routing looks fine thanks for the help why is the bill higher this month"
+).split()
+
+benign_text = st.lists(st.sampled_from(BENIGN_WORDS), min_size=0, max_size=25).map(" ".join)
+
+access_keys = st.builds(
+    lambda prefix, body: prefix + body,
+    st.sampled_from(["AKIA", "ASIA"]),
+    st.text(alphabet=BASE32, min_size=16, max_size=16),
+).filter(lambda k: not k.endswith("EXAMPLE"))
+
+
+def _entropy(value: str) -> float:
+    return -sum(value.count(c) / len(value) * math.log2(value.count(c) / len(value)) for c in set(value))
+
+
+def _random_enough(secret: str) -> bool:
+    # Real secret access keys are drawn uniformly from 64 symbols: every one of them has
+    # upper, lower, digits and > 4.3 bits/char. Filter out the rare degenerate draw.
+    return (
+        any(c.isupper() for c in secret)
+        and any(c.islower() for c in secret)
+        and any(c.isdigit() for c in secret)
+        and _entropy(secret) > 4.3
+    )
+
+
+secret_keys = st.randoms(use_true_random=False).map(
+    lambda rnd: "".join(rnd.choice(B64) for _ in range(40))
+).filter(_random_enough)
+github_tokens = st.text(alphabet=string.ascii_letters + string.digits, min_size=36, max_size=36).map(
+    lambda s: "ghp_" + s
+)
+passwords = st.builds(
+    lambda word, digits, sym: word.capitalize() + digits + sym,
+    st.sampled_from(["summer", "orange", "kettle", "falcon", "marble"]),
+    st.text(alphabet=string.digits, min_size=2, max_size=4),
+    st.sampled_from(["!", "#", "$", "%", "&"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=benign_text, after=benign_text, key=access_keys)
+def test_access_key_in_benign_text_blocks(before: str, after: str, key: str) -> None:
+    verdict = scan_input(f"{before} {key} {after}")
+    assert verdict.action is GuardrailAction.BLOCK
+    assert "aws_access_key" in verdict.categories
+    assert key not in verdict.redacted_text
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=benign_text, after=benign_text, secret=secret_keys,
+       form=st.sampled_from(["aws_secret_access_key = {}", '"SecretAccessKey": "{}"',
+                             "AWS_SECRET_ACCESS_KEY={}", "my secret key is {}", "{}"]))
+def test_secret_key_in_benign_text_blocks(before: str, after: str, secret: str, form: str) -> None:
+    verdict = scan_input(f"{before}\n{form.format(secret)}\n{after}")
+    assert verdict.blocked
+    assert "aws_secret_key" in verdict.categories
+    assert secret not in verdict.redacted_text
+
+
+@settings(max_examples=100, deadline=None)
+@given(before=benign_text, token=github_tokens)
+def test_vendor_token_blocks(before: str, token: str) -> None:
+    verdict = scan_input(f"{before} token {token}")
+    assert "generic_secret" in verdict.categories
+    assert token not in verdict.redacted_text
+
+
+@settings(max_examples=100, deadline=None)
+@given(before=benign_text, password=passwords,
+       form=st.sampled_from(["password={}", "my password is {}", "DB_PASSWORD: '{}'", "pw: {}"]))
+def test_password_blocks(before: str, password: str, form: str) -> None:
+    verdict = scan_input(f"{before}. {form.format(password)}")
+    assert "password" in verdict.categories
+    assert password not in verdict.redacted_text
+
+
+# The hard-negative grammar: identifiers, hashes and questions that look secret-ish but are not.
+hex_strings = lambda n: st.text(alphabet="0123456789abcdef", min_size=n, max_size=n)  # noqa: E731
+uuids = st.builds(lambda a, b, c, d, e: f"{a}-{b}-{c}-{d}-{e}", hex_strings(8), hex_strings(4), hex_strings(4),
+                  hex_strings(4), hex_strings(12))
+account_ids = st.text(alphabet=string.digits, min_size=12, max_size=12)
+hard_negative = st.one_of(
+    st.builds("RequestId: {}".format, uuids),
+    st.builds('ETag "{}"'.format, hex_strings(32)),
+    st.builds("commit {}".format, hex_strings(40)),
+    st.builds("sha256:{}".format, hex_strings(64)),
+    st.builds("arn:aws:iam::{}:role/AppRole".format, account_ids),
+    st.builds("account {} was charged".format, account_ids),
+    st.sampled_from([
+        "How do I rotate my access keys?",
+        "I forgot my root password, how do I reset it?",
+        "What format does an AWS access key id have?",
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "my IAM role ignores the policy",
+        "password: ${DB_PASSWORD}",
+        "When does Python 3.9 reach end of support in Lambda?",
+    ]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=benign_text, negative=hard_negative, after=benign_text)
+def test_hard_negative_grammar_passes(before: str, negative: str, after: str) -> None:
+    verdict = scan_input(f"{before} {negative} {after}".strip())
+    assert verdict.action is GuardrailAction.ALLOW, verdict.findings
+
+
+CONFUSABLE = {"A": "А", "K": "К", "I": "І", "S": "Ѕ", "E": "Е", "O": "О", "P": "Р", "C": "С", "T": "Т"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(key=access_keys, data=st.data())
+def test_mutated_access_key_still_blocks(key: str, data: st.DataObject) -> None:
+    mutation = data.draw(st.sampled_from(["zero_width", "lower", "confusable", "fullwidth", "spaced"]))
+    if mutation == "zero_width":
+        position = data.draw(st.integers(1, len(key) - 1))
+        mutated = key[:position] + data.draw(st.sampled_from(["\u200b", "\u200c", "\u2060", "\ufeff"])) + key[position:]
+    elif mutation == "lower":
+        mutated = key.lower() if sum(c.isdigit() for c in key[4:]) >= 2 else key
+    elif mutation == "confusable":
+        mutated = "".join(CONFUSABLE.get(c, c) if data.draw(st.booleans()) else c for c in key)
+    elif mutation == "fullwidth":
+        mutated = "".join(chr(ord(c) + 0xFEE0) for c in key)
+    else:
+        mutated = " ".join(key)
+    text = f"here it is: {mutated} thanks"
+    verdict = scan_input(text)
+    assert "aws_access_key" in verdict.categories
+    # Nothing of the key survives in the stored text.
+    assert mutated not in verdict.redacted_text
