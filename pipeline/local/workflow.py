@@ -1,0 +1,736 @@
+"""Run the deployed workflow locally: the synthesized state machine on moto.
+
+Nothing here re-implements the workflow. :class:`LocalWorkflow` reads the CloudFormation
+template that ``stack/`` synthesizes and
+
+* resolves the state machine's ``DefinitionString`` (``Fn::Join`` of strings and
+  ``Fn::GetAtt [<function>, Arn]``) into plain ASL and creates it in moto's Step Functions,
+  whose interpreter executes it (Retry, Catch, Choice, ResultPath … for real);
+* creates moto DynamoDB tables and S3 buckets from the template's own table and bucket
+  definitions (keys, GSIs, TTL), so the local tables cannot drift from the stack;
+* fills the prompt bucket and the Prompts table the way the stack does at deploy time:
+  the ``BucketDeployment``'s source asset (``cdk.out/asset.<hash>``) is uploaded under its
+  key prefix and every ``Custom::AWS`` ``putItem`` of the template is executed;
+* replaces moto's Lambda invoke (``LambdaSimpleBackend.invoke``) with an in-process call of
+  the real handler named by the function's ``Handler`` property, with the function's
+  environment from the template (``Ref``/``GetAtt`` resolved to the moto resources;
+  ``MODEL_BACKEND``/``NLP_BACKEND`` switched to ``offline``). A handler exception comes
+  back with ``x-amz-function-error`` so the state machine's Retry/Catch apply to it.
+
+Timings: each execution's wall time is split into handler time (measured around each
+in-process call) and engine overhead (everything else: moto's interpreter, the fake AWS
+API calls, polling).
+
+Fault injection (tests): :class:`Faults` can make a handler fail (once or always) with a
+given error name, and ``model=`` replaces the ModelClient the handlers use. A Lambda
+*service* error such as throttling reaches a real state machine as the error name
+``Lambda.TooManyRequestsException``; the fault hook produces the same error name, which is
+what Retry matches on.
+
+Example:
+    >>> with LocalWorkflow() as wf:                                      # doctest: +SKIP
+    ...     run = wf.run("why does my EC2 instance refuse SSH?")
+    ...     run.output["response_type"], run.path
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import re
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+PARTITION = "aws"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUTDIR = REPO_ROOT / "cdk.out"
+STATE_DIR = REPO_ROOT / ".cache" / "local-workflow"
+
+#: Environment overrides for local runs: offline model and NLP, quiet logs.
+LOCAL_ENV = {
+    "MODEL_BACKEND": "offline",
+    "NLP_BACKEND": "offline",
+    "STORE_BACKEND": "dynamodb",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+_ENV_LOCK = threading.RLock()
+_PSEUDO = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": PARTITION,
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "local",
+    "AWS::NoValue": None,
+}
+
+
+class LocalWorkflowError(RuntimeError):
+    """The template cannot be run locally, or an execution did not finish."""
+
+
+# ---------------------------------------------------------------------------
+# The template
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    logical_id: str
+    handler: str  # "pipeline.handlers.capture_query.handler"
+    environment: dict[str, str]
+    timeout: int
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def short_name(self) -> str:
+        """``capture_query`` for ``pipeline.handlers.capture_query.handler``."""
+        return self.module.rsplit(".", 1)[-1]
+
+    @property
+    def arn(self) -> str:
+        return function_arn(self.logical_id)
+
+
+def function_arn(logical_id: str) -> str:
+    return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
+
+
+def bucket_name(logical_id: str) -> str:
+    return re.sub(r"[^a-z0-9-]", "", logical_id.lower())[:63]
+
+
+class StackTemplate:
+    """Read-only view of a synthesized template with local physical names.
+
+    Physical names: a table is named after its logical id, a bucket after its lowercased
+    logical id, a function's ARN ends in its logical id.
+    """
+
+    def __init__(self, template: Mapping[str, Any], *, stack_name: str = "local",
+                 outdir: Path | None = None) -> None:
+        self.template = template
+        self.stack_name = stack_name
+        self.outdir = outdir
+        self.resources: dict[str, dict[str, Any]] = dict(template.get("Resources", {}))
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in self.resources.items() if r.get("Type") == kind}
+
+    # -- names -------------------------------------------------------------------------
+
+    def ref(self, logical_id: str) -> Any:
+        if logical_id in _PSEUDO:
+            return _PSEUDO[logical_id]
+        resource = self.resources.get(logical_id)
+        if resource is None:
+            raise LocalWorkflowError(f"Ref to unknown resource {logical_id}")
+        kind = resource["Type"]
+        if kind == "AWS::DynamoDB::Table":
+            return resource.get("Properties", {}).get("TableName", logical_id)
+        if kind == "AWS::S3::Bucket":
+            return bucket_name(logical_id)
+        if kind == "AWS::Lambda::Function":
+            return logical_id
+        if kind == "AWS::StepFunctions::StateMachine":
+            return f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{logical_id}"
+        return logical_id
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        resource = self.resources.get(logical_id)
+        if resource is None:
+            raise LocalWorkflowError(f"GetAtt of unknown resource {logical_id}")
+        kind = resource["Type"]
+        if attribute == "Arn":
+            if kind == "AWS::Lambda::Function":
+                return function_arn(logical_id)
+            if kind == "AWS::DynamoDB::Table":
+                return f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{self.ref(logical_id)}"
+            if kind == "AWS::S3::Bucket":
+                return f"arn:{PARTITION}:s3:::{self.ref(logical_id)}"
+        raise LocalWorkflowError(f"cannot resolve Fn::GetAtt {logical_id}.{attribute} locally")
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve Ref, Fn::GetAtt, Fn::Join and Fn::Sub to plain values."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.get_att(logical, attribute)
+            if key == "Fn::Join":
+                sep, parts = arg
+                return sep.join(str(self.resolve(p)) for p in parts)
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+                def sub(match: re.Match[str]) -> str:
+                    name = match.group(1)
+                    if name in variables:
+                        return str(self.resolve(variables[name]))
+                    if "." in name:
+                        return str(self.get_att(*name.split(".", 1)))
+                    return str(self.ref(name))
+
+                return re.sub(r"\$\{([^}]+)\}", sub, text)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    # -- parts of the stack ------------------------------------------------------------
+
+    def state_machine(self) -> tuple[str, dict[str, Any], str]:
+        """``(logical id, resolved ASL, type)`` of the (single) state machine."""
+        machines = self.of_type("AWS::StepFunctions::StateMachine")
+        if len(machines) != 1:
+            raise LocalWorkflowError(f"expected one state machine, found {len(machines)}")
+        (logical, resource), = machines.items()
+        props = resource["Properties"]
+        definition = self.resolve(props["DefinitionString"])
+        return logical, json.loads(definition), props.get("StateMachineType", "STANDARD")
+
+    def functions(self) -> dict[str, FunctionSpec]:
+        """The project's functions (Handler under ``pipeline.``), by logical id."""
+        found = {}
+        for logical, resource in self.of_type("AWS::Lambda::Function").items():
+            props = resource.get("Properties", {})
+            handler = props.get("Handler", "")
+            if not handler.startswith("pipeline."):
+                continue
+            env = self.resolve(props.get("Environment", {}).get("Variables", {}))
+            found[logical] = FunctionSpec(
+                logical_id=logical,
+                handler=handler,
+                environment={k: str(v) for k, v in env.items()},
+                timeout=int(props.get("Timeout", 3)),
+            )
+        return found
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        return {k: r.get("Properties", {}) for k, r in self.of_type("AWS::DynamoDB::Table").items()}
+
+    def buckets(self) -> list[str]:
+        return [self.ref(k) for k in self.of_type("AWS::S3::Bucket")]
+
+    def sdk_calls(self) -> list[dict[str, Any]]:
+        """The ``Create`` calls of the template's ``Custom::AWS`` resources (resolved)."""
+        calls = []
+        for resource in self.of_type("Custom::AWS").values():
+            create = resource.get("Properties", {}).get("Create")
+            if create is not None:
+                calls.append(json.loads(self.resolve(create)))
+        return calls
+
+    def bucket_deployments(self) -> list[tuple[Path, str, str]]:
+        """``(source folder, bucket, key prefix)`` for each ``BucketDeployment``."""
+        found = []
+        for resource in self.of_type("Custom::CDKBucketDeployment").values():
+            props = resource["Properties"]
+            bucket = self.resolve(props["DestinationBucketName"])
+            prefix = props.get("DestinationBucketKeyPrefix", "")
+            for key in props.get("SourceObjectKeys", []):
+                asset_hash = key.removesuffix(".zip")
+                found.append((self.asset_path(asset_hash), bucket, prefix))
+        return found
+
+    def asset_path(self, asset_hash: str) -> Path:
+        """The staged folder of an asset, via ``<Stack>.assets.json``."""
+        if self.outdir is None:
+            raise LocalWorkflowError("the template's cdk.out folder is unknown; pass outdir=")
+        manifest = self.outdir / f"{self.stack_name}.assets.json"
+        if manifest.exists():
+            files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+            entry = files.get(asset_hash)
+            if entry:
+                return self.outdir / entry["source"]["path"]
+        return self.outdir / f"asset.{asset_hash}"
+
+
+def load_template(
+    outdir: str | Path = DEFAULT_OUTDIR, context: Mapping[str, Any] | None = None
+) -> tuple[StackTemplate, bool]:
+    """The synthesized template, synthesized only when missing or stale.
+
+    Returns ``(template, synthesized_now)``.
+    """
+    try:
+        from stack.app import cached_template
+    except ModuleNotFoundError:  # an editable install made before stack/ existed
+        import sys
+
+        sys.path.insert(0, str(REPO_ROOT))
+        from stack.app import cached_template
+
+    template, name, synthesized = cached_template(outdir, context)
+    return StackTemplate(template, stack_name=name, outdir=Path(outdir)), synthesized
+
+
+# ---------------------------------------------------------------------------
+# Faults and results
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Faults:
+    """Errors to inject, by handler short name (``generate_response`` …).
+
+    ``transient[h] = (error, n)`` fails the first ``n`` calls of ``h`` with ``error``;
+    ``always[h] = error`` fails every call. The error name is what Retry/Catch see.
+    """
+
+    transient: dict[str, tuple[str, int]] = field(default_factory=dict)
+    always: dict[str, str] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def fail_once(self, handler: str, error: str = "Lambda.TooManyRequestsException", times: int = 1) -> Faults:
+        self.transient[handler] = (error, times)
+        return self
+
+    def fail_always(self, handler: str, error: str = "RuntimeError") -> Faults:
+        self.always[handler] = error
+        return self
+
+    def check(self, handler: str) -> str | None:
+        count = self.calls.get(handler, 0) + 1
+        self.calls[handler] = count
+        if handler in self.always:
+            return self.always[handler]
+        if handler in self.transient:
+            error, times = self.transient[handler]
+            if count <= times:
+                return error
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerCall:
+    handler: str
+    seconds: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """One execution: its output, the states it entered and where the time went."""
+
+    output: dict[str, Any] | None
+    status: str
+    path: list[str]
+    calls: list[HandlerCall]
+    total_seconds: float
+    input: dict[str, Any]
+    execution_arn: str
+    events: list[dict[str, Any]] = field(repr=False, default_factory=list)
+
+    @property
+    def handler_seconds(self) -> float:
+        return sum(c.seconds for c in self.calls)
+
+    @property
+    def engine_seconds(self) -> float:
+        return max(0.0, self.total_seconds - self.handler_seconds)
+
+    @property
+    def errors(self) -> list[str]:
+        """Error names of failed task attempts, in order (retried or caught)."""
+        names = []
+        for event in self.events:
+            for key in ("lambdaFunctionFailedEventDetails", "taskFailedEventDetails"):
+                if key in event:
+                    names.append(event[key].get("error", ""))
+        return names
+
+
+# ---------------------------------------------------------------------------
+# The runner
+# ---------------------------------------------------------------------------
+
+
+class _Context:
+    """The bits of the Lambda context object handlers may read."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.function_name = spec.logical_id
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = spec.arn
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.logical_id}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + spec.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalWorkflow:
+    """The synthesized workflow on moto, with the real handlers in-process.
+
+    Args:
+        template: a :class:`StackTemplate`; by default the cached synth in ``outdir``.
+        outdir: cloud assembly folder (``cdk.out``).
+        model: a ModelClient to use instead of the offline model (fault injection).
+        faults: handler failures to inject.
+        env: extra environment overrides for every handler.
+        state_file: load the Conversations/Feedback items from this JSON file on start and
+            save them after every run, so separate processes continue a conversation.
+    """
+
+    def __init__(
+        self,
+        template: StackTemplate | None = None,
+        *,
+        outdir: str | Path = DEFAULT_OUTDIR,
+        model: Any = None,
+        faults: Faults | None = None,
+        env: Mapping[str, str] | None = None,
+        state_file: str | Path | None = None,
+    ) -> None:
+        self.synthesized = False
+        if template is None:
+            template, self.synthesized = load_template(outdir)
+        self.template = template
+        self.model = model
+        self.faults = faults or Faults()
+        self.extra_env = dict(env or {})
+        self.state_file = Path(state_file) if state_file else None
+        self.functions = template.functions()
+        self.sm_logical, self.definition, self.sm_type = template.state_machine()
+        self._by_name = {spec.logical_id: spec for spec in self.functions.values()}
+        self._calls: list[HandlerCall] = []
+        self._stack = contextlib.ExitStack()
+        self._clients: dict[str, Any] = {}
+        self.setup_seconds = 0.0
+        self.handler_output = io.StringIO()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> LocalWorkflow:
+        start = time.perf_counter()
+        from moto import mock_aws
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_DEFAULT_REGION": REGION}.items():
+            os.environ.setdefault(key, value)
+        self._stack.enter_context(
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True},
+                             "lambda": {"use_docker": False}})
+        )
+        original = LambdaSimpleBackend.invoke
+        runner = self
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
+                   response_headers: Any) -> bytes:
+            return runner._invoke(function_name, body, response_headers)
+
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        self._stack.callback(setattr, LambdaSimpleBackend, "invoke", original)
+        self._stack.callback(self._reset_services)
+        self._reset_services()
+        try:
+            self._create_resources()
+            if self.state_file and self.state_file.exists():
+                self.load_state(self.state_file)
+        except Exception:
+            self._stack.close()
+            raise
+        self.setup_seconds = time.perf_counter() - start
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            import boto3
+
+            self._clients[service] = boto3.client(service, region_name=REGION)
+        return self._clients[service]
+
+    @staticmethod
+    def _reset_services() -> None:
+        with contextlib.suppress(ImportError):
+            from pipeline.handlers import composition
+
+            composition.reset()
+
+    # -- resources ------------------------------------------------------------------------
+
+    def _create_resources(self) -> None:
+        ddb = self.client("dynamodb")
+        for logical, props in self.template.tables().items():
+            name = self.template.ref(logical)
+            kwargs: dict[str, Any] = {
+                "TableName": name,
+                "KeySchema": props["KeySchema"],
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "BillingMode": "PAY_PER_REQUEST",
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = [
+                    {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+                    for g in props["GlobalSecondaryIndexes"]
+                ]
+            ddb.create_table(**kwargs)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                ddb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+                )
+        s3 = self.client("s3")
+        for name in self.template.buckets():
+            s3.create_bucket(Bucket=name)
+        for source, bucket, prefix in self.template.bucket_deployments():
+            if not source.is_dir():
+                raise LocalWorkflowError(f"asset folder {source} is missing; re-synthesize")
+            for path in sorted(source.rglob("*")):
+                if path.is_file():
+                    key = prefix + path.relative_to(source).as_posix()
+                    s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        for call in self.template.sdk_calls():
+            client = self.client(call["service"].lower())
+            method = re.sub(r"(?<!^)(?=[A-Z])", "_", call["action"]).lower()
+            getattr(client, method)(**call.get("parameters", {}))
+        sfn = self.client("stepfunctions")
+        created = sfn.create_state_machine(
+            name=self.sm_logical,
+            definition=json.dumps(self.definition),
+            roleArn=f"arn:{PARTITION}:iam::{ACCOUNT}:role/local-workflow",
+            type=self.sm_type,
+        )
+        self.state_machine_arn = created["stateMachineArn"]
+
+    def table_name(self, table: str) -> str:
+        """Physical name of a table by its construct id (``ConversationsTable``) or logical id."""
+        for logical in self.template.tables():
+            if logical == table or logical.startswith(f"Tables{table}"):
+                return self.template.ref(logical)
+        raise KeyError(table)
+
+    def scan(self, table: str) -> list[dict[str, Any]]:
+        """Every item of a table as plain Python values (tests read the tables back)."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        des = TypeDeserializer()
+        items = self.client("dynamodb").scan(TableName=self.table_name(table))["Items"]
+        return [{k: des.deserialize(v) for k, v in item.items()} for item in items]
+
+    # -- state across processes -------------------------------------------------------------
+
+    PERSISTED_TABLES = ("ConversationsTable", "FeedbackTable")
+
+    def save_state(self, path: Path) -> None:
+        ddb = self.client("dynamodb")
+        dump = {}
+        for table in self.PERSISTED_TABLES:
+            items: list[Any] = []
+            kwargs: dict[str, Any] = {"TableName": self.table_name(table)}
+            while True:
+                page = ddb.scan(**kwargs)
+                items += page["Items"]
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            dump[table] = items
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": 1, "tables": dump}), encoding="utf-8")
+        tmp.replace(path)
+
+    def load_state(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise LocalWorkflowError(f"{path}: cannot read the local state ({exc}); delete it") from exc
+        ddb = self.client("dynamodb")
+        for table, items in data.get("tables", {}).items():
+            name = self.table_name(table)
+            for item in items:
+                ddb.put_item(TableName=name, Item=item)
+
+    # -- the Lambda invoke hook ---------------------------------------------------------------
+
+    def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        logical = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
+        if ":function:" in function_name:
+            logical = function_name.split(":function:", 1)[1].split(":", 1)[0]
+        spec = self._by_name.get(logical)
+        if spec is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return _error_payload("ResourceNotFoundException", f"no local function {logical}")
+        raw = body.decode("utf-8") if isinstance(body, bytes) else (body or "{}")
+        event = json.loads(raw) if raw else {}
+
+        injected = self.faults.check(spec.short_name)
+        if injected:
+            self._calls.append(HandlerCall(spec.short_name, 0.0, injected))
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return _error_payload(injected, f"injected fault in {spec.short_name}")
+
+        env = {**spec.environment, **LOCAL_ENV, **self.extra_env}
+        with _ENV_LOCK, _patched_env(env), contextlib.redirect_stdout(self.handler_output):
+            start = time.perf_counter()
+            try:
+                if self.model is not None:
+                    self._install_model()
+                module = importlib.import_module(spec.module)
+                result = getattr(module, spec.handler.rsplit(".", 1)[1])(event, _Context(spec))
+                error = None
+            except Exception as exc:  # noqa: BLE001 - reported to the state machine
+                result, error = exc, type(exc).__name__
+            elapsed = time.perf_counter() - start
+        self._calls.append(HandlerCall(spec.short_name, elapsed, error))
+        if error is not None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return _error_payload(error, str(result), result)
+        return json.dumps(result, default=str).encode("utf-8")
+
+    def _install_model(self) -> None:
+        from pipeline.handlers import composition
+
+        services = composition.services()
+        if services.__dict__.get("model") is not self.model:
+            services.__dict__["model"] = self.model
+            for dependent in ("generator", "generation"):
+                services.__dict__.pop(dependent, None)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def _wait(self, execution_arn: str, start: float, timeout: float) -> tuple[dict[str, Any], list[Any]]:
+        """Wait for the execution to finish; returns (describe output, history events).
+
+        Reads moto's backend directly when it can (the boto3 round trip serialises the
+        whole history on every poll and competes with the interpreter thread for the GIL);
+        falls back to the public API otherwise.
+        """
+        try:
+            from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+            execution = stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(execution_arn)
+            status = getattr(execution, "exec_status", None)
+            assert status is not None and hasattr(execution, "to_history_output")
+        except Exception:  # noqa: BLE001 - moto internals moved: use the public API
+            execution = None
+        sfn = self.client("stepfunctions")
+        delay = 0.0005
+        while True:
+            if execution is not None:
+                running = execution.exec_status is None or execution.exec_status.value == "RUNNING"
+            else:
+                running = sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+            if not running:
+                break
+            if time.perf_counter() - start > timeout:
+                raise LocalWorkflowError(f"execution {execution_arn} still running after {timeout} s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.005)
+        if execution is not None:
+            described = dict(execution.to_describe_output())
+            described["status"] = execution.exec_status.value
+            events = [dict(e) for e in execution.to_history_output()["events"]]
+            for event in events:
+                if hasattr(event.get("type"), "value"):
+                    event["type"] = event["type"].value
+            return described, events
+        described = sfn.describe_execution(executionArn=execution_arn)
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        return described, events
+
+    def workflow_input(self, query: str, session_id: str | None = None,
+                       user_id: str | None = None) -> dict[str, Any]:
+        """What API Gateway's request mapping for POST /query produces."""
+        request_id = str(uuid.uuid4())
+        return {
+            "query": query,
+            "session_id": session_id or request_id,
+            "interaction_id": request_id,
+            "user_id": user_id,
+            "request_id": request_id,
+        }
+
+    def run(self, query: str, *, session_id: str | None = None, user_id: str | None = None,
+            timeout: float = 60.0) -> RunResult:
+        return self.execute(self.workflow_input(query, session_id, user_id), timeout=timeout)
+
+    def execute(self, workflow_input: dict[str, Any], *, timeout: float = 60.0) -> RunResult:
+        sfn = self.client("stepfunctions")
+        self._calls = []
+        start = time.perf_counter()  # engine time includes the start_execution API call
+        execution_arn = sfn.start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=f"local-{uuid.uuid4()}",
+            input=json.dumps(workflow_input),
+        )["executionArn"]
+        described, events = self._wait(execution_arn, start, timeout)
+        total = time.perf_counter() - start
+        path = [
+            e["stateEnteredEventDetails"]["name"]
+            for e in events
+            if e.get("type", "").endswith("StateEntered") and "stateEnteredEventDetails" in e
+        ]
+        output = json.loads(described["output"]) if described.get("output") else None
+        result = RunResult(
+            output=output,
+            status=described["status"],
+            path=path,
+            calls=list(self._calls),
+            total_seconds=total,
+            input=workflow_input,
+            execution_arn=execution_arn,
+            events=events,
+        )
+        if self.state_file is not None:
+            self.save_state(self.state_file)
+        return result
+
+
+@contextlib.contextmanager
+def _patched_env(env: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _error_payload(error_type: str, message: str, exc: BaseException | None = None) -> bytes:
+    trace = traceback.format_exception(exc)[-5:] if exc is not None else []
+    return json.dumps(
+        {"errorType": error_type, "errorMessage": message, "stackTrace": trace}
+    ).encode("utf-8")
+
+
+def run_query(query: str, **kwargs: Any) -> RunResult:
+    """One query through a fresh local workflow (convenience for scripts)."""
+    session_id = kwargs.pop("session_id", None)
+    with LocalWorkflow(**kwargs) as workflow:
+        return workflow.run(query, session_id=session_id)
+

@@ -1,0 +1,156 @@
+"""Names shared between the CDK stack, its tests and the local workflow runner.
+
+Anything a test or ``pipeline/local`` looks up in the synthesized template is named here,
+so renaming a construct is a one-line change that every consumer follows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PIPELINE_DIR = REPO_ROOT / "pipeline"
+PROMPTS_DIR = PIPELINE_DIR / "prompts"
+DEFAULT_OUTDIR = REPO_ROOT / "cdk.out"
+
+APP_NAME = "SupportAssistant"
+
+
+def stack_name(stage: str) -> str:
+    """The CloudFormation stack name (and cloud-assembly artifact id) for a stage."""
+    return f"{APP_NAME}-{stage}"
+
+
+# --- construct ids (scopes) -------------------------------------------------------
+TABLES_ID = "Tables"
+PROMPTS_ID = "Prompts"
+FUNCTIONS_ID = "Functions"
+WORKFLOW_ID = "Workflow"
+API_ID = "Api"
+SCHEDULE_ID = "Schedule"
+OBSERVABILITY_ID = "Observability"
+AUDIT_ID = "Audit"
+
+CONVERSATIONS_TABLE_ID = "ConversationsTable"
+PROMPTS_TABLE_ID = "PromptsTable"
+FEEDBACK_TABLE_ID = "FeedbackTable"
+PROMPT_BUCKET_ID = "PromptBucket"
+ACCESS_LOGS_BUCKET_ID = "AccessLogsBucket"
+STATE_MACHINE_ID = "StateMachine"
+
+# --- tables: keys and indexes (the handlers' adapters use the same names) --------
+CONVERSATIONS_PK = "session_id"
+CONVERSATIONS_SK = "turn_index"
+CONVERSATIONS_USER_INDEX = "UserIdIndex"
+CONVERSATIONS_TTL_ATTRIBUTE = "expires_at"
+PROMPTS_PK = "template_id"
+PROMPTS_SK = "version"
+PROMPTS_CREATED_INDEX = "CreatedAtIndex"
+FEEDBACK_PK = "feedback_id"
+FEEDBACK_SESSION_INDEX = "SessionIdIndex"
+FEEDBACK_TIMESTAMP_INDEX = "TimestampIndex"
+PROMPT_KEY_PREFIX = "prompts/"
+
+# --- Lambda functions: construct id -> handler module under pipeline/handlers ------
+WORKFLOW_HANDLERS: tuple[str, ...] = (
+    "capture_query",
+    "detect_intent",
+    "generate_response",
+    "validate_quality",
+    "collect_feedback",
+)
+API_HANDLERS: tuple[str, ...] = ("feedback_api", "sessions_api")
+SCHEDULED_HANDLERS: tuple[str, ...] = ("analyze_feedback",)
+ALL_HANDLERS: tuple[str, ...] = WORKFLOW_HANDLERS + API_HANDLERS + SCHEDULED_HANDLERS
+
+
+def function_id(handler: str) -> str:
+    """Construct id of the Lambda for a handler module, e.g. ``CaptureQueryFunction``."""
+    return "".join(part.capitalize() for part in handler.split("_")) + "Function"
+
+
+def handler_path(handler: str) -> str:
+    """The Lambda ``Handler`` property: importable because the asset root is the repo root."""
+    return f"pipeline.handlers.{handler}.handler"
+
+
+#: (memory MB, timeout s) per handler; everything else gets DEFAULT_SIZING.
+DEFAULT_SIZING = (512, 60)
+SIZING: dict[str, tuple[int, int]] = {
+    "generate_response": (1024, 120),
+    "analyze_feedback": (1024, 300),
+}
+
+# --- the state machine's states (docs/workflow-contract.md) ----------------------
+S_CAPTURE = "CaptureUserQuery"
+S_CHECK_GUARDRAIL = "CheckGuardrailStatus"
+S_BLOCKED = "BlockedResponse"
+S_DETECT_INTENT = "DetectIntent"
+S_CHECK_INTENT = "CheckIntentClarity"
+S_CLARIFY = "Clarify"
+S_ESCALATE = "Escalate"
+S_GENERATE = "GenerateResponse"
+S_VALIDATE = "ValidateQuality"
+S_CHECK_QUALITY = "CheckQuality"
+S_COLLECT = "CollectFeedback"
+S_FALLBACK = "Fallback"
+
+TASK_STATES: tuple[str, ...] = (
+    S_CAPTURE,
+    S_DETECT_INTENT,
+    S_CLARIFY,
+    S_ESCALATE,
+    S_GENERATE,
+    S_VALIDATE,
+    S_COLLECT,
+)
+#: Task state -> handler module it invokes.
+TASK_HANDLER: dict[str, str] = {
+    S_CAPTURE: "capture_query",
+    S_DETECT_INTENT: "detect_intent",
+    S_CLARIFY: "generate_response",
+    S_ESCALATE: "generate_response",
+    S_GENERATE: "generate_response",
+    S_VALIDATE: "validate_quality",
+    S_COLLECT: "collect_feedback",
+}
+
+#: Errors every task retries (Lambda service errors and throttling), with backoff.
+TRANSIENT_ERRORS: tuple[str, ...] = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+)
+#: Errors a handler raises for a transient *model* failure (Bedrock throttling/timeouts):
+#: retried once, later and shorter than service errors (API Gateway waits at most 29 s).
+#: The handlers should raise an exception *named* TransientModelError for
+#: ``ModelError(transient=True)``: Step Functions matches on the error type's name.
+MODEL_TRANSIENT_ERRORS: tuple[str, ...] = ("TransientModelError",)
+MODEL_RETRY_MAX_ATTEMPTS = 1
+RETRY_MAX_ATTEMPTS = 2
+RETRY_INTERVAL_SECONDS = 1
+RETRY_BACKOFF_RATE = 2.0
+
+FALLBACK_MESSAGE = (
+    "Sorry, I could not answer that right now. Please try again in a moment, "
+    "or open a case in the AWS Support Center if it is urgent."
+)
+
+# --- API ---------------------------------------------------------------------------
+API_QUERY_PATH = "query"
+API_FEEDBACK_PATH = "feedback"
+API_SESSIONS_PATH = "sessions"
+API_HEALTH_PATH = "health"
+QUERY_MAX_CHARS = 4000
+SESSION_ID_PATTERN = "^[A-Za-z0-9-]{8,64}$"
+
+# --- metrics the handlers publish (Powertools EMF, dimension service=<service>) ----
+METRIC_GUARDRAIL_BLOCK = "GuardrailBlock"  # dimension: category
+METRIC_INTENT = "IntentDetected"  # dimension: intent
+METRIC_QUALITY_SCORE = "QualityScore"
+METRIC_REGENERATIONS = "Regenerations"
+METRIC_CSAT = "Csat"
+METRIC_TASK_FAILURES = "WorkflowTaskFailures"  # from a metric filter on the workflow log
+SERVICE_NAME = "support-assistant"

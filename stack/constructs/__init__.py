@@ -1,0 +1,1 @@
+"""One construct per concern; :mod:`stack.support_stack` wires them together."""

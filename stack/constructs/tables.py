@@ -1,0 +1,93 @@
+"""DynamoDB tables: Conversations, Prompts and Feedback.
+
+All three are on-demand, encrypted (AWS-owned key), with point-in-time recovery; in a
+prod stage they get deletion protection and are retained when the stack is deleted.
+
+The Feedback table has **no stream**: ``analyze_feedback`` runs on a schedule and reads
+the ``TimestampIndex`` (day, timestamp), so a stream would have no consumer and would
+only cost money and widen the data's exposure.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as ddb
+from constructs import Construct
+
+from stack import constants as c
+from stack.config import StackConfig
+
+S = ddb.AttributeType.STRING
+N = ddb.AttributeType.NUMBER
+
+
+class Tables(Construct):
+    """The three tables of the assistant."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+        super().__init__(scope, construct_id)
+        common = {
+            "billing_mode": ddb.BillingMode.PAY_PER_REQUEST,
+            "encryption": ddb.TableEncryption.AWS_MANAGED,
+            "point_in_time_recovery_specification": ddb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            "deletion_protection": config.is_prod,
+            "removal_policy": RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
+        }
+
+        #: One item per turn (session_id, turn_index): sessions never outgrow an item.
+        self.conversations = ddb.Table(
+            self,
+            c.CONVERSATIONS_TABLE_ID,
+            partition_key=ddb.Attribute(name=c.CONVERSATIONS_PK, type=S),
+            sort_key=ddb.Attribute(name=c.CONVERSATIONS_SK, type=N),
+            time_to_live_attribute=c.CONVERSATIONS_TTL_ATTRIBUTE,
+            **common,
+        )
+        # Sparse: only turns with a user_id are indexed (anonymous sessions are not).
+        self.conversations.add_global_secondary_index(
+            index_name=c.CONVERSATIONS_USER_INDEX,
+            partition_key=ddb.Attribute(name="user_id", type=S),
+            sort_key=ddb.Attribute(name="created_at", type=S),
+            projection_type=ddb.ProjectionType.ALL,
+        )
+
+        #: The index of prompt templates; bodies live in the prompt bucket.
+        self.prompts = ddb.Table(
+            self,
+            c.PROMPTS_TABLE_ID,
+            partition_key=ddb.Attribute(name=c.PROMPTS_PK, type=S),
+            sort_key=ddb.Attribute(name=c.PROMPTS_SK, type=S),
+            **common,
+        )
+        self.prompts.add_global_secondary_index(
+            index_name=c.PROMPTS_CREATED_INDEX,
+            partition_key=ddb.Attribute(name="kind", type=S),
+            sort_key=ddb.Attribute(name="created_at", type=S),
+            projection_type=ddb.ProjectionType.ALL,
+        )
+
+        self.feedback = ddb.Table(
+            self,
+            c.FEEDBACK_TABLE_ID,
+            partition_key=ddb.Attribute(name=c.FEEDBACK_PK, type=S),
+            **common,
+        )
+        self.feedback.add_global_secondary_index(
+            index_name=c.FEEDBACK_SESSION_INDEX,
+            partition_key=ddb.Attribute(name="session_id", type=S),
+            sort_key=ddb.Attribute(name="timestamp", type=S),
+            projection_type=ddb.ProjectionType.ALL,
+        )
+        # Partitioned by day (YYYY-MM-DD) so the hourly analysis reads one or two days.
+        self.feedback.add_global_secondary_index(
+            index_name=c.FEEDBACK_TIMESTAMP_INDEX,
+            partition_key=ddb.Attribute(name="day", type=S),
+            sort_key=ddb.Attribute(name="timestamp", type=S),
+            projection_type=ddb.ProjectionType.ALL,
+        )
+
+    @property
+    def all(self) -> list[ddb.Table]:
+        return [self.conversations, self.prompts, self.feedback]

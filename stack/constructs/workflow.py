@@ -1,0 +1,167 @@
+"""The Express state machine of docs/workflow-contract.md.
+
+Every Lambda task passes the state (or ``{"state.$": "$", "mode": …}`` for the three tasks
+that share ``generate_response``) and stores the function's return value under its own
+key with ``ResultPath`` (``$.capture``, ``$.intent``, ``$.generation``, ``$.quality``).
+Tasks use the function ARN as resource (CDK's ``payload_response_only``), so the stored
+value *is* the handler's return value: ``$.capture.blocked``, ``$.intent.route`` and
+``$.quality.retry`` are read directly by the Choice states.
+
+Every task retries Lambda service errors and throttling (``constants.TRANSIENT_ERRORS``)
+and catches everything else into ``Fallback`` with the error at ``$.error``. The
+regeneration loop is bounded twice: by ``validate_quality`` (``retry`` is false once the
+attempts are used) and by ``CheckQuality`` itself (``attempt`` must be <= max_regenerations).
+
+Logging is ALL with ``includeExecutionData: false``: the raw query never reaches the logs.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stack import constants as c
+from stack.config import StackConfig
+from stack.constructs.functions import retention_for
+
+#: ASL has no null literal in Parameters that survives CDK (None keys are dropped), so
+#: nulls are produced with an intrinsic: States.StringToJson('null') evaluates to null.
+NULL_EXPR = "States.StringToJson('null')"
+
+
+def _response(**fields: object) -> dict[str, object]:
+    """The public response shape; every key always present."""
+    shape: dict[str, object] = {
+        "session_id.$": "$.session_id",
+        "interaction_id.$": "$.interaction_id",
+        "response": "",
+        "response_type": "",
+        "intent.$": NULL_EXPR,
+        "confidence.$": NULL_EXPR,
+        "quality_score.$": NULL_EXPR,
+        "template.$": NULL_EXPR,
+        "guardrail": {"action": "allow", "categories": []},
+    }
+    shape.update(fields)
+    return shape
+
+
+class Workflow(Construct):
+    """Builds the state machine from the functions created by :class:`Functions`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        functions: dict[str, lambda_.IFunction],
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        fallback = sfn.Pass(
+            self,
+            c.S_FALLBACK,
+            comment="Every task's Catch target: a reply for the user, the error kept at $.error.",
+            parameters=_response(response=c.FALLBACK_MESSAGE, response_type="fallback"),
+        )
+
+        def task(state: str, result_path: str, mode: str | None = None) -> tasks.LambdaInvoke:
+            # Without Parameters a Lambda-ARN task receives the whole state ("$").
+            payload = (
+                sfn.TaskInput.from_object({"state": sfn.JsonPath.entire_payload, "mode": mode})
+                if mode
+                else None
+            )
+            step = tasks.LambdaInvoke(
+                self,
+                state,
+                lambda_function=functions[c.TASK_HANDLER[state]],
+                payload=payload,
+                payload_response_only=True,
+                retry_on_service_exceptions=False,
+                result_path=result_path,
+            )
+            step.add_retry(
+                errors=list(c.TRANSIENT_ERRORS),
+                interval=Duration.seconds(c.RETRY_INTERVAL_SECONDS),
+                max_attempts=c.RETRY_MAX_ATTEMPTS,
+                backoff_rate=c.RETRY_BACKOFF_RATE,
+            )
+            if c.TASK_HANDLER[state] == "generate_response":
+                step.add_retry(
+                    errors=list(c.MODEL_TRANSIENT_ERRORS),
+                    interval=Duration.seconds(c.RETRY_INTERVAL_SECONDS),
+                    max_attempts=c.MODEL_RETRY_MAX_ATTEMPTS,
+                    backoff_rate=c.RETRY_BACKOFF_RATE,
+                )
+            step.add_catch(fallback, errors=[sfn.Errors.ALL], result_path="$.error")
+            return step
+
+        capture = task(c.S_CAPTURE, "$.capture")
+        detect = task(c.S_DETECT_INTENT, "$.intent")
+        clarify = task(c.S_CLARIFY, "$.generation", mode="clarification")
+        escalate = task(c.S_ESCALATE, "$.generation", mode="escalation")
+        generate = task(c.S_GENERATE, "$.generation", mode="answer")
+        validate = task(c.S_VALIDATE, "$.quality")
+        collect = task(c.S_COLLECT, "$")
+
+        blocked = sfn.Pass(
+            self,
+            c.S_BLOCKED,
+            parameters={"response_type": "blocked", "response.$": "$.capture.block_message"},
+            result_path="$.reply",
+        )
+
+        check_guardrail = (
+            sfn.Choice(self, c.S_CHECK_GUARDRAIL)
+            .when(sfn.Condition.boolean_equals("$.capture.blocked", True), blocked.next(collect))
+            .otherwise(detect)
+        )
+        check_intent = (
+            sfn.Choice(self, c.S_CHECK_INTENT)
+            .when(sfn.Condition.string_equals("$.intent.route", "clarify"), clarify.next(collect))
+            .when(sfn.Condition.string_equals("$.intent.route", "escalate"), escalate.next(collect))
+            .otherwise(generate)
+        )
+        check_quality = (
+            sfn.Choice(self, c.S_CHECK_QUALITY)
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.boolean_equals("$.quality.retry", True),
+                    sfn.Condition.number_less_than_equals(
+                        "$.quality.attempt", config.max_regenerations
+                    ),
+                ),
+                generate,
+            )
+            .otherwise(collect)
+        )
+        definition = capture.next(check_guardrail)
+        detect.next(check_intent)
+        generate.next(validate).next(check_quality)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            retention=retention_for(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            c.STATE_MACHINE_ID,
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=Duration.minutes(5),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,
+            ),
+            comment="Support assistant: capture, guard, route, generate, validate, collect.",
+        )

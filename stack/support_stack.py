@@ -1,0 +1,136 @@
+"""The support-assistant stack: wires the constructs together and grants each function
+exactly the resources and actions it uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from stack import constants as c
+from stack.config import StackConfig
+from stack.constructs.api import Api
+from stack.constructs.audit import Audit
+from stack.constructs.functions import Functions
+from stack.constructs.observability import Observability
+from stack.constructs.prompts_bucket import PromptStorage
+from stack.constructs.schedule import AnalyzeSchedule
+from stack.constructs.tables import Tables
+from stack.constructs.workflow import Workflow
+
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:DescribeTable")
+TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+COMPREHEND_DETECT = (
+    "comprehend:DetectSentiment",
+    "comprehend:DetectEntities",
+    "comprehend:DetectKeyPhrases",
+    "comprehend:DetectDominantLanguage",
+    "comprehend:DetectPiiEntities",
+)
+
+#: handler -> {"conversations"|"prompts"|"feedback": "r"|"rw"|"w"}; plus extra capabilities.
+TABLE_ACCESS: dict[str, dict[str, str]] = {
+    "capture_query": {"conversations": "rw"},
+    "detect_intent": {"conversations": "r"},
+    "generate_response": {"conversations": "r", "prompts": "r"},
+    "validate_quality": {},
+    "collect_feedback": {"conversations": "rw", "feedback": "w"},
+    "analyze_feedback": {"feedback": "r", "conversations": "r"},
+    "feedback_api": {"feedback": "rw", "conversations": "r"},
+    "sessions_api": {"conversations": "r", "feedback": "r"},
+}
+BEDROCK_USERS = ("generate_response",)
+COMPREHEND_USERS = ("detect_intent",)
+PROMPT_BUCKET_READERS = ("generate_response",)
+
+
+class SupportStack(Stack):
+    """Everything the assistant needs in one account and region."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.tables = Tables(self, c.TABLES_ID, config=config)
+        self.prompts = PromptStorage(self, c.PROMPTS_ID, config=config, prompts_table=self.tables.prompts)
+        self.functions = Functions(
+            self,
+            c.FUNCTIONS_ID,
+            config=config,
+            conversations=self.tables.conversations,
+            prompts=self.tables.prompts,
+            feedback=self.tables.feedback,
+            prompt_bucket=self.prompts.bucket,
+        )
+        self._grant()
+        self.workflow = Workflow(self, c.WORKFLOW_ID, config=config, functions=self.functions.by_handler)
+        self.api = Api(
+            self,
+            c.API_ID,
+            config=config,
+            state_machine=self.workflow.state_machine,
+            feedback_fn=self.functions["feedback_api"],
+            sessions_fn=self.functions["sessions_api"],
+        )
+        self.schedule = AnalyzeSchedule(self, c.SCHEDULE_ID, config=config, function=self.functions["analyze_feedback"])
+        self.observability = Observability(
+            self,
+            c.OBSERVABILITY_ID,
+            config=config,
+            api=self.api.api,
+            state_machine=self.workflow.state_machine,
+            state_machine_logs=self.workflow.log_group,
+            functions=self.functions.all,
+        )
+        self.audit = Audit(
+            self,
+            c.AUDIT_ID,
+            config=config,
+            access_logs=self.prompts.access_logs,
+            functions=self.functions.all,
+            tables=self.tables.all,
+            prompt_bucket=self.prompts.bucket,
+        )
+        CfnOutput(self, "ApiUrl", value=self.api.api.url, description="Base URL of the REST API stage")
+        CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id,
+                  description="aws apigateway get-api-key --include-value --api-key <id>")
+        CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "PromptBucketName", value=self.prompts.bucket.bucket_name)
+        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)
+
+    def _grant(self) -> None:
+        tables: dict[str, ddb.Table] = {
+            "conversations": self.tables.conversations,
+            "prompts": self.tables.prompts,
+            "feedback": self.tables.feedback,
+        }
+        for handler, access in TABLE_ACCESS.items():
+            fn: lambda_.Function = self.functions[handler]
+            for table_name, mode in access.items():
+                actions: list[str] = []
+                if "r" in mode:
+                    actions += TABLE_READ
+                if "w" in mode:
+                    actions += TABLE_WRITE
+                tables[table_name].grant(fn, *actions)
+        model_arn = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{self.config.model_id}"
+        for handler in BEDROCK_USERS:
+            self.functions[handler].add_to_role_policy(
+                iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model_arn])
+            )
+        for handler in COMPREHEND_USERS:
+            # Comprehend's synchronous Detect* APIs have no resource types: "*" is the only
+            # resource IAM accepts for them (see the nag suppression).
+            self.functions[handler].add_to_role_policy(
+                iam.PolicyStatement(actions=list(COMPREHEND_DETECT), resources=["*"])
+            )
+        for handler in PROMPT_BUCKET_READERS:
+            self.functions[handler].add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[self.prompts.bucket.arn_for_objects(f"{c.PROMPT_KEY_PREFIX}*")],
+                )
+            )

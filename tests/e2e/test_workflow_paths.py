@@ -1,0 +1,152 @@
+"""Every path of the deployed workflow, run locally (docs/workflow-contract.md)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.domain.models import ModelResponse
+from pipeline.ports import ModelError
+
+RESPONSE_KEYS = {"session_id", "interaction_id", "response", "response_type", "intent",
+                 "confidence", "quality_score", "template", "guardrail"}
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8Lk2Tq9H"
+ACCESS_KEY = "AKIA4KQ7XZJ2M3NPQR5T"
+
+
+def _check_shape(run, response_type):
+    assert run.status == "SUCCEEDED", run
+    out = run.output
+    assert set(out) == RESPONSE_KEYS
+    assert out["response_type"] == response_type, out
+    assert out["session_id"] == run.input["session_id"]
+    assert out["interaction_id"] == run.input["interaction_id"]
+    assert isinstance(out["response"], str) and out["response"]
+    assert set(out["guardrail"]) == {"action", "categories"}
+    return out
+
+
+def test_normal_answer(workflow):
+    run = workflow.run("Why does my EC2 instance refuse SSH connections? It times out.",
+                       session_id="e2e-answer-0001")
+    out = _check_shape(run, "answer")
+    assert run.path[:5] == ["CaptureUserQuery", "CheckGuardrailStatus", "DetectIntent",
+                            "CheckIntentClarity", "GenerateResponse"]
+    assert run.path[-1] == "CollectFeedback"
+    assert out["intent"] == "ec2_troubleshooting"
+    assert out["quality_score"] is not None and out["template"]["id"]
+    turns = workflow.scan("ConversationsTable")
+    assert len(turns) == 1 and turns[0]["session_id"] == "e2e-answer-0001"
+    assert turns[0]["assistant_text"] == out["response"]
+    assert workflow.scan("FeedbackTable"), "implicit feedback recorded"
+    assert run.handler_seconds > 0 and run.engine_seconds > 0
+
+
+def test_blocked_secret_is_never_stored(workflow):
+    query = f"my secret key is {SECRET_KEY} and access key {ACCESS_KEY}, why is S3 denied?"
+    run = workflow.run(query, session_id="e2e-blocked-0001")
+    out = _check_shape(run, "blocked")
+    assert run.path == ["CaptureUserQuery", "CheckGuardrailStatus", "BlockedResponse", "CollectFeedback"]
+    assert out["guardrail"]["action"] == "block"
+    assert {"aws_secret_key", "aws_access_key"} <= set(out["guardrail"]["categories"])
+    assert out["intent"] is None
+    stored = json.dumps(workflow.scan("ConversationsTable") + workflow.scan("FeedbackTable"), default=str)
+    assert SECRET_KEY not in stored and ACCESS_KEY not in stored
+    assert "[REDACTED:aws_secret_key]" in stored
+    assert SECRET_KEY not in json.dumps(out)
+
+
+def test_clarification(workflow):
+    run = workflow.run("it doesn't work", session_id="e2e-clarify-0001")
+    _check_shape(run, "clarification")
+    assert "Clarify" in run.path and "GenerateResponse" not in run.path
+
+
+def test_escalation(workflow):
+    run = workflow.run("I want to speak to a human agent now", session_id="e2e-escalate-01")
+    _check_shape(run, "escalation")
+    assert "Escalate" in run.path and "GenerateResponse" not in run.path
+
+
+class PoorFirstModel:
+    """Scripted model: a useless first answer, then the offline model's answers."""
+
+    def __init__(self) -> None:
+        from pipeline.adapters.local.offline_model import OfflineModel
+
+        self.inner = OfflineModel()
+        self.calls = 0
+
+    def generate(self, request):
+        self.calls += 1
+        if self.calls == 1:
+            return ModelResponse(text="Not sure.", model_id="scripted-poor")
+        return self.inner.generate(request)
+
+
+def test_regeneration_after_a_low_quality_first_answer(make_workflow):
+    model = PoorFirstModel()
+    workflow = make_workflow(model=model)
+    run = workflow.run("How do I fix AccessDenied when reading objects from my S3 bucket?",
+                       session_id="e2e-regen-00001")
+    out = _check_shape(run, "answer")
+    assert run.path.count("GenerateResponse") >= 2
+    assert run.path.count("ValidateQuality") == run.path.count("GenerateResponse")
+    assert model.calls >= 2
+    assert out["response"] != "Not sure."
+
+
+class FailingModel:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def generate(self, request):
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [ModelError("bedrock said no"), TimeoutError("model timed out")],
+                         ids=["raises", "times-out"])
+def test_fallback_when_the_model_fails(make_workflow, error):
+    workflow = make_workflow(model=FailingModel(error))
+    run = workflow.run("How do I reduce my EC2 bill?", session_id="e2e-fallback-001")
+    out = _check_shape(run, "fallback")
+    assert run.path[-1] == "Fallback" and "GenerateResponse" in run.path
+    assert out["intent"] is None and out["template"] is None and out["quality_score"] is None
+    assert type(error).__name__ in run.errors
+
+
+def test_retry_succeeds_after_a_transient_lambda_error(make_workflow):
+    from pipeline.local.workflow import Faults
+
+    faults = Faults().fail_once("detect_intent", "Lambda.TooManyRequestsException")
+    workflow = make_workflow(faults=faults)
+    run = workflow.run("My Lambda function times out when it calls RDS", session_id="e2e-retry-00001")
+    _check_shape(run, "answer")
+    assert run.errors == ["Lambda.TooManyRequestsException"]
+    assert faults.calls["detect_intent"] == 2
+    assert "Fallback" not in run.path
+
+
+def test_persistent_failure_falls_back(make_workflow):
+    from pipeline.local.workflow import Faults
+
+    workflow = make_workflow(faults=Faults().fail_always("validate_quality", "RuntimeError"))
+    run = workflow.run("How do I rotate IAM access keys?", session_id="e2e-fail-000001")
+    _check_shape(run, "fallback")
+    assert run.path[-1] == "Fallback"
+
+
+def test_conversation_continues_across_processes(stack_template, tmp_path):
+    """What `python -m pipeline ask --session-id S` relies on: state saved between runs."""
+    from pipeline.local.workflow import LocalWorkflow
+
+    state = tmp_path / "state.json"
+    with LocalWorkflow(stack_template, state_file=state) as first:
+        first.run("My EC2 instance refuses SSH", session_id="e2e-convo-00001")
+    assert state.exists()
+    with LocalWorkflow(stack_template, state_file=state) as second:
+        run = second.run("what about the security group?", session_id="e2e-convo-00001")
+        turns = sorted(second.scan("ConversationsTable"), key=lambda t: t["turn_index"])
+    assert [int(t["turn_index"]) for t in turns] == [int(turns[0]["turn_index"]), int(turns[0]["turn_index"]) + 1]
+    assert run.output["session_id"] == "e2e-convo-00001"

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from stack.checks import CFN_LINT_IGNORED, run_cfn_lint
+from stack.nag import SUPPRESSIONS
+
+
+def test_no_unsuppressed_cdk_nag_findings(synth):
+    assert synth.nag_errors == []
+    assert synth.nag_warnings == []
+
+
+def test_every_suppression_has_a_specific_reason():
+    for s in SUPPRESSIONS:
+        assert s.rule.startswith("AwsSolutions-")
+        assert len(s.reason) >= 60, s
+    wildcard = [s for s in SUPPRESSIONS if s.rule == "AwsSolutions-IAM5"]
+    assert all(s.applies_to for s in wildcard), "IAM5 suppressions must name the finding"
+
+
+def test_cfn_lint_clean(synth):
+    assert CFN_LINT_IGNORED == ("W3005",)
+    code, output = run_cfn_lint(synth.template_path)
+    assert code == 0, output

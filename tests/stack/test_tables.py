@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from stack import constants as c
+
+
+def _table(template_json, resources, construct_id):
+    found = [r["Properties"] for k, r in resources(template_json, "AWS::DynamoDB::Table").items()
+             if k.startswith(f"{c.TABLES_ID}{construct_id}")]
+    assert len(found) == 1, construct_id
+    return found[0]
+
+
+def _keys(props):
+    return {k["AttributeName"]: k["KeyType"] for k in props["KeySchema"]}
+
+
+def _gsis(props):
+    return {g["IndexName"]: {k["AttributeName"]: k["KeyType"] for k in g["KeySchema"]}
+            for g in props.get("GlobalSecondaryIndexes", [])}
+
+
+def test_three_tables_on_demand_encrypted_with_pitr(template_json, resources):
+    tables = resources(template_json, "AWS::DynamoDB::Table")
+    assert len(tables) == 3
+    for resource in tables.values():
+        props = resource["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["SSESpecification"]["SSEEnabled"] is True
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert not props.get("DeletionProtectionEnabled"), "dev stage: no deletion protection"
+        assert resource["DeletionPolicy"] == "Delete"
+
+
+def test_conversations_keys_gsi_and_ttl(template_json, resources):
+    props = _table(template_json, resources, c.CONVERSATIONS_TABLE_ID)
+    assert _keys(props) == {"session_id": "HASH", "turn_index": "RANGE"}
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert types["turn_index"] == "N" and types["session_id"] == "S"
+    assert _gsis(props) == {c.CONVERSATIONS_USER_INDEX: {"user_id": "HASH", "created_at": "RANGE"}}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_prompts_keys_and_gsi(template_json, resources):
+    props = _table(template_json, resources, c.PROMPTS_TABLE_ID)
+    assert _keys(props) == {"template_id": "HASH", "version": "RANGE"}
+    assert _gsis(props) == {c.PROMPTS_CREATED_INDEX: {"kind": "HASH", "created_at": "RANGE"}}
+
+
+def test_feedback_keys_gsis_and_no_stream(template_json, resources):
+    props = _table(template_json, resources, c.FEEDBACK_TABLE_ID)
+    assert _keys(props) == {"feedback_id": "HASH"}
+    assert _gsis(props) == {
+        c.FEEDBACK_SESSION_INDEX: {"session_id": "HASH", "timestamp": "RANGE"},
+        c.FEEDBACK_TIMESTAMP_INDEX: {"day": "HASH", "timestamp": "RANGE"},
+    }
+    assert "StreamSpecification" not in props  # no consumer: removed on purpose
+
+
+def test_prod_stage_protects_tables():
+    """Config-level check (no second synth): prod turns protection on."""
+    from stack.config import StackConfig
+
+    assert StackConfig(stage="prod").is_prod and not StackConfig().is_prod

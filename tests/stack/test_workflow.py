@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from stack import constants as c
+
+
+def test_express_with_logging_all_without_data_and_tracing(resources, template_json):
+    (sm,) = resources(template_json, "AWS::StepFunctions::StateMachine").values()
+    props = sm["Properties"]
+    assert props["StateMachineType"] == "EXPRESS"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is False
+
+
+def test_states_and_start(definition):
+    assert definition["StartAt"] == c.S_CAPTURE
+    expected = set(c.TASK_STATES) | {c.S_CHECK_GUARDRAIL, c.S_BLOCKED, c.S_CHECK_INTENT,
+                                      c.S_CHECK_QUALITY, c.S_FALLBACK}
+    assert set(definition["States"]) == expected
+
+
+def test_every_task_retries_transient_errors_and_catches_to_fallback(definition):
+    for name in c.TASK_STATES:
+        state = definition["States"][name]
+        assert state["Type"] == "Task"
+        assert state["Resource"].endswith(f"Functions{c.function_id(c.TASK_HANDLER[name])}")  \
+            or c.function_id(c.TASK_HANDLER[name]) in state["Resource"]
+        retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+        assert set(c.TRANSIENT_ERRORS) <= retried, name
+        assert all(r["MaxAttempts"] <= 3 for r in state["Retry"])
+        assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                                   "Next": c.S_FALLBACK}], name
+
+
+def test_result_paths_follow_the_contract(definition):
+    s = definition["States"]
+    assert s[c.S_CAPTURE]["ResultPath"] == "$.capture"
+    assert s[c.S_DETECT_INTENT]["ResultPath"] == "$.intent"
+    for name, mode in ((c.S_GENERATE, "answer"), (c.S_CLARIFY, "clarification"), (c.S_ESCALATE, "escalation")):
+        assert s[name]["ResultPath"] == "$.generation"
+        assert s[name]["Parameters"] == {"state.$": "$", "mode": mode}
+    assert s[c.S_VALIDATE]["ResultPath"] == "$.quality"
+    assert "Parameters" not in s[c.S_CAPTURE]  # the whole state is the payload
+
+
+def test_choices_and_paths(definition):
+    s = definition["States"]
+    assert s[c.S_CAPTURE]["Next"] == c.S_CHECK_GUARDRAIL
+    guard = s[c.S_CHECK_GUARDRAIL]
+    assert guard["Choices"] == [{"Variable": "$.capture.blocked", "BooleanEquals": True, "Next": c.S_BLOCKED}]
+    assert guard["Default"] == c.S_DETECT_INTENT
+    assert s[c.S_BLOCKED]["Next"] == c.S_COLLECT and s[c.S_BLOCKED]["ResultPath"] == "$.reply"
+    intent = s[c.S_CHECK_INTENT]
+    routes = {ch["StringEquals"]: ch["Next"] for ch in intent["Choices"]}
+    assert routes == {"clarify": c.S_CLARIFY, "escalate": c.S_ESCALATE}
+    assert intent["Default"] == c.S_GENERATE
+    assert s[c.S_CLARIFY]["Next"] == c.S_COLLECT and s[c.S_ESCALATE]["Next"] == c.S_COLLECT
+    assert s[c.S_GENERATE]["Next"] == c.S_VALIDATE and s[c.S_VALIDATE]["Next"] == c.S_CHECK_QUALITY
+    quality = s[c.S_CHECK_QUALITY]
+    (choice,) = quality["Choices"]
+    assert choice["Next"] == c.S_GENERATE and quality["Default"] == c.S_COLLECT
+    bound = [x for x in choice["And"] if x["Variable"] == "$.quality.attempt"]
+    assert bound == [{"Variable": "$.quality.attempt", "NumericLessThanEquals": 2}]
+    assert s[c.S_COLLECT]["End"] is True and s[c.S_FALLBACK]["End"] is True
+
+
+def test_fallback_returns_the_full_response_shape(definition):
+    params = definition["States"][c.S_FALLBACK]["Parameters"]
+    keys = {k.removesuffix(".$") for k in params}
+    assert keys == {"session_id", "interaction_id", "response", "response_type", "intent",
+                    "confidence", "quality_score", "template", "guardrail"}
+    assert params["response_type"] == "fallback"
