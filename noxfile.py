@@ -32,7 +32,7 @@ def install(session: nox.Session, *groups: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit, functional, stack, e2e, evals); args go to pytest."""
-    install(session, "test", "stack", "evals", "browser")
+    install(session, "test", "stack", "evals", "browser", "train")
     args = session.posargs or ["-n", "2", "--dist", "loadgroup"]
     session.run("pytest", *args, env=CDK_ENV)
 

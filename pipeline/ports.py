@@ -29,6 +29,23 @@ class ModelError(Exception):
         self.transient = transient
 
 
+class TransientModelError(ModelError):
+    """A model call failed in a way worth retrying (throttling, timeouts, 5xx).
+
+    A class of its own because Step Functions matches Retry rules on the *name* of the
+    error a Lambda raises: the workflow retries ``TransientModelError`` and sends any
+    other ``ModelError`` straight to Fallback.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=True)
+
+
+def model_error(message: str, *, transient: bool) -> ModelError:
+    """The right ModelError class for a failure: adapters raise what this returns."""
+    return TransientModelError(message) if transient else ModelError(message)
+
+
 @runtime_checkable
 class ModelClient(Protocol):
     """Generates text from a rendered request (Bedrock Converse, OfflineModel, replay)."""

@@ -128,6 +128,20 @@ def test_retry_succeeds_after_a_transient_lambda_error(make_workflow):
     assert "Fallback" not in run.path
 
 
+def test_a_throttled_model_call_is_retried_by_the_workflow(make_workflow):
+    from pipeline.adapters.local.offline_model import OfflineModel
+    from pipeline.adapters.local.scripted_model import FlakyModel
+
+    model = FlakyModel(OfflineModel(), failures=1)
+    workflow = make_workflow(model=model)
+    run = workflow.run("How do I fix AccessDenied when reading objects from my S3 bucket?",
+                       session_id="e2e-throttle-001")
+    _check_shape(run, "answer")
+    assert run.errors == ["TransientModelError"]  # the Retry rule on the task caught it
+    assert model.calls >= 2
+    assert "Fallback" not in run.path
+
+
 def test_persistent_failure_falls_back(make_workflow):
     from pipeline.local.workflow import Faults
 

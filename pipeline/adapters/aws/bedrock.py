@@ -6,7 +6,7 @@ limiting); this adapter only translates requests and errors:
 
 - ThrottlingException, ServiceUnavailableException, ModelTimeoutException,
   InternalServerException, ModelNotReadyException and connection/read timeouts →
-  ``ModelError(transient=True)`` (Step Functions retries the task).
+  ``TransientModelError`` (Step Functions retries the task by that error name).
 - ValidationException, AccessDeniedException, ResourceNotFoundException and anything
   else → ``ModelError(transient=False)``.
 
@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from pipeline.domain.models import ModelRequest, ModelResponse
-from pipeline.ports import ModelError
+from pipeline.ports import ModelError, model_error
 
 TRANSIENT_ERROR_CODES = frozenset(
     {
@@ -128,7 +128,7 @@ class BedrockModel:
             )
             if code is None and not transient and not type(exc).__module__.startswith("botocore"):
                 raise
-            raise ModelError(
+            raise model_error(
                 f"Bedrock converse failed for {arguments['modelId']}: {code or type(exc).__name__}",
                 transient=transient,
             ) from exc

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pipeline.domain.models import ModelRequest, ModelResponse
-from pipeline.ports import ModelClient, ModelError
+from pipeline.ports import ModelClient, ModelError, TransientModelError, model_error
 
 SCRIPTED_MODEL_ID = "scripted-test-model"
 
@@ -84,7 +84,7 @@ class FailingModel:
 
     def generate(self, request: ModelRequest) -> ModelResponse:
         self.calls += 1
-        raise ModelError(self.message, transient=self.transient)
+        raise model_error(self.message, transient=self.transient)
 
 
 @dataclass
@@ -98,7 +98,5 @@ class FlakyModel:
     def generate(self, request: ModelRequest) -> ModelResponse:
         self.calls += 1
         if self.calls <= self.failures:
-            raise ModelError(
-                f"injected transient failure {self.calls}/{self.failures}", transient=True
-            )
+            raise TransientModelError(f"injected transient failure {self.calls}/{self.failures}")
         return self.inner.generate(request)

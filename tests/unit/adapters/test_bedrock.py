@@ -107,6 +107,8 @@ def test_errors_map_to_model_error(client, code, status, transient):
         with pytest.raises(ModelError) as info:
             BedrockModel(client).generate(_request())
     assert info.value.transient is transient
+    # Step Functions retries on the error's class name, so transient failures need their own.
+    assert (type(info.value).__name__ == "TransientModelError") is transient
     assert code in str(info.value)
 
 
