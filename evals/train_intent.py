@@ -20,7 +20,7 @@ gives the same file byte for byte):
 3. Calibrates on the **dev** split: a softmax temperature fitted by minimising the
    negative log-likelihood on dev cases no rule decides, and per-rule confidences
    (Laplace-smoothed precision of each rule on train + dev).
-4. Chooses the clarification threshold on dev and records it.
+4. Records the clarification threshold (expected-utility break-even) and the dev argmax.
 5. Writes weights, bias, calibration, the settings and the sha256 of the training data.
 """
 
@@ -43,6 +43,7 @@ from pipeline.domain.intent import (
     RULE_IDS,
     extract_features,
     is_too_vague,
+    out_of_scope_vetoed,
     rule_intent,
 )
 from pipeline.domain.models import INTENTS
@@ -114,19 +115,38 @@ def clinc_out_of_scope_sample(path: Path, per_intent: int, oos: int, seed: int) 
     return sample
 
 
-def fit_temperature(logits: Sequence[Sequence[float]], labels: Sequence[int]) -> float:
-    """The softmax temperature minimising NLL (golden-section search on log T)."""
+def fit_temperature(
+    logits: Sequence[Sequence[float]],
+    labels: Sequence[int],
+    excluded: Sequence[int | None] | None = None,
+) -> float:
+    """The softmax temperature minimising NLL (golden-section search on log T).
+
+    Args:
+        logits: One row of class scores per calibration case.
+        labels: The gold class index of each case.
+        excluded: Per case, a class the runtime removes before the softmax (the
+            ``out_of_scope`` veto) or None. A case whose gold class is removed has
+            probability 0 whatever T is: it adds a constant and is skipped.
+    """
     if not labels:
+        return 1.0
+    masks = list(excluded) if excluded is not None else [None] * len(labels)
+    rows = [
+        (row, y, drop) for row, y, drop in zip(logits, labels, masks, strict=False) if y != drop
+    ]
+    if not rows:
         return 1.0
 
     def nll(log_t: float) -> float:
         t = math.exp(log_t)
         total = 0.0
-        for row, y in zip(logits, labels, strict=False):
-            top = max(row)
-            norm = sum(math.exp((z - top) / t) for z in row)
+        for row, y, drop in rows:
+            kept = [z for i, z in enumerate(row) if i != drop]
+            top = max(kept)
+            norm = sum(math.exp((z - top) / t) for z in kept)
             total -= (row[y] - top) / t - math.log(norm)
-        return total / len(labels)
+        return total / len(rows)
 
     low, high = math.log(0.05), math.log(20.0)
     ratio = (math.sqrt(5) - 1) / 2
@@ -150,6 +170,7 @@ def train(
     settings: TrainSettings = TrainSettings(),
     extra_out_of_scope: Sequence[str] = (),
     extra_source: str = "",
+    nlp: Any = None,
 ) -> dict[str, Any]:
     """Fit on the train split, calibrate on the dev split; return the model JSON structure.
 
@@ -158,6 +179,9 @@ def train(
         settings: Training settings (recorded in the output).
         extra_out_of_scope: Extra ``out_of_scope`` training texts (CLINC150 train sample).
         extra_source: Where the extra texts come from, for the record.
+        nlp: The NlpClient the runtime uses (OfflineNlp), so calibration applies the same
+            ``out_of_scope`` veto as :class:`~pipeline.domain.intent.IntentDetector`;
+            None uses the text-only evidence.
 
     Returns:
         A JSON-serialisable dict that :class:`pipeline.domain.intent.IntentModel` loads.
@@ -225,10 +249,21 @@ def train(
             b + sum(col) * scale for b, col in zip(bias, zip(*rows, strict=False), strict=False)
         ]
 
+    oos_index = class_index["out_of_scope"]
+
+    def excluded_class(text: str, logits: Sequence[float]) -> int | None:
+        """The class the runtime vetoes for this text (out_of_scope), or None."""
+        if max(range(len(logits)), key=logits.__getitem__) != oos_index:
+            return None
+        analysis = nlp.analyze(text) if nlp is not None else None
+        return oos_index if out_of_scope_vetoed(text, analysis) else None
+
     calibration_cases = [c for c in dev_cases if rule_intent(c.input) is None]
+    calibration_logits = [runtime_logits(c.input) for c in calibration_cases]
     temperature = fit_temperature(
-        [runtime_logits(c.input) for c in calibration_cases],
+        calibration_logits,
         [class_index[c.expected["intent"]] for c in calibration_cases],
+        [excluded_class(c.input, z) for c, z in zip(calibration_cases, calibration_logits)],
     )
 
     rule_confidence: dict[str, float] = {}
@@ -246,7 +281,7 @@ def train(
         rule_confidence[rule_id] = round((correct + 1) / (fired + 2), 4)
 
     threshold, threshold_f1 = _choose_clarify_threshold(
-        dev_cases, runtime_logits, temperature, rule_confidence, classes
+        dev_cases, runtime_logits, temperature, rule_confidence, classes, excluded_class
     )
 
     return {
@@ -255,15 +290,17 @@ def train(
         "bias": bias,
         "weights": weights,
         "calibration": {
-            "method": "temperature scaling on dev (cases no rule decides); rules: Laplace-smoothed precision on train+dev",
+            "method": "temperature scaling on dev (cases no rule decides, with the runtime's out_of_scope veto); rules: Laplace-smoothed precision on train+dev",
             "temperature": temperature,
             "temperature_fitted_on": len(calibration_cases),
             "rule_confidence": rule_confidence,
             "rule_counts": {
                 k: {"correct": v[0], "fired": v[1]} for k, v in sorted(rule_counts.items())
             },
-            "clarify_threshold": threshold,
-            "clarify_threshold_dev_utility": round(threshold_f1, 4),
+            "clarify_threshold": utility_threshold(),
+            "clarify_threshold_rule": "expected-utility break-even of a calibrated confidence (CLARIFY_UTILITY)",
+            "clarify_threshold_dev_argmax": threshold,
+            "clarify_threshold_dev_argmax_utility": round(threshold_f1, 4),
             "clarify_utility": CLARIFY_UTILITY,
         },
         "training": {
@@ -293,8 +330,22 @@ CLARIFY_UTILITY = {
 }
 
 
+def utility_threshold() -> float:
+    """The confidence below which asking beats answering, for a calibrated confidence.
+
+    Answering a non-ambiguous message with confidence c is worth
+    ``c * right + (1 - c) * wrong``; asking is worth ``unneeded_question``. They break
+    even at ``(unneeded - wrong) / (right - wrong)`` (0.35 with :data:`CLARIFY_UTILITY`).
+    This is the recorded threshold: the dev argmax is also recorded, but it moves with
+    the two or three dev cases near the boundary, so it is evidence, not the choice.
+    """
+    u = CLARIFY_UTILITY
+    value = (u["unneeded_question"] - u["wrong_answer"]) / (u["right_answer"] - u["wrong_answer"])
+    return round(value, 2)
+
+
 def _choose_clarify_threshold(
-    dev_cases, runtime_logits, temperature, rule_confidence, classes
+    dev_cases, runtime_logits, temperature, rule_confidence, classes, excluded_class=None
 ) -> tuple[float, float]:
     """The threshold maximising the mean :data:`CLARIFY_UTILITY` on dev (ties: the lower one).
 
@@ -308,8 +359,12 @@ def _choose_clarify_threshold(
             intent, confidence = decided[0], rule_confidence[decided[1]]
         else:
             logits = runtime_logits(case.input)
-            top = max(logits)
-            exps = [math.exp((z - top) / temperature) for z in logits]
+            drop = excluded_class(case.input, logits) if excluded_class is not None else None
+            top = max(z for i, z in enumerate(logits) if i != drop)
+            exps = [
+                0.0 if i == drop else math.exp((z - top) / temperature)
+                for i, z in enumerate(logits)
+            ]
             top_class = max(range(len(exps)), key=exps.__getitem__)
             intent, confidence = classes[top_class], exps[top_class] / sum(exps)
         gold_clarify = bool(case.expected.get("needs_clarification"))
@@ -438,7 +493,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = TrainSettings(clinc_per_intent=0, clinc_oos=0)
     if args.no_clinc:
         settings = TrainSettings(clinc_per_intent=0, clinc_oos=0)
-    model = train(cases, settings=settings, extra_out_of_scope=extra, extra_source=source)
+    from pipeline.adapters.local.offline_nlp import OfflineNlp  # the runtime's local NLP port
+
+    model = train(
+        cases, settings=settings, extra_out_of_scope=extra, extra_source=source, nlp=OfflineNlp()
+    )
     write_model(model, args.output)
     calibration = model["calibration"]
     print(

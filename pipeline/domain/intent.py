@@ -71,6 +71,31 @@ _ERROR_CODE_RE = re.compile(
 _HTTP_5XX_RE = re.compile(r"\b5\d\d\b")
 _HTTP_4XX_RE = re.compile(r"\b4\d\d\b")
 _INSTANCE_ID_RE = re.compile(r"\bi-[0-9a-f]{5,17}\b")
+#: Text that only an AWS customer writes: the word AWS, an ARN, a region code, an AWS CLI
+#: command, a botocore error ("An error occurred (X) when calling the Y operation"), an
+#: AWS-specific error code or CloudFormation status, or an unambiguous service name.
+#: It vetoes ``out_of_scope`` from the classifier (rules for other clouds, retail and
+#: Alexa still win) and is a classifier feature (``s:aws``).
+_AWS_EVIDENCE_RE = re.compile(
+    r"\b(?:aws|amazon\s+web\s+services|arn:aws[a-z-]*:"
+    r"|(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-\d"
+    r"|an\s+error\s+occurred\s+\(\w+\)\s+when\s+calling"
+    r"|accessdenied(?:exception)?|throttlingexception|expiredtoken(?:exception)?"
+    r"|invalidclienttokenid|signaturedoesnotmatch|unauthorizedoperation|nosuchbucket|nosuchkey"
+    r"|resourcenotfoundexception|provisionedthroughputexceededexception|requestlimitexceeded"
+    r"|insufficientinstancecapacity|invalidparametervalue|limitexceededexception|toomanyrequestsexception"
+    r"|(?:create|update|delete|update_rollback|rollback|import)_(?:failed|in_progress|complete)"
+    r"|runtime\.\w+|states\.\w+|task\s+timed\s+out\s+after|(?:reserved|provisioned)\s+concurrency"
+    r"|provisioned\s+throughput|savings\s+plans?|reserved\s+instances?|free\s+tier|cost\s+explorer"
+    r"|ec2|s3|rds|iam|vpc|ebs|efs|ecs|eks|ecr|sqs|sns|kms|dynamodb|cloudformation|cloudfront|cloudwatch"
+    r"|cloudtrail|sagemaker|bedrock|guardduty|security\s*hub|route\s*53|elasticache|opensearch|redshift"
+    r"|lightsail|fargate|kinesis|beanstalk|codebuild|codepipeline|codedeploy|codecommit|cognito|boto3"
+    r"|botocore|eventbridge|step\s+functions|api\s+gateway|athena|quicksight|textract"
+    r"|rekognition|appsync|amplify\s+(?:hosting|console|gen\s*2)|secrets\s+manager|systems\s+manager"
+    r"|ssm|privatelink|transit\s+gateway|direct\s+connect|nat\s+gateway|memorydb|documentdb|neptune\s+db"
+    r"|elastic\s+(?:ip|load\s+balanc\w*|beanstalk|block\s+store)|cdk|cloud9|workspaces|imds(?:v2)?)\b",
+    re.IGNORECASE,
+)
 
 
 #: Domain vocabulary: words and phrases that point to an intent. Each match adds a
@@ -564,6 +589,8 @@ def extract_features(text: str) -> set[str]:
         add("s:http4xx")
     if _INSTANCE_ID_RE.search(lowered):
         add("s:instance_id")
+    if _AWS_EVIDENCE_RE.search(text):
+        add("s:aws")
     if len(words) <= 3:
         add("s:very_short")
     for intent, pattern in _TOPIC_RES:
@@ -1112,7 +1139,70 @@ def load_intent_model(path: str | Path | None = None) -> IntentModel:
 
 _SERVICE_ENTITY_TYPES = frozenset({"AWS_SERVICE", "COMMERCIAL_ITEM"})
 #: Entity types that only occur in AWS contexts.
-_AWS_ONLY_ENTITY_TYPES = frozenset({"REGION", "ARN"})
+_AWS_ONLY_ENTITY_TYPES = frozenset({"REGION", "ARN", "INSTANCE_ID"})
+#: Service entities that are also everyday words ("sam's steakhouse", "the vpn at work"):
+#: not evidence on their own that a message is about AWS.
+_WEAK_SERVICE_ENTITIES = frozenset({"SAM", "VPN", "S3 Glacier", "Aurora", "Glue", "Amplify"})
+
+
+def is_other_world(text: str) -> bool:
+    """True when a message names another cloud, a bank, Amazon retail, Alexa or an everyday topic.
+
+    Such messages may be ``out_of_scope`` even when they also name an AWS word, so AWS
+    evidence does not veto ``out_of_scope`` for them (the boundary rules decide).
+    """
+    return bool(
+        _BANK_OR_OTHER_CLOUD_RE.search(text)
+        or _OFF_TOPIC_RE.search(text)
+        or _EVERYDAY_MONEY_RE.search(text)
+    )
+
+
+#: Personal banking words: a message naming them may be about a bank, not AWS.
+_EVERYDAY_MONEY_RE = re.compile(
+    r"\b(?:bank|banks|banking|credit\s+union|mortgage|paycheck|checking|savings|deposit|atm|"
+    r"venmo|paypal|zelle)\b",
+    re.IGNORECASE,
+)
+
+
+def aws_evidence(text: str, analysis: NlpAnalysis | None = None) -> bool:
+    """True when a message carries something only an AWS customer writes.
+
+    The text itself (the word AWS, ARNs, regions, AWS CLI and botocore errors, AWS error
+    codes, unambiguous service names) or the NLP port's entities (a region, an ARN, an
+    instance id, an AWS error code, or a service name that is not an everyday word).
+
+    Args:
+        text: The customer message.
+        analysis: The NLP port's analysis, when available.
+    """
+    if _AWS_EVIDENCE_RE.search(text[:MAX_FEATURE_CHARS]):
+        return True
+    if analysis is None:
+        return False
+    for entity in analysis.entities:
+        if entity.type in _AWS_ONLY_ENTITY_TYPES:
+            return True
+        if entity.type == "ERROR_CODE" and entity.score >= 0.9:
+            return True
+        if (
+            entity.type == "AWS_SERVICE"
+            and entity.score >= 0.9
+            and entity.text not in _WEAK_SERVICE_ENTITIES
+        ):
+            return True
+    return False
+
+
+def out_of_scope_vetoed(text: str, analysis: NlpAnalysis | None = None) -> bool:
+    """True when the classifier may not answer ``out_of_scope`` for this message.
+
+    AWS evidence vetoes ``out_of_scope`` unless the message also names another cloud,
+    Amazon retail, Alexa, a bank or an everyday topic (then the boundary rules and the
+    classifier decide). Shared with the trainer, so calibration sees what ships.
+    """
+    return aws_evidence(text, analysis) and not is_other_world(text)
 
 
 class IntentDetector:
@@ -1159,11 +1249,10 @@ class IntentDetector:
         if ranked[0][1] == ranked[-1][1]:
             # No signal at all (empty, emoji only): a general question, to be clarified.
             ranked.sort(key=lambda item: item[0] != "general_support")
-        elif ranked[0][0] == "out_of_scope" and any(
-            e.type in _AWS_ONLY_ENTITY_TYPES for e in analysis.entities
-        ):
-            # A region or an ARN is AWS by construction: never call such a message off-topic.
-            # Condition on "not out_of_scope": renormalise the other intents.
+        elif ranked[0][0] == "out_of_scope" and out_of_scope_vetoed(text, analysis):
+            # A service name, region, ARN or AWS error code is AWS by construction: never
+            # call such a message off-topic. Condition on "not out_of_scope": renormalise
+            # the other intents (the trainer fits the temperature on the same path).
             rest = 1.0 - probabilities["out_of_scope"]
             probabilities = {
                 name: (0.0 if name == "out_of_scope" else p / rest)
@@ -1192,7 +1281,7 @@ class IntentDetector:
             # the previous topic; its own words say too little to classify.
             prev_intent, prev_confidence = previous
             intent = prev_intent
-            confidence = max(probabilities.get(prev_intent, 0.0), prev_confidence * 0.9)
+            confidence = follow_up_confidence(prev_confidence, probabilities.get(prev_intent, 0.0))
             method = "hybrid"
             reasons.append("follow_up")
             vague = False
@@ -1229,6 +1318,30 @@ class IntentDetector:
             entities=entities,
             method=method,
         )
+
+
+#: Prior probability that a short follow-up ("still not working", "what about eu-west-1?")
+#: continues the previous turn's topic. Not fitted: the golden sets hold single messages,
+#: not conversations, so there is no labelled data to fit it on (fit it on logged
+#: sessions once they exist). See :func:`follow_up_confidence`.
+FOLLOW_UP_CONTINUATION = 0.9
+
+
+def follow_up_confidence(previous_confidence: float, current_probability: float) -> float:
+    """The probability that a follow-up inherits the right intent.
+
+    A mixture, not a maximum: with probability :data:`FOLLOW_UP_CONTINUATION` the message
+    continues the previous topic and is right exactly when the previous turn was (its
+    calibrated confidence); otherwise it is right as often as the classifier's own
+    probability for that intent on this message. The old ``max(current, 0.9 * previous)``
+    was never below either term, so it overstated confidence whenever they disagreed.
+
+    Args:
+        previous_confidence: The previous turn's calibrated confidence.
+        current_probability: This message's classifier probability of the previous intent.
+    """
+    q = FOLLOW_UP_CONTINUATION
+    return q * previous_confidence + (1.0 - q) * current_probability
 
 
 def _last_intent(history: Sequence[Turn]) -> tuple[str, float] | None:

@@ -147,3 +147,20 @@ def test_committed_out_of_scope_suite_is_reproducible():
         json.dumps(c, ensure_ascii=False) + "\n" for c in derive_out_of_scope_suite(CLINC_PATH)
     )
     assert derived == OUT_OF_SCOPE_SET.read_text(encoding="utf-8")
+
+
+def test_fit_temperature_skips_cases_whose_gold_class_is_vetoed():
+    logits = [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 3.0]]
+    labels = [0, 1, 2]
+    plain = fit_temperature(logits[:2], labels[:2])
+    # The third case's gold class is removed at runtime: it cannot move the temperature.
+    assert fit_temperature(logits, labels, [None, None, 2]) == plain
+
+
+def test_clarify_threshold_is_the_utility_break_even():
+    from evals.train_intent import CLARIFY_UTILITY, utility_threshold
+
+    t = utility_threshold()
+    u = CLARIFY_UTILITY
+    answer = t * u["right_answer"] + (1 - t) * u["wrong_answer"]
+    assert answer == pytest.approx(u["unneeded_question"], abs=0.01)

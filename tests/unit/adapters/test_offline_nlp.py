@@ -112,3 +112,22 @@ def test_implements_the_port(nlp):
 
 def test_service_index_is_built_once():
     assert _service_index() is _service_index()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "transfer 50 dollars from my checking account",
+        "the detective solved the case",
+        "my evs need charging",
+        "firehose on the fire truck",
+    ],
+)
+def test_everyday_words_are_not_service_entities(text):
+    entities = OfflineNlp().analyze(text).entities
+    assert not [e for e in entities if e.type == "AWS_SERVICE"], entities
+
+
+def test_unambiguous_botocore_services_are_still_found():
+    names = {e.text for e in OfflineNlp().analyze("kinesis and sagemaker and quicksight").entities}
+    assert {"Kinesis", "SageMaker", "quicksight"} <= names

@@ -382,3 +382,106 @@ def test_importing_intent_stays_light():
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert output.stdout.strip() == ""
+
+
+# --- AWS evidence vetoes out_of_scope --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "aws s3 ls returns nothing",
+        "arn:aws:lambda:us-east-1:123456789012:function:x",
+        "An error occurred (AccessDenied) when calling the PutObject operation",
+        "ThrottlingException again",
+        "stack is in UPDATE_ROLLBACK_FAILED",
+        "securityhub findings",
+        "what is eu-west-1",
+    ],
+)
+def test_aws_evidence_from_the_text_alone(text):
+    from pipeline.domain.intent import aws_evidence
+
+    assert aws_evidence(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["how do i bake bread", "transfer 50 dollars to savings", "reserve a table at sam's"]
+)
+def test_no_aws_evidence_in_everyday_text(text):
+    from pipeline.adapters.local.offline_nlp import OfflineNlp
+    from pipeline.domain.intent import aws_evidence
+
+    assert not aws_evidence(text, OfflineNlp().analyze(text))
+
+
+def test_entity_evidence_ignores_weak_services_and_http_codes():
+    from pipeline.domain.intent import aws_evidence
+
+    weak = NlpAnalysis(
+        sentiment="NEUTRAL",
+        entities=(Entity("SAM", "AWS_SERVICE", 0.99), Entity("403", "ERROR_CODE", 0.8)),
+    )
+    assert not aws_evidence("meeting with sam, got a 403", weak)
+    strong = NlpAnalysis(sentiment="NEUTRAL", entities=(Entity("Kinesis", "AWS_SERVICE", 0.9),))
+    assert aws_evidence("stream lag", strong)
+
+
+def test_other_world_messages_are_not_vetoed():
+    from pipeline.domain.intent import out_of_scope_vetoed
+
+    assert not out_of_scope_vetoed("azure blob vs s3 for backups")
+    assert not out_of_scope_vetoed("move money from my bank to aws? no, to my savings")
+    assert out_of_scope_vetoed("security hub critical findings, where do i start")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "reserved concurrency vs provisioned concurrency",
+        "security hub critical findings, where do i start",
+        "arn:aws:sns:eu-west-1:123456789012:alerts what is this",
+    ],
+)
+def test_real_aws_questions_are_never_out_of_scope(text):
+    from pipeline.adapters.local.offline_nlp import OfflineNlp
+
+    result = IntentDetector(load_intent_model(), OfflineNlp()).detect(text)
+    assert result.intent != "out_of_scope"
+    assert sum(p for _, p in result.alternatives) <= 1.0 - result.confidence + 1e-9
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "transfer 1000 dollars from my bank to my credit union",
+        "book a table at sam's steakhouse for 2",
+        "my laptop won't connect to the vpn at work",
+        "azure functions cold start is slow",
+    ],
+)
+def test_everyday_and_other_cloud_are_not_vetoed(text):
+    from pipeline.adapters.local.offline_nlp import OfflineNlp
+    from pipeline.domain.intent import out_of_scope_vetoed
+
+    assert not out_of_scope_vetoed(text, OfflineNlp().analyze(text))
+
+
+# --- follow-up confidence ------------------------------------------------------------------
+
+
+def test_follow_up_confidence_is_a_mixture_not_a_maximum():
+    from pipeline.domain.intent import FOLLOW_UP_CONTINUATION, follow_up_confidence
+
+    q = FOLLOW_UP_CONTINUATION
+    assert follow_up_confidence(0.9, 0.1) == pytest.approx(q * 0.9 + (1 - q) * 0.1)
+    assert follow_up_confidence(1.0, 1.0) == pytest.approx(1.0)
+    assert follow_up_confidence(0.0, 0.0) == pytest.approx(0.0)
+    # Never above the larger, never below the smaller of the two terms.
+    assert 0.1 <= follow_up_confidence(0.9, 0.1) <= 0.9
+
+
+def test_follow_up_confidence_follows_the_previous_turn(detector):
+    low = detector.detect("still not working", [turn("lambda times out", "lambda_troubleshooting", 0.5)])
+    high = detector.detect("still not working", [turn("lambda times out", "lambda_troubleshooting", 0.95)])
+    assert low.confidence < high.confidence <= 0.95 + 0.1
