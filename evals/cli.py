@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from evals import baseline as baseline_mod
-from evals.compare import SuiteComparison, compare_suite
+from evals.compare import SuiteComparison, compare_suite, expected_vs_got
 from evals.datasets import GoldenSetError
 from evals.gates import GATES_FILE, GateConfigError, GateResult, evaluate, load_gates
 from evals.junit import write_junit
@@ -33,16 +33,21 @@ from evals.runner import RunConfig, Suite, SuiteResult, run_suite
 from evals.suites import SUITES, get_suite
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+MAX_SUMMARY_GATES, MAX_SUMMARY_REGRESSIONS = 12, 10
 DEFAULT_REPORT_DIR = REPO_ROOT / "reports" / "out"
 MODELS = ("offline", "replay", "bedrock")
 
 
 class Progress:
-    """A progress bar on a terminal, plain lines otherwise (CI logs)."""
+    """A progress bar on a terminal, plain lines otherwise: when the stream is not a
+    terminal or the ``CI`` environment variable is set (CI logs keep every line)."""
 
     def __init__(self, stream: TextIO, *, tty: bool | None = None) -> None:
         self.stream = stream
-        self.tty = stream.isatty() if tty is None else tty
+        if tty is None:
+            ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+            tty = not ci and hasattr(stream, "isatty") and stream.isatty()
+        self.tty = tty
         self._last = ""
 
     def start(self, suite: str, total: int) -> None:
@@ -71,8 +76,32 @@ class Progress:
         print(msg, file=self.stream, flush=True)
 
 
+DESCRIPTION = """\
+Replay the golden sets (golden_sets/*.jsonl) through the assistant's components, score
+them, compare each suite with its committed baseline (evals/baselines/), apply the gates
+(evals/gates.toml) and write run.json, junit.xml and a self-contained index.html under
+reports/out/<run-id>/ (copied to reports/out/latest/). The default model is the offline
+stand-in for Bedrock: no network, no credentials."""
+
+EPILOG = """\
+examples:
+  python -m evals                                 every suite, offline model
+  python -m evals --suite intent --suite quality  some suites
+  python -m evals --model replay                  replay recorded Bedrock outputs
+  python -m evals --update-baseline               deliberately rewrite evals/baselines/
+  python -m evals --report-dir /tmp/r --baseline-dir /tmp/b --gates my_gates.toml
+
+exit codes:
+  0  every gate passed
+  1  a gate failed (floor, significant regression, or a zero-tolerance case)
+  2  bad input or configuration; the message names the file and the line or key
+
+Progress goes to stderr (a bar on a terminal, plain lines when CI is set or output is
+not a terminal); the one-screen summary goes to stdout."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python -m evals", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", action="append", dest="suites", metavar="S",
                         help=f"suite to run (repeatable); default all: {', '.join(SUITES)}")
@@ -190,6 +219,12 @@ def _model_info(results: list[SuiteResult], config: RunConfig) -> dict[str, obje
     return {"id": model_id, "backend": config.model, "params": params}
 
 
+def _model_label(model: dict | None) -> str:
+    from evals.report import model_label
+
+    return model_label(model)
+
+
 def _copy_latest(run_dir: Path, latest: Path) -> None:
     tmp = latest.with_name(f".latest.{os.getpid()}")
     if tmp.exists():
@@ -210,7 +245,7 @@ def _rel(path: Path) -> str:
 def _summary(out: TextIO, record: dict, comparisons: dict[str, SuiteComparison], gates: list[GateResult],
              run_dir: Path, wall: float) -> None:
     print("", file=out)
-    print(f"run {record['run_id']}  ({wall:.1f} s, model {record['model']['id']})", file=out)
+    print(f"run {record['run_id']}  ({wall:.1f} s, model: {_model_label(record.get('model'))})", file=out)
     print(f"{'suite':<18} {'cases':>6} {'pass':>7} {'regr':>5} {'fixed':>5} {'chg':>5}  headline", file=out)
     for name, suite in record["suites"].items():
         comp = comparisons[name]
@@ -227,8 +262,25 @@ def _summary(out: TextIO, record: dict, comparisons: dict[str, SuiteComparison],
     print("", file=out)
     if failed:
         print(f"FAILED: {len(failed)} of {len(gates)} gates", file=out)
-        for g in failed[:15]:
-            print(f"  ✗ {g.name}: {g.detail}", file=out)
+        for g in failed[:MAX_SUMMARY_GATES]:
+            print(f"  ✗ {g.name}: {_gate_line(g)}", file=out)
+        if len(failed) > MAX_SUMMARY_GATES:
+            print(f"  … and {len(failed) - MAX_SUMMARY_GATES} more (see the report)", file=out)
     else:
         print(f"PASSED: all {len(gates)} gates", file=out)
-    print(f"report: {_rel(run_dir / 'index.html')}", file=out)
+    regressions = [(name, ch) for name, comp in comparisons.items() for ch in comp.regressions()]
+    if regressions:
+        print(f"\nregressions ({len(regressions)}; first {min(len(regressions), MAX_SUMMARY_REGRESSIONS)}):", file=out)
+        for name, ch in regressions[:MAX_SUMMARY_REGRESSIONS]:
+            what = ("missing from this run" if ch.status == "missing"
+                    else expected_vs_got(ch.expected, ch.output, limit=90) or ch.detail[:90] or ch.error or "")
+            print(f"  {name:<17} {ch.id:<28} {what}", file=out)
+    print(f"\nreport: {_rel(run_dir / 'index.html')}", file=out)
+
+
+def _gate_line(g: GateResult) -> str:
+    if g.cases and g.kind == "zero_tolerance":
+        shown = ", ".join(g.cases[:5])
+        return f"{len(g.cases)} case(s): {shown}" + (f" and {len(g.cases) - 5} more" if len(g.cases) > 5 else "")
+    detail = g.detail
+    return detail if len(detail) <= 140 else detail[:139] + "…"

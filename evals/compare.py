@@ -7,8 +7,9 @@ pass/fail flips for ``pass_rate``, a paired bootstrap for per-case scorer values
 approximate interval (independent half-widths) for aggregate metrics such as macro-F1.
 
 Example:
-    >>> cur = {"cases": [{"id": "a", "passed": False, "output": {"x": 1}, "scores": {}}], "metrics": {}}
-    >>> base = {"cases": [{"id": "a", "passed": True, "output": {"x": 2}, "scores": {}}], "metrics": {}}
+    >>> case = {"id": "a", "input": "q", "expected": {"x": 2}, "scores": {}}
+    >>> cur = {"cases": [dict(case, passed=False, output={"x": 1})], "metrics": {}}
+    >>> base = {"cases": [dict(case, passed=True, output={"x": 2})], "metrics": {}}
     >>> compare_suite("s", cur, base).counts["regressed"]
     1
 """
@@ -90,6 +91,43 @@ class SuiteComparison:
                 "dataset_changed": self.dataset_changed, "counts": self.counts,
                 "changes": [c.to_dict() for c in changes],
                 "metrics": {k: v.to_dict() for k, v in self.metrics.items()}}
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    if isinstance(value, str):
+        text = value
+    else:
+        import json
+
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def expected_vs_got(expected: Any, output: Any, *, limit: int = 160) -> str:
+    """One line saying what was expected and what came out, for summaries.
+
+    Only the expected keys that the output has and whose value differs are shown;
+    an empty string means the difference is not visible that way (use the scorer detail).
+
+    Example:
+        >>> expected_vs_got({"intent": "billing_cost", "escalate": False},
+        ...                 {"intent": "account_management", "escalate": False, "confidence": 0.8})
+        'intent: billing_cost → account_management'
+        >>> expected_vs_got({"action": "block"}, None)
+        'action: block → (no output)'
+    """
+    if output is None:
+        parts = [f"{k}: {_short(v)} → (no output)" for k, v in expected.items()] if isinstance(expected, dict) \
+            else [f"{_short(expected)} → (no output)"]
+    elif isinstance(expected, dict) and isinstance(output, dict):
+        parts = [f"{k}: {_short(v)} → {_short(output[k])}" for k, v in expected.items()
+                 if k in output and output[k] != v]
+        if not parts:
+            return ""
+    else:
+        parts = [f"{_short(expected)} → {_short(output)}"]
+    text = "; ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _diff(a: Any, b: Any) -> str:

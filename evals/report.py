@@ -22,7 +22,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from evals.compare import SuiteComparison
+from evals.compare import SuiteComparison, expected_vs_got
 from evals.gates import GateResult
 from evals.record import REPO_ROOT
 
@@ -47,8 +47,8 @@ def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]], *, title: st
     if n == 0:
         return Markup("")
     cell = 34 if n <= 12 else max(14, 420 // n)
-    left, top = 150, 130
-    width, height = left + n * cell + 20, top + n * cell + 30
+    left, top = 170, 150
+    width, height = left + n * cell + 110, top + n * cell + 34
     parts = [f'<svg class="chart heatmap" role="img" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}"><title>{escape(title or "Confusion matrix")}</title>']
     for i, row in enumerate(matrix):
@@ -72,8 +72,12 @@ def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]], *, title: st
         cx = left + i * cell + cell / 2
         parts.append(f'<text x="{cx:.1f}" y="{top - 6}" font-size="11" transform="rotate(-50 {cx:.1f} {top - 6})">'
                      f'{short}</text>')
-    parts.append(f'<text x="{left}" y="{height - 8}" font-size="11" fill="#57606a">rows: labelled · columns: '
-                 f'predicted · colour: share of the row</text></svg>')
+    parts.append(f'<text x="{left + n * cell / 2:.1f}" y="14" font-size="12" font-weight="bold" '
+                 f'text-anchor="middle">predicted →</text>'
+                 f'<text x="14" y="{top + n * cell / 2:.1f}" font-size="12" font-weight="bold" text-anchor="middle" '
+                 f'transform="rotate(-90 14 {top + n * cell / 2:.1f})">labelled (golden) →</text>'
+                 f'<text x="{left}" y="{height - 10}" font-size="11" fill="#57606a">green: correct · red: confused · '
+                 f'darker: larger share of the row · number: cases</text></svg>')
     return Markup("".join(parts))
 
 
@@ -108,13 +112,15 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, x
     parts = [f'<svg class="chart line" role="img" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}"><title>{escape(title or y_label)}</title>',
              f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="#fff" stroke="#d0d7de"/>']
+    y_digits = 1 if round((1 - y_min) * 10, 6) % 5 == 0 else 2
     for k in range(6):
         v = y_min + (1 - y_min) * k / 5
         y = sy(v)
         parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{_num(y)}" y2="{_num(y)}" stroke="#eaeef2"/>'
-                     f'<text x="{ml - 6}" y="{_num(y + 4)}" font-size="10" text-anchor="end">{v:.1f}</text>')
+                     f'<text x="{ml - 6}" y="{_num(y + 4)}" font-size="10" text-anchor="end">{v:.{y_digits}f}</text>')
         xv = x_max * k / 5
-        parts.append(f'<text x="{_num(sx(xv))}" y="{mt + ph + 14}" font-size="10" text-anchor="middle">{xv:.1f}</text>')
+        parts.append(f'<line x1="{_num(sx(xv))}" x2="{_num(sx(xv))}" y1="{mt + ph}" y2="{mt + ph + 4}" stroke="#8c959f"/>'
+                     f'<text x="{_num(sx(xv))}" y="{mt + ph + 15}" font-size="10" text-anchor="middle">{xv:.1f}</text>')
     for lo, hi, y in bars:
         if y is None or (isinstance(y, float) and math.isnan(y)):
             continue
@@ -143,12 +149,12 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, x
     return Markup("".join(parts))
 
 
-def histogram(bins: Sequence[dict[str, float]], *, x_label: str = "latency (ms, log scale)",
-              width: int = 420, height: int = 160, marks: dict[str, float] | None = None) -> Markup:
+def histogram(bins: Sequence[dict[str, float]], *, x_label: str = "latency per case (ms, log scale)",
+              width: int = 440, height: int = 200, marks: dict[str, float] | None = None) -> Markup:
     """Bars of ``[{"low", "high", "count"}]`` on a log x axis, with optional p50/p95/p99 marks."""
     if not bins:
         return Markup("")
-    ml, mr, mt, mb = 40, 10, 10, 34
+    ml, mr, mt, mb = 46, 12, 18, 38
     pw, ph = width - ml - mr, height - mt - mb
     lo = math.log10(max(bins[0]["low"], 1e-6))
     hi = math.log10(max(bins[-1]["high"], bins[0]["low"] * 1.01, 1e-6))
@@ -160,22 +166,35 @@ def histogram(bins: Sequence[dict[str, float]], *, x_label: str = "latency (ms, 
 
     parts = [f'<svg class="chart histogram" role="img" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}"><title>Latency distribution</title>',
-             f'<line x1="{ml}" x2="{ml + pw}" y1="{mt + ph}" y2="{mt + ph}" stroke="#8c959f"/>']
+             f'<line x1="{ml}" x2="{ml + pw}" y1="{mt + ph}" y2="{mt + ph}" stroke="#8c959f"/>',
+             f'<line x1="{ml}" x2="{ml}" y1="{mt}" y2="{mt + ph}" stroke="#8c959f"/>',
+             f'<text x="{ml - 4}" y="{mt + 4}" font-size="10" text-anchor="end">{int(peak)}</text>',
+             f'<text x="{ml - 4}" y="{mt + ph}" font-size="10" text-anchor="end">0</text>',
+             f'<text x="12" y="{mt + ph / 2:.1f}" font-size="11" text-anchor="middle" '
+             f'transform="rotate(-90 12 {mt + ph / 2:.1f})">cases</text>']
+    for k in range(math.floor(lo), math.ceil(hi) + 1):
+        for mult in (1, 2, 5):
+            v = mult * 10.0 ** k
+            if lo - 1e-9 <= math.log10(v) <= hi + 1e-9:
+                x = sx(v)
+                parts.append(f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{mt + ph}" y2="{mt + ph + 4}" stroke="#8c959f"/>'
+                             f'<text x="{_num(x)}" y="{mt + ph + 15}" font-size="10" text-anchor="middle">{v:g}</text>')
     for b in bins:
         h = ph * b["count"] / peak
         x0, x1 = sx(b["low"]), sx(b["high"])
         parts.append(f'<rect x="{_num(x0)}" y="{_num(mt + ph - h)}" width="{_num(max(1.0, x1 - x0 - 1))}" '
                      f'height="{_num(h)}" fill="#54aeff"><title>{b["low"]:.3g}–{b["high"]:.3g} ms: {b["count"]}</title></rect>')
-    for label, v in (marks or {}).items():
+    for idx, (label, v) in enumerate((marks or {}).items()):
         if v is None:
             continue
         x = sx(v)
+        right = x > ml + 0.75 * pw
         parts.append(f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{mt}" y2="{mt + ph}" stroke="#d1242f" '
-                     f'stroke-dasharray="3 2"/><text x="{_num(x + 2)}" y="{mt + 10}" font-size="10" '
-                     f'fill="#d1242f">{escape(label)}</text>')
-    parts.append(f'<text x="{ml}" y="{mt + ph + 14}" font-size="10">{bins[0]["low"]:.3g}</text>'
-                 f'<text x="{ml + pw}" y="{mt + ph + 14}" font-size="10" text-anchor="end">{bins[-1]["high"]:.3g}</text>'
-                 f'<text x="{ml + pw / 2:.1f}" y="{height - 6}" font-size="11" text-anchor="middle">{escape(x_label)}</text></svg>')
+                     f'stroke-dasharray="3 2"/><text x="{_num(x - 2 if right else x + 2)}" y="{mt + 9 + 11 * idx}" '
+                     f'font-size="10" fill="#d1242f" text-anchor="{"end" if right else "start"}">'
+                     f'{escape(label)} {v:.3g}</text>')
+    parts.append(f'<text x="{ml + pw / 2:.1f}" y="{height - 6}" font-size="11" text-anchor="middle">'
+                 f'{escape(x_label)}</text></svg>')
     return Markup("".join(parts))
 
 
@@ -207,16 +226,16 @@ def _arrow(delta: Any) -> dict[str, str]:
     d = delta.delta
     if d is None:
         return {"arrow": "", "cls": "flat", "text": "n/a"}
-    arrow = "▲" if d > 1e-12 else "▼" if d < -1e-12 else "＝"
+    arrow = "▲" if d > 1e-12 else "▼" if d < -1e-12 else "="
     if delta.significant_regression:
-        cls = "worse"
+        cls, word = "worse", " significantly worse"
     elif delta.significant_improvement:
-        cls = "better"
+        cls, word = "better", " significantly better"
     else:
-        cls = "flat"
+        cls, word = "flat", ""
     ci = "" if delta.ci_low is None else f" [{delta.ci_low:+.3f}, {delta.ci_high:+.3f}]"
     p = "" if delta.p_value is None else f" p={delta.p_value:.3g}"
-    return {"arrow": arrow, "cls": cls, "text": f"{d:+.4f}{ci}{p}"}
+    return {"arrow": arrow, "cls": cls, "text": f"{d:+.4f}{ci}{p}{word}"}
 
 
 def _metric_rows(suite: dict[str, Any], comp: SuiteComparison | None) -> list[dict[str, Any]]:
@@ -243,9 +262,84 @@ def _case_view(c: dict[str, Any]) -> dict[str, Any]:
 
 
 def _change_view(suite: str, ch: Any) -> dict[str, Any]:
+    summary = expected_vs_got(ch.expected, ch.output) if ch.status != "missing" else "case missing from this run"
+    if ch.detail and (not summary or "…" in summary):
+        summary = ch.detail  # e.g. a conversation's turn list: the scorer says it better
     return {"suite": suite, "id": ch.id, "status": ch.status, "input": _pretty(ch.input),
             "expected": _pretty(ch.expected), "baseline_output": _pretty(ch.baseline_output),
-            "output": _pretty(ch.output), "diff": ch.diff, "error": ch.error, "detail": ch.detail}
+            "output": _pretty(ch.output), "diff": ch.diff, "error": ch.error, "detail": ch.detail,
+            "summary": summary or (f"error: {ch.error}" if ch.error else "")}
+
+
+def model_label(model: dict[str, Any] | None) -> str:
+    """How the report and the summary name the model: the offline one is a stand-in for Bedrock."""
+    model = model or {}
+    backend = model.get("backend")
+    mid = str(model.get("id") or "unknown")
+    if backend == "offline":
+        return f"offline stand-in for Bedrock ({mid})" if "offline-model" not in mid else \
+            "offline stand-in for Bedrock (deterministic OfflineModel)"
+    if backend == "replay":
+        return f"recorded Bedrock outputs replayed from cassettes ({mid})"
+    return mid
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def verdict_reasons(comparisons: dict[str, SuiteComparison], gates: Sequence[GateResult]) -> list[str]:
+    """Plain sentences saying why the run failed (or, when it passed, what that means)."""
+    failed = [g for g in gates if not g.passed]
+    reasons: list[str] = []
+    per_suite = {n: c.counts.get("regressed", 0) + c.counts.get("missing", 0) for n, c in comparisons.items()}
+    n_reg = sum(per_suite.values())
+    if not failed:
+        reasons.append(f"All {len(gates)} gates passed: every floor is met, no metric is significantly worse than "
+                       f"the baseline and no zero-tolerance case (leaked secret, passed blocked category) occurred.")
+        if n_reg:
+            reasons.append(f"{_plural(n_reg, 'case')} regressed, but not enough to be a significant regression.")
+        return reasons
+    by_kind: dict[str, list[GateResult]] = {}
+    for g in failed:
+        by_kind.setdefault(g.kind, []).append(g)
+    for g in by_kind.get("suite_ran", []):
+        reasons.append(f"Suite {g.suite} could not run: {g.detail}.")
+    zt = by_kind.get("zero_tolerance", [])
+    if zt:
+        parts = []
+        for g in zt:
+            what = "leaked a secret" if g.name.endswith("secret_leak") else "let a blocked category pass"
+            parts.append(f"{g.suite}: {_plural(len(g.cases), 'case')} {what}")
+        reasons.append("Zero tolerance: " + "; ".join(parts) + ".")
+    reg = by_kind.get("no_regression", [])
+    if reg:
+        where = ", ".join(f"{n} {k}" for n, k in per_suite.items() if k)
+        metrics = ", ".join(f"{g.suite}.{g.metric}" for g in reg)
+        reasons.append(f"Significantly worse than the baseline: {metrics}"
+                       + (f" ({_plural(n_reg, 'case')} regressed: {where})." if n_reg else "."))
+    floors = by_kind.get("floor", [])
+    if floors:
+        reasons.append("Below the required level: " + ", ".join(
+            f"{g.suite}.{g.metric} = {_fmt(g.value)} ({g.name.split(' ', 1)[1] if ' ' in g.name else 'bound'})"
+            for g in floors) + ".")
+    return reasons
+
+
+def _latency_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, suite in record["suites"].items():
+        m = suite["metrics"]
+        if "latency_p50_ms" not in m:
+            continue
+        hist = (suite.get("details") or {}).get("latency_histogram")
+        rows.append({"suite": name, **{k: _fmt((m.get(f"latency_{k}_ms") or {}).get("value"), 3)
+                                       for k in ("p50", "p95", "p99", "mean")},
+                     "n": (m.get("latency_p50_ms") or {}).get("n"),
+                     "chart": histogram(hist, width=360, height=150, marks={
+                         k: (m.get(f"latency_{k}_ms") or {}).get("value") for k in ("p50", "p95", "p99")})
+                     if hist else Markup("")})
+    return rows
 
 
 def _charts(suite: dict[str, Any]) -> dict[str, Markup]:
@@ -291,7 +385,9 @@ def build_view(record: dict[str, Any], comparisons: dict[str, SuiteComparison],
                 if len(regressions) < MAX_REGRESSIONS:
                     regressions.append(_change_view(name, ch))
         rows = _metric_rows(suite, comp)
-        headline.extend({"suite": name, **r} for r in rows if not r["latency"] and r["name"] != "error_rate")
+        watched = {g.metric for g in gates if g.suite == name and g.metric} | {"pass_rate"}
+        headline.extend({"suite": name, **r} for r in rows
+                        if not r["latency"] and r["name"] != "error_rate" and r["name"] in watched)
         failing = [c for c in suite["cases"] if not c["passed"]]
         changes = {s: [] for s in ("fixed", "changed", "new")}
         if comp is not None and comp.has_baseline:
@@ -316,7 +412,9 @@ def build_view(record: dict[str, Any], comparisons: dict[str, SuiteComparison],
     return {
         "record": record, "suites": suites, "headline": headline, "regressions": regressions,
         "n_regressions": n_regressions, "gates": gates, "failed_gates": failed_gates,
-        "passed": not failed_gates, "fmt": _fmt, "pretty": _pretty,
+        "passed_gates": [g for g in gates if g.passed], "reasons": verdict_reasons(comparisons, gates),
+        "model_label": model_label(record.get("model")), "latency": _latency_rows(record),
+        "open_regressions": 5, "passed": not failed_gates, "fmt": _fmt, "pretty": _pretty,
         "meta": {k: record.get(k) for k in ("run_id", "created_at", "git", "environment", "config", "model",
                                              "prompt_versions", "timings")},
     }
