@@ -16,10 +16,16 @@ Example:
     >>> "AKIAZQ3D" in verdict.redacted_text
     False
 
-How it stays fast: every pattern is compiled at import; the message is lower-cased once
-and cheap substring checks decide which detector groups run at all, so a benign query
-costs a handful of ``in`` tests and a few regex searches. Normalisation (NFKD, look-alike
-letters, zero-width characters) runs only for text that is not plain ASCII.
+How it stays fast: every pattern is compiled at import. Every detector has a gate, a
+necessary condition checked first: substrings of the lower-cased text for the secret and
+PII detectors, and for the intent-like rules one set of ``[a-z0-9]+`` tokens per message
+intersected with each pattern's required words (``_credential_gates`` etc.). A benign
+query opens few gates. Case-insensitive alternations that Python's regex engine scans
+position by position are located with a case-sensitive twin on the lower-cased text
+(:func:`_finditer_ci`), and a private key's body is blanked before the other detectors run.
+Normalisation (NFKD, look-alike letters, zero-width characters) runs only for text that is
+not plain ASCII. ``_scan_input(text, gated=False)`` runs every detector unconditionally;
+a test asserts it agrees with the gated path on every golden text.
 
 Every finding's span refers to the ORIGINAL text, so the redaction of the original text
 removes exactly what was matched on the normalised view.
@@ -32,7 +38,7 @@ import binascii
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pipeline.domain.models import (
@@ -291,6 +297,30 @@ _SPECIFICITY: dict[str, int] = {
 # ---------------------------------------------------------------------------
 
 _F = re.IGNORECASE
+
+
+def _lower_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The case-sensitive twin of a case-insensitive pattern, for lower-cased text.
+
+    Python's regex engine cannot skip ahead to the possible first characters of a
+    case-insensitive alternation, so such a search tries every position; its twin, run on
+    the lower-cased text, can. The patterns it is used for only contain lower-case or
+    both-case literals, so the twin matches exactly where the original does.
+    """
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
+
+def _finditer_ci(
+    pattern: re.Pattern[str], twin: re.Pattern[str], text: str, lowered: str | None
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, located with ``twin`` on ``lowered`` when given."""
+    if lowered is None or len(lowered) != len(text):
+        yield from pattern.finditer(text)
+        return
+    for located in twin.finditer(lowered):
+        match = pattern.match(text, located.start())
+        if match is not None:
+            yield match
 _Hit = tuple[str, int, int]  # (rule_id, start, end) in the normalised text
 
 
@@ -473,8 +503,11 @@ _SESSION_TOKEN_PREFIX = re.compile(
 )
 
 
-def _session_tokens(text: str) -> Iterator[_Hit]:
-    for match in _SESSION_TOKEN_ASSIGN.finditer(text):
+_SESSION_TOKEN_ASSIGN_LC = _lower_twin(_SESSION_TOKEN_ASSIGN)
+
+
+def _session_tokens(text: str, lowered: str | None = None) -> Iterator[_Hit]:
+    for match in _finditer_ci(_SESSION_TOKEN_ASSIGN, _SESSION_TOKEN_ASSIGN_LC, text, lowered):
         value = re.sub(r"\s|\\n", "", match.group(1))
         if len(value) >= 60 and "EXAMPLE" not in value.upper() and _entropy(value) >= 4.0:
             yield "aws_session_token.assignment", match.start(1), match.end(1)
@@ -600,7 +633,7 @@ def _looks_like_password(value: str, quoted: bool) -> bool:
     return False
 
 
-def _passwords(text: str) -> Iterator[_Hit]:
+def _passwords(text: str, gated: bool = True) -> Iterator[_Hit]:
     for match in _PASSWORD_ASSIGN.finditer(text):
         key = _key_name(text, match)
         if _PASSWORD_KEY_SKIP.search(key):
@@ -613,7 +646,11 @@ def _passwords(text: str) -> Iterator[_Hit]:
         if not quoted and value.lower() in _PROSE_STOPWORDS:
             continue  # "the password: is it required?" and other sentences, not values
         yield "password.assignment", start, end
-    for match in _PASSWORD_CLI.finditer(text):
+    if gated and "--" not in text and "mysql" not in text.lower():
+        cli_matches: Iterable[re.Match[str]] = ()
+    else:
+        cli_matches = _PASSWORD_CLI.finditer(text)
+    for match in cli_matches:
         value, start, end, _quoted = _value_of(match)
         if not _is_placeholder(value) and not value.startswith("-"):
             yield "password.cli_flag", start, end
@@ -622,7 +659,7 @@ def _passwords(text: str) -> Iterator[_Hit]:
         stripped = value.rstrip(".,!?;:)")
         if _looks_like_password(stripped, quoted):
             yield "password.prose", start, start + len(stripped)
-    for match in _CONNECTION_STRING.finditer(text):
+    for match in _CONNECTION_STRING.finditer(text) if not gated or "://" in text else ():
         password = match.group("pw")
         if _is_placeholder(password) or password.lower() in {"password", "pass", "pwd", "secret"}:
             continue
@@ -678,17 +715,17 @@ _VENDOR_GATE = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "glpat", "
                 "npm_", "sg.", "sk-", "sk", "key-", "shpat_", "dop_v1", "hf_")
 
 
-def _generic_secrets(text: str, lowered: str) -> Iterator[_Hit]:
-    if _any_in(lowered, _VENDOR_GATE):
+def _generic_secrets(text: str, lowered: str, gated: bool = True) -> Iterator[_Hit]:
+    if not gated or _any_in(lowered, _VENDOR_GATE):
         yield from _vendor_tokens(text)
-    if "hooks.slack" in lowered:
+    if not gated or "hooks.slack" in lowered:
         for match in _SLACK_WEBHOOK.finditer(text):
             if "XXXX" not in match.group().upper():
                 yield "generic_secret.slack_webhook", match.start(), match.end()
-    if "eyj" in lowered:
+    if not gated or "eyj" in lowered:
         for match in _JWT.finditer(text):
             yield "generic_secret.jwt", match.start(), match.end()
-    if "bearer" in lowered:
+    if not gated or "bearer" in lowered:
         for match in _BEARER.finditer(text):
             token = match.group(1)
             if not _is_placeholder(token) and _entropy(token) >= 3.0 and any(ch.isdigit() for ch in token):
@@ -702,8 +739,35 @@ def _generic_secrets(text: str, lowered: str) -> Iterator[_Hit]:
             user, sep, password = decoded.partition(":")
             if sep and user and password and not _is_placeholder(password):
                 yield "generic_secret.bearer", match.start(1), match.end(1)
-    if _any_in(lowered, ("secret", "token", "key", "api")) and _any_in(lowered, ("=", ":")):
-        yield from _secret_assignments(text)
+    if not gated or (_any_in(lowered, ("secret", "token", "key", "api")) and _any_in(lowered, ("=", ":"))):
+        yield from _secret_assignments(text, lowered if gated else None)
+    if not gated or _any_in(lowered, ("key", "token", "secret")):
+        yield from _secret_prose(text, lowered if gated else None)
+
+
+# "the x-api-key header should be Abc…", "my API token is Abc…": a credential named in prose
+# and followed by a long random-looking value (three character classes, high entropy).
+_SECRET_PROSE = re.compile(
+    r"\b(?:x-api-key|api[_\- ]?keys?|apikeys?|(?:access|auth(?:entication)?|api|bearer|refresh|personal\s+access)[_\- ]tokens?|"
+    r"client[_\- ]secrets?|secrets?|tokens?)(?:\s+(?:header|value|string|parameter|param|field))?"
+    r"\s+(?:is|was|should\s+be|would\s+be|will\s+be|must\s+be|equals|set\s+to|of)\s+[\"'`]?"
+    r"(?P<value>[A-Za-z0-9+/_\-]{20,200})(?![A-Za-z0-9+/_\-.@:])",
+    _F,
+)
+
+
+_SECRET_PROSE_LC = _lower_twin(_SECRET_PROSE)
+
+
+def _secret_prose(text: str, lowered: str | None = None) -> Iterator[_Hit]:
+    for match in _finditer_ci(_SECRET_PROSE, _SECRET_PROSE_LC, text, lowered):
+        value = match.group("value")
+        if _is_placeholder(value) or _HEX.fullmatch(value.replace("-", "")):
+            continue
+        if not (any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value)):
+            continue
+        if _entropy(value) >= 3.5:
+            yield "generic_secret.assignment", match.start("value"), match.end("value")
 
 
 def _vendor_tokens(text: str) -> Iterator[_Hit]:
@@ -716,8 +780,18 @@ def _vendor_tokens(text: str) -> Iterator[_Hit]:
         yield "generic_secret.vendor_token", match.start(), match.end()
 
 
-def _secret_assignments(text: str) -> Iterator[_Hit]:
-    for match in _SECRET_ASSIGN.finditer(text):
+_SECRET_ASSIGN_LC = _lower_twin(_SECRET_ASSIGN)
+_SECRET_ASSIGN_ROOTS = ("api", "secret", "token", "key")
+
+
+def _secret_assignments(text: str, lowered: str | None = None) -> Iterator[_Hit]:
+    if lowered is None:
+        matches: Iterable[re.Match[str]] = _SECRET_ASSIGN.finditer(text)
+    elif not _any_in(lowered, _SECRET_ASSIGN_ROOTS):
+        return  # every key name contains one of the roots
+    else:
+        matches = _finditer_ci(_SECRET_ASSIGN, _SECRET_ASSIGN_LC, text, lowered)
+    for match in matches:
         key = _key_name(text, match)
         if _SECRET_KEY_NAME_SKIP.search(key):
             continue
@@ -807,7 +881,11 @@ def _iban_ok(candidate: str) -> bool:
     return int(number) % 97 == 1
 
 
-def _pii(text: str) -> Iterator[_Hit]:
+_PHONE_WORDS = ("phone", "mobile", "cell", "call me", "tel", "whatsapp", "sms", "text me")
+
+
+def _pii(text: str, gated: bool = True) -> Iterator[_Hit]:
+    lowered = text.lower()
     if "@" in text:
         for match in _EMAIL.finditer(text):
             local, domain = match.group(1).lower(), match.group(2).lower()
@@ -818,9 +896,9 @@ def _pii(text: str) -> Iterator[_Hit]:
             if re.fullmatch(r"\d+\.\d+(?:\.\d+)*", domain.split(".", 1)[-1]):
                 continue
             yield "pii.email", match.start(), match.end()
-    for match in _SSN.finditer(text):
+    for match in _SSN.finditer(text) if not gated or "-" in text else ():
         yield "pii.us_ssn", match.start(), match.end()
-    for match in _SSN_CONTEXT.finditer(text):
+    for match in _SSN_CONTEXT.finditer(text) if not gated or "ssn" in lowered or "social" in lowered else ():
         yield "pii.us_ssn", match.start(1), match.end(1)
     for match in _CARD.finditer(text):
         raw = match.group()
@@ -830,11 +908,11 @@ def _pii(text: str) -> Iterator[_Hit]:
                 yield "pii.card_number", match.start(), match.end()
     for match in _PHONE_NANP.finditer(text):
         yield "pii.phone", match.start(), match.end()
-    for match in _PHONE_INTL.finditer(text):
+    for match in _PHONE_INTL.finditer(text) if not gated or "+" in text else ():
         digits = re.sub(r"\D", "", match.group())
         if 8 <= len(digits) <= 15:
             yield "pii.phone", match.start(), match.end()
-    for match in _PHONE_CONTEXT.finditer(text):
+    for match in _PHONE_CONTEXT.finditer(text) if not gated or _any_in(lowered, _PHONE_WORDS) else ():
         yield "pii.phone", match.start(1), match.end(1)
     for match in _IBAN.finditer(text):
         candidate = match.group()
@@ -968,7 +1046,7 @@ _FUTURE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "future_features.roadmap",
         re.compile(
-            r"\b(?:coming\s+soon|in\s+the\s+(?:pipeline|works)|rumou?r(?:s|ed)?|leak(?:s|ed)?\s+(?:about|of|on)|insider\s+info|"
+            r"\b(?:coming\s+soon|in\s+the\s+(?:pipeline|works)|rumou?r(?:s|ed)?|leak(?:s|ed)?\s+(?:about|of|on)\s+(?:the\s+|any\s+|an?\s+)?(?:new|next|upcoming|unreleased|unannounced|future|aws|amazon|roadmap|re:?\s?invent)|insider\s+info|"
             r"what\s+(?:will|is\s+going\s+to)\s+be\s+(?:announced|launched|released)|"
             r"(?:will\s+be|be|get|going\s+to\s+be)\s+(?:announced|launched|released|unveiled)\s+at\s+(?:the\s+next\s+)?re:?\s?invent|next\s+re:?\s?invent|"
             r"next\s+(?:big\s+)?(?:aws\s+)?(?:launch|release|announcement|service))\b",
@@ -1153,83 +1231,8 @@ _ATTACK_WEAK: tuple[re.Pattern[str], ...] = tuple(
 _WEAK_NEEDED = 3  # distinct weak signals that together make a prompt attack
 
 # Substring gates (checked on the lower-cased text) decide which groups run at all.
-_GATE_SECRETS = (
-    "akia",
-    "asia",
-    "abia",
-    "acca",
-    "a3t",
-    "secret",
-    "token",
-    "key",
-    "pass",
-    "pwd",
-    "pw",
-    "begin",
-    "bearer",
-    "basic",
-    "://",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat",
-    "glpat",
-    "xox",
-    "sk_",
-    "rk_",
-    "aiza",
-    "eyj",
-    "sg.",
-    "npm_",
-    "sk-",
-    "iqojb3",
-    "fwogzxiv",
-    "fqogzxiv",
-    "agojb3",
-    "putty",
-    "shpat_",
-    "dop_v1",
-    "hf_",
-    "auth",
-    "cred",
-)
-_GATE_FUTURE = (
-    "roadmap",
-    "unreleased",
-    "unannounced",
-    "upcoming",
-    "forthcoming",
-    "future",
-    "coming soon",
-    "pipeline",
-    "in the works",
-    "rumo",
-    "leak",
-    "insider",
-    "announce",
-    "invent",
-    "launch",
-    "release",
-    "when ",
-    "eta",
-    "timeline",
-    "timeframe",
-    "plan",
-    "going to",
-    "next ",
-    "not yet",
-    "yet to",
-    "expected to",
-    "working on",
-    "pre-release",
-    "prerelease",
-    "in development",
-    "secret",
-)
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9/+]{40}")
-_PII_DIGITS = re.compile(r"\d[\d \-.()/]{7,}\d")
+_PII_DIGITS = re.compile(r"\d[\d\s\-.()/]{7,}\d")
 
 
 def _any_in(haystack: str, needles: Sequence[str]) -> bool:
@@ -1237,112 +1240,282 @@ def _any_in(haystack: str, needles: Sequence[str]) -> bool:
     return any(map(haystack.__contains__, needles))
 
 
-def _gate_open(lowered: str, gate: tuple) -> bool:
-    """A gate is a tuple of needles (any must occur) or a tuple of such tuples (all must)."""
-    if gate and isinstance(gate[0], tuple):
-        return all(_any_in(lowered, group) for group in gate)
-    return _any_in(lowered, gate)
+# Substrings of the lower-cased text without which no secret detector can match
+# (each detector also has its own, narrower gate below).
+_ACCESS_KEY_GATE = ("akia", "asia", "abia", "acca", "a3t")
+_SESSION_GATE = ("token", "fwogzxiv", "fqogzxiv", "iqojb3", "iqodyxdz", "agojb3")
+_PASSWORD_GATE = ("pass", "pwd", "pw", "pswd", "://", "mysql")
 
 
-def _secret_hits(text: str, lowered: str) -> Iterator[_Hit]:
-    """All secret detectors, each only if its cheap gate passes."""
-    if _any_in(lowered, _GATE_SECRETS):
-        if _any_in(lowered, ("akia", "asia", "abia", "acca", "a3t")):
-            yield from _access_keys(text)
-        if _any_in(lowered, ("session", "security", "token", "iqojb3", "fwogzxiv", "fqogzxiv", "agojb3", "iqodyxdz")):
-            yield from _session_tokens(text)
-        if "begin" in lowered or "putty" in lowered:
-            yield from _private_keys(text)
-        if _any_in(lowered, ("pass", "pwd", "pw", "://", "mysql")):
-            yield from _passwords(text)
-        yield from _generic_secrets(text, lowered)
-    if _LONG_TOKEN.search(text):
+def _secret_hits(text: str, lowered: str, gated: bool = True) -> Iterator[_Hit]:
+    """All secret detectors; with ``gated`` each runs only if its cheap gate passes.
+
+    The gates are necessary conditions of their detectors (a substring every match must
+    contain), so ``gated=False`` (used by the tests) finds exactly the same hits.
+    """
+    if not gated or _any_in(lowered, _ACCESS_KEY_GATE):
+        yield from _access_keys(text)
+    if not gated or _any_in(lowered, _SESSION_GATE):
+        yield from _session_tokens(text, lowered if gated else None)
+    if not gated or "begin" in lowered or "putty" in lowered:
+        yield from _private_keys(text)
+    if not gated or _any_in(lowered, _PASSWORD_GATE):
+        yield from _passwords(text, gated)
+    yield from _generic_secrets(text, lowered, gated)
+    if not gated or _LONG_TOKEN.search(text):
         yield from _aws_secret_keys(text)
-    if "secret" in lowered:
+    if not gated or "secret" in lowered:
         yield from _aws_secret_keys_split(text)
 
 
-def _pii_hits(text: str) -> Iterator[_Hit]:
-    if "@" in text or _PII_DIGITS.search(text) or _IBAN.search(text):
-        yield from _pii(text)
+def _pii_hits(text: str, gated: bool = True) -> Iterator[_Hit]:
+    if not gated or "@" in text or _PII_DIGITS.search(text) or _IBAN.search(text):
+        yield from _pii(text, gated)
 
 
-_PERSON_GATE = (
-    "colleague", "coworker", "co-worker", "boss", "manager", "employee", "friend", "my ex", "ex-", "wife", "husband",
-    "partner", "girlfriend", "boyfriend", "neighbo", "roommate", "someone", "somebody", "another", "other",
-    "all the", "all users", "all iam", "every user", "previous", "competitor", "stranger", "guy", "that user",
-    "admin", "john", "jane", "his ", "her ", "their ", "root",
+# ---------------------------------------------------------------------------
+# Gates of the intent-like rules
+# ---------------------------------------------------------------------------
+#
+# Each pattern above has a gate: a function of (the set of ``[a-z0-9]+`` tokens of the
+# lower-cased text, the lower-cased text) that is True whenever the pattern CAN match.
+# A gate only lists words the pattern requires: a word the regex bounds with ``\b`` (or
+# ``\s``) on both sides is a token; a literal the regex may glue to other letters is
+# checked as a substring instead. One ``set(findall)`` per message and a few set
+# intersections replace dozens of substring scans and regex searches, and a benign
+# message usually opens no gate at all. ``gated=False`` runs every pattern (tests).
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def _ws(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+def _plural(words: frozenset[str]) -> frozenset[str]:
+    return words | {w + "s" for w in words}
+
+
+_G_PERSON = _plural(
+    _ws(
+        """colleague coworker co boss manager exemployee ex former employee friend exwife exhusband wife husband
+        partner girlfriend boyfriend neighbour neighbor roommate someone somebody another other all every previous
+        competitor stranger guy user admin administrator john jane"""
+    )
 )
-_CRED_GATE = ("pass", "cred", "key", "token", "mfa", "2fa", "otp", "one-time", "one time", "login", "log-in", "log in",
-              "secret", "pem")
-# One gate (substrings of the lower-cased text, any of which must occur) per pattern,
-# in the order of the pattern tuples above.
-_ACCOUNT_GATE = _CRED_GATE + ("account", "console", "email", "inbox", "root", "iam user", "bucket", "data", "files")
-_CREDENTIAL_GATES: tuple[tuple, ...] = (
-    (("your",), _CRED_GATE + ("env", "config")),
-    (_PERSON_GATE, _ACCOUNT_GATE),
-    (_PERSON_GATE, _CRED_GATE),
-    ("without",),
-    ("you ",),
-    ("me ", "us "),
-    ("generate", "create", "make", "invent"),
-    ("bypass", "circumvent", "around", "past", "defeat", "evad", "hack", "crack", "brute", "break", "skip",
-     "spoof", "trick", "fool"),
+_G_PERSON_PRONOUN = _G_PERSON | _ws("his her their root")
+_G_CRED_NOUN_WORDS = _ws("password passwords credential credentials creds key keys token tokens secret secrets variables env")
+_G_C1_VERBS = _ws("what give show reveal tell share print list leak send display output dump expose paste read hand return")
+_G_C2_VERBS = _ws("log login loginto sign signin signinto get break hack take gain access snoop spy read")
+_G_C3_VERBS = _ws(
+    "what tell give send find get know guess crack recover retrieve see show view read obtain steal dump extract decrypt look"
 )
-_FUTURE_GATES: tuple[tuple, ...] = (
-    ("roadmap",),
-    ("unreleased", "unannounced", "not yet", "yet to", "yet-to", "upcoming", "forthcoming", "future", "secret",
-     "unannounced", "development", "release"),
-    ("coming soon", "pipeline", "works", "rumo", "leak", "insider", "announced", "launched", "released", "invent",
-     "next "),
-    ("when ", "what date", "how soon"),
-    ("aws ", "amazon ", " team "),
-    ("plan", "timeline", "eta", "news", "update", "word"),
-    ("date", "eta", "timeline", "timeframe"),
+_G_MODAL = _ws("can could would will")
+_G_C5_VERBS = _ws("generate create make give send provide share issue find get tell email")
+_G_C6_VERBS = _ws("give send generate create provide share tell show reveal email hand")
+_G_ME_US = _ws("me us")
+_G_MAKE = _ws("generate create make invent")
+_G_REAL = _ws("valid working real active functional")
+_G_BYPASS_VERBS = _ws(
+    """bypass bypassing circumvent circumventing get getting work defeat defeating evade evading hack hacking crack
+    cracking brute bruteforce bruteforcing break breaking spoof spoofing trick tricking fool fooling"""
 )
-_OVERRIDE_OBJECTS = (
-    "instruction", "prompt", "rule", "directive", "guideline", "direction", "input", "message", "context", "programming",
-    "restriction", "constraint", "guardrail", "filter", "polic", "training", "conversation", "command", "order",
-    "setting", "text", "chat", "answer", "response", "limitation", "everything", "that", "what", "you are",
+_G_BYPASS_OBJECTS = ("mfa", "2fa", "factor", "authenticat", "password", "login", "log-in", "sign", "captcha",
+                     "verification", "check", "otp", "time")
+_G_C9_VERBS = _ws("reveal show give tell send share dump list print export find what")
+_G_OF_FOR = _ws("of for belonging")
+_G_C9_WHOSE = ("user", "every", "all", "other", "someone", "each", "colleague", "coworker", "boss", "team")
+_G_STEAL = _ws("crack cracking brute bruteforce bruteforcing hack hacking steal stealing phish phishing")
+
+_G_W1 = _ws("what which")
+_G_W2 = _ws("do does")
+_G_W3 = _ws("ignore disregard forget")
+_G_W4 = _ws("act pretend roleplay role play simulate respond")
+_G_W5 = _ws("act pretend role roleplay play simulate imagine immerse")
+_G_W6 = _ws("you let lets")
+_G_W7 = _ws("role roleplay roleplaying persona character")
+_G_W8 = _ws("chatgpt openai gpt gpt3 gpt4 language llm")
+_G_W9 = _ws("restrictions limitations limits filters censorship boundaries warnings disclaimers")
+_G_W10 = _ws("unethical immoral amoral illegal harmful offensive explicit nsfw")
+_G_W11 = _ws("refuse decline deny say warn")
+_G_W12 = _ws("responses answers paragraphs ways personalities")
+_G_W13 = _ws("hypothetical hypothetically fictional fiction imaginary simulation")
+_G_W14 = _ws("ethics ethical moral morals morality")
+
+def _credential_gates(w: frozenset[str] | set[str], s: str) -> tuple[bool, ...]:
+    """Open/closed state of each gate, in pattern order (``w``: tokens, ``s``: lower-cased text)."""
+    return (
+        "your" in w and not w.isdisjoint(_G_C1_VERBS) and not w.isdisjoint(_G_CRED_NOUN_WORDS),
+        not w.isdisjoint(_G_C2_VERBS) and not w.isdisjoint(_G_PERSON),
+        not w.isdisjoint(_G_C3_VERBS) and not w.isdisjoint(_G_PERSON_PRONOUN),
+        "without" in w,
+        "you" in w and not w.isdisjoint(_G_MODAL) and not w.isdisjoint(_G_C5_VERBS),
+        not w.isdisjoint(_G_ME_US) and not w.isdisjoint(_G_C6_VERBS),
+        not w.isdisjoint(_G_MAKE) and not w.isdisjoint(_G_REAL),
+        not w.isdisjoint(_G_BYPASS_VERBS) and _any_in(s, _G_BYPASS_OBJECTS),
+        not w.isdisjoint(_G_C9_VERBS) and not w.isdisjoint(_G_OF_FOR) and _any_in(s, _G_C9_WHOSE),
+        not w.isdisjoint(_G_STEAL),
+        "use" in w and not w.isdisjoint(_G_W1) and not w.isdisjoint(_G_W2),
+    )
+
+_G_F2_FIRST = _ws("unreleased unannounced yet upcoming forthcoming future secret development pre prerelease")
+_G_F2_NOUN = _ws(
+    """service services feature features region regions product products launch launches release releases
+    instance announcement announcements offering offerings chip chips gpu gpus capability capabilities model models"""
 )
-_ATTACK_GATES: tuple[tuple, ...] = (
-    (("ignor", "disregard", "forget", "overrid", "bypass", "abandon", "discard", "let go", "throw out", "set aside",
-      "drop", "delete", "erase", "wipe", "neglect", "skip"), _OVERRIDE_OBJECTS),
-    (("ignor", "disregard", "forget", "overrid"), _OVERRIDE_OBJECTS),
-    ("<|", "[inst", "[/inst", "##", "override", "instructions:", "instruction:", "i-nstruction", "termination",
-     "[admin", "[system", "[ system"),
-    ("anything now", "jailbr", " mode", "character", "bound by", "ethical", "moral", "content", "unfilter",
-     "uncensor", "unrestrict", "amoral", "pretend", "confines", "broken free", "openai", "no restrictions",
-     "no limit", "no rules", "no filter", "no guideline"),
-    ("repeat", "print", "show", "reveal", "output", "display", "tell me", "give me", "what is", "what are",
-     "what was", "what were", "share", "leak", "dump", "write out", "spell out", "recite", "copy", "paste",
-     "list", "translate", "summar", "echo", "return"),
-    ("told", "instructed", "programmed", "sure"),
-    ("you are now", "you're now", "no longer", "you to act", "you to be", "you to behave", "you to pretend", "to act",
-     "will act", "will now", "will behave", "will pretend", "going to", "act as", "act like", "behave as",
-     "behave like", "pretend", "roleplay", "role-play", "simulate", "become", "take on the role", "go by the name",
-     "your name is now", "forget everything", "from now o"),
-    ("you are",),
+_G_F3 = _ws(
+    """coming pipeline works rumor rumors rumored rumour rumours rumoured leak leaks leaked insider announced
+    launched released unveiled next"""
 )
-# Cheap substrings that make each weak signal possible; only when at least
-# _WEAK_NEEDED of them occur do the weak regexes run.
-_WEAK_GATES: tuple[tuple[str, ...], ...] = (
-    ("from now o",), ("you are now", "you're now"), ("you are", "you will"),
-    ("want you to", "you will", "you must", "you are to", "let"), ("pretend",),
-    ("roleplay", "role-play", "role play", "persona", "character"),
-    ("chatgpt", "openai", "gpt", "language model", "llm"),
-    ("restriction", "limitation", "limits", "filter", "censorship", "boundaries", "warning", "disclaimer"),
-    ("unethical", "immoral", "amoral", "illegal", "harmful", "offensive", "explicit", "nsfw"),
-    ("refuse", "decline", "deny", "say no", "warn"), ("always",), ("two", "2 "),
-    ("hypothetic", "fiction", "imaginary", "simulation"), (" mode",), ("[",), ("ethic", "moral"),
-    ("unfilter", "uncensor", "unrestrict", "unleash", "unbound"), ("character",),
-    ("anything", "no longer"),
+_G_WHEN = _ws("when date soon")
+_G_AUX = _ws("will is are does do would might")
+_G_AUX5 = _ws("is are will does do has")
+_G_AWS = _ws("aws amazon team")
+_G_PLANNING = _ws("going planning plan have intend intending about expected working")
+_G_F7 = _ws("date eta timeline timeframe")
+_G_F8 = _ws("soon next when")
+
+def _future_gates(w: frozenset[str] | set[str], s: str) -> tuple[bool, ...]:
+    """Open/closed state of each gate, in pattern order (``w``: tokens, ``s``: lower-cased text)."""
+    return (
+        "roadmap" in w or "roadmaps" in w,
+        not w.isdisjoint(_G_F2_FIRST) and not w.isdisjoint(_G_F2_NOUN),
+        not w.isdisjoint(_G_F3),
+        not w.isdisjoint(_G_WHEN) and not w.isdisjoint(_G_AUX),
+        not w.isdisjoint(_G_AUX5) and not w.isdisjoint(_G_AWS) and not w.isdisjoint(_G_PLANNING),
+        _any_in(s, ("plan", "timeline", "eta", "news", "update", "word")) and _any_in(s, ("any", "there", "what")),
+        not w.isdisjoint(_G_F7),
+        "will" in w and (not w.isdisjoint(_G_F8) or "timeline" in s or "future" in s),
+        "will" in w and "ever" in w and ("aws" in w or "amazon" in w),
+    )
+
+_G_A1_VERBS = _ws(
+    """ignore ignoring disregard disregarding forget forgetting override overriding bypass abandon discard let
+    throw set drop delete erase wipe neglect skip"""
 )
+_G_A1_OBJECTS = (
+    "instruction", "prompt", "rule", "directive", "guideline", "direction", "input", "message", "context",
+    "programming", "restriction", "constraint", "guardrail", "filter", "polic", "training", "conversation",
+    "command", "order", "setting", "text", "chat", "answer", "response", "limitation",
+)
+_G_A2 = _ws("ignore disregard forget override")
+_G_A3_MARKERS = ("<|", "<im_", "<system", "<endoftext", "[inst", "[/inst", "##", "termination")
+_G_A4 = _ws(
+    """anything jailbroken jailbreak jailbreaking jailbreaks jail play character bound ethical moral content
+    unfiltered uncensored unrestricted amoral pretend confines broken openai"""
+)
+_G_A4_REPLY = _ws("respond reply answer")
+_G_A4_BOT = _ws("ai chatbot model assistant bot")
+_G_A5_VERBS = _ws(
+    """repeat print show reveal output display tell give what share leak dump write spell recite copy paste list
+    translate summarise summarize echo return"""
+)
+_G_A6 = _ws("told instructed programmed")
+_G_A7 = _ws("act behave pretend roleplay role simulate name forget longer")
+_G_A10 = _ws(
+    """persona yourself personality ego opposite nsfw unbounded regard law rules confined input conversation
+    respond reply answer"""
+)
+_G_A7_YOU = _ws("now want need like play become take")
+
+
+def _gate_a3(w: frozenset[str] | set[str], s: str) -> bool:
+    return (
+        _any_in(s, _G_A3_MARKERS)
+        or ("[" in s and ("system" in s or "admin" in s))
+        or ("system" in s and ("override" in s or "nstruction" in s))
+        or ("instruction" in s and ":" in s)
+    )
+
+
+def _gate_a4(w: frozenset[str] | set[str], s: str) -> bool:
+    return (
+        "mode" in s
+        or not w.isdisjoint(_G_A4)
+        or ("as" in w and not w.isdisjoint(_G_A4_REPLY))
+        or ("now" in w and "you" in w)
+        or ("no" in w and not w.isdisjoint(_G_A4_BOT))
+    )
+
+
+def _gate_a5(w: frozenset[str] | set[str], s: str) -> bool:
+    return not w.isdisjoint(_G_A5_VERBS) and (
+        "your" in w
+        or "above" in s
+        or "before" in s
+        or ("the" in w and _any_in(s, ("system", "initial", "hidden", "prompt", "instructions")))
+    )
+
+
+def _attack_gates(w: frozenset[str] | set[str], s: str) -> tuple[bool, ...]:
+    """Open/closed state of each gate, in pattern order (``w``: tokens, ``s``: lower-cased text)."""
+    return (
+        not w.isdisjoint(_G_A1_VERBS) and _any_in(s, _G_A1_OBJECTS),
+        not w.isdisjoint(_G_A2),
+        _gate_a3(w, s),
+        _gate_a4(w, s),
+        _gate_a5(w, s),
+        not w.isdisjoint(_G_A6) or ("with" in w and ("start" in w or "begin" in w)),
+        not w.isdisjoint(_G_A7) or ("you" in w and not w.isdisjoint(_G_A7_YOU)) or ("now" in w and "from" in w),
+        "you" in w and "are" in w,
+        not w.isdisjoint(_G_A10) or "now" in w or ("open" in w and "ai" in w),
+        not w.isdisjoint(_G_W3) and "above" in s,
+    )
+# One gate per weak signal of _ATTACK_WEAK, in order.
+# For each word a weak gate needs (one of), how many weak gates it can open. Gates 16
+# ("[") and 18 (unfiltered, uncensored…: substrings) are the two not counted here.
+_WEAK_WORD_GATES: dict[str, int] = {}
+for _words in (
+    "from now",  # 1 (needs both: "now" counted)
+    "now",  # 2
+    "act pretend roleplay role play simulate respond",  # 3
+    "act pretend role roleplay play simulate imagine immerse",  # 4
+    "pretend",  # 5
+    "role roleplay roleplaying persona character",  # 6
+    "chatgpt openai gpt gpt3 gpt4 language llm",  # 7
+    "restrictions limitations limits filters censorship boundaries warnings disclaimers",  # 8
+    "unethical immoral amoral illegal harmful offensive explicit nsfw",  # 9
+    "refuse decline deny say warn",  # 10
+    "always",  # 11
+    "responses answers paragraphs ways personalities",  # 12
+    "hypothetical hypothetically fictional fiction imaginary simulation",  # 13
+    "mode",  # 14
+    "dan",  # 15
+    "ethics ethical moral morals morality",  # 17
+    "character",  # 19
+    "anything longer",  # 20
+):
+    for _word in set(_words.split()) - ({"from"} if _words == "from now" else set()):
+        _WEAK_WORD_GATES[_word] = _WEAK_WORD_GATES.get(_word, 0) + 1
+
+
+def _weak_gates(w: frozenset[str] | set[str], s: str) -> tuple[bool, ...]:
+    """Open/closed state of each gate, in pattern order (``w``: tokens, ``s``: lower-cased text)."""
+    return (
+        "from" in w and "now" in w,
+        "you" in w and "now" in w,
+        "you" in w and not w.isdisjoint(_G_W4),
+        not w.isdisjoint(_G_W5) and not w.isdisjoint(_G_W6),
+        "pretend" in w,
+        not w.isdisjoint(_G_W7),
+        not w.isdisjoint(_G_W8),
+        not w.isdisjoint(_G_W9),
+        not w.isdisjoint(_G_W10),
+        not w.isdisjoint(_G_W11),
+        "always" in w,
+        not w.isdisjoint(_G_W12),
+        not w.isdisjoint(_G_W13),
+        "mode" in w,
+        "dan" in w,
+        "[" in s,
+        not w.isdisjoint(_G_W14),
+        _any_in(s, ("unfiltered", "uncensored", "unrestricted", "unleashed", "unbound")),
+        "character" in w,
+        "anything" in w or "longer" in w,
+    )
 
 
 # Second-pass rules (kept together so the pattern tuples and their gates stay aligned).
-_GATE_SECRETS = _GATE_SECRETS + ("mysql",)
-_GATE_FUTURE = _GATE_FUTURE + ("news", "word", "will", "ever")
 _CREDENTIAL_REQUEST_PATTERNS = _CREDENTIAL_REQUEST_PATTERNS + (
     (
         "credential_request.others_access",
@@ -1370,11 +1543,6 @@ _CREDENTIAL_REQUEST_PATTERNS = _CREDENTIAL_REQUEST_PATTERNS + (
         ),
     ),
 )
-_CREDENTIAL_GATES = _CREDENTIAL_GATES + (
-    (("reveal", "show", "give", "tell", "send", "share", "dump", "list", "print", "export", "what", "find out"), _CRED_GATE),
-    ("crack", "brute", "hack", "steal", "phish"),
-    ("do you use", "does this bot use", "does the assistant use"),
-)
 _FUTURE_PATTERNS = _FUTURE_PATTERNS + (
     (
         "future_features.launch_date",
@@ -1389,8 +1557,29 @@ _FUTURE_PATTERNS = _FUTURE_PATTERNS + (
         re.compile(r"\bwill\s+(?:aws|amazon)\s+ever\s+(?:launch|release|add|support|offer|build)\b", _F),
     ),
 )
-_FUTURE_GATES = _FUTURE_GATES + (("will",), ("ever",))
 _ATTACK_STRONG = _ATTACK_STRONG + (
+    (
+        "prompt_attack.persona",
+        # Long role-play jailbreaks: a new persona or operating mode for the assistant, and
+        # the rules it is told to drop. Each alternative is an instruction to the model that
+        # a support question has no reason to contain.
+        re.compile(
+            r"\byour\s+(?:new\s+)?persona\s+is\b|\bfollow\s+your\s+(?:new\s+)?persona\b|"
+            r"\b(?:allow|permit)\s+yourself\s+to\s+(?:function|act|operate|behave)\b|"
+            r"\b(?:assistant|chatgpt|chat\s?gpt|the\s+ai|you)\s+now\s+(?:acts?|behaves?|functions?)\s+(?:like|as)\b|"
+            r"\b(?:chatgpt|chat\s?gpt)\s+now\s+runs\s+on\b|"
+            r"\btake\s+on\s+the\s+(?:exact\s+)?(?:opposite\s+)?(?:personality|persona)\b|\balter\s+ego\b|"
+            r"\bopposite\s+(?:day|machine)\b|\bnsfw\b[^.!?\n]{0,30}\b(?:allowed|permitted|enabled)\b|"
+            r"\bunbounded\s+by\s+(?:\w+\s+)?(?:ethics|morals|rules)\b|"
+            r"\bwithout\s+any\s+regard\s+(?:for|to)\s+(?:\w+\s+){0,2}(?:ethics|morals|rules|laws|guidelines|feelings|consequences)\b|"
+            r"\bwilling\s+to\s+break\s+the\s+law\b|\bbreaks?\s+(?:all\s+)?(?:ai|openai)\s+rules\b|"
+            r"\bno\s+(?:long(?:er)?\s+)?confined\s+to\b|\bfree\s+input\s+action\b|\bawait\s+\[?input\]?\s+to\s+continue\b|"
+            r"\bthe\s+following\s+is\s+a\s+conversation\s+with\s+an?\s+ai\b|"
+            r"\bfrom\s+now\s+on,?\s+you\s+(?:will|must|shall|are\s+going\s+to)\s+(?:answer|respond|reply|act|only|always|never|speak|talk)\b|"
+            r"\b(?:respond|reply|answer)\s+as\s+an?\s+\w*gpt\b|\bopen\s+ai(?:'s)?\s+(?:content\s+)?polic(?:y|ies)\b",
+            _F,
+        ),
+    ),
     (
         "prompt_attack.override",
         re.compile(
@@ -1400,56 +1589,52 @@ _ATTACK_STRONG = _ATTACK_STRONG + (
         ),
     ),
 )
-_ATTACK_GATES = _ATTACK_GATES + (("ignor", "disregard", "forget"),)
 
 
-def _gated(patterns: Sequence[tuple[str, re.Pattern[str]]], gates: Sequence[tuple[str, ...]], text: str,
-           lowered: str) -> Iterator[_Hit]:
-    for (rule_id, pattern), gate in zip(patterns, gates, strict=True):
-        if _gate_open(lowered, gate):
+_GateStates = Callable[[frozenset[str] | set[str], str], tuple[bool, ...]]
+
+
+def _gated(patterns: Sequence[tuple[str, re.Pattern[str]]], gates: _GateStates, text: str,
+           lowered: str, words: frozenset[str] | set[str] | None) -> Iterator[_Hit]:
+    """Run each pattern whose gate is open (every pattern when ``words`` is None)."""
+    if words is None:
+        states: Iterable[bool] = (True,) * len(patterns)
+    else:
+        states = gates(words, lowered)
+    for (rule_id, pattern), state in zip(patterns, states, strict=True):
+        if state:
             for match in pattern.finditer(text):
                 yield rule_id, match.start(), match.end()
 
 
-def _intent_hits(text: str, lowered: str) -> Iterator[_Hit]:
-    yield from _gated(_CREDENTIAL_REQUEST_PATTERNS, _CREDENTIAL_GATES, text, lowered)
-    if _any_in(lowered, _GATE_FUTURE):
-        future = list(_gated(_FUTURE_PATTERNS, _FUTURE_GATES, text, lowered))
-        if future and not _FUTURE_EXEMPT.search(text):
-            yield from future
-    yield from _attack_hits(text, lowered)
+def _intent_hits(text: str, lowered: str, gated: bool = True) -> Iterator[_Hit]:
+    words = set(_TOKEN.findall(lowered)) if gated else None
+    yield from _gated(_CREDENTIAL_REQUEST_PATTERNS, _credential_gates, text, lowered, words)
+    future = list(_gated(_FUTURE_PATTERNS, _future_gates, text, lowered, words))
+    if future and not _FUTURE_EXEMPT.search(text):
+        yield from future
+    yield from _attack_hits(text, lowered, words)
 
 
-_WORD = re.compile(r"[a-z]+")
-# Word-level pre-gate for the prompt-attack group: a benign query shares no word with it
-# (set intersection is far cheaper than dozens of substring tests).
-_ATTACK_WORDS = frozenset(
-    """ignore ignores ignoring ignored disregard disregarding forget forgetting override overriding overridden bypass
-    abandon discard throw aside drop delete erase wipe neglect skip instructions instruction system inst
-    anything jailbreak jailbroken jailbreaking mode character bound ethical moral morals ethics content unfiltered
-    uncensored unrestricted amoral pretend confines broken openai restrictions limit limits rules filter filters
-    guidelines repeat print reveal output display recite verbatim echo told instructed programmed sure now longer
-    act acting behave roleplay role simulate become name everything persona chatgpt gpt dan immerse imagine game
-    hypothetical fictional unethical illegal refuse always""".split()
-)
-
-
-def _attack_hits(text: str, lowered: str) -> Iterator[_Hit]:
-    if "<|" not in text and "[/inst" not in lowered and "##" not in text and _ATTACK_WORDS.isdisjoint(
-        _WORD.findall(lowered)
-    ):
-        return
-    strong = list(_gated(_ATTACK_STRONG, _ATTACK_GATES, text, lowered))
+def _attack_hits(text: str, lowered: str, words: frozenset[str] | set[str] | None) -> Iterator[_Hit]:
+    strong = list(_gated(_ATTACK_STRONG, _attack_gates, text, lowered, words))
     if strong:
         yield from strong
         return
-    possible = "DAN" in text
-    for gate in _WEAK_GATES:
-        possible += _any_in(lowered, gate)
-    if possible < _WEAK_NEEDED:
-        return
+    if words is None:
+        candidates: Sequence[re.Pattern[str]] = _ATTACK_WEAK
+    else:
+        # Each weak gate needs one of the words in _WEAK_WORD_GATES (except the two substring
+        # gates): when those words cannot open _WEAK_NEEDED gates, skip evaluating them.
+        bound = 2 + sum(_WEAK_WORD_GATES[word] for word in words.intersection(_WEAK_WORD_GATES))
+        if bound < _WEAK_NEEDED:
+            return
+        states = _weak_gates(words, lowered)
+        if sum(states) < _WEAK_NEEDED:
+            return
+        candidates = [p for p, state in zip(_ATTACK_WEAK, states, strict=True) if state]
     weak_spans = []
-    for pattern in _ATTACK_WEAK:
+    for pattern in candidates:
         match = pattern.search(text)
         if match:
             weak_spans.append((match.start(), match.end()))
@@ -1462,19 +1647,30 @@ def _attack_hits(text: str, lowered: str) -> Iterator[_Hit]:
 # Evasion: spaced-out and split secrets
 # ---------------------------------------------------------------------------
 
-# Runs of single characters separated by one separator ("A K I A 4 …", "p-a-s-s"): the
-# compacted run is scanned again for secrets.
-_SPACED_RUN = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z0-9/+=:\-_][ \t.\-_|]){8,}[A-Za-z0-9/+=](?![A-Za-z0-9])")
+# Runs of single characters separated by one separator ("A K I A 4 …", "P A S S W O R D",
+# "p-a-s-s"): the secret detectors run again on a view of the text in which every such
+# run is closed up, so a spaced-out keyword still meets its value ("P A S S W O R D = x").
+_SPACED_RUN = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z0-9/+=:\-_][ \t.\-_|]){5,}[A-Za-z0-9/+=](?![A-Za-z0-9])")
 
 
-def _spaced_hits(text: str) -> Iterator[_Hit]:
+def _spaced_hits(text: str, gated: bool = True) -> Iterator[_Hit]:
+    pieces: list[str] = []
+    offsets: list[int] = []
+    cursor = 0
     for run in _SPACED_RUN.finditer(text):
-        raw = run.group()
-        kept = [(i, ch) for i, ch in enumerate(raw) if i % 2 == 0]
-        compact = "".join(ch for _i, ch in kept)
-        lowered = compact.lower()
-        for rule_id, start, end in _secret_hits(compact, lowered):
-            yield rule_id, run.start() + kept[start][0], run.start() + kept[end - 1][0] + 1
+        start, end = run.span()
+        pieces.append(text[cursor:start])
+        offsets.extend(range(cursor, start))
+        pieces.append(text[start:end:2])
+        offsets.extend(range(start, end, 2))
+        cursor = end
+    if not pieces:
+        return
+    pieces.append(text[cursor:])
+    offsets.extend(range(cursor, len(text)))
+    collapsed = "".join(pieces)
+    for rule_id, start, end in _secret_hits(collapsed, collapsed.lower(), gated):
+        yield rule_id, offsets[start], offsets[end - 1] + 1
 
 
 # ---------------------------------------------------------------------------
@@ -1548,7 +1744,7 @@ def redact(text: str, findings: Sequence[Finding]) -> str:
         The text with each (merged) span replaced by ``[REDACTED:<category>]``.
 
     Example:
-        >>> f = Finding("pii", "pii.email", 8, 21, GuardrailAction.REDACT)
+        >>> f = Finding("pii", "pii.email", 8, 20, GuardrailAction.REDACT)
         >>> redact("mail me jane@corp.io now", [f])
         'mail me [REDACTED:pii] now'
     """
@@ -1608,14 +1804,47 @@ def _verdict(text: str, findings: list[Finding]) -> GuardrailVerdict:
     return GuardrailVerdict(REDACT, tuple(findings), redacted, None)
 
 
-def _scan_secrets_and_pii(view: NormalizedText) -> list[_Hit]:
+def _blank(text: str, hits: Sequence[_Hit]) -> str:
+    """``text`` with the spans of ``hits`` replaced by spaces (offsets unchanged)."""
+    pieces = []
+    cursor = 0
+    for _rule, start, end in sorted(hits, key=lambda h: h[1]):
+        if start >= cursor:
+            pieces.append(text[cursor:start])
+        elif end <= cursor:
+            continue
+        pieces.append(" " * (end - max(start, cursor)))
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _scan_secrets_and_pii(view: NormalizedText, lowered: str, gated: bool = True) -> list[_Hit]:
     text = view.text
-    lowered = text.lower()
-    hits = list(_secret_hits(text, lowered))
-    hits.extend(_pii_hits(text))
-    if _SPACED_RUN.search(text):
-        hits.extend(_spaced_hits(text))
+    hits: list[_Hit] = []
+    if not gated or "begin" in lowered or "putty" in lowered:
+        # A private key block is the most specific finding there is: every other secret or
+        # PII finding inside it would be dropped, so the other detectors skip its body.
+        keys = list(_private_keys(text))
+        if keys:
+            hits.extend(keys)
+            text = _blank(text, keys)
+            lowered = text.lower()
+    hits.extend(_secret_hits(text, lowered, gated))
+    hits.extend(_pii_hits(text, gated))
+    if not gated or _SPACED_RUN.search(text):
+        hits.extend(_spaced_hits(text, gated))
     return hits
+
+
+def _scan_input(text: str, gated: bool) -> GuardrailVerdict:
+    view = normalize(text)
+    lowered = view.text.lower()
+    hits = _scan_secrets_and_pii(view, lowered, gated)
+    hits.extend(_intent_hits(view.text, lowered, gated))
+    if not hits:
+        return GuardrailVerdict(ALLOW, (), text, None)
+    return _verdict(text, _to_findings(hits, view))
 
 
 def scan_input(text: str) -> GuardrailVerdict:
@@ -1636,10 +1865,7 @@ def scan_input(text: str) -> GuardrailVerdict:
         >>> scan_input("card 4111 1111 1111 1111 was charged twice").action.value
         'redact'
     """
-    view = normalize(text)
-    hits = _scan_secrets_and_pii(view)
-    hits.extend(_intent_hits(view.text, view.text.lower()))
-    return _verdict(text, _to_findings(hits, view))
+    return _scan_input(text, True)
 
 
 # ---------------------------------------------------------------------------
@@ -1663,7 +1889,15 @@ _REFUND_PROMISE = re.compile(
     r"appl(?:y|ied)\s+(?:a\s+)?(?:\$?\d[\d,.]*\s+)?credit|process(?:ed)?\s+(?:a\s+|your\s+)?(?:full\s+)?refund)|"
     r"\byou(?:\s+will|'ll)\s+(?:definitely\s+|certainly\s+)?(?:receive|get|be\s+given|be\s+issued)\s+(?:a\s+|the\s+|your\s+)?(?:full\s+)?(?:refund|credit|reimbursement)|"
     r"\b(?:guarantee(?:d)?|promise)\s+(?:you\s+)?(?:a\s+|that\s+you(?:'ll|\s+will)\s+(?:get|receive)\s+a\s+)?(?:full\s+)?(?:refund|credit)|"
-    r"\b(?:refund|credit)\s+(?:has\s+been|was)\s+(?:approved|issued|applied|processed)\b",
+    r"\b(?:refund|credit)\s+(?:has\s+been|was)\s+(?:approved|issued|applied|processed)\b"
+    # "I'll make sure you get a refund", "we will ensure the duplicate charge is refunded"
+    r"|\b(?:i|we)(?:'ll|\s+will|\s+(?:am|are)\s+going\s+to|'(?:m|re)\s+going\s+to|\s+can)\s+(?:personally\s+|definitely\s+|also\s+)?"
+    r"(?:make\s+sure|ensure|see\s+to\s+it|guarantee|arrange|get|have)\s+(?:that\s+)?"
+    r"(?:(?:you|your\s+(?:account|team|company|organi[sz]ation))\s+(?:will\s+)?(?:get|gets|receive|receives|(?:are|is|be)\s+(?:issued|given))\s+"
+    r"(?:a\s+|an\s+|the\s+|your\s+)?(?:full\s+|partial\s+|prompt\s+)?(?:refund|credit|reimbursement)"
+    r"|you\s+(?:a\s+|the\s+)?(?:full\s+)?(?:refund|credit|reimbursement)"
+    r"|(?:the|this|that|these|those|your)\s+(?:\w+\s+){0,2}?(?:charges?|fees?|amount|payments?|bill|invoice)\s+"
+    r"(?:is\s+|are\s+|gets?\s+)?(?:refunded|credited|waived|reimbursed))",
     _F,
 )
 _COMPETITOR = (
@@ -1786,8 +2020,13 @@ def scan_output(text: str) -> GuardrailVerdict:
         >>> scan_output("Lambda will be released in Q3 next year with Rust support.").action.value
         'block'
     """
+    return _scan_output(text, True)
+
+
+def _scan_output(text: str, gated: bool) -> GuardrailVerdict:
     view = normalize(text)
-    findings = _to_findings(_scan_secrets_and_pii(view), view, output=True)
-    findings.extend(_to_findings(_output_hits(view.text, view.text.lower()), view))
+    lowered = view.text.lower()
+    findings = _to_findings(_scan_secrets_and_pii(view, lowered, gated), view, output=True)
+    findings.extend(_to_findings(_output_hits(view.text, lowered), view))
     findings.sort(key=lambda f: (f.start, f.end, f.rule_id))
     return _verdict(text, findings)
