@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.domain.models import INTENTS, IntentResult, NlpAnalysis, Turn
+from pipeline.domain.textnorm import normalize
 from pipeline.ports import NlpClient
 
 MODEL_PATH = Path(__file__).resolve().parent / "intent_model.json"
@@ -564,7 +565,9 @@ def extract_features(text: str) -> set[str]:
     Returns:
         The set of feature names present in the text.
     """
-    text = text[:MAX_FEATURE_CHARS]
+    # The guardrails' matching view: zero-width characters, look-alike letters and
+    # accents must not change the intent (training and inference share this path).
+    text = normalize(text[:MAX_FEATURE_CHARS]).text
     lowered = text.lower()
     words = _WORD_RE.findall(lowered)
     features: set[str] = set()
@@ -1243,6 +1246,9 @@ class IntentDetector:
         Returns:
             An :class:`IntentResult` with a calibrated confidence.
         """
+        # Rules, NLP and features all see the same matching view of the text, so that
+        # zero-width characters and homoglyphs cannot change the intent.
+        text = normalize(text).text
         analysis = self._nlp.analyze(text)
         probabilities = self._model.predict_proba(text)
         ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)

@@ -485,3 +485,21 @@ def test_follow_up_confidence_follows_the_previous_turn(detector):
     low = detector.detect("still not working", [turn("lambda times out", "lambda_troubleshooting", 0.5)])
     high = detector.detect("still not working", [turn("lambda times out", "lambda_troubleshooting", 0.95)])
     assert low.confidence < high.confidence <= 0.95 + 0.1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "my lambda function times out when it calls the payments API",
+        "why was I charged twice for EC2 this month?",
+        "s3 bucket policy gives AccessDenied for my IAM role",
+    ],
+)
+def test_zero_width_characters_and_look_alike_letters_do_not_change_the_intent(detector, query):
+    plain = detector.detect(query)
+    zero_width = "\u200b".join(query[i : i + 3] for i in range(0, len(query), 3))
+    cyrillic = query.replace("a", "\u0430").replace("o", "\u043e").replace("e", "\u0435")
+    for variant in (zero_width, cyrillic):
+        result = detector.detect(variant)
+        assert (result.intent, result.escalate) == (plain.intent, plain.escalate)
+        assert result.confidence == pytest.approx(plain.confidence)
