@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from stack import constants as c
 
 
@@ -56,8 +58,21 @@ def test_feedback_keys_gsis_and_no_stream(template_json, resources):
     assert "StreamSpecification" not in props  # no consumer: removed on purpose
 
 
-def test_prod_stage_protects_tables():
-    """Config-level check (no second synth): prod turns protection on."""
-    from stack.config import StackConfig
+@pytest.fixture(scope="module")
+def prod_template(tmp_path_factory):
+    """A second synth, for the prod stage only (~5-8 s): what prod really deploys."""
+    from stack.app import synthesize
 
-    assert StackConfig(stage="prod").is_prod and not StackConfig().is_prod
+    result = synthesize(tmp_path_factory.mktemp("cdk.out.prod"), {"stage": "prod"}, nag=True)
+    assert result.nag_errors == [], result.nag_errors
+    return result.template()
+
+
+def test_prod_stage_protects_and_retains_data(prod_template, resources):
+    tables = resources(prod_template, "AWS::DynamoDB::Table")
+    assert len(tables) == 3
+    for table in tables.values():
+        assert table["Properties"]["DeletionProtectionEnabled"] is True
+        assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+    buckets = resources(prod_template, "AWS::S3::Bucket")
+    assert buckets and all(bucket["DeletionPolicy"] == "Retain" for bucket in buckets.values())
