@@ -118,37 +118,34 @@ def parse_gates(data: dict[str, Any], path: str, *, known_suites: tuple[str, ...
         if known_suites is not None and name != "*" and name not in known_suites:
             raise _err(path, f"{where}.suite", f"unknown suite {name!r}; known: {', '.join(known_suites)}")
 
+    def entries(table: str, allowed: tuple[str, ...]) -> list[tuple[str, dict[str, Any], str]]:
+        """The ``[[table]]`` entries as (where, entry, suite), each checked for shape and keys."""
+        raw = data.get(table, [])
+        if not isinstance(raw, list):
+            raise _err(path, table, f"must be an array of tables ([[{table}]])")
+        checked = []
+        for i, entry in enumerate(raw):
+            where = f"{table}[{i}]"
+            if not isinstance(entry, dict):
+                raise _err(path, where, "must be a table")
+            extra = set(entry) - set(allowed)
+            if extra:
+                raise _err(path, f"{where}.{sorted(extra)[0]}", f"unknown key; allowed: {', '.join(allowed)}")
+            suite = _str(entry, "suite", path, where)
+            check_suite(suite, where)
+            checked.append((where, entry, suite))
+        return checked
+
     floors = []
-    raw_floors = data.get("floor", [])
-    if not isinstance(raw_floors, list):
-        raise _err(path, "floor", "must be an array of tables ([[floor]])")
-    for i, entry in enumerate(raw_floors):
-        where = f"floor[{i}]"
-        if not isinstance(entry, dict):
-            raise _err(path, where, "must be a table")
-        extra = set(entry) - {"suite", "metric", "min", "max", "reason"}
-        if extra:
-            raise _err(path, f"{where}.{sorted(extra)[0]}", "unknown key; allowed: suite, metric, min, max, reason")
-        suite = _str(entry, "suite", path, where)
-        check_suite(suite, where)
+    for where, entry, suite in entries("floor", ("suite", "metric", "min", "max", "reason")):
         lo, hi = _num(entry, "min", path, where), _num(entry, "max", path, where)
         if lo is None and hi is None:
             raise _err(path, where, "needs 'min' or 'max'")
         floors.append(Floor(suite, _str(entry, "metric", path, where), lo, hi, str(entry.get("reason", ""))))
-    regs = []
-    raw_regs = data.get("no_regression", [])
-    if not isinstance(raw_regs, list):
-        raise _err(path, "no_regression", "must be an array of tables ([[no_regression]])")
-    for i, entry in enumerate(raw_regs):
-        where = f"no_regression[{i}]"
-        if not isinstance(entry, dict):
-            raise _err(path, where, "must be a table")
-        extra = set(entry) - {"suite", "metric", "reason"}
-        if extra:
-            raise _err(path, f"{where}.{sorted(extra)[0]}", "unknown key; allowed: suite, metric, reason")
-        suite = _str(entry, "suite", path, where)
-        check_suite(suite, where)
-        regs.append(NoRegression(suite, _str(entry, "metric", path, where), str(entry.get("reason", ""))))
+    regs = [
+        NoRegression(suite, _str(entry, "metric", path, where), str(entry.get("reason", "")))
+        for where, entry, suite in entries("no_regression", ("suite", "metric", "reason"))
+    ]
     zt = data.get("zero_tolerance", {})
     if not isinstance(zt, dict):
         raise _err(path, "zero_tolerance", "must be a table")

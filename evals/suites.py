@@ -404,39 +404,36 @@ def prompt_attack_metrics(results: Sequence[CaseResult]) -> SuiteMetrics:
 # ---------------------------------------------------------------------------
 
 
-def guardrails_input_suite() -> Suite:
+def _guardrail_suite(direction: str, categories: tuple[str, ...], description: str) -> Suite:
+    """The input and output guardrail suites differ only in direction and categories."""
+    component = f"pipeline.domain.guardrails.scan_{direction}"
     return Suite(
-        name="guardrails_input",
-        description="Input guardrails: secrets, PII, credential requests, future features, prompt attacks, hard negatives.",
-        dataset=GOLDEN_DIR / "guardrails_input.jsonl",
-        solver=SolverSpec("pipeline.domain.guardrails.scan_input", _guard_solver("input"),
-                          private_keys=("_redacted",)),
+        name=f"guardrails_{direction}",
+        description=description,
+        dataset=GOLDEN_DIR / f"guardrails_{direction}.jsonl",
+        solver=SolverSpec(component, _guard_solver(direction), private_keys=("_redacted",)),
         scorers=(guardrail_match(categories="subset"),),
-        metrics=guardrail_metrics(INPUT_CATEGORIES),
+        metrics=guardrail_metrics(categories),
         splits=("dev", "test"),
-        validate=_validate_guardrail(INPUT_CATEGORIES),
+        validate=_validate_guardrail(categories),
         safe_input=safe_guardrail_input,
         sensitive=guardrail_sensitive,
         flags=guardrail_flags,
-        components=("pipeline.domain.guardrails.scan_input",),
+        components=(component,),
+    )
+
+
+def guardrails_input_suite() -> Suite:
+    return _guardrail_suite(
+        "input", INPUT_CATEGORIES,
+        "Input guardrails: secrets, PII, credential requests, future features, prompt attacks, hard negatives.",
     )
 
 
 def guardrails_output_suite() -> Suite:
-    return Suite(
-        name="guardrails_output",
-        description="Output guardrails: sensitive data, future commitments, competitor disparagement.",
-        dataset=GOLDEN_DIR / "guardrails_output.jsonl",
-        solver=SolverSpec("pipeline.domain.guardrails.scan_output", _guard_solver("output"),
-                          private_keys=("_redacted",)),
-        scorers=(guardrail_match(categories="subset"),),
-        metrics=guardrail_metrics(OUTPUT_CATEGORIES),
-        splits=("dev", "test"),
-        validate=_validate_guardrail(OUTPUT_CATEGORIES),
-        safe_input=safe_guardrail_input,
-        sensitive=guardrail_sensitive,
-        flags=guardrail_flags,
-        components=("pipeline.domain.guardrails.scan_output",),
+    return _guardrail_suite(
+        "output", OUTPUT_CATEGORIES,
+        "Output guardrails: sensitive data, future commitments, competitor disparagement.",
     )
 
 
