@@ -40,6 +40,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import compress
 
 from pipeline.domain.models import (
     INPUT_CATEGORIES,
@@ -1268,8 +1269,20 @@ def _secret_hits(text: str, lowered: str, gated: bool = True) -> Iterator[_Hit]:
         yield from _aws_secret_keys_split(text)
 
 
+# Necessary conditions, as literal-led character classes the regex engine can skip to:
+# every IBAN match contains two capitals then two digits, and every spaced run contains
+# separator, character, separator, character, separator.
+_IBAN_PRE = re.compile(r"[A-Z][A-Z]\d\d")
+_SPACED_PRE = re.compile(r"[ \t.\-_|][A-Za-z0-9/+=:\-_][ \t.\-_|][A-Za-z0-9/+=:\-_][ \t.\-_|]")
+
+
 def _pii_hits(text: str, gated: bool = True) -> Iterator[_Hit]:
-    if not gated or "@" in text or _PII_DIGITS.search(text) or _IBAN.search(text):
+    if (
+        not gated
+        or "@" in text
+        or _PII_DIGITS.search(text)
+        or (_IBAN_PRE.search(text) and _IBAN.search(text))
+    ):
         yield from _pii(text, gated)
 
 
@@ -1595,29 +1608,27 @@ _GateStates = Callable[[frozenset[str] | set[str], str], tuple[bool, ...]]
 
 
 def _gated(patterns: Sequence[tuple[str, re.Pattern[str]]], gates: _GateStates, text: str,
-           lowered: str, words: frozenset[str] | set[str] | None) -> Iterator[_Hit]:
+           lowered: str, words: frozenset[str] | set[str] | None) -> list[_Hit]:
     """Run each pattern whose gate is open (every pattern when ``words`` is None)."""
-    if words is None:
-        states: Iterable[bool] = (True,) * len(patterns)
-    else:
-        states = gates(words, lowered)
-    for (rule_id, pattern), state in zip(patterns, states, strict=True):
-        if state:
-            for match in pattern.finditer(text):
-                yield rule_id, match.start(), match.end()
+    selected = patterns if words is None else compress(patterns, gates(words, lowered))
+    return [
+        (rule_id, match.start(), match.end())
+        for rule_id, pattern in selected
+        for match in pattern.finditer(text)
+    ]
 
 
 def _intent_hits(text: str, lowered: str, gated: bool = True) -> Iterator[_Hit]:
     words = set(_TOKEN.findall(lowered)) if gated else None
     yield from _gated(_CREDENTIAL_REQUEST_PATTERNS, _credential_gates, text, lowered, words)
-    future = list(_gated(_FUTURE_PATTERNS, _future_gates, text, lowered, words))
+    future = _gated(_FUTURE_PATTERNS, _future_gates, text, lowered, words)
     if future and not _FUTURE_EXEMPT.search(text):
         yield from future
     yield from _attack_hits(text, lowered, words)
 
 
 def _attack_hits(text: str, lowered: str, words: frozenset[str] | set[str] | None) -> Iterator[_Hit]:
-    strong = list(_gated(_ATTACK_STRONG, _attack_gates, text, lowered, words))
+    strong = _gated(_ATTACK_STRONG, _attack_gates, text, lowered, words)
     if strong:
         yield from strong
         return
@@ -1832,7 +1843,7 @@ def _scan_secrets_and_pii(view: NormalizedText, lowered: str, gated: bool = True
             lowered = text.lower()
     hits.extend(_secret_hits(text, lowered, gated))
     hits.extend(_pii_hits(text, gated))
-    if not gated or _SPACED_RUN.search(text):
+    if not gated or (_SPACED_PRE.search(text) and _SPACED_RUN.search(text)):
         hits.extend(_spaced_hits(text, gated))
     return hits
 
