@@ -32,10 +32,9 @@ def imported_modules(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
-        elif isinstance(node, ast.ImportFrom) and node.level:
-            # Relative imports stay inside the domain package only if they do not climb out.
-            if node.level > 1:
-                names.add("pipeline." + (node.module or ""))
+        elif isinstance(node, ast.ImportFrom) and node.level > 1:
+            # A relative import that climbs out of the domain package is an outer layer.
+            names.add("pipeline." + (node.module or ""))
     return names
 
 
