@@ -10,10 +10,18 @@ What it does, reproducibly (fixed seeds, sorted inputs, rounded weights: the sam
 gives the same file byte for byte):
 
 1. Reads the **train** split of ``golden_sets/intent.jsonl`` (the test split is never
-   read here; the dev split only calibrates). Optionally adds a fixed-seed sample of
-   CLINC150 ``train`` / ``oos_train`` queries as extra ``out_of_scope`` examples
-   (CLINC ``val``, from which ``golden_sets/out_of_scope.jsonl`` is derived, is never
-   used).
+   read here; the dev split only calibrates). Adds a fixed-seed sample (``seed``) of
+   CLINC150 ``train`` / ``oos_train`` queries as extra ``out_of_scope`` examples, so that
+   real everyday queries (recipes, weather, travel, banking) are recognised:
+   ``clinc_per_intent`` (20) queries from each everyday intent, ``clinc_per_lookalike``
+   (40) from each bank-account look-alike intent (:data:`BANK_ACCOUNT_LOOKALIKES`) and
+   ``clinc_oos`` (200) ``oos_train`` queries, about 3,100 texts. CLINC ``val``, from
+   which ``golden_sets/out_of_scope.jsonl`` is derived, is never used. ``class_weight
+   = "balanced"`` keeps the many CLINC examples from dominating: ``out_of_scope`` weighs
+   as much in the loss as every other intent, and the AWS-evidence veto
+   (:func:`pipeline.domain.intent.out_of_scope_vetoed`) keeps AWS questions in scope.
+   The sampling settings and the sha256 of the sampled texts are written into the model
+   (``training.settings``, ``training.extra_out_of_scope_sha256``).
 2. Builds features with :func:`pipeline.domain.intent.extract_features` (the very
    function the runtime uses), keeps features seen in at least ``min_df`` training
    texts, and fits a multinomial logistic regression on L2-normalised binary vectors.
@@ -65,8 +73,12 @@ class TrainSettings:
     c: float = 16.0  # inverse L2 regularisation strength of the logistic regression
     min_df: int = 2  # keep features present in at least this many training texts
     class_weight: str = "balanced"
-    clinc_per_intent: int = 3  # CLINC150 train queries per everyday intent, as out_of_scope
-    clinc_oos: int = 100  # CLINC150 oos_train queries, as out_of_scope
+    # CLINC150 train queries per everyday intent, as out_of_scope (20 x 144 intents).
+    clinc_per_intent: int = 20
+    # ... per bank-account look-alike intent (BANK_ACCOUNT_LOOKALIKES: 40 x 6), so that
+    # "pay my bill" / "freeze my account" without AWS context is learned as a bank question.
+    clinc_per_lookalike: int = 40
+    clinc_oos: int = 200  # CLINC150 oos_train queries, as out_of_scope
     seed: int = 13
     max_iter: int = 3000
     weight_decimals: int = 5
@@ -77,6 +89,9 @@ class TrainSettings:
             "min_df": self.min_df,
             "class_weight": self.class_weight,
             "clinc_per_intent": self.clinc_per_intent,
+            "clinc_per_lookalike": self.clinc_per_lookalike,
+            "clinc_lookalike_labels": sorted(BANK_ACCOUNT_LOOKALIKES),
+            "clinc_splits": "train + oos_train (never val: golden_sets/out_of_scope.jsonl is CLINC val)",
             "clinc_oos": self.clinc_oos,
             "seed": self.seed,
             "max_iter": self.max_iter,
@@ -97,9 +112,18 @@ def training_data_sha256(cases: Sequence[GoldenCase]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def clinc_out_of_scope_sample(path: Path, per_intent: int, oos: int, seed: int) -> list[str]:
-    """A fixed-seed sample of CLINC150 ``train``/``oos_train`` texts (never ``val``)."""
-    if per_intent <= 0 and oos <= 0:
+def clinc_out_of_scope_sample(
+    path: Path, per_intent: int, oos: int, seed: int, per_lookalike: int | None = None
+) -> list[str]:
+    """A fixed-seed sample of CLINC150 ``train``/``oos_train`` texts (never ``val``).
+
+    ``per_intent`` queries from each everyday intent (``per_lookalike`` from each label in
+    :data:`BANK_ACCOUNT_LOOKALIKES`; default ``per_intent``), in sorted label order, then
+    ``oos`` queries from ``oos_train``. Same file, same arguments: same list.
+    """
+    if per_lookalike is None:
+        per_lookalike = per_intent
+    if per_intent <= 0 and oos <= 0 and per_lookalike <= 0:
         return []
     data = json.loads(path.read_text(encoding="utf-8"))
     rng = random.Random(seed)
@@ -109,7 +133,8 @@ def clinc_out_of_scope_sample(path: Path, per_intent: int, oos: int, seed: int) 
     sample: list[str] = []
     for label in sorted(by_label):
         texts = sorted(set(by_label[label]))
-        sample.extend(rng.sample(texts, min(per_intent, len(texts))))
+        wanted = per_lookalike if label in BANK_ACCOUNT_LOOKALIKES else per_intent
+        sample.extend(rng.sample(texts, min(wanted, len(texts))))
     oos_texts = sorted({text for text, _ in data["oos_train"]})
     sample.extend(rng.sample(oos_texts, min(oos, len(oos_texts))))
     return sample
@@ -263,7 +288,10 @@ def train(
     temperature = fit_temperature(
         calibration_logits,
         [class_index[c.expected["intent"]] for c in calibration_cases],
-        [excluded_class(c.input, z) for c, z in zip(calibration_cases, calibration_logits)],
+        [
+            excluded_class(c.input, z)
+            for c, z in zip(calibration_cases, calibration_logits, strict=True)
+        ],
     )
 
     rule_confidence: dict[str, float] = {}
@@ -486,13 +514,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = ""
     if not args.no_clinc and args.clinc.is_file():
         extra = clinc_out_of_scope_sample(
-            args.clinc, settings.clinc_per_intent, settings.clinc_oos, settings.seed
+            args.clinc,
+            settings.clinc_per_intent,
+            settings.clinc_oos,
+            settings.seed,
+            settings.clinc_per_lookalike,
         )
         source = "CLINC150 (Larson et al. 2019), CC BY 3.0: train + oos_train, fixed-seed sample"
     elif not args.no_clinc:
-        settings = TrainSettings(clinc_per_intent=0, clinc_oos=0)
+        settings = TrainSettings(clinc_per_intent=0, clinc_per_lookalike=0, clinc_oos=0)
     if args.no_clinc:
-        settings = TrainSettings(clinc_per_intent=0, clinc_oos=0)
+        settings = TrainSettings(clinc_per_intent=0, clinc_per_lookalike=0, clinc_oos=0)
     from pipeline.adapters.local.offline_nlp import OfflineNlp  # the runtime's local NLP port
 
     model = train(

@@ -520,9 +520,21 @@ TOPIC_LEXICON: dict[str, tuple[str, ...]] = {
         "flight",
         "hotel",
         "bank",
+        "banks",
+        "bank account",
         "checking",
         "debit",
         "savings account",
+        "mortgage",
+        "loan",
+        "loans",
+        "deposit",
+        "paycheck",
+        "credit limit",
+        "credit score",
+        "mastercard",
+        "atm",
+        "routing number",
         "netflix",
         "spotify",
         "iphone",
@@ -676,6 +688,52 @@ _AWS_CONTEXT_RE = re.compile(
     r"lightsail|kms|sqs|sns|ses|redshift|athena|glue|kinesis|config\s+rules|amazon\s+web\s+services)\b",
     re.IGNORECASE,
 )
+#: A 12-digit AWS account id ("account 123456789012", "1234-5678-9012").
+_ACCOUNT_ID_RE = re.compile(r"\b\d{4}-?\d{4}-?\d{4}\b")
+#: Everyday banking and household-bill language (CLINC150's bill_balance, pay_bill,
+#: account_blocked, pin_change, freeze_account, credit_limit_change…). Without AWS context
+#: (:func:`has_aws_context`) a message using it is about a bank, a card or a utility bill,
+#: not an AWS account or invoice: the account, billing, closure and compromise rules stay
+#: silent and the classifier (which learned CLINC150 ``train`` bank queries as
+#: ``out_of_scope``) decides. "can you place a stop on my account" is not an AWS question;
+#: "place a stop on my aws account" still is.
+_BANKISH_RE = re.compile(
+    r"\b(?:banks?|banking|bankers?|credit\s+union|credit\s+limits?|credit\s+score|credit\s+report"
+    r"|(?:debit|bank|visa|mastercard|amex|discover|atm|gift|store)\s+cards?|visa|mastercard"
+    r"|(?:credit|spending)\s+(?:\w+\s+)?limits?|limit\s+(?:of|on)\s+my\s+credit"
+    r"|pin(?:\s+(?:number|code))?|balances?|deposits?|checking|savings|mortgages?|loans?|paychecks?"
+    r"|atm|routing\s+number|wire\s+transfer|transfer\s+(?:money|funds|\$?\d+)|overdraft\w*|interest\s+rate"
+    r"|venmo|paypal|zelle|cash|(?:cable|electric(?:ity)?|water|gas|phone|cell\s*phone|internet|utility"
+    r"|utilities|rent|insurance|car|credit\s+card|plumbing|doctor|medical|hospital|dentist|student\s+loan)"
+    r"\s+(?:bills?|payments?)|place\s+a\s+(?:stop|hold|block)|put\s+a\s+(?:stop|hold|block|freeze)"
+    r"|(?:freeze|unfreeze|block|unblock)\s+(?:my|our|the|this)\s+(?:\w+\s+)?(?:account|card)"
+    r"|(?:account|card)\s+(?:is\s+|was\s+|got\s+|been\s+|has\s+been\s+)?(?:blocked|frozen)"
+    r"|pay\s+(?:a|my|the|off|this)\s+(?:\w+\s+)?(?:bill|bills|rent|mortgage|loan|balance|card)"
+    r"|switch\s+accounts|(?:change|update)\s+(?:my\s+)?(?:user\s*name|name)\s+(?:on|for)\s+(?:my\s+)?(?:bank|card))\b",
+    re.IGNORECASE,
+)
+
+
+def has_aws_context(text: str) -> bool:
+    """True when a message carries AWS context: an AWS word or service, a resource
+    word AWS customers use with their account ("instance", "bucket", "linked account"…),
+    AWS-only evidence (regions, ARNs, error codes) or a 12-digit account id."""
+    return bool(
+        _AWS_CONTEXT_RE.search(text)
+        or _AWS_EVIDENCE_RE.search(text[:MAX_FEATURE_CHARS])
+        or _ACCOUNT_ID_RE.search(text)
+    )
+
+
+def is_generic_banking(text: str) -> bool:
+    """True when a message uses everyday banking or household-bill language and no AWS context.
+
+    The account/billing rules do not fire on such a message (the classifier decides;
+    it says ``out_of_scope`` for bank questions). Shared with the tests and the trainer.
+    """
+    return bool(_BANKISH_RE.search(text)) and not has_aws_context(text)
+
+
 #: Billing vocabulary only AWS customers use: enough on its own for the billing rule.
 _AWS_BILLING_RE = re.compile(
     r"\b(?:invoices?|cost\s+explorer|free\s+tier|savings\s+plans?|reserved\s+instances?|budget\s+alerts?|"
@@ -986,28 +1044,40 @@ def escalation_reasons(text: str, analysis: NlpAnalysis | None = None) -> tuple[
 def rule_intent(text: str) -> tuple[str, str] | None:
     """The intent a precise rule assigns, with the rule id; None when no rule is certain.
 
-    Order matters: security incidents and closures first, then billing (which wins
-    for any cost question whatever service it names), then clearly non-AWS topics.
+    Order matters: other clouds, retail and banks first; then security incidents,
+    closures and billing disputes (unless a bank is named and there is no AWS context);
+    then billing keywords (which win for any cost question whatever service it names) and
+    account keywords, both silent on everyday banking language without AWS context
+    (:func:`is_generic_banking`: the classifier decides); then clearly non-AWS topics.
     """
     other_world = _BANK_OR_OTHER_CLOUD_RE.search(text) and not re.search(
         r"\baws\b", text, re.IGNORECASE
     )
     if other_world and not _AWS_CONTEXT_RE.search(text):
         return "out_of_scope", "out_of_scope_topic"
-    if _COMPROMISE_RE.search(text):
-        return "iam_security", "account_compromise"
-    if _CLOSURE_RE.search(text):
-        return "account_management", "account_closure"
-    if _BILLING_DISPUTE_RE.search(text) and not other_world:
-        return "billing_cost", "billing_dispute"
-    if (
-        _BILLING_RE.search(text)
-        and not other_world
-        and (_AWS_CONTEXT_RE.search(text) or _AWS_BILLING_RE.search(text))
-    ):
-        return "billing_cost", "billing_keywords"
-    if _ACCOUNT_RE.search(text):
-        return "account_management", "account_keywords"
+    # Incidents, closures and disputes escalate: only an explicit bank word ("my bank
+    # account was hacked", "close my savings account") without AWS context keeps them
+    # from firing, so "refund the double charge on my credit card" still escalates.
+    named_bank = bool(_EVERYDAY_MONEY_RE.search(text)) and not has_aws_context(text)
+    if not named_bank:
+        if _COMPROMISE_RE.search(text):
+            return "iam_security", "account_compromise"
+        if _CLOSURE_RE.search(text):
+            return "account_management", "account_closure"
+        if _BILLING_DISPUTE_RE.search(text) and not other_world:
+            return "billing_cost", "billing_dispute"
+    # "what's my balance", "pay my bill", "freeze my account", "raise my credit limit":
+    # bank language with no AWS context. The account and billing keyword rules need AWS
+    # context for it; the classifier decides (it says out_of_scope for bank questions).
+    if not is_generic_banking(text):
+        if (
+            _BILLING_RE.search(text)
+            and not other_world
+            and (_AWS_CONTEXT_RE.search(text) or _AWS_BILLING_RE.search(text))
+        ):
+            return "billing_cost", "billing_keywords"
+        if _ACCOUNT_RE.search(text):
+            return "account_management", "account_keywords"
     if _OFF_TOPIC_RE.search(text) and not _AWS_CONTEXT_RE.search(text):
         return "out_of_scope", "out_of_scope_topic"
     return None

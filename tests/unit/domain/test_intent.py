@@ -482,8 +482,12 @@ def test_follow_up_confidence_is_a_mixture_not_a_maximum():
 
 
 def test_follow_up_confidence_follows_the_previous_turn(detector):
-    low = detector.detect("still not working", [turn("lambda times out", "lambda_troubleshooting", 0.5)])
-    high = detector.detect("still not working", [turn("lambda times out", "lambda_troubleshooting", 0.95)])
+    low = detector.detect(
+        "still not working", [turn("lambda times out", "lambda_troubleshooting", 0.5)]
+    )
+    high = detector.detect(
+        "still not working", [turn("lambda times out", "lambda_troubleshooting", 0.95)]
+    )
     assert low.confidence < high.confidence <= 0.95 + 0.1
 
 
@@ -503,3 +507,50 @@ def test_zero_width_characters_and_look_alike_letters_do_not_change_the_intent(d
         result = detector.detect(variant)
         assert (result.intent, result.escalate) == (plain.intent, plain.escalate)
         assert result.confidence == pytest.approx(plain.confidence)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can you place a stop on my account",
+        "what's my balance",
+        "i want to pay my bill",
+        "change my pin",
+        "can you increase my credit limit",
+    ],
+)
+def test_generic_bank_phrasing_needs_aws_context_for_the_rules(detector, text):
+    from pipeline.domain.intent import is_generic_banking
+
+    assert is_generic_banking(text)
+    assert rule_intent(text) is None  # the classifier decides
+    assert rule_intent("freeze my account") is None  # ambiguous: the classifier decides
+    result = detector.detect(text)
+    assert result.intent == "out_of_scope"
+    assert not result.escalate
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("how do i pay my aws bill", "billing_cost"),
+        ("what's the balance of promotional credits on my aws account", "billing_cost"),
+        ("increase the ec2 vcpu limit on my account", "account_management"),
+    ],
+)
+def test_bank_words_with_aws_context_still_reach_the_rules(text, intent):
+    result = rule_intent(text)
+    assert result is not None and result[0] == intent
+
+
+def test_billing_disputes_on_a_credit_card_still_escalate(detector):
+    result = detector.detect("you charged my credit card twice, I want a refund")
+    assert result.intent == "billing_cost"
+    assert result.escalate
+
+
+def test_model_records_the_clinc_sampling_settings():
+    settings = load_intent_model().metadata["settings"]
+    for key in ("clinc_per_intent", "clinc_per_lookalike", "clinc_oos", "seed"):
+        assert key in settings
+    assert "val" not in settings["clinc_splits"].split("(")[0]
