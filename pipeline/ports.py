@@ -86,15 +86,47 @@ class AwsApiCatalog(Protocol):
 
 
 class OperationInfo(Protocol):
-    name: str  # the API name, e.g. DescribeInstances
-    parameters: frozenset[str]  # boto3 parameter names, e.g. InstanceIds
-    required: frozenset[str]
+    """One operation as the quality check sees it.
+
+    Members are read-only properties so that immutable implementations (a frozen
+    dataclass such as ``BotocoreOperation``) satisfy the protocol: a plain attribute
+    annotation would demand a settable attribute.
+    """
+
+    @property
+    def name(self) -> str:
+        """The API name, e.g. ``DescribeInstances``."""
+        ...
+
+    @property
+    def parameters(self) -> frozenset[str]:
+        """boto3 parameter names, e.g. ``InstanceIds``."""
+        ...
+
+    @property
+    def required(self) -> frozenset[str]: ...
+
     # The AWS CLI adds commands and options of its own on top of the API models
     # (``aws s3 cp``, ``--cli-input-json``): these say how to check a CLI call.
-    open_parameters: bool  # accepts options we cannot enumerate: skip the parameter check
-    high_level: bool  # a CLI customisation, not an API operation
-    cli_options: frozenset[str]  # extra CLI-only options
-    cli_required: frozenset[str]  # required options as the CLI spells them
+    @property
+    def open_parameters(self) -> bool:
+        """Accepts options we cannot enumerate: skip the parameter check."""
+        ...
+
+    @property
+    def high_level(self) -> bool:
+        """A CLI customisation, not an API operation."""
+        ...
+
+    @property
+    def cli_options(self) -> frozenset[str]:
+        """Extra CLI-only options."""
+        ...
+
+    @property
+    def cli_required(self) -> frozenset[str]:
+        """Required options as the CLI spells them."""
+        ...
 
 
 class ConversationStore(Protocol):

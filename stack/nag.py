@@ -8,7 +8,7 @@ Each suppression targets the narrowest construct possible, names the exact findi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -126,11 +126,13 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
 )
 
 
-def _find(root: IConstruct, predicate) -> list[IConstruct]:
+def _find(root: IConstruct, predicate: Callable[[IConstruct], bool]) -> list[IConstruct]:
     return [n for n in root.node.find_all() if predicate(n)]
 
 
-def _targets(stack: SupportStack) -> dict[str, list[IConstruct]]:
+def _targets(stack: SupportStack) -> dict[str, Sequence[IConstruct | None]]:
+    """Constructs per suppression target; ``None`` where an optional child (a function's
+    ``default_child`` or ``role``) is absent — :func:`apply_suppressions` skips those."""
     functions = stack.functions
     api = stack.api
     return {

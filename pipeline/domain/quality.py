@@ -67,6 +67,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -496,8 +497,8 @@ class QualityValidator:
                     index.setdefault(tokens[0], []).append((tokens, name))
                     if len(tokens) > 1:  # "Route53", "SecretsManager"
                         index.setdefault("".join(tokens), []).append((("".join(tokens),), name))
-            for entries in index.values():
-                entries.sort(key=lambda e: len(e[0]), reverse=True)
+            for candidates in index.values():
+                candidates.sort(key=lambda e: len(e[0]), reverse=True)
             self._service_index = index
         words = _SERVICE_TOKEN.findall(text)
         lowered = [w.lower() for w in words]
@@ -521,7 +522,7 @@ class QualityValidator:
         return result
 
     def _mentions_service(
-        self, service: str, response_lower: str, response_services: set[str]
+        self, service: str, response_lower: str, response_services: AbstractSet[str]
     ) -> bool:
         if service in response_services or service.lower().replace(" ", "") in response_lower:
             return True
@@ -679,16 +680,16 @@ class QualityValidator:
             try:
                 tree = ast.parse(source)
             except SyntaxError as exc:
-                line = block.start_line + (exc.lineno or 1) - 1
-                found.errors.append(f"line {line}: Python code block does not parse ({exc.msg})")
+                line_no = block.start_line + (exc.lineno or 1) - 1
+                found.errors.append(f"line {line_no}: Python code block does not parse ({exc.msg})")
                 return
             self._boto3_calls(tree, block.start_line, found)
         elif language in _JSON_LANGUAGES:
             try:
                 json.loads(text)
             except json.JSONDecodeError as exc:
-                line = block.start_line + exc.lineno - 1
-                found.errors.append(f"line {line}: JSON code block is not valid JSON ({exc.msg})")
+                line_no = block.start_line + exc.lineno - 1
+                found.errors.append(f"line {line_no}: JSON code block is not valid JSON ({exc.msg})")
         elif language in _YAML_LANGUAGES:
             error = self._yaml_checker(text)
             if error:
@@ -825,7 +826,7 @@ class QualityValidator:
                 continue
             method = node.func.attr
             owner = node.func.value
-            service: str | None = None
+            service = None
             if isinstance(owner, ast.Call):
                 kind, service = _client_factory(owner)
                 if kind != "client":

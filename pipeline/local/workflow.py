@@ -441,10 +441,13 @@ class LocalWorkflow:
         original = LambdaSimpleBackend.invoke
         runner = self
 
-        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
-                   response_headers: Any) -> bytes:
+        # Same signature as LambdaSimpleBackend.invoke, first parameter named ``self`` too
+        # (mypy compares parameter names when a function replaces a method).
+        def invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any,
+                   headers: Any, response_headers: Any) -> bytes:
             return runner._invoke(function_name, body, response_headers)
 
+        # Patching a method on the class is the point here (moto's hook for local Lambdas).
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
         self._stack.callback(setattr, LambdaSimpleBackend, "invoke", original)
         self._stack.callback(self._reset_services)
@@ -626,12 +629,16 @@ class LocalWorkflow:
         whole history on every poll and competes with the interpreter thread for the GIL);
         falls back to the public API otherwise.
         """
+        execution: ParserExecution | None = None
         try:
+            from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
             from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-            execution = stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(execution_arn)
-            status = getattr(execution, "exec_status", None)
-            assert status is not None and hasattr(execution, "to_history_output")
+            # Annotated as moto.stepfunctions.models.Execution (the base backend's
+            # signature); the parser backend returns its own Execution class.
+            found = stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(execution_arn)
+            if isinstance(found, ParserExecution) and found.exec_status is not None:
+                execution = found
         except Exception:  # noqa: BLE001 - moto internals moved: use the public API
             execution = None
         sfn = self.client("stepfunctions")
@@ -648,9 +655,11 @@ class LocalWorkflow:
             time.sleep(delay)
             delay = min(delay * 1.5, 0.005)
         if execution is not None:
-            described = dict(execution.to_describe_output())
-            described["status"] = execution.exec_status.value
-            events = [dict(e) for e in execution.to_history_output()["events"]]
+            status = execution.exec_status
+            assert status is not None  # the loop above only ends once the status is set
+            described: dict[str, Any] = dict(execution.to_describe_output())
+            described["status"] = status.value
+            events: list[dict[str, Any]] = [dict(e) for e in execution.to_history_output()["events"]]
             for event in events:
                 if hasattr(event.get("type"), "value"):
                     event["type"] = event["type"].value

@@ -5,6 +5,8 @@ data-event selector). Logs go to an encrypted, SSL-only, access-logged bucket.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_dynamodb as ddb
@@ -24,8 +26,8 @@ class Audit(Construct):
         *,
         config: StackConfig,
         access_logs: s3.IBucket,
-        functions: list[lambda_.IFunction],
-        tables: list[ddb.ITable],
+        functions: Sequence[lambda_.IFunction],
+        tables: Sequence[ddb.ITable],
         prompt_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)

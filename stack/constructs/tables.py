@@ -10,6 +10,8 @@ only cost money and widen the data's exposure.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as ddb
 from constructs import Construct
@@ -21,12 +23,22 @@ S = ddb.AttributeType.STRING
 N = ddb.AttributeType.NUMBER
 
 
+class _CommonTableProps(TypedDict):
+    """The ``ddb.Table`` keyword arguments all three tables share."""
+
+    billing_mode: ddb.BillingMode
+    encryption: ddb.TableEncryption
+    point_in_time_recovery_specification: ddb.PointInTimeRecoverySpecification
+    deletion_protection: bool
+    removal_policy: RemovalPolicy
+
+
 class Tables(Construct):
     """The three tables of the assistant."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
         super().__init__(scope, construct_id)
-        common = {
+        common: _CommonTableProps = {
             "billing_mode": ddb.BillingMode.PAY_PER_REQUEST,
             "encryption": ddb.TableEncryption.AWS_MANAGED,
             "point_in_time_recovery_specification": ddb.PointInTimeRecoverySpecification(

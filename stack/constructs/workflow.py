@@ -17,6 +17,8 @@ Logging is ALL with ``includeExecutionData: false``: the raw query never reaches
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -59,7 +61,7 @@ class Workflow(Construct):
         construct_id: str,
         *,
         config: StackConfig,
-        functions: dict[str, lambda_.IFunction],
+        functions: Mapping[str, lambda_.IFunction],
     ) -> None:
         super().__init__(scope, construct_id)
 
