@@ -71,3 +71,31 @@ def test_gate_tuples_match_the_pattern_tuples() -> None:
     assert len(guardrails._future_gates(words, lowered)) == len(guardrails._FUTURE_PATTERNS)
     assert len(guardrails._attack_gates(words, lowered)) == len(guardrails._ATTACK_STRONG)
     assert len(guardrails._weak_gates(words, lowered)) == len(guardrails._ATTACK_WEAK)
+
+
+_LOCATED = (
+    (guardrails._SECRET_PROSE, guardrails._SECRET_PROSE_LC),
+    (guardrails._SECRET_ASSIGN, guardrails._SECRET_ASSIGN_LC),
+    (guardrails._SESSION_TOKEN_ASSIGN, guardrails._SESSION_TOKEN_ASSIGN_LC),
+)
+
+
+@pytest.mark.parametrize("text", [t for _i, t in _TEXTS] + list(_EXTRA))
+def test_located_search_finds_what_finditer_finds(text: str) -> None:
+    # The literal locators must cover every possible match start of their pattern.
+    for pattern, locator in _LOCATED:
+        expected = [m.span() for m in pattern.finditer(text)]
+        located = [m.span() for m in guardrails._finditer_ci(pattern, locator, text, text.lower())]
+        assert located == expected, pattern.pattern[:40]
+
+
+@pytest.mark.parametrize("text", [t for _i, t in _TEXTS] + list(_EXTRA))
+def test_single_hit_verdict_matches_the_general_verdict(text: str) -> None:
+    view = guardrails.normalize(text)
+    lowered = view.text.lower()
+    hits = guardrails._scan_secrets_and_pii(view, lowered) + list(
+        guardrails._intent_hits(view.text, lowered)
+    )
+    for hit in hits:  # every hit on its own, as if it were the only one
+        general = guardrails._verdict(text, guardrails._to_findings([hit], view))
+        assert guardrails._single_hit_verdict(text, hit, view) == general
