@@ -557,10 +557,12 @@ class QualityValidator:
                     f"the question asks {kind}, but the answer gives no steps, commands or list"
                 )
         if not off_topic and not declining:
-            self._coverage(query, response, found)
+            self._coverage(query, response, found, parsed)
         return found.result("completeness")
 
-    def _coverage(self, query: str, response: str, found: _Findings) -> None:
+    def _coverage(
+        self, query: str, response: str, found: _Findings, parsed: ParsedResponse | None = None
+    ) -> None:
         response_lower = response.lower()
         response_services = self._services_in(response)
         missing = [
@@ -572,19 +574,30 @@ class QualityValidator:
             found.errors.append(
                 f"the question mentions {', '.join(missing)}, but the answer never addresses it"
             )
-        response_terms = content_terms(response)
+        response_terms = _ask_terms(response)
         parts = _question_parts(query)
-        if len(parts) < 2:
-            return
-        for part in parts:
-            terms = content_terms(part)
-            if not terms or (len(terms) < 2 and not _QUESTION_START.match(part.strip())):
+        for part in parts if len(parts) >= 2 else ():
+            terms = _ask_terms(part)
+            if len(terms) < 2 and not _QUESTION_START.match(part.strip()):
                 continue
-            covered = len(terms & response_terms) / len(terms)
-            if covered < 0.25:
-                snippet = part.strip()
-                snippet = snippet if len(snippet) <= 60 else snippet[:57] + "..."
-                found.errors.append(f'part of the question is not answered: "{snippet}"')
+            if not terms:
+                continue
+            covered = len(terms & response_terms)
+            # A long part (an error message, a log line) is answered by a few of its words.
+            if covered == 0 or (covered / len(terms) < 0.25 and covered < 2):
+                found.errors.append(f'part of the question is not answered: "{_snippet(part)}"')
+                return
+        # What each ask needs: a price, a duration, a number, a reason.
+        prose = (parsed or parse_response(response)).prose_text if "```" in response else response
+        for part in parts or [query]:
+            for asks, answers, kind in _ASK_KINDS:
+                if asks.search(part) and not answers.search(response):
+                    found.errors.append(
+                        f'the question asks {kind} ("{_snippet(part)}"), but the answer does not say'
+                    )
+                    return
+            if len(parts) >= 2 and part is not parts[0] and _WHY.match(part) and not _EXPLANATION.search(prose):
+                found.errors.append(f'the question asks why ("{_snippet(part)}"), but the answer gives no reason')
                 return
 
     # -- structure ---------------------------------------------------------------------
@@ -783,7 +796,11 @@ class QualityValidator:
                 )
                 hint = f" (did you mean --{_dashed(original)}?)"
             found.errors.append(f"line {number}: `{call}` has no parameter {option}{hint}")
-        if inline or info.high_level or _CLI_SKELETON_INPUTS & set(options):
+        if info.high_level or _CLI_SKELETON_INPUTS & set(options):
+            return
+        # Inline code that only names a command (`aws s3api put-object`) is prose, not a call;
+        # with its own options it is a call and must be complete.
+        if inline and (not given or any(a in {"...", "…"} or a.endswith(("...", "…")) for a in args)):
             return
         if len(found.errors) > unknown_before:
             return  # a misspelt parameter already explains the "missing" one
@@ -934,8 +951,25 @@ class QualityValidator:
                 f"but the answer is about {', '.join(sorted(response_services))}"
             )
             return found.result("relevance")
+        query_asks, response_asks = _ask_terms(query), _ask_terms(response)
+        topic = query_asks - _GENERIC_ACTIONS
+        if (
+            topic
+            and len(topic) <= 3  # longer questions are judged by the overlap below
+            and not topic & response_asks
+            and not any(
+                self._mentions_service(s, response_lower, response_services) for s in query_services
+            )
+        ):
+            found.errors.append(
+                "the answer never mentions what the question is about "
+                f"({', '.join(sorted(w for w in _WORD.findall(query) if _loose_stem(w) in topic)[:4])})"
+            )
+            return found.result("relevance")
         if len(query_terms) >= 3:
             overlap = len(query_terms & response_terms) / len(query_terms)
+            if topic:  # loose stems and synonyms ("disk" ~ "storage") also count
+                overlap = max(overlap, len(topic & response_asks) / len(query_asks))
             if overlap < 0.1:
                 found.errors.append(
                     f"the answer shares almost no terms with the question ({overlap:.0%}); it may answer a different question"
@@ -1119,20 +1153,174 @@ def _wall_of_text(parsed: ParsedResponse) -> str | None:
 
 
 _PART_SPLIT = re.compile(
-    r"\?\s+|\?$|\n+|;\s+|\b(?:and also|also,?|plus|additionally)\b"
-    r"|,?\s+and\s+(?=(?:how|what|will|is|are|can|does|do|when|why|where|which|there)\b)",
+    r"\?\s+|\?$|\n+|;\s+|\b(?:and also|also,?|plus|additionally|as well as)\b"
+    r"|(?:^|\s)\(?(?:\d{1,2}|[a-e])\)\s+|(?:^|(?<=[\s:]))\d{1,2}\.\s+(?=[A-Za-z])"
+    r"|,?\s+and\s+(?=(?:how|what|will|is|are|can|does|do|when|why|where|which|there|should|would|could)\b)",
     re.IGNORECASE,
 )
-_QUESTION_START = re.compile(r"(?:how|what|will|is|are|can|does|do|when|why|where|which)\b", re.IGNORECASE)
+_QUESTION_START = re.compile(
+    r"(?:how|what|will|is|are|can|does|do|when|why|where|which|should|would|could)\b", re.IGNORECASE
+)
+#: "… and <verb> …": a second action in the same question ("take a snapshot and copy it").
+_AND_CLAUSE = re.compile(r",?\s+and\s+(?:then\s+)?", re.IGNORECASE)
+_ASK_VERBS = frozenset(
+    """copy move delete remove restore attach detach share connect enable disable set configure
+    create update change monitor get send schedule automate rotate encrypt decrypt export import
+    migrate replicate back backup upload download deploy roll rollback invoke trigger scale resize
+    modify rename tag limit restrict allow block grant revoke test verify find list see view check
+    track alert notify estimate reduce increase lower keep stop start restart terminate recover
+    transfer sync mount expose route point add install clean clear purge retain archive""".split()
+)
+#: Words that say nothing about *what* a part of a question asks ("another", "extra" …).
+_ASK_GENERIC = frozenset(
+    """another extra long much many kept possible best default different difference between
+    exactly actually currently anything everything somehow instead happen happens happened""".split()
+)
 
 
 def _question_parts(query: str) -> list[str]:
-    parts = [
+    """The separate asks in a question (sentences, "also", "1) … 2) …", "… and how …", "A and B")."""
+    parts: list[str] = []
+    for piece in _PART_SPLIT.split(query):
+        if not piece or not piece.strip():
+            continue
+        parts.extend(_split_and(piece))
+    return [
         p
-        for p in _PART_SPLIT.split(query)
-        if p and p.strip()
+        for p in parts
+        if len(_WORD.findall(p)) >= 2
+        and (_ask_terms(p) or any(asks.search(p) for asks, _, _ in _ASK_KINDS))
     ]
-    return [p for p in parts if len(_WORD.findall(p)) >= 3]
+
+
+def _split_and(piece: str) -> list[str]:
+    """Split "X and Y" when Y is its own ask: a new action ("and copy it to another region")
+    or a second object of two or more content words ("EBS volumes and Elastic IPs in my
+    account"). "between A and B" and short pairs ("read and write") stay together."""
+    result: list[str] = []
+    rest = piece
+    while True:
+        split = None
+        for match in _AND_CLAUSE.finditer(rest):
+            left, right = rest[: match.start()], rest[match.end() :]
+            if re.search(r"\b(?:between|both|either|compare|comparing|vs|versus)\b", left, re.IGNORECASE):
+                continue
+            left_terms, right_terms = _ask_terms(left), _ask_terms(right)
+            first = right.split(maxsplit=1)[0].lower() if right.split() else ""
+            if len(left_terms) >= 2 and (
+                (first in _ASK_VERBS and len(right_terms) >= 1 and len(_WORD.findall(right)) >= 2)
+                or (len(right_terms) >= 2 and len(_WORD.findall(right)) >= 3)
+            ):
+                split = (left, right)
+                break
+        if split is None:
+            result.append(rest)
+            return result
+        result.append(split[0])
+        rest = split[1]
+
+
+@lru_cache(maxsize=4096)
+def _ask_terms(text: str) -> frozenset[str]:
+    """Loosely stemmed content words of one ask, without words that carry no topic."""
+    return frozenset(
+        _loose_stem(w)
+        for w in _WORD.findall(text)
+        if w.lower() not in _STOPWORDS
+        and w.lower() not in _ASK_GENERIC
+        and (len(w) >= 3 or w.isupper() or any(ch.isdigit() for ch in w) or w.lower() in _SYNONYMS)
+    )
+
+
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ions", "ion", "ed", "es", "s", "ly")
+
+
+def _loose_stem(word: str) -> str:
+    """Suffix-stripped 5-letter prefix: "copies"/"copy", "deletion"/"delete", "backups"/"backup"."""
+    w = word.lower()
+    for suffix in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+            if suffix in ("ed", "ing", "ings") and len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiouls":
+                w = w[:-1]  # "stopped" -> "stop"
+            break
+    stem = w[:5]
+    return _SYNONYMS.get(stem, stem)
+
+
+#: Loose stems that mean the same thing in a support answer (mapped to one representative).
+_SYNONYM_GROUPS = (
+    ("cost", "price", "prici", "charg", "pay", "bill", "invoi", "spend", "expen", "fee", "cheap"),
+    ("disk", "stora", "ephem", "tmp", "volum"),
+    ("slow", "speed", "fast", "faste", "throu", "perfo", "laten", "quick"),
+    ("delet", "remov", "purge", "expir", "clean", "termi"),
+    ("downt", "outag", "unava", "reboo", "inter", "disru"),
+    ("backu", "back", "snaps", "resto", "recov"),
+    ("permi", "acces", "denie", "autho", "allow", "polic"),
+    ("log", "loggi", "trail", "audit"),
+    ("limit", "quota", "maxim", "max"),
+    ("encry", "kms", "crypt"),
+    ("copy", "dupli", "repli", "clone"),
+    ("uploa", "cp", "put"),
+    ("regio", "cross"),
+)
+_SYNONYMS: dict[str, str] = {stem: group[0] for group in _SYNONYM_GROUPS for stem in group}
+
+#: What kind of answer an ask needs, and how to see that the answer gives it.
+_ASK_KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"\bhow much\b[^?.]{0,60}\b(?:cost|charge|pay|extra|spend|price|money|bill)\w*"
+            r"|\bhow much (?:does|will|would|do|is) (?:it|this|that)\b(?! take)"
+            r"|\bwhat (?:does|will|would|do) (?:it|this|that|they)\b[^?.]{0,30}\bcost\b"
+            r"|\bis (?:it|this|that|there) (?:free|a charge|a fee|an extra (?:cost|charge))\b",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"[$€£]|\b(?:free|no (?:extra|additional) (?:cost|charge)|charg\w*|cost\w*|pric\w*|pay\w*|"
+            r"bill\w*|fees?|per (?:gb|hour|month|request|million))\b",
+            re.IGNORECASE,
+        ),
+        "how much it costs",
+    ),
+    (
+        re.compile(r"\bhow long\b|\bretention period\b|\bhow many (?:days|hours|minutes|months)\b", re.IGNORECASE),
+        re.compile(
+            r"(?<![\w.-])\d|\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|indefinite\w*|forever|"
+            r"until|never expire|instant\w*|immediate\w*|retention|retain\w*)\b",
+            re.IGNORECASE,
+        ),
+        "how long",
+    ),
+    (
+        re.compile(
+            r"\bhow many\b|\b(?:is|are) there (?:a |any )?(?:limits?|maximum|max|quotas?)\b"
+            r"|\bwhat(?:'s| is) the (?:limit|maximum|max|quota)\b|\bhow (?:big|large)\b"
+            r"|\bhow much (?:memory|storage|data|space|disk|ram|cpu|traffic|throughput|bandwidth)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"(?<![\w.-])\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|thousands?|"
+            r"millions?|billions?|unlimited|limit\w*|quotas?|maximum|max|up to|no cap)\b",
+            re.IGNORECASE,
+        ),
+        "how many or how much",
+    ),
+)
+#: Verbs that say what to do, not what it is about ("delete" my account, "see" my bill).
+_GENERIC_ACTIONS = frozenset(_loose_stem(w) for w in _ASK_VERBS | {"fix", "work", "do", "use", "go", "happen"})
+_WHY = re.compile(r"^\s*(?:and\s+)?(?:why|what causes|what's causing|how come)\b", re.IGNORECASE)
+_EXPLANATION = re.compile(
+    r"\b(?:because|since|due to|reasons?|caused? by|causes|so that|that's why|this is why|as a result|"
+    r"which means|means|cannot|can't|can not|doesn't|does not|don't|do not|isn't|is not|aren't|"
+    r"only|by design|designed|instead|without)\b",
+    re.IGNORECASE,
+)
+
+
+def _snippet(part: str) -> str:
+    part = part.strip()
+    return part if len(part) <= 60 else part[:57] + "..."
 
 
 def _sentences(prose: str) -> list[str]:

@@ -1,0 +1,122 @@
+"""Multi-part questions, ask kinds, topic relevance and inline CLI calls."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.adapters.botocore_catalog import BotocoreApiCatalog
+from pipeline.domain.quality import QualityValidator, _question_parts
+
+
+@pytest.fixture(scope="module")
+def validator() -> QualityValidator:
+    return QualityValidator(BotocoreApiCatalog(), output_guard=lambda text: _Clean())
+
+
+class _Clean:
+    categories: tuple[str, ...] = ()
+    findings: tuple[object, ...] = ()
+
+
+def _failed(validator: QualityValidator, query: str, response: str, check: str) -> bool:
+    report = validator.validate(query, response)
+    return not report.passed and any(c.check == check and c.score < 0.5 for c in report.checks)
+
+
+@pytest.mark.parametrize(
+    ("query", "parts"),
+    [
+        ("How do I take a snapshot of my EBS volume and copy it to another region?", 2),
+        ("How do I find unused EBS volumes and Elastic IPs in my account?", 2),
+        ("What is the difference between SQS standard and FIFO queues?", 1),
+        ("How do I create and attach an EBS volume?", 1),
+        ("Two things: 1) how do I rotate access keys 2) how do I enforce MFA for console users?", 2),
+    ],
+)
+def test_question_parts(query: str, parts: int) -> None:
+    assert len(_question_parts(query)) == parts
+
+
+def test_second_action_ignored_fails(validator: QualityValidator) -> None:
+    assert _failed(
+        validator,
+        "How do I take a snapshot of my EBS volume and copy it to another region?",
+        "Create it with `aws ec2 create-snapshot --volume-id vol-0abc1234def567890`. "
+        "Snapshots are incremental, so only changed blocks are stored.",
+        "completeness",
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "response"),
+    [
+        (
+            "How do I back up my DynamoDB table and how long are the backups kept?",
+            "Turn on point-in-time recovery in the table's **Backups** tab, or create an on-demand "
+            "backup there with **Create backup**. You can restore either kind to a new table.",
+        ),
+        (
+            "Does Lambda support Python 3.12, and how much memory can a function have?",
+            "Yes, `python3.12` is a supported runtime; choose it when you create the function. "
+            "Memory is set per function in **Configuration > General configuration**.",
+        ),
+    ],
+)
+def test_ask_kind_not_answered_fails(validator: QualityValidator, query: str, response: str) -> None:
+    assert _failed(validator, query, response, "completeness")
+
+
+@pytest.mark.parametrize(
+    ("query", "response"),
+    [
+        (
+            "How do I enable S3 versioning, and how much extra will it cost me?",
+            "1. Open the bucket's **Properties** tab.\n2. Under **Bucket Versioning** choose **Edit** "
+            "and **Enable**.\n\nVersioning itself is free, but you pay standard storage rates for "
+            "every noncurrent version, so add a lifecycle rule to expire old versions.",
+        ),
+        (
+            "How do I create a bucket and upload a file to it?",
+            "Run:\n\n```bash\naws s3 mb s3://my-bucket\naws s3 cp report.pdf s3://my-bucket/\n```\n\n"
+            "The bucket name must be globally unique.",
+        ),
+        (
+            "Is there a limit on Lambda concurrency?",
+            "Yes. By default each account has 1,000 concurrent executions per Region, shared by all "
+            "functions. You can request an increase in Service Quotas.",
+        ),
+        (
+            "Can Lambda functions write to the local disk?",
+            "Yes, to `/tmp`. It has 512 MB by default and can be configured up to 10,240 MB "
+            "(**Ephemeral storage**). It can survive between invocations but is lost when the "
+            "execution environment is recycled.",
+        ),
+    ],
+)
+def test_good_multi_part_answers_pass(validator: QualityValidator, query: str, response: str) -> None:
+    report = validator.validate(query, response)
+    assert report.passed, report.issues
+
+
+def test_generic_answer_to_short_question_fails_relevance(validator: QualityValidator) -> None:
+    assert _failed(
+        validator,
+        "How do I delete my AWS account?",
+        "Thanks for your question! Here are some general best practices: enable MFA for the root "
+        "user, use IAM roles instead of access keys, and set up budgets to watch your spending.",
+        "relevance",
+    )
+
+
+def test_inline_cli_call_with_options_must_be_complete(validator: QualityValidator) -> None:
+    query = "How do I turn on versioning for my S3 bucket?"
+    incomplete = "Run `aws s3api put-bucket-versioning --versioning-configuration Status=Enabled` to turn it on."
+    complete = (
+        "Run `aws s3api put-bucket-versioning --bucket my-bucket "
+        "--versioning-configuration Status=Enabled` to turn it on."
+    )
+    named = "The `aws s3api put-bucket-versioning` command turns versioning on for a bucket you name."
+    assert _failed(validator, query, incomplete, "accuracy")
+    assert validator.validate(query, complete).passed
+    accuracy = {c.check: c.score for c in validator.validate(query, named).checks}["accuracy"]
+    assert accuracy == 1.0
