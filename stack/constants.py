@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.domain import feedback as _feedback
+from pipeline.domain import workflow as _workflow
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_DIR = REPO_ROOT / "pipeline"
 PROMPTS_DIR = PIPELINE_DIR / "prompts"
@@ -147,10 +150,13 @@ QUERY_MAX_CHARS = 4000
 SESSION_ID_PATTERN = "^[A-Za-z0-9-]{8,64}$"
 
 # --- metrics the handlers publish (Powertools EMF, dimension service=<service>) ----
-METRIC_GUARDRAIL_BLOCK = "GuardrailBlock"  # dimension: category
-METRIC_INTENT = "IntentDetected"  # dimension: intent
-METRIC_QUALITY_SCORE = "QualityScore"
-METRIC_REGENERATIONS = "Regenerations"
-METRIC_CSAT = "Csat"
+# Taken from the domain modules that emit them, so the dashboard and alarms cannot
+# watch a name nobody publishes (a silent alarm treats the missing data as "OK").
+METRIC_GUARDRAIL_BLOCK = _workflow.METRIC_GUARDRAIL_BLOCKS  # dimension: category
+METRIC_INTENT = _workflow.METRIC_INTENT  # dimension: intent
+METRIC_QUALITY_SCORE = _workflow.METRIC_QUALITY_SCORE
+METRIC_REGENERATIONS = _workflow.METRIC_REGENERATIONS
+METRIC_CSAT = _feedback.METRIC_CSAT  # percent of satisfied explicit feedback (0-100)
+CSAT_ALARM_PERCENT = 70.0  # alarm when fewer than 70% of rated answers satisfy
 METRIC_TASK_FAILURES = "WorkflowTaskFailures"  # from a metric filter on the workflow log
 SERVICE_NAME = "support-assistant"

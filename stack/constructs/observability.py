@@ -168,6 +168,7 @@ class Observability(Construct):
             "QualityDrop": alarm("QualityDropAlarm", quality, config.quality_threshold,
                                  "Average answer quality below the regeneration threshold for 15 minutes",
                                  periods=3, op=cw.ComparisonOperator.LESS_THAN_THRESHOLD),
-            "CsatDrop": alarm("CsatDropAlarm", csat, 3.5, "Average CSAT below 3.5 over three hours",
+            "CsatDrop": alarm("CsatDropAlarm", csat, c.CSAT_ALARM_PERCENT,
+                              f"CSAT below {c.CSAT_ALARM_PERCENT:.0f}% of rated answers over three hours",
                               periods=3, op=cw.ComparisonOperator.LESS_THAN_THRESHOLD),
         }

@@ -51,3 +51,38 @@ def test_cloudtrail_data_events_for_functions_tables_and_prompt_bucket(resources
     assert all(f"Tables{t}" in selectors["Assistant DynamoDB tables"]
                for t in (c.CONVERSATIONS_TABLE_ID, c.PROMPTS_TABLE_ID, c.FEEDBACK_TABLE_ID))
     assert c.PROMPT_BUCKET_ID in selectors["Prompt bucket objects"]
+
+
+def _business_metric_names(template_json) -> set[str]:
+    """Metric names the dashboard and alarms read from the assistant's own namespace."""
+    import re
+
+    names: set[str] = set()
+    for resource in template_json["Resources"].values():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            props = resource["Properties"]
+            metrics = [props] + [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+            names |= {m["MetricName"] for m in metrics if m.get("Namespace") == "SupportAssistant"}
+        elif resource["Type"] == "AWS::CloudWatch::Dashboard":
+            # The body is a Fn::Join of escaped JSON: drop the escapes, then read the metrics.
+            body = json.dumps(resource["Properties"]["DashboardBody"]).replace("\\", "")
+            names |= set(re.findall(r'"SupportAssistant","(\w+)"', body))
+            names |= set(re.findall(r'MetricName="(\w+)"', body))
+    return names
+
+
+def test_every_business_metric_watched_is_one_the_pipeline_emits(template_json):
+    from pipeline.domain import feedback, workflow
+
+    emitted = {value for module in (workflow, feedback) for name, value in vars(module).items()
+               if name.startswith("METRIC_") and isinstance(value, str)}
+    watched = _business_metric_names(template_json)
+    assert {"QualityScore", "CSAT", "GuardrailBlocks", "IntentDetected"} <= watched, watched
+    assert watched - emitted <= {c.METRIC_TASK_FAILURES}, f"nobody publishes {watched - emitted - {c.METRIC_TASK_FAILURES}}"
+
+
+def test_csat_alarm_uses_the_percentage_the_analysis_publishes(resources, template_json):
+    (csat_alarm,) = [a["Properties"] for a in resources(template_json, "AWS::CloudWatch::Alarm").values()
+                     if a["Properties"].get("MetricName") == "CSAT"]
+    assert csat_alarm["Threshold"] == c.CSAT_ALARM_PERCENT
+    assert csat_alarm["ComparisonOperator"] == "LessThanThreshold"
