@@ -48,18 +48,11 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "tests the handlers on the matching interpreter; runtime and layer are bumped together.",
     ),
     Suppression("function_roles", "AwsSolutions-IAM5", XRAY + " detect_intent also holds "
-                "comprehend:Detect* on '*': Comprehend's synchronous Detect APIs have no resource types.",
+                "comprehend:DetectSentiment/DetectEntities/DetectKeyPhrases on '*': Comprehend's synchronous Detect APIs have no resource types.",
                 applies_to=("Resource::*",)),
     Suppression(
         "function_roles", "AwsSolutions-IAM5",
-        "Read grants include the table's own global secondary indexes (<table ARN>/index/*) so "
-        "the store can query UserIdIndex / SessionIdIndex / TimestampIndex / CreatedAtIndex; "
-        "no other table is reachable.",
-        applies_to=(r"re:^Resource::<Tables(Conversations|Feedback|Prompts)Table[0-9A-F]{8}\.Arn>/index/\*$",),
-    ),
-    Suppression(
-        "function_roles", "AwsSolutions-IAM5",
-        "generate_response reads prompt bodies: s3:GetObject/GetObjectVersion only, only under "
+        "generate_response reads prompt bodies: s3:GetObject only, only under "
         "the prompts/ prefix of the prompt bucket.",
         applies_to=(r"re:^Resource::<PromptsPromptBucket[0-9A-F]{8}\.Arn>/prompts/\*$",),
     ),

@@ -3,6 +3,7 @@ exactly the resources and actions it uses."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Stack
@@ -22,26 +23,38 @@ from stack.constructs.schedule import AnalyzeSchedule
 from stack.constructs.tables import Tables
 from stack.constructs.workflow import Workflow
 
-TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:DescribeTable")
-TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 COMPREHEND_DETECT = (
     "comprehend:DetectSentiment",
     "comprehend:DetectEntities",
     "comprehend:DetectKeyPhrases",
-    "comprehend:DetectDominantLanguage",
-    "comprehend:DetectPiiEntities",
 )
 
-#: handler -> {"conversations"|"prompts"|"feedback": "r"|"rw"|"w"}; plus extra capabilities.
-TABLE_ACCESS: dict[str, dict[str, str]] = {
-    "capture_query": {"conversations": "rw"},
-    "detect_intent": {"conversations": "r"},
-    "generate_response": {"conversations": "r", "prompts": "r"},
-    "validate_quality": {},
-    "collect_feedback": {"conversations": "rw", "feedback": "w"},
-    "analyze_feedback": {"feedback": "r", "conversations": "r"},
-    "feedback_api": {"feedback": "rw", "conversations": "r"},
-    "sessions_api": {"conversations": "r", "feedback": "r"},
+
+@dataclass(frozen=True)
+class TableGrant:
+    """Actions one function may take on one table, or only on the named indexes of it."""
+
+    table: str  # "conversations" | "prompts" | "feedback"
+    actions: tuple[str, ...]
+    indexes: tuple[str, ...] = ()  # when given, the grant covers these indexes, not the table
+
+
+QUERY, PUT = "dynamodb:Query", "dynamodb:PutItem"
+#: Exactly the calls each handler's adapters make (writes are conditional PutItems, reads
+#: are Queries). tests/stack/test_grants_match_calls.py records the real calls on moto and
+#: fails when a grant is missing or unused, so this table cannot drift from the code.
+TABLE_GRANTS: dict[str, tuple[TableGrant, ...]] = {
+    "capture_query": (TableGrant("conversations", (QUERY, PUT)),),
+    "detect_intent": (TableGrant("conversations", (QUERY,)),),
+    "generate_response": (
+        TableGrant("conversations", (QUERY,)),
+        TableGrant("prompts", (QUERY,), (c.PROMPTS_CREATED_INDEX,)),
+    ),
+    "validate_quality": (),
+    "collect_feedback": (TableGrant("conversations", (PUT,)), TableGrant("feedback", (PUT,))),
+    "analyze_feedback": (TableGrant("feedback", (QUERY,), (c.FEEDBACK_TIMESTAMP_INDEX,)),),
+    "feedback_api": (TableGrant("conversations", (QUERY,)), TableGrant("feedback", (PUT,))),
+    "sessions_api": (TableGrant("conversations", (QUERY,)),),
 }
 BEDROCK_USERS = ("generate_response",)
 COMPREHEND_USERS = ("detect_intent",)
@@ -107,15 +120,12 @@ class SupportStack(Stack):
             "prompts": self.tables.prompts,
             "feedback": self.tables.feedback,
         }
-        for handler, access in TABLE_ACCESS.items():
+        for handler, grants in TABLE_GRANTS.items():
             fn: lambda_.Function = self.functions[handler]
-            for table_name, mode in access.items():
-                actions: list[str] = []
-                if "r" in mode:
-                    actions += TABLE_READ
-                if "w" in mode:
-                    actions += TABLE_WRITE
-                tables[table_name].grant(fn, *actions)
+            for grant in grants:
+                table = tables[grant.table]
+                targets = [f"{table.table_arn}/index/{name}" for name in grant.indexes] or [table.table_arn]
+                fn.add_to_role_policy(iam.PolicyStatement(actions=list(grant.actions), resources=targets))
         model_arn = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{self.config.model_id}"
         for handler in BEDROCK_USERS:
             self.functions[handler].add_to_role_policy(
@@ -130,7 +140,7 @@ class SupportStack(Stack):
         for handler in PROMPT_BUCKET_READERS:
             self.functions[handler].add_to_role_policy(
                 iam.PolicyStatement(
-                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    actions=["s3:GetObject"],
                     resources=[self.prompts.bucket.arn_for_objects(f"{c.PROMPT_KEY_PREFIX}*")],
                 )
             )

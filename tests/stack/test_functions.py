@@ -96,9 +96,10 @@ def test_bedrock_only_for_generate_and_only_the_model(resources, template_json):
 
 
 def test_each_function_reaches_only_its_tables(resources, template_json):
-    from stack.support_stack import TABLE_ACCESS
+    from stack.support_stack import TABLE_GRANTS
 
-    for handler, access in TABLE_ACCESS.items():
+    for handler, grants in TABLE_GRANTS.items():
+        access = {grant.table for grant in grants}
         prefix = f"Functions{c.function_id(handler)}Role"
         text = json.dumps([r for logical, a, r in _statements(resources, template_json)
                            if logical.startswith(prefix)])

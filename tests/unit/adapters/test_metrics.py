@@ -25,6 +25,11 @@ def emf_lines(text: str) -> list[dict]:
 
 
 def test_powertools_metrics_write_emf_with_namespace_and_dimensions(capsys) -> None:
+    from aws_lambda_powertools import Metrics
+
+    # Powertools shares one metric set per process (right for a Lambda); handler tests that
+    # ran earlier in this worker may have left metrics in it.
+    Metrics().clear_metrics()
     sink = PowertoolsMetrics(namespace="SupportAssistantTest", service="assistant")
     sink.put_metric("Queries", 1, "Count", {"response_type": "answer"})
     sink.put_metric("QualityScore", 0.91, "None")
