@@ -344,7 +344,8 @@ def _entropy(value: str) -> float:
     """Shannon entropy in bits per character."""
     counts = Counter(value)
     size = len(value)
-    return -sum(n / size * math.log2(n / size) for n in counts.values())
+    log2 = math.log2
+    return -sum([n / size * log2(n / size) for n in counts.values()])  # a list: same order, faster
 
 
 _PLACEHOLDER_WORDS = frozenset(
@@ -440,11 +441,14 @@ _DOC_EXAMPLE_SECRETS = frozenset(
     }
 )
 
+# Both start with the key's "A" and look one character back from it: the same matches as a
+# leading lookbehind, but a leading character class (case-sensitive: ``(?-i:…)``) lets
+# the regex engine skip straight to the candidates (see _CARD).
 _ACCESS_KEY = re.compile(
-    r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])", _F
+    r"(?-i:[Aa])(?<![A-Za-z0-9][Aa])(?:KIA|SIA|BIA|CCA|3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])", _F
 )
 _ACCESS_KEY_SPLIT = re.compile(
-    r"(?<![A-Za-z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{0,15})[ \t]*(?:\r?\n|\\n)[ \t\"'+]*([A-Z0-9]{1,16})(?![A-Za-z0-9])"
+    r"(A(?<![A-Za-z0-9]A)(?:KIA|SIA|BIA|CCA)[A-Z0-9]{0,15})[ \t]*(?:\r?\n|\\n)[ \t\"'+]*([A-Z0-9]{1,16})(?![A-Za-z0-9])"
 )
 
 
@@ -514,8 +518,9 @@ _SESSION_TOKEN_ASSIGN = re.compile(
     r"[\"']?\s*(?:[:=]|\bis\b)?\s*[\"']?((?:[A-Za-z0-9/+=]{20,}(?:[ \t]*(?:\r?\n|\\n)[ \t]*)?){2,}|[A-Za-z0-9/+=]{60,})",
     _F,
 )
-_SESSION_TOKEN_PREFIX = re.compile(
-    r"(?<![A-Za-z0-9/+])(?:FwoGZXIvYXdz|FQoGZXIvYXdz|IQoJb3JpZ2lu|IQoDYXdz|AgoJb3JpZ2lu)[A-Za-z0-9/+=]{40,}"
+_SESSION_TOKEN_PREFIX = re.compile(  # each prefix checks the character before it, as _CARD
+    r"(?:F(?<![A-Za-z0-9/+]F)(?:woGZXIvYXdz|QoGZXIvYXdz)|I(?<![A-Za-z0-9/+]I)(?:QoJb3JpZ2lu|QoDYXdz)"
+    r"|A(?<![A-Za-z0-9/+]A)goJb3JpZ2lu)[A-Za-z0-9/+=]{40,}"
 )
 
 
@@ -525,7 +530,8 @@ _SESSION_TOKEN_ASSIGN_LC = _locator("aws_s", "session", "security", "x-amz-secur
 
 def _session_tokens(text: str, lowered: str | None = None) -> Iterator[_Hit]:
     for match in _finditer_ci(_SESSION_TOKEN_ASSIGN, _SESSION_TOKEN_ASSIGN_LC, text, lowered):
-        value = re.sub(r"\s|\\n", "", match.group(1))
+        # re.sub(r"\s|\\n", "", …): str.split() splits on the same (Unicode) whitespace.
+        value = "".join(match.group(1).replace("\\n", "").split())
         if len(value) >= 60 and "EXAMPLE" not in value.upper() and _entropy(value) >= 4.0:
             yield "aws_session_token.assignment", match.start(1), match.end(1)
     for match in _SESSION_TOKEN_PREFIX.finditer(text):
@@ -650,8 +656,14 @@ def _looks_like_password(value: str, quoted: bool) -> bool:
     return False
 
 
-def _passwords(text: str, gated: bool = True) -> Iterator[_Hit]:
-    for match in _PASSWORD_ASSIGN.finditer(text):
+# The first word of every key name _PASSWORD_ASSIGN accepts, and of every phrase
+# _PASSWORD_PROSE accepts (lower-cased; see _locator).
+_PASSWORD_ASSIGN_LC = _locator("pass", "pw", "pswd")
+_PASSWORD_PROSE_LC = _locator("pass", "pw", "changed", "set", "reset", "updated")
+
+
+def _passwords(text: str, gated: bool = True, lowered: str | None = None) -> Iterator[_Hit]:
+    for match in _finditer_ci(_PASSWORD_ASSIGN, _PASSWORD_ASSIGN_LC, text, lowered):
         key = _key_name(text, match)
         if _PASSWORD_KEY_SKIP.search(key):
             continue
@@ -671,7 +683,7 @@ def _passwords(text: str, gated: bool = True) -> Iterator[_Hit]:
         value, start, end, _quoted = _value_of(match)
         if not _is_placeholder(value) and not value.startswith("-"):
             yield "password.cli_flag", start, end
-    for match in _PASSWORD_PROSE.finditer(text):
+    for match in _finditer_ci(_PASSWORD_PROSE, _PASSWORD_PROSE_LC, text, lowered):
         value, start, end, quoted = _value_of(match)
         stripped = value.rstrip(".,!?;:)")
         if _looks_like_password(stripped, quoted):
@@ -869,17 +881,25 @@ _AWS_ROLE_MAILBOXES = frozenset(
 _PHONE_NANP = re.compile(
     r"(?<![\w.+\-/:])(?:\+?1[\s.\-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.\-])\d{3}[\s.\-]\d{4}(?![\w\-/:]|\.\d)"
 )
-_PHONE_INTL = re.compile(r"(?<![\w+])\+[1-9]\d{0,2}(?:[\s.\-]?\(?\d{1,5}\)?){2,6}(?![\w\-])")
+# Every _PHONE_NANP match contains this (and it starts with a character class, which the
+# regex engine can skip to; _PHONE_NANP starts with a lookbehind and is tried everywhere).
+_PHONE_NANP_PRE = re.compile(r"\d\d\d[\s.\-]\d\d\d\d")
+_PHONE_INTL = re.compile(r"\+(?<![\w+]\+)[1-9]\d{0,2}(?:[\s.\-]?\(?\d{1,5}\)?){2,6}(?![\w\-])")
 _PHONE_CONTEXT = re.compile(
     r"\b(?:phone|mobile|cell|call me|tel|telephone|whatsapp|sms|text me)\b[^\d\n]{0,20}(\d{10,11})\b",
     _F,
 )
-_SSN = re.compile(r"(?<![\d\-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d\-])")
+# _SSN and _CARD start with their first digit and test the character before it with a
+# two-character lookbehind: the same matches as a leading ``(?<!…)``, but a pattern that
+# starts with a character class lets the regex engine skip straight to the digits.
+_SSN = re.compile(
+    r"\d(?<![\d\-]\d)(?!(?<=0)00|(?<=6)66|(?<=9)\d\d)\d{2}-(?!00)\d{2}-(?!0000)\d{4}(?![\d\-])"
+)
 _SSN_CONTEXT = re.compile(
     r"\b(?:ssn|social security(?: number| no\.?)?)\b[^\d\n]{0,20}(\d{3}[ \-]?\d{2}[ \-]?\d{4})\b",
     _F,
 )
-_CARD = re.compile(r"(?<![\w\-.])(?:\d[ \-]?){12,18}\d(?![\w\-]|\.\d)")
+_CARD = re.compile(r"\d(?<![\w\-.]\d)[ \-]?(?:\d[ \-]?){11,17}\d(?![\w\-]|\.\d)")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
 
 
@@ -929,7 +949,7 @@ def _pii(text: str, gated: bool = True) -> Iterator[_Hit]:
         if 13 <= len(digits) <= 19 and digits[0] in "3456" and _luhn_ok(digits):
             if len(set(digits)) > 1:  # 0000… and 4444… runs are fillers, not cards
                 yield "pii.card_number", match.start(), match.end()
-    for match in _PHONE_NANP.finditer(text):
+    for match in _PHONE_NANP.finditer(text) if not gated or _PHONE_NANP_PRE.search(text) else ():
         yield "pii.phone", match.start(), match.end()
     for match in _PHONE_INTL.finditer(text) if not gated or "+" in text else ():
         digits = re.sub(r"\D", "", match.group())
@@ -937,7 +957,7 @@ def _pii(text: str, gated: bool = True) -> Iterator[_Hit]:
             yield "pii.phone", match.start(), match.end()
     for match in _PHONE_CONTEXT.finditer(text) if not gated or _any_in(lowered, _PHONE_WORDS) else ():
         yield "pii.phone", match.start(1), match.end(1)
-    for match in _IBAN.finditer(text):
+    for match in _IBAN.finditer(text) if not gated or _IBAN_PRE.search(text) else ():
         candidate = match.group()
         # Greedy matching may swallow a following upper-case word group: shrink until valid.
         while candidate:
@@ -1283,7 +1303,7 @@ def _secret_hits(text: str, lowered: str, gated: bool = True) -> Iterator[_Hit]:
     if not gated or "begin" in lowered or "putty" in lowered:
         yield from _private_keys(text)
     if not gated or _any_in(lowered, _PASSWORD_GATE):
-        yield from _passwords(text, gated)
+        yield from _passwords(text, gated, lowered if gated else None)
     yield from _generic_secrets(text, lowered, gated)
     if not gated or _LONG_TOKEN.search(text):
         yield from _aws_secret_keys(text)
@@ -1855,6 +1875,7 @@ def _blank(text: str, hits: Sequence[_Hit]) -> str:
 def _scan_secrets_and_pii(view: NormalizedText, lowered: str, gated: bool = True) -> list[_Hit]:
     text = view.text
     hits: list[_Hit] = []
+    keys: list[_Hit] = []
     if not gated or "begin" in lowered or "putty" in lowered:
         # A private key block is the most specific finding there is: every other secret or
         # PII finding inside it would be dropped, so the other detectors skip its body.
@@ -1865,9 +1886,30 @@ def _scan_secrets_and_pii(view: NormalizedText, lowered: str, gated: bool = True
             lowered = text.lower()
     hits.extend(_secret_hits(text, lowered, gated))
     hits.extend(_pii_hits(text, gated))
-    if not gated or (_SPACED_PRE.search(text) and _SPACED_RUN.search(text)):
+    if not gated or (_spaced_pre(text, keys) and _SPACED_RUN.search(text)):
         hits.extend(_spaced_hits(text, gated))
     return hits
+
+
+def _spaced_pre(text: str, blanked: Sequence[_Hit]) -> bool:
+    """``_SPACED_PRE.search(text)``, not searching inside the ``blanked`` spans.
+
+    A blanked private key is a long run of spaces; _SPACED_PRE would stop at every one of
+    them. Its two middle characters cannot be spaces, so a match overlaps a blanked span
+    (two characters or more) by at most its first or last character: searching each gap
+    widened by one character on either side finds a match exactly when the text has one.
+    """
+    if not blanked:
+        return _SPACED_PRE.search(text) is not None
+    search = _SPACED_PRE.search
+    cursor = 0
+    for _rule, start, end in sorted(blanked, key=lambda h: h[1]):
+        if end - start < 2:
+            return search(text) is not None  # the argument above needs spans of two or more
+        if start > cursor and search(text, max(0, cursor - 1), start + 1):
+            return True
+        cursor = max(cursor, end)
+    return search(text, max(0, cursor - 1)) is not None
 
 
 def _scan_input(text: str, gated: bool) -> GuardrailVerdict:
