@@ -29,6 +29,7 @@ import re
 import string
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pipeline.domain.models import (
@@ -829,23 +830,16 @@ class ResponseGenerator:
         if verdict.action is GuardrailAction.BLOCK:
             fallback = self.select(intent_id, "fallback", versions=versions)
             safe = self._static_reply(fallback, query, intent, history, strategy, attempt)
-            # Keep the blocked call's cost and latency: they were spent.
-            return (
-                Generation(
-                    text=safe.text,
-                    template_id=safe.template_id,
-                    template_version=safe.template_version,
-                    model_id=generation.model_id,
-                    strategy=strategy,
-                    attempt=attempt,
-                    input_tokens=generation.input_tokens,
-                    output_tokens=generation.output_tokens,
-                    latency_ms=generation.latency_ms,
-                ),
-                verdict,
+            # Keep the blocked call's model, cost and latency: they were spent.
+            replaced = replace(
+                generation,
+                text=safe.text,
+                template_id=safe.template_id,
+                template_version=safe.template_version,
             )
+            return replaced, verdict
         if verdict.action is GuardrailAction.REDACT:
-            generation = Generation(**{**generation.to_dict(), "text": verdict.redacted_text})
+            generation = replace(generation, text=verdict.redacted_text)
         return generation, verdict
 
     def _static_reply(
