@@ -55,6 +55,19 @@ class ModelClient(Protocol):
         ...
 
 
+class NlpError(Exception):
+    """An NLP call failed. ``transient`` errors (throttling, timeouts) may be retried.
+
+    Intent detection does not need NLP to work (rules and the classifier read the text), so
+    the detector degrades to text-only analysis on this error instead of failing the query.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False, code: str = "") -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.code = code
+
+
 @runtime_checkable
 class NlpClient(Protocol):
     """Sentiment, entities and key phrases (Comprehend in AWS, OfflineNlp locally)."""

@@ -38,7 +38,7 @@ from typing import Any
 
 from pipeline.domain.models import INTENTS, IntentResult, NlpAnalysis, Turn
 from pipeline.domain.textnorm import normalize
-from pipeline.ports import NlpClient
+from pipeline.ports import NlpClient, NlpError
 
 MODEL_PATH = Path(__file__).resolve().parent / "intent_model.json"
 MODEL_FORMAT = "intent-logreg-v1"
@@ -1319,7 +1319,13 @@ class IntentDetector:
         # Rules, NLP and features all see the same matching view of the text, so that
         # zero-width characters and homoglyphs cannot change the intent.
         text = normalize(text).text
-        analysis = self._nlp.analyze(text)
+        try:
+            analysis = self._nlp.analyze(text)
+            nlp_available = True
+        except NlpError:
+            # Comprehend throttled or failed: rules and classifier need only the text, so
+            # answer without sentiment and entities rather than send the customer to Fallback.
+            analysis, nlp_available = NlpAnalysis(sentiment="NEUTRAL"), False
         probabilities = self._model.predict_proba(text)
         ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
         if ranked[0][1] == ranked[-1][1]:
@@ -1337,7 +1343,7 @@ class IntentDetector:
             ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
         classifier_intent, classifier_confidence = ranked[0]
 
-        reasons: list[str] = []
+        reasons: list[str] = [] if nlp_available else ["nlp_unavailable"]
         rule = rule_intent(text)
         if rule is not None:
             intent, rule_id = rule

@@ -26,6 +26,7 @@ from typing import Any
 
 from pipeline.adapters.local.offline_nlp import CUSTOMER_SERVICE_NAMES
 from pipeline.domain.models import Entity, NlpAnalysis
+from pipeline.ports import NlpError
 
 #: Comprehend's documented maximum text size per synchronous call, in UTF-8 bytes.
 SENTIMENT_MAX_BYTES = 5_000
@@ -53,15 +54,6 @@ _SENTIMENT_KEYS = {
     "Mixed": "MIXED",
 }
 _SERVICE_NAMES = {surface.lower(): name for surface, name in CUSTOMER_SERVICE_NAMES.items()}
-
-
-class NlpError(Exception):
-    """An NLP call failed. ``transient`` errors (throttling, timeouts) may be retried."""
-
-    def __init__(self, message: str, *, transient: bool = False, code: str = "") -> None:
-        super().__init__(message)
-        self.transient = transient
-        self.code = code
 
 
 def make_comprehend_client(region: str, *, max_attempts: int = 3, read_timeout: float = 5.0) -> Any:

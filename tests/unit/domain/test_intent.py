@@ -554,3 +554,17 @@ def test_model_records_the_clinc_sampling_settings():
     for key in ("clinc_per_intent", "clinc_per_lookalike", "clinc_oos", "seed"):
         assert key in settings
     assert "val" not in settings["clinc_splits"].split("(")[0]
+
+
+def test_an_nlp_outage_degrades_to_text_only_detection(detector):
+    from pipeline.ports import NlpError
+
+    class ThrottledNlp:
+        def analyze(self, text):
+            raise NlpError("Comprehend DetectSentiment failed: ThrottlingException", transient=True)
+
+    query = "why was I charged twice for EC2 this month?"
+    degraded = IntentDetector(load_intent_model(), ThrottledNlp()).detect(query)
+    assert degraded.intent == detector.detect(query).intent == "billing_cost"
+    assert "nlp_unavailable" in degraded.reasons
+    assert "nlp_unavailable" not in detector.detect(query).reasons
