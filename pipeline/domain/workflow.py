@@ -539,10 +539,10 @@ def build_response(state: dict[str, Any], capture: Capture | None = None) -> dic
     ``$.generation`` holds the text and ``$.intent.route`` names the path.
     """
     capture = capture or Capture.from_dict(_require_dict(state, "capture"))
-    intent_data = state.get("intent") if isinstance(state.get("intent"), dict) else None
-    generation = state.get("generation") if isinstance(state.get("generation"), dict) else None
-    quality = state.get("quality") if isinstance(state.get("quality"), dict) else None
-    reply = state.get("reply") if isinstance(state.get("reply"), dict) else None
+    intent_data = _optional_dict(state, "intent")
+    generation = _optional_dict(state, "generation")
+    quality = _optional_dict(state, "quality")
+    reply = _optional_dict(state, "reply")
 
     if capture.blocked or generation is None:
         text = (reply or {}).get("response") or capture.block_message or ""
