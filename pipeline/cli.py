@@ -63,11 +63,10 @@ def _record_id(record: dict[str, Any]) -> str | int:
 
 def make_triage() -> Processor:
     """Build the triage function (input guardrail + intent detector, offline NLP)."""
-    from pipeline.adapters.local.offline_nlp import OfflineNlp
-    from pipeline.domain.guardrails import scan_input
-    from pipeline.domain.intent import IntentDetector, load_intent_model
+    from pipeline.handlers.composition import Settings, services
 
-    detector = IntentDetector(load_intent_model(), OfflineNlp())
+    offline = services(Settings())  # the Lambdas' object graph, on the offline defaults
+    scan_input, detector = offline.input_guard, offline.detector
 
     def triage(record: dict[str, Any]) -> dict[str, Any]:
         record_id = _record_id(record)
@@ -87,17 +86,12 @@ def make_triage() -> Processor:
 
 def make_review() -> Processor:
     """Build the review function (output guardrail + quality validator, botocore catalogue)."""
-    from pipeline.adapters.botocore_catalog import BotocoreApiCatalog
-    from pipeline.adapters.local.code_checks import check_shell, check_yaml
-    from pipeline.domain.guardrails import scan_input, scan_output
-    from pipeline.domain.quality import QualityValidator
+    from pipeline.handlers.composition import Settings, services
 
-    validator = QualityValidator(
-        BotocoreApiCatalog(),
-        output_guard=scan_output,
-        shell_checker=check_shell,
-        yaml_checker=check_yaml,
-    )
+    offline = services(Settings())
+    # The validator's safety check scans the response with this same (memoised) guard,
+    # so the verdict reported here is computed once per record.
+    scan_input, scan_output, validator = offline.input_guard, offline.output_guard, offline.validator
 
     def review(record: dict[str, Any]) -> dict[str, Any]:
         record_id = _record_id(record)

@@ -241,9 +241,13 @@ class Services:
 
     @cached_property
     def output_guard(self) -> Callable[[str], Any]:
+        from functools import lru_cache
+
         from pipeline.domain.guardrails import scan_output
 
-        return scan_output
+        # scan_output is pure, and a caller that reports the verdict and then validates the
+        # same answer (review, local runs) scans it twice: remember the last text's verdict.
+        return lru_cache(maxsize=1)(scan_output)
 
     @cached_property
     def detector(self) -> Any:
