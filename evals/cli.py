@@ -14,6 +14,7 @@ message names the file and the line or key).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -26,7 +27,14 @@ from typing import TextIO
 from evals import baseline as baseline_mod
 from evals.compare import SuiteComparison, compare_suite, expected_vs_got
 from evals.datasets import GoldenSetError
-from evals.gates import GATES_FILE, GateConfigError, GateResult, evaluate, load_gates
+from evals.gates import (
+    GATES_FILE,
+    GateConfigError,
+    GateResult,
+    evaluate,
+    evaluate_targets,
+    load_gates,
+)
 from evals.junit import write_junit
 from evals.record import REPO_ROOT, RecordError, build_record, new_run_id, write_json_atomic
 from evals.runner import RunConfig, Suite, SuiteResult, run_suite
@@ -185,7 +193,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except GateConfigError as exc:
         return _fail(str(exc), err)
     verdict_ok = all(g.passed for g in gate_results)
+    target_results = evaluate_targets(gates, record)
+    record["agreement"] = load_agreement()
     record["verdict"] = {"passed": verdict_ok, "gates": [g.to_dict() for g in gate_results],
+                         "targets": [t.to_dict() for t in target_results],
                          "comparison": {k: {"counts": v.counts, "baseline_run_id": v.baseline_run_id,
                                             "metrics": {m: d.to_dict() for m, d in v.metrics.items()}}
                                         for k, v in comparisons.items()}}
@@ -204,8 +215,21 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         for path in written:
             print(f"baseline written: {_rel(path)}", file=out)
 
-    _summary(out, record, comparisons, gate_results, run_dir, wall)
+    _summary(out, record, comparisons, gate_results, run_dir, wall, target_results)
     return EXIT_OK if verdict_ok else EXIT_GATE_FAILED
+
+
+AGREEMENT_FILE = Path(__file__).resolve().parent.parent / "golden_sets" / "agreement.json"
+
+
+def load_agreement(path: Path = AGREEMENT_FILE) -> dict[str, object]:
+    """The committed blind-relabelling agreement (κ per set and field), or {} when absent."""
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise GoldenSetError(path, None, f"not valid JSON ({exc.msg})", "Regenerate it with evals.agreement.") from exc
 
 
 def _model_info(results: list[SuiteResult], config: RunConfig) -> dict[str, object]:
@@ -242,8 +266,27 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+def _generalisation_lines(record: dict) -> list[str]:
+    """One line per suite with blind cases: seen vs blind pass rate and the gap."""
+    lines = []
+    for name, suite in record["suites"].items():
+        split = (suite.get("details") or {}).get("by_split")
+        if not split:
+            continue
+        parts = []
+        for metric in split.get("headline", ["pass_rate"])[:4]:
+            dev, blind, gap = (split[k].get(metric, {}).get("value") for k in ("dev", "blind", "gap"))
+            if dev is None or blind is None:
+                continue
+            parts.append(f"{metric} {dev:.3f}→{blind:.3f}" + (f" (gap {gap:+.3f})" if gap is not None else ""))
+        counts = split.get("counts", {})
+        lines.append(f"  {name:<17} dev {counts.get('dev', 0):>5} / blind {counts.get('blind', 0):>5}  "
+                     + "; ".join(parts))
+    return lines
+
+
 def _summary(out: TextIO, record: dict, comparisons: dict[str, SuiteComparison], gates: list[GateResult],
-             run_dir: Path, wall: float) -> None:
+             run_dir: Path, wall: float, targets: Sequence[GateResult] = ()) -> None:
     print("", file=out)
     print(f"run {record['run_id']}  ({wall:.1f} s, model: {_model_label(record.get('model'))})", file=out)
     print(f"{'suite':<18} {'cases':>6} {'pass':>7} {'regr':>5} {'fixed':>5} {'chg':>5}  headline", file=out)
@@ -258,6 +301,21 @@ def _summary(out: TextIO, record: dict, comparisons: dict[str, SuiteComparison],
         print(f"{name:<18} {len(suite['cases']):>6} {pr if pr is None else f'{pr:.3f}':>7} "
               f"{c.get('regressed', 0) + c.get('missing', 0):>5} {c.get('fixed', 0):>5} {c.get('changed', 0):>5}  "
               f"{headline}{base}", file=out)
+    general = _generalisation_lines(record)
+    if general:
+        print("\ngeneralisation (seen splits → blind split; gap = how much worse blind is):", file=out)
+        for line in general:
+            print(line, file=out)
+    agreement = record.get("agreement") or {}
+    if agreement.get("sets"):
+        print("\nlabel agreement (blind relabelling, Cohen's kappa): " + ", ".join(
+            f"{k}.{f}={v['kappa']:.2f}" for k, fields in agreement["sets"].items() for f, v in fields.items()
+            if v.get("kappa") is not None), file=out)
+    if targets:
+        missed = [t for t in targets if not t.passed]
+        print(f"\ntargets: {len(targets) - len(missed)} of {len(targets)} met (reported, not gated)", file=out)
+        for t in missed[:MAX_SUMMARY_GATES]:
+            print(f"  · missed {t.name}: {_gate_line(t)}", file=out)
     failed = [g for g in gates if not g.passed]
     print("", file=out)
     if failed:

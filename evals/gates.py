@@ -8,6 +8,11 @@ Three kinds of gate decide the exit code:
 * ``[zero_tolerance]``: any case carrying one of the listed flags (``secret_leak``,
   ``blocked_category_passed``) fails the run, whatever the statistics say.
 
+``[[target]]`` entries have the shape of floors but never change the exit code: they are
+the issue's acceptance targets that are not met yet, reported as met/missed in the summary
+and the report (:func:`evaluate_targets`), so a missed target is visible without turning
+CI red on a number nobody can fix in one change.
+
 A suite that could not run (its component failed to build) fails its ``suite_ran``
 gate. ``suite = "*"`` applies an entry to every suite that ran.
 
@@ -29,7 +34,7 @@ from evals.compare import SuiteComparison
 
 GATES_FILE = Path(__file__).resolve().parent / "gates.toml"
 ZERO_TOLERANCE_FLAGS = ("secret_leak", "blocked_category_passed")
-_TOP_KEYS = {"settings", "floor", "no_regression", "zero_tolerance"}
+_TOP_KEYS = {"settings", "floor", "no_regression", "zero_tolerance", "target"}
 
 
 class GateConfigError(ValueError):
@@ -62,6 +67,7 @@ class GateConfig:
     no_regression: tuple[NoRegression, ...] = ()
     zero_tolerance_flags: tuple[str, ...] = ZERO_TOLERANCE_FLAGS
     zero_tolerance_suites: tuple[str, ...] = ("*",)
+    targets: tuple[Floor, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +142,17 @@ def parse_gates(data: dict[str, Any], path: str, *, known_suites: tuple[str, ...
             checked.append((where, entry, suite))
         return checked
 
-    floors = []
-    for where, entry, suite in entries("floor", ("suite", "metric", "min", "max", "reason")):
-        lo, hi = _num(entry, "min", path, where), _num(entry, "max", path, where)
-        if lo is None and hi is None:
-            raise _err(path, where, "needs 'min' or 'max'")
-        floors.append(Floor(suite, _str(entry, "metric", path, where), lo, hi, str(entry.get("reason", ""))))
+    def bounds(table: str) -> list[Floor]:
+        found = []
+        for where, entry, suite in entries(table, ("suite", "metric", "min", "max", "reason")):
+            lo, hi = _num(entry, "min", path, where), _num(entry, "max", path, where)
+            if lo is None and hi is None:
+                raise _err(path, where, "needs 'min' or 'max'")
+            found.append(Floor(suite, _str(entry, "metric", path, where), lo, hi, str(entry.get("reason", ""))))
+        return found
+
+    floors = bounds("floor")
+    targets = bounds("target")
     regs = [
         NoRegression(suite, _str(entry, "metric", path, where), str(entry.get("reason", "")))
         for where, entry, suite in entries("no_regression", ("suite", "metric", "reason"))
@@ -158,7 +169,7 @@ def parse_gates(data: dict[str, Any], path: str, *, known_suites: tuple[str, ...
     for s in zsuites:
         check_suite(s, "zero_tolerance")
     return GateConfig(path, alpha if alpha is not None else 0.05, tuple(floors), tuple(regs), tuple(flags),
-                      tuple(zsuites))
+                      tuple(zsuites), tuple(targets))
 
 
 def load_gates(path: Path | str = GATES_FILE, *, known_suites: tuple[str, ...] | None = None) -> GateConfig:
@@ -238,6 +249,34 @@ def evaluate(config: GateConfig, record: dict[str, Any], comparisons: dict[str, 
                 detail = "none" if not hits else f"{len(hits)} case(s): {', '.join(hits[:20])}"
                 results.append(GateResult(f"zero_tolerance:{name}.{flag}", "zero_tolerance", name, not hits, detail,
                                           cases=hits))
+    return results
+
+
+def evaluate_targets(config: GateConfig, record: dict[str, Any]) -> list[GateResult]:
+    """Acceptance targets: met or missed, never part of the verdict.
+
+    A target whose metric the suite does not produce (e.g. a blind metric before the suite
+    has blind cases) is reported as missed with the reason, not skipped.
+    """
+    results = []
+    for target in config.targets:
+        for name, suite in record["suites"].items():
+            if not _applies(target.suite, name):
+                continue
+            bound = " and ".join(b for b in (f">= {target.minimum}" if target.minimum is not None else "",
+                                             f"<= {target.maximum}" if target.maximum is not None else "") if b)
+            gname = f"target:{name}.{target.metric} {bound}"
+            metric = suite["metrics"].get(target.metric)
+            value = None if metric is None else metric.get("value")
+            if value is None:
+                results.append(GateResult(gname, "target", name, False, "metric not produced by this run",
+                                          target.metric))
+                continue
+            ok = (target.minimum is None or value >= target.minimum) and (target.maximum is None or value <= target.maximum)
+            ci = metric.get("ci") or [None, None]
+            results.append(GateResult(gname, "target", name, ok, f"{target.metric} = {value:.4f} (95% CI "
+                                      f"{_fmt(ci[0])}–{_fmt(ci[1])}); target {bound}"
+                                      + (f" — {target.reason}" if target.reason else ""), target.metric, value))
     return results
 
 

@@ -372,6 +372,35 @@ def _charts(suite: dict[str, Any]) -> dict[str, Markup]:
     return charts
 
 
+def _generalisation_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, suite in record["suites"].items():
+        split = (suite.get("details") or {}).get("by_split")
+        if not split:
+            continue
+        counts = split.get("counts", {})
+        for metric in split.get("headline", []):
+            dev, blind, gap = (split[k].get(metric) for k in ("dev", "blind", "gap"))
+            if not dev or not blind:
+                continue
+            gap_value = (gap or {}).get("value")
+            rows.append({"suite": name, "metric": metric,
+                         "dev": f"{_fmt(dev.get('value'))} [{_fmt((dev.get('ci') or [None])[0])}, {_fmt((dev.get('ci') or [None, None])[1])}]",
+                         "blind": f"{_fmt(blind.get('value'))} [{_fmt((blind.get('ci') or [None])[0])}, {_fmt((blind.get('ci') or [None, None])[1])}]",
+                         "gap": "n/a" if gap_value is None else f"{gap_value:+.3f}",
+                         "gap_bad": gap_value is not None and gap_value > 0.05,
+                         "n": f"{counts.get('dev', 0)} / {counts.get('blind', 0)}"})
+    return rows
+
+
+def _agreement_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    sets = (record.get("agreement") or {}).get("sets") or {}
+    return [{"set": name, "field": field, "kappa": _fmt(v.get("kappa")), "raw": _fmt(v.get("agreement")),
+             "n": v.get("n"), "adjudicated": v.get("adjudicated", 0),
+             "low": v.get("kappa") is not None and v["kappa"] < 0.8}
+            for name, fields in sets.items() for field, v in fields.items()]
+
+
 def build_view(record: dict[str, Any], comparisons: dict[str, SuiteComparison],
                gates: Sequence[GateResult]) -> dict[str, Any]:
     """Everything the template needs, with listings capped."""
@@ -415,6 +444,9 @@ def build_view(record: dict[str, Any], comparisons: dict[str, SuiteComparison],
         "passed_gates": [g for g in gates if g.passed], "reasons": verdict_reasons(comparisons, gates),
         "model_label": model_label(record.get("model")), "latency": _latency_rows(record),
         "open_regressions": 5, "passed": not failed_gates, "fmt": _fmt, "pretty": _pretty,
+        "generalisation": _generalisation_rows(record), "agreement": _agreement_rows(record),
+        "targets": [GateResult(**t) if isinstance(t, dict) else t
+                    for t in (record.get("verdict") or {}).get("targets", [])],
         "meta": {k: record.get(k) for k in ("run_id", "created_at", "git", "environment", "config", "model",
                                              "prompt_versions", "timings")},
     }

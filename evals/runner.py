@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 
 from evals.datasets import GoldenCase, GoldenSetError, file_sha256, load_cases
 from evals.metrics import MetricValue, latency_histogram, latency_summary, rate
+from evals.stats import diff_ci_independent
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -164,6 +166,9 @@ class Suite:
         flags: ``flags(case, output) -> zero-tolerance flags``.
         finalize: ``finalize(results, solver, config) -> dict`` of extra details after the run.
         components: Names of the real components exercised, for the report.
+        headline: Metrics compared between the seen splits and the blind split: each gets
+            ``dev.<m>``, ``blind.<m>`` and ``gap.<m>`` (how much worse blind is) when both
+            kinds of case ran. ``pass_rate`` always does.
     """
 
     name: str
@@ -180,6 +185,7 @@ class Suite:
     flags: Callable[[GoldenCase, dict[str, Any] | None], tuple[str, ...]] | None = None
     finalize: Callable[[Sequence[CaseResult], Solver, RunConfig], dict[str, Any]] | None = None
     components: tuple[str, ...] = ()
+    headline: tuple[str, ...] = ()
 
     def definition_sha256(self) -> str:
         """Hash of what defines the suite (solver, params, scorers, splits)."""
@@ -230,6 +236,62 @@ def _hash_text(value: Any) -> str:
 def withheld(value: Any) -> dict[str, Any]:
     """The stored form of a sensitive value that could not be redacted safely."""
     return {"withheld": True, "sha256_16": _hash_text(value)}
+
+
+#: The split never used for fitting anything (golden_sets/GUIDE.md §1).
+BLIND_SPLIT = "blind"
+
+
+def gap_metric(seen: MetricValue, blind: MetricValue) -> MetricValue:
+    """How much worse the blind split is than the seen ones (positive = worse on blind).
+
+    The interval combines the two intervals' half-widths (approximate, independent samples).
+    """
+    sign = -1.0 if seen.higher_is_better is False else 1.0
+    value = sign * (seen.value - blind.value)
+    if any(math.isnan(x) for x in (seen.ci_low, seen.ci_high, blind.ci_low, blind.ci_high)):
+        lo = hi = float("nan")
+    else:
+        lo, hi = diff_ci_independent(blind.value, (blind.ci_low, blind.ci_high),
+                                     seen.value, (seen.ci_low, seen.ci_high))
+        lo, hi = (sign * lo, sign * hi) if sign > 0 else (sign * hi, sign * lo)
+    return MetricValue(value, lo, hi, blind.n, "score", False, "approx")
+
+
+def split_comparison(suite: Suite, results: Sequence[CaseResult]) -> tuple[dict[str, Any], dict[str, MetricValue]]:
+    """Metrics on the seen splits (train/dev/test) and on the blind split, side by side.
+
+    Returns:
+        ``({"dev": {...}, "blind": {...}, "gap": {...}}, gateable metrics)``; both empty
+        when the suite ran only one kind of case.
+    """
+    blind = [r for r in results if r.split == BLIND_SPLIT]
+    seen = [r for r in results if r.split != BLIND_SPLIT]
+    if not blind or not seen:
+        return {}, {}
+    views: dict[str, dict[str, MetricValue]] = {}
+    for label, subset in (("dev", seen), ("blind", blind)):
+        m = dict(suite.metrics(subset).metrics)
+        m["pass_rate"] = rate(sum(1 for r in subset if r.passed), len(subset))
+        views[label] = m
+    gaps = {name: gap_metric(views["dev"][name], views["blind"][name])
+            for name in ("pass_rate", *suite.headline)
+            if name in views["dev"] and name in views["blind"]
+            and not math.isnan(views["dev"][name].value) and not math.isnan(views["blind"][name].value)}
+    gateable: dict[str, MetricValue] = {}
+    for label in ("dev", "blind"):
+        for name in ("pass_rate", *suite.headline):
+            if name in views[label]:
+                gateable[f"{label}.{name}"] = views[label][name]
+    gateable.update({f"gap.{k}": v for k, v in gaps.items()})
+    details = {
+        "dev": {k: v.to_dict() for k, v in views["dev"].items()},
+        "blind": {k: v.to_dict() for k, v in views["blind"].items()},
+        "gap": {k: v.to_dict() for k, v in gaps.items()},
+        "counts": {"dev": len(seen), "blind": len(blind)},
+        "headline": ["pass_rate", *suite.headline],
+    }
+    return details, gateable
 
 
 def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = None,
@@ -313,6 +375,10 @@ def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = 
     metrics["error_rate"] = rate(n_errors, len(results), higher_is_better=False)
     metrics.update(latency_summary([r.latency_ms for r in results]))
     details = dict(computed.details)
+    by_split, split_metrics = split_comparison(suite, results)
+    if by_split:
+        details["by_split"] = by_split
+        metrics.update(split_metrics)
     details["latency_histogram"] = latency_histogram([r.latency_ms for r in results])
     if suite.finalize is not None and solver is not None:
         try:

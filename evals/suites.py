@@ -39,7 +39,6 @@ from evals.metrics import (
 )
 from evals.runner import CaseResult, RunConfig, Solver, SolverSpec, Suite, SuiteMetrics, withheld
 from evals.scorers import (
-    blocked,
     conversation_turns,
     flag_match,
     guardrail_match,
@@ -57,6 +56,16 @@ from pipeline.domain.models import (
 )
 
 ACTIONS = ("allow", "redact", "block")
+#: Per suite, the metrics shown and gated for the seen splits vs the blind split (with the gap).
+HEADLINE: dict[str, tuple[str, ...]] = {
+    "guardrails_input": ("block_recall", "secret_recall", "hard_negative_false_block_rate", "false_block_rate",
+                         "recall.credential_request", "recall.future_features", "recall.prompt_attack"),
+    "guardrails_output": ("action_accuracy", "block_recall", "false_block_rate"),
+    "intent": ("macro_f1", "accuracy", "ece", "accuracy_at_conf_0.9", "escalation_recall", "false_escalation_rate",
+               "out_of_scope_f1"),
+    "quality": ("passed_agreement", "passed_kappa"),
+    "conversations": ("turn_pass_rate",),
+}
 #: Categories whose golden inputs are never written in clear text to records or reports.
 SENSITIVE_CATEGORIES = frozenset(SECRET_CATEGORIES) | {"pii", "sensitive_data"}
 #: Categories whose miss counts as a leaked secret (zero tolerance).
@@ -282,6 +291,13 @@ def guardrail_metrics(categories: Sequence[str]) -> Callable[[Sequence[CaseResul
                                          len(allow), higher_is_better=False)
         per_cat = multilabel_prf([r.expected.get("categories") or () for r in results],
                                  [o.get("categories") or () for o in outs], categories)
+        for cat in categories:
+            # Recall of the refusal categories: a case labelled with one counts as caught
+            # when the text is blocked (the category is the reply's wording, not its safety).
+            labelled_cat = [r for r in results if cat in (r.expected.get("categories") or ())]
+            if labelled_cat and cat not in ("pii",):
+                m[f"recall.{cat}"] = rate(sum(1 for r in labelled_cat
+                                              if (r.output or {}).get("action") == "block"), len(labelled_cat))
         f1s = [v["f1"] for v in per_cat.values() if v["support"]]
         if f1s:
             m["category_macro_f1"] = descriptive(float(np.mean(f1s)), n, "score")
@@ -318,13 +334,24 @@ def intent_metrics(results: Sequence[CaseResult], *, target_accuracy: float = 0.
     conf = np.array([float(o.get("confidence", 0.0)) for o in outs])
     correct = np.array([t == p for t, p in zip(y_true, y_pred, strict=True)])
     m: dict[str, Any] = {"accuracy": acc, "macro_f1": mf1}
+    oos = per_label_prf(y_true, y_pred, ("out_of_scope",))["out_of_scope"]
+    if oos["support"]:
+        m["out_of_scope_f1"] = descriptive(float(oos["f1"]), int(oos["support"]), "score")
     for flag, short in (("needs_clarification", "clarification"), ("escalate", "escalation")):
         labelled = [(r, o) for r, o in zip(results, outs, strict=True) if flag in r.expected]
         if labelled:
             prf = binary_prf([r.expected[flag] for r, _ in labelled], [bool(o.get(flag)) for _, o in labelled])
             m[f"{short}_precision"] = prf["precision"]
             m[f"{short}_recall"] = prf["recall"]
+            negatives = [o for r, o in labelled if not r.expected[flag]]
+            if negatives:
+                m[f"false_{short}_rate"] = rate(sum(bool(o.get(flag)) for o in negatives), len(negatives),
+                                                higher_is_better=False)
     m["ece"] = ece_with_ci(conf, correct)
+    confident = conf >= 0.9
+    if confident.any():
+        # "A confidence >= 0.9 must be right >= 90% of the time on every split."
+        m["accuracy_at_conf_0.9"] = rate(int(correct[confident].sum()), int(confident.sum()))
     m["brier"] = MetricValue(brier_score(conf, correct), float("nan"), float("nan"), len(results),
                              "score", False, "none")
     curve = coverage_accuracy_curve(conf, correct)
@@ -390,13 +417,18 @@ def out_of_scope_metrics(results: Sequence[CaseResult]) -> SuiteMetrics:
 
 
 def prompt_attack_metrics(results: Sequence[CaseResult]) -> SuiteMetrics:
-    """Block rate and the share labelled ``prompt_attack``."""
-    outs = [r.output or {} for r in results]
-    return SuiteMetrics({
-        "block_rate": rate(sum(o.get("action") == "block" for o in outs), len(results)),
-        "prompt_attack_category_rate": rate(sum("prompt_attack" in (o.get("categories") or ()) for o in outs),
-                                            len(results)),
-    })
+    """Block rate on the attacks, false blocks on in-the-wild prompts that are not attacks."""
+    attacks = [r for r in results if r.expected.get("action") == "block"]
+    benign = [r for r in results if r.expected.get("action") != "block"]
+    m: dict[str, Any] = {}
+    if attacks:
+        m["block_rate"] = rate(sum((r.output or {}).get("action") == "block" for r in attacks), len(attacks))
+        m["prompt_attack_category_rate"] = rate(
+            sum("prompt_attack" in ((r.output or {}).get("categories") or ()) for r in attacks), len(attacks))
+    if benign:
+        m["false_block_rate"] = rate(sum((r.output or {}).get("action") == "block" for r in benign), len(benign),
+                                     higher_is_better=False)
+    return SuiteMetrics(m)
 
 
 # ---------------------------------------------------------------------------
@@ -414,7 +446,9 @@ def _guardrail_suite(direction: str, categories: tuple[str, ...], description: s
         solver=SolverSpec(component, _guard_solver(direction), private_keys=("_redacted",)),
         scorers=(guardrail_match(categories="subset"),),
         metrics=guardrail_metrics(categories),
-        splits=("dev", "test"),
+        # Every split: a rule whose only cases sit in train must still be noticed when it breaks.
+        splits=None,
+        headline=HEADLINE[f"guardrails_{direction}"],
         validate=_validate_guardrail(categories),
         safe_input=safe_guardrail_input,
         sensitive=guardrail_sensitive,
@@ -446,7 +480,9 @@ def intent_suite() -> Suite:
                           params={"nlp": "OfflineNlp", "model": "load_intent_model()"}),
         scorers=(intent_match(), flag_match("needs_clarification"), flag_match("escalate")),
         metrics=intent_metrics,
-        splits=("test",),
+        # train is what the classifier was fitted on; dev calibrates; test and blind are held out.
+        splits=("dev", "test", "blind"),
+        headline=HEADLINE["intent"],
         validate=_validate_intent,
         components=("pipeline.domain.intent.IntentDetector", "pipeline.adapters.local.offline_nlp.OfflineNlp"),
     )
@@ -473,7 +509,10 @@ def prompt_attacks_suite() -> Suite:
         dataset=GOLDEN_DIR / "prompt_attacks.jsonl",
         solver=SolverSpec("pipeline.domain.guardrails.scan_input", _guard_solver("input"),
                           private_keys=("_redacted",)),
-        scorers=(blocked(), blocked(category="prompt_attack", name="prompt_attack_category", required=False)),
+        # Scored against the label: an in-the-wild prompt that is not an attack (tag
+        # not_attack, expected allow) passes when it is allowed.
+        scorers=(guardrail_match(categories="ignore"),
+                 guardrail_match(categories="subset", name="prompt_attack_category", required=False)),
         metrics=prompt_attack_metrics,
         validate=_validate_guardrail(INPUT_CATEGORIES),
         components=("pipeline.domain.guardrails.scan_input",),
@@ -507,7 +546,8 @@ def quality_suite() -> Suite:
                           params={"catalog": "BotocoreApiCatalog", "output_guard": "scan_output"}),
         scorers=(quality_agreement(defect_below=0.5), quality_defects(defect_below=0.5)),
         metrics=quality_metrics,
-        splits=("dev", "test"),
+        splits=None,
+        headline=HEADLINE["quality"],
         validate=_validate_quality,
         safe_input=_quality_safe_input,
         sensitive=_quality_sensitive,
@@ -636,6 +676,15 @@ def _conversation_sensitive(case: GoldenCase) -> bool:
     return any(t.get("guardrail_action", "allow") != "allow" for t in case.expected["turns"])
 
 
+def _conversation_flags(case: GoldenCase, output: dict[str, Any] | None) -> tuple[str, ...]:
+    """Zero tolerance end to end: a turn labelled block that the workflow let through."""
+    got = (output or {}).get("turns") or []
+    for i, exp in enumerate(case.expected["turns"]):
+        if exp.get("guardrail_action", "allow") == "block" and i < len(got) and got[i].get("guardrail_action") == "allow":
+            return ("blocked_category_passed",)
+    return ()
+
+
 def conversation_metrics(results: Sequence[CaseResult]) -> SuiteMetrics:
     """Pass rate per turn and per step (guardrail, routing, intent, quality), latency per turn."""
     steps = {"guardrail_action": [0, 0], "response_type": [0, 0], "intent": [0, 0], "quality": [0, 0]}
@@ -694,6 +743,8 @@ def conversations_suite() -> Suite:
         validate=_validate_conversation,
         safe_input=_conversation_safe_input,
         sensitive=_conversation_sensitive,
+        flags=_conversation_flags,
+        headline=HEADLINE["conversations"],
         components=("pipeline.local.workflow.LocalWorkflow", "pipeline.handlers.*", "stack (synthesized template)"),
     )
 

@@ -39,6 +39,7 @@ import hashlib
 import json
 import math
 import random
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,13 +58,8 @@ from pipeline.domain.intent import (
 from pipeline.domain.models import INTENTS
 
 INTENT_SET = GOLDEN_DIR / "intent.jsonl"
-CLINC_PATH = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared"
-    / "datasets"
-    / "clinc150"
-    / "clinc150_train_val.json"
-)
+#: Committed with its licence (evals/data/clinc150/README.md) so a clone trains the same model.
+CLINC_PATH = Path(__file__).resolve().parent / "data" / "clinc150" / "clinc150_train_val.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,7 +508,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = load_cases(args.data, splits=("train", "dev"))
     extra: list[str] = []
     source = ""
-    if not args.no_clinc and args.clinc.is_file():
+    if not args.no_clinc and not args.clinc.is_file():
+        # Never a quiet downgrade: a model trained without CLINC150 is a different model.
+        print(f"train_intent: CLINC150 not found at {args.clinc}; it is committed under "
+              "evals/data/clinc150/ (restore it with git), or pass --no-clinc deliberately", file=sys.stderr)
+        return 2
+    if not args.no_clinc:
         extra = clinc_out_of_scope_sample(
             args.clinc,
             settings.clinc_per_intent,
@@ -521,9 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.clinc_per_lookalike,
         )
         source = "CLINC150 (Larson et al. 2019), CC BY 3.0: train + oos_train, fixed-seed sample"
-    elif not args.no_clinc:
-        settings = TrainSettings(clinc_per_intent=0, clinc_per_lookalike=0, clinc_oos=0)
-    if args.no_clinc:
+    else:
         settings = TrainSettings(clinc_per_intent=0, clinc_per_lookalike=0, clinc_oos=0)
     from pipeline.adapters.local.offline_nlp import OfflineNlp  # the runtime's local NLP port
 

@@ -164,3 +164,18 @@ def test_clarify_threshold_is_the_utility_break_even():
     u = CLARIFY_UTILITY
     answer = t * u["right_answer"] + (1 - t) * u["wrong_answer"]
     assert answer == pytest.approx(u["unneeded_question"], abs=0.01)
+
+
+def test_missing_clinc_is_an_error_not_a_quieter_model(tmp_path, capsys):
+    output = tmp_path / "model.json"
+    code = main(["--clinc", str(tmp_path / "absent.json"), "--output", str(output)])
+    assert code == 2
+    assert not output.exists()
+    assert "CLINC150 not found" in capsys.readouterr().err
+
+
+def test_the_committed_clinc_copy_is_what_training_reads():
+    from evals.train_intent import CLINC_PATH
+
+    assert CLINC_PATH.is_file() and (CLINC_PATH.parent / "README.md").is_file()
+    assert "CC BY 3.0" in (CLINC_PATH.parent / "README.md").read_text(encoding="utf-8")
