@@ -59,3 +59,12 @@ def write_baselines(record: dict[str, Any], suites: Iterable[str], directory: Pa
         write_json_atomic({**envelope, "suites": {name: record["suites"][name]}}, path, indent=1)
         written.append(path)
     return written
+
+
+def flagged_cases(record: dict[str, Any] | None, suite: str) -> dict[str, set[str]]:
+    """Zero-tolerance flag -> ids of the baseline's cases carrying it (the known defects)."""
+    found: dict[str, set[str]] = {}
+    for case in (baseline_suite(record, suite) or {}).get("cases", []):
+        for flag in case.get("flags") or ():
+            found.setdefault(flag, set()).add(case["id"])
+    return found

@@ -189,7 +189,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         comparisons[name] = compare_suite(name, record["suites"][name], baseline_mod.baseline_suite(base, name),
                                           alpha=gates.alpha, baseline_run_id=base.get("run_id") if base else None)
     try:
-        gate_results = evaluate(gates, record, comparisons)
+        known_flags = {name: baseline_mod.flagged_cases(baselines[name], name) for name in names}
+        gate_results = evaluate(gates, record, comparisons, known_flags)
     except GateConfigError as exc:
         return _fail(str(exc), err)
     verdict_ok = all(g.passed for g in gate_results)

@@ -68,6 +68,7 @@ class GateConfig:
     zero_tolerance_flags: tuple[str, ...] = ZERO_TOLERANCE_FLAGS
     zero_tolerance_suites: tuple[str, ...] = ("*",)
     targets: tuple[Floor, ...] = ()
+    zero_tolerance_splits: tuple[str, ...] | None = None  # None: every split
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +169,11 @@ def parse_gates(data: dict[str, Any], path: str, *, known_suites: tuple[str, ...
         raise _err(path, "zero_tolerance.suites", "must be a list of suite names")
     for s in zsuites:
         check_suite(s, "zero_tolerance")
+    zsplits = zt.get("splits")
+    if zsplits is not None and (not isinstance(zsplits, list) or not all(isinstance(s, str) for s in zsplits)):
+        raise _err(path, "zero_tolerance.splits", "must be a list of split names")
     return GateConfig(path, alpha if alpha is not None else 0.05, tuple(floors), tuple(regs), tuple(flags),
-                      tuple(zsuites), tuple(targets))
+                      tuple(zsuites), tuple(targets), tuple(zsplits) if zsplits is not None else None)
 
 
 def load_gates(path: Path | str = GATES_FILE, *, known_suites: tuple[str, ...] | None = None) -> GateConfig:
@@ -188,7 +192,8 @@ def _applies(entry_suite: str, suite: str) -> bool:
     return entry_suite in ("*", suite)
 
 
-def evaluate(config: GateConfig, record: dict[str, Any], comparisons: dict[str, SuiteComparison]) -> list[GateResult]:
+def evaluate(config: GateConfig, record: dict[str, Any], comparisons: dict[str, SuiteComparison],
+             known_flags: dict[str, dict[str, set[str]]] | None = None) -> list[GateResult]:
     """Evaluate every gate against a run record and its comparisons.
 
     Raises:
@@ -245,7 +250,12 @@ def evaluate(config: GateConfig, record: dict[str, Any], comparisons: dict[str, 
                                       reg.metric, delta.current, cases[:50]))
         if any(_applies(s, name) for s in config.zero_tolerance_suites):
             for flag in config.zero_tolerance_flags:
-                hits = tuple(c["id"] for c in suite["cases"] if flag in (c.get("flags") or ()))
+                # A ratchet: a flag the committed baseline already carries is a known, listed
+                # defect (reported, and a target); any new one fails the run.
+                known = ((known_flags or {}).get(name) or {}).get(flag, set())
+                hits = tuple(c["id"] for c in suite["cases"] if flag in (c.get("flags") or ())
+                             and c["id"] not in known
+                             and (config.zero_tolerance_splits is None or c.get("split") in config.zero_tolerance_splits))
                 detail = "none" if not hits else f"{len(hits)} case(s): {', '.join(hits[:20])}"
                 results.append(GateResult(f"zero_tolerance:{name}.{flag}", "zero_tolerance", name, not hits, detail,
                                           cases=hits))

@@ -62,7 +62,7 @@ HEADLINE: dict[str, tuple[str, ...]] = {
                          "recall.credential_request", "recall.future_features", "recall.prompt_attack"),
     "guardrails_output": ("action_accuracy", "block_recall", "false_block_rate"),
     "intent": ("macro_f1", "accuracy", "ece", "accuracy_at_conf_0.9", "escalation_recall", "false_escalation_rate",
-               "out_of_scope_f1"),
+               "in_scope_called_out_of_scope_rate", "out_of_scope_f1"),
     "quality": ("passed_agreement", "passed_kappa"),
     "conversations": ("turn_pass_rate",),
 }
@@ -334,6 +334,11 @@ def intent_metrics(results: Sequence[CaseResult], *, target_accuracy: float = 0.
     conf = np.array([float(o.get("confidence", 0.0)) for o in outs])
     correct = np.array([t == p for t, p in zip(y_true, y_pred, strict=True)])
     m: dict[str, Any] = {"accuracy": acc, "macro_f1": mf1}
+    in_scope = [p for t, p in zip(y_true, y_pred, strict=True) if t != "out_of_scope"]
+    if in_scope:
+        # AWS questions turned away as off-topic: the costliest intent error (GUIDE §2.1).
+        m["in_scope_called_out_of_scope_rate"] = rate(sum(p == "out_of_scope" for p in in_scope), len(in_scope),
+                                                      higher_is_better=False)
     oos = per_label_prf(y_true, y_pred, ("out_of_scope",))["out_of_scope"]
     if oos["support"]:
         m["out_of_scope_f1"] = descriptive(float(oos["f1"]), int(oos["support"]), "score")

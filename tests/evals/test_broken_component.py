@@ -121,17 +121,17 @@ def _check_run(root: Path, suite: str) -> tuple[str, str]:
 def _secrets(root: Path) -> set[str]:
     """Secret-looking tokens of every sensitive golden guardrail case."""
     found: set[str] = set()
+    public: set[str] = set()  # tokens that also occur in cases with nothing secret (cipher names, ids)
     for name in ("guardrails_input.jsonl", "guardrails_output.jsonl"):
-        for line in (root / "golden_sets" / name).read_text(encoding="utf-8").splitlines():
+        for line in (root / "golden_sets" / name).read_text(encoding="utf-8").split("\n"):
             if not line.strip():
                 continue
             case = json.loads(line)
-            if not set(case["expected"].get("categories") or ()) & SENSITIVE_CATEGORIES:
-                continue
+            sensitive = bool(set(case["expected"].get("categories") or ()) & SENSITIVE_CATEGORIES)
             for token in re.findall(r"[A-Za-z0-9+/=_\-]{16,}", case["input"]):
                 if any(c.isdigit() for c in token) and any(c.isalpha() for c in token):
-                    found.add(token)
-    return found
+                    (found if sensitive else public).add(token)
+    return found - public
 
 
 def test_broken_access_key_rule_exits_1_with_the_regression_first(tmp_path):
@@ -176,7 +176,7 @@ def test_broken_billing_intent_rule_exits_1_with_the_regression_first(tmp_path):
     failed_before = _failed_gates(root)
 
     # The billing keyword rule now routes every cost question to account management.
-    _break(root / "pipeline" / "domain" / "intent.py", r'return "billing_cost", "billing_keywords"',
+    _break(root / "pipeline" / "domain" / "intent" / "core.py", r'return "billing_cost", "billing_keywords"',
            'return "account_management", "billing_keywords"')
     run = _run_evals(root, "intent")
     assert run.returncode == 1, run.stdout + run.stderr

@@ -40,11 +40,28 @@ def shingles(text: str, size: int = 5) -> frozenset[str]:
     return frozenset(normalised[i : i + size] for i in range(len(normalised) - size + 1))
 
 
+#: Below this many 5-grams the ASCII view of a text (Japanese, Cyrillic, base64 blobs) is too
+#: short for a character-overlap comparison to mean anything.
+MIN_COMPARABLE_SHINGLES = 20
+
+
+def _base(case: GoldenCase) -> str | None:
+    """Deliberate variants of one answer by one author carry ``base:<id>`` (GUIDE §7)."""
+    return next((t for t in case.tags if t.startswith("base:")), None)
+
+
 def near_duplicates(cases: list[GoldenCase], threshold: float = NEAR_DUPLICATE_JACCARD) -> list[tuple[str, str, float]]:
-    """Pairs of case ids whose character 5-gram Jaccard similarity is at least ``threshold``."""
-    sets = [(c.id, shingles(case_text(c))) for c in cases]
+    """Pairs of case ids whose character 5-gram Jaccard similarity is at least ``threshold``.
+
+    Variants of one base answer (same ``base:`` tag) and texts whose ASCII view is too
+    short to compare are not pairs.
+    """
+    sets = [(c.id, shingles(case_text(c)), _base(c)) for c in cases]
+    sets = [(i, s, b) for i, s, b in sets if len(s) >= MIN_COMPARABLE_SHINGLES]
     pairs = []
-    for (id_a, a), (id_b, b) in combinations(sets, 2):
+    for (id_a, a, base_a), (id_b, b, base_b) in combinations(sets, 2):
+        if base_a is not None and base_a == base_b:
+            continue
         small, large = sorted((len(a), len(b)))
         if small < threshold * large:  # Jaccard <= |small| / |large|: cannot reach the threshold
             continue
@@ -83,7 +100,7 @@ def test_intent_suite_size_and_coverage() -> None:
     per_intent = Counter(c.expected["intent"] for c in cases)
     assert set(per_intent) == set(INTENTS)
     assert min(per_intent.values()) >= 80, per_intent
-    assert {c.split for c in cases} == {"train", "dev", "test"}
+    assert {c.split for c in cases} == {"train", "dev", "test", "blind"}
 
 
 def test_input_guardrail_suite_size_and_hard_negatives() -> None:
@@ -98,7 +115,7 @@ def test_output_guardrail_and_quality_suite_sizes() -> None:
     assert len(load_or_skip("guardrails_output")) >= 150
     quality = load_or_skip("quality")
     assert len(quality) >= 250
-    assert {c.split for c in quality} == {"train", "dev", "test"}
+    assert {c.split for c in quality} == {"train", "dev", "test", "blind"}
 
 
 @pytest.mark.parametrize("suite", ["intent", "guardrails_input", "guardrails_output", "quality"])

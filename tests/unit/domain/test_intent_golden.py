@@ -17,7 +17,6 @@ import pytest
 from evals.datasets import GOLDEN_DIR, load_cases
 from evals.train_intent import (
     INTENT_SET,
-    evaluate,
     expected_calibration_error,
     macro_f1,
     training_data_sha256,
@@ -60,6 +59,7 @@ def _char_trigrams(text: str) -> set[str]:
 
 
 def test_intent_set_size_labels_and_splits(cases):
+    cases = [c for c in cases if c.source == "written for this project (intent v1)"]  # v2: tests/golden
     assert len(cases) >= 1000
     per_intent = Counter(c.expected["intent"] for c in cases)
     assert set(per_intent) == set(INTENTS)
@@ -79,6 +79,7 @@ def test_intent_set_size_labels_and_splits(cases):
 
 
 def test_intent_set_covers_the_hard_cases(cases):
+    cases = [c for c in cases if c.source == "written for this project (intent v1)"]
     tags = Counter(t for c in cases for t in c.tags)
     for tag in (
         "terse",
@@ -98,6 +99,7 @@ def test_intent_set_covers_the_hard_cases(cases):
 
 
 def test_no_near_duplicates(cases):
+    cases = [c for c in cases if c.source == "written for this project (intent v1)"]  # v2: tests/golden
     seen: dict[frozenset[str], str] = {}
     for case in cases:
         key = frozenset(_tokens(case.input))
@@ -155,25 +157,8 @@ def test_training_hash_detects_a_changed_train_case(cases):
     assert training_data_sha256(not_train) == training_data_sha256([])
 
 
-# --- acceptance numbers on the TEST split ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def test_metrics(cases, detector):
-    return evaluate(detector, [c for c in cases if c.split == "test"])
-
-
-def test_macro_f1_on_test_split(test_metrics):
-    assert test_metrics["macro_f1"] >= 0.90, test_metrics["errors"]
-
-
-def test_calibration_on_test_split(test_metrics):
-    assert test_metrics["ece"] <= 0.05
-
-
-def test_escalation_is_precise_and_complete_on_test_split(test_metrics):
-    assert test_metrics["escalation"]["recall"] >= 0.9
-    assert test_metrics["escalation"]["precision"] >= 0.8
+# Acceptance numbers (macro-F1, ECE, escalation P/R on the seen and blind splits) are measured by
+# the eval suite (`nox -s eval`, which CI runs) against evals/gates.toml: one place for thresholds.
 
 
 def test_metric_helpers():

@@ -31,7 +31,8 @@ def validator() -> QualityValidator:
 
 
 def test_golden_set_shape():
-    cases = load_cases(QUALITY_SET)
+    # The v1 set as written for the project; v2 (blind-written) cases are checked in tests/golden.
+    cases = [c for c in load_cases(QUALITY_SET) if c.source.startswith("written for this project")]
     assert len(cases) >= 250
     good = [c for c in cases if c.expected["passed"]]
     assert 0.35 <= len(good) / len(cases) <= 0.45

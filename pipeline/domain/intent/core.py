@@ -36,11 +36,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain.intent.catalogue import CATALOGUE
+from pipeline.domain.intent.escalation import escalation_reasons, frustration_signals, trigger_fires
+from pipeline.domain.intent.gazetteer import find_products
 from pipeline.domain.models import INTENTS, IntentResult, NlpAnalysis, Turn
 from pipeline.domain.textnorm import normalize
 from pipeline.ports import NlpClient, NlpError
 
-MODEL_PATH = Path(__file__).resolve().parent / "intent_model.json"
+MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 MODEL_FORMAT = "intent-logreg-v1"
 
 #: Below this calibrated confidence the assistant asks one clarifying question instead of
@@ -56,6 +59,7 @@ RULE_IDS: tuple[str, ...] = (
     "billing_keywords",
     "account_keywords",
     "out_of_scope_topic",
+    "human_request",
 )
 
 # ---------------------------------------------------------------------------
@@ -66,9 +70,7 @@ _WORD_RE = re.compile(r"[a-z0-9]+")
 #: Features are taken from the start of a message: a 100 KB pasted log adds cost, not signal.
 MAX_FEATURE_CHARS = 5000
 _ARN_RE = re.compile(r"\barn:aws[a-z-]*:", re.IGNORECASE)
-_ERROR_CODE_RE = re.compile(
-    r"\b[A-Z][a-z]+(?:[A-Z][a-z0-9]+)+(?:Exception|Error|Exceeded|NotFound|Denied|Failed)?\b"
-)
+_ERROR_CODE_RE = CATALOGUE.pattern("error_code")
 _HTTP_5XX_RE = re.compile(r"\b5\d\d\b")
 _HTTP_4XX_RE = re.compile(r"\b4\d\d\b")
 _INSTANCE_ID_RE = re.compile(r"\bi-[0-9a-f]{5,17}\b")
@@ -77,480 +79,13 @@ _INSTANCE_ID_RE = re.compile(r"\bi-[0-9a-f]{5,17}\b")
 #: AWS-specific error code or CloudFormation status, or an unambiguous service name.
 #: It vetoes ``out_of_scope`` from the classifier (rules for other clouds, retail and
 #: Alexa still win) and is a classifier feature (``s:aws``).
-_AWS_EVIDENCE_RE = re.compile(
-    r"\b(?:aws|amazon\s+web\s+services|arn:aws[a-z-]*:"
-    r"|(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-\d"
-    r"|an\s+error\s+occurred\s+\(\w+\)\s+when\s+calling"
-    r"|accessdenied(?:exception)?|throttlingexception|expiredtoken(?:exception)?"
-    r"|invalidclienttokenid|signaturedoesnotmatch|unauthorizedoperation|nosuchbucket|nosuchkey"
-    r"|resourcenotfoundexception|provisionedthroughputexceededexception|requestlimitexceeded"
-    r"|insufficientinstancecapacity|invalidparametervalue|limitexceededexception|toomanyrequestsexception"
-    r"|(?:create|update|delete|update_rollback|rollback|import)_(?:failed|in_progress|complete)"
-    r"|runtime\.\w+|states\.\w+|task\s+timed\s+out\s+after|(?:reserved|provisioned)\s+concurrency"
-    r"|provisioned\s+throughput|savings\s+plans?|reserved\s+instances?|free\s+tier|cost\s+explorer"
-    r"|ec2|s3|rds|iam|vpc|ebs|efs|ecs|eks|ecr|sqs|sns|kms|dynamodb|cloudformation|cloudfront|cloudwatch"
-    r"|cloudtrail|sagemaker|bedrock|guardduty|security\s*hub|route\s*53|elasticache|opensearch|redshift"
-    r"|lightsail|fargate|kinesis|beanstalk|codebuild|codepipeline|codedeploy|codecommit|cognito|boto3"
-    r"|botocore|eventbridge|step\s+functions|api\s+gateway|athena|quicksight|textract"
-    r"|rekognition|appsync|amplify\s+(?:hosting|console|gen\s*2)|secrets\s+manager|systems\s+manager"
-    r"|ssm|privatelink|transit\s+gateway|direct\s+connect|nat\s+gateway|memorydb|documentdb|neptune\s+db"
-    r"|elastic\s+(?:ip|load\s+balanc\w*|beanstalk|block\s+store)|cdk|cloud9|workspaces|imds(?:v2)?)\b",
-    re.IGNORECASE,
-)
+_AWS_EVIDENCE_RE = CATALOGUE.pattern("aws_evidence")
 
 
 #: Domain vocabulary: words and phrases that point to an intent. Each match adds a
 #: ``t:<intent>`` feature, which generalises far better from a few hundred examples
 #: than n-grams alone (the classifier still learns how much each one counts).
-TOPIC_LEXICON: dict[str, tuple[str, ...]] = {
-    "ec2_troubleshooting": (
-        "ec2",
-        "instance",
-        "instances",
-        "instace",
-        "isntance",
-        "instanse",
-        "ami",
-        "amis",
-        "ebs",
-        "volume",
-        "volumes",
-        "ssh",
-        "sshd",
-        "rdp",
-        "pem",
-        "key pair",
-        "status check",
-        "status checks",
-        "user data",
-        "spot",
-        "auto scaling",
-        "autoscaling",
-        "hibernate",
-        "reboot",
-        "rebooting",
-        "nitro",
-        "imds",
-        "imdsv2",
-        "metadata",
-        "windows server",
-        "amazon linux",
-        "ubuntu",
-        "yum",
-        "dnf",
-        "cloud-init",
-        "gp2",
-        "gp3",
-        "io2",
-        "nvme",
-        "fstab",
-        "launch template",
-        "vm",
-        "server",
-        "cpu",
-        "swap",
-        "disk",
-        "inode",
-        "kernel",
-        "serial console",
-        "instance connect",
-        "elastic ip",
-        "dedicated host",
-        "placement group",
-        "nvidia",
-        "graviton",
-        "t2",
-        "t3",
-        "m5",
-        "p3",
-        "g5",
-    ),
-    "s3_troubleshooting": (
-        "s3",
-        "bucket",
-        "buckets",
-        "object",
-        "objects",
-        "presigned",
-        "pre-signed",
-        "multipart",
-        "glacier",
-        "lifecycle",
-        "versioning",
-        "etag",
-        "prefix",
-        "upload",
-        "uploads",
-        "uploaded",
-        "static website",
-        "cors",
-        "replication",
-        "storage class",
-        "intelligent-tiering",
-        "aws s3",
-        "s3api",
-        "getobject",
-        "putobject",
-        "nosuchkey",
-        "nosuchbucket",
-        "object lock",
-        "sync",
-    ),
-    "lambda_troubleshooting": (
-        "lambda",
-        "lamda",
-        "lambdas",
-        "function",
-        "functions",
-        "handler",
-        "cold start",
-        "cold starts",
-        "layer",
-        "layers",
-        "runtime",
-        "invocation",
-        "invocations",
-        "invoke",
-        "invoked",
-        "concurrency",
-        "task timed out",
-        "sam",
-        "serverless",
-        "powertools",
-        "/tmp",
-        "deployment package",
-        "snapstart",
-        "event source mapping",
-        "function url",
-        "execution environment",
-        "init duration",
-        "aliases",
-        "importmoduleerror",
-    ),
-    "rds_database": (
-        "rds",
-        "aurora",
-        "mysql",
-        "postgres",
-        "postgresql",
-        "pg",
-        "database",
-        "databases",
-        "db",
-        "dms",
-        "read replica",
-        "replica",
-        "sql server",
-        "mariadb",
-        "performance insights",
-        "parameter group",
-        "multi-az",
-        "failover",
-        "max_connections",
-        "psycopg2",
-        "vacuum",
-        "binlog",
-        "rds proxy",
-        "pg_dump",
-        "master password",
-        "db instance",
-        "dbinstance",
-        "blue/green",
-        "tablespace",
-        "postgis",
-        "pgadmin",
-    ),
-    "networking": (
-        "vpc",
-        "vpcs",
-        "subnet",
-        "subnets",
-        "security group",
-        "security groups",
-        "security grp",
-        "sg",
-        "nacl",
-        "network acl",
-        "acl",
-        "route table",
-        "route tables",
-        "nat",
-        "nat gateway",
-        "igw",
-        "internet gateway",
-        "vpn",
-        "ipsec",
-        "bgp",
-        "direct connect",
-        "transit gateway",
-        "peering",
-        "load balancer",
-        "alb",
-        "nlb",
-        "elb",
-        "target group",
-        "targets",
-        "health check",
-        "health checks",
-        "route 53",
-        "route53",
-        "dns",
-        "domain",
-        "hosted zone",
-        "cidr",
-        "endpoint",
-        "privatelink",
-        "flow logs",
-        "ip address",
-        "ipv6",
-        "nameservers",
-        "mtu",
-        "packet",
-        "ping",
-        "cname",
-        "nxdomain",
-        "resolver",
-        "dhcp",
-        "reachability",
-    ),
-    "iam_security": (
-        "iam",
-        "role",
-        "roles",
-        "policy",
-        "policies",
-        "permission",
-        "permissions",
-        "access denied",
-        "accessdenied",
-        "not authorized",
-        "unauthorized",
-        "credentials",
-        "credential",
-        "access key",
-        "access keys",
-        "secret key",
-        "secret access key",
-        "mfa",
-        "sts",
-        "assume",
-        "assumerole",
-        "assume role",
-        "sso",
-        "identity center",
-        "saml",
-        "okta",
-        "root user",
-        "token",
-        "kms",
-        "hacked",
-        "compromised",
-        "scp",
-        "passrole",
-        "principal",
-        "trust policy",
-        "least privilege",
-        "permission boundaries",
-        "oidc",
-        "federated",
-        "password policy",
-        "access analyzer",
-        "leaked",
-        "suspicious",
-        "accessdeniedexception",
-        "aws configure",
-        "profile",
-    ),
-    "billing_cost": (
-        "bill",
-        "bills",
-        "billed",
-        "billing",
-        "invoice",
-        "invoices",
-        "charge",
-        "charges",
-        "charged",
-        "cost",
-        "costs",
-        "price",
-        "pricing",
-        "budget",
-        "budgets",
-        "free tier",
-        "savings plan",
-        "savings plans",
-        "reserved instance",
-        "reserved instances",
-        "refund",
-        "payment",
-        "tax",
-        "vat",
-        "cur",
-        "spend",
-        "paying",
-        "pay",
-        "money",
-        "cost explorer",
-        "expensive",
-        "cheaper",
-        "credit card",
-        "usd",
-        "dollars",
-    ),
-    "account_management": (
-        "account",
-        "accounts",
-        "acount",
-        "quota",
-        "quotas",
-        "limit",
-        "limits",
-        "limit increase",
-        "support plan",
-        "support plans",
-        "support case",
-        "business support",
-        "developer support",
-        "enterprise support",
-        "close",
-        "closed",
-        "suspended",
-        "organization",
-        "organizations",
-        "contact",
-        "email address",
-        "phone number",
-        "opt-in",
-        "verification",
-        "activation",
-        "sign up",
-        "signup",
-        "vcpu",
-        "account id",
-        "root account",
-        "alternate contacts",
-        "account manager",
-        "sales",
-        "partner",
-        "landing zone",
-        "control tower",
-        "quotaexceeded",
-        "limitexceeded",
-        "sandbox",
-    ),
-    "general_support": (
-        "cloudfront",
-        "ecs",
-        "eks",
-        "fargate",
-        "kubernetes",
-        "kubectl",
-        "pods",
-        "sqs",
-        "sns",
-        "ses",
-        "cloudformation",
-        "cdk",
-        "stack",
-        "bedrock",
-        "sagemaker",
-        "dynamodb",
-        "api gateway",
-        "step functions",
-        "step function",
-        "kinesis",
-        "glue",
-        "athena",
-        "redshift",
-        "ecr",
-        "beanstalk",
-        "elastic beanstalk",
-        "codepipeline",
-        "codebuild",
-        "codedeploy",
-        "cloudwatch",
-        "cognito",
-        "opensearch",
-        "elasticache",
-        "redis",
-        "msk",
-        "kafka",
-        "eventbridge",
-        "cloudtrail",
-        "guardduty",
-        "security hub",
-        "waf",
-        "acm",
-        "textract",
-        "rekognition",
-        "transcribe",
-        "amplify",
-        "lightsail",
-        "app runner",
-        "cli",
-        "boto3",
-        "sdk",
-        "region",
-        "regions",
-        "availability zones",
-        "well architected",
-        "memorydb",
-        "secrets manager",
-        "certificate",
-    ),
-    "out_of_scope": (
-        "amazon order",
-        "package",
-        "prime",
-        "alexa",
-        "kindle",
-        "echo",
-        "audible",
-        "azure",
-        "gcp",
-        "google cloud",
-        "bigquery",
-        "firebase",
-        "heroku",
-        "digitalocean",
-        "vercel",
-        "recipe",
-        "weather",
-        "flight",
-        "hotel",
-        "bank",
-        "banks",
-        "bank account",
-        "checking",
-        "debit",
-        "savings account",
-        "mortgage",
-        "loan",
-        "loans",
-        "deposit",
-        "paycheck",
-        "credit limit",
-        "credit score",
-        "mastercard",
-        "atm",
-        "routing number",
-        "netflix",
-        "spotify",
-        "iphone",
-        "android",
-        "movie",
-        "music",
-        "restaurant",
-        "travel",
-        "vacation",
-        "song",
-        "joke",
-        "poem",
-        "dog",
-        "car",
-    ),
-}
+TOPIC_LEXICON: dict[str, tuple[str, ...]] = CATALOGUE.topics
 _TOPIC_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (
         intent,
@@ -606,6 +141,9 @@ def extract_features(text: str) -> set[str]:
         add("s:instance_id")
     if _AWS_EVIDENCE_RE.search(text):
         add("s:aws")
+    for hit in find_products(text):
+        add("g:aws_product")
+        add("g:" + hit.intent)
     if len(words) <= 3:
         add("s:very_short")
     for intent, pattern in _TOPIC_RES:
@@ -618,76 +156,11 @@ def extract_features(text: str) -> set[str]:
 # Rules. Each pattern is precise on purpose: a rule only fires where it is certain.
 # ---------------------------------------------------------------------------
 
-_HUMAN_REQUEST_RE = re.compile(
-    r"\b(?:(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+|an\s+|some\s*one|somebody|someone|my\s+)?"
-    r"(?:real\s+|actual\s+|live\s+)?(?:human|person|agent|manager|supervisor|engineer|specialist|"
-    r"representative|rep|some\s*one|somebody|account\s+manager)"
-    r"|(?:a|an)\s+(?:real|actual|live)\s+(?:human|person|agent)"
-    r"|(?:get|put)\s+me\s+(?:through\s+to\s+)?(?:a\s+|an\s+)?(?:human|person|someone|somebody|manager)"
-    r"|get\s+(?:me\s+)?some\s*one\s+(?:on\s+the\s+phone|from\s+aws)"
-    r"|some\s*one\s+(?:from|at)\s+aws"
-    r"|(?:need|want)\s+(?:a\s+|an\s+)?(?:human|person|network\s+engineer|engineer\s+from\s+aws)"
-    r"|(?:call|phone)\s+me\b|on\s+(?:a\s+|the\s+)?(?:call|phone)\b"
-    r"|please\s+escalate|escalate\s+(?:this|my|it)|not\s+a\s+bot|reach\s+an?\s+(?:actual\s+|real\s+)?human"
-    r"|need\s+(?:someone|somebody)\s+to\s+help)",
-    re.IGNORECASE,
-)
-_ANGER_WORDS_RE = re.compile(
-    r"\b(?:garbage|useless|scam|fraud|ridiculous|unacceptable|outrageous|pathetic|incompetent|"
-    r"crap|crappy|trash|rubbish|disgrace(?:ful)?|shit\w*|fuck\w*|wtf|the\s+hell|"
-    r"sue|lawyer|chargeback|going\s+to\s+my\s+bank)\b",
-    re.IGNORECASE,
-)
-#: Words that are anger only in a negative message ("tell me a joke" is not angry).
-_ANGER_IF_NEGATIVE_RE = re.compile(r"\b(?:joke|worst|damn|terrible|awful)\b", re.IGNORECASE)
-_COMPROMISE_RE = re.compile(
-    r"\b(?:(?:been|was|were|got|is|am|are)\s+(?:hacked|compromised|breached)"
-    r"|(?:account|keys?|credentials|instances?|servers?|root|users?)\s+(?:(?:is|was|were|got|has\s+been|have\s+been)\s+)?(?:hacked|compromised)"
-    r"|(?:keys?|credentials?)\s+(?:were|was|got|have\s+been)\s+(?:leaked|exposed|stolen)"
-    r"|leaked\s+(?:access\s+)?keys?|credentials\s+were\s+exposed"
-    r"|suspicious\s+(?:activity|logins?)|unknown\s+iam\s+users|unauthori[sz]ed\s+(?:access|users?|logins?)"
-    r"|someone\s+(?:else\s+)?(?:launched|changed|deleted|created|is\s+using)"
-    r"|changed\s+by\s+someone\s+else|former\s+employee\s+still\s+has\s+access)",
-    re.IGNORECASE,
-)
-_BILLING_DISPUTE_RE = re.compile(
-    r"\b(?:refund\w*|money\s+back|dispute\w*|disputing|chargeback|charged\s+twice|double\s+charged"
-    r"|(?:can\s+i\s+get|want|need|give\s+me)\s+(?:a\s+)?credit\s+for)\b",
-    re.IGNORECASE,
-)
-_CLOSURE_RE = re.compile(
-    r"\b(?:(?:close|closing|closed|terminate|delete|cancel|reopen)\s+(?:my|our|the)\s+(?:aws\s+)?acc(?:ou)?nt"
-    r"|acc(?:ou)?nt\s+(?:was\s+|is\s+|got\s+)?(?:suspended|closed|on\s+hold|terminated)"
-    r"|suspended\s+(?:my|our)\s+account|suspended\s+again|(?:reopen|recover)\s+(?:a|my|our)\s+closed\s+account)\b",
-    re.IGNORECASE,
-)
-_BILLING_RE = re.compile(
-    r"\b(?:bill|bills|billed|billing|invoices?|charges?|charged|charging|costs?|costing|pricing|priced?"
-    r"|how\s+much\s+(?:does|do|will|is)|cheaper|expensive|savings\s+plans?|reserved\s+instances?"
-    r"|free\s+tier|budgets?|vat|tax|payment|paying|pay\s+for|promotional\s+credits?|credits?\s+(?:applied|cover|for\s+the)"
-    r"|cost\s+explorer|spend|spenders|payment\s+methods?|card\s+on\s+file)\b",
-    re.IGNORECASE,
-)
-_ACCOUNT_RE = re.compile(
-    r"\b(?:service\s+quotas?|quotas?|\w*quotaexceeded|limit\s+increase|increase\s+(?:the\s+|my\s+|our\s+)?(?:[\w-]+\s+){0,3}limits?"
-    r"|raise\s+(?:the\s+|my\s+|our\s+)?(?:[\w-]+\s+){0,3}limits?|vcpu\s+limit|limit\s+reached|support\s+plans?"
-    r"|(?:basic|developer|business|enterprise)\s+(?:support|plan)|support\s+case)\b",
-    re.IGNORECASE,
-)
-_BANK_OR_OTHER_CLOUD_RE = re.compile(
-    r"\b(?:azure|gcp|google\s+cloud|bigquery|firebase|heroku|digitalocean|oracle\s+cloud|ibm\s+cloud|vercel"
-    r"|netflix|spotify|gym|electricity|phone\s+bill|debit\s+card|checking|savings\s+account|chase|bank\s+card"
-    r"|amazon\.com|amazon\s+(?:order|package|prime|seller|gift|flex|stock|warehouse)|prime\s+video"
-    r"|alexa|kindle|echo\s+dot|audible|whole\s+foods|ring\s+doorbell)\b",
-    re.IGNORECASE,
-)
-_AWS_CONTEXT_RE = re.compile(
-    r"\b(?:aws|ec2|s3|lambda|rds|aurora|vpc|iam|route\s*53|cloudfront|dynamodb|bedrock|ecs|eks|fargate|ebs|"
-    r"elastic|instance|instances|bucket|buckets|nat|glacier|sagemaker|opensearch|marketplace|cloudwatch|"
-    r"snapshots?|load\s+balancer|data\s+transfer|regions?|linked\s+accounts?|organi[sz]ations?|support\s+plan|"
-    r"lightsail|kms|sqs|sns|ses|redshift|athena|glue|kinesis|config\s+rules|amazon\s+web\s+services)\b",
-    re.IGNORECASE,
-)
+_CLOSURE_RE = CATALOGUE.pattern("closure")
+_BILLING_RE = CATALOGUE.pattern("billing")
+_ACCOUNT_RE = CATALOGUE.pattern("account")
+_BANK_OR_OTHER_CLOUD_RE = CATALOGUE.pattern("bank_or_other_cloud")
+_AWS_CONTEXT_RE = CATALOGUE.pattern("aws_context")
 #: A 12-digit AWS account id ("account 123456789012", "1234-5678-9012").
 _ACCOUNT_ID_RE = re.compile(r"\b\d{4}-?\d{4}-?\d{4}\b")
 #: Everyday banking and household-bill language (CLINC150's bill_balance, pay_bill,
@@ -697,21 +170,7 @@ _ACCOUNT_ID_RE = re.compile(r"\b\d{4}-?\d{4}-?\d{4}\b")
 #: silent and the classifier (which learned CLINC150 ``train`` bank queries as
 #: ``out_of_scope``) decides. "can you place a stop on my account" is not an AWS question;
 #: "place a stop on my aws account" still is.
-_BANKISH_RE = re.compile(
-    r"\b(?:banks?|banking|bankers?|credit\s+union|credit\s+limits?|credit\s+score|credit\s+report"
-    r"|(?:debit|bank|visa|mastercard|amex|discover|atm|gift|store)\s+cards?|visa|mastercard"
-    r"|(?:credit|spending)\s+(?:\w+\s+)?limits?|limit\s+(?:of|on)\s+my\s+credit"
-    r"|pin(?:\s+(?:number|code))?|balances?|deposits?|checking|savings|mortgages?|loans?|paychecks?"
-    r"|atm|routing\s+number|wire\s+transfer|transfer\s+(?:money|funds|\$?\d+)|overdraft\w*|interest\s+rate"
-    r"|venmo|paypal|zelle|cash|(?:cable|electric(?:ity)?|water|gas|phone|cell\s*phone|internet|utility"
-    r"|utilities|rent|insurance|car|credit\s+card|plumbing|doctor|medical|hospital|dentist|student\s+loan)"
-    r"\s+(?:bills?|payments?)|place\s+a\s+(?:stop|hold|block)|put\s+a\s+(?:stop|hold|block|freeze)"
-    r"|(?:freeze|unfreeze|block|unblock)\s+(?:my|our|the|this)\s+(?:\w+\s+)?(?:account|card)"
-    r"|(?:account|card)\s+(?:is\s+|was\s+|got\s+|been\s+|has\s+been\s+)?(?:blocked|frozen)"
-    r"|pay\s+(?:a|my|the|off|this)\s+(?:\w+\s+)?(?:bill|bills|rent|mortgage|loan|balance|card)"
-    r"|switch\s+accounts|(?:change|update)\s+(?:my\s+)?(?:user\s*name|name)\s+(?:on|for)\s+(?:my\s+)?(?:bank|card))\b",
-    re.IGNORECASE,
-)
+_BANKISH_RE = CATALOGUE.pattern("bankish")
 
 
 def has_aws_context(text: str) -> bool:
@@ -722,6 +181,7 @@ def has_aws_context(text: str) -> bool:
         _AWS_CONTEXT_RE.search(text)
         or _AWS_EVIDENCE_RE.search(text[:MAX_FEATURE_CHARS])
         or _ACCOUNT_ID_RE.search(text)
+        or find_products(text)
     )
 
 
@@ -735,310 +195,13 @@ def is_generic_banking(text: str) -> bool:
 
 
 #: Billing vocabulary only AWS customers use: enough on its own for the billing rule.
-_AWS_BILLING_RE = re.compile(
-    r"\b(?:invoices?|cost\s+explorer|free\s+tier|savings\s+plans?|reserved\s+instances?|budget\s+alerts?|"
-    r"cost\s+allocation|cost\s+and\s+usage|cur\s+report|promotional\s+credits?|billing\s+(?:console|alarm|cycle|contact)|"
-    r"consolidated\s+billing|estimated\s+charges|cost\s+anomaly|pricing\s+calculator|vat\s+number|unblended|amortized|"
-    r"payment\s+methods?|card\s+on\s+file)\b",
-    re.IGNORECASE,
-)
-_OFF_TOPIC_RE = re.compile(
-    r"\b(?:recipe|lasagna|bake|cook(?:ing)?|weather|rain|forecast|flight|hotel|visa|passport|vacation|"
-    r"restaurant|pizza|calories|movie|song|music|joke|poem|horoscope|exchange\s+rate|"
-    r"alexa|kindle|echo\s+dot|prime\s+video|amazon\s+(?:order|package|prime|seller|gift|flex|warehouse)|"
-    r"azure|gcp|google\s+cloud|bigquery|firebase|heroku|digitalocean|oracle\s+cloud|ibm\s+cloud|vercel)\b",
-    re.IGNORECASE,
-)
-_VAGUE_FILLER = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "i",
-        "im",
-        "i'm",
-        "my",
-        "me",
-        "we",
-        "our",
-        "us",
-        "it",
-        "its",
-        "it's",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "am",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "you",
-        "your",
-        "pls",
-        "please",
-        "plz",
-        "help",
-        "hi",
-        "hello",
-        "hey",
-        "there",
-        "good",
-        "morning",
-        "thanks",
-        "thank",
-        "still",
-        "again",
-        "not",
-        "no",
-        "dont",
-        "doesnt",
-        "don't",
-        "doesn't",
-        "didnt",
-        "cant",
-        "can't",
-        "wont",
-        "won't",
-        "isnt",
-        "working",
-        "work",
-        "works",
-        "broken",
-        "broke",
-        "issue",
-        "issues",
-        "problem",
-        "problems",
-        "error",
-        "errors",
-        "wrong",
-        "fix",
-        "fixed",
-        "something",
-        "anything",
-        "nothing",
-        "everything",
-        "stuff",
-        "thing",
-        "things",
-        "weird",
-        "acting",
-        "down",
-        "fail",
-        "failing",
-        "failed",
-        "urgent",
-        "asap",
-        "since",
-        "yesterday",
-        "today",
-        "now",
-        "update",
-        "after",
-        "the",
-        "deploy",
-        "look",
-        "at",
-        "with",
-        "on",
-        "in",
-        "of",
-        "to",
-        "for",
-        "what",
-        "how",
-        "why",
-        "whats",
-        "happened",
-        "happening",
-        "getting",
-        "get",
-        "got",
-        "have",
-        "has",
-        "need",
-        "stopped",
-        "messed",
-        "up",
-        "any",
-        "this",
-        "that",
-        "is",
-        "there",
-        "on",
-        "aws",
-        "amazon",
-        "account",
-    ]
-)
-_COURTESY = frozenset(
-    ["thanks", "thank", "you", "thx", "bye", "goodbye", "cheers", "ok", "okay", "great"]
-)
-_FOLLOW_UP_RE = re.compile(
-    r"^\s*(?:still|same|and|also|what\s+about|how\s+about|and\s+in|again|it\s+still|that\s+didn|"
-    r"didn'?t\s+work|doesn'?t\s+work|not\s+working|ok|okay|now)\b|\b(?:still|same\s+(?:error|issue|problem)|again)\b",
-    re.IGNORECASE,
-)
-#: A run of at least three consecutive all-caps words ("WHY IS NOTHING WORKING").
-_CAPS_RUN_RE = re.compile(
-    r"\b[A-Z]{2,}(?:'[A-Z]+)?(?:[\s,.!?;:]+(?:I\s+)?[A-Z]{2,}(?:'[A-Z]+)?){2,}\b"
-)
-_CAPS_WORD_RE = re.compile(r"[A-Z]{2,}")
+_AWS_BILLING_RE = CATALOGUE.pattern("aws_billing")
+_OFF_TOPIC_RE = CATALOGUE.pattern("off_topic")
+_VAGUE_FILLER = CATALOGUE.words("vague_filler")
+_COURTESY = CATALOGUE.words("courtesy")
+_FOLLOW_UP_RE = CATALOGUE.pattern("follow_up")
 #: Acronyms, log levels and keywords that are upper case without anyone shouting.
-_NOT_SHOUTING = frozenset(
-    [
-        "AWS",
-        "EC2",
-        "S3",
-        "RDS",
-        "IAM",
-        "VPC",
-        "NAT",
-        "ALB",
-        "NLB",
-        "ELB",
-        "EBS",
-        "EKS",
-        "ECS",
-        "ECR",
-        "SQS",
-        "SNS",
-        "SES",
-        "KMS",
-        "MFA",
-        "SSH",
-        "RDP",
-        "DNS",
-        "API",
-        "CLI",
-        "SDK",
-        "ID",
-        "IP",
-        "HTTP",
-        "HTTPS",
-        "URL",
-        "TLS",
-        "SSL",
-        "CPU",
-        "GPU",
-        "AMI",
-        "AZ",
-        "DR",
-        "CDK",
-        "SAM",
-        "SCP",
-        "SSO",
-        "ARN",
-        "JSON",
-        "YAML",
-        "PEM",
-        "IPV",
-        "BGP",
-        "IKE",
-        "VPN",
-        "DX",
-        "ACL",
-        "NACL",
-        "CORS",
-        "DMS",
-        "CUR",
-        "SAML",
-        "OIDC",
-        "CIDR",
-        "GB",
-        "TB",
-        "MB",
-        "KB",
-        "USD",
-        "VAT",
-        "INR",
-        "EU",
-        "US",
-        "UTC",
-        "GMT",
-        "OK",
-        "ERROR",
-        "ERR",
-        "WARN",
-        "WARNING",
-        "INFO",
-        "DEBUG",
-        "FATAL",
-        "TRACE",
-        "CRITICAL",
-        "GET",
-        "PUT",
-        "POST",
-        "DELETE",
-        "HEAD",
-        "OPTIONS",
-        "PATCH",
-        "SELECT",
-        "FROM",
-        "WHERE",
-        "INSERT",
-        "UPDATE",
-        "NULL",
-        "TRUE",
-        "FALSE",
-        "FAILED",
-        "CREATE",
-        "DELETE",
-        "ROLLBACK",
-        "COMPLETE",
-        "IN",
-        "PROGRESS",
-        "REPORT",
-        "START",
-        "END",
-        "REQUEST",
-        "ALARM",
-    ]
-)
-
-
-def _is_shouting(text: str) -> bool:
-    for run in _CAPS_RUN_RE.findall(text):
-        if sum(1 for w in _CAPS_WORD_RE.findall(run) if w not in _NOT_SHOUTING) >= 3:
-            return True
-    return False
-
-
-def escalation_reasons(text: str, analysis: NlpAnalysis | None = None) -> tuple[str, ...]:
-    """Why a message must go to a human, in a stable order; empty when it need not.
-
-    Args:
-        text: The customer message.
-        analysis: The NLP port's analysis; its sentiment strengthens the anger rule.
-
-    Returns:
-        A tuple of reason ids among ``explicit_human_request``, ``strong_anger``,
-        ``account_compromise``, ``billing_dispute`` and ``account_closure``.
-    """
-    reasons = []
-    if _HUMAN_REQUEST_RE.search(text):
-        reasons.append("explicit_human_request")
-    negative = analysis is not None and (
-        analysis.sentiment in ("NEGATIVE", "MIXED") or analysis.negativity >= 0.5
-    )
-    if (
-        _ANGER_WORDS_RE.search(text)
-        or _is_shouting(text)
-        or (negative and _ANGER_IF_NEGATIVE_RE.search(text))
-    ):
-        reasons.append("strong_anger")
-    if _COMPROMISE_RE.search(text):
-        reasons.append("account_compromise")
-    if _BILLING_DISPUTE_RE.search(text):
-        reasons.append("billing_dispute")
-    if _CLOSURE_RE.search(text):
-        reasons.append("account_closure")
-    return tuple(reasons)
+_NOT_SHOUTING = CATALOGUE.words("not_shouting")
 
 
 def rule_intent(text: str) -> tuple[str, str] | None:
@@ -1053,18 +216,18 @@ def rule_intent(text: str) -> tuple[str, str] | None:
     other_world = _BANK_OR_OTHER_CLOUD_RE.search(text) and not re.search(
         r"\baws\b", text, re.IGNORECASE
     )
-    if other_world and not _AWS_CONTEXT_RE.search(text):
+    if other_world and not _AWS_CONTEXT_RE.search(text) and not find_products(text):
         return "out_of_scope", "out_of_scope_topic"
     # Incidents, closures and disputes escalate: only an explicit bank word ("my bank
     # account was hacked", "close my savings account") without AWS context keeps them
     # from firing, so "refund the double charge on my credit card" still escalates.
     named_bank = bool(_EVERYDAY_MONEY_RE.search(text)) and not has_aws_context(text)
     if not named_bank:
-        if _COMPROMISE_RE.search(text):
+        if trigger_fires("account_compromise", text):
             return "iam_security", "account_compromise"
-        if _CLOSURE_RE.search(text):
+        if _CLOSURE_RE.search(text) or trigger_fires("locked_out", text):
             return "account_management", "account_closure"
-        if _BILLING_DISPUTE_RE.search(text) and not other_world:
+        if trigger_fires("billing_dispute", text) and not other_world:
             return "billing_cost", "billing_dispute"
     # "what's my balance", "pay my bill", "freeze my account", "raise my credit limit":
     # bank language with no AWS context. The account and billing keyword rules need AWS
@@ -1078,9 +241,17 @@ def rule_intent(text: str) -> tuple[str, str] | None:
             return "billing_cost", "billing_keywords"
         if _ACCOUNT_RE.search(text):
             return "account_management", "account_keywords"
-    if _OFF_TOPIC_RE.search(text) and not _AWS_CONTEXT_RE.search(text):
+    if _OFF_TOPIC_RE.search(text) and not _AWS_CONTEXT_RE.search(text) and not find_products(text):
         return "out_of_scope", "out_of_scope_topic"
+    if trigger_fires("explicit_human_request", text) and not other_world and not has_aws_context(text):
+        # "Get me a human" with no topic at all (GUIDE §2.1): general support, escalated.
+        return "general_support", "human_request"
     return None
+
+
+_PRODUCT_QUESTION_RE = re.compile(
+    r"^\s*(?:what|how|which|does|do|can|is|are|when|why|where|qu[eé]|c[oó]mo|qu'est|comment|was|wie|o\s+que|como)\b",
+    re.IGNORECASE)
 
 
 def is_too_vague(text: str) -> bool:
@@ -1091,6 +262,8 @@ def is_too_vague(text: str) -> bool:
     """
     if _ERROR_CODE_RE.search(text):
         return False
+    if _PRODUCT_QUESTION_RE.search(text) and find_products(text):
+        return False  # "what is amazon macie?" asks one clear thing about a named product
     words = _WORD_RE.findall(text.lower().replace("'", ""))
     if any(w.isdigit() or sum(ch.isdigit() for ch in w) >= 3 for w in words):
         return False  # a number, an id or a status code is a concrete detail ("ec2", "s3" are not)
@@ -1215,7 +388,7 @@ _SERVICE_ENTITY_TYPES = frozenset({"AWS_SERVICE", "COMMERCIAL_ITEM"})
 _AWS_ONLY_ENTITY_TYPES = frozenset({"REGION", "ARN", "INSTANCE_ID"})
 #: Service entities that are also everyday words ("sam's steakhouse", "the vpn at work"):
 #: not evidence on their own that a message is about AWS.
-_WEAK_SERVICE_ENTITIES = frozenset({"SAM", "VPN", "S3 Glacier", "Aurora", "Glue", "Amplify"})
+_WEAK_SERVICE_ENTITIES = CATALOGUE.words("weak_service_entities")
 
 
 def is_other_world(text: str) -> bool:
@@ -1232,11 +405,7 @@ def is_other_world(text: str) -> bool:
 
 
 #: Personal banking words: a message naming them may be about a bank, not AWS.
-_EVERYDAY_MONEY_RE = re.compile(
-    r"\b(?:bank|banks|banking|credit\s+union|mortgage|paycheck|checking|savings|deposit|atm|"
-    r"venmo|paypal|zelle)\b",
-    re.IGNORECASE,
-)
+_EVERYDAY_MONEY_RE = CATALOGUE.pattern("everyday_money")
 
 
 def aws_evidence(text: str, analysis: NlpAnalysis | None = None) -> bool:
@@ -1250,7 +419,7 @@ def aws_evidence(text: str, analysis: NlpAnalysis | None = None) -> bool:
         text: The customer message.
         analysis: The NLP port's analysis, when available.
     """
-    if _AWS_EVIDENCE_RE.search(text[:MAX_FEATURE_CHARS]):
+    if _AWS_EVIDENCE_RE.search(text[:MAX_FEATURE_CHARS]) or find_products(text):
         return True
     if analysis is None:
         return False
@@ -1275,6 +444,11 @@ def out_of_scope_vetoed(text: str, analysis: NlpAnalysis | None = None) -> bool:
     Amazon retail, Alexa, a bank or an everyday topic (then the boundary rules and the
     classifier decide). Shared with the trainer, so calibration sees what ships.
     """
+    if find_products(text) and not _BANK_OR_OTHER_CLOUD_RE.search(text):
+        # A named AWS product (GUIDE §2.1) is in scope whatever everyday words surround it
+        # ("can i customize amazon forecast algorithms?"); only another world (retail,
+        # Alexa, another cloud, a bank) leaves the decision to the rules and the classifier.
+        return True
     return aws_evidence(text, analysis) and not is_other_world(text)
 
 
@@ -1371,10 +545,10 @@ class IntentDetector:
         escalate_reasons = escalation_reasons(text, analysis)
         if intent == "out_of_scope":
             # A refund from a shop or a suspended bank account is not an AWS incident.
-            escalate_reasons = tuple(
-                r for r in escalate_reasons if r in ("explicit_human_request", "strong_anger")
-            )
+            escalate_reasons = tuple(r for r in escalate_reasons if r == "explicit_human_request")
         reasons.extend(escalate_reasons)
+        # Anger alone never escalates (GUIDE §2.3): it is recorded so the reply acknowledges it.
+        reasons.extend(frustration_signals(text, analysis, _NOT_SHOUTING))
         needs_clarification = False
         if vague and escalate_reasons:
             vague = False  # "close my account" is short but says exactly what it wants

@@ -1,0 +1,140 @@
+"""Escalation triggers (golden_sets/GUIDE.md §2.3), read from ``escalation.toml``.
+
+Six triggers hand a conversation to a human: an explicit request for one, a threat to
+leave or go outside (chargeback, lawyer, regulator, going public), money lost or
+disputed, production down with business impact, account compromise, and an account
+locked or suspended with no self-service path. Anger alone is a *signal*, not a trigger:
+it makes the reply acknowledge the frustration and never escalates by itself.
+
+Example:
+    >>> escalation_reasons("I want to talk to a real person about my bill")
+    ('explicit_human_request',)
+    >>> escalation_reasons("This is ridiculous, my Lambda keeps timing out")
+    ()
+    >>> frustration_signals("This is ridiculous, my Lambda keeps timing out")
+    ('strong_anger',)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.domain.intent.catalogue import (
+    CATALOGUE,
+    ESCALATION_FILE,
+    CatalogueError,
+    compile_pattern,
+    load_toml,
+)
+from pipeline.domain.models import NlpAnalysis
+
+FORMAT = "escalation-catalogue-v1"
+#: Triggers, in the order reasons are reported.
+TRIGGER_IDS = ("explicit_human_request", "threat_to_leave", "billing_dispute", "production_impact",
+               "account_compromise", "locked_out")
+#: Only the first characters are scanned: a 100 KB pasted log says nothing more about escalation.
+MAX_SCAN_CHARS = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One escalation trigger: any alternative, or every pattern of one group, and not ``unless``."""
+
+    id: str
+    any_of: re.Pattern[str] | None
+    all_of: tuple[tuple[re.Pattern[str], ...], ...]
+    unless: re.Pattern[str] | None
+    must_match: tuple[str, ...]
+    must_not_match: tuple[str, ...]
+
+    def fires(self, text: str) -> bool:
+        hit = bool(self.any_of and self.any_of.search(text)) or any(
+            all(p.search(text) for p in group) for group in self.all_of)
+        return hit and not (self.unless is not None and self.unless.search(text))
+
+
+def _regex(entry: dict[str, Any], key: str, where: str, path: Path) -> re.Pattern[str] | None:
+    if key not in entry:
+        return None
+    spec = {"any_of": entry[key]} if isinstance(entry[key], list) else {"pattern": entry[key]}
+    return compile_pattern(f"{where}.{key}", spec, path).regex
+
+
+def load_triggers(path: Path = ESCALATION_FILE) -> tuple[tuple[Trigger, ...], dict[str, Trigger]]:
+    """Triggers and signals of the escalation catalogue; CatalogueError names file and entry."""
+    data = load_toml(path, FORMAT)
+    triggers = []
+    for i, entry in enumerate(data.get("trigger", [])):
+        where = f"trigger[{i}]"
+        if not isinstance(entry, dict) or entry.get("id") not in TRIGGER_IDS:
+            raise CatalogueError(f"{path}: {where}.id must be one of {', '.join(TRIGGER_IDS)}")
+        groups = entry.get("all_of", [])
+        if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
+            raise CatalogueError(f"{path}: {where}.all_of must be a list of lists of patterns")
+        all_of = tuple(tuple(compile_pattern(f"{where}.all_of", {"pattern": p}, path).regex for p in g) for g in groups)
+        any_of = _regex(entry, "any_of", where, path)
+        if any_of is None and not all_of:
+            raise CatalogueError(f"{path}: {where} needs any_of or all_of")
+        triggers.append(Trigger(entry["id"], any_of, all_of, _regex(entry, "unless", where, path),
+                                tuple(entry.get("must_match", [])), tuple(entry.get("must_not_match", []))))
+    missing = set(TRIGGER_IDS) - {t.id for t in triggers}
+    if missing:
+        raise CatalogueError(f"{path}: no trigger for {', '.join(sorted(missing))}")
+    signals = {}
+    for name, entry in (data.get("signals") or {}).items():
+        signals[name] = Trigger(name, _regex(entry, "any_of", f"signals.{name}", path), (), None,
+                                tuple(entry.get("must_match", [])), tuple(entry.get("must_not_match", [])))
+    order = {t: i for i, t in enumerate(TRIGGER_IDS)}
+    return tuple(sorted(triggers, key=lambda t: order[t.id])), signals
+
+
+TRIGGERS, SIGNALS = load_triggers()
+_BY_ID = {t.id: t for t in TRIGGERS}
+#: Words that are anger only in a negative message ("tell me a joke" is not angry).
+_ANGER_IF_NEGATIVE_RE = re.compile(r"\b(?:joke|worst|damn|terrible|awful)\b", re.IGNORECASE)
+
+
+def escalation_reasons(text: str, analysis: NlpAnalysis | None = None) -> tuple[str, ...]:
+    """The triggers that hand this message to a human, in a stable order; empty when none.
+
+    Args:
+        text: The customer message (the guardrails' normalised view).
+        analysis: Unused by the triggers (kept so callers need not know); see
+            :func:`frustration_signals`.
+    """
+    head = text[:MAX_SCAN_CHARS]
+    return tuple(t.id for t in TRIGGERS if t.fires(head))
+
+
+def trigger_fires(trigger_id: str, text: str) -> bool:
+    """Whether one named trigger fires (used by the intent rules)."""
+    return _BY_ID[trigger_id].fires(text[:MAX_SCAN_CHARS])
+
+
+def is_shouting(text: str, not_shouting: frozenset[str]) -> bool:
+    """Three or more consecutive words in capitals that are not acronyms or log levels."""
+    for run in _CAPS_RUN_RE.findall(text[:MAX_SCAN_CHARS]):
+        if sum(1 for w in _CAPS_WORD_RE.findall(run) if w not in not_shouting) >= 3:
+            return True
+    return False
+
+
+_CAPS_RUN_RE = re.compile(r"\b[A-Z]{2,}(?:'[A-Z]+)?(?:[\s,.!?;:]+(?:I\s+)?[A-Z]{2,}(?:'[A-Z]+)?){2,}\b")
+_CAPS_WORD_RE = re.compile(r"[A-Z]{2,}")
+
+
+def frustration_signals(text: str, analysis: NlpAnalysis | None = None,
+                        not_shouting: frozenset[str] | None = None) -> tuple[str, ...]:
+    """``("strong_anger",)`` when the customer is plainly upset; it never escalates by itself."""
+    if not_shouting is None:
+        not_shouting = CATALOGUE.words("not_shouting")
+    head = text[:MAX_SCAN_CHARS]
+    negative = analysis is not None and (analysis.sentiment in ("NEGATIVE", "MIXED") or analysis.negativity >= 0.5)
+    anger = SIGNALS.get("strong_anger")
+    if (anger is not None and anger.fires(head)) or is_shouting(head, not_shouting) or (
+            negative and _ANGER_IF_NEGATIVE_RE.search(head)):
+        return ("strong_anger",)
+    return ()
