@@ -35,7 +35,10 @@ except ImportError:  # pragma: no cover
 
 Hit = tuple[str, int, int]  # (rule_id, start, end) in the scanned view
 Window = tuple[int, int]
-MAX_WINDOW = 1024
+MAX_WINDOW = 4096
+# Texts this short are searched whole: windows would cost more than they save, and no
+# pattern can spend more than a bounded amount of work on so few characters.
+SHORT_TEXT = 512
 
 RE2_AVAILABLE = _re2 is not None
 
@@ -96,8 +99,9 @@ Detector = Callable[[RuleSpec, str, Sequence[Window]], Iterable[Hit]]
 def regex_detector(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """The default detector: every match of every pattern is a finding (span: ``group``)."""
     rule_id, group = spec.rule_id, spec.group
+    whole = len(windows) == 1 and windows[0] == (0, len(text))
     for pattern in spec.patterns:
-        for match in finditer_windows(pattern, text, windows):
+        for match in pattern.finditer(text) if whole else finditer_windows(pattern, text, windows):
             start, end = match.span(group)
             if end > start:
                 yield rule_id, start, end
@@ -154,14 +158,14 @@ class Engine:
             spec = rule.spec
             if spec.requires and not all(word in lowered for word in spec.requires):
                 continue
-            if candidates is not None:
-                if i not in candidates:
-                    continue
+            if candidates is not None and i not in candidates:
+                continue
+            if candidates is None or len(text) <= SHORT_TEXT:
+                windows = full
+            else:
                 windows = windows_for(rule.anchor, lowered, spec.before, spec.after)
                 if not windows:
                     continue
-            else:
-                windows = full
             found = list(rule.detector(spec, text, windows))
             if found and spec.exempt is not None and spec.exempt.search(text) and not (
                 spec.exempt_unless is not None and spec.exempt_unless.search(text)
