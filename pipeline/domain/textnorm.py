@@ -21,6 +21,8 @@ _INVISIBLE = frozenset(
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u200b\u200c\u200d"
     "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067"
     "\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
+    "\u2800"  # braille pattern blank: renders as a space, used to split keys
+
 )
 
 # Look-alike letters that NFKC leaves alone (Cyrillic, Greek, a few others), mapped to

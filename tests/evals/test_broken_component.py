@@ -141,8 +141,9 @@ def test_broken_access_key_rule_exits_1_with_the_regression_first(tmp_path):
     assert (root / "baselines" / "guardrails_input.json").is_file(), base.stdout + base.stderr
     failed_before = _failed_gates(root)
 
-    # The access-key id detector never matches any more: (?!) fails at every position.
-    _break(root / "pipeline" / "domain" / "guardrails.py", r'^(_ACCESS_KEY = re\.compile\(\s*r")', r"\1(?!)")
+    # The access-key id rule never matches any more: (?!) fails at every position.
+    _break(root / "pipeline" / "domain" / "guardrails" / "catalogue" / "secrets.toml",
+           r"^(  ')(?=\(\?-i:\[Aa\]\)\(\?<!)", r"\1(?!)")
     run = _run_evals(root, "guardrails_input")
     assert run.returncode == 1, run.stdout + run.stderr
     new_failures = _failed_gates(root) - failed_before

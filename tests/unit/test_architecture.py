@@ -42,7 +42,7 @@ def forbidden(module: str) -> bool:
     return any(module == bad or module.startswith(bad + ".") for bad in FORBIDDEN_IN_DOMAIN)
 
 
-@pytest.mark.parametrize("path", sorted(DOMAIN.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(DOMAIN.rglob("*.py")), ids=lambda p: str(p.relative_to(DOMAIN)))
 def test_domain_module_imports_nothing_from_outer_layers(path: Path) -> None:
     bad = sorted(m for m in imported_modules(path) if forbidden(m))
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}: pipeline/domain must stay pure"
@@ -55,7 +55,10 @@ def test_the_import_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
 
 
 def test_importing_the_whole_domain_loads_no_aws_sdk() -> None:
-    modules = [f"pipeline.domain.{p.stem}" for p in DOMAIN.glob("*.py") if p.stem != "__init__"]
+    modules = [
+        "pipeline.domain." + ".".join(p.relative_to(DOMAIN).with_suffix("").parts).removesuffix(".__init__")
+        for p in DOMAIN.rglob("*.py")
+    ]
     code = (
         "import sys\n"
         + "".join(f"import {m}\n" for m in modules)

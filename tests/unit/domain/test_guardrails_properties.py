@@ -151,3 +151,25 @@ def test_mutated_access_key_still_blocks(key: str, data: st.DataObject) -> None:
     assert "aws_access_key" in verdict.categories
     # Nothing of the key survives in the stored text.
     assert mutated not in verdict.redacted_text
+
+
+# Long random text (any printable characters, punctuation runs included) with a secret at
+# its very end: the anchor pass and the windows must still reach it.
+long_noise = st.text(
+    alphabet=st.sampled_from(string.ascii_letters + string.digits + string.punctuation + " \n\t-_:"),
+    min_size=2000, max_size=20000,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(noise=long_noise, key=access_keys, secret=secret_keys,
+       which=st.sampled_from(["access", "secret", "password", "token"]))
+def test_secret_at_the_very_end_of_long_random_text_is_found(noise: str, key: str, secret: str, which: str) -> None:
+    tail = {
+        "access": (f" {key}", "aws_access_key"),
+        "secret": (f"\naws_secret_access_key = {secret}", "aws_secret_key"),
+        "password": ("\nDB_PASSWORD=Winter2024!x", "password"),
+        "token": ("\ntoken ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "generic_secret"),
+    }[which]
+    verdict = scan_input(noise + tail[0])
+    assert tail[1] in verdict.categories

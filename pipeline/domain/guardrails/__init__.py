@@ -1,0 +1,249 @@
+"""Input and output guardrails: rule catalogues as data, a small engine, detector families.
+
+Public API (others code against exactly this):
+
+* :func:`scan_input` — secrets, PII, credential requests, questions about unreleased
+  features and prompt attacks in a customer's message;
+* :func:`scan_output` — sensitive data, future commitments and competitor disparagement
+  in a model's answer;
+* :func:`redact` — mask the spans of findings (overlaps allowed);
+* :data:`RULES` — the catalogue: every rule's category, id, action and user-facing message.
+
+Example:
+    >>> verdict = scan_input("my key is AKIA" + "ZQ3DN6WLF7J4XPRT please help")
+    >>> verdict.action.value, verdict.categories
+    ('block', ('aws_access_key',))
+    >>> "AKIAZQ3D" in verdict.redacted_text
+    False
+
+Layout: ``catalogue/*.toml`` holds the rules (id, category, action, message, anchor,
+patterns or lexicons, examples that must and must not match), validated on load by
+:mod:`.catalogue`; :mod:`.engine` runs them (one anchor pass, RE2 when available, then the
+patterns inside bounded windows: linear time on any input); :mod:`.secrets`, :mod:`.pii`,
+:mod:`.topics`, :mod:`.prompt_attacks` and :mod:`.output_policies` hold the detector code
+rules refer to; :mod:`.decoding` builds the base64 / ROT13 / leetspeak / reversed views
+that are rescanned; :mod:`.verdicts` turns hits into findings and verdicts.
+
+Every finding's span refers to the ORIGINAL text, so the redaction of the original text
+removes exactly what was matched on the normalised view.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.domain.guardrails import decoding
+from pipeline.domain.guardrails import output_policies as _output_policies
+from pipeline.domain.guardrails import pii as _pii
+from pipeline.domain.guardrails import prompt_attacks as _prompt_attacks
+from pipeline.domain.guardrails import secrets as _secrets
+from pipeline.domain.guardrails import topics as _topics
+from pipeline.domain.guardrails.catalogue import Rule, RuleSpec, load_catalogue, load_messages
+from pipeline.domain.guardrails.engine import Engine, Hit, lowered_view, regex_detector
+from pipeline.domain.guardrails.verdicts import blank, redact, to_findings, verdict
+from pipeline.domain.models import (
+    INPUT_CATEGORIES,
+    OUTPUT_CATEGORIES,
+    GuardrailAction,
+    GuardrailVerdict,
+)
+from pipeline.domain.textnorm import normalize
+
+__all__ = ["RULES", "Rule", "redact", "scan_input", "scan_output"]
+
+SPECS: tuple[RuleSpec, ...] = tuple(load_catalogue())
+MESSAGES: dict[str, str] = load_messages()
+RULES: tuple[Rule, ...] = tuple(spec.rule for spec in SPECS)
+_RULE_BY_ID: dict[str, Rule] = {rule.rule_id: rule for rule in RULES}
+assert {r.category for r in RULES} == set(INPUT_CATEGORIES) | set(OUTPUT_CATEGORIES)
+
+DETECTORS = {
+    "regex": regex_detector,
+    **_secrets.DETECTORS,
+    **_pii.DETECTORS,
+    **_topics.DETECTORS,
+    **_prompt_attacks.DETECTORS,
+    **_output_policies.DETECTORS,
+}
+_ENGINE_SPECS = [spec for spec in SPECS if spec.detector != "derived"]
+
+
+class Scanner:
+    """Input and output scanning over one :class:`Engine` (RE2 or pure Python)."""
+
+    def __init__(self, use_re2: bool | None = None) -> None:
+        self.engine = Engine(_ENGINE_SPECS, DETECTORS, use_re2=use_re2)
+        stage = {name: [] for name in ("secrets", "pii", "intent", "attack", "weak_attack", "output")}
+        pem = []
+        for index, rule in enumerate(self.engine.rules):
+            if rule.spec.rule.category == "private_key":
+                pem.append(index)
+            else:
+                stage[rule.spec.stage].append(index)
+        self.private_keys = pem
+        self.stage = stage
+
+    # -- stages -----------------------------------------------------------------------
+
+    def _candidates(self, lowered: str, gated: bool) -> frozenset[int] | None:
+        return self.engine.candidates(lowered) if gated else None
+
+    def secrets_and_pii(self, text: str, lowered: str, gated: bool = True,
+                        candidates: frozenset[int] | None = None, pii: bool = True) -> list[Hit]:
+        """Secret (and PII) hits; a private key's body is blanked before the other detectors."""
+        run = self.engine.run
+        if gated and candidates is None:
+            candidates = self.engine.candidates(lowered)
+        hits = run(self.private_keys, text, lowered, candidates)
+        if hits:
+            text = blank(text, hits)
+            lowered = lowered_view(text)
+        hits.extend(run(self.stage["secrets"], text, lowered, candidates))
+        if pii:
+            hits.extend(run(self.stage["pii"], text, lowered, candidates))
+        spaced = _collapse_spaced_runs(text)
+        if spaced is not None:
+            collapsed, offsets = spaced
+            low = lowered_view(collapsed)
+            found = run(self.stage["secrets"], collapsed, low, self._candidates(low, gated))
+            hits.extend((rule_id, offsets[start], offsets[end - 1] + 1) for rule_id, start, end in found)
+        return hits
+
+    def intent(self, text: str, lowered: str, candidates: frozenset[int] | None) -> list[Hit]:
+        run = self.engine.run
+        hits = run(self.stage["intent"], text, lowered, candidates)
+        attacks = run(self.stage["attack"], text, lowered, candidates)
+        if not attacks:
+            attacks = run(self.stage["weak_attack"], text, lowered, candidates)
+        hits.extend(attacks)
+        return hits
+
+    def decoded(self, text: str, lowered: str, gated: bool) -> list[Hit]:
+        """Hits found in decoded views, reported on the encoded span (bounded, one level)."""
+        hits: list[Hit] = []
+        for start, end, plain in decoding.base64_views(text):
+            low = lowered_view(plain)
+            candidates = self._candidates(low, gated)
+            found = self.secrets_and_pii(plain, low, gated, candidates, pii=False)
+            found += self.intent(plain, low, candidates)
+            hits.extend((rule_id, start, end) for rule_id, _s, _e in found)
+        for view in (decoding.rot13_view(lowered), decoding.leet_view(lowered), decoding.reversed_view(lowered)):
+            if view is None:
+                continue
+            candidates = self._candidates(view, gated)
+            found = self.intent(view, view, candidates)
+            hits.extend((rule_id, 0, len(text)) for rule_id, _s, _e in found)
+        return hits
+
+    # -- scans ------------------------------------------------------------------------
+
+    def scan_input(self, text: str, gated: bool = True) -> GuardrailVerdict:
+        view = normalize(text)
+        normalized = view.text
+        lowered = lowered_view(normalized)
+        candidates = self._candidates(lowered, gated)
+        hits = self.secrets_and_pii(normalized, lowered, gated, candidates)
+        hits.extend(self.intent(normalized, lowered, candidates))
+        if not hits:
+            hits = self.decoded(normalized, lowered, gated)
+            if not hits:
+                return GuardrailVerdict(GuardrailAction.ALLOW, (), text, None)
+        return verdict(text, to_findings(hits, view, _RULE_BY_ID), MESSAGES)
+
+    def scan_output(self, text: str, gated: bool = True) -> GuardrailVerdict:
+        view = normalize(text)
+        normalized = view.text
+        lowered = lowered_view(normalized)
+        candidates = self._candidates(lowered, gated)
+        hits = self.secrets_and_pii(normalized, lowered, gated, candidates)
+        findings = to_findings(hits, view, _RULE_BY_ID, output=True)
+        policy = self.engine.run(self.stage["output"], normalized, lowered, candidates)
+        findings.extend(to_findings(policy, view, _RULE_BY_ID))
+        findings.sort(key=lambda f: (f.start, f.end, f.rule_id))
+        return verdict(text, findings, MESSAGES)
+
+
+# "A K I A 4 …", "P A S S W O R D", "p-a-s-s": runs of single characters separated by one
+# separator. Separators are never run characters, so a failed attempt costs O(1) and the
+# search is linear (a dash may be a separator but not a character).
+_SPACED_RUN = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z0-9/+=][ \t.\-_|]){5,}[A-Za-z0-9/+=](?![A-Za-z0-9])")
+
+
+def _collapse_spaced_runs(text: str) -> tuple[str, list[int]] | None:
+    """The text with every spaced run closed up, and its offset map; None without runs."""
+    pieces: list[str] = []
+    offsets: list[int] = []
+    cursor = 0
+    for run in _SPACED_RUN.finditer(text):
+        start, end = run.span()
+        pieces.append(text[cursor:start])
+        offsets.extend(range(cursor, start))
+        pieces.append(text[start:end:2])
+        offsets.extend(range(start, end, 2))
+        cursor = end
+    if not pieces:
+        return None
+    pieces.append(text[cursor:])
+    offsets.extend(range(cursor, len(text)))
+    return "".join(pieces), offsets
+
+
+SCANNER = Scanner()
+_PURE_PYTHON: Scanner | None = None
+
+
+def pure_python_scanner() -> Scanner:
+    """A scanner that never uses RE2 (the fallback path; tests compare the two)."""
+    global _PURE_PYTHON
+    if _PURE_PYTHON is None:
+        _PURE_PYTHON = Scanner(use_re2=False)
+    return _PURE_PYTHON
+
+
+def scan_input(text: str) -> GuardrailVerdict:
+    """Scan a customer's message.
+
+    Args:
+        text: The message as the customer typed it.
+
+    Returns:
+        A verdict whose categories come from ``INPUT_CATEGORIES``: ``block`` when any
+        blocking rule matched (secrets, credential requests, future features, prompt
+        attacks), else ``redact`` when only PII matched, else ``allow``.
+        ``redacted_text`` masks every finding and is always safe to store.
+
+    Example:
+        >>> scan_input("How do I rotate my access keys?").action.value
+        'allow'
+        >>> scan_input("card 4111 1111 1111 1111 was charged twice").action.value
+        'redact'
+    """
+    return SCANNER.scan_input(text)
+
+
+def scan_output(text: str) -> GuardrailVerdict:
+    """Scan a model's answer before it reaches the customer.
+
+    Args:
+        text: The drafted answer.
+
+    Returns:
+        A verdict whose categories come from ``OUTPUT_CATEGORIES``: ``sensitive_data``
+        (secrets block, PII is redacted; account ids, ARNs, request ids and the documented
+        example keys pass), ``future_commitment`` and ``competitor_disparagement`` (block).
+
+    Example:
+        >>> scan_output("Lambda will be released in Q3 next year with Rust support.").action.value
+        'block'
+    """
+    return SCANNER.scan_output(text)
+
+
+def _scan_input(text: str, gated: bool) -> GuardrailVerdict:
+    """``scan_input`` with the fast path (``gated``) or every rule on the whole text."""
+    return SCANNER.scan_input(text, gated)
+
+
+def _scan_output(text: str, gated: bool) -> GuardrailVerdict:
+    """``scan_output`` with the fast path (``gated``) or every rule on the whole text."""
+    return SCANNER.scan_output(text, gated)

@@ -1,0 +1,278 @@
+"""The rule catalogue: versioned TOML files, validated on load.
+
+Every rule is data: an id, a category, an action, a description, a reference to the
+user-facing message, an *anchor* (a small regular expression over the lower-cased text
+that every match of the rule contains: the engine's fast path), one or more patterns or
+lexicons, and ``must_match`` / ``must_not_match`` examples that a parametrised test runs.
+The code that interprets a rule (its *detector*) lives in the module of its family;
+a rule names it. Adding a rule touches one file.
+
+A catalogue file::
+
+    version = 2
+    family = "secrets"          # the detector module: secrets, pii, topics, prompt_attacks, output_policies
+    stage = "secrets"           # when the rule runs: secrets, pii, intent, attack, weak_attack, output
+
+    [[rules]]
+    id = "aws_access_key.key_id"
+    category = "aws_access_key"
+    action = "block"
+    message = "aws_access_key"  # a key of messages.toml
+    description = "AKIA/ASIA/ABIA/ACCA/A3T access key ids"
+    anchor = "akia|asia|abia|acca|a3t"
+    window = [2, 40]            # characters kept before / after each anchor hit
+    patterns = ['...']
+    detector = "access_key"     # default "regex": every match is a finding
+    must_match = ["..."]
+    must_not_match = ["..."]
+
+Errors name the file and the rule (:class:`CatalogueError`).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.domain.models import INPUT_CATEGORIES, OUTPUT_CATEGORIES, GuardrailAction
+
+CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
+CATALOGUE_VERSION = 2
+FAMILIES = ("secrets", "pii", "topics", "prompt_attacks", "output_policies")
+STAGES = ("secrets", "pii", "intent", "attack", "weak_attack", "output")
+
+_ALLOWED_KEYS = frozenset(
+    {
+        "id", "category", "action", "message", "description", "anchor", "window", "patterns",
+        "flags", "group", "detector", "exempt", "exempt_unless", "requires", "params",
+        "must_match", "must_not_match",
+    }
+)
+_REQUIRED_KEYS = ("id", "category", "action", "message", "description", "anchor")
+_FLAG_NAMES = {"i": re.IGNORECASE, "s": re.DOTALL, "m": re.MULTILINE, "x": re.VERBOSE}
+# An anchor must be matchable in linear time by Python's engine and by RE2, with the same
+# meaning in both: literals, character classes with explicit ranges, fixed or bounded
+# counts. No lookaround, backreferences, unbounded repetition or Unicode-dependent classes.
+_ANCHOR_FORBIDDEN = re.compile(r"\(\?[=!<P]|\\[1-9bBdDsSwW]")
+_ANCHOR_UNBOUNDED = re.compile(r"(?<!\\)[*+]|\{\d*,\}")
+_CHAR_CLASS = re.compile(r"\[(?:\\.|[^\]\\])*\]")
+
+
+class CatalogueError(ValueError):
+    """A catalogue file is malformed; the message names the file and the rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One entry of the guardrail catalogue (the public view of a rule).
+
+    Attributes:
+        category: Stable category id (from ``INPUT_CATEGORIES`` or ``OUTPUT_CATEGORIES``).
+        rule_id: Stable id of the rule, carried by every :class:`Finding` it produces.
+        action: What the pipeline does when the rule matches.
+        message: The user-facing reply when this rule decides a block.
+        description: What the rule matches, for the catalogue and the reports.
+    """
+
+    category: str
+    rule_id: str
+    action: GuardrailAction
+    message: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule as the engine runs it: the public :class:`Rule` plus its matching data."""
+
+    rule: Rule
+    source: str
+    family: str
+    stage: str
+    anchor: str
+    before: int
+    after: int
+    patterns: tuple[re.Pattern[str], ...]
+    group: int | str
+    detector: str
+    exempt: re.Pattern[str] | None
+    exempt_unless: re.Pattern[str] | None
+    requires: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    must_match: tuple[str, ...] = ()
+    must_not_match: tuple[str, ...] = ()
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule.rule_id
+
+
+def _fail(path: Path, rule: str | None, problem: str) -> CatalogueError:
+    where = f"{path.name}" + (f", rule {rule!r}" if rule else "")
+    return CatalogueError(f"{where}: {problem}")
+
+
+def _flags(path: Path, rule_id: str, value: Any) -> int:
+    if not isinstance(value, str) or any(ch not in _FLAG_NAMES for ch in value):
+        raise _fail(path, rule_id, f"'flags' must be a string of {sorted(_FLAG_NAMES)}, got {value!r}")
+    flags = 0
+    for ch in value:
+        flags |= _FLAG_NAMES[ch]
+    return flags
+
+
+def _compile(path: Path, rule_id: str, name: str, source: Any, flags: int) -> re.Pattern[str]:
+    if not isinstance(source, str) or not source:
+        raise _fail(path, rule_id, f"{name} must be a non-empty string")
+    try:
+        return re.compile(source, flags)
+    except re.error as exc:
+        raise _fail(path, rule_id, f"{name} does not compile: {exc}") from exc
+
+
+def _strings(path: Path, rule_id: str, name: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(path, rule_id, f"'{name}' must be a list of strings")
+    return tuple(value)
+
+
+def check_anchor(source: str) -> str | None:
+    """Why ``source`` cannot be an anchor, or None when it can."""
+    bad = _ANCHOR_FORBIDDEN.search(source) or _ANCHOR_UNBOUNDED.search(_CHAR_CLASS.sub("C", source))
+    if bad:
+        return f"anchor uses {bad.group()!r} (anchors must be linear and RE2-compatible)"
+    if source != source.lower() and "\\" not in source:
+        return "anchor must be lower-case (it is matched against the lower-cased text)"
+    try:
+        re.compile(source)
+    except re.error as exc:
+        return f"anchor does not compile: {exc}"
+    return None
+
+
+def load_messages(path: Path | None = None) -> dict[str, str]:
+    """The user-facing messages, by key."""
+    path = path or CATALOGUE_DIR / "messages.toml"
+    data = _read(path)
+    messages = data.get("messages")
+    if not isinstance(messages, dict) or not all(isinstance(v, str) and v for v in messages.values()):
+        raise _fail(path, None, "'messages' must be a table of non-empty strings")
+    return {key: " ".join(value.split()) for key, value in messages.items()}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(path, None, f"not valid TOML: {exc}") from exc
+
+
+def load_file(path: Path, messages: dict[str, str]) -> list[RuleSpec]:
+    """Load and validate one catalogue file."""
+    data = _read(path)
+    if data.get("version") != CATALOGUE_VERSION:
+        raise _fail(path, None, f"'version' must be {CATALOGUE_VERSION}, got {data.get('version')!r}")
+    family, stage = data.get("family"), data.get("stage")
+    if family not in FAMILIES:
+        raise _fail(path, None, f"'family' must be one of {FAMILIES}, got {family!r}")
+    if stage not in STAGES:
+        raise _fail(path, None, f"'stage' must be one of {STAGES}, got {stage!r}")
+    defaults = data.get("defaults", {})
+    rules = data.get("rules")
+    if not isinstance(rules, list) or not rules:
+        raise _fail(path, None, "no [[rules]]")
+    categories = set(INPUT_CATEGORIES) | set(OUTPUT_CATEGORIES)
+    specs = []
+    for index, raw in enumerate(rules):
+        entry = {**defaults, **raw}
+        rule_id = entry.get("id") if isinstance(entry.get("id"), str) else f"#{index + 1}"
+        unknown = set(entry) - _ALLOWED_KEYS
+        if unknown:
+            raise _fail(path, rule_id, f"unknown keys {sorted(unknown)}")
+        for key in _REQUIRED_KEYS:
+            if key not in entry:
+                raise _fail(path, rule_id, f"missing {key!r}")
+        if not re.fullmatch(r"[a-z_]+\.[a-z0-9_]+", rule_id):
+            raise _fail(path, rule_id, "id must look like '<category>.<name>'")
+        category = entry["category"]
+        if category not in categories or not rule_id.startswith(category + "."):
+            raise _fail(path, rule_id, f"category {category!r} is unknown or is not the id's prefix")
+        try:
+            action = GuardrailAction(entry["action"])
+        except ValueError as exc:
+            raise _fail(path, rule_id, f"action {entry['action']!r} is not one of allow/redact/block") from exc
+        if entry["message"] not in messages:
+            raise _fail(path, rule_id, f"message {entry['message']!r} is not in messages.toml")
+        problem = check_anchor(entry["anchor"]) if isinstance(entry["anchor"], str) else "anchor must be a string"
+        if problem:
+            raise _fail(path, rule_id, problem)
+        window = entry.get("window", [0, 200])
+        if (not isinstance(window, list) or len(window) != 2
+                or not all(isinstance(w, int) and 0 <= w <= 50_000 for w in window)):
+            raise _fail(path, rule_id, "'window' must be [before, after] with 0 <= n <= 50000")
+        flags = _flags(path, rule_id, entry.get("flags", "i"))
+        patterns = tuple(
+            _compile(path, rule_id, f"patterns[{i}]", p, flags)
+            for i, p in enumerate(_strings(path, rule_id, "patterns", entry.get("patterns", [])))
+        )
+        detector = entry.get("detector", "regex")
+        if detector == "regex" and not patterns:
+            raise _fail(path, rule_id, "a 'regex' rule needs at least one pattern")
+        group = entry.get("group", 0)
+        if not isinstance(group, (int, str)):
+            raise _fail(path, rule_id, "'group' must be a group number or name")
+        for i, pattern in enumerate(patterns):
+            if isinstance(group, str) and group not in pattern.groupindex:
+                raise _fail(path, rule_id, f"patterns[{i}] has no group {group!r}")
+            if isinstance(group, int) and group > pattern.groups:
+                raise _fail(path, rule_id, f"patterns[{i}] has no group {group}")
+        exempt = entry.get("exempt")
+        exempt_unless = entry.get("exempt_unless")
+        params = entry.get("params", {})
+        if not isinstance(params, dict):
+            raise _fail(path, rule_id, "'params' must be a table")
+        specs.append(
+            RuleSpec(
+                rule=Rule(category, rule_id, action, messages[entry["message"]], entry["description"]),
+                source=path.name,
+                family=family,
+                stage=stage,
+                anchor=entry["anchor"],
+                before=window[0],
+                after=window[1],
+                patterns=patterns,
+                group=group,
+                detector=detector,
+                exempt=None if exempt is None else _compile(path, rule_id, "exempt", exempt, flags),
+                exempt_unless=(
+                    None if exempt_unless is None
+                    else _compile(path, rule_id, "exempt_unless", exempt_unless, flags)
+                ),
+                requires=_strings(path, rule_id, "requires", entry.get("requires", [])),
+                params=params,
+                must_match=_strings(path, rule_id, "must_match", entry.get("must_match", [])),
+                must_not_match=_strings(path, rule_id, "must_not_match", entry.get("must_not_match", [])),
+            )
+        )
+    return specs
+
+
+def load_catalogue(directory: Path | None = None) -> list[RuleSpec]:
+    """Every rule of every catalogue file, in file then rule order; ids are unique."""
+    directory = directory or CATALOGUE_DIR
+    messages = load_messages(directory / "messages.toml")
+    specs: list[RuleSpec] = []
+    seen: dict[str, str] = {}
+    for path in sorted(directory.glob("*.toml")):
+        if path.name == "messages.toml":
+            continue
+        for spec in load_file(path, messages):
+            if spec.rule_id in seen:
+                raise _fail(path, spec.rule_id, f"duplicate id (also in {seen[spec.rule_id]})")
+            seen[spec.rule_id] = path.name
+            specs.append(spec)
+    return specs

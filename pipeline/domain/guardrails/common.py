@@ -1,0 +1,93 @@
+"""Helpers shared by the detector families: entropy, placeholders, values, key names."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+# A quoted or bare value after ``key =``; the group that matched tells which.
+VALUE = (
+    r"(?:\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|`(?P<bq>[^`\n]{1,200})`"
+    r"|(?P<bare>[^\s\"'`,;&)}\]<>]{1,200}))"
+)
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+HEX = re.compile(r"[0-9a-fA-F]+")
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts = Counter(value)
+    size = len(value)
+    log2 = math.log2
+    return -sum([n / size * log2(n / size) for n in counts.values()])
+
+
+def any_in(haystack: str, needles: tuple[str, ...] | list[str]) -> bool:
+    """True when any needle is a substring (``map`` keeps the loop in C)."""
+    return any(map(haystack.__contains__, needles))
+
+
+def key_name(text: str, match: re.Match[str], group: str = "key") -> str:
+    """The whole key name a keyword match belongs to (``DB_PASSWORD`` for ``PASSWORD``)."""
+    start = match.start(group)
+    while start > 0 and text[start - 1] in _NAME_CHARS and match.start(group) - start < 64:
+        start -= 1
+    return text[start : match.end(group)]
+
+
+def value_of(match: re.Match[str]) -> tuple[str, int, int, bool]:
+    """(value, start, end, quoted) of the :data:`VALUE` group that matched."""
+    names = match.re.groupindex
+    for name in ("dq", "sq", "bq", "bare"):
+        if name not in names:
+            continue
+        value = match.group(name)
+        if value is not None:
+            return value, match.start(name), match.end(name), name != "bare"
+    raise AssertionError("one value group always matches")
+
+
+_PLACEHOLDER_WORDS = frozenset(
+    """none null nil true false yes no undefined empty blank string str int required optional
+    password passwd pass pwd secret secrets token value values here placeholder example sample
+    dummy fake test redacted hidden masked removed xxx xxxx xxxxx xxxxxx xxxxxxxx changeit
+    yourpassword your_password your-password mypassword my_password my-password
+    yoursecret your_secret your-secret your_token your-token yourtoken your_api_key
+    your-api-key yourapikey your_key your-key secret_value password_here secret_here
+    db_password dbpassword admin_password new_password old_password user_password
+    ref sub getatt join select default env environ getenv input prompt
+    notused not_set unset tbd todo na n/a ... * ****""".split()
+)
+_PLACEHOLDER_PREFIXES = (
+    "<", "${", "{{", "{%", "$(", "%(", "%s", "(", "[", "os.", "process.", "env.", "env[", "var.",
+    "local.", "data.", "aws_", "!", "arn:", "resolve:", "ssm:", "secretsmanager:", "getpass",
+    "input(", "config", "settings", "self.", "args.", "opts.", "request.", "req.", "params.",
+    "props.", "this.", "event[", "event.", "environ", "secret_", "get_secret", "vault:", "op://",
+)
+_MASKED = re.compile(r"[*•xX#.\-_?]+")
+_DOTTED_IDENTIFIER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(.*\))?|[A-Za-z_]\w*\(.*\)")
+_SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
+_PLACEHOLDER_PHRASE = re.compile(
+    r"(?:your|my|the|some|new|old|strong|secure|example|sample|real|actual)[_\- ]?"
+    r"(?:db[_\- ]?|admin[_\- ]?|api[_\- ]?|secret[_\- ]?|access[_\- ]?|app[_\- ]?|user[_\- ]?)?"
+    r"(?:password|passwd|pass|pwd|secret|token|key|api[_\- ]?key|value|creds|credentials)(?:[_\- ]?here)?"
+)
+
+
+def is_placeholder(value: str) -> bool:
+    """True when a credential-looking value is a placeholder, reference or mask."""
+    stripped = value.strip().strip("\"'`")
+    lowered = stripped.lower()
+    if len(stripped) < 3 or lowered in _PLACEHOLDER_WORDS or _MASKED.fullmatch(stripped):
+        return True
+    if lowered.startswith(_PLACEHOLDER_PREFIXES) or _SHELL_VARIABLE.fullmatch(stripped):
+        return True
+    if _DOTTED_IDENTIFIER.fullmatch(stripped) and not any(
+        ch.isdigit() for ch in stripped.split(".")[-1][:1]
+    ):
+        return True
+    if _PLACEHOLDER_PHRASE.fullmatch(lowered):
+        return True
+    return "example" in lowered or "placeholder" in lowered or "redacted" in lowered

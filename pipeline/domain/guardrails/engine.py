@@ -1,0 +1,175 @@
+"""The generic engine: one anchor pass over every rule, then precise checks in windows.
+
+1. **Anchor pass.** Every rule has an anchor, a small regular expression over the
+   lower-cased text that every match of the rule contains (checked by the catalogue
+   tests on every example and on the golden corpus). With ``google-re2`` installed all
+   anchors are compiled into one ``re2.Set`` and a single linear-time pass tells which
+   rules can match at all; without it each anchor is searched with Python's engine
+   (anchors are restricted to literals, classes and bounded counts, so that is linear
+   too). Both give the same set of candidate rules.
+2. **Windows.** For a candidate rule, the anchor hits are widened by the rule's
+   ``window = [before, after]`` into candidate windows; overlapping windows merge up to
+   :data:`MAX_WINDOW` characters, then a new window starts. The total length searched per
+   rule is therefore linear in the text, whatever the input.
+3. **Precise check.** The rule's detector runs its patterns only inside the windows
+   (``pattern.finditer(text, lo, hi)``). A match found in a window that ends before the
+   text does is confirmed by matching again from its start without the end bound, so
+   lookaheads see the real text and a long token cut by a window is seen whole.
+
+``gated=False`` skips steps 1 and 2 (every rule, the whole text): the tests use it as the
+reference the fast path must agree with.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from pipeline.domain.guardrails.catalogue import RuleSpec
+
+try:  # pragma: no cover - exercised by whichever environment runs the tests
+    import re2 as _re2
+except ImportError:  # pragma: no cover
+    _re2 = None
+
+Hit = tuple[str, int, int]  # (rule_id, start, end) in the scanned view
+Window = tuple[int, int]
+MAX_WINDOW = 4096
+# Texts this short are searched whole: windows would cost more than they save, and no
+# pattern can spend more than a bounded amount of work on so few characters.
+SHORT_TEXT = 512
+
+RE2_AVAILABLE = _re2 is not None
+
+
+def lowered_view(text: str) -> str:
+    """``text.lower()`` with the same length as ``text`` (offsets stay valid)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(ch if len(low := ch.lower()) != 1 else low for ch in text)
+
+
+def windows_for(anchor: re.Pattern[str], lowered: str, before: int, after: int) -> list[Window]:
+    """Candidate windows around the anchor hits, merged up to :data:`MAX_WINDOW`."""
+    size = len(lowered)
+    windows: list[list[int]] = []
+    for match in anchor.finditer(lowered):
+        lo = max(0, match.start() - before)
+        hi = min(size, match.end() + after)
+        if windows and lo <= windows[-1][1] and hi - windows[-1][0] <= MAX_WINDOW:
+            if hi > windows[-1][1]:
+                windows[-1][1] = hi
+        else:
+            windows.append([lo, hi])
+    return [(lo, hi) for lo, hi in windows]
+
+
+def finditer_windows(pattern: re.Pattern[str], text: str, windows: Sequence[Window]) -> Iterator[re.Match[str]]:
+    """The matches of ``pattern`` inside ``windows`` (duplicates across windows removed)."""
+    size = len(text)
+    if len(windows) == 1 and windows[0] == (0, size):
+        yield from pattern.finditer(text)
+        return
+    seen: set[tuple[int, int]] = set()
+    for lo, hi in windows:
+        for match in pattern.finditer(text, lo, hi):
+            if hi < size:
+                # Lookaheads and open-ended repetitions were cut by the window's end:
+                # confirm the match on the whole text from the same start.
+                whole = pattern.match(text, match.start())
+                if whole is None:
+                    continue
+                match = whole
+            span = match.span()
+            if span not in seen:
+                seen.add(span)
+                yield match
+
+
+def search_windows(pattern: re.Pattern[str], text: str, windows: Sequence[Window]) -> re.Match[str] | None:
+    """The first match of ``pattern`` inside ``windows``, or None."""
+    return next(finditer_windows(pattern, text, windows), None)
+
+
+Detector = Callable[[RuleSpec, str, Sequence[Window]], Iterable[Hit]]
+
+
+def regex_detector(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """The default detector: every match of every pattern is a finding (span: ``group``)."""
+    rule_id, group = spec.rule_id, spec.group
+    whole = len(windows) == 1 and windows[0] == (0, len(text))
+    for pattern in spec.patterns:
+        for match in pattern.finditer(text) if whole else finditer_windows(pattern, text, windows):
+            start, end = match.span(group)
+            if end > start:
+                yield rule_id, start, end
+
+
+@dataclass
+class CompiledRule:
+    spec: RuleSpec
+    anchor: re.Pattern[str]
+    detector: Detector
+
+
+class Engine:
+    """Runs a list of rules over texts: anchor pass, windows, detectors.
+
+    Args:
+        specs: The rules, in catalogue order.
+        detectors: Detector functions by name (``"family.name"`` or a plain name).
+        use_re2: Use ``re2.Set`` for the anchor pass (default: when importable).
+    """
+
+    def __init__(self, specs: Sequence[RuleSpec], detectors: dict[str, Detector],
+                 use_re2: bool | None = None) -> None:
+        self.rules: list[CompiledRule] = []
+        for spec in specs:
+            name = spec.detector if spec.detector == "regex" else f"{spec.family}.{spec.detector}"
+            if name not in detectors:
+                raise ValueError(f"{spec.source}, rule {spec.rule_id!r}: unknown detector {spec.detector!r}")
+            self.rules.append(CompiledRule(spec, re.compile(spec.anchor), detectors[name]))
+        self.index = {rule.spec.rule_id: i for i, rule in enumerate(self.rules)}
+        self.use_re2 = RE2_AVAILABLE if use_re2 is None else use_re2 and RE2_AVAILABLE
+        self._set = None
+        if self.use_re2:
+            assert _re2 is not None
+            rule_set = _re2.Set.SearchSet(_re2.Options())
+            for rule in self.rules:
+                rule_set.Add(rule.spec.anchor)
+            rule_set.Compile()
+            self._set = rule_set
+
+    def candidates(self, lowered: str) -> frozenset[int]:
+        """Indices of the rules whose anchor occurs in ``lowered`` (one pass with RE2)."""
+        if self._set is not None:
+            return frozenset(self._set.Match(lowered) or ())
+        return frozenset(i for i, rule in enumerate(self.rules) if rule.anchor.search(lowered))
+
+    def run(self, indices: Iterable[int], text: str, lowered: str,
+            candidates: frozenset[int] | None) -> list[Hit]:
+        """Hits of the rules ``indices`` (``candidates=None``: ungated reference path)."""
+        hits: list[Hit] = []
+        full = [(0, len(text))]
+        for i in indices:
+            rule = self.rules[i]
+            spec = rule.spec
+            if spec.requires and not all(word in lowered for word in spec.requires):
+                continue
+            if candidates is not None and i not in candidates:
+                continue
+            if candidates is None or len(text) <= SHORT_TEXT:
+                windows = full
+            else:
+                windows = windows_for(rule.anchor, lowered, spec.before, spec.after)
+                if not windows:
+                    continue
+            found = list(rule.detector(spec, text, windows))
+            if found and spec.exempt is not None and spec.exempt.search(text) and not (
+                spec.exempt_unless is not None and spec.exempt_unless.search(text)
+            ):
+                continue
+            hits.extend(found)
+        return hits

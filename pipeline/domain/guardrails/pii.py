@@ -1,0 +1,86 @@
+"""PII detectors: the code behind the rules of ``catalogue/pii.toml`` (checksums, exceptions)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from pipeline.domain.guardrails.catalogue import RuleSpec
+from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
+
+_DOC_EMAIL_DOMAINS = ("example.com", "example.org", "example.net", ".example", ".invalid", ".test", "localhost")
+_SYSTEM_USERS = frozenset({"git", "ec2-user", "ubuntu", "centos", "bitnami", "fedora", "admin@ip", "hadoop"})
+_AWS_ROLE_MAILBOXES = frozenset(
+    """abuse aws-security no-reply noreply no-reply-aws aws-verification aws-receivables-support
+    aws-marketing-email-replies security awsmarketplace aws-billing""".split()
+)
+_VERSION_LIKE = re.compile(r"\d+\.\d+(?:\.\d+)*")
+
+
+def email(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        local, domain = match.group(1).lower(), match.group(2).lower()
+        if domain.endswith(_DOC_EMAIL_DOMAINS) or local in _SYSTEM_USERS:
+            continue
+        if domain in ("amazon.com", "amazonaws.com") and local in _AWS_ROLE_MAILBOXES:
+            continue
+        if _VERSION_LIKE.fullmatch(domain.split(".", 1)[-1]):
+            continue
+        yield spec.rule_id, match.start(), match.end()
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def card(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        digits = match.group().replace(" ", "").replace("-", "")
+        # len(set(digits)) > 1: 0000… and 4444… runs are fillers, not cards.
+        if 13 <= len(digits) <= 19 and digits[0] in "3456" and _luhn_ok(digits) and len(set(digits)) > 1:
+            yield spec.rule_id, match.start(), match.end()
+
+
+def phone_intl(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        digits = re.sub(r"\D", "", match.group())
+        if 8 <= len(digits) <= 15:
+            yield spec.rule_id, match.start(), match.end()
+
+
+def _iban_ok(candidate: str) -> bool:
+    compact = candidate.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(number) % 97 == 1
+
+
+def iban(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        candidate = match.group()
+        # Greedy matching may swallow a following upper-case word group: shrink until valid.
+        while candidate:
+            if _iban_ok(candidate):
+                yield spec.rule_id, match.start(), match.start() + len(candidate)
+                break
+            if " " not in candidate:
+                break
+            candidate = candidate.rsplit(" ", 1)[0]
+
+
+DETECTORS = {
+    "pii.email": email,
+    "pii.card": card,
+    "pii.phone_intl": phone_intl,
+    "pii.iban": iban,
+}

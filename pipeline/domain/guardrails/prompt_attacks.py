@@ -1,0 +1,23 @@
+"""Prompt-attack detectors: the weak-signal combination rule (strong rules are pure data)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from pipeline.domain.guardrails.catalogue import RuleSpec
+from pipeline.domain.guardrails.engine import Hit, Window, search_windows
+
+
+def combined(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """``min_signals`` distinct weak signals together (each alone is common in honest text)."""
+    spans = []
+    for pattern in spec.patterns:
+        match = search_windows(pattern, text, windows)
+        if match is not None:
+            spans.append(match.span())
+    if len(spans) >= int(spec.params.get("min_signals", 3)):
+        for start, end in spans:
+            yield spec.rule_id, start, end
+
+
+DETECTORS = {"prompt_attacks.combined": combined}

@@ -1,0 +1,421 @@
+"""Secret detectors: the code behind the rules of ``catalogue/secrets.toml``.
+
+Each detector receives its rule (patterns come from the catalogue), the text and the
+candidate windows, and yields ``(rule_id, start, end)`` hits. What cannot be a regular
+expression (entropy, placeholders, key-name checks, joining split or grouped keys) lives
+here; the patterns themselves are catalogue data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator, Sequence
+
+from pipeline.domain.guardrails.catalogue import RuleSpec
+from pipeline.domain.guardrails.common import (
+    HEX,
+    UUID,
+    entropy,
+    is_placeholder,
+    key_name,
+    value_of,
+)
+from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
+
+_DOC_EXAMPLE_SECRETS = frozenset(
+    {
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
+    }
+)
+
+
+def access_key(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        key = match.group()
+        if key.upper().endswith("EXAMPLE"):
+            continue  # AKIAIOSFODNN7EXAMPLE and friends: AWS documentation examples
+        # A lower/mixed-case key is an evasion attempt, but "asiapacificregion..." is
+        # prose: demand the digits every real (base32) key body is likely to contain.
+        if not key.isupper() and sum(ch.isdigit() for ch in key[4:]) < 2:
+            continue
+        yield spec.rule_id, match.start(), match.end()
+
+
+def access_key_split(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        if len(match.group(1)) + len(match.group(2)) == 20 and not match.group(2).endswith("EXAMPLE"):
+            yield spec.rule_id, match.start(), match.end()
+
+
+# Separators people and chat clients put inside keys: spaces, dashes, dots, middle dots,
+# pipes, line breaks, and string concatenation ("AKIA" + "…", 'AKIA' '…', "AKIA" . "…").
+_GROUP_SEP = re.compile(r"""(?:["'`]?[ \t]*[+.&]?[ \t]*(?:\\n|\r?\n)?[ \t]*["'`]|[ \t\-_.·|:\u2028\u2029/]{1,3}|\r?\n[ \t]*|\\n)""")
+
+
+def _join_groups(text: str, start: int, prefix_len: int, total: int, alphabet: str,
+                 limit: int = 160) -> tuple[str, int, int] | None:
+    """Join the pieces of a grouped token that starts at ``start``.
+
+    Returns (joined, end, pieces) when exactly ``total`` token characters, in at least two
+    pieces separated by separator runs, end at a token boundary; else None.
+    """
+    position = start + prefix_len
+    collected = [text[start:position]]
+    count = prefix_len
+    pieces = 1
+    stop = min(len(text), start + limit)
+    lengths = [prefix_len]
+    while count < total and position < stop:
+        sep = _GROUP_SEP.match(text, position, stop)
+        if sep and sep.end() > position:
+            position = sep.end()
+            pieces += 1
+            lengths.append(0)
+        run_start = position
+        while position < stop and text[position] in alphabet and count < total:
+            position += 1
+            count += 1
+        if position == run_start:
+            return None
+        collected.append(text[run_start:position])
+        lengths[-1] += position - run_start
+    if count != total or pieces < 2:
+        return None
+    if position < len(text) and text[position] in alphabet:
+        return None
+    return "".join(collected), position, pieces
+
+
+_BASE32ISH = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def access_key_grouped(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """"AKIA ZQ3D N6WL …", "AKIA-ZQ3D-…", "AKIAZQ3D N6WLF7J4 XPRT", '"AKIA" + "ZQ3D…"'."""
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        start = match.start()
+        joined = _join_groups(text, start, len(match.group()), 20, _BASE32ISH)
+        if joined is None:
+            continue
+        key, end, _pieces = joined
+        if key.endswith("EXAMPLE") or not any(ch.isdigit() for ch in key[4:]):
+            continue
+        yield spec.rule_id, start, end
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
+_SECRET_KEY_CONTEXT = re.compile(r"secret|aws_sk|\bsk\b", re.I)
+_GENERIC_TOKEN_CONTEXT = re.compile(r"token|api[_\-]?key|bearer|authorization|auth\b|client[_\-]?secret", re.I)
+_DATA_CONTEXT = re.compile(r"user_?data|base64|fn::base64|certificate|-----begin (?!.*private)", re.I)
+
+
+def _looks_random_40(token: str) -> bool:
+    has_upper = any(ch.isupper() for ch in token)
+    has_lower = any(ch.islower() for ch in token)
+    has_digit_or_symbol = any(ch.isdigit() or ch in "/+" for ch in token)
+    return has_upper and has_lower and has_digit_or_symbol and entropy(token) >= 4.2
+
+
+def _decodes_to_text(token: str) -> bool:
+    """A base64 run that decodes to printable ASCII is data (user data, a script), not a key."""
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return bool(raw) and all(32 <= byte < 127 or byte in (9, 10, 13) for byte in raw)
+
+
+def _secret_key_kind(text: str, match: re.Match[str]) -> str | None:
+    token = match.group()
+    if token in _DOC_EXAMPLE_SECRETS or token.endswith("EXAMPLEKEY") or HEX.fullmatch(token):
+        return None
+    start, end = match.span()
+    before = text[max(0, start - 60) : start]
+    if text[start - 1 : start] == "." or text[end : end + 1] == ".":
+        return None  # a segment of a JWT or another dotted token, not an AWS secret
+    if _SECRET_KEY_CONTEXT.search(before):
+        if entropy(token) >= 3.5 and not token.isalpha():
+            return "assignment"
+        return None
+    if _GENERIC_TOKEN_CONTEXT.search(before):
+        return None  # "x-api-key: …", "auth_token: …": the generic-secret rules own these
+    if _looks_random_40(token) and not _decodes_to_text(token):
+        if _DATA_CONTEXT.search(text[max(0, start - 200) : start]):
+            return None  # a line of base64 data (EC2 user data, a certificate)
+        return "bare"
+    return None
+
+
+def secret_key_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        if _secret_key_kind(text, match) == "assignment":
+            yield spec.rule_id, match.start(), match.end()
+
+
+def secret_key_bare(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        if _secret_key_kind(text, match) == "bare":
+            yield spec.rule_id, match.start(), match.end()
+
+
+def secret_key_split(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        joined = match.group(1) + match.group(2)
+        if len(joined) == 40 and "EXAMPLE" not in joined and entropy(joined) >= 3.5:
+            yield spec.rule_id, match.start(1), match.end(2)
+
+
+def secret_key_grouped(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A secret key after its name, written in groups or with a separator inside."""
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        start = match.start("value")
+        joined = _join_groups(text, start, 0, 40, _B64)
+        if joined is None:
+            continue
+        key, end, _pieces = joined
+        if "EXAMPLE" in key or not _looks_random_40(key):
+            continue
+        yield spec.rule_id, start, end
+
+
+def session_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        value = "".join(match.group(1).replace("\\n", "").split())
+        if len(value) >= 60 and "EXAMPLE" not in value.upper() and entropy(value) >= 4.0:
+            yield spec.rule_id, match.start(1), match.end(1)
+
+
+_BODY_MATERIAL = re.compile(r"[A-Za-z0-9+/=]{16,}")
+
+
+def pem(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    header, body_pattern, footer_pattern = spec.patterns[:3]
+    for match in finditer_windows(header, text, windows):
+        body = body_pattern.match(text, match.end())
+        if body is None or not _BODY_MATERIAL.search(body.group()):
+            continue  # a header alone ("my key starts with BEGIN RSA PRIVATE KEY") exposes nothing
+        end = body.end()
+        footer = footer_pattern.match(text, end)
+        if footer:
+            end = footer.end()
+        yield spec.rule_id, match.start(), end
+
+
+_PASSWORD_KEY_SKIP = re.compile(
+    r"length|policy|polic|required|reset|expir|age\b|minimum|maximum|\bmin|\bmax|_min|_max|\bmin_|\bmax_|enabled|enable|hint|prompt|file|path|field|label|type|"
+    r"valid|complex|strength|rotat|attempt|last|changed|arn|secret_?name|secretname|secret_?id|_id\b|count|"
+    r"auth_?type|mode|manage|generat|less|_url|rule|regex|pattern|template|param|noecho|\bpwd\b(?=\s*=\s*/)",
+    re.I,
+)
+_PROSE_STOPWORDS = frozenset(
+    """not incorrect correct wrong right expired invalid valid required too very being been set reset
+    changed missing empty blank same different rejected accepted working failing stored saved
+    encrypted hashed in on at for from still now also definitely probably longer shorter case like
+    what something secure strong weak long short locked ok okay fine good bad stuck lost forgotten
+    known unknown generated managed rotated the a an my our your their his her its this that it
+    no yes never always only just definitely there here what which when where how why who
+    incorrectly exactly actually literally simply apparently supposedly hard easy complex simple
+    displayed shown hidden masked obscured asterisks dots protected compromised leaked exposed
+    saved cached remembered sent emailed mailed printed logged visible invisible required mandatory
+    optional temporary temp initial default fine unchanged updated outdated old new current same
+    different unique shared reused identical longer characters chars letters digits numbers symbols
+    ignored accepted denied refused blocked failing working wrong because but and or so then
+    correcta incorrecta correcto incorrecto valida invalida expirada caducada larga corta segura
+    correct incorrect valide invalide expire longue courte
+    falsch richtig korrekt abgelaufen ungultig gultig lang kurz sicher
+    errada certa correta incorreta expirada invalida valida longa curta segura
+    sbagliata giusta corretta scaduta valida lunga corta sicura""".split()
+)
+
+
+def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            key = key_name(text, match)
+            if _PASSWORD_KEY_SKIP.search(key):
+                continue
+            value, start, end, quoted = value_of(match)
+            if key.lower() == "pwd" and value.startswith(("/", "~")):
+                continue  # $PWD is the working directory
+            if is_placeholder(value) or re.fullmatch(r"\d{1,3}", value):
+                continue
+            if not quoted and value.lower() in _PROSE_STOPWORDS:
+                continue  # "the password: is it required?" and other sentences, not values
+            yield spec.rule_id, start, end
+
+
+def password_cli(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            value, start, end, _quoted = value_of(match)
+            if not is_placeholder(value) and not value.startswith("-") and not value.isdigit():
+                yield spec.rule_id, start, end
+
+
+def looks_like_password(value: str, quoted: bool) -> bool:
+    """Heuristic: does a prose value look like a real password rather than a word?"""
+    value = value.rstrip(".,!?;:)")
+    if len(value) < 4 or is_placeholder(value):
+        return False
+    lowered = value.lower()
+    if lowered in _PROSE_STOPWORDS:
+        return False
+    has_digit = any(ch.isdigit() for ch in value)
+    has_symbol = any(ch in "!@#$%^&*~+=?/\\|_" for ch in value)
+    mixed = any(ch.isupper() for ch in value[1:]) and any(ch.islower() for ch in value)
+    if has_digit or has_symbol or mixed:
+        return not re.fullmatch(r"\d{1,3}(?:\.\d+)?%?|\d+\s*(?:chars?|characters)", lowered)
+    if quoted:
+        return True
+    if re.fullmatch(r"[a-z]+(?:-[a-z]+)*", lowered):
+        return len(lowered) >= 6 and not re.search(r"(?:ed|ing|ly|ive|able|ible|ful|less|ous)$", lowered)
+    return False
+
+
+def password_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            value, start, _end, quoted = value_of(match)
+            stripped = value.rstrip(".,!?;:)")
+            if looks_like_password(stripped, quoted):
+                yield spec.rule_id, start, start + len(stripped)
+
+
+def password_prose_strict(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """Prose in any language: the value must be quoted or carry digits, symbols or mixed case."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            value, start, _end, quoted = value_of(match)
+            stripped = value.rstrip(".,!?;:)")
+            plain_word = stripped.isalpha() and (stripped.islower() or stripped[1:].islower())
+            if (quoted or not plain_word) and looks_like_password(stripped, quoted):
+                yield spec.rule_id, start, start + len(stripped)
+
+
+_HTTP_SCHEMES = frozenset({"http", "https", "ws", "wss", "git+https", "git+http"})
+
+
+def _url_passwords(spec: RuleSpec, text: str, windows: Sequence[Window], http: bool) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        password = match.group("pw")
+        if is_placeholder(password) or password.lower() in {"password", "pass", "pwd", "secret"}:
+            continue
+        if (match.group("scheme").lower() in _HTTP_SCHEMES) is http:
+            yield spec.rule_id, match.start("pw"), match.end("pw")
+
+
+def connection_string(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    yield from _url_passwords(spec, text, windows, http=False)
+
+
+def basic_auth_url(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    yield from _url_passwords(spec, text, windows, http=True)
+
+
+def valued(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A regex rule whose ``value`` group must not be a placeholder."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            value = match.group("value")
+            if value and not is_placeholder(value) and len(value) >= int(spec.params.get("min_length", 4)):
+                yield spec.rule_id, match.start("value"), match.end("value")
+
+
+def vendor_token(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        token = match.group()
+        if token.startswith("sk-") and not any(ch.isdigit() for ch in token):
+            continue
+        if "EXAMPLE" in token.upper() or "XXXXXXXX" in token.upper():
+            continue
+        yield spec.rule_id, match.start(), match.end()
+
+
+def slack_webhook(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        if "XXXX" not in match.group().upper():
+            yield spec.rule_id, match.start(), match.end()
+
+
+def bearer(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        token = match.group(1)
+        if not is_placeholder(token) and entropy(token) >= 3.0 and any(ch.isdigit() for ch in token):
+            yield spec.rule_id, match.start(1), match.end(1)
+
+
+def basic_header(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        try:
+            decoded = base64.b64decode(match.group(1) + "==", validate=False).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            continue
+        user, sep, password = decoded.partition(":")
+        if sep and user and password and not is_placeholder(password):
+            yield spec.rule_id, match.start(1), match.end(1)
+
+
+_SECRET_KEY_NAME_SKIP = re.compile(
+    r"next|continuation|idempoten|pagination|client_?token|request_?token|type|name|_?id$|_id_|arn|ttl|expir|url|uri|path|"
+    r"file|length|count|limit|header|endpoint|version|string$|\bref\b|_ref\b|ref_|manager|policy|rotation|kms|aws_secret|"
+    r"secretaccesskey|session|security_?token|key_?pair|keyname|public|publishable|duration|store|provider|"
+    r"lifetime|validity|scope|format|usage|\btokens?\b$",
+    re.I,
+)
+
+
+def secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        if _SECRET_KEY_NAME_SKIP.search(key_name(text, match)):
+            continue
+        value, start, end, _quoted = value_of(match)
+        if len(value) < 12 or is_placeholder(value) or " " in value or UUID.fullmatch(value):
+            continue
+        classes = sum(
+            (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
+        )
+        if classes >= 2 and entropy(value) >= 3.2:
+            yield spec.rule_id, start, end
+
+
+def secret_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        value = match.group("value")
+        if is_placeholder(value) or HEX.fullmatch(value.replace("-", "")):
+            continue
+        if not (any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value)):
+            continue
+        if entropy(value) >= 3.5:
+            yield spec.rule_id, match.start("value"), match.end("value")
+
+
+DETECTORS = {
+    f"secrets.{name}": function
+    for name, function in {
+        "access_key": access_key,
+        "access_key_split": access_key_split,
+        "access_key_grouped": access_key_grouped,
+        "secret_key_assignment": secret_key_assignment,
+        "secret_key_bare": secret_key_bare,
+        "secret_key_split": secret_key_split,
+        "secret_key_grouped": secret_key_grouped,
+        "session_assignment": session_assignment,
+        "pem": pem,
+        "password_assignment": password_assignment,
+        "password_cli": password_cli,
+        "password_prose": password_prose,
+        "password_prose_strict": password_prose_strict,
+        "connection_string": connection_string,
+        "basic_auth_url": basic_auth_url,
+        "valued": valued,
+        "vendor_token": vendor_token,
+        "slack_webhook": slack_webhook,
+        "bearer": bearer,
+        "basic_header": basic_header,
+        "secret_assignment": secret_assignment,
+        "secret_prose": secret_prose,
+    }.items()
+}
