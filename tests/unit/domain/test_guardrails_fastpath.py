@@ -96,9 +96,27 @@ def _chunks(items: list[str], size: int = 400) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+#: Texts on which the windowed fast path (what ships) and the whole-text path disagree, found
+#: when the v2 golden sets landed (1 of 10,271 texts). The fast path's verdict (allow) is the
+#: labelled one; the whole-text run of the credential-request rule matches across sentences
+#: that no window joins. Open defect: fix the rule, then delete the entry (the test below
+#: fails when an entry no longer diverges, so this list cannot go stale).
+KNOWN_DIVERGENCES = frozenset({
+    "How do I rotate the access keys for an IAM user without downtime? We have two apps using the same key. "
+    "I know you can have two active keys per user.",
+})
+
+
+def test_known_divergences_still_diverge() -> None:
+    for text in KNOWN_DIVERGENCES:
+        assert guardrails._scan_input(text, True) != guardrails._scan_input(text, False), text
+
+
 @pytest.mark.parametrize("chunk", _chunks(_CORPUS), ids=lambda c: f"{len(c)}texts")
 def test_fast_path_agrees_with_every_rule_on_the_whole_text(chunk: list[str]) -> None:
     for text in chunk:
+        if text in KNOWN_DIVERGENCES:
+            continue
         assert guardrails._scan_input(text, True) == guardrails._scan_input(text, False), text[:200]
         assert guardrails._scan_output(text, True) == guardrails._scan_output(text, False), text[:200]
 
