@@ -47,7 +47,7 @@ from pipeline.domain.models import (
     GuardrailAction,
     GuardrailVerdict,
 )
-from pipeline.domain.textnorm import normalize
+from pipeline.domain.textnorm import NormalizedText, normalize
 
 __all__ = ["RULES", "Rule", "redact", "scan_input", "scan_output"]
 
@@ -137,12 +137,17 @@ class Scanner:
 
     # -- scans ------------------------------------------------------------------------
 
-    def scan_input(self, text: str, gated: bool = True) -> GuardrailVerdict:
+    def _prepare(self, text: str, gated: bool) -> tuple[NormalizedText, str, frozenset[int] | None, list[Hit]]:
+        """The matching view of a text, its candidate rules and the secret and PII hits
+        (the part both directions share)."""
         view = normalize(text)
-        normalized = view.text
-        lowered = lowered_view(normalized)
+        lowered = lowered_view(view.text)
         candidates = self._candidates(lowered, gated)
-        hits = self.secrets_and_pii(normalized, lowered, gated, candidates)
+        return view, lowered, candidates, self.secrets_and_pii(view.text, lowered, gated, candidates)
+
+    def scan_input(self, text: str, gated: bool = True) -> GuardrailVerdict:
+        view, lowered, candidates, hits = self._prepare(text, gated)
+        normalized = view.text
         hits.extend(self.intent(normalized, lowered, candidates))
         if not hits:
             hits = self.decoded(normalized, lowered, gated)
@@ -151,13 +156,9 @@ class Scanner:
         return verdict(text, to_findings(hits, view, _RULE_BY_ID), MESSAGES)
 
     def scan_output(self, text: str, gated: bool = True) -> GuardrailVerdict:
-        view = normalize(text)
-        normalized = view.text
-        lowered = lowered_view(normalized)
-        candidates = self._candidates(lowered, gated)
-        hits = self.secrets_and_pii(normalized, lowered, gated, candidates)
+        view, lowered, candidates, hits = self._prepare(text, gated)
         findings = to_findings(hits, view, _RULE_BY_ID, output=True)
-        policy = self.engine.run(self.stage["output"], normalized, lowered, candidates)
+        policy = self.engine.run(self.stage["output"], view.text, lowered, candidates)
         findings.extend(to_findings(policy, view, _RULE_BY_ID))
         findings.sort(key=lambda f: (f.start, f.end, f.rule_id))
         return verdict(text, findings, MESSAGES)

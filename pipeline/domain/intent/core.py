@@ -201,7 +201,6 @@ _VAGUE_FILLER = CATALOGUE.words("vague_filler")
 _COURTESY = CATALOGUE.words("courtesy")
 _FOLLOW_UP_RE = CATALOGUE.pattern("follow_up")
 #: Acronyms, log levels and keywords that are upper case without anyone shouting.
-_NOT_SHOUTING = CATALOGUE.words("not_shouting")
 
 
 def rule_intent(text: str) -> tuple[str, str] | None:
@@ -330,8 +329,11 @@ class IntentModel:
 
     def logits(self, text: str) -> list[float]:
         """Uncalibrated class scores: bias + L2-normalised binary features times weights."""
+        return self._logits(extract_features(text))
+
+    def _logits(self, features: set[str]) -> list[float]:
         weights = self.weights
-        rows = [weights[f] for f in extract_features(text) if f in weights]
+        rows = [weights[f] for f in features if f in weights]
         scores = list(self.bias)
         if not rows:
             return scores
@@ -341,9 +343,10 @@ class IntentModel:
 
     def predict_proba(self, text: str) -> dict[str, float]:
         """Temperature-scaled class probabilities; uniform when no known feature occurs."""
-        if not any(f in self.weights for f in extract_features(text)):
+        features = extract_features(text)  # once: they cost more than the dot product
+        if not any(f in self.weights for f in features):
             return {c: 1.0 / len(self.classes) for c in self.classes}
-        logits = self.logits(text)
+        logits = self._logits(features)
         inv_t = 1.0 / self.temperature
         top = max(logits)
         exps = [math.exp((z - top) * inv_t) for z in logits]
@@ -542,13 +545,13 @@ class IntentDetector:
             reasons.append("follow_up")
             vague = False
 
-        escalate_reasons = escalation_reasons(text, analysis)
+        escalate_reasons = escalation_reasons(text)
         if intent == "out_of_scope":
             # A refund from a shop or a suspended bank account is not an AWS incident.
             escalate_reasons = tuple(r for r in escalate_reasons if r == "explicit_human_request")
         reasons.extend(escalate_reasons)
         # Anger alone never escalates (GUIDE §2.3): it is recorded so the reply acknowledges it.
-        reasons.extend(frustration_signals(text, analysis, _NOT_SHOUTING))
+        reasons.extend(frustration_signals(text, analysis))
         needs_clarification = False
         if vague and escalate_reasons:
             vague = False  # "close my account" is short but says exactly what it wants

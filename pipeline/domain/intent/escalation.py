@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -97,13 +98,15 @@ _BY_ID = {t.id: t for t in TRIGGERS}
 _ANGER_IF_NEGATIVE_RE = re.compile(r"\b(?:joke|worst|damn|terrible|awful)\b", re.IGNORECASE)
 
 
-def escalation_reasons(text: str, analysis: NlpAnalysis | None = None) -> tuple[str, ...]:
+@lru_cache(maxsize=64)
+def escalation_reasons(text: str) -> tuple[str, ...]:
     """The triggers that hand this message to a human, in a stable order; empty when none.
+
+    Cached per text: the intent rules (:func:`trigger_fires`) and the detector ask about the
+    same message, and the triggers are evaluated once.
 
     Args:
         text: The customer message (the guardrails' normalised view).
-        analysis: Unused by the triggers (kept so callers need not know); see
-            :func:`frustration_signals`.
     """
     head = text[:MAX_SCAN_CHARS]
     return tuple(t.id for t in TRIGGERS if t.fires(head))
@@ -111,30 +114,31 @@ def escalation_reasons(text: str, analysis: NlpAnalysis | None = None) -> tuple[
 
 def trigger_fires(trigger_id: str, text: str) -> bool:
     """Whether one named trigger fires (used by the intent rules)."""
-    return _BY_ID[trigger_id].fires(text[:MAX_SCAN_CHARS])
+    if trigger_id not in _BY_ID:
+        raise KeyError(f"unknown escalation trigger {trigger_id!r}; known: {', '.join(TRIGGER_IDS)}")
+    return trigger_id in escalation_reasons(text)
 
 
-def is_shouting(text: str, not_shouting: frozenset[str]) -> bool:
+def is_shouting(text: str) -> bool:
     """Three or more consecutive words in capitals that are not acronyms or log levels."""
     for run in _CAPS_RUN_RE.findall(text[:MAX_SCAN_CHARS]):
-        if sum(1 for w in _CAPS_WORD_RE.findall(run) if w not in not_shouting) >= 3:
+        if sum(1 for w in _CAPS_WORD_RE.findall(run) if w not in _NOT_SHOUTING) >= 3:
             return True
     return False
 
 
 _CAPS_RUN_RE = re.compile(r"\b[A-Z]{2,}(?:'[A-Z]+)?(?:[\s,.!?;:]+(?:I\s+)?[A-Z]{2,}(?:'[A-Z]+)?){2,}\b")
 _CAPS_WORD_RE = re.compile(r"[A-Z]{2,}")
+#: Acronyms, log levels and keywords that are upper case without anyone shouting.
+_NOT_SHOUTING = CATALOGUE.words("not_shouting")
 
 
-def frustration_signals(text: str, analysis: NlpAnalysis | None = None,
-                        not_shouting: frozenset[str] | None = None) -> tuple[str, ...]:
+def frustration_signals(text: str, analysis: NlpAnalysis | None = None) -> tuple[str, ...]:
     """``("strong_anger",)`` when the customer is plainly upset; it never escalates by itself."""
-    if not_shouting is None:
-        not_shouting = CATALOGUE.words("not_shouting")
     head = text[:MAX_SCAN_CHARS]
     negative = analysis is not None and (analysis.sentiment in ("NEGATIVE", "MIXED") or analysis.negativity >= 0.5)
     anger = SIGNALS.get("strong_anger")
-    if (anger is not None and anger.fires(head)) or is_shouting(head, not_shouting) or (
+    if (anger is not None and anger.fires(head)) or is_shouting(head) or (
             negative and _ANGER_IF_NEGATIVE_RE.search(head)):
         return ("strong_anger",)
     return ()

@@ -90,6 +90,11 @@ def load_gazetteer(path: str = str(GAZETTEER_FILE)) -> Gazetteer:
     return Gazetteer(names, intents, data.get("source", ""))
 
 
+@lru_cache(maxsize=64)
 def find_products(text: str) -> tuple[ProductHit, ...]:
-    """AWS products named in ``text`` (strong names, or weak ones after Amazon/AWS)."""
+    """AWS products named in ``text`` (strong names, or weak ones after Amazon/AWS).
+
+    Cached per text: features, evidence, the scope veto and the rules all ask about the
+    same message.
+    """
     return load_gazetteer().find(text)
