@@ -122,6 +122,21 @@ def _authored_label(set_name: str, case_id: str, expected: dict[str, Any],
     return expected
 
 
+def load_agreement(path: Path = AGREEMENT_FILE) -> dict[str, Any]:
+    """The committed agreement (κ per set and field) for the report, or {} when absent.
+
+    Raises:
+        GoldenSetError: The file is not valid JSON (naming it and how to fix it).
+    """
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise GoldenSetError(path, None, f"not valid JSON ({exc.msg})",
+                             "Regenerate it with `python -m evals.agreement`.") from exc
+
+
 def write_atomic(data: Any, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -14,7 +14,6 @@ message names the file and the line or key).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from evals import baseline as baseline_mod
+from evals.agreement import load_agreement
 from evals.compare import SuiteComparison, compare_suite, expected_vs_got
 from evals.datasets import GoldenSetError
 from evals.gates import (
@@ -163,6 +163,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             suites.append(suite)
             loaded[name] = suite.load_cases()
             baselines[name] = baseline_mod.load_baseline(name, args.baseline_dir)
+        agreement = load_agreement()
     except GoldenSetError as exc:
         return _fail(str(exc), err)
     except RecordError as exc:
@@ -195,7 +196,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return _fail(str(exc), err)
     verdict_ok = all(g.passed for g in gate_results)
     target_results = evaluate_targets(gates, record)
-    record["agreement"] = load_agreement()
+    record["agreement"] = agreement
     record["verdict"] = {"passed": verdict_ok, "gates": [g.to_dict() for g in gate_results],
                          "targets": [t.to_dict() for t in target_results],
                          "comparison": {k: {"counts": v.counts, "baseline_run_id": v.baseline_run_id,
@@ -218,19 +219,6 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
     _summary(out, record, comparisons, gate_results, run_dir, wall, target_results)
     return EXIT_OK if verdict_ok else EXIT_GATE_FAILED
-
-
-AGREEMENT_FILE = Path(__file__).resolve().parent.parent / "golden_sets" / "agreement.json"
-
-
-def load_agreement(path: Path = AGREEMENT_FILE) -> dict[str, object]:
-    """The committed blind-relabelling agreement (κ per set and field), or {} when absent."""
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise GoldenSetError(path, None, f"not valid JSON ({exc.msg})", "Regenerate it with evals.agreement.") from exc
 
 
 def _model_info(results: list[SuiteResult], config: RunConfig) -> dict[str, object]:

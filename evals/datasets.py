@@ -53,6 +53,11 @@ def parse_case(raw: str, path: Path | str, line: int) -> GoldenCase:
     if not isinstance(data, dict):
         raise GoldenSetError(path, line, f"expected a JSON object, got {type(data).__name__}",
                              "Write one JSON object per line.")
+    return case_from_dict(data, path, line)
+
+
+def case_from_dict(data: dict[str, Any], path: Path | str, line: int) -> GoldenCase:
+    """Validate the envelope of one case (a parsed JSONL object) and build it."""
     missing = [f for f in REQUIRED_FIELDS if f not in data]
     if missing:
         raise GoldenSetError(path, line, f"missing field(s) {', '.join(missing)}",

@@ -68,7 +68,6 @@ class GateConfig:
     zero_tolerance_flags: tuple[str, ...] = ZERO_TOLERANCE_FLAGS
     zero_tolerance_suites: tuple[str, ...] = ("*",)
     targets: tuple[Floor, ...] = ()
-    zero_tolerance_splits: tuple[str, ...] | None = None  # None: every split
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +168,8 @@ def parse_gates(data: dict[str, Any], path: str, *, known_suites: tuple[str, ...
         raise _err(path, "zero_tolerance.suites", "must be a list of suite names")
     for s in zsuites:
         check_suite(s, "zero_tolerance")
-    zsplits = zt.get("splits")
-    if zsplits is not None and (not isinstance(zsplits, list) or not all(isinstance(s, str) for s in zsplits)):
-        raise _err(path, "zero_tolerance.splits", "must be a list of split names")
     return GateConfig(path, alpha if alpha is not None else 0.05, tuple(floors), tuple(regs), tuple(flags),
-                      tuple(zsuites), tuple(targets), tuple(zsplits) if zsplits is not None else None)
+                      tuple(zsuites), tuple(targets))
 
 
 def load_gates(path: Path | str = GATES_FILE, *, known_suites: tuple[str, ...] | None = None) -> GateConfig:
@@ -186,6 +182,16 @@ def load_gates(path: Path | str = GATES_FILE, *, known_suites: tuple[str, ...] |
     except tomllib.TOMLDecodeError as exc:
         raise GateConfigError(f"{path}: not valid TOML ({exc})") from exc
     return parse_gates(data, str(path), known_suites=known_suites)
+
+
+def _bound_text(bound: Floor) -> str:
+    """``>= 0.9``, ``<= 0.05`` or both, as gate names and details show them."""
+    return " and ".join(b for b in (f">= {bound.minimum}" if bound.minimum is not None else "",
+                                    f"<= {bound.maximum}" if bound.maximum is not None else "") if b)
+
+
+def _within(bound: Floor, value: float) -> bool:
+    return (bound.minimum is None or value >= bound.minimum) and (bound.maximum is None or value <= bound.maximum)
 
 
 def _applies(entry_suite: str, suite: str) -> bool:
@@ -209,8 +215,7 @@ def evaluate(config: GateConfig, record: dict[str, Any], comparisons: dict[str, 
         for i, floor in enumerate(config.floors):
             if not _applies(floor.suite, name):
                 continue
-            bound = " and ".join(b for b in (f">= {floor.minimum}" if floor.minimum is not None else "",
-                                             f"<= {floor.maximum}" if floor.maximum is not None else "") if b)
+            bound = _bound_text(floor)
             gname = f"floor:{name}.{floor.metric} {bound}"
             if floor.metric not in metrics:
                 if floor.suite == "*" or not ran:
@@ -221,7 +226,7 @@ def evaluate(config: GateConfig, record: dict[str, Any], comparisons: dict[str, 
             if value is None:
                 results.append(GateResult(gname, "floor", name, False, "metric undefined (no cases)", floor.metric))
                 continue
-            ok = (floor.minimum is None or value >= floor.minimum) and (floor.maximum is None or value <= floor.maximum)
+            ok = _within(floor, value)
             ci = metrics[floor.metric].get("ci") or [None, None]
             results.append(GateResult(gname, "floor", name, ok, f"{floor.metric} = {value:.4f} (95% CI {_fmt(ci[0])}–"
                                       f"{_fmt(ci[1])}); required {bound}" + (f" — {floor.reason}" if floor.reason else ""),
@@ -253,9 +258,7 @@ def evaluate(config: GateConfig, record: dict[str, Any], comparisons: dict[str, 
                 # A ratchet: a flag the committed baseline already carries is a known, listed
                 # defect (reported, and a target); any new one fails the run.
                 known = ((known_flags or {}).get(name) or {}).get(flag, set())
-                hits = tuple(c["id"] for c in suite["cases"] if flag in (c.get("flags") or ())
-                             and c["id"] not in known
-                             and (config.zero_tolerance_splits is None or c.get("split") in config.zero_tolerance_splits))
+                hits = tuple(c["id"] for c in suite["cases"] if flag in (c.get("flags") or ()) and c["id"] not in known)
                 detail = "none" if not hits else f"{len(hits)} case(s): {', '.join(hits[:20])}"
                 results.append(GateResult(f"zero_tolerance:{name}.{flag}", "zero_tolerance", name, not hits, detail,
                                           cases=hits))
@@ -273,8 +276,7 @@ def evaluate_targets(config: GateConfig, record: dict[str, Any]) -> list[GateRes
         for name, suite in record["suites"].items():
             if not _applies(target.suite, name):
                 continue
-            bound = " and ".join(b for b in (f">= {target.minimum}" if target.minimum is not None else "",
-                                             f"<= {target.maximum}" if target.maximum is not None else "") if b)
+            bound = _bound_text(target)
             gname = f"target:{name}.{target.metric} {bound}"
             metric = suite["metrics"].get(target.metric)
             value = None if metric is None else metric.get("value")
@@ -282,7 +284,7 @@ def evaluate_targets(config: GateConfig, record: dict[str, Any]) -> list[GateRes
                 results.append(GateResult(gname, "target", name, False, "metric not produced by this run",
                                           target.metric))
                 continue
-            ok = (target.minimum is None or value >= target.minimum) and (target.maximum is None or value <= target.maximum)
+            ok = _within(target, value)
             ci = metric.get("ci") or [None, None]
             results.append(GateResult(gname, "target", name, ok, f"{target.metric} = {value:.4f} (95% CI "
                                       f"{_fmt(ci[0])}–{_fmt(ci[1])}); target {bound}"

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.datasets import GOLDEN_DIR, GoldenCase, GoldenSetError, iter_cases
+from evals.datasets import GOLDEN_DIR, GoldenSetError, case_from_dict, iter_cases
 
 #: Split shares per kind of set, in order; the hash of the id falls into one bucket.
 TRAINABLE_SHARES = (("train", 0.35), ("dev", 0.15), ("blind", 0.50))
@@ -75,13 +75,11 @@ def load_incoming(path: Path, set_name: str) -> list[dict[str, Any]]:
                 data = json.loads(raw)
             except json.JSONDecodeError as exc:
                 raise GoldenSetError(path, number, f"not valid JSON ({exc.msg})", "Write one JSON object per line.") from exc
-            missing = [k for k in ("id", "input", "expected", "tags", "source") if k not in data]
-            if missing:
-                raise GoldenSetError(path, number, f"missing field(s) {', '.join(missing)}",
+            if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+                raise GoldenSetError(path, number, "expected a JSON object with a string 'id'",
                                      "Incoming cases need id, input, expected, tags and source.")
             data["split"] = assign_split(data["id"], shares)
-            case = GoldenCase(data["id"], data["input"], data["expected"], tuple(data["tags"]), data["split"],
-                              data["source"], number)
+            case = case_from_dict(data, path, number)  # the golden sets' own envelope checks
             problem = suite.validate(case) if suite.validate is not None else None
             if problem:
                 raise GoldenSetError(path, number, f"case {data['id']!r}: {problem}",
