@@ -107,8 +107,6 @@ def is_weak(name: str, zipf: Any) -> bool:
         return False  # ec2, s3, route53
     if name in ALWAYS_WEAK or len(name) <= 2:
         return True
-    if any(ch.isdigit() for ch in name) and len(words) == 1:
-        return False  # ec2, s3, route53
     if len(words) >= 3:
         return False  # "elastic compute cloud", "relational database service"
     return all(zipf(w, "en") >= ZIPF_COMMON or w in ALWAYS_WEAK for w in words)

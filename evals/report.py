@@ -372,6 +372,11 @@ def _charts(suite: dict[str, Any]) -> dict[str, Markup]:
     return charts
 
 
+def _with_ci(metric: dict[str, Any]) -> str:
+    low, high = (metric.get("ci") or [None, None])[:2]
+    return f"{_fmt(metric.get('value'))} [{_fmt(low)}, {_fmt(high)}]"
+
+
 def _generalisation_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name, suite in record["suites"].items():
@@ -384,9 +389,7 @@ def _generalisation_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
             if not dev or not blind:
                 continue
             gap_value = (gap or {}).get("value")
-            rows.append({"suite": name, "metric": metric,
-                         "dev": f"{_fmt(dev.get('value'))} [{_fmt((dev.get('ci') or [None])[0])}, {_fmt((dev.get('ci') or [None, None])[1])}]",
-                         "blind": f"{_fmt(blind.get('value'))} [{_fmt((blind.get('ci') or [None])[0])}, {_fmt((blind.get('ci') or [None, None])[1])}]",
+            rows.append({"suite": name, "metric": metric, "dev": _with_ci(dev), "blind": _with_ci(blind),
                          "gap": "n/a" if gap_value is None else f"{gap_value:+.3f}",
                          "gap_bad": gap_value is not None and gap_value > 0.05,
                          "n": f"{counts.get('dev', 0)} / {counts.get('blind', 0)}"})

@@ -65,3 +65,17 @@ def test_gazetteer_is_built_from_botocore_with_owner_intents() -> None:
     assert "botocore" in gazetteer.source
     assert len(gazetteer.intents) > 400
     assert gazetteer.intents["ec2"] == "ec2_troubleshooting" and gazetteer.intents["macie2"] == "general_support"
+
+
+def test_the_shipped_gazetteer_is_what_the_build_script_writes(tmp_path: Path) -> None:
+    """The data file is reproducible from botocore + wordfreq (the train group installs both)."""
+    pytest.importorskip("wordfreq")
+    import botocore
+
+    from evals.build_gazetteer import OUTPUT, main
+
+    shipped = OUTPUT.read_text(encoding="utf-8")
+    if f"botocore {botocore.__version__} " not in shipped:
+        pytest.skip("the shipped gazetteer was built from another botocore version")
+    assert main(["--output", str(tmp_path / "g.json")]) == 0
+    assert (tmp_path / "g.json").read_text(encoding="utf-8") == shipped
