@@ -108,7 +108,8 @@ def run() -> list[BenchResult]:
     results += [
         BenchResult(AREA, "detect-secrets throughput", round(ds_throughput), "texts/s",
                     detail=f"SecretsCollection().scan_file, default plugins, {len(paths)} files"),
-        BenchResult(AREA, "throughput ratio vs detect-secrets", round(ratio, 1), "x", ">= 40", ratio >= 40),
+        # Issue 7 raised the target from 40x to 100x detect-secrets, at higher recall.
+        BenchResult(AREA, "throughput ratio vs detect-secrets", round(ratio, 1), "x", ">= 100", ratio >= 100),
         BenchResult(AREA, "detect-secrets secret recall", round(ds_recall, 4), "ratio",
                     detail="any finding in the file counts"),
         BenchResult(AREA, "recall advantage over detect-secrets", round(ours_recall - ds_recall, 4), "ratio",
