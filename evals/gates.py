@@ -268,8 +268,9 @@ def evaluate(config: GateConfig, record: dict[str, Any], comparisons: dict[str, 
 def evaluate_targets(config: GateConfig, record: dict[str, Any]) -> list[GateResult]:
     """Acceptance targets: met or missed, never part of the verdict.
 
-    A target whose metric the suite does not produce (e.g. a blind metric before the suite
-    has blind cases) is reported as missed with the reason, not skipped.
+    A target naming a suite whose run lacks the metric (e.g. a blind metric before the
+    suite has blind cases) is reported as missed with the reason; a wildcard target skips
+    suites without the metric, as wildcard floors do.
     """
     results = []
     for target in config.targets:
@@ -281,6 +282,8 @@ def evaluate_targets(config: GateConfig, record: dict[str, Any]) -> list[GateRes
             metric = suite["metrics"].get(target.metric)
             value = None if metric is None else metric.get("value")
             if value is None:
+                if target.suite == "*":
+                    continue  # as for floors: a wildcard applies to the suites that have the metric
                 results.append(GateResult(gname, "target", name, False, "metric not produced by this run",
                                           target.metric))
                 continue

@@ -56,6 +56,8 @@ def test_targets_are_reported_but_never_gate():
     results = gates.evaluate_targets(cfg, record)
     assert [r.passed for r in results] == [False, False]
     assert "metric not produced" in results[1].detail
+    wildcard = gates.parse_gates({"target": [{"suite": "*", "metric": "gap.pass_rate", "max": 0.05}]}, "g.toml")
+    assert gates.evaluate_targets(wildcard, record) == []  # no suite here has a gap: nothing to report
     verdict = gates.evaluate(cfg, record, {})
     assert verdict and all(g.passed for g in verdict) and not any(g.kind == "target" for g in verdict)
 
