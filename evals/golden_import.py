@@ -11,6 +11,9 @@ hand): a SHA-256 of the id picks the split, so nobody chooses which cases are bl
 
 * Sets whose cases fit a model (``intent``): 35% ``train``, 15% ``dev``, 50% ``blind``.
 * Every other set: 50% ``dev``, 50% ``blind``.
+* ``--training-batch``: a batch commissioned *as training data* (written blind, for fitting
+  a model) goes to ``train`` whole. It never enters the blind split, and the blind split of
+  the earlier batches is unchanged.
 
 Every case is validated with the suite's own schema; a malformed line names file and line
 and nothing is written. Cases whose input already exists in the set (exactly, after
@@ -60,12 +63,18 @@ def _fold(value: Any) -> str:
     return " ".join(text.split()).lower()
 
 
-def load_incoming(path: Path, set_name: str) -> list[dict[str, Any]]:
+TRAINING_BATCH_SHARES = (("train", 1.0),)
+
+
+def load_incoming(path: Path, set_name: str, *, training_batch: bool = False) -> list[dict[str, Any]]:
     """Read and validate incoming cases; raises GoldenSetError naming file and line."""
     from evals.suites import get_suite
 
     suite = get_suite(set_name)
-    shares = TRAINABLE_SHARES if set_name in TRAINABLE_SETS else EVAL_ONLY_SHARES
+    if training_batch:
+        shares = TRAINING_BATCH_SHARES
+    else:
+        shares = TRAINABLE_SHARES if set_name in TRAINABLE_SETS else EVAL_ONLY_SHARES
     rows = []
     with path.open(encoding="utf-8") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -127,9 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("set", help="golden set name, e.g. intent, guardrails_input, quality")
     parser.add_argument("incoming", type=Path, help="JSONL written by a blind author")
     parser.add_argument("--write", action="store_true", help="append to the golden set (default: dry run)")
+    parser.add_argument("--training-batch", action="store_true",
+                        help="the batch was commissioned as training data: every case goes to 'train'")
     args = parser.parse_args(argv)
     try:
-        rows = load_incoming(args.incoming, args.set)
+        rows = load_incoming(args.incoming, args.set, training_batch=args.training_batch)
         counts = merge(args.set, rows, write=args.write)
     except (GoldenSetError, KeyError) as exc:
         print(f"golden_import: {exc}", file=sys.stderr)

@@ -77,3 +77,12 @@ def test_a_corrupt_agreement_file_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(GoldenSetError, match="agreement.json"):
         agreement.load_agreement(bad)
     assert agreement.load_agreement(tmp_path / "absent.json") == {}
+
+
+def test_a_training_batch_goes_to_train_whole_and_never_to_blind(tmp_path: Path) -> None:
+    incoming = tmp_path / "in.jsonl"
+    incoming.write_text("\n".join(json.dumps(_case(n, f"question number {n} about s3")) for n in range(40)) + "\n")
+    hashed = {r["split"] for r in golden_import.load_incoming(incoming, "intent")}
+    batch = {r["split"] for r in golden_import.load_incoming(incoming, "intent", training_batch=True)}
+    assert "blind" in hashed  # 40 ids: the hash puts some in blind
+    assert batch == {"train"}
