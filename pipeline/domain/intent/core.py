@@ -31,15 +31,17 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pipeline.domain.intent.catalogue import CATALOGUE
+from pipeline.domain.intent.concepts import concept_features
 from pipeline.domain.intent.escalation import escalation_reasons, frustration_signals, trigger_fires
 from pipeline.domain.intent.gazetteer import find_products
 from pipeline.domain.models import INTENTS, IntentResult, NlpAnalysis, Turn
+from pipeline.domain.textfeatures import WORD_RE, BinaryHead, ngram_features
 from pipeline.domain.textnorm import normalize
 from pipeline.ports import NlpClient, NlpError
 
@@ -66,7 +68,7 @@ RULE_IDS: tuple[str, ...] = (
 # Feature extraction (shared with the trainer, so training and inference agree).
 # ---------------------------------------------------------------------------
 
-_WORD_RE = re.compile(r"[a-z0-9]+")
+_WORD_RE = WORD_RE
 #: Features are taken from the start of a message: a 100 KB pasted log adds cost, not signal.
 MAX_FEATURE_CHARS = 5000
 _ARN_RE = re.compile(r"\barn:aws[a-z-]*:", re.IGNORECASE)
@@ -117,18 +119,8 @@ def extract_features(text: str) -> set[str]:
     text = normalize(text[:MAX_FEATURE_CHARS]).text
     lowered = text.lower()
     words = _WORD_RE.findall(lowered)
-    features: set[str] = set()
+    features = ngram_features(lowered, words)
     add = features.add
-    for word in words:
-        add("w:" + word)
-        if len(word) > 2 and not word.isdigit():
-            padded = " " + word[:20] + " "
-            for start in range(len(padded) - 2):
-                add("c:" + padded[start : start + 3])
-            for start in range(len(padded) - 3):
-                add("c:" + padded[start : start + 4])
-    for first, second in zip(words, words[1:], strict=False):
-        add("b:" + first + " " + second)
     if _ARN_RE.search(text):
         add("s:arn")
     if _ERROR_CODE_RE.search(text):
@@ -171,6 +163,13 @@ _ACCOUNT_ID_RE = re.compile(r"\b\d{4}-?\d{4}-?\d{4}\b")
 #: ``out_of_scope``) decides. "can you place a stop on my account" is not an AWS question;
 #: "place a stop on my aws account" still is.
 _BANKISH_RE = CATALOGUE.pattern("bankish")
+
+
+def escalation_features(text: str, features: set[str] | None = None) -> set[str]:
+    """What the ``escalate`` head reads: the classifier's features plus the concept
+    features (:mod:`.concepts`) that carry meaning across languages."""
+    base = extract_features(text) if features is None else features
+    return base | concept_features(text)
 
 
 def has_aws_context(text: str) -> bool:
@@ -292,6 +291,8 @@ class IntentModel:
         temperature: Divides the logits before the softmax (fitted on the dev split).
         rule_confidence: Rule id -> calibrated confidence (smoothed precision).
         metadata: Training settings and the sha256 of the training data.
+        heads: Binary heads over the same features (``escalate``: paraphrases of the
+            escalation triggers that no rule lists), each with its dev-chosen threshold.
     """
 
     classes: tuple[str, ...]
@@ -300,6 +301,7 @@ class IntentModel:
     temperature: float
     rule_confidence: dict[str, float]
     metadata: dict[str, Any]
+    heads: dict[str, BinaryHead] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IntentModel:
@@ -325,6 +327,7 @@ class IntentModel:
                 k: float(v) for k, v in calibration.get("rule_confidence", {}).items()
             },
             metadata=dict(data.get("training", {})),
+            heads={name: BinaryHead.from_dict(name, head) for name, head in data.get("heads", {}).items()},
         )
 
     def logits(self, text: str) -> list[float]:
@@ -343,7 +346,11 @@ class IntentModel:
 
     def predict_proba(self, text: str) -> dict[str, float]:
         """Temperature-scaled class probabilities; uniform when no known feature occurs."""
-        features = extract_features(text)  # once: they cost more than the dot product
+        return self.predict_proba_features(extract_features(text))
+
+    def predict_proba_features(self, features: set[str]) -> dict[str, float]:
+        """:meth:`predict_proba` from features already extracted (they cost more than the
+        dot product, so the detector extracts them once for the classifier and the heads)."""
         if not any(f in self.weights for f in features):
             return {c: 1.0 / len(self.classes) for c in self.classes}
         logits = self._logits(features)
@@ -503,7 +510,8 @@ class IntentDetector:
             # Comprehend throttled or failed: rules and classifier need only the text, so
             # answer without sentiment and entities rather than send the customer to Fallback.
             analysis, nlp_available = NlpAnalysis(sentiment="NEUTRAL"), False
-        probabilities = self._model.predict_proba(text)
+        features = extract_features(text)
+        probabilities = self._model.predict_proba_features(features)
         ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
         if ranked[0][1] == ranked[-1][1]:
             # No signal at all (empty, emoji only): a general question, to be clarified.
@@ -549,6 +557,12 @@ class IntentDetector:
         if intent == "out_of_scope":
             # A refund from a shop or a suspended bank account is not an AWS incident.
             escalate_reasons = tuple(r for r in escalate_reasons if r == "explicit_human_request")
+        elif not escalate_reasons:
+            # The triggers' paraphrases no rule lists ("is there anyone I can actually talk
+            # to", "ich brauche jemanden am Telefon"): a head trained on blind-written data.
+            head = self._model.heads.get("escalate")
+            if head is not None and head.decide(escalation_features(text, features)):
+                escalate_reasons = ("learned_escalation",)
         reasons.extend(escalate_reasons)
         # Anger alone never escalates (GUIDE §2.3): it is recorded so the reply acknowledges it.
         reasons.extend(frustration_signals(text, analysis))

@@ -1,0 +1,170 @@
+"""Fit small binary heads (logistic regression over sparse binary features) for the runtime.
+
+Shared by ``evals.train_intent`` (the ``escalate`` head shipped inside the intent model)
+and ``evals.train_guardrail_heads`` (the learned ``credential_request``,
+``future_features`` and ``prompt_attack`` heads of the input guardrail). The runtime side
+is :class:`pipeline.domain.textfeatures.BinaryHead`.
+
+How a head is made, always the same way:
+
+1. **Fit** on the ``train`` split only: an L2 logistic regression on L2-normalised binary
+   feature vectors (scikit-learn, training time only), weights rounded for a stable file.
+2. **Calibrate** on ``dev``: one temperature minimising the log-loss of the rounded
+   runtime scores.
+3. **Choose the threshold** on ``dev``: the head is combined with precise rules by OR, so
+   the threshold is the lowest probability at which the *combined* decision keeps false
+   positives on dev within ``max_false_rate`` (most recall inside the budget). The blind
+   split is never read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.domain.textfeatures import BinaryHead
+
+
+@dataclass(frozen=True, slots=True)
+class HeadSettings:
+    """Every knob of a head; written into the model file."""
+
+    c: float = 4.0
+    min_df: int = 2
+    class_weight: str = "balanced"
+    max_false_rate: float = 0.02
+    weight_decimals: int = 4
+    seed: int = 13
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"c": self.c, "min_df": self.min_df, "class_weight": self.class_weight,
+                "max_false_rate": self.max_false_rate, "weight_decimals": self.weight_decimals,
+                "seed": self.seed, "solver": "lbfgs"}
+
+
+def fit_weights(feature_sets: Sequence[set[str]], labels: Sequence[bool],
+                settings: HeadSettings) -> tuple[dict[str, float], float]:
+    """Logistic-regression weights (rounded, zero weights dropped) and bias."""
+    import numpy as np  # training time only
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    frequency: dict[str, int] = {}
+    for features in feature_sets:
+        for f in features:
+            frequency[f] = frequency.get(f, 0) + 1
+    vocabulary = sorted(f for f, n in frequency.items() if n >= settings.min_df)
+    column = {f: i for i, f in enumerate(vocabulary)}
+    rows, cols, values = [], [], []
+    for r, features in enumerate(feature_sets):
+        present = sorted(column[f] for f in features if f in column)
+        if present:
+            rows.extend([r] * len(present))
+            cols.extend(present)
+            values.extend([1.0 / math.sqrt(len(present))] * len(present))
+    x = csr_matrix((values, (rows, cols)), shape=(len(feature_sets), len(vocabulary)), dtype=np.float64)
+    y = np.array([int(bool(v)) for v in labels])
+    if y.min() == y.max():
+        raise ValueError("a head needs positive and negative training examples")
+    model = LogisticRegression(C=settings.c, class_weight=settings.class_weight, max_iter=3000,
+                               random_state=settings.seed)
+    model.fit(x, y)
+    d = settings.weight_decimals
+    weights = {f: round(float(model.coef_[0, i]), d) for f, i in column.items()}
+    return {f: w for f, w in weights.items() if w != 0.0}, round(float(model.intercept_[0]), d)
+
+
+def fit_binary_temperature(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """The temperature minimising the log-loss of ``sigmoid(score / T)`` (golden-section on log T)."""
+    if not scores or len(set(labels)) < 2:
+        return 1.0
+
+    def loss(log_t: float) -> float:
+        t = math.exp(log_t)
+        total = 0.0
+        for s, y in zip(scores, labels, strict=True):
+            z = s / t
+            # log(1 + e^-z) for y, log(1 + e^z) otherwise, computed stably
+            m = -z if y else z
+            total += max(m, 0.0) + math.log1p(math.exp(-abs(m)))
+        return total / len(scores)
+
+    low, high = math.log(0.05), math.log(20.0)
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    fa, fb = loss(a), loss(b)
+    for _ in range(80):
+        if fa < fb:
+            high, b, fb = b, a, fa
+            a = high - ratio * (high - low)
+            fa = loss(a)
+        else:
+            low, a, fa = a, b, fb
+            b = low + ratio * (high - low)
+            fb = loss(b)
+    return round(math.exp((low + high) / 2), 6)
+
+
+def choose_threshold(probabilities: Sequence[float], labels: Sequence[bool], rule_fires: Sequence[bool],
+                     max_false_rate: float) -> tuple[float, dict[str, Any]]:
+    """The lowest threshold whose combined decision (rule OR head) stays inside the budget.
+
+    Returns the threshold and the dev measurement at it (recall, false rate, counts).
+    Candidate thresholds are the dev probabilities themselves (and 0.5 as a floor for
+    the search, so that an unusable head never says yes to everything).
+    """
+    negatives = sum(1 for y in labels if not y)
+    positives = len(labels) - negatives
+    rule_false = sum(1 for y, r in zip(labels, rule_fires, strict=True) if r and not y)
+    best = 0.999
+    candidates = sorted({round(p, 6) for p in probabilities if p < 0.999} | {0.999}, reverse=True)
+    for t in candidates:
+        false = rule_false + sum(1 for p, y, r in zip(probabilities, labels, rule_fires, strict=True)
+                                 if not y and not r and p >= t)
+        if negatives and false / negatives > max_false_rate:
+            break
+        best = t
+    best = max(best, 0.05)
+    decided = [r or p >= best for p, r in zip(probabilities, rule_fires, strict=True)]
+    tp = sum(1 for d, y in zip(decided, labels, strict=True) if d and y)
+    fp = sum(1 for d, y in zip(decided, labels, strict=True) if d and not y)
+    rule_tp = sum(1 for r, y in zip(rule_fires, labels, strict=True) if r and y)
+    return best, {
+        "dev_positives": positives, "dev_negatives": negatives,
+        "dev_recall_rules_only": round(rule_tp / positives, 4) if positives else None,
+        "dev_recall_combined": round(tp / positives, 4) if positives else None,
+        "dev_false_rate_rules_only": round(rule_false / negatives, 4) if negatives else None,
+        "dev_false_rate_combined": round(fp / negatives, 4) if negatives else None,
+    }
+
+
+def train_head(name: str, *, train_features: Sequence[set[str]], train_labels: Sequence[bool],
+               dev_features: Sequence[set[str]], dev_labels: Sequence[bool], dev_rule_fires: Sequence[bool],
+               dev_applies: Sequence[bool] | None = None,
+               settings: HeadSettings = HeadSettings(), notes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fit, calibrate and threshold one head; the JSON structure ``BinaryHead.from_dict`` loads."""
+    weights, bias = fit_weights(train_features, train_labels, settings)
+    probe = BinaryHead(name, weights, bias, 1.0, 0.5, {})
+    dev_scores = [probe.score(f) for f in dev_features]
+    temperature = fit_binary_temperature(dev_scores, dev_labels)
+    calibrated = BinaryHead(name, weights, bias, temperature, 0.5, {})
+    # A text with no known feature is never a yes at runtime (BinaryHead.decide).
+    applies = dev_applies if dev_applies is not None else [True] * len(dev_features)
+    dev_probabilities = [calibrated.probability(f) if a and any(x in weights for x in f) else 0.0
+                         for f, a in zip(dev_features, applies, strict=True)]
+    threshold, measured = choose_threshold(dev_probabilities, dev_labels, dev_rule_fires, settings.max_false_rate)
+    return {
+        "bias": bias,
+        "temperature": temperature,
+        "threshold": threshold,
+        "weights": dict(sorted(weights.items())),
+        "metadata": {
+            "train_cases": len(train_labels), "train_positives": sum(map(bool, train_labels)),
+            "features": len(weights), "settings": settings.to_dict(), "dev": measured, **(notes or {}),
+        },
+    }
+
+
+FeatureFn = Callable[[str], set[str]]

@@ -1,0 +1,97 @@
+"""Concept features for the escalate head: what a message is about, in any language.
+
+``concepts.toml`` names a few concepts (a person, contacting, a bot, money, a dispute,
+leaving, production, an outage, urgency, loss, compromise, being locked out, an account,
+anger, a how-to question, support plans) by word stems in several languages and CJK
+fragments (short stems and `words` match whole words). :func:`concept_features` returns ``k:<concept>`` for each concept present and
+``k2:<a>+<b>`` for each pair present, so a linear head can learn combinations of meaning
+that no phrase list enumerates.
+
+Example:
+    >>> sorted(f for f in concept_features("can someone call me") if f.startswith("k:"))
+    ['k:contact', 'k:person']
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+from pipeline.domain.textnorm import normalize
+
+CONCEPTS_FILE = Path(__file__).resolve().parent / "concepts.toml"
+FORMAT = "concepts-v1"
+SHORT_STEM = 3
+#: Only the start of a message is read: a pasted log adds cost, not meaning.
+MAX_CHARS = 5000
+
+
+class ConceptsError(ValueError):
+    """concepts.toml is malformed (names the concept and the problem)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """One concept: a compiled alternation of stems (word starts) and CJK fragments."""
+
+    name: str
+    pattern: re.Pattern[str]
+    must_match: tuple[str, ...]
+    must_not_match: tuple[str, ...]
+
+    def present(self, lowered: str) -> bool:
+        return self.pattern.search(lowered) is not None
+
+
+def _fold(term: str) -> str:
+    return normalize(term).text.lower()
+
+
+def load_concepts(path: Path = CONCEPTS_FILE) -> tuple[Concept, ...]:
+    """Read and validate the concept lexicons."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if data.get("format") != FORMAT:
+        raise ConceptsError(f"{path}: format must be {FORMAT!r}, got {data.get('format')!r}")
+    concepts = []
+    for name, entry in sorted(data.get("concept", {}).items()):
+        terms = [_fold(s) for s in entry.get("stems", ()) if s.strip()]
+        # A short stem ("ai", "bot", "rep") would start too many unrelated words ("both",
+        # "repo"): stems of up to 3 characters, and those listed under `words`, match whole words.
+        words = sorted({t for t in terms if len(t.strip()) <= SHORT_STEM}
+                       | {_fold(w) for w in entry.get("words", ()) if w.strip()}, key=len, reverse=True)
+        stems = sorted({t for t in terms if len(t.strip()) > SHORT_STEM}, key=len, reverse=True)
+        # CJK fragments are folded like the text (accent folding splits kana voicing marks).
+        cjk = sorted({_fold(s) for s in entry.get("cjk", ()) if s.strip()}, key=len, reverse=True)
+        if not stems and not words and not cjk:
+            raise ConceptsError(f"{path}: concept {name!r} has no stems and no cjk fragments")
+        parts = []
+        if stems:
+            # A stem starts a word; its end is free ("escalat" matches "escalate").
+            parts.append(r"(?<![a-z0-9])(?:" + "|".join(re.escape(s) for s in stems) + ")")
+        if words:
+            parts.append(r"(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in words) + r")(?![a-z0-9])")
+        if cjk:
+            parts.append("(?:" + "|".join(re.escape(s) for s in cjk) + ")")
+        concepts.append(Concept(name, re.compile("|".join(parts)), tuple(entry.get("must_match", ())),
+                                tuple(entry.get("must_not_match", ()))))
+    return tuple(concepts)
+
+
+CONCEPTS: tuple[Concept, ...] = load_concepts()
+
+
+def concept_names(text: str) -> tuple[str, ...]:
+    """The concepts present in a text, in name order."""
+    lowered = _fold(text[:MAX_CHARS])
+    return tuple(c.name for c in CONCEPTS if c.present(lowered))
+
+
+def concept_features(text: str) -> set[str]:
+    """``k:<concept>`` per concept present and ``k2:<a>+<b>`` per pair present."""
+    names = concept_names(text)
+    features = {"k:" + n for n in names}
+    features.update("k2:" + a + "+" + b for a, b in combinations(names, 2))
+    return features

@@ -1,0 +1,122 @@
+"""Sparse n-gram features and small linear models over them, in pure Python.
+
+The intent classifier, its escalation head and the input guardrail's learned topic heads
+all read a message the same way: word unigrams (``w:``), word bigrams (``b:``) and
+character 3- and 4-grams inside words padded with spaces (``c:``, robust to misspellings
+and inflections in other languages). Models are trained offline (scikit-learn, in
+``evals``) and shipped as JSON; inference here is ``json`` + ``math`` so a Lambda stays
+light.
+
+Example:
+    >>> sorted(f for f in ngram_features("Agent pls") if not f.startswith("c:"))
+    ['b:agent pls', 'w:agent', 'w:pls']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+WORD_RE = re.compile(r"[a-z0-9]+")
+
+
+def ngram_features(lowered: str, words: list[str] | None = None) -> set[str]:
+    """Word, bigram and in-word character n-gram features of a lower-cased text.
+
+    Args:
+        lowered: The text, already normalised and lower-cased (the caller bounds its length).
+        words: ``WORD_RE.findall(lowered)``, when the caller has it already.
+    """
+    if words is None:
+        words = WORD_RE.findall(lowered)
+    features: set[str] = set()
+    add = features.add
+    for word in words:
+        add("w:" + word)
+        if len(word) > 2 and not word.isdigit():
+            padded = " " + word[:20] + " "
+            for start in range(len(padded) - 2):
+                add("c:" + padded[start : start + 3])
+            for start in range(len(padded) - 3):
+                add("c:" + padded[start : start + 4])
+    for first, second in zip(words, words[1:], strict=False):
+        add("b:" + first + " " + second)
+    return features
+
+
+class LinearHeadError(ValueError):
+    """A model file's head is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryHead:
+    """A binary logistic regression over binary features, with its decision threshold.
+
+    The score is ``bias + sum(weights of present features) / sqrt(n present)`` (the
+    features are L2-normalised binary vectors, as in training); the probability is the
+    logistic of the score divided by ``temperature`` (fitted on the dev split).
+
+    Attributes:
+        name: What the head decides (``escalate``, ``prompt_attack``…).
+        weights: Feature -> weight.
+        bias: The intercept.
+        temperature: Calibration of the probability (1.0 = none).
+        threshold: The probability at or above which the head says yes (chosen on dev).
+        metadata: How it was trained and chosen (training sizes, dev measurements).
+    """
+
+    name: str
+    weights: Mapping[str, float]
+    bias: float
+    temperature: float
+    threshold: float
+    metadata: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> BinaryHead:
+        """Load one head from the JSON written by the trainers in ``evals``."""
+        try:
+            weights = {str(k): float(v) for k, v in data["weights"].items()}
+            head = cls(name, weights, float(data["bias"]), float(data.get("temperature", 1.0)),
+                       float(data["threshold"]), dict(data.get("metadata", {})))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise LinearHeadError(f"head {name!r}: {exc!r}; retrain it (see evals)") from exc
+        if not 0.0 < head.threshold < 1.0 or head.temperature <= 0.0:
+            raise LinearHeadError(f"head {name!r}: threshold must be in (0, 1) and temperature > 0")
+        return head
+
+    def score(self, features: Iterable[str]) -> float:
+        """The uncalibrated score of a feature set."""
+        weights = self.weights
+        present = [weights[f] for f in features if f in weights]
+        if not present:
+            return self.bias
+        return self.bias + math.fsum(present) / math.sqrt(len(present))
+
+    def probability(self, features: Iterable[str]) -> float:
+        """The calibrated probability that the answer is yes."""
+        z = self.score(features) / self.temperature
+        if z >= 0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1.0 + e)
+
+    def decide(self, features: Iterable[str]) -> bool:
+        """True when the probability reaches the head's threshold.
+
+        A text with no feature the head knows (a script the features do not cover, a
+        lone emoji) is never a yes: the bias alone is a prior, not evidence.
+        """
+        weights = self.weights
+        present = [weights[f] for f in features if f in weights]
+        if not present:
+            return False
+        z = (self.bias + math.fsum(present) / math.sqrt(len(present))) / self.temperature
+        return z >= self._logit_threshold
+
+    @property
+    def _logit_threshold(self) -> float:
+        return math.log(self.threshold / (1.0 - self.threshold))

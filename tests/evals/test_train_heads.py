@@ -1,0 +1,55 @@
+"""How binary heads are fitted, calibrated and thresholded (evals.train_heads)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from evals.train_heads import HeadSettings, choose_threshold, fit_binary_temperature, train_head
+from pipeline.domain.textfeatures import BinaryHead
+
+
+def test_the_threshold_keeps_combined_false_positives_inside_the_budget() -> None:
+    rng = random.Random(3)
+    labels = [True] * 50 + [False] * 200
+    probabilities = [rng.uniform(0.4, 1.0) if y else rng.uniform(0.0, 0.7) for y in labels]
+    rules = [i % 10 == 0 for i in range(250)]  # a rule firing on some of each
+    for budget in (0.0, 0.02, 0.1):
+        threshold, measured = choose_threshold(probabilities, labels, rules, budget)
+        false = sum(1 for p, y, r in zip(probabilities, labels, rules, strict=True) if not y and (r or p >= threshold))
+        rule_false = sum(1 for y, r in zip(labels, rules, strict=True) if r and not y)
+        assert false / 200 <= max(budget, rule_false / 200) + 1e-9
+        assert measured["dev_false_rate_combined"] == round(false / 200, 4)
+    loose, _ = choose_threshold(probabilities, labels, rules, 0.1)
+    tight, _ = choose_threshold(probabilities, labels, rules, 0.0)
+    assert loose <= tight  # a bigger budget never raises the threshold
+
+
+def test_temperature_fit_lowers_the_log_loss_of_overconfident_scores() -> None:
+    rng = random.Random(5)
+    labels = [rng.random() < 0.5 for _ in range(400)]
+    # scores 10x too large: right most of the time but far too sure
+    scores = [(1 if y else -1) * 10 * rng.uniform(0.1, 1.0) * (1 if rng.random() < 0.8 else -1) for y in labels]
+
+    def loss(t: float) -> float:
+        return sum(math.log1p(math.exp(-s / t if y else s / t)) for s, y in zip(scores, labels, strict=True))
+
+    t = fit_binary_temperature(scores, labels)
+    assert t > 2.0
+    assert loss(t) < loss(1.0)
+
+
+def test_train_head_learns_a_separable_toy_problem_and_loads_at_runtime() -> None:
+    def features(word: str, n: int) -> set[str]:
+        return {f"w:{word}", f"w:noise{n % 7}", f"w:filler{n % 3}"}
+
+    train = [features("human", n) for n in range(40)] + [features("lambda", n) for n in range(40)]
+    labels = [True] * 40 + [False] * 40
+    dev = [features("human", n) for n in range(10)] + [features("lambda", n) for n in range(30)]
+    dev_labels = [True] * 10 + [False] * 30
+    data = train_head("toy", train_features=train, train_labels=labels, dev_features=dev,
+                      dev_labels=dev_labels, dev_rule_fires=[False] * 40, settings=HeadSettings(max_false_rate=0.0))
+    head = BinaryHead.from_dict("toy", data)
+    assert data["metadata"]["dev"]["dev_recall_combined"] == 1.0
+    assert data["metadata"]["dev"]["dev_false_rate_combined"] == 0.0
+    assert head.decide(features("human", 99)) and not head.decide(features("lambda", 99))

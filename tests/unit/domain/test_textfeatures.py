@@ -1,0 +1,60 @@
+"""The shared n-gram features and the pure-Python binary head."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pipeline.domain.textfeatures import BinaryHead, LinearHeadError, ngram_features
+
+
+def test_ngram_features_are_words_bigrams_and_in_word_character_grams() -> None:
+    features = ngram_features("agent pls")
+    assert {"w:agent", "w:pls", "b:agent pls", "c: ag", "c:nt ", "c: age"} <= features
+    assert not any(f.startswith("c:") and "pls" in f for f in features if f != "c:pls" and "pl" not in f)
+    # digits-only words give no character grams (ids and numbers are not morphology)
+    assert not any(f.startswith("c:") for f in ngram_features("123456"))
+
+
+def _head(threshold: float = 0.5, temperature: float = 1.0) -> BinaryHead:
+    return BinaryHead.from_dict("toy", {"weights": {"w:human": 3.0, "w:bill": -2.0}, "bias": -1.0,
+                                        "temperature": temperature, "threshold": threshold})
+
+
+def test_probability_is_the_logistic_of_the_l2_normalised_score() -> None:
+    head = _head()
+    assert head.score({"w:human"}) == pytest.approx(2.0)
+    assert head.score({"w:human", "w:bill"}) == pytest.approx(-1.0 + 1.0 / math.sqrt(2))
+    assert head.probability({"w:human"}) == pytest.approx(1 / (1 + math.exp(-2.0)))
+    assert head.decide({"w:human"}) and not head.decide({"w:bill"})
+
+
+def test_temperature_softens_without_changing_the_order() -> None:
+    sharp, soft = _head(temperature=1.0), _head(temperature=4.0)
+    assert soft.probability({"w:human"}) < sharp.probability({"w:human"})
+    assert soft.probability({"w:bill"}) > sharp.probability({"w:bill"})
+
+
+def test_a_text_with_no_known_feature_is_never_a_yes_even_with_a_positive_bias() -> None:
+    head = BinaryHead.from_dict("toy", {"weights": {"w:human": 1.0}, "bias": 5.0, "threshold": 0.5})
+    assert head.probability({"w:unknown"}) > 0.99  # the prior...
+    assert not head.decide({"w:unknown"})  # ...is not evidence
+    assert head.decide({"w:human"})
+
+
+def test_decide_agrees_with_probability_at_the_threshold() -> None:
+    head = _head(threshold=0.8)
+    for features in ({"w:human"}, {"w:human", "w:bill"}, {"w:bill"}):
+        assert head.decide(features) == (head.probability(features) >= 0.8)
+
+
+@pytest.mark.parametrize("bad", [
+    {"bias": 0.0, "threshold": 0.5},                                # no weights
+    {"weights": {"w:a": "x"}, "bias": 0.0, "threshold": 0.5},       # not a number
+    {"weights": {}, "bias": 0.0, "threshold": 1.5},                 # threshold out of range
+    {"weights": {}, "bias": 0.0, "threshold": 0.5, "temperature": 0},
+])
+def test_malformed_heads_are_rejected_with_the_head_name(bad: dict) -> None:
+    with pytest.raises(LinearHeadError, match="toy"):
+        BinaryHead.from_dict("toy", bad)
