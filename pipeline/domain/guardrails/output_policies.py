@@ -1,18 +1,47 @@
-"""Output-policy detectors: competitor disparagement needs a judging construction."""
+"""Output-policy detectors: what an answer promises, claims about other providers, and
+credentials or personal data written into it.
+
+Most output rules are *clause rules*: a rule of ``catalogue/output_policies.toml`` with
+``detector = "clause"`` describes, as data, what one clause (or sentence) of the answer must
+contain to be a finding. Its ``params``:
+
+* ``unit``: ``"clause"`` (default) or ``"sentence"`` (see :mod:`.clauses`);
+* ``head``: the pattern that carries the meaning (a future change, a first-person action, a
+  provider's name); the hit is the unit holding it;
+* ``also``: patterns that must all occur in the same unit (a future time, a pejorative, an
+  account object);
+* ``none``: a pattern that cancels the unit (deflections, hedges, deprecations, questions);
+
+A pattern is a string or a list of alternatives (one meaning per line in the catalogue).
+* ``subject_not``: a pattern that must not occur between the start of the head's phrase (the
+  unit's start or the last comma before the head) and the head, i.e. in its subject
+  ("your bill will drop next month" is about the customer, not about AWS);
+* ``carry``: when the unit has the head but not the rest, the next sentence is judged too
+  if it matches ``carry`` (a pronoun: "Twilio will take your money. Their reporting is a
+  joke.").
+
+Every rule's anchor is searched on the whole text and the sentences around its hits are
+judged (:func:`.clauses.anchored_sentences`), so the verdict does not depend on the engine's
+windows: the fast path and the whole-text path agree by construction.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from functools import cache
 
+from pipeline.domain.guardrails import clauses
 from pipeline.domain.guardrails.catalogue import RuleSpec
-from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
+from pipeline.domain.guardrails.common import is_placeholder
+from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows, lowered_view
 
 
 @cache
-def _compiled(source: str) -> re.Pattern[str]:
-    return re.compile(source, re.IGNORECASE)
+def _compiled(source: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    return re.compile(source, flags)
 
 
 def disparagement(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -32,4 +61,130 @@ def disparagement(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Itera
         yield spec.rule_id, match.start(), match.end()
 
 
-DETECTORS = {"output_policies.disparagement": disparagement}
+# ---------------------------------------------------------------------------------------
+# Clause rules
+# ---------------------------------------------------------------------------------------
+
+
+def _pattern(value: str | list[str]) -> re.Pattern[str]:
+    """A pattern from a string or from a list of alternatives (one meaning per line in TOML)."""
+    if isinstance(value, str):
+        return _compiled(value)
+    if not value or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"a pattern must be a non-empty string or list of strings, got {value!r}")
+    return _compiled("|".join(f"(?:{v})" for v in value))
+
+
+class ClauseRule:
+    """The compiled ``params`` of one clause rule (see the module docstring)."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        params = spec.params
+        self.unit = params.get("unit", "clause")
+        if self.unit not in ("clause", "sentence"):
+            raise ValueError(f"{spec.source}, rule {spec.rule_id!r}: unit must be 'clause' or 'sentence'")
+        self.anchor = _compiled(spec.anchor, 0)
+        self.head = _pattern(params["head"])
+        self.also = tuple(_pattern(p) for p in params.get("also", ()))
+        self.none = (_pattern(params["none"]),) if params.get("none") else ()
+        subject_not = params.get("subject_not")
+        self.subject_not = _pattern(subject_not) if subject_not else None
+        carry = params.get("carry")
+        self.carry = _pattern(carry) if carry else None
+
+    def judge(self, unit: str) -> bool | None:
+        """True: a finding; False: the head occurs but the rest does not; None: no head."""
+        head = self.head.search(unit)
+        if head is None:
+            return None
+        if self.subject_not is not None:
+            subject = unit[: head.start()]
+            subject = subject[subject.rfind(",") + 1 :]
+            if self.subject_not.search(subject):
+                return False
+        return self.rest(unit)
+
+    def rest(self, unit: str) -> bool:
+        return all(p.search(unit) for p in self.also) and not any(p.search(unit) for p in self.none)
+
+
+_CLAUSE_RULES: dict[int, tuple[RuleSpec, ClauseRule]] = {}
+
+
+def clause_rule(spec: RuleSpec) -> ClauseRule:
+    """The compiled clause rule of ``spec`` (built once per spec)."""
+    entry = _CLAUSE_RULES.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        entry = _CLAUSE_RULES[id(spec)] = (spec, ClauseRule(spec))
+    return entry[1]
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def clause(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """The units (clauses or sentences) of the anchored sentences that satisfy the rule."""
+    rule = clause_rule(spec)
+    lowered = lowered_view(text)
+    for lo, hi in clauses.anchored_sentences(text, lowered, rule.anchor):
+        sentence = text[lo:hi]
+        parts = clauses.clauses(sentence) if rule.unit == "clause" else [(0, len(sentence))]
+        head_without_rest = False
+        for start, end in parts:
+            verdict = rule.judge(sentence[start:end])
+            if verdict:
+                yield (spec.rule_id, *_trimmed(text, lo + start, lo + end))
+            elif verdict is False:
+                head_without_rest = True
+        if head_without_rest and rule.carry is not None:
+            following = clauses.next_sentence(text, hi)
+            if following is not None:
+                nxt = text[following[0] : following[1]]
+                if rule.carry.search(nxt) and rule.rest(nxt):
+                    yield (spec.rule_id, *_trimmed(text, *following))
+
+
+# ---------------------------------------------------------------------------------------
+# Credentials written into an answer
+# ---------------------------------------------------------------------------------------
+
+_CLASSES = (str.isupper, str.islower, str.isdigit)
+
+
+def random_looking(value: str, min_length: int) -> bool:
+    """A value that looks generated: long enough, three character classes, no structure.
+
+    Upper case, lower case, digits and symbols count as classes; a value with a dot, slash,
+    colon or dash is a path, host, ARN, version or resource id, never a password here.
+    """
+    if len(value) < min_length or any(ch in value for ch in "./:-\\ "):
+        return False
+    classes = sum(any(test(ch) for ch in value) for test in _CLASSES)
+    classes += any(not ch.isalnum() for ch in value)
+    if classes < 3:
+        return False
+    counts = Counter(value)
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return entropy >= 3.0 and not is_placeholder(value)
+
+
+def credential_value(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A credential's name followed, within the same paragraph, by a generated-looking value
+    in quotes or backticks ("the password is `Xq…`", ``"name": "DB_PASS", "value": "…"``)."""
+    min_length = int(spec.params.get("min_length", 10))
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        value = match.group("value")
+        if random_looking(value, min_length):
+            yield spec.rule_id, match.start("value"), match.end("value")
+
+
+DETECTORS = {
+    "output_policies.disparagement": disparagement,
+    "output_policies.clause": clause,
+    "output_policies.credential_value": credential_value,
+}
