@@ -173,14 +173,54 @@ def random_looking(value: str, min_length: int) -> bool:
     return entropy >= 3.0 and not is_placeholder(value)
 
 
+_MAX_VALUE = 82
+_QUOTED_VALUE = re.compile(r"[`\"'](?P<value>[^`\"'\s]{6,80})[`\"']")
+_WORDS_AND_NUMBERS = re.compile(r"[A-Z][a-z]+|\d+|_")
+
+
+def _generated(value: str, min_length: int) -> bool:
+    """``random_looking``, and not only capitalised words and numbers (``MyAppSecret2024``)."""
+    return random_looking(value, min_length) and len(_WORDS_AND_NUMBERS.sub("", value)) > 2
+
+
 def credential_value(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
-    """A credential's name followed, within the same paragraph, by a generated-looking value
-    in quotes or backticks ("the password is `Xq…`", ``"name": "DB_PASS", "value": "…"``)."""
+    """A credential's name followed, in the same paragraph, by a generated-looking value in
+    quotes or backticks ("password `Xq…`", ``"name": "DB_PASS", "value": "…"``, "the one
+    generated for your instance is `…`").
+
+    The name is found on the whole text (whatever the windows, as clause rules do); each
+    stretch of text after a name is scanned once, so the cost is linear.
+    """
+    reach = int(spec.params.get("reach", 200))
     min_length = int(spec.params.get("min_length", 10))
-    for match in finditer_windows(spec.patterns[0], text, windows):
-        value = match.group("value")
-        if random_looking(value, min_length):
-            yield spec.rule_id, match.start("value"), match.end("value")
+    scanned = 0
+    found: set[int] = set()
+    for match in spec.patterns[0].finditer(text):
+        end = min(len(text), match.end() + reach)
+        for stop in ("\n\n", "```"):
+            cut = text.find(stop, match.end(), end)
+            if cut != -1:
+                end = cut
+        if end <= scanned:
+            continue
+        # Rescan a value's length before the last stretch's end: a value it cut is seen whole.
+        start = max(match.end(), scanned - _MAX_VALUE)
+        scanned = end
+        for value in _QUOTED_VALUE.finditer(text, max(start - 1, 0), end + 1):
+            if value.start("value") not in found and _generated(value.group("value"), min_length):
+                found.add(value.start("value"))
+                yield spec.rule_id, value.start("value"), value.end("value")
+
+
+# North American numbers 555-0100 to 555-0199 are reserved for fiction and documentation: in an
+# answer they are examples, like example.com addresses. (Ofcom's drama ranges are not treated
+# so: a number "to call the customer back on" is labelled pii whatever its range.)
+_DOCUMENTATION_PHONE = re.compile(r"555[\s.\-]?01\d\d(?!\d)")
+
+
+def documentation_example(rule_id: str, span: str) -> bool:
+    """A PII hit that is a documentation example (a reserved telephone number)."""
+    return rule_id.startswith("pii.phone") and _DOCUMENTATION_PHONE.search(span) is not None
 
 
 DETECTORS = {
