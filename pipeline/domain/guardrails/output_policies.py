@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from functools import cache
@@ -173,14 +174,17 @@ def random_looking(value: str, min_length: int) -> bool:
     return entropy >= 3.0 and not is_placeholder(value)
 
 
-_MAX_VALUE = 82
 _QUOTED_VALUE = re.compile(r"[`\"'](?P<value>[^`\"'\s]{6,80})[`\"']")
 _WORDS_AND_NUMBERS = re.compile(r"[A-Z][a-z]+|\d+|_")
+# A value that names itself ("NewStrongPassw0rd!", "MySecret123") is an example, not a secret.
+_SELF_DESCRIBING = re.compile(r"pa[s$5]{1,2}w|p@ss|secret|changeme|example|sample|dummy", re.IGNORECASE)
 
 
 def _generated(value: str, min_length: int) -> bool:
-    """``random_looking``, and not only capitalised words and numbers (``MyAppSecret2024``)."""
-    return random_looking(value, min_length) and len(_WORDS_AND_NUMBERS.sub("", value)) > 2
+    """``random_looking``, not self-describing, and not only capitalised words and numbers
+    (``MyAppDbTable2024``)."""
+    return (random_looking(value, min_length) and _SELF_DESCRIBING.search(value) is None
+            and len(_WORDS_AND_NUMBERS.sub("", value)) > 2)
 
 
 def credential_value(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -188,28 +192,26 @@ def credential_value(spec: RuleSpec, text: str, windows: Sequence[Window]) -> It
     quotes or backticks ("password `Xq…`", ``"name": "DB_PASS", "value": "…"``, "the one
     generated for your instance is `…`").
 
-    The name is found on the whole text (whatever the windows, as clause rules do); each
-    stretch of text after a name is scanned once, so the cost is linear.
+    Names and quoted values are each found in one pass over the whole text (whatever the
+    windows, as clause rules do); a value is then checked against the nearest name before
+    it, so the cost is linear.
     """
     reach = int(spec.params.get("reach", 200))
     min_length = int(spec.params.get("min_length", 10))
-    scanned = 0
-    found: set[int] = set()
-    for match in spec.patterns[0].finditer(text):
-        end = min(len(text), match.end() + reach)
-        for stop in ("\n\n", "```"):
-            cut = text.find(stop, match.end(), end)
-            if cut != -1:
-                end = cut
-        if end <= scanned:
+    name_ends = [match.end() for match in spec.patterns[0].finditer(text)]
+    if not name_ends:
+        return
+    for value in _QUOTED_VALUE.finditer(text):
+        start = value.start()
+        index = bisect_right(name_ends, start) - 1
+        if index < 0 or start - name_ends[index] > reach:
             continue
-        # Rescan a value's length before the last stretch's end: a value it cut is seen whole.
-        start = max(match.end(), scanned - _MAX_VALUE)
-        scanned = end
-        for value in _QUOTED_VALUE.finditer(text, max(start - 1, 0), end + 1):
-            if value.start("value") not in found and _generated(value.group("value"), min_length):
-                found.add(value.start("value"))
-                yield spec.rule_id, value.start("value"), value.end("value")
+        if not _generated(value.group("value"), min_length):
+            continue
+        between = text[name_ends[index] : start]
+        if "\n\n" in between or "```" in between:
+            continue
+        yield spec.rule_id, value.start("value"), value.end("value")
 
 
 # North American numbers 555-0100 to 555-0199 are reserved for fiction and documentation: in an
