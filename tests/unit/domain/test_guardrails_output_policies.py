@@ -229,3 +229,13 @@ def test_every_clause_rule_compiles() -> None:
     for spec in clause_specs:
         rule = output_policies.clause_rule(spec)
         assert rule.head.pattern and rule.unit in ("clause", "sentence")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["The failing row is for Tomás Ruiz, date of birth 02/11/1979.", "Her passport no. K9031772 is in the object key."],
+)
+def test_birth_dates_and_identity_numbers_are_redacted(sentence: str) -> None:
+    verdict = scan_output(answer_with(sentence, "item"))
+    assert verdict.action is GuardrailAction.REDACT
+    assert "1979" not in verdict.redacted_text and "K9031772" not in verdict.redacted_text
