@@ -199,8 +199,17 @@ def test_generated_values_are_told_from_names_and_examples(value: str, generated
 # --- the fast path and the pure-Python path give the same verdict on whole answers -------
 
 
+PII = [
+    "The failing row is for Tomás Ruiz, date of birth 02/11/1979.",
+    "Her passport no. K9031772 is in the object key.",
+    "The failing item belongs to Ana Souza, Rua das Flores 120, 01310-100 São Paulo.",
+    "Call the owner on +1 415 867 2231.",
+]
+
+
 def _composed() -> list[str]:
-    sentences = FUTURE_COMMITMENTS + FINE_NEIGHBOURS + DISPARAGEMENT + NEUTRAL_COMPARISONS + SECRETS + NOT_SECRETS
+    sentences = (FUTURE_COMMITMENTS + FINE_NEIGHBOURS + DISPARAGEMENT + NEUTRAL_COMPARISONS + SECRETS + NOT_SECRETS
+                 + PII)
     texts = [answer_with(s, place) for s in sentences for place in _PLACES]
     # Long answers: the defect is far from the start, beyond any window around other hits.
     padding = ANSWER.format(**dict.fromkeys(_PLACES, "Next, check the soon-to-expire roadmap of your own app.")) * 20
@@ -231,10 +240,7 @@ def test_every_clause_rule_compiles() -> None:
         assert rule.head.pattern and rule.unit in ("clause", "sentence")
 
 
-@pytest.mark.parametrize(
-    "sentence",
-    ["The failing row is for Tomás Ruiz, date of birth 02/11/1979.", "Her passport no. K9031772 is in the object key."],
-)
+@pytest.mark.parametrize("sentence", PII[:2])
 def test_birth_dates_and_identity_numbers_are_redacted(sentence: str) -> None:
     verdict = scan_output(answer_with(sentence, "item"))
     assert verdict.action is GuardrailAction.REDACT
