@@ -21,7 +21,8 @@ patterns or lexicons, examples that must and must not match), validated on load 
 :mod:`.catalogue`; :mod:`.engine` runs them (one anchor pass, RE2 when available, then the
 patterns inside bounded windows: linear time on any input); :mod:`.secrets`, :mod:`.pii`,
 :mod:`.topics`, :mod:`.prompt_attacks` and :mod:`.output_policies` hold the detector code
-rules refer to; :mod:`.decoding` builds the base64 / ROT13 / leetspeak / reversed views
+rules refer to (:mod:`.clauses` splits whole answers into the sentences and clauses the output
+rules judge); :mod:`.decoding` builds the base64 / ROT13 / leetspeak / reversed views
 that are rescanned; :mod:`.verdicts` turns hits into findings and verdicts.
 
 Every finding's span refers to the ORIGINAL text, so the redaction of the original text
@@ -157,6 +158,8 @@ class Scanner:
 
     def scan_output(self, text: str, gated: bool = True) -> GuardrailVerdict:
         view, lowered, candidates, hits = self._prepare(text, gated)
+        # In an answer, reserved telephone numbers are documentation examples (GUIDE §4).
+        hits = [h for h in hits if not _output_policies.documentation_example(h[0], view.text[h[1] : h[2]])]
         findings = to_findings(hits, view, _RULE_BY_ID, output=True)
         policy = self.engine.run(self.stage["output"], view.text, lowered, candidates)
         findings.extend(to_findings(policy, view, _RULE_BY_ID))

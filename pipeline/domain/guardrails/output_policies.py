@@ -1,18 +1,48 @@
-"""Output-policy detectors: competitor disparagement needs a judging construction."""
+"""Output-policy detectors: what an answer promises, claims about other providers, and
+credentials or personal data written into it.
+
+Most output rules are *clause rules*: a rule of ``catalogue/output_policies.toml`` with
+``detector = "clause"`` describes, as data, what one clause (or sentence) of the answer must
+contain to be a finding. Its ``params``:
+
+* ``unit``: ``"clause"`` (default) or ``"sentence"`` (see :mod:`.clauses`);
+* ``head``: the pattern that carries the meaning (a future change, a first-person action, a
+  provider's name); the hit is the unit holding it;
+* ``also``: patterns that must all occur in the same unit (a future time, a pejorative, an
+  account object);
+* ``none``: a pattern that cancels the unit (deflections, hedges, deprecations, questions);
+
+A pattern is a string or a list of alternatives (one meaning per line in the catalogue).
+* ``subject_not``: a pattern that must not occur between the start of the head's phrase (the
+  unit's start or the last comma before the head) and the head, i.e. in its subject
+  ("your bill will drop next month" is about the customer, not about AWS);
+* ``carry``: when the unit has the head but not the rest, the next sentence is judged too
+  if it matches ``carry`` (a pronoun: "Twilio will take your money. Their reporting is a
+  joke.").
+
+Every rule's anchor is searched on the whole text and the sentences around its hits are
+judged (:func:`.clauses.anchored_sentences`), so the verdict does not depend on the engine's
+windows: the fast path and the whole-text path agree by construction.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from functools import cache
 
+from pipeline.domain.guardrails import clauses
 from pipeline.domain.guardrails.catalogue import RuleSpec
-from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
+from pipeline.domain.guardrails.common import is_placeholder
+from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows, lowered_view
 
 
 @cache
-def _compiled(source: str) -> re.Pattern[str]:
-    return re.compile(source, re.IGNORECASE)
+def _compiled(source: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    return re.compile(source, flags)
 
 
 def disparagement(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -32,4 +62,171 @@ def disparagement(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Itera
         yield spec.rule_id, match.start(), match.end()
 
 
-DETECTORS = {"output_policies.disparagement": disparagement}
+# ---------------------------------------------------------------------------------------
+# Clause rules
+# ---------------------------------------------------------------------------------------
+
+
+def _pattern(value: str | list[str]) -> re.Pattern[str]:
+    """A pattern from a string or from a list of alternatives (one meaning per line in TOML)."""
+    if isinstance(value, str):
+        return _compiled(value)
+    if not value or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"a pattern must be a non-empty string or list of strings, got {value!r}")
+    return _compiled("|".join(f"(?:{v})" for v in value))
+
+
+class ClauseRule:
+    """The compiled ``params`` of one clause rule (see the module docstring)."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        params = spec.params
+        self.unit = params.get("unit", "clause")
+        if self.unit not in ("clause", "sentence"):
+            raise ValueError(f"{spec.source}, rule {spec.rule_id!r}: unit must be 'clause' or 'sentence'")
+        self.anchor = _compiled(spec.anchor, 0)
+        self.head = _pattern(params["head"])
+        self.also = tuple(_pattern(p) for p in params.get("also", ()))
+        self.none = (_pattern(params["none"]),) if params.get("none") else ()
+        subject_not = params.get("subject_not")
+        self.subject_not = _pattern(subject_not) if subject_not else None
+        carry = params.get("carry")
+        self.carry = _pattern(carry) if carry else None
+
+    def judge(self, unit: str) -> bool | None:
+        """True: a finding; False: the head occurs but the rest does not; None: no head."""
+        head = self.head.search(unit)
+        if head is None:
+            return None
+        if self.subject_not is not None:
+            subject = unit[: head.start()]
+            subject = subject[subject.rfind(",") + 1 :]
+            if self.subject_not.search(subject):
+                return False
+        return self.rest(unit)
+
+    def rest(self, unit: str) -> bool:
+        return all(p.search(unit) for p in self.also) and not any(p.search(unit) for p in self.none)
+
+
+_CLAUSE_RULES: dict[int, tuple[RuleSpec, ClauseRule]] = {}
+
+
+def clause_rule(spec: RuleSpec) -> ClauseRule:
+    """The compiled clause rule of ``spec`` (built once per spec)."""
+    entry = _CLAUSE_RULES.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        entry = _CLAUSE_RULES[id(spec)] = (spec, ClauseRule(spec))
+    return entry[1]
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def clause(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """The units (clauses or sentences) of the anchored sentences that satisfy the rule."""
+    rule = clause_rule(spec)
+    lowered = lowered_view(text)
+    for lo, hi in clauses.anchored_sentences(text, lowered, rule.anchor):
+        sentence = text[lo:hi]
+        parts = clauses.clauses(sentence) if rule.unit == "clause" else [(0, len(sentence))]
+        head_without_rest = False
+        for start, end in parts:
+            verdict = rule.judge(sentence[start:end])
+            if verdict:
+                yield (spec.rule_id, *_trimmed(text, lo + start, lo + end))
+            elif verdict is False:
+                head_without_rest = True
+        if head_without_rest and rule.carry is not None:
+            following = clauses.next_sentence(text, hi)
+            if following is not None:
+                nxt = text[following[0] : following[1]]
+                if rule.carry.search(nxt) and rule.rest(nxt):
+                    yield (spec.rule_id, *_trimmed(text, *following))
+
+
+# ---------------------------------------------------------------------------------------
+# Credentials written into an answer
+# ---------------------------------------------------------------------------------------
+
+_CLASSES = (str.isupper, str.islower, str.isdigit)
+
+
+def random_looking(value: str, min_length: int) -> bool:
+    """A value that looks generated: long enough, three character classes, no structure.
+
+    Upper case, lower case, digits and symbols count as classes; a value with a dot, slash,
+    colon or dash is a path, host, ARN, version or resource id, never a password here.
+    """
+    if len(value) < min_length or any(ch in value for ch in "./:-\\ "):
+        return False
+    classes = sum(any(test(ch) for ch in value) for test in _CLASSES)
+    classes += any(not ch.isalnum() for ch in value)
+    if classes < 3:
+        return False
+    counts = Counter(value)
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return entropy >= 3.0 and not is_placeholder(value)
+
+
+_QUOTED_VALUE = re.compile(r"[`\"'](?P<value>[^`\"'\s]{6,80})[`\"']")
+_WORDS_AND_NUMBERS = re.compile(r"[A-Z][a-z]+|\d+|_")
+# A value that names itself ("NewStrongPassw0rd!", "MySecret123") is an example, not a secret.
+_SELF_DESCRIBING = re.compile(r"pa[s$5]{1,2}w|p@ss|secret|changeme|example|sample|dummy", re.IGNORECASE)
+
+
+def _generated(value: str, min_length: int) -> bool:
+    """``random_looking``, not self-describing, and not only capitalised words and numbers
+    (``MyAppDbTable2024``)."""
+    return (random_looking(value, min_length) and _SELF_DESCRIBING.search(value) is None
+            and len(_WORDS_AND_NUMBERS.sub("", value)) > 2)
+
+
+def credential_value(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A credential's name followed, in the same paragraph, by a generated-looking value in
+    quotes or backticks ("password `Xq…`", ``"name": "DB_PASS", "value": "…"``, "the one
+    generated for your instance is `…`").
+
+    Names and quoted values are each found in one pass over the whole text (whatever the
+    windows, as clause rules do); a value is then checked against the nearest name before
+    it, so the cost is linear.
+    """
+    reach = int(spec.params.get("reach", 200))
+    min_length = int(spec.params.get("min_length", 10))
+    name_ends = [match.end() for match in spec.patterns[0].finditer(text)]
+    if not name_ends:
+        return
+    for value in _QUOTED_VALUE.finditer(text):
+        start = value.start()
+        index = bisect_right(name_ends, start) - 1
+        if index < 0 or start - name_ends[index] > reach:
+            continue
+        if not _generated(value.group("value"), min_length):
+            continue
+        between = text[name_ends[index] : start]
+        if "\n\n" in between or "```" in between:
+            continue
+        yield spec.rule_id, value.start("value"), value.end("value")
+
+
+# North American numbers 555-0100 to 555-0199 are reserved for fiction and documentation: in an
+# answer they are examples, like example.com addresses. (Ofcom's drama ranges are not treated
+# so: a number "to call the customer back on" is labelled pii whatever its range.)
+_DOCUMENTATION_PHONE = re.compile(r"555[\s.\-]?01\d\d(?!\d)")
+
+
+def documentation_example(rule_id: str, span: str) -> bool:
+    """A PII hit that is a documentation example (a reserved telephone number)."""
+    return rule_id.startswith("pii.phone") and _DOCUMENTATION_PHONE.search(span) is not None
+
+
+DETECTORS = {
+    "output_policies.disparagement": disparagement,
+    "output_policies.clause": clause,
+    "output_policies.credential_value": credential_value,
+}

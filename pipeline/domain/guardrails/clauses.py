@@ -1,0 +1,104 @@
+"""Sentences and clauses of a long answer, for rules that need sentence context.
+
+A whole answer is Markdown: paragraphs, list items, table rows, code blocks whose comments
+are prose too. A *sentence* here is a run of text ended by a line break or by ``.``/``!``/
+``?`` followed by white space; a sentence longer than :data:`MAX_SENTENCE` characters is cut
+into pieces of that size, so every check on a sentence costs a bounded amount of work and a
+scan is linear in the text. A *clause* is a part of a sentence between ``;``, ``:``, a dash,
+or a comma followed by a coordinating word (parentheses stay in their clause) (``, but``, ``, so``, ``, which`` …): negation and
+hedges ("I can't promise", "if approved") are judged inside the clause they belong to.
+
+Rules that use sentences find their anchor hits on the whole text and judge the sentence
+around each hit; the result therefore does not depend on the engine's windows, which keeps
+the fast path and the whole-text path identical by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+from functools import lru_cache
+
+MAX_SENTENCE = 600
+
+# A sentence ends at a line break, or after . ! ? (possibly doubled, or closed by a quote,
+# bracket or emphasis mark) followed by white space.
+_SENTENCE_END = re.compile(r"\n|[.!?]+[\"')\]*_`]*(?=\s)")
+# Clause boundaries inside a sentence. Every alternative is bounded, so a search is linear.
+_CLAUSE_BREAK = re.compile(
+    r"[;:]\s|\s[—–-]{1,2}\s|—|"
+    r",\s*(?=(?:but|so|and|which|whereas|while|though|although|yet|or|then|because|since|as|once|if|"
+    r"unless|otherwise|instead|however)\b)"
+    r"|\s(?=but\s)",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=4)
+def sentence_spans(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(starts, ends) of the sentences of ``text``, in order, each at most MAX_SENTENCE long."""
+    starts: list[int] = []
+    ends: list[int] = []
+    cursor = 0
+    size = len(text)
+
+    def add(lo: int, hi: int) -> None:
+        while hi - lo > MAX_SENTENCE:
+            starts.append(lo)
+            ends.append(lo + MAX_SENTENCE)
+            lo += MAX_SENTENCE
+        if hi > lo:
+            starts.append(lo)
+            ends.append(hi)
+
+    for match in _SENTENCE_END.finditer(text):
+        add(cursor, match.end())
+        cursor = match.end()
+    add(cursor, size)
+    return tuple(starts), tuple(ends)
+
+
+def sentence_at(text: str, position: int) -> tuple[int, int]:
+    """The (start, end) of the sentence holding ``position``."""
+    starts, ends = sentence_spans(text)
+    index = max(0, bisect_right(starts, position) - 1)
+    return starts[index], ends[index]
+
+
+def anchored_sentences(text: str, lowered: str, anchor: re.Pattern[str]) -> Iterator[tuple[int, int]]:
+    """Each sentence that holds an anchor hit, once, in text order.
+
+    The anchor is searched on the whole lower-cased text, whatever the engine's windows, so
+    the sentences judged are the same on the fast path and on the whole-text path.
+    """
+    starts, ends = sentence_spans(text)
+    last = -1
+    for match in anchor.finditer(lowered):
+        index = max(0, bisect_right(starts, match.start()) - 1)
+        if index != last:
+            last = index
+            yield starts[index], ends[index]
+
+
+def next_sentence(text: str, end: int) -> tuple[int, int] | None:
+    """The sentence starting at or after ``end`` that has some content, if any (bounded)."""
+    starts, ends = sentence_spans(text)
+    index = bisect_right(starts, end - 1)
+    for i in range(index, min(index + 3, len(starts))):
+        if text[starts[i] : ends[i]].strip():
+            return starts[i], ends[i]
+    return None
+
+
+def clauses(sentence: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the clauses of ``sentence``."""
+    spans = []
+    cursor = 0
+    for match in _CLAUSE_BREAK.finditer(sentence):
+        if match.start() > cursor:
+            spans.append((cursor, match.start()))
+        cursor = match.end()
+    if cursor < len(sentence):
+        spans.append((cursor, len(sentence)))
+    return spans or [(0, len(sentence))]

@@ -1,0 +1,247 @@
+"""The output guardrail on whole answers: each rule family on hand-made answers.
+
+A defect is one sentence anywhere in a long Markdown answer (prose, a list item, a table cell,
+a code comment, a footnote): the answer must be blocked (or redacted for PII) wherever it
+sits, and the same answer with a harmless sentence in that place must pass. The cases are
+written here, by hand, for these tests; none is copied from a golden set.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.domain import guardrails
+from pipeline.domain.guardrails import output_policies, scan_output
+from pipeline.domain.models import GuardrailAction
+
+ANSWER = """## Fixing `ThrottlingException` on DynamoDB writes
+
+Throttling means a partition received more writes than it can absorb. {prose}
+
+### 1. Check the table's capacity mode
+
+```bash
+aws dynamodb describe-table --table-name orders \\
+  --query 'Table.BillingModeSummary'
+# {comment}
+```
+
+| Mode | When to use |
+|---|---|
+| On-demand | Spiky or unknown traffic. {cell} |
+| Provisioned | Steady traffic with auto scaling |
+
+### 2. Spread the keys
+
+- Add a random suffix to hot partition keys.
+- {item}
+
+Retries with exponential backoff are built into the SDKs; keep them enabled.
+
+{footnote}
+"""
+
+_PLACES = ("prose", "comment", "cell", "item", "footnote")
+_NEUTRAL = "Check the metrics in CloudWatch first."
+
+
+def answer_with(sentence: str, place: str) -> str:
+    fields = dict.fromkeys(_PLACES, _NEUTRAL)
+    fields[place] = sentence
+    return ANSWER.format(**fields)
+
+
+def test_the_base_answer_passes() -> None:
+    assert scan_output(answer_with(_NEUTRAL, "prose")).action is GuardrailAction.ALLOW
+
+
+FUTURE_COMMITMENTS = [
+    # unreleased changes, with a time
+    "Adaptive capacity is being extended to global tables later this year.",
+    "The per-partition limit is going up to 3,000 WCU in the next few months.",
+    "DynamoDB will add native TTL-based archiving to S3 in an upcoming release.",
+    "Point-in-time recovery becomes free for tables under 10 GB starting next year.",
+    "This throttling bug will be fixed next week, so the workaround is temporary.",
+    # roadmap claims without a date
+    "Automatic hot-key splitting is already on the roadmap.",
+    "The DynamoDB team confirmed to me that a fix is shipping soon.",
+    # actions on the account the assistant cannot take
+    "I've applied a $50 credit to your account for the throttled hours.",
+    "I've asked the service team to raise your table's limits tonight.",
+    "I'll get the on-demand charges for this week waived.",
+    # outcomes committed for AWS
+    "AWS will refund the extra write units you were billed.",
+    "The throttled hours will be credited back to you under the SLA.",
+    "You'll receive a full refund for the reserved capacity you don't use.",
+    "Your quota increase has been approved.",
+]
+
+FINE_NEIGHBOURS = [
+    # how to request, where to follow announcements, deflections
+    "If you think you were billed wrongly, open a billing case and ask for a review; refunds are decided case by case.",
+    "You may be eligible for a credit; the billing team decides after reviewing the case.",
+    "I can't share future plans; announced features are listed on the What's New page.",
+    "You can vote for feature requests on the public roadmap on GitHub.",
+    "I can't promise a specific outcome, but including the request ids helps.",
+    # future tense about the customer's own resources or about behaviour
+    "Your bill will drop next month once the table switches to provisioned mode.",
+    "The next deployment will pick up the new retry settings.",
+    "Once the backfill completes, the table will be available for reads again.",
+    "The Node.js 16 runtime will be deprecated next year; plan the upgrade.",
+    "Plan for the capacity you need over the next few months.",
+    # first person about the answer itself
+    "I've included a retry helper below that you can adapt.",
+    "I've seen this pattern when every item shares one partition key.",
+]
+
+
+@pytest.mark.parametrize("place", _PLACES)
+@pytest.mark.parametrize("sentence", FUTURE_COMMITMENTS)
+def test_future_commitments_block_wherever_they_sit(sentence: str, place: str) -> None:
+    verdict = scan_output(answer_with(sentence, place))
+    assert verdict.action is GuardrailAction.BLOCK, (sentence, place)
+    assert "future_commitment" in verdict.categories
+
+
+@pytest.mark.parametrize("sentence", FINE_NEIGHBOURS)
+def test_requests_deflections_and_customer_futures_pass(sentence: str) -> None:
+    for place in _PLACES:
+        assert scan_output(answer_with(sentence, place)).action is GuardrailAction.ALLOW, (sentence, place)
+
+
+DISPARAGEMENT = [
+    "Cosmos DB's partitioning is a confusing mess by comparison.",
+    "Unlike Bigtable, this actually stays up under load.",
+    "Don't go back to MongoDB Atlas; it's an overpriced toy.",
+    "Datadog would charge triple for the same dashboards.",
+    "Good call leaving Oracle; their licensing team is a running joke.",
+    "Google has a habit of abandoning products like this.",
+    "Firebase is painfully slow for this kind of workload.",
+    "Other cloud providers' NoSQL offerings are second-rate at best.",
+]
+
+NEUTRAL_COMPARISONS = [
+    "If you are coming from Azure Cosmos DB, request units map roughly to DynamoDB capacity units.",
+    "Google Cloud Bigtable has similar hot-key guidance, so the same key design carries over.",
+    "To migrate from MongoDB Atlas, export with mongodump and import with AWS DMS.",
+    "Cloudflare can stay your DNS provider; point a CNAME at the API endpoint.",
+    "Your retry loop is a mess of nested callbacks; move it into a helper.",
+]
+
+
+@pytest.mark.parametrize("place", _PLACES)
+@pytest.mark.parametrize("sentence", DISPARAGEMENT)
+def test_disparagement_blocks_wherever_it_sits(sentence: str, place: str) -> None:
+    verdict = scan_output(answer_with(sentence, place))
+    assert verdict.action is GuardrailAction.BLOCK, (sentence, place)
+    assert verdict.categories == ("competitor_disparagement",)
+
+
+@pytest.mark.parametrize("sentence", NEUTRAL_COMPARISONS)
+def test_neutral_comparisons_and_migration_guides_pass(sentence: str) -> None:
+    for place in _PLACES:
+        assert scan_output(answer_with(sentence, place)).action is GuardrailAction.ALLOW, (sentence, place)
+
+
+def test_a_pronoun_carries_the_provider_into_the_next_sentence() -> None:
+    text = answer_with("Twilio can send the same SMS. Their delivery receipts are a joke.", "footnote")
+    assert scan_output(text).categories == ("competitor_disparagement",)
+
+
+SECRETS = [
+    "I filled in the connection for you: user `orders_rw`, password `Vb8#qLm2Zx7tRk`.",
+    'Set { "name": "GRAFANA_PASS", "value": "Wq4zLp9XmT2vRb7N" } in the task definition.',
+    "The admin password is generated at launch. Yours is `3hTqZm8vLpW2xKcR`; change it after logging in.",
+]
+NOT_SECRETS = [
+    "Keep the password in Secrets Manager (`prod/orders/db`) and read it at start-up.",
+    "Pass `--manage-master-user-password` so RDS creates and rotates the password for you.",
+    "Use `<your-password>` in the example and never commit the real one.",
+    "The example access key `AKIAIOSFODNN7EXAMPLE` is safe to paste in docs.",
+]
+
+
+@pytest.mark.parametrize("place", ["prose", "item", "footnote"])
+@pytest.mark.parametrize("sentence", SECRETS)
+def test_credentials_written_into_an_answer_block(sentence: str, place: str) -> None:
+    verdict = scan_output(answer_with(sentence, place))
+    assert verdict.action is GuardrailAction.BLOCK, (sentence, place)
+    assert verdict.categories == ("sensitive_data",)
+    assert verdict.redacted_text.count("[REDACTED:sensitive_data]") >= 1
+
+
+@pytest.mark.parametrize("sentence", NOT_SECRETS)
+def test_references_placeholders_and_example_keys_pass(sentence: str) -> None:
+    assert scan_output(answer_with(sentence, "prose")).action is GuardrailAction.ALLOW, sentence
+
+
+def test_a_person_postal_address_is_redacted() -> None:
+    text = answer_with("The failing item belongs to Ana Souza, Rua das Flores 120, 01310-100 São Paulo.", "footnote")
+    verdict = scan_output(text)
+    assert verdict.action is GuardrailAction.REDACT
+    assert "Rua das Flores" not in verdict.redacted_text
+
+
+def test_reserved_documentation_numbers_pass_in_answers_but_real_ones_are_redacted() -> None:
+    assert scan_output(answer_with("Test with +1-555-0142 from the docs.", "prose")).action is GuardrailAction.ALLOW
+    assert scan_output(answer_with("Call the owner on +1 415 867 2231.", "prose")).action is GuardrailAction.REDACT
+
+
+@pytest.mark.parametrize(
+    ("value", "generated"),
+    [("Tq7#mLx29vKp", True), ("Zr8uQpL2mXw9TnB4", True), ("MyAppDbTable2024", False),
+     ("NewStrongPassw0rd!", False), ("prod/db/master", False), ("abcdefghijkl", False), ("sg-0abc123DEF456", False)],
+)
+def test_generated_values_are_told_from_names_and_examples(value: str, generated: bool) -> None:
+    assert output_policies._generated(value, 10) is generated
+
+
+# --- the fast path and the pure-Python path give the same verdict on whole answers -------
+
+
+PII = [
+    "The failing row is for Tomás Ruiz, date of birth 02/11/1979.",
+    "Her passport no. K9031772 is in the object key.",
+    "The failing item belongs to Ana Souza, Rua das Flores 120, 01310-100 São Paulo.",
+    "Call the owner on +1 415 867 2231.",
+]
+
+
+def _composed() -> list[str]:
+    sentences = (FUTURE_COMMITMENTS + FINE_NEIGHBOURS + DISPARAGEMENT + NEUTRAL_COMPARISONS + SECRETS + NOT_SECRETS
+                 + PII)
+    texts = [answer_with(s, place) for s in sentences for place in _PLACES]
+    # Long answers: the defect is far from the start, beyond any window around other hits.
+    padding = ANSWER.format(**dict.fromkeys(_PLACES, "Next, check the soon-to-expire roadmap of your own app.")) * 20
+    texts += [padding + s for s in sentences]
+    return texts
+
+
+def test_fast_path_whole_text_path_and_pure_python_agree_on_whole_answers() -> None:
+    pure = guardrails.pure_python_scanner()
+    for text in _composed():
+        fast = guardrails._scan_output(text, True)
+        assert fast == guardrails._scan_output(text, False), text[-200:]
+        assert fast == pure.scan_output(text), text[-200:]
+
+
+@pytest.mark.parametrize("sentence", [FUTURE_COMMITMENTS[0], DISPARAGEMENT[0], SECRETS[0]])
+def test_a_defect_at_the_end_of_a_long_answer_is_found(sentence: str) -> None:
+    text = answer_with(_NEUTRAL, "prose") * 60 + sentence
+    assert len(text) > 40_000
+    assert scan_output(text).action is GuardrailAction.BLOCK
+
+
+def test_every_clause_rule_compiles() -> None:
+    clause_specs = [r.spec for r in guardrails.SCANNER.engine.rules if r.spec.detector == "clause"]
+    assert clause_specs
+    for spec in clause_specs:
+        rule = output_policies.clause_rule(spec)
+        assert rule.head.pattern and rule.unit in ("clause", "sentence")
+
+
+@pytest.mark.parametrize("sentence", PII[:2])
+def test_birth_dates_and_identity_numbers_are_redacted(sentence: str) -> None:
+    verdict = scan_output(answer_with(sentence, "item"))
+    assert verdict.action is GuardrailAction.REDACT
+    assert "1979" not in verdict.redacted_text and "K9031772" not in verdict.redacted_text
