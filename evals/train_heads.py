@@ -35,12 +35,16 @@ class HeadSettings:
     min_df: int = 2
     class_weight: str = "balanced"
     max_false_rate: float = 0.02
+    #: True: the budget covers rules and head together; False: only what the head adds
+    #: (for rules whose own false positives are another problem to fix).
+    budget_includes_rules: bool = True
     weight_decimals: int = 4
     seed: int = 13
 
     def to_dict(self) -> dict[str, Any]:
         return {"c": self.c, "min_df": self.min_df, "class_weight": self.class_weight,
-                "max_false_rate": self.max_false_rate, "weight_decimals": self.weight_decimals,
+                "max_false_rate": self.max_false_rate,
+                "budget_includes_rules": self.budget_includes_rules, "weight_decimals": self.weight_decimals,
                 "seed": self.seed, "solver": "lbfgs"}
 
 
@@ -108,8 +112,9 @@ def fit_binary_temperature(scores: Sequence[float], labels: Sequence[bool]) -> f
 
 
 def choose_threshold(probabilities: Sequence[float], labels: Sequence[bool], rule_fires: Sequence[bool],
-                     max_false_rate: float) -> tuple[float, dict[str, Any]]:
-    """The lowest threshold whose combined decision (rule OR head) stays inside the budget.
+                     max_false_rate: float, *, budget_includes_rules: bool = True) -> tuple[float, dict[str, Any]]:
+    """The lowest threshold whose combined decision (rule OR head) stays inside the budget
+    (or, with ``budget_includes_rules=False``, whose *added* false positives do).
 
     Returns the threshold and the dev measurement at it (recall, false rate, counts).
     Candidate thresholds are the dev probabilities themselves (and 0.5 as a floor for
@@ -118,11 +123,12 @@ def choose_threshold(probabilities: Sequence[float], labels: Sequence[bool], rul
     negatives = sum(1 for y in labels if not y)
     positives = len(labels) - negatives
     rule_false = sum(1 for y, r in zip(labels, rule_fires, strict=True) if r and not y)
+    counted_rule_false = rule_false if budget_includes_rules else 0
     best = 0.999
     candidates = sorted({round(p, 6) for p in probabilities if p < 0.999} | {0.999}, reverse=True)
     for t in candidates:
-        false = rule_false + sum(1 for p, y, r in zip(probabilities, labels, rule_fires, strict=True)
-                                 if not y and not r and p >= t)
+        false = counted_rule_false + sum(1 for p, y, r in zip(probabilities, labels, rule_fires, strict=True)
+                                         if not y and not r and p >= t)
         if negatives and false / negatives > max_false_rate:
             break
         best = t
@@ -154,7 +160,8 @@ def train_head(name: str, *, train_features: Sequence[set[str]], train_labels: S
     applies = dev_applies if dev_applies is not None else [True] * len(dev_features)
     dev_probabilities = [calibrated.probability(f) if a and any(x in weights for x in f) else 0.0
                          for f, a in zip(dev_features, applies, strict=True)]
-    threshold, measured = choose_threshold(dev_probabilities, dev_labels, dev_rule_fires, settings.max_false_rate)
+    threshold, measured = choose_threshold(dev_probabilities, dev_labels, dev_rule_fires, settings.max_false_rate,
+                                           budget_includes_rules=settings.budget_includes_rules)
     return {
         "bias": bias,
         "temperature": temperature,

@@ -45,9 +45,10 @@ def shingles(text: str, size: int = 5) -> frozenset[str]:
 MIN_COMPARABLE_SHINGLES = 20
 
 
-def _base(case: GoldenCase) -> str | None:
-    """Deliberate variants of one answer by one author carry ``base:<id>`` (GUIDE §7)."""
-    return next((t for t in case.tags if t.startswith("base:")), None)
+def _base(case: GoldenCase) -> str:
+    """The family of a case: deliberate variants of one answer carry ``base:<id>`` (GUIDE §7)
+    and belong with the case ``<id>`` itself; any other case is its own family."""
+    return next((t for t in case.tags if t.startswith("base:")), f"base:{case.id}")
 
 
 def near_duplicates(cases: list[GoldenCase], threshold: float = NEAR_DUPLICATE_JACCARD) -> list[tuple[str, str, float]]:
@@ -60,7 +61,7 @@ def near_duplicates(cases: list[GoldenCase], threshold: float = NEAR_DUPLICATE_J
     sets = [(i, s, b) for i, s, b in sets if len(s) >= MIN_COMPARABLE_SHINGLES]
     pairs = []
     for (id_a, a, base_a), (id_b, b, base_b) in combinations(sets, 2):
-        if base_a is not None and base_a == base_b:
+        if base_a == base_b:
             continue
         small, large = sorted((len(a), len(b)))
         if small < threshold * large:  # Jaccard <= |small| / |large|: cannot reach the threshold

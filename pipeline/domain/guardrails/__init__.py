@@ -41,10 +41,13 @@ from pipeline.domain.guardrails import secrets as _secrets
 from pipeline.domain.guardrails import topics as _topics
 from pipeline.domain.guardrails.catalogue import Rule, RuleSpec, load_catalogue, load_messages
 from pipeline.domain.guardrails.engine import Engine, Hit, lowered_view, regex_detector
+from pipeline.domain.guardrails.contexts import is_own_plan, is_quoted_attack_question
+from pipeline.domain.guardrails.topic_model import learned_rule_ids
 from pipeline.domain.guardrails.verdicts import blank, redact, to_findings, verdict
 from pipeline.domain.models import (
     INPUT_CATEGORIES,
     OUTPUT_CATEGORIES,
+    Finding,
     GuardrailAction,
     GuardrailVerdict,
 )
@@ -72,8 +75,10 @@ _ENGINE_SPECS = [spec for spec in SPECS if spec.detector != "derived"]
 class Scanner:
     """Input and output scanning over one :class:`Engine` (RE2 or pure Python)."""
 
-    def __init__(self, use_re2: bool | None = None) -> None:
+    def __init__(self, use_re2: bool | None = None, *, learned_heads: bool = True) -> None:
         self.engine = Engine(_ENGINE_SPECS, DETECTORS, use_re2=use_re2)
+        # False only for training the heads against what the patterns alone decide.
+        self.learned_heads = learned_heads
         stage = {name: [] for name in ("secrets", "pii", "intent", "attack", "weak_attack", "output")}
         pem = []
         for index, rule in enumerate(self.engine.rules):
@@ -152,9 +157,23 @@ class Scanner:
         hits.extend(self.intent(normalized, lowered, candidates))
         if not hits:
             hits = self.decoded(normalized, lowered, gated)
-            if not hits:
-                return GuardrailVerdict(GuardrailAction.ALLOW, (), text, None)
-        return verdict(text, to_findings(hits, view, _RULE_BY_ID), MESSAGES)
+        # The learned refusal heads catch paraphrases no pattern lists. Their finding has
+        # an empty span: it blocks the message as a whole without masking its words.
+        if is_quoted_attack_question(lowered):
+            # "users type 'ignore your instructions' into our bot: how do we block it?"
+            hits = [h for h in hits if _RULE_BY_ID[h[0]].category != "prompt_attack"]
+        found = frozenset(_RULE_BY_ID[rule_id].category for rule_id, _s, _e in hits)
+        if is_quoted_attack_question(lowered):
+            found |= {"prompt_attack"}  # not a question for the head either
+        if is_own_plan(lowered):
+            found |= {"future_features"}  # the customer's own dates, not AWS's roadmap
+        learned = ([_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, found)]
+                   if self.learned_heads else [])
+        if not hits and not learned:
+            return GuardrailVerdict(GuardrailAction.ALLOW, (), text, None)
+        findings = to_findings(hits, view, _RULE_BY_ID)
+        findings.extend(Finding(r.category, r.rule_id, 0, 0, r.action) for r in learned)
+        return verdict(text, findings, MESSAGES)
 
     def scan_output(self, text: str, gated: bool = True) -> GuardrailVerdict:
         view, lowered, candidates, hits = self._prepare(text, gated)

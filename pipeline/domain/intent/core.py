@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.domain.intent.catalogue import CATALOGUE
-from pipeline.domain.intent.concepts import concept_features
+from pipeline.domain.intent.concepts import concept_features, concept_names
 from pipeline.domain.intent.escalation import escalation_reasons, frustration_signals, trigger_fires
 from pipeline.domain.intent.gazetteer import find_products
 from pipeline.domain.models import INTENTS, IntentResult, NlpAnalysis, Turn
@@ -241,10 +241,26 @@ def rule_intent(text: str) -> tuple[str, str] | None:
             return "account_management", "account_keywords"
     if _OFF_TOPIC_RE.search(text) and not _AWS_CONTEXT_RE.search(text) and not find_products(text):
         return "out_of_scope", "out_of_scope_topic"
-    if trigger_fires("explicit_human_request", text) and not other_world and not has_aws_context(text):
+    if (trigger_fires("explicit_human_request", text) and not other_world and not has_aws_context(text)
+            and not _names_a_topic(text)):
         # "Get me a human" with no topic at all (GUIDE §2.1): general support, escalated.
         return "general_support", "human_request"
     return None
+
+
+#: Concepts (concepts.toml) that name what a message is about, in any language.
+_TOPIC_CONCEPTS = frozenset({"money", "account", "dispute", "compromise", "locked", "production"})
+
+
+def _names_a_topic(text: str) -> bool:
+    """True when a message uses an intent's domain vocabulary or names an AWS product: a
+    request for a human *about something* keeps that topic's intent (GUIDE §2.1)."""
+    lowered = text.lower()
+    return (any(pattern.search(lowered) for _, pattern in _TOPIC_RES) or bool(find_products(text))
+            or bool(_BILLING_RE.search(text)) or bool(_ACCOUNT_RE.search(text))
+            or bool(_INSTANCE_ID_RE.search(lowered))
+            # the same in other languages ("sobre mi factura", "suspensão da minha conta")
+            or not _TOPIC_CONCEPTS.isdisjoint(concept_names(text)))
 
 
 _PRODUCT_QUESTION_RE = re.compile(

@@ -104,6 +104,10 @@ def _chunks(items: list[str], size: int = 400) -> list[list[str]]:
 KNOWN_DIVERGENCES = frozenset({
     "How do I rotate the access keys for an IAM user without downtime? We have two apps using the same key. "
     "I know you can have two active keys per user.",
+    # A training case of the refusals batch (allowed: it asks where the PUBLIC roadmap is).
+    # Every rule on the whole text blocks it (future_features.multilingual); the fast path's
+    # anchors skip that rule, so the shipped verdict is the right one by accident.
+    "Wo finde ich die öffentliche Container-Roadmap von AWS auf GitHub?",
 })
 
 

@@ -1,0 +1,103 @@
+"""Train the input guardrail's learned refusal heads and write ``topic_model.json``.
+
+Usage::
+
+    python -m evals.train_guardrail_heads            # writes pipeline/domain/guardrails/topic_model.json
+    python -m evals.train_guardrail_heads --output /tmp/heads.json
+
+One binary head each for ``credential_request``, ``future_features`` and ``prompt_attack``
+(see :mod:`evals.train_heads` for how a head is fitted, calibrated and thresholded):
+
+* **train**: ``golden_sets/guardrails_input.jsonl`` split ``train`` (v1 train and the
+  blind-written training batches), plus negatives: a fixed-seed sample of CLINC150
+  ``train`` queries (everyday text; committed under ``evals/data/clinc150``, CC BY 3.0) and
+  the intent set's ``train`` messages that the patterns allow (ordinary AWS questions).
+* **dev**: split ``dev``. The threshold of each head is the lowest at which the head adds
+  at most ``max_false_rate`` false blocks of the dev messages labelled ``allow`` (on top of
+  the catalogue's patterns, whose own false blocks are measured and reported); cases
+  labelled with another blocking category do not count either way.
+* The blind split is never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evals.datasets import GOLDEN_DIR, load_cases
+from evals.train_heads import HeadSettings, train_head
+from evals.train_intent import CLINC_PATH, INTENT_SET
+from pipeline.domain.guardrails import Scanner
+from pipeline.domain.guardrails.engine import lowered_view
+from pipeline.domain.guardrails.topic_model import FORMAT, HEAD_RULES, MODEL_PATH, topic_features
+from pipeline.domain.textnorm import normalize
+
+GUARDRAILS_SET = GOLDEN_DIR / "guardrails_input.jsonl"
+#: Each head may add at most 1% false blocks of allowed dev messages (GUIDE target for hard
+#: negatives: 1%); the patterns' own false blocks are counted, reported and fixed separately.
+SETTINGS = HeadSettings(c=4.0, max_false_rate=0.007, budget_includes_rules=False)
+CLINC_NEGATIVES = 600
+SEED = 13
+
+
+def _features(text: str) -> set[str]:
+    return topic_features(lowered_view(normalize(text).text))
+
+
+def clinc_negatives(path: Path, n: int, seed: int) -> list[str]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    texts = sorted({t for t, _ in data["train"]} | {t for t, _ in data["oos_train"]})
+    return random.Random(seed).sample(texts, min(n, len(texts)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=MODEL_PATH)
+    args = parser.parse_args(argv)
+    if not CLINC_PATH.is_file():
+        print(f"train_guardrail_heads: CLINC150 not found at {CLINC_PATH} (restore it with git)", file=sys.stderr)
+        return 2
+    train = load_cases(GUARDRAILS_SET, splits=("train",))
+    dev = load_cases(GUARDRAILS_SET, splits=("dev",))
+    patterns_only = Scanner(learned_heads=False)
+    negatives = clinc_negatives(CLINC_PATH, CLINC_NEGATIVES, SEED)
+    # Ordinary AWS questions: the intent set's train split, less any message the patterns
+    # block (a question about an unreleased feature may sit there labelled only by intent).
+    aws_questions = [c.input for c in load_cases(INTENT_SET, splits=("train",))
+                     if patterns_only.scan_input(c.input).action.value == "allow"]
+    negatives += aws_questions
+    train_features = [_features(c.input) for c in train] + [_features(t) for t in negatives]
+    # Dev: the head's positives, and the messages that must be allowed (a message blocked
+    # for a secret is blocked whatever the head says, so it tells nothing about the budget).
+    verdicts = {c.id: patterns_only.scan_input(c.input, False) for c in dev}
+    heads = {}
+    for category in HEAD_RULES:
+        cats = [set(c.expected.get("categories") or ()) for c in train]
+        labels = [category in s for s in cats] + [False] * len(negatives)
+        chosen = [c for c in dev if category in (c.expected.get("categories") or ()) or c.expected["action"] == "allow"]
+        heads[category] = train_head(
+            category,
+            train_features=train_features,
+            train_labels=labels,
+            dev_features=[_features(c.input) for c in chosen],
+            dev_labels=[category in (c.expected.get("categories") or ()) for c in chosen],
+            dev_rule_fires=[verdicts[c.id].action.value == "block" for c in chosen],
+            settings=SETTINGS,
+            notes={"combined_with": "the catalogue's patterns, by OR",
+                   "extra_negatives": f"{CLINC_NEGATIVES} CLINC150 train/oos_train queries (CC BY 3.0), seed {SEED}; "
+                                      f"{len(aws_questions)} intent train-split messages the patterns allow"},
+        )
+    data = {"format": FORMAT, "heads": heads}
+    args.output.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
+    load_heads_check = json.loads(args.output.read_text(encoding="utf-8"))
+    for name, head in load_heads_check["heads"].items():
+        print(f"{name}: threshold {head['threshold']}, T {head['temperature']}, dev {head['metadata']['dev']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

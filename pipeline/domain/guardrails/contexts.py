@@ -1,0 +1,102 @@
+"""Contexts that change what a guardrail finding means, read from ``contexts.toml``.
+
+* **quoted attack**: a customer quotes a prompt attack seen in their own application to ask
+  how to defend it (GUIDE.md §3.3: allowed). ``prompt_attack`` findings are dropped.
+* **own plan**: the customer talks about their own plans and dates, not about what AWS
+  will release: the learned ``future_features`` head is not asked.
+
+Each context is a conjunction of two alternations of patterns over the guardrail's
+lower-cased, accent-folded view, with examples that must and must not be in it (tested).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.domain.guardrails.engine import lowered_view
+from pipeline.domain.textnorm import normalize
+
+CONTEXTS_FILE = Path(__file__).resolve().parent / "contexts.toml"
+FORMAT = "guardrail-contexts-v1"
+#: A customer's question about a quoted attack is short; jailbreak prompts are long and
+#: talk about users and filters too. Longer messages are never quoted-attack questions.
+QUOTED_ATTACK_MAX_CHARS = 1500
+#: Only the start of a message is read for a plan.
+OWN_PLAN_MAX_CHARS = 5000
+
+
+class ContextsError(ValueError):
+    """contexts.toml is malformed (names the table and key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A context: some pattern of ``first`` matches and no / some pattern of ``second`` does."""
+
+    name: str
+    first: re.Pattern[str]
+    second: re.Pattern[str]
+    second_required: bool
+    max_chars: int
+    must_match: tuple[str, ...]
+    must_not_match: tuple[str, ...]
+
+    def holds(self, lowered: str) -> bool:
+        if self.second_required and len(lowered) > self.max_chars:
+            return False
+        view = lowered[: self.max_chars]
+        if self.first.search(view) is None:
+            return False
+        found = self.second.search(view) is not None
+        return found if self.second_required else not found
+
+    def holds_for(self, text: str) -> bool:
+        """:meth:`holds` on raw text (normalised like the guardrail's view)."""
+        return self.holds(lowered_view(normalize(text).text))
+
+
+def _alternation(path: Path, where: str, patterns: Any) -> re.Pattern[str]:
+    if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
+        raise ContextsError(f"{path}: {where} must be a non-empty list of patterns")
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in patterns))
+    except re.error as exc:
+        raise ContextsError(f"{path}: {where}: {exc}") from exc
+
+
+def load_contexts(path: Path = CONTEXTS_FILE) -> dict[str, Context]:
+    """Read and validate ``contexts.toml``."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if data.get("format") != FORMAT:
+        raise ContextsError(f"{path}: format must be {FORMAT!r}, got {data.get('format')!r}")
+    shapes = {"quoted_attack": ("attributed", "defending", True, QUOTED_ATTACK_MAX_CHARS),
+              "own_plan": ("plan", "aws_future", False, OWN_PLAN_MAX_CHARS)}
+    contexts = {}
+    for name, (first, second, required, max_chars) in shapes.items():
+        table = data.get(name)
+        if not isinstance(table, dict):
+            raise ContextsError(f"{path}: table [{name}] is missing")
+        contexts[name] = Context(
+            name, _alternation(path, f"[{name}].{first}", table.get(first)),
+            _alternation(path, f"[{name}].{second}", table.get(second)), required, max_chars,
+            tuple(table.get("must_match", ())), tuple(table.get("must_not_match", ())))
+    return contexts
+
+
+CONTEXTS = load_contexts()
+QUOTED_ATTACK = CONTEXTS["quoted_attack"]
+OWN_PLAN = CONTEXTS["own_plan"]
+
+
+def is_quoted_attack_question(lowered: str) -> bool:
+    """True when the (lower-cased, folded) message quotes an attack to ask how to defend."""
+    return QUOTED_ATTACK.holds(lowered)
+
+
+def is_own_plan(lowered: str) -> bool:
+    """True when the message is about the customer's own plans, not AWS's future."""
+    return OWN_PLAN.holds(lowered)

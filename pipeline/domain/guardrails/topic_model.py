@@ -1,0 +1,60 @@
+"""Learned heads for the refusal categories of the input guardrail.
+
+The catalogue's patterns for ``credential_request``, ``future_features`` and
+``prompt_attack`` are precise but list phrasings; customers paraphrase, switch language and
+wrap requests in stories. Three binary heads over word and character n-grams
+(:func:`pipeline.domain.textfeatures.ngram_features`), trained by
+``python -m evals.train_guardrail_heads`` on the input set's ``train`` split (blind-written
+training batches included) and thresholded on ``dev`` so that each keeps its false blocks of
+allowed messages within a budget, add a finding when a pattern did not.
+
+A learned finding has an empty span: it says the message as a whole is a refusal, and
+masks nothing (the redacted text of a blocked message keeps its words for review).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pipeline.domain.textfeatures import WORD_RE, BinaryHead, LinearHeadError, ngram_features
+
+MODEL_PATH = Path(__file__).resolve().parent / "topic_model.json"
+FORMAT = "guardrail-topic-heads-v1"
+#: The categories a head may add, and the catalogue rule each one reports.
+HEAD_RULES = {
+    "credential_request": "credential_request.learned",
+    "future_features": "future_features.learned",
+    "prompt_attack": "prompt_attack.learned",
+}
+#: Features are read from the start of a message (a pasted 100 KB log adds cost, not meaning).
+MAX_CHARS = 5000
+
+
+def topic_features(lowered: str) -> set[str]:
+    """The features the heads read, from the guardrail's lower-cased matching view."""
+    view = lowered[:MAX_CHARS]
+    return ngram_features(view, WORD_RE.findall(view))
+
+
+@lru_cache(maxsize=4)
+def load_heads(path: str = str(MODEL_PATH)) -> tuple[BinaryHead, ...]:
+    """The heads shipped with the package (validated; a malformed file is an error)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("format") != FORMAT:
+        raise LinearHeadError(f"{path}: format must be {FORMAT!r}; retrain with python -m evals.train_guardrail_heads")
+    heads = tuple(BinaryHead.from_dict(name, head) for name, head in sorted(data["heads"].items()))
+    unknown = {h.name for h in heads} - set(HEAD_RULES)
+    if unknown:
+        raise LinearHeadError(f"{path}: unknown heads {sorted(unknown)}")
+    return heads
+
+
+def learned_rule_ids(lowered: str, already: frozenset[str] = frozenset()) -> list[str]:
+    """The ``<category>.learned`` rule ids whose head says yes, skipping categories in ``already``."""
+    heads = [h for h in load_heads() if h.name not in already]
+    if not heads:
+        return []
+    features = topic_features(lowered)
+    return [HEAD_RULES[h.name] for h in heads if h.decide(features)]
