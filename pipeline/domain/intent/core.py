@@ -558,7 +558,11 @@ class IntentDetector:
         if (
             previous is not None
             and rule is None
-            and _is_follow_up(text, vague, classifier_confidence, self._clarify_threshold)
+            and (_is_follow_up(text, vague, classifier_confidence, self._clarify_threshold)
+                 # Mid-conversation, "I added the port 22 rule but it still times out" is
+                 # the same problem, not an off-topic question: only a rule (another
+                 # world, a clearly everyday topic) takes a conversation out of scope.
+                 or (classifier_intent == "out_of_scope" and not is_other_world(text)))
         ):
             # A short follow-up ("still not working", "what about eu-west-1?") continues
             # the previous topic; its own words say too little to classify.

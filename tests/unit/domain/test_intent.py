@@ -580,3 +580,18 @@ def test_an_nlp_outage_degrades_to_text_only_detection(detector):
     assert degraded.intent == detector.detect(query).intent == "billing_cost"
     assert "nlp_unavailable" in degraded.reasons
     assert "nlp_unavailable" not in detector.detect(query).reasons
+
+
+def test_a_follow_up_inherits_the_conversation_topic_instead_of_going_out_of_scope(detector):
+    history = [turn("ssh to my ec2 instance times out after 60 seconds", "ec2_troubleshooting", 0.95)]
+    text = "I added the port 22 rule for my IP but it still times out"
+    alone = detector.detect(text)
+    followed = detector.detect(text, history)
+    assert followed.intent == "ec2_troubleshooting"
+    assert "follow_up" in followed.reasons or alone.intent == "ec2_troubleshooting"
+
+
+def test_a_clearly_other_topic_still_leaves_the_conversation(detector):
+    history = [turn("ssh to my ec2 instance times out after 60 seconds", "ec2_troubleshooting", 0.95)]
+    result = detector.detect("can you recommend a good pizza recipe for tonight?", history)
+    assert result.intent == "out_of_scope"
