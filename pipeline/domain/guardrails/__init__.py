@@ -40,8 +40,12 @@ from pipeline.domain.guardrails import prompt_attacks as _prompt_attacks
 from pipeline.domain.guardrails import secrets as _secrets
 from pipeline.domain.guardrails import topics as _topics
 from pipeline.domain.guardrails.catalogue import Rule, RuleSpec, load_catalogue, load_messages
+from pipeline.domain.guardrails.contexts import (
+    is_about_published_information,
+    is_own_plan,
+    is_quoted_attack_question,
+)
 from pipeline.domain.guardrails.engine import Engine, Hit, lowered_view, regex_detector
-from pipeline.domain.guardrails.contexts import is_own_plan, is_quoted_attack_question
 from pipeline.domain.guardrails.topic_model import learned_rule_ids
 from pipeline.domain.guardrails.verdicts import blank, redact, to_findings, verdict
 from pipeline.domain.models import (
@@ -165,8 +169,8 @@ class Scanner:
         found = frozenset(_RULE_BY_ID[rule_id].category for rule_id, _s, _e in hits)
         if is_quoted_attack_question(lowered):
             found |= {"prompt_attack"}  # not a question for the head either
-        if is_own_plan(lowered):
-            found |= {"future_features"}  # the customer's own dates, not AWS's roadmap
+        if is_own_plan(lowered) or is_about_published_information(lowered):
+            found |= {"future_features"}  # the customer's own dates, or what AWS published
         learned = ([_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, found)]
                    if self.learned_heads else [])
         if not hits and not learned:

@@ -4,6 +4,9 @@
   how to defend it (GUIDE.md §3.3: allowed). ``prompt_attack`` findings are dropped.
 * **own plan**: the customer talks about their own plans and dates, not about what AWS
   will release: the learned ``future_features`` head is not asked.
+* **public info**: the customer asks about something AWS has already published (a
+  deprecation date, the public roadmap, What's New): the ``future_features`` head is not
+  asked either.
 
 Each context is a conjunction of two alternations of patterns over the guardrail's
 lower-cased, accent-folded view, with examples that must and must not be in it (tested).
@@ -74,7 +77,8 @@ def load_contexts(path: Path = CONTEXTS_FILE) -> dict[str, Context]:
     if data.get("format") != FORMAT:
         raise ContextsError(f"{path}: format must be {FORMAT!r}, got {data.get('format')!r}")
     shapes = {"quoted_attack": ("attributed", "defending", True, QUOTED_ATTACK_MAX_CHARS),
-              "own_plan": ("plan", "aws_future", False, OWN_PLAN_MAX_CHARS)}
+              "own_plan": ("plan", "aws_future", False, OWN_PLAN_MAX_CHARS),
+              "public_info": ("published", "asks_beyond", False, OWN_PLAN_MAX_CHARS)}
     contexts = {}
     for name, (first, second, required, max_chars) in shapes.items():
         table = data.get(name)
@@ -90,6 +94,7 @@ def load_contexts(path: Path = CONTEXTS_FILE) -> dict[str, Context]:
 CONTEXTS = load_contexts()
 QUOTED_ATTACK = CONTEXTS["quoted_attack"]
 OWN_PLAN = CONTEXTS["own_plan"]
+PUBLIC_INFO = CONTEXTS["public_info"]
 
 
 def is_quoted_attack_question(lowered: str) -> bool:
@@ -100,3 +105,8 @@ def is_quoted_attack_question(lowered: str) -> bool:
 def is_own_plan(lowered: str) -> bool:
     """True when the message is about the customer's own plans, not AWS's future."""
     return OWN_PLAN.holds(lowered)
+
+
+def is_about_published_information(lowered: str) -> bool:
+    """True when the message asks about something AWS has already published."""
+    return PUBLIC_INFO.holds(lowered)

@@ -138,6 +138,9 @@ def extract_features(text: str) -> set[str]:
         add("g:" + hit.intent)
     if len(words) <= 3:
         add("s:very_short")
+    # What the message is about in any language (concepts.toml): money, an account, an
+    # outage... carry across languages where the words do not.
+    features.update(f for f in concept_features(text) if f.startswith("k:"))
     for intent, pattern in _TOPIC_RES:
         if pattern.search(lowered):
             add("t:" + intent)
