@@ -61,9 +61,6 @@ def main() -> None:
     app.synth()
 
 
-if __name__ == "__main__":
-    main()
-
 
 @dataclass(frozen=True, slots=True)
 class SynthResult:
@@ -183,3 +180,7 @@ def _context_lookup(context: Mapping[str, Any] | None) -> dict[str, Any]:
         merged.update(json.loads(cdk_json.read_text(encoding="utf-8")).get("context", {}))
     merged.update(context or {})
     return merged
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,10 @@ PROMPTS_DIR = PIPELINE_DIR / "prompts"
 DEFAULT_OUTDIR = REPO_ROOT / "cdk.out"
 
 APP_NAME = "SupportAssistant"
+#: The CDK CLI version docs/deploy.md runs with ``npx aws-cdk@<version>``; tests run its
+#: ``synth`` when npm has it cached. The CLI must read the cloud-assembly schema of the
+#: installed aws-cdk-lib: bump the two together.
+CDK_CLI_VERSION = "2.1149.0"
 
 
 def stack_name(stage: str) -> str:
