@@ -21,6 +21,7 @@ converts and validates them so a typo fails at synth time, not at deploy time.
 | ``cors_origins`` | ``*`` | comma-separated allowed origins |
 | ``analyze_schedule`` | ``rate(1 hour)`` | EventBridge schedule expression for ``analyze_feedback`` |
 | ``powertools_layer_version`` | ``27`` | version of ``AWSLambdaPowertoolsPythonV3-python312-x86_64`` |
+| ``api_cloudwatch_role`` | ``true`` | create the API Gateway CloudWatch Logs role of the account (``AWS::ApiGateway::Account``, one per account and Region; execution logging needs it), **retained** on delete; pass ``false`` when the account already has one |
 | ``metrics_namespace`` | ``SupportAssistant`` | CloudWatch namespace of the business metrics |
 """
 
@@ -66,6 +67,7 @@ class StackConfig:
     analyze_schedule: str = "rate(1 hour)"
     powertools_layer_version: int = 27
     metrics_namespace: str = "SupportAssistant"
+    api_cloudwatch_role: bool = True
     service_name: str = field(default=SERVICE_NAME)
 
     @property

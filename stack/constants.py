@@ -44,6 +44,8 @@ FEEDBACK_TABLE_ID = "FeedbackTable"
 PROMPT_BUCKET_ID = "PromptBucket"
 ACCESS_LOGS_BUCKET_ID = "AccessLogsBucket"
 STATE_MACHINE_ID = "StateMachine"
+#: Step Functions vended-logs prefix (AWS best practice for state machine log groups).
+STATE_MACHINE_LOG_PREFIX = "/aws/vendedlogs/states/"
 
 # --- tables: keys and indexes (the handlers' adapters use the same names) --------
 CONVERSATIONS_PK = "session_id"
@@ -160,6 +162,8 @@ METRIC_GUARDRAIL_BLOCK = _workflow.METRIC_GUARDRAIL_BLOCKS  # dimension: categor
 METRIC_INTENT = _workflow.METRIC_INTENT  # dimension: intent
 METRIC_QUALITY_SCORE = _workflow.METRIC_QUALITY_SCORE
 METRIC_REGENERATIONS = _workflow.METRIC_REGENERATIONS
+ANALYZE_WINDOW_HOURS_KEY = _feedback.WINDOW_HOURS_KEY  # the scheduled event's window key
+ANALYZE_WINDOW_HOURS = 1  # the hourly rule analyses the last hour (one count per record)
 METRIC_CSAT = _feedback.METRIC_CSAT  # percent of satisfied explicit feedback (0-100)
 CSAT_ALARM_PERCENT = 70.0  # alarm when fewer than 70% of rated answers satisfy
 METRIC_TASK_FAILURES = "WorkflowTaskFailures"  # from a metric filter on the workflow log

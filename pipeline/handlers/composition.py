@@ -125,12 +125,18 @@ class Settings:
         )
 
 
-def _aws_config() -> Any:
+def _storage_config() -> Any:
+    """DynamoDB and S3 (small reads and writes): standard retries, short timeouts."""
     from botocore.config import Config
 
     return Config(
-        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=30
+        retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=3, read_timeout=10
     )
+
+
+def region() -> str:
+    """The Region the Lambda runtime sets (we never define a region variable of our own)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 class Services:
@@ -141,16 +147,20 @@ class Services:
 
     # -- AWS clients (boto3 imported here only) -----------------------------------------
 
+    # One factory per service, each with the timeouts and retries that service needs:
+    # Bedrock's and Comprehend's live next to their adapters (make_*_client).
+
     @cached_property
     def _dynamodb(self) -> Any:
         import boto3
 
-        return boto3.resource("dynamodb", config=_aws_config())
+        return boto3.resource("dynamodb", region_name=region(), config=_storage_config())
 
-    def _client(self, name: str) -> Any:
+    @cached_property
+    def _s3(self) -> Any:
         import boto3
 
-        return boto3.client(name, config=_aws_config())
+        return boto3.client("s3", region_name=region(), config=_storage_config())
 
     # -- ports ----------------------------------------------------------------------------
 
@@ -188,7 +198,7 @@ class Services:
             from pipeline.adapters.aws.dynamodb import DynamoS3PromptStore
 
             return DynamoS3PromptStore(
-                self._dynamodb.Table(s.prompts_table), self._client("s3"), s.prompt_bucket
+                self._dynamodb.Table(s.prompts_table), self._s3, s.prompt_bucket
             )
         from pipeline.adapters.local.prompt_files import FilePromptStore
 
@@ -224,9 +234,9 @@ class Services:
     @cached_property
     def nlp(self) -> Any:
         if self.settings.nlp_backend == "comprehend":
-            from pipeline.adapters.aws.comprehend import ComprehendNlp
+            from pipeline.adapters.aws.comprehend import ComprehendNlp, make_comprehend_client
 
-            return ComprehendNlp(self._client("comprehend"))
+            return ComprehendNlp(make_comprehend_client(region()))
         from pipeline.adapters.local.offline_nlp import OfflineNlp
 
         return OfflineNlp()
@@ -356,6 +366,13 @@ def reset() -> None:
 # ---------------------------------------------------------------------------
 
 _logger: Any = None
+_tracer: Any = None
+
+#: Where each kind of event carries the API request id (JMESPath), so one correlation id
+#: follows a query from API Gateway through every workflow step. The workflow input holds
+#: ``request_id`` ($context.requestId); the three generation tasks receive it under ``state``.
+WORKFLOW_CORRELATION = "request_id || state.request_id"
+API_CORRELATION = "requestContext.requestId"  # = powertools correlation_paths.API_GATEWAY_REST
 
 
 def logger() -> Any:
@@ -366,6 +383,70 @@ def logger() -> Any:
 
         _logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "support-assistant")
     return _logger
+
+
+def tracer() -> Any:
+    """The shared Powertools tracer (X-Ray): patches boto3, so every AWS call is a subsegment.
+
+    Outside Lambda (tests, local runs) Powertools disables it by itself.
+    """
+    global _tracer
+    if _tracer is None:
+        from aws_lambda_powertools import Tracer
+
+        _tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "support-assistant")
+    return _tracer
+
+
+class _LocalContext:
+    """The Lambda context attributes Powertools reads, for calls without a real context."""
+
+    function_name = "local"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 0
+    invoked_function_arn = "local"
+
+    def __init__(self) -> None:
+        import uuid
+
+        self.aws_request_id = str(uuid.uuid4())
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 0
+
+
+def lambda_handler(correlation_id_path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a handler the way Powertools is meant to be used: ``inject_lambda_context``
+    (cold start, function and request ids in every log line, the API request id as the
+    correlation id) and ``capture_lambda_handler`` (an X-Ray subsegment per invocation,
+    annotated with the correlation id; responses are not captured: they hold answer text).
+    """
+    import functools
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        log, trace = logger(), tracer()
+
+        def annotated(event: Any, context: Any) -> Any:
+            correlation = log.get_correlation_id()
+            if not correlation:  # e.g. the scheduled event: the Lambda request id instead
+                correlation = getattr(context, "aws_request_id", None)
+                log.set_correlation_id(correlation)
+            trace.put_annotation(key="correlation_id", value=str(correlation))
+            return handler(event, context)
+
+        traced = trace.capture_lambda_handler(annotated, capture_response=False)
+        logged = log.inject_lambda_context(
+            traced, correlation_id_path=correlation_id_path, clear_state=True
+        )
+
+        @functools.wraps(handler)
+        def wrapper(event: Any, context: Any) -> Any:
+            return logged(event, context if context is not None else _LocalContext())
+
+        return wrapper
+
+    return decorate
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,8 @@ template that ``stack/`` synthesizes and
   definitions (keys, GSIs, TTL), so the local tables cannot drift from the stack;
 * fills the prompt bucket and the Prompts table the way the stack does at deploy time:
   the ``BucketDeployment``'s source asset (``cdk.out/asset.<hash>``) is uploaded under its
-  key prefix and every ``Custom::AWS`` ``putItem`` of the template is executed;
+  key prefix, the ``Custom::PromptIndex`` items are written and every ``Custom::AWS``
+  ``putItem`` of the template is executed;
 * replaces moto's Lambda invoke (``LambdaSimpleBackend.invoke``) with an in-process call of
   the real handler named by the function's ``Handler`` property, with the function's
   environment from the template (``Ref``/``GetAtt`` resolved to the moto resources;
@@ -241,6 +242,13 @@ class StackTemplate:
             if create is not None:
                 calls.append(json.loads(self.resolve(create)))
         return calls
+
+    def index_items(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """``(table name, items)`` of each ``Custom::PromptIndex`` (what its loader writes)."""
+        return [
+            (self.resolve(props["TableName"]), self.resolve(props.get("Items") or []))
+            for props in (r.get("Properties", {}) for r in self.of_type("Custom::PromptIndex").values())
+        ]
 
     def bucket_deployments(self) -> list[tuple[Path, str, str]]:
         """``(source folder, bucket, key prefix)`` for each ``BucketDeployment``."""
@@ -513,6 +521,9 @@ class LocalWorkflow:
                 if path.is_file():
                     key = prefix + path.relative_to(source).as_posix()
                     s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        for table, items in self.template.index_items():
+            for item in items:
+                ddb.put_item(TableName=table, Item=item)
         for call in self.template.sdk_calls():
             client = self.client(call["service"].lower())
             method = re.sub(r"(?<!^)(?=[A-Z])", "_", call["action"]).lower()

@@ -174,8 +174,11 @@ class Api(Construct):
             "RestApi",
             rest_api_name=f"{c.APP_NAME}-{config.stage}",
             description="AI customer-support assistant for AWS",
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            # AWS::ApiGateway::Account is one setting per account and Region, shared by every
+            # REST API there: deleting it with this stack would stop execution logging for
+            # all of them. Created only when asked (a fresh account), and then retained.
+            cloud_watch_role=config.api_cloudwatch_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if config.api_cloudwatch_role else None,
             endpoint_types=[apigw.EndpointType.REGIONAL],
             deploy_options=apigw.StageOptions(
                 stage_name=config.stage,

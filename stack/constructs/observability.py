@@ -9,7 +9,7 @@ the state machine's log group counts them (``WorkflowTaskFailures``).
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -50,6 +50,9 @@ class Observability(Construct):
             "AlarmTopicKey",
             enable_key_rotation=True,
             description="Encrypts the support-assistant alarm topic",
+            # dev: scheduled for deletion with the stack (7-day window); prod: kept.
+            removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
+            pending_window=None if config.is_prod else Duration.days(7),
         )
         self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(self, "AlarmTopic", master_key=self.key, enforce_ssl=True,
@@ -117,7 +120,11 @@ class Observability(Construct):
         lambda_throttles = lambda_sum("Throttles")
 
         # --- dashboard ----------------------------------------------------------------
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{c.APP_NAME}-{config.stage}")
+        # Dashboards are global (not regional): the Region in the name keeps the same stage
+        # deployed in two Regions from colliding.
+        self.dashboard = cw.Dashboard(
+            self, "Dashboard", dashboard_name=f"{c.APP_NAME}-{config.stage}-{Aws.REGION}"
+        )
         self.dashboard.add_widgets(
             cw.GraphWidget(title="API requests and errors", left=[requests, errors_4xx, errors_5xx], width=8),
             cw.GraphWidget(title="API latency (ms)", left=[latency_p50, latency_p99], width=8),

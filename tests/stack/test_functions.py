@@ -37,6 +37,8 @@ def test_runtime_sizing_tracing_layer_and_env(resources, template_json):
         assert props["TracingConfig"] == {"Mode": "Active"}
         layer = json.dumps(props["Layers"])
         assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64" in layer
+        assert '{"Ref": "AWS::Partition"}' in layer, "the layer ARN must follow the partition"
+        assert "arn:aws:" not in layer
         env = props["Environment"]["Variables"]
         assert not RESERVED_ENV & set(env), "reserved Lambda variables must not be set"
         for key in ("CONVERSATIONS_TABLE", "FEEDBACK_TABLE", "PROMPTS_TABLE", "PROMPT_BUCKET",
