@@ -7,7 +7,8 @@ converts and validates them so a typo fails at synth time, not at deploy time.
 | key | default | meaning |
 |---|---|---|
 | ``stage`` | ``dev`` | deployment stage; part of the stack name; ``prod`` turns on deletion protection and retention |
-| ``model_id`` | ``anthropic.claude-3-sonnet-20240229-v1:0`` | Bedrock model id; the only model ARN the generator may invoke |
+| ``model_id`` | ``us.anthropic.claude-sonnet-4-5-20250929-v1:0`` | the Bedrock model the generator invokes: a cross-Region inference profile id (``us.``/``eu.``/``apac.``/``global.`` …) or a foundation-model id (e.g. the seed's ``anthropic.claude-3-sonnet-20240229-v1:0``, only for accounts that still have it: it is past end of life). The one setting to change when a model's lifecycle changes (docs/deploy.md) |
+| ``model_regions`` | by profile prefix | destination Regions of the inference profile, comma-separated (IAM grants the foundation model in each); check with ``aws bedrock get-inference-profile`` |
 | ``quality_threshold`` | ``0.7`` | quality score under which an answer is regenerated |
 | ``max_regenerations`` | ``2`` | regenerations after the first answer (the state machine bounds the loop too) |
 | ``history_turns`` | ``6`` | conversation turns given to the model |
@@ -33,6 +34,24 @@ from typing import Any
 
 from stack.constants import SERVICE_NAME
 
+#: Claude Sonnet 4.5 through the US cross-Region inference profile: Active on Bedrock when
+#: this default was chosen (the seed's Claude 3 Sonnet is past its end of life).
+DEFAULT_MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+#: Destination Regions of the system-defined cross-Region inference profiles, by id prefix,
+#: from Bedrock's "Supported Regions and models for inference profiles" (they can differ
+#: per model and source Region: ``aws bedrock get-inference-profile`` lists them; override
+#: with ``-c model_regions=…``). ``global.`` routes to every commercial Region.
+INFERENCE_PROFILE_REGIONS: dict[str, tuple[str, ...]] = {
+    "us": ("us-east-1", "us-east-2", "us-west-1", "us-west-2"),
+    "eu": ("eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"),
+    "apac": ("ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2",
+             "ap-southeast-1", "ap-southeast-2", "ap-southeast-4"),
+    "jp": ("ap-northeast-1", "ap-northeast-3"),
+    "au": ("ap-southeast-2", "ap-southeast-4"),
+    "global": ("*",),
+}
+
 
 class ConfigError(ValueError):
     """A context value is missing or malformed."""
@@ -52,7 +71,8 @@ def _bool(value: Any) -> bool:
 @dataclass(frozen=True, slots=True)
 class StackConfig:
     stage: str = "dev"
-    model_id: str = "anthropic.claude-3-sonnet-20240229-v1:0"
+    model_id: str = DEFAULT_MODEL_ID
+    model_regions: tuple[str, ...] = ()
     quality_threshold: float = 0.7
     max_regenerations: int = 2
     history_turns: int = 6
@@ -69,6 +89,25 @@ class StackConfig:
     metrics_namespace: str = "SupportAssistant"
     api_cloudwatch_role: bool = True
     service_name: str = field(default=SERVICE_NAME)
+
+    @property
+    def inference_profile(self) -> bool:
+        """Whether ``model_id`` names a cross-Region inference profile (``us.anthropic…``)."""
+        return self.model_id.split(".", 1)[0] in INFERENCE_PROFILE_REGIONS
+
+    @property
+    def foundation_model_id(self) -> str:
+        """The model behind ``model_id`` (the profile prefix removed)."""
+        return self.model_id.split(".", 1)[1] if self.inference_profile else self.model_id
+
+    @property
+    def model_destination_regions(self) -> tuple[str, ...]:
+        """Regions a request may be served from ("*" for a global profile)."""
+        if self.model_regions:
+            return self.model_regions
+        if self.inference_profile:
+            return INFERENCE_PROFILE_REGIONS[self.model_id.split(".", 1)[0]]
+        return ()
 
     @property
     def is_prod(self) -> bool:
@@ -100,6 +139,8 @@ class StackConfig:
             raise ConfigError("max_regenerations must be within 0..5")
         if self.throttle_burst < 1 or self.throttle_rate < 1:
             raise ConfigError("throttle_burst and throttle_rate must be positive")
+        if not self.model_id.strip() or any(ch.isspace() for ch in self.model_id):
+            raise ConfigError(f"model_id {self.model_id!r} must be a Bedrock model or inference profile id")
         if not (self.analyze_schedule.startswith("rate(") or self.analyze_schedule.startswith("cron(")):
             raise ConfigError("analyze_schedule must be a rate(...) or cron(...) expression")
 

@@ -164,6 +164,7 @@ METRIC_QUALITY_SCORE = _workflow.METRIC_QUALITY_SCORE
 METRIC_REGENERATIONS = _workflow.METRIC_REGENERATIONS
 ANALYZE_WINDOW_HOURS_KEY = _feedback.WINDOW_HOURS_KEY  # the scheduled event's window key
 ANALYZE_WINDOW_HOURS = 1  # the hourly rule analyses the last hour (one count per record)
+METRIC_MODEL_UNAVAILABLE = _workflow.METRIC_MODEL_UNAVAILABLE
 METRIC_CSAT = _feedback.METRIC_CSAT  # percent of satisfied explicit feedback (0-100)
 CSAT_ALARM_PERCENT = 70.0  # alarm when fewer than 70% of rated answers satisfy
 METRIC_TASK_FAILURES = "WorkflowTaskFailures"  # from a metric filter on the workflow log

@@ -56,6 +56,13 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "the prompts/ prefix of the prompt bucket.",
         applies_to=(r"re:^Resource::<PromptsPromptBucket[0-9A-F]{8}\.Arn>/prompts/\*$",),
     ),
+    Suppression(
+        "function_roles", "AwsSolutions-IAM5",
+        "Only with a global. inference profile (-c model_id=global.…): Bedrock routes such a "
+        "request to any commercial Region, so the one foundation model must be allowed in every "
+        "Region (Bedrock's prerequisites for inference profiles); the model itself is fixed.",
+        applies_to=(r"re:^Resource::arn:<AWS::Partition>:bedrock:\*::foundation-model/[^*]+$",),
+    ),
     # --- the state machine's role ------------------------------------------------------
     Suppression(
         "state_machine_role", "AwsSolutions-IAM5",

@@ -64,6 +64,7 @@ METRIC_QUALITY_SCORE = "QualityScore"  # no dimension (alarm on the average)
 METRIC_REGENERATIONS = "Regenerations"
 METRIC_LATENCY = "WorkflowLatency"  # milliseconds from capture to collect
 METRIC_OUTPUT_GUARDRAIL = "OutputGuardrailActions"  # dimension action
+METRIC_MODEL_UNAVAILABLE = "ModelUnavailable"  # the configured model cannot be invoked (alarmed)
 
 # ---------------------------------------------------------------------------
 # Collaborator protocols (the domain services implement them; fakes do in tests).

@@ -175,6 +175,10 @@ class Observability(Construct):
             "QualityDrop": alarm("QualityDropAlarm", quality, config.quality_threshold,
                                  "Average answer quality below the regeneration threshold for 15 minutes",
                                  periods=3, op=cw.ComparisonOperator.LESS_THAN_THRESHOLD),
+            "ModelUnavailable": alarm(
+                "ModelUnavailableAlarm", business(c.METRIC_MODEL_UNAVAILABLE, "Sum"), 1,
+                "The configured Bedrock model cannot be invoked (end of life, no model access, "
+                "unknown id): every answer is the fallback until model_id changes (docs/deploy.md)"),
             "CsatDrop": alarm("CsatDropAlarm", csat, c.CSAT_ALARM_PERCENT,
                               f"CSAT below {c.CSAT_ALARM_PERCENT:.0f}% of rated answers over three hours",
                               periods=3, op=cw.ComparisonOperator.LESS_THAN_THRESHOLD),

@@ -421,3 +421,29 @@ def test_comprehend_client_comes_from_its_own_factory(monkeypatch) -> None:
     expected = inspect.signature(make_comprehend_client).parameters["read_timeout"].default
     assert nlp._client.meta.config.read_timeout == expected
     assert nlp._client.meta.service_model.service_name == "comprehend"
+
+
+def test_an_unavailable_model_is_raised_by_name_and_counted(tables, capsys) -> None:
+    """End of life / no model access: the task fails as ModelUnavailableError (its own name
+    for Step Functions), after the ModelUnavailable metric (alarmed) is published."""
+    from pipeline.ports import ModelUnavailableError
+
+    class RetiredModel:
+        def generate(self, request):
+            raise ModelUnavailableError("Bedrock model anthropic.claude-3-sonnet is not available")
+
+    event = load("workflow_input.json")
+    state = copy.deepcopy(event)
+    state["capture"] = capture_query.handler(copy.deepcopy(state), None)
+    state["intent"] = detect_intent.handler(copy.deepcopy(state), None)
+    services = composition.services()
+    services.__dict__["model"] = RetiredModel()
+    for dependent in ("generator", "generation"):
+        services.__dict__.pop(dependent, None)
+    capsys.readouterr()
+    with pytest.raises(ModelUnavailableError):
+        generate_response.handler({"state": state, "mode": "answer"}, None)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+           if '"CloudWatchMetrics"' in line]
+    assert any(blob.get("ModelUnavailable") == [1.0] or blob.get("ModelUnavailable") == 1.0
+               for blob in emf), emf

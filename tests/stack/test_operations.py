@@ -16,14 +16,14 @@ def test_hourly_schedule_targets_analyze_feedback(resources, template_json):
 
 def test_alarms_go_to_an_encrypted_topic(resources, template_json):
     alarms = resources(template_json, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 8
+    assert len(alarms) == 9
     (topic_id, topic), = resources(template_json, "AWS::SNS::Topic").items()
     assert "KmsMasterKeyId" in topic["Properties"]
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
     descriptions = " ".join(a["Properties"]["AlarmDescription"] for a in alarms.values())
     for needle in ("5xx", "p99", "Workflow executions failed", "Fallback", "Lambda errors",
-                   "Lambda throttles", "quality", "CSAT"):
+                   "Lambda throttles", "quality", "CSAT", "Bedrock model cannot be invoked"):
         assert needle in descriptions, needle
 
 
