@@ -9,6 +9,8 @@ converts and validates them so a typo fails at synth time, not at deploy time.
 | ``stage`` | ``dev`` | deployment stage; part of the stack name; ``prod`` turns on deletion protection and retention |
 | ``model_id`` | ``us.anthropic.claude-sonnet-4-5-20250929-v1:0`` | the Bedrock model the generator invokes: a cross-Region inference profile id (``us.``/``eu.``/``apac.``/``global.`` …) or a foundation-model id (e.g. the seed's ``anthropic.claude-3-sonnet-20240229-v1:0``, only for accounts that still have it: it is past end of life). The one setting to change when a model's lifecycle changes (docs/deploy.md) |
 | ``model_regions`` | by profile prefix | destination Regions of the inference profile, comma-separated (IAM grants the foundation model in each); check with ``aws bedrock get-inference-profile`` |
+| ``latency_budget_seconds`` | ``25`` | time one ``POST /query`` may take, from API Gateway's receipt (its REST integration ends at 29 s): the deadline every step reads; the workflow Lambdas time out at budget + 2 s, the state machine at budget + 3 s (at most 26) |
+| ``generation_p95_seconds`` | ``12`` | prior for the p95 generation latency until measured; a regeneration starts only when the time left holds one |
 | ``quality_threshold`` | ``0.7`` | quality score under which an answer is regenerated |
 | ``max_regenerations`` | ``2`` | regenerations after the first answer (the state machine bounds the loop too) |
 | ``history_turns`` | ``6`` | conversation turns given to the model |
@@ -53,6 +55,10 @@ INFERENCE_PROFILE_REGIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: API Gateway's default (and, without a quota increase, maximum) REST integration timeout.
+API_INTEGRATION_TIMEOUT_SECONDS = 29
+
+
 class ConfigError(ValueError):
     """A context value is missing or malformed."""
 
@@ -73,6 +79,8 @@ class StackConfig:
     stage: str = "dev"
     model_id: str = DEFAULT_MODEL_ID
     model_regions: tuple[str, ...] = ()
+    latency_budget_seconds: int = 25
+    generation_p95_seconds: int = 12
     quality_threshold: float = 0.7
     max_regenerations: int = 2
     history_turns: int = 6
@@ -110,6 +118,16 @@ class StackConfig:
         return ()
 
     @property
+    def workflow_task_timeout_seconds(self) -> int:
+        """Timeout of the workflow Lambdas: the budget plus the time to report back."""
+        return self.latency_budget_seconds + 2
+
+    @property
+    def state_machine_timeout_seconds(self) -> int:
+        """Ends the execution before API Gateway ends the request (never a 504 from the API)."""
+        return self.latency_budget_seconds + 3
+
+    @property
     def is_prod(self) -> bool:
         return self.stage == "prod" or self.stage.startswith("prod-")
 
@@ -135,6 +153,13 @@ class StackConfig:
             raise ConfigError(f"stage {self.stage!r} must be alphanumeric (dashes allowed)")
         if not 0.0 <= self.quality_threshold <= 1.0:
             raise ConfigError("quality_threshold must be within 0..1")
+        if not 5 <= self.latency_budget_seconds <= API_INTEGRATION_TIMEOUT_SECONDS - 3:
+            raise ConfigError(
+                f"latency_budget_seconds must be within 5..{API_INTEGRATION_TIMEOUT_SECONDS - 3}: "
+                "the state machine ends 3 s after it, before API Gateway's 29 s"
+            )
+        if not 1 <= self.generation_p95_seconds <= self.latency_budget_seconds:
+            raise ConfigError("generation_p95_seconds must be within 1..latency_budget_seconds")
         if not 0 <= self.max_regenerations <= 5:
             raise ConfigError("max_regenerations must be within 0..5")
         if self.throttle_burst < 1 or self.throttle_rate < 1:

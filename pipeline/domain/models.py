@@ -225,6 +225,8 @@ class Turn:
     quality_score: float | None = None
     template_id: str | None = None
     template_version: str | None = None
+    #: What the latency budget decided for this turn (pipeline.domain.budget.DECISIONS).
+    budget_decision: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

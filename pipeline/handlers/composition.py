@@ -15,6 +15,8 @@ Environment (all optional; defaults in brackets):
 * ``NLP_BACKEND`` = ``comprehend`` | ``offline`` [offline].
 * ``QUALITY_THRESHOLD`` [the validator's], ``MAX_REGENERATIONS`` [2], ``HISTORY_TURNS``
   [6], ``CONVERSATION_TTL_DAYS`` [30], ``FEEDBACK_WINDOW_HOURS`` [24].
+* ``LATENCY_BUDGET_MS`` [25000; 0 = no budget] and ``GENERATION_P95_MS`` [12000, the prior
+  of the measured p95 generation latency]: see :mod:`pipeline.domain.budget`.
 * ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``
   as Powertools reads them. The region is the one the Lambda runtime sets.
 
@@ -84,6 +86,8 @@ class Settings:
     history_turns: int = 6
     conversation_ttl_days: int = 30
     feedback_window_hours: float = 24.0
+    latency_budget_ms: int = 25_000
+    generation_p95_ms: int = 12_000
     metrics_namespace: str = "SupportAssistant"
     service_name: str = "support-assistant"
 
@@ -120,6 +124,8 @@ class Settings:
             feedback_window_hours=_number(
                 env, "FEEDBACK_WINDOW_HOURS", 24.0, float, 0.01, 24.0 * 90
             ),
+            latency_budget_ms=_number(env, "LATENCY_BUDGET_MS", 25_000, int, 0, 900_000),
+            generation_p95_ms=_number(env, "GENERATION_P95_MS", 12_000, int, 1, 900_000),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "SupportAssistant",
             service_name=env.get("POWERTOOLS_SERVICE_NAME") or "support-assistant",
         )
@@ -219,17 +225,42 @@ class Services:
     @cached_property
     def model(self) -> Any:
         if self.settings.model_backend == "bedrock":
+            from functools import lru_cache
+
             from pipeline.adapters.aws.bedrock import BedrockModel, make_bedrock_client
 
-            # The Lambda runtime sets AWS_REGION; we never define a region variable of our own.
-            region = (
-                os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+            where = region()
+
+            # Under a latency budget each call gets a client whose read timeout is the time
+            # left (whole seconds, cached) and which does not retry by itself.
+            @lru_cache(maxsize=64)
+            def client_for_timeout(seconds: int) -> Any:
+                return make_bedrock_client(where, max_attempts=1, read_timeout=float(seconds))
+
+            return BedrockModel(
+                make_bedrock_client(where),
+                model_id=self.settings.model_id,
+                client_for_timeout=client_for_timeout,
             )
-            client = make_bedrock_client(region)
-            return BedrockModel(client, model_id=self.settings.model_id)
         from pipeline.adapters.local.offline_model import OfflineModel
 
         return OfflineModel()
+
+    @cached_property
+    def budget(self) -> Any:
+        """The latency budget (None when ``LATENCY_BUDGET_MS=0``)."""
+        from pipeline.domain.budget import LatencyBudget
+
+        if not self.settings.latency_budget_ms:
+            return None
+        return LatencyBudget(budget_ms=self.settings.latency_budget_ms)
+
+    @cached_property
+    def generation_p95(self) -> Any:
+        """The p95 generation latency measured in this container (prior until enough data)."""
+        from pipeline.domain.budget import RollingPercentile
+
+        return RollingPercentile(prior=self.settings.generation_p95_ms)
 
     @cached_property
     def nlp(self) -> Any:
@@ -292,7 +323,9 @@ class Services:
     def capture(self) -> Any:
         from pipeline.domain.workflow import QueryCapture
 
-        return QueryCapture(self.conversations, self.clock, input_guard=self.input_guard)
+        return QueryCapture(
+            self.conversations, self.clock, input_guard=self.input_guard, budget=self.budget
+        )
 
     @cached_property
     def intent(self) -> Any:
@@ -311,14 +344,24 @@ class Services:
         from pipeline.domain.workflow import GenerationStep
 
         return GenerationStep(
-            self.generator, self.conversations, history_turns=self.settings.history_turns
+            self.generator,
+            self.conversations,
+            history_turns=self.settings.history_turns,
+            clock=self.clock,
+            budget=self.budget,
         )
 
     @cached_property
     def quality(self) -> Any:
         from pipeline.domain.workflow import QualityStep
 
-        return QualityStep(self.validator, max_regenerations=self.settings.max_regenerations)
+        return QualityStep(
+            self.validator,
+            max_regenerations=self.settings.max_regenerations,
+            clock=self.clock,
+            budget=self.budget,
+            generation_p95=self.generation_p95,
+        )
 
     @cached_property
     def collection(self) -> Any:

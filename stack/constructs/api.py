@@ -33,7 +33,7 @@ QUERY_REQUEST_TEMPLATE = """#set($sid = $input.path('$.session_id'))
 {
   "stateMachineArn": "%(arn)s",
   "name": "$context.requestId",
-  "input": "{\\"query\\": $util.escapeJavaScript($input.json('$.query')).replaceAll("\\\\'", "'"), \\"session_id\\": \\"$sid\\", \\"interaction_id\\": \\"$context.requestId\\", \\"user_id\\": #if("$!uid" == "")null#{else}$util.escapeJavaScript($input.json('$.user_id')).replaceAll("\\\\'", "'")#end, \\"request_id\\": \\"$context.requestId\\"}"
+  "input": "{\\"query\\": $util.escapeJavaScript($input.json('$.query')).replaceAll("\\\\'", "'"), \\"session_id\\": \\"$sid\\", \\"interaction_id\\": \\"$context.requestId\\", \\"user_id\\": #if("$!uid" == "")null#{else}$util.escapeJavaScript($input.json('$.user_id')).replaceAll("\\\\'", "'")#end, \\"request_id\\": \\"$context.requestId\\", \\"received_at_ms\\": $context.requestTimeEpoch}"
 }"""
 
 QUERY_RESPONSE_TEMPLATE = """#set($status = $input.path('$.status'))

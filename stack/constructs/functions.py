@@ -93,6 +93,8 @@ class Functions(Construct):
             "NLP_BACKEND": "comprehend",
             "STORE_BACKEND": "dynamodb",
             "MODEL_ID": config.model_id,
+            "LATENCY_BUDGET_MS": str(config.latency_budget_seconds * 1000),
+            "GENERATION_P95_MS": str(config.generation_p95_seconds * 1000),
             "QUALITY_THRESHOLD": str(config.quality_threshold),
             "MAX_REGENERATIONS": str(config.max_regenerations),
             "HISTORY_TURNS": str(config.history_turns),
@@ -106,6 +108,8 @@ class Functions(Construct):
         self.log_groups: dict[str, logs.LogGroup] = {}
         for handler in c.ALL_HANDLERS:
             memory, timeout = c.SIZING.get(handler, c.DEFAULT_SIZING)
+            if handler in c.WORKFLOW_HANDLERS:  # derived from the latency budget
+                timeout = config.workflow_task_timeout_seconds
             fid = c.function_id(handler)
             log_group = logs.LogGroup(
                 self,

@@ -111,6 +111,13 @@ class Observability(Construct):
             label="", period=FIVE_MIN,
         )
 
+        budget_decisions = cw.MathExpression(
+            expression=(
+                f"SEARCH('{{{ns},service,decision}} MetricName=\"{c.METRIC_BUDGET_DECISIONS}\"', 'Sum', 300)"
+            ),
+            label="", period=FIVE_MIN,
+        )
+
         def lambda_sum(metric: str) -> cw.MathExpression:
             usage = {f"{metric.lower()}{i}": fn.metric(metric, statistic="Sum", period=FIVE_MIN) for i, fn in enumerate(functions)}
             return cw.MathExpression(expression=" + ".join(f"FILL({k}, 0)" for k in usage),
@@ -140,6 +147,8 @@ class Observability(Construct):
         self.dashboard.add_widgets(
             cw.GraphWidget(title="CSAT (explicit feedback)", left=[csat], width=8),
             cw.GraphWidget(title="Lambda errors and throttles", left=[lambda_errors, lambda_throttles], width=8),
+            cw.GraphWidget(title="Latency budget decisions (fallback, regeneration skipped)",
+                           left=[budget_decisions], width=8),
         )
 
         # --- alarms ---------------------------------------------------------------------

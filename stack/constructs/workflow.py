@@ -161,7 +161,7 @@ class Workflow(Construct):
             c.STATE_MACHINE_ID,
             state_machine_type=sfn.StateMachineType.EXPRESS,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=Duration.minutes(5),
+            timeout=Duration.seconds(config.state_machine_timeout_seconds),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self.log_group,

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from stack import constants as c
-from stack.config import DEFAULT_MODEL_ID, INFERENCE_PROFILE_REGIONS
+from stack.config import DEFAULT_MODEL_ID, INFERENCE_PROFILE_REGIONS, StackConfig
 
 RESERVED_ENV = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                 "AWS_SESSION_TOKEN", "AWS_LAMBDA_FUNCTION_NAME", "_HANDLER", "LAMBDA_TASK_ROOT"}
@@ -35,6 +35,8 @@ def test_runtime_sizing_tracing_layer_and_env(resources, template_json):
     for props in _project_functions(resources, template_json).values():
         name = props["Handler"].split(".")[2]
         memory, timeout = c.SIZING.get(name, c.DEFAULT_SIZING)
+        if name in c.WORKFLOW_HANDLERS:  # derived from the latency budget
+            timeout = StackConfig().workflow_task_timeout_seconds
         assert props["Runtime"] == "python3.12"
         assert (props["MemorySize"], props["Timeout"]) == (memory, timeout)
         assert props["TracingConfig"] == {"Mode": "Active"}

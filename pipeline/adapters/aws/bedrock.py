@@ -24,12 +24,14 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import Any
 
+from pipeline.domain.budget import model_call_timeout
 from pipeline.domain.models import ModelRequest, ModelResponse
-from pipeline.ports import ModelError, ModelUnavailableError, model_error
+from pipeline.ports import ModelError, ModelUnavailableError, TransientModelError, model_error
 
 TRANSIENT_ERROR_CODES = frozenset(
     {
@@ -118,9 +120,29 @@ class BedrockModel:
             ``None`` uses ``request.parameters.model_id``.
     """
 
-    def __init__(self, client: Any, *, model_id: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        model_id: str | None = None,
+        client_for_timeout: Any = None,
+    ) -> None:
         self._client = client
         self._model_id = model_id
+        #: ``(read_timeout_seconds) -> client`` for calls under a latency budget: a client
+        #: with that read timeout and no retries of its own (the workflow retries only when
+        #: its budget holds another attempt).
+        self._client_for_timeout = client_for_timeout
+
+    def _client_now(self) -> Any:
+        """The client for this call: bounded by the request's remaining budget, if any."""
+        timeout = model_call_timeout.get()
+        if timeout is None or self._client_for_timeout is None:
+            return self._client
+        seconds = math.floor(timeout)
+        if seconds < 1:
+            raise TransientModelError("no time left in the latency budget for a model call")
+        return self._client_for_timeout(seconds)
 
     def converse_arguments(self, request: ModelRequest) -> dict[str, Any]:
         """The keyword arguments passed to ``client.converse`` for a request."""
@@ -156,7 +178,7 @@ class BedrockModel:
         arguments = self.converse_arguments(request)
         started = time.perf_counter()
         try:
-            reply = self._client.converse(**arguments)
+            reply = self._client_now().converse(**arguments)
         except Exception as exc:  # botocore raises many classes; classify by code or name
             code = _error_code(exc)
             if is_model_unavailable(code, _error_message(exc)):

@@ -184,3 +184,32 @@ def test_the_model_id_comes_from_the_setting_and_must_match_the_template_family(
         BedrockModel(client).converse_arguments(request)
     with pytest.raises(ModelUnavailableError, match="family"):
         BedrockModel(client, model_id="us.meta.llama3-3-70b-instruct-v1:0").converse_arguments(request)
+
+
+def test_a_budgeted_call_uses_a_client_with_the_time_left_as_read_timeout(client):
+    """Under a latency budget the read timeout is the time left (whole seconds) and the
+    client does not retry by itself: attempts x 60 s could never fit 29 s."""
+    from pipeline.domain.budget import model_call_timeout
+
+    asked: list[int] = []
+
+    def client_for_timeout(seconds):
+        asked.append(seconds)
+        budgeted = make_bedrock_client("us-east-1", max_attempts=1, read_timeout=float(seconds))
+        assert budgeted.meta.config.read_timeout == seconds
+        assert budgeted.meta.config.retries["total_max_attempts"] == 1
+        return client
+
+    model = BedrockModel(client, client_for_timeout=client_for_timeout)
+    token = model_call_timeout.set(17.8)
+    try:
+        with Stubber(client) as stubber:
+            stubber.add_response("converse", _reply())
+            model.generate(_request())
+        model_call_timeout.set(0.4)
+        with pytest.raises(ModelError) as info:
+            model.generate(_request())
+    finally:
+        model_call_timeout.reset(token)
+    assert asked == [17]
+    assert info.value.transient is True  # the workflow decides: fallback when nothing fits
