@@ -82,8 +82,8 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     # --- CDK-managed singleton functions --------------------------------------------------
     Suppression(
         "cdk_providers", "AwsSolutions-IAM4",
-        "CDK-managed custom-resource providers (BucketDeployment, AwsCustomResource) use "
-        "AWSLambdaBasicExecutionRole for their own logs; CDK offers no hook to replace it.",
+        "The CDK-managed BucketDeployment provider uses "
+        "AWSLambdaBasicExecutionRole for its own logs; CDK offers no hook to replace it.",
         applies_to=("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",),
     ),
     Suppression(

@@ -33,3 +33,12 @@ def test_api_auth_suppressions_do_not_call_the_api_key_authentication():
     for reason in reasons:
         assert "not authentication" in reason or "unauthenticated" in reason, reason
         assert "protected by an API key" not in reason
+
+
+def test_deploy_doc_lists_every_suppression_with_its_reason():
+    from stack.constants import REPO_ROOT
+    from stack.nag import SUPPRESSIONS
+
+    doc = (REPO_ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for suppression in SUPPRESSIONS:
+        assert suppression.reason in doc, suppression.reason[:60]
