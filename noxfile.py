@@ -26,6 +26,12 @@ CDK_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
 
 def install(session: nox.Session, *groups: str) -> None:
     """Install the project (editable) and the given dependency groups."""
+    # The first run creates the environment (CDK, moto, scipy…: a few minutes, mostly
+    # downloads); say so instead of sitting silent. Re-runs reuse it in seconds.
+    session.log(
+        f"installing the project with groups {', '.join(groups)} "
+        "(first run: a few minutes of downloads; later runs reuse the environment)"
+    )
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, *groups))
 
 

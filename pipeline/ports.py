@@ -41,6 +41,16 @@ class TransientModelError(ModelError):
         super().__init__(message, transient=True)
 
 
+class ModelUnavailableError(ModelError):
+    """The configured model cannot be invoked at all: past its end of life, no model access
+    in the account, an id Bedrock does not know, or one that needs an inference profile.
+
+    Not transient, and not a bad answer: every request will fail until the deployment's
+    ``model_id`` changes. Step Functions sees the name ``ModelUnavailableError``; the handler
+    counts it (metric ``ModelUnavailable``, alarmed) before the workflow falls back.
+    """
+
+
 def model_error(message: str, *, transient: bool) -> ModelError:
     """The right ModelError class for a failure: adapters raise what this returns."""
     return TransientModelError(message) if transient else ModelError(message)

@@ -61,9 +61,6 @@ def main() -> None:
     app.synth()
 
 
-if __name__ == "__main__":
-    main()
-
 
 @dataclass(frozen=True, slots=True)
 class SynthResult:
@@ -171,8 +168,17 @@ def _cached_template_locked(
             recorded = None
         if recorded == source_fingerprint(context):
             return json.loads(template_path.read_text(encoding="utf-8")), name, False
-    # nag=True: the same template whoever synthesizes into the shared cdk.out
+    # nag=True: the same template whoever synthesizes into the shared cdk.out.
+    # Said on stderr: the first synth starts Node and jsii (10-60 s) and would look hung.
+    import sys
+
+    print(
+        f"synthesizing the CDK stack into {outdir} (first run, or stack/ or the prompts "
+        "changed; about 10-60 s) ...",
+        file=sys.stderr, flush=True,
+    )
     result = synthesize(outdir, context, nag=True)
+    print(f"synthesized in {result.seconds:.0f} s", file=sys.stderr, flush=True)
     return result.template(), result.stack_name, True
 
 
@@ -183,3 +189,7 @@ def _context_lookup(context: Mapping[str, Any] | None) -> dict[str, Any]:
         merged.update(json.loads(cdk_json.read_text(encoding="utf-8")).get("context", {}))
     merged.update(context or {})
     return merged
+
+
+if __name__ == "__main__":
+    main()

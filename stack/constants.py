@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.domain import budget as _budget
 from pipeline.domain import feedback as _feedback
 from pipeline.domain import workflow as _workflow
 
@@ -17,6 +18,10 @@ PROMPTS_DIR = PIPELINE_DIR / "prompts"
 DEFAULT_OUTDIR = REPO_ROOT / "cdk.out"
 
 APP_NAME = "SupportAssistant"
+#: The CDK CLI version docs/deploy.md runs with ``npx aws-cdk@<version>``; tests run its
+#: ``synth`` when npm has it cached. The CLI must read the cloud-assembly schema of the
+#: installed aws-cdk-lib: bump the two together.
+CDK_CLI_VERSION = "2.1149.0"
 
 
 def stack_name(stage: str) -> str:
@@ -40,6 +45,8 @@ FEEDBACK_TABLE_ID = "FeedbackTable"
 PROMPT_BUCKET_ID = "PromptBucket"
 ACCESS_LOGS_BUCKET_ID = "AccessLogsBucket"
 STATE_MACHINE_ID = "StateMachine"
+#: Step Functions vended-logs prefix (AWS best practice for state machine log groups).
+STATE_MACHINE_LOG_PREFIX = "/aws/vendedlogs/states/"
 
 # --- tables: keys and indexes (the handlers' adapters use the same names) --------
 CONVERSATIONS_PK = "session_id"
@@ -77,10 +84,11 @@ def handler_path(handler: str) -> str:
     return f"pipeline.handlers.{handler}.handler"
 
 
-#: (memory MB, timeout s) per handler; everything else gets DEFAULT_SIZING.
+#: (memory MB, timeout s) per handler; everything else gets DEFAULT_SIZING. The workflow
+#: handlers' timeouts are replaced by StackConfig.workflow_task_timeout_seconds (budget + 2).
 DEFAULT_SIZING = (512, 60)
 SIZING: dict[str, tuple[int, int]] = {
-    "generate_response": (1024, 120),
+    "generate_response": (1024, 60),
     "analyze_feedback": (1024, 300),
 }
 
@@ -156,6 +164,10 @@ METRIC_GUARDRAIL_BLOCK = _workflow.METRIC_GUARDRAIL_BLOCKS  # dimension: categor
 METRIC_INTENT = _workflow.METRIC_INTENT  # dimension: intent
 METRIC_QUALITY_SCORE = _workflow.METRIC_QUALITY_SCORE
 METRIC_REGENERATIONS = _workflow.METRIC_REGENERATIONS
+ANALYZE_WINDOW_HOURS_KEY = _feedback.WINDOW_HOURS_KEY  # the scheduled event's window key
+ANALYZE_WINDOW_HOURS = 1  # the hourly rule analyses the last hour (one count per record)
+METRIC_MODEL_UNAVAILABLE = _workflow.METRIC_MODEL_UNAVAILABLE
+METRIC_BUDGET_DECISIONS = _budget.METRIC_BUDGET_DECISIONS  # dimension: decision
 METRIC_CSAT = _feedback.METRIC_CSAT  # percent of satisfied explicit feedback (0-100)
 CSAT_ALARM_PERCENT = 70.0  # alarm when fewer than 70% of rated answers satisfy
 METRIC_TASK_FAILURES = "WorkflowTaskFailures"  # from a metric filter on the workflow log

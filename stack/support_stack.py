@@ -61,6 +61,26 @@ COMPREHEND_USERS = ("detect_intent",)
 PROMPT_BUCKET_READERS = ("generate_response",)
 
 
+def bedrock_model_arns(config: StackConfig) -> list[str]:
+    """What ``bedrock:InvokeModel`` must cover for ``config.model_id``.
+
+    A foundation model: its ARN in this Region. A cross-Region inference profile
+    (Bedrock's "Prerequisites for inference profiles"): the profile's ARN AND the foundation
+    model's ARN in every destination Region of the profile, or the request is denied when it
+    is routed there. A global profile routes to any commercial Region: the foundation model
+    in every Region, plus the Region-less ARN Bedrock documents for global profiles.
+    """
+    partition = Aws.PARTITION
+    if not config.inference_profile:
+        return [f"arn:{partition}:bedrock:{Aws.REGION}::foundation-model/{config.model_id}"]
+    arns = [f"arn:{partition}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{config.model_id}"]
+    for region in config.model_destination_regions:
+        arns.append(f"arn:{partition}:bedrock:{region}::foundation-model/{config.foundation_model_id}")
+    if "*" in config.model_destination_regions:
+        arns.append(f"arn:{partition}:bedrock:::foundation-model/{config.foundation_model_id}")
+    return arns
+
+
 class SupportStack(Stack):
     """Everything the assistant needs in one account and region."""
 
@@ -126,10 +146,9 @@ class SupportStack(Stack):
                 table = tables[grant.table]
                 targets = [f"{table.table_arn}/index/{name}" for name in grant.indexes] or [table.table_arn]
                 fn.add_to_role_policy(iam.PolicyStatement(actions=list(grant.actions), resources=targets))
-        model_arn = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{self.config.model_id}"
         for handler in BEDROCK_USERS:
             self.functions[handler].add_to_role_policy(
-                iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model_arn])
+                iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=bedrock_model_arns(self.config))
             )
         for handler in COMPREHEND_USERS:
             # Comprehend's synchronous Detect* APIs have no resource types: "*" is the only

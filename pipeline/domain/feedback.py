@@ -39,6 +39,10 @@ MAX_COMMENT_CHARS = 2000
 THUMBS = ("up", "down")
 EXPLICIT_FIELDS = frozenset({"session_id", "interaction_id", "rating", "thumbs", "comment"})
 
+#: Key of the scheduled analysis event that sets its window (hours). The EventBridge rule in
+#: stack/ sends it and analyze_feedback reads it: one name for both ends.
+WINDOW_HOURS_KEY = "window_hours"
+
 METRIC_CSAT = "CSAT"  # percent of satisfied explicit feedback in the window
 METRIC_MEAN_RATING = "MeanRating"
 METRIC_EXPLICIT_FEEDBACK = "ExplicitFeedback"

@@ -370,24 +370,32 @@ def parse_template(data: dict[str, Any], *, origin: str) -> PromptTemplate:
         raise _fail(
             origin,
             "parameters must be an object",
-            "write {model_id, temperature, max_tokens, top_p}",
+            "write {model_family, temperature, max_tokens, top_p}",
         )
     unknown_params = sorted(set(params) - set(ModelParameters.__dataclass_fields__))
     if unknown_params:
         raise _fail(
             origin,
             f"unknown parameter(s) {unknown_params}",
-            "use model_id, temperature, max_tokens, top_p",
+            "use model_family, temperature, max_tokens, top_p (model_id only to pin one)",
         )
     defaults = ModelParameters()
-    model_id = params.get("model_id", defaults.model_id)
-    if not isinstance(model_id, str) or not model_id.strip():
+    model_family = params.get("model_family", defaults.model_family)
+    if not isinstance(model_family, str) or not model_family.strip():
         raise _fail(
             origin,
-            "parameters.model_id is empty",
-            "use a Bedrock model id such as anthropic.claude-3-sonnet-20240229-v1:0",
+            "parameters.model_family is empty",
+            "name the family the prompt is written for, e.g. anthropic.claude",
+        )
+    model_id = params.get("model_id", defaults.model_id)
+    if not isinstance(model_id, str):
+        raise _fail(
+            origin,
+            "parameters.model_id must be a string",
+            "leave it out: the deployment's MODEL_ID setting chooses the model",
         )
     parameters = ModelParameters(
+        model_family=model_family,
         model_id=model_id,
         temperature=float(
             _number(

@@ -225,6 +225,8 @@ class Turn:
     quality_score: float | None = None
     template_id: str | None = None
     template_version: str | None = None
+    #: What the latency budget decided for this turn (pipeline.domain.budget.DECISIONS).
+    budget_decision: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -251,7 +253,15 @@ class Turn:
 
 @dataclass(frozen=True, slots=True)
 class ModelParameters:
-    model_id: str = "anthropic.claude-3-sonnet-20240229-v1:0"
+    """Generation parameters of a template.
+
+    Templates name the model *family* their prompts are written for; the model id itself is
+    one deployment setting (stack context ``model_id`` -> ``MODEL_ID``), so a model's end of
+    life is a one-line change. ``model_id`` stays empty unless a template pins one.
+    """
+
+    model_family: str = "anthropic.claude"
+    model_id: str = ""
     temperature: float = 0.7
     max_tokens: int = 2048
     top_p: float = 0.9

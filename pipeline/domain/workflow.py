@@ -23,6 +23,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from pipeline.domain.budget import (
+    DECISION_FALLBACK,
+    DECISION_REGENERATION_SKIPPED,
+    METRIC_BUDGET_DECISIONS,
+    LatencyBudget,
+    RollingPercentile,
+    epoch_ms,
+    model_call_timeout,
+)
 from pipeline.domain.models import (
     Feedback,
     Generation,
@@ -33,7 +42,7 @@ from pipeline.domain.models import (
     ResponseType,
     Turn,
 )
-from pipeline.ports import Clock, ConversationStore, FeedbackStore, MetricsSink
+from pipeline.ports import Clock, ConversationStore, FeedbackStore, MetricsSink, ModelError
 
 # ---------------------------------------------------------------------------
 # Errors shared by the stores and the services.
@@ -64,6 +73,7 @@ METRIC_QUALITY_SCORE = "QualityScore"  # no dimension (alarm on the average)
 METRIC_REGENERATIONS = "Regenerations"
 METRIC_LATENCY = "WorkflowLatency"  # milliseconds from capture to collect
 METRIC_OUTPUT_GUARDRAIL = "OutputGuardrailActions"  # dimension action
+METRIC_MODEL_UNAVAILABLE = "ModelUnavailable"  # the configured model cannot be invoked (alarmed)
 
 # ---------------------------------------------------------------------------
 # Collaborator protocols (the domain services implement them; fakes do in tests).
@@ -138,6 +148,8 @@ class WorkflowInput:
     session_id: str
     interaction_id: str
     user_id: str | None = None
+    #: When API Gateway received the request ($context.requestTimeEpoch, epoch ms).
+    received_at_ms: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WorkflowInput:
@@ -146,11 +158,15 @@ class WorkflowInput:
         user_id = data.get("user_id")
         if user_id is not None and not isinstance(user_id, str):
             raise WorkflowInputError("$.user_id must be a string or null")
+        received = data.get("received_at_ms")
+        if isinstance(received, str) and received.isdigit():
+            received = int(received)
         return cls(
             query=_require_str(data, "query", where="$", allow_empty=True),
             session_id=_require_str(data, "session_id", where="$"),
             interaction_id=_require_str(data, "interaction_id", where="$"),
             user_id=user_id or None,
+            received_at_ms=_nonnegative_int(received, 0) or None,
         )
 
 
@@ -171,9 +187,12 @@ class Capture:
     block_message: str | None
     created_at: str
     user_id: str | None = None
+    #: The request's deadline (epoch ms) from the latency budget; None = no budget.
+    deadline_ms: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "deadline_ms": self.deadline_ms,
             "session_id": self.session_id,
             "interaction_id": self.interaction_id,
             "turn_index": self.turn_index,
@@ -204,6 +223,7 @@ class Capture:
             block_message=data.get("block_message"),
             created_at=str(data.get("created_at") or ""),
             user_id=data.get("user_id") or None,
+            deadline_ms=_nonnegative_int(data.get("deadline_ms"), 0) or None,
         )
 
 
@@ -270,15 +290,21 @@ class QueryCapture:
         *,
         input_guard: Guard,
         max_append_attempts: int = 5,
+        budget: LatencyBudget | None = None,
     ) -> None:
         self._conversations = conversations
         self._clock = clock
         self._guard = input_guard
         self._max_attempts = max_append_attempts
+        self._budget = budget
 
     def capture(self, request: WorkflowInput) -> Capture:
+        now = self._clock.now()
+        deadline = (
+            self._budget.deadline(request.received_at_ms, epoch_ms(now)) if self._budget else None
+        )
         verdict = self._guard(request.query)
-        created_at = self._clock.now().isoformat()
+        created_at = now.isoformat()
         turn = self._store_turn(request, verdict, created_at)
         return Capture(
             session_id=turn.session_id,
@@ -290,6 +316,7 @@ class QueryCapture:
             block_message=verdict.message if verdict.blocked else None,
             created_at=turn.created_at,
             user_id=turn.user_id,
+            deadline_ms=deadline,
         )
 
     def _store_turn(
@@ -355,12 +382,23 @@ class GenerationStep:
         conversations: ConversationStore,
         *,
         history_turns: int = 6,
+        clock: Clock | None = None,
+        budget: LatencyBudget | None = None,
     ) -> None:
         self._generator = generator
         self._conversations = conversations
         self._history_turns = history_turns
+        self._clock = clock
+        self._budget = budget
 
     def generate(self, state: dict[str, Any], mode: str = "answer") -> dict[str, Any]:
+        """One generation within the request's deadline.
+
+        No time for a generation: the static fallback reply (no model call), recorded as
+        ``budget_decision: "fallback"``. A transient model failure (throttling, a read
+        timeout at the deadline) with no time left for the retry Step Functions would make:
+        the same. Otherwise the model call may take the time left minus the reserve.
+        """
         if mode not in MODES:
             raise WorkflowInputError(f"mode must be one of {MODES}, got {mode!r}")
         capture = Capture.from_dict(_require_dict(state, "capture"))
@@ -370,6 +408,24 @@ class GenerationStep:
         if mode == "answer" and isinstance(previous, dict):
             attempt = _nonnegative_int(previous.get("attempt"), 0) + 1
         history = _history(self._conversations, capture, self._history_turns)
+        budget, deadline = self._budget, capture.deadline_ms
+        if budget is None or self._clock is None or deadline is None:
+            return self._generate(capture, intent, history, attempt, mode)
+        if not budget.can_generate(deadline, epoch_ms(self._clock.now())):
+            return self._fallback(capture, intent, history, attempt)
+        window = budget.generation_window_ms(deadline, epoch_ms(self._clock.now()))
+        token = model_call_timeout.set(window / 1000.0 if window is not None else None)
+        try:
+            return self._generate(capture, intent, history, attempt, mode)
+        except ModelError as error:
+            if error.transient and not budget.can_generate(deadline, epoch_ms(self._clock.now())):
+                return self._fallback(capture, intent, history, attempt)
+            raise
+        finally:
+            model_call_timeout.reset(token)
+
+    def _generate(self, capture: Capture, intent: IntentResult, history: list[Turn],
+                  attempt: int, mode: str) -> dict[str, Any]:
         generation, verdict = self._generator.generate(
             capture.redacted_query, intent, history=tuple(history), attempt=attempt, mode=mode
         )
@@ -377,6 +433,11 @@ class GenerationStep:
             verdict.summary() if verdict is not None else {"action": "allow", "categories": []}
         )
         return {**generation.to_dict(), "output_guardrail": output_guardrail}
+
+    def _fallback(self, capture: Capture, intent: IntentResult, history: list[Turn],
+                  attempt: int) -> dict[str, Any]:
+        reply = self._generate(capture, intent, history, attempt, "fallback")
+        return {**reply, "budget_decision": DECISION_FALLBACK}
 
 
 class QualityStep:
@@ -387,11 +448,22 @@ class QualityStep:
     ``1 + max_regenerations`` generations happen).
     """
 
-    def __init__(self, validator: QualityValidating, *, max_regenerations: int = 2) -> None:
+    def __init__(
+        self,
+        validator: QualityValidating,
+        *,
+        max_regenerations: int = 2,
+        clock: Clock | None = None,
+        budget: LatencyBudget | None = None,
+        generation_p95: RollingPercentile | None = None,
+    ) -> None:
         if max_regenerations < 0:
             raise ValueError("max_regenerations must be >= 0")
         self._validator = validator
         self._max_regenerations = max_regenerations
+        self._clock = clock
+        self._budget = budget
+        self._p95 = generation_p95
 
     def validate(self, state: dict[str, Any]) -> dict[str, Any]:
         capture = Capture.from_dict(_require_dict(state, "capture"))
@@ -405,7 +477,21 @@ class QualityStep:
         )
         attempt = max(1, generation.attempt)
         retry = (not report.passed) and (attempt - 1) < self._max_regenerations
-        return {**report.to_dict(), "retry": retry, "attempt": attempt}
+        result: dict[str, Any] = {**report.to_dict(), "retry": retry, "attempt": attempt}
+        if (_optional_dict(state, "generation") or {}).get("budget_decision"):
+            result["retry"] = False  # the static fallback stood in for an answer: keep it
+            return result
+        if self._p95 is not None:
+            self._p95.observe(generation.latency_ms)
+        if retry and self._budget is not None and self._clock is not None:
+            p95 = self._p95.value() if self._p95 is not None else 0.0
+            if not self._budget.can_regenerate(
+                capture.deadline_ms, epoch_ms(self._clock.now()), p95
+            ):
+                # The answer passed the output guardrail; it is returned as it is.
+                result["retry"] = False
+                result["budget_decision"] = DECISION_REGENERATION_SKIPPED
+        return result
 
 
 def _seconds_between(start_iso: str, end: datetime) -> float | None:
@@ -458,12 +544,17 @@ class FeedbackCollection:
             # Variants of a template are its versions (A/B pins select them).
             variant=template.get("version"),
         )
-        self._finish_turn(capture, response)
+        decision = budget_decision(state)
+        self._finish_turn(capture, response, decision)
         self._record_implicit(capture, signals, now)
+        if decision is not None:
+            self._metrics.put_metric(METRIC_BUDGET_DECISIONS, 1, "Count", {"decision": decision})
         self._emit(response, signals, quality)
         return response
 
-    def _finish_turn(self, capture: Capture, response: dict[str, Any]) -> None:
+    def _finish_turn(
+        self, capture: Capture, response: dict[str, Any], decision: str | None = None
+    ) -> None:
         template = response["template"] or {}
         self._conversations.update_turn(
             Turn(
@@ -482,6 +573,7 @@ class FeedbackCollection:
                 quality_score=response["quality_score"],
                 template_id=template.get("id"),
                 template_version=template.get("version"),
+                budget_decision=decision,
             )
         )
 
@@ -521,6 +613,15 @@ class FeedbackCollection:
         self._metrics.flush()
 
 
+def budget_decision(state: dict[str, Any]) -> str | None:
+    """What the latency budget decided on this path (fallback, regeneration skipped), if anything."""
+    for key in ("generation", "quality"):
+        found = (_optional_dict(state, key) or {}).get("budget_decision")
+        if found:
+            return str(found)
+    return None
+
+
 def implicit_feedback_id(interaction_id: str) -> str:
     """The one implicit-feedback id of an interaction (idempotent writes)."""
     return f"implicit-{interaction_id}"
@@ -552,6 +653,8 @@ def build_response(state: dict[str, Any], capture: Capture | None = None) -> dic
         text = str(generation.get("text", ""))
         route = str((intent_data or {}).get("route", "answer"))
         response_type = _ROUTE_TO_RESPONSE_TYPE.get(route, ResponseType.ANSWER).value
+        if generation.get("budget_decision") == DECISION_FALLBACK:
+            response_type = ResponseType.FALLBACK.value
         template = {
             "id": generation.get("template_id"),
             "version": generation.get("template_version"),

@@ -12,6 +12,7 @@ from pipeline.domain.workflow import WorkflowInput
 from pipeline.handlers import composition
 
 
+@composition.lambda_handler(composition.WORKFLOW_CORRELATION)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = WorkflowInput.from_dict(event)
     capture = composition.services().capture.capture(request)

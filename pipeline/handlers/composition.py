@@ -15,6 +15,8 @@ Environment (all optional; defaults in brackets):
 * ``NLP_BACKEND`` = ``comprehend`` | ``offline`` [offline].
 * ``QUALITY_THRESHOLD`` [the validator's], ``MAX_REGENERATIONS`` [2], ``HISTORY_TURNS``
   [6], ``CONVERSATION_TTL_DAYS`` [30], ``FEEDBACK_WINDOW_HOURS`` [24].
+* ``LATENCY_BUDGET_MS`` [25000; 0 = no budget] and ``GENERATION_P95_MS`` [12000, the prior
+  of the measured p95 generation latency]: see :mod:`pipeline.domain.budget`.
 * ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``
   as Powertools reads them. The region is the one the Lambda runtime sets.
 
@@ -84,6 +86,8 @@ class Settings:
     history_turns: int = 6
     conversation_ttl_days: int = 30
     feedback_window_hours: float = 24.0
+    latency_budget_ms: int = 25_000
+    generation_p95_ms: int = 12_000
     metrics_namespace: str = "SupportAssistant"
     service_name: str = "support-assistant"
 
@@ -120,17 +124,25 @@ class Settings:
             feedback_window_hours=_number(
                 env, "FEEDBACK_WINDOW_HOURS", 24.0, float, 0.01, 24.0 * 90
             ),
+            latency_budget_ms=_number(env, "LATENCY_BUDGET_MS", 25_000, int, 0, 900_000),
+            generation_p95_ms=_number(env, "GENERATION_P95_MS", 12_000, int, 1, 900_000),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "SupportAssistant",
             service_name=env.get("POWERTOOLS_SERVICE_NAME") or "support-assistant",
         )
 
 
-def _aws_config() -> Any:
+def _storage_config() -> Any:
+    """DynamoDB and S3 (small reads and writes): standard retries, short timeouts."""
     from botocore.config import Config
 
     return Config(
-        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=30
+        retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=3, read_timeout=10
     )
+
+
+def region() -> str:
+    """The Region the Lambda runtime sets (we never define a region variable of our own)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 class Services:
@@ -141,16 +153,20 @@ class Services:
 
     # -- AWS clients (boto3 imported here only) -----------------------------------------
 
+    # One factory per service, each with the timeouts and retries that service needs:
+    # Bedrock's and Comprehend's live next to their adapters (make_*_client).
+
     @cached_property
     def _dynamodb(self) -> Any:
         import boto3
 
-        return boto3.resource("dynamodb", config=_aws_config())
+        return boto3.resource("dynamodb", region_name=region(), config=_storage_config())
 
-    def _client(self, name: str) -> Any:
+    @cached_property
+    def _s3(self) -> Any:
         import boto3
 
-        return boto3.client(name, config=_aws_config())
+        return boto3.client("s3", region_name=region(), config=_storage_config())
 
     # -- ports ----------------------------------------------------------------------------
 
@@ -188,7 +204,7 @@ class Services:
             from pipeline.adapters.aws.dynamodb import DynamoS3PromptStore
 
             return DynamoS3PromptStore(
-                self._dynamodb.Table(s.prompts_table), self._client("s3"), s.prompt_bucket
+                self._dynamodb.Table(s.prompts_table), self._s3, s.prompt_bucket
             )
         from pipeline.adapters.local.prompt_files import FilePromptStore
 
@@ -209,24 +225,49 @@ class Services:
     @cached_property
     def model(self) -> Any:
         if self.settings.model_backend == "bedrock":
+            from functools import lru_cache
+
             from pipeline.adapters.aws.bedrock import BedrockModel, make_bedrock_client
 
-            # The Lambda runtime sets AWS_REGION; we never define a region variable of our own.
-            region = (
-                os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+            where = region()
+
+            # Under a latency budget each call gets a client whose read timeout is the time
+            # left (whole seconds, cached) and which does not retry by itself.
+            @lru_cache(maxsize=64)
+            def client_for_timeout(seconds: int) -> Any:
+                return make_bedrock_client(where, max_attempts=1, read_timeout=float(seconds))
+
+            return BedrockModel(
+                make_bedrock_client(where),
+                model_id=self.settings.model_id,
+                client_for_timeout=client_for_timeout,
             )
-            client = make_bedrock_client(region)
-            return BedrockModel(client, model_id=self.settings.model_id)
         from pipeline.adapters.local.offline_model import OfflineModel
 
         return OfflineModel()
 
     @cached_property
+    def budget(self) -> Any:
+        """The latency budget (None when ``LATENCY_BUDGET_MS=0``)."""
+        from pipeline.domain.budget import LatencyBudget
+
+        if not self.settings.latency_budget_ms:
+            return None
+        return LatencyBudget(budget_ms=self.settings.latency_budget_ms)
+
+    @cached_property
+    def generation_p95(self) -> Any:
+        """The p95 generation latency measured in this container (prior until enough data)."""
+        from pipeline.domain.budget import RollingPercentile
+
+        return RollingPercentile(prior=self.settings.generation_p95_ms)
+
+    @cached_property
     def nlp(self) -> Any:
         if self.settings.nlp_backend == "comprehend":
-            from pipeline.adapters.aws.comprehend import ComprehendNlp
+            from pipeline.adapters.aws.comprehend import ComprehendNlp, make_comprehend_client
 
-            return ComprehendNlp(self._client("comprehend"))
+            return ComprehendNlp(make_comprehend_client(region()))
         from pipeline.adapters.local.offline_nlp import OfflineNlp
 
         return OfflineNlp()
@@ -282,7 +323,9 @@ class Services:
     def capture(self) -> Any:
         from pipeline.domain.workflow import QueryCapture
 
-        return QueryCapture(self.conversations, self.clock, input_guard=self.input_guard)
+        return QueryCapture(
+            self.conversations, self.clock, input_guard=self.input_guard, budget=self.budget
+        )
 
     @cached_property
     def intent(self) -> Any:
@@ -301,14 +344,24 @@ class Services:
         from pipeline.domain.workflow import GenerationStep
 
         return GenerationStep(
-            self.generator, self.conversations, history_turns=self.settings.history_turns
+            self.generator,
+            self.conversations,
+            history_turns=self.settings.history_turns,
+            clock=self.clock,
+            budget=self.budget,
         )
 
     @cached_property
     def quality(self) -> Any:
         from pipeline.domain.workflow import QualityStep
 
-        return QualityStep(self.validator, max_regenerations=self.settings.max_regenerations)
+        return QualityStep(
+            self.validator,
+            max_regenerations=self.settings.max_regenerations,
+            clock=self.clock,
+            budget=self.budget,
+            generation_p95=self.generation_p95,
+        )
 
     @cached_property
     def collection(self) -> Any:
@@ -356,6 +409,13 @@ def reset() -> None:
 # ---------------------------------------------------------------------------
 
 _logger: Any = None
+_tracer: Any = None
+
+#: Where each kind of event carries the API request id (JMESPath), so one correlation id
+#: follows a query from API Gateway through every workflow step. The workflow input holds
+#: ``request_id`` ($context.requestId); the three generation tasks receive it under ``state``.
+WORKFLOW_CORRELATION = "request_id || state.request_id"
+API_CORRELATION = "requestContext.requestId"  # = powertools correlation_paths.API_GATEWAY_REST
 
 
 def logger() -> Any:
@@ -366,6 +426,70 @@ def logger() -> Any:
 
         _logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "support-assistant")
     return _logger
+
+
+def tracer() -> Any:
+    """The shared Powertools tracer (X-Ray): patches boto3, so every AWS call is a subsegment.
+
+    Outside Lambda (tests, local runs) Powertools disables it by itself.
+    """
+    global _tracer
+    if _tracer is None:
+        from aws_lambda_powertools import Tracer
+
+        _tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "support-assistant")
+    return _tracer
+
+
+class _LocalContext:
+    """The Lambda context attributes Powertools reads, for calls without a real context."""
+
+    function_name = "local"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 0
+    invoked_function_arn = "local"
+
+    def __init__(self) -> None:
+        import uuid
+
+        self.aws_request_id = str(uuid.uuid4())
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 0
+
+
+def lambda_handler(correlation_id_path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a handler the way Powertools is meant to be used: ``inject_lambda_context``
+    (cold start, function and request ids in every log line, the API request id as the
+    correlation id) and ``capture_lambda_handler`` (an X-Ray subsegment per invocation,
+    annotated with the correlation id; responses are not captured: they hold answer text).
+    """
+    import functools
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        log, trace = logger(), tracer()
+
+        def annotated(event: Any, context: Any) -> Any:
+            correlation = log.get_correlation_id()
+            if not correlation:  # e.g. the scheduled event: the Lambda request id instead
+                correlation = getattr(context, "aws_request_id", None)
+                log.set_correlation_id(correlation)
+            trace.put_annotation(key="correlation_id", value=str(correlation))
+            return handler(event, context)
+
+        traced = trace.capture_lambda_handler(annotated, capture_response=False)
+        logged = log.inject_lambda_context(
+            traced, correlation_id_path=correlation_id_path, clear_state=True
+        )
+
+        @functools.wraps(handler)
+        def wrapper(event: Any, context: Any) -> Any:
+            return logged(event, context if context is not None else _LocalContext())
+
+        return wrapper
+
+    return decorate
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pipeline.domain.workflow import Capture, WorkflowInputError
 from pipeline.handlers import composition
 
 
+@composition.lambda_handler(composition.WORKFLOW_CORRELATION)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("capture"), dict):
         raise WorkflowInputError("$.capture must be an object")

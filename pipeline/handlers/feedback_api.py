@@ -12,6 +12,7 @@ from typing import Any
 from pipeline.handlers import composition
 
 
+@composition.lambda_handler(composition.API_CORRELATION)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     req_id = composition.request_id(event, context)
     try:

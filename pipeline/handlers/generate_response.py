@@ -9,16 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.domain.workflow import WorkflowInputError
+from pipeline.domain.workflow import METRIC_MODEL_UNAVAILABLE, WorkflowInputError
 from pipeline.handlers import composition
+from pipeline.ports import ModelUnavailableError
 
 
+@composition.lambda_handler(composition.WORKFLOW_CORRELATION)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise WorkflowInputError("the event must be an object")
     state = event["state"] if isinstance(event.get("state"), dict) else event
     mode = event.get("mode") or "answer"
-    generation = composition.services().generation.generate(state, mode=mode)
+    services = composition.services()
+    try:
+        generation = services.generation.generate(state, mode=mode)
+    except ModelUnavailableError as error:
+        # Not a bad answer but a deployment problem (end of life, no model access): counted
+        # and alarmed, then raised under its own name; the workflow's Catch falls back.
+        services.metrics.put_metric(METRIC_MODEL_UNAVAILABLE, 1, "Count")
+        services.metrics.flush()
+        composition.logger().error("model unavailable", extra={"error": str(error)[:300]})
+        raise
     composition.logger().info(
         "response generated",
         extra={

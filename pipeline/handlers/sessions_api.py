@@ -14,6 +14,7 @@ from pipeline.handlers import composition
 _SESSION_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
+@composition.lambda_handler(composition.API_CORRELATION)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     req_id = composition.request_id(event, context)
     try:

@@ -12,6 +12,7 @@ from pipeline.domain.workflow import WorkflowInputError
 from pipeline.handlers import composition
 
 
+@composition.lambda_handler(composition.WORKFLOW_CORRELATION)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise WorkflowInputError("the event must be an object")

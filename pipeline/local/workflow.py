@@ -10,7 +10,8 @@ template that ``stack/`` synthesizes and
   definitions (keys, GSIs, TTL), so the local tables cannot drift from the stack;
 * fills the prompt bucket and the Prompts table the way the stack does at deploy time:
   the ``BucketDeployment``'s source asset (``cdk.out/asset.<hash>``) is uploaded under its
-  key prefix and every ``Custom::AWS`` ``putItem`` of the template is executed;
+  key prefix, the ``Custom::PromptIndex`` items are written and every ``Custom::AWS``
+  ``putItem`` of the template is executed;
 * replaces moto's Lambda invoke (``LambdaSimpleBackend.invoke``) with an in-process call of
   the real handler named by the function's ``Handler`` property, with the function's
   environment from the template (``Ref``/``GetAtt`` resolved to the moto resources;
@@ -242,6 +243,13 @@ class StackTemplate:
                 calls.append(json.loads(self.resolve(create)))
         return calls
 
+    def index_items(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """``(table name, items)`` of each ``Custom::PromptIndex`` (what its loader writes)."""
+        return [
+            (self.resolve(props["TableName"]), self.resolve(props.get("Items") or []))
+            for props in (r.get("Properties", {}) for r in self.of_type("Custom::PromptIndex").values())
+        ]
+
     def bucket_deployments(self) -> list[tuple[Path, str, str]]:
         """``(source folder, bucket, key prefix)`` for each ``BucketDeployment``."""
         found = []
@@ -395,6 +403,8 @@ class LocalWorkflow:
         env: extra environment overrides for every handler.
         state_file: load the Conversations/Feedback items from this JSON file on start and
             save them after every run, so separate processes continue a conversation.
+        services: composition-root members to replace (``clock``, ``metrics`` …), as ``model``
+            replaces the ModelClient.
     """
 
     def __init__(
@@ -406,12 +416,18 @@ class LocalWorkflow:
         faults: Faults | None = None,
         env: Mapping[str, str] | None = None,
         state_file: str | Path | None = None,
+        services: Mapping[str, Any] | None = None,
     ) -> None:
         self.synthesized = False
         if template is None:
             template, self.synthesized = load_template(outdir)
         self.template = template
         self.model = model
+        #: Members of the handlers' composition root to replace (e.g. ``clock``, ``metrics``):
+        #: everything built from them is rebuilt on the next invocation.
+        self.service_overrides = dict(services or {})
+        if model is not None:
+            self.service_overrides["model"] = model
         self.faults = faults or Faults()
         self.extra_env = dict(env or {})
         self.state_file = Path(state_file) if state_file else None
@@ -513,6 +529,9 @@ class LocalWorkflow:
                 if path.is_file():
                     key = prefix + path.relative_to(source).as_posix()
                     s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        for table, items in self.template.index_items():
+            for item in items:
+                ddb.put_item(TableName=table, Item=item)
         for call in self.template.sdk_calls():
             client = self.client(call["service"].lower())
             method = re.sub(r"(?<!^)(?=[A-Z])", "_", call["action"]).lower()
@@ -597,8 +616,8 @@ class LocalWorkflow:
         with _ENV_LOCK, _patched_env(env), contextlib.redirect_stdout(self.handler_output):
             start = time.perf_counter()
             try:
-                if self.model is not None:
-                    self._install_model()
+                if self.service_overrides:
+                    self._install_overrides()
                 module = importlib.import_module(spec.module)
                 result = getattr(module, spec.handler.rsplit(".", 1)[1])(event, _Context(spec))
                 error = None
@@ -611,14 +630,16 @@ class LocalWorkflow:
             return _error_payload(error, str(result), result)
         return json.dumps(result, default=str).encode("utf-8")
 
-    def _install_model(self) -> None:
+    def _install_overrides(self) -> None:
         from pipeline.handlers import composition
 
         services = composition.services()
-        if services.__dict__.get("model") is not self.model:
-            services.__dict__["model"] = self.model
-            for dependent in ("generator", "generation"):
-                services.__dict__.pop(dependent, None)
+        if all(services.__dict__.get(k) is v for k, v in self.service_overrides.items()):
+            return
+        # Drop every member built so far (they may hold the replaced ones), then install.
+        for name in [k for k in services.__dict__ if k != "settings"]:
+            services.__dict__.pop(name, None)
+        services.__dict__.update(self.service_overrides)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -678,6 +699,7 @@ class LocalWorkflow:
             "interaction_id": request_id,
             "user_id": user_id,
             "request_id": request_id,
+            "received_at_ms": int(time.time() * 1000),  # $context.requestTimeEpoch
         }
 
     def run(self, query: str, *, session_id: str | None = None, user_id: str | None = None,

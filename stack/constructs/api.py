@@ -33,7 +33,7 @@ QUERY_REQUEST_TEMPLATE = """#set($sid = $input.path('$.session_id'))
 {
   "stateMachineArn": "%(arn)s",
   "name": "$context.requestId",
-  "input": "{\\"query\\": $util.escapeJavaScript($input.json('$.query')).replaceAll("\\\\'", "'"), \\"session_id\\": \\"$sid\\", \\"interaction_id\\": \\"$context.requestId\\", \\"user_id\\": #if("$!uid" == "")null#{else}$util.escapeJavaScript($input.json('$.user_id')).replaceAll("\\\\'", "'")#end, \\"request_id\\": \\"$context.requestId\\"}"
+  "input": "{\\"query\\": $util.escapeJavaScript($input.json('$.query')).replaceAll("\\\\'", "'"), \\"session_id\\": \\"$sid\\", \\"interaction_id\\": \\"$context.requestId\\", \\"user_id\\": #if("$!uid" == "")null#{else}$util.escapeJavaScript($input.json('$.user_id')).replaceAll("\\\\'", "'")#end, \\"request_id\\": \\"$context.requestId\\", \\"received_at_ms\\": $context.requestTimeEpoch}"
 }"""
 
 QUERY_RESPONSE_TEMPLATE = """#set($status = $input.path('$.status'))
@@ -174,8 +174,11 @@ class Api(Construct):
             "RestApi",
             rest_api_name=f"{c.APP_NAME}-{config.stage}",
             description="AI customer-support assistant for AWS",
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            # AWS::ApiGateway::Account is one setting per account and Region, shared by every
+            # REST API there: deleting it with this stack would stop execution logging for
+            # all of them. Created only when asked (a fresh account), and then retained.
+            cloud_watch_role=config.api_cloudwatch_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if config.api_cloudwatch_role else None,
             endpoint_types=[apigw.EndpointType.REGIONAL],
             deploy_options=apigw.StageOptions(
                 stage_name=config.stage,

@@ -57,6 +57,9 @@ class Audit(Construct):
         )
         cfn = self.trail.node.default_child
         assert isinstance(cfn, cloudtrail.CfnTrail)
+        # A trail takes event selectors OR advanced event selectors, not both
+        # (AWS::CloudTrail::Trail AdvancedEventSelector); the L2 Trail writes an empty list.
+        cfn.add_property_deletion_override("EventSelectors")
         cfn.add_property_override(
             "AdvancedEventSelectors",
             [

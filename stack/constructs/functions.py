@@ -22,7 +22,7 @@ from stack import constants as c
 from stack.config import StackConfig
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
-POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:{version}"
+POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:{version}"
 
 #: Patterns excluded from the code asset (glob, relative to the repo root). Everything
 #: outside pipeline/ first, then what inside pipeline/ does not belong in a Lambda.
@@ -79,7 +79,9 @@ class Functions(Construct):
         self.layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
-            POWERTOOLS_LAYER.format(region=stack.region, version=config.powertools_layer_version),
+            POWERTOOLS_LAYER.format(
+                partition=stack.partition, region=stack.region, version=config.powertools_layer_version
+            ),
         )
         self.code = lambda_.Code.from_asset(str(c.REPO_ROOT), exclude=ASSET_EXCLUDE)
         self.environment = {
@@ -91,6 +93,8 @@ class Functions(Construct):
             "NLP_BACKEND": "comprehend",
             "STORE_BACKEND": "dynamodb",
             "MODEL_ID": config.model_id,
+            "LATENCY_BUDGET_MS": str(config.latency_budget_seconds * 1000),
+            "GENERATION_P95_MS": str(config.generation_p95_seconds * 1000),
             "QUALITY_THRESHOLD": str(config.quality_threshold),
             "MAX_REGENERATIONS": str(config.max_regenerations),
             "HISTORY_TURNS": str(config.history_turns),
@@ -104,6 +108,8 @@ class Functions(Construct):
         self.log_groups: dict[str, logs.LogGroup] = {}
         for handler in c.ALL_HANDLERS:
             memory, timeout = c.SIZING.get(handler, c.DEFAULT_SIZING)
+            if handler in c.WORKFLOW_HANDLERS:  # derived from the latency budget
+                timeout = config.workflow_task_timeout_seconds
             fid = c.function_id(handler)
             log_group = logs.LogGroup(
                 self,

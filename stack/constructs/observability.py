@@ -9,7 +9,7 @@ the state machine's log group counts them (``WorkflowTaskFailures``).
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -50,6 +50,9 @@ class Observability(Construct):
             "AlarmTopicKey",
             enable_key_rotation=True,
             description="Encrypts the support-assistant alarm topic",
+            # dev: scheduled for deletion with the stack (7-day window); prod: kept.
+            removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
+            pending_window=None if config.is_prod else Duration.days(7),
         )
         self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(self, "AlarmTopic", master_key=self.key, enforce_ssl=True,
@@ -108,6 +111,13 @@ class Observability(Construct):
             label="", period=FIVE_MIN,
         )
 
+        budget_decisions = cw.MathExpression(
+            expression=(
+                f"SEARCH('{{{ns},service,decision}} MetricName=\"{c.METRIC_BUDGET_DECISIONS}\"', 'Sum', 300)"
+            ),
+            label="", period=FIVE_MIN,
+        )
+
         def lambda_sum(metric: str) -> cw.MathExpression:
             usage = {f"{metric.lower()}{i}": fn.metric(metric, statistic="Sum", period=FIVE_MIN) for i, fn in enumerate(functions)}
             return cw.MathExpression(expression=" + ".join(f"FILL({k}, 0)" for k in usage),
@@ -117,7 +127,11 @@ class Observability(Construct):
         lambda_throttles = lambda_sum("Throttles")
 
         # --- dashboard ----------------------------------------------------------------
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{c.APP_NAME}-{config.stage}")
+        # Dashboards are global (not regional): the Region in the name keeps the same stage
+        # deployed in two Regions from colliding.
+        self.dashboard = cw.Dashboard(
+            self, "Dashboard", dashboard_name=f"{c.APP_NAME}-{config.stage}-{Aws.REGION}"
+        )
         self.dashboard.add_widgets(
             cw.GraphWidget(title="API requests and errors", left=[requests, errors_4xx, errors_5xx], width=8),
             cw.GraphWidget(title="API latency (ms)", left=[latency_p50, latency_p99], width=8),
@@ -133,6 +147,8 @@ class Observability(Construct):
         self.dashboard.add_widgets(
             cw.GraphWidget(title="CSAT (explicit feedback)", left=[csat], width=8),
             cw.GraphWidget(title="Lambda errors and throttles", left=[lambda_errors, lambda_throttles], width=8),
+            cw.GraphWidget(title="Latency budget decisions (fallback, regeneration skipped)",
+                           left=[budget_decisions], width=8),
         )
 
         # --- alarms ---------------------------------------------------------------------
@@ -168,6 +184,10 @@ class Observability(Construct):
             "QualityDrop": alarm("QualityDropAlarm", quality, config.quality_threshold,
                                  "Average answer quality below the regeneration threshold for 15 minutes",
                                  periods=3, op=cw.ComparisonOperator.LESS_THAN_THRESHOLD),
+            "ModelUnavailable": alarm(
+                "ModelUnavailableAlarm", business(c.METRIC_MODEL_UNAVAILABLE, "Sum"), 1,
+                "The configured Bedrock model cannot be invoked (end of life, no model access, "
+                "unknown id): every answer is the fallback until model_id changes (docs/deploy.md)"),
             "CsatDrop": alarm("CsatDropAlarm", csat, c.CSAT_ALARM_PERCENT,
                               f"CSAT below {c.CSAT_ALARM_PERCENT:.0f}% of rated answers over three hours",
                               periods=3, op=cw.ComparisonOperator.LESS_THAN_THRESHOLD),

@@ -1,11 +1,12 @@
 """The prompt-template bucket, its access-log bucket, and the Prompts table index.
 
 ``pipeline/prompts/{template_id}/{version}.json`` is deployed to
-``s3://<bucket>/prompts/{template_id}/{version}.json`` with ``BucketDeployment``; one
-``AwsCustomResource`` per template writes its index item (``template_id``, ``version``,
-``kind``, ``created_at``, ``s3_key``, ``sha256``) into the Prompts table, so table and bucket always
-hold the repository's templates. Removing a template file deletes its index item on the
-next deploy (the object version stays in the versioned bucket).
+``s3://<bucket>/prompts/{template_id}/{version}.json`` with ``BucketDeployment``; ONE
+``Custom::PromptIndex`` resource (``stack/prompt_index``) writes every version's index item
+(``template_id``, ``version``, ``kind``, ``created_at``, ``s3_key``, ``sha256``) into the
+Prompts table, so table and bucket always hold the repository's templates and the IAM policy
+stays one statement however many versions there are. Removing a template file deletes its
+index item on the next deploy (the object version stays in the versioned bucket).
 
 Reading the template files happens at synth time from the local checkout; no AWS call.
 """
@@ -17,21 +18,27 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stack import constants as c
 from stack.config import StackConfig
+from stack.constructs.functions import retention_for
 
 #: created_at for templates whose file does not carry one (keeps synth deterministic).
 DEFAULT_CREATED_AT = "2026-01-01T00:00:00Z"
 #: ``kind`` of a template item (the CreatedAtIndex partition); pipeline.adapters.aws.dynamodb
 #: uses the same value.
 PROMPT_KIND = "prompt"
+#: The loader of the index items (one custom resource for every template version).
+INDEX_LOADER_DIR = Path(__file__).resolve().parents[1] / "prompt_index"
+PROMPT_INDEX_RESOURCE_TYPE = "Custom::PromptIndex"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +96,9 @@ def secure_bucket_props(config: StackConfig) -> dict:
         "enforce_ssl": True,
         "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         "removal_policy": RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
-        "auto_delete_objects": False,
+        # A versioned bucket that still holds objects cannot be deleted: in dev, CDK's
+        # auto-delete custom resource empties it (every version) so `cdk destroy` finishes.
+        "auto_delete_objects": not config.is_prod,
     }
 
 
@@ -151,30 +160,50 @@ class PromptStorage(Construct):
             retain_on_delete=True,
             memory_limit=256,
         )
-        policy = cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[prompts_table.table_arn])
-        for template in self.templates:
-            item = template.index_item()
-            key = {c.PROMPTS_PK: item[c.PROMPTS_PK], c.PROMPTS_SK: item[c.PROMPTS_SK]}
-            put = cr.AwsSdkCall(
-                service="DynamoDB",
-                action="putItem",
-                parameters={"TableName": prompts_table.table_name, "Item": item},
-                physical_resource_id=cr.PhysicalResourceId.of(
-                    f"prompt-index/{template.template_id}/{template.version}"
-                ),
-            )
-            index = cr.AwsCustomResource(
-                self,
-                f"Index-{template.template_id}-{template.version}",
-                on_create=put,
-                on_update=put,
-                on_delete=cr.AwsSdkCall(
-                    service="DynamoDB",
-                    action="deleteItem",
-                    parameters={"TableName": prompts_table.table_name, "Key": key},
-                ),
-                policy=policy,
-                install_latest_aws_sdk=False,
-            )
-            # The index item must not point at a body that is not there yet.
-            index.node.add_dependency(self.deployment)
+        self.index = self._index_loader(config, prompts_table)
+
+    def _index_loader(self, config: StackConfig, prompts_table: ddb.ITable) -> CustomResource:
+        """One custom resource writes every version's index item (see stack/prompt_index)."""
+        log_group = logs.LogGroup(
+            self,
+            "IndexLoaderLogs",
+            retention=retention_for(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            "IndexLoaderRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Writes the prompt templates' index items into the Prompts table.",
+        )
+        log_group.grant_write(role)
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:BatchWriteItem"], resources=[prompts_table.table_arn])
+        )
+        self.index_loader = lambda_.Function(
+            self,
+            "IndexLoader",
+            runtime=lambda_.Runtime.PYTHON_3_12,  # the handlers' runtime, bumped together
+            code=lambda_.Code.from_asset(str(INDEX_LOADER_DIR), exclude=["__pycache__", "*.pyc"]),
+            handler="index.handler",
+            timeout=Duration.minutes(2),
+            memory_size=256,
+            role=role,
+            log_group=log_group,
+            description="Custom::PromptIndex: the Prompts table index of the deployed templates",
+        )
+        index = CustomResource(
+            self,
+            "Index",
+            service_token=self.index_loader.function_arn,
+            resource_type=PROMPT_INDEX_RESOURCE_TYPE,
+            properties={
+                "TableName": prompts_table.table_name,
+                "KeyNames": [c.PROMPTS_PK, c.PROMPTS_SK],
+                "Items": [template.index_item() for template in self.templates],
+            },
+        )
+        # The index items must not point at bodies that are not there yet.
+        assert self.deployment is not None
+        index.node.add_dependency(self.deployment)
+        return index

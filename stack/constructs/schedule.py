@@ -8,6 +8,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from stack import constants as c
 from stack.config import StackConfig
 
 
@@ -25,7 +26,9 @@ class AnalyzeSchedule(Construct):
         self.rule.add_target(
             targets.LambdaFunction(
                 function,
-                event=events.RuleTargetInput.from_object({"source": "schedule", "window_hours": 1}),
+                event=events.RuleTargetInput.from_object(
+                    {"source": "schedule", c.ANALYZE_WINDOW_HOURS_KEY: c.ANALYZE_WINDOW_HOURS}
+                ),
                 retry_attempts=2,
                 max_event_age=Duration.hours(1),
             )

@@ -62,7 +62,9 @@ class Tables(Construct):
             index_name=c.CONVERSATIONS_USER_INDEX,
             partition_key=ddb.Attribute(name="user_id", type=S),
             sort_key=ddb.Attribute(name="created_at", type=S),
-            projection_type=ddb.ProjectionType.ALL,
+            # No deployed function queries it yet (a user's sessions come with the REST API
+            # issue): keys only, so every turn write is not copied in full a second time.
+            projection_type=ddb.ProjectionType.KEYS_ONLY,
         )
 
         #: The index of prompt templates; bodies live in the prompt bucket.
@@ -90,7 +92,7 @@ class Tables(Construct):
             index_name=c.FEEDBACK_SESSION_INDEX,
             partition_key=ddb.Attribute(name="session_id", type=S),
             sort_key=ddb.Attribute(name="timestamp", type=S),
-            projection_type=ddb.ProjectionType.ALL,
+            projection_type=ddb.ProjectionType.KEYS_ONLY,  # no deployed reader: keys only
         )
         # Partitioned by day (YYYY-MM-DD) so the hourly analysis reads one or two days.
         self.feedback.add_global_secondary_index(

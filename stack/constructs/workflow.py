@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -147,9 +147,12 @@ class Workflow(Construct):
         detect.next(check_intent)
         generate.next(validate).next(check_quality)
 
+        # Under /aws/vendedlogs/: Step Functions' log delivery then needs no per-group entry
+        # in the account's CloudWatch Logs resource policy (5,120-character limit).
         self.log_group = logs.LogGroup(
             self,
             "StateMachineLogs",
+            log_group_name=f"{c.STATE_MACHINE_LOG_PREFIX}{Stack.of(self).stack_name}-{Names.unique_id(self)[-8:]}",
             retention=retention_for(config.log_retention_days),
             removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
         )
@@ -158,7 +161,7 @@ class Workflow(Construct):
             c.STATE_MACHINE_ID,
             state_machine_type=sfn.StateMachineType.EXPRESS,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=Duration.minutes(5),
+            timeout=Duration.seconds(config.state_machine_timeout_seconds),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self.log_group,

@@ -335,3 +335,115 @@ def test_bedrock_backend_is_built_lazily_with_an_injected_region(monkeypatch) ->
     services = composition.Services(composition.Settings(model_backend="bedrock", model_id="m-1"))
     assert isinstance(services.model, BedrockModel)
     assert services.model is services.model  # built once per cold start
+
+
+class _Lines(logging.Handler):
+    """Collects the Powertools JSON log lines (formatted by the logger's own formatter)."""
+
+    def __init__(self, formatter: logging.Formatter) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(formatter)
+        self.records: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def log_lines():
+    log = composition.logger()
+    lines = _Lines(log.registered_formatter)
+    level = log.log_level
+    log.addHandler(lines)
+    log.setLevel(logging.INFO)
+    yield lines.records
+    log.removeHandler(lines)
+    log.setLevel(level)
+
+
+def test_every_step_logs_with_the_api_request_id_as_correlation_id(tables, log_lines) -> None:
+    """inject_lambda_context on every handler: one correlation id, the API's request id,
+    from CaptureUserQuery to CollectFeedback (GenerateResponse reads it under $.state)."""
+    event = {**load("workflow_input.json"), "request_id": "api-request-0001"}
+    run_workflow(event)
+    messages = {line["message"] for line in log_lines}
+    assert {"query captured", "intent detected", "response generated"} <= messages
+    assert log_lines and all(line["correlation_id"] == "api-request-0001" for line in log_lines)
+    assert all("cold_start" in line and "function_request_id" in line for line in log_lines)
+
+
+def test_api_and_scheduled_handlers_have_correlation_ids(tables, log_lines) -> None:
+    event = load("feedback_api_post.json")
+    feedback_api.handler(event, None)  # (404 here: no such interaction; still correlated)
+    assert composition.logger().get_correlation_id() == event["requestContext"]["requestId"]
+    analyze_feedback.handler({"window_hours": 1}, None)
+    scheduled_line = log_lines[-1]
+    assert scheduled_line["message"] == "feedback analysed"
+    # the scheduled event carries no request id: the Lambda request id stands in
+    assert scheduled_line["correlation_id"] == scheduled_line["function_request_id"]
+
+
+def test_handlers_are_traced_with_the_correlation_id(monkeypatch) -> None:
+    """capture_lambda_handler wraps each handler and annotates the correlation id."""
+    import importlib
+
+    calls: list[tuple] = []
+
+    class RecordingTracer:
+        def capture_lambda_handler(self, fn, capture_response=True):
+            calls.append(("capture_lambda_handler", capture_response))
+            return fn
+
+        def put_annotation(self, key, value):
+            calls.append(("put_annotation", key, value))
+
+    monkeypatch.setattr(composition, "_tracer", RecordingTracer())
+    module = importlib.reload(sessions_api)
+    try:
+        module.handler({"pathParameters": {"session_id": "bad"},
+                        "requestContext": {"requestId": "req-7"}}, None)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(sessions_api)
+    assert ("capture_lambda_handler", False) in calls
+    assert ("put_annotation", "correlation_id", "req-7") in calls
+
+
+def test_comprehend_client_comes_from_its_own_factory(monkeypatch) -> None:
+    """The composition root used one generic client (30 s read timeout) for Comprehend; the
+    adapter's factory sets the short timeouts a synchronous intent step needs."""
+    import inspect
+
+    from pipeline.adapters.aws.comprehend import make_comprehend_client
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    nlp = composition.Services(composition.Settings(nlp_backend="comprehend")).nlp
+    expected = inspect.signature(make_comprehend_client).parameters["read_timeout"].default
+    assert nlp._client.meta.config.read_timeout == expected
+    assert nlp._client.meta.service_model.service_name == "comprehend"
+
+
+def test_an_unavailable_model_is_raised_by_name_and_counted(tables, capsys) -> None:
+    """End of life / no model access: the task fails as ModelUnavailableError (its own name
+    for Step Functions), after the ModelUnavailable metric (alarmed) is published."""
+    from pipeline.ports import ModelUnavailableError
+
+    class RetiredModel:
+        def generate(self, request):
+            raise ModelUnavailableError("Bedrock model anthropic.claude-3-sonnet is not available")
+
+    event = load("workflow_input.json")
+    state = copy.deepcopy(event)
+    state["capture"] = capture_query.handler(copy.deepcopy(state), None)
+    state["intent"] = detect_intent.handler(copy.deepcopy(state), None)
+    services = composition.services()
+    services.__dict__["model"] = RetiredModel()
+    for dependent in ("generator", "generation"):
+        services.__dict__.pop(dependent, None)
+    capsys.readouterr()
+    with pytest.raises(ModelUnavailableError):
+        generate_response.handler({"state": state, "mode": "answer"}, None)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+           if '"CloudWatchMetrics"' in line]
+    assert any(blob.get("ModelUnavailable") == [1.0] or blob.get("ModelUnavailable") == 1.0
+               for blob in emf), emf

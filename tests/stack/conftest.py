@@ -24,6 +24,26 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(scope="session")
+def prod_synth(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A second synth for the prod stage (~5-8 s), on an account that already has the API
+    Gateway CloudWatch role: what a prod deploy next to dev really produces."""
+    from stack.app import synthesize
+
+    result = synthesize(
+        tmp_path_factory.mktemp("cdk.out.prod"),
+        {"stage": "prod", "api_cloudwatch_role": "false"},
+        nag=True,
+    )
+    assert result.nag_errors == [], result.nag_errors
+    return result
+
+
+@pytest.fixture(scope="session")
+def prod_template(prod_synth: Any) -> dict[str, Any]:
+    return prod_synth.template()
+
+
+@pytest.fixture(scope="session")
 def template_json(synth: Any) -> dict[str, Any]:
     return synth.template()
 

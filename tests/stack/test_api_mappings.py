@@ -77,6 +77,8 @@ JSON_SERIALISERS: dict[str, Callable[[Any], str]] = {
     "gson-html-safe": _json_gson_html_safe,
 }
 _MISSING = object()
+#: $context.requestTimeEpoch: when API Gateway received the request (epoch ms, a number).
+REQUEST_TIME_EPOCH = 1764900000123
 
 
 def _json_path(document: Any, path: str) -> Any:
@@ -206,6 +208,7 @@ def render(template: str, body: str, *, serialise: Callable[[Any], str] = _json_
     """Render a mapping template; returns (output, $context) to read overrides back."""
     context: dict[str, Any] = {
         "requestId": REQUEST_ID,
+        "requestTimeEpoch": REQUEST_TIME_EPOCH,
         "responseOverride": {"status": None, "header": {}},
         "requestOverride": {"header": {}, "path": {}, "querystring": {}},
     }
@@ -328,6 +331,8 @@ def _expected_input(body: dict[str, Any]) -> dict[str, Any]:
         "interaction_id": REQUEST_ID,
         "user_id": body.get("user_id"),
         "request_id": REQUEST_ID,
+        # the latency budget starts when API Gateway received the request
+        "received_at_ms": REQUEST_TIME_EPOCH,
     }
 
 

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from stack import constants as c
+from stack.config import DEFAULT_MODEL_ID, INFERENCE_PROFILE_REGIONS, StackConfig
 
 RESERVED_ENV = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                 "AWS_SESSION_TOKEN", "AWS_LAMBDA_FUNCTION_NAME", "_HANDLER", "LAMBDA_TASK_ROOT"}
@@ -32,11 +35,15 @@ def test_runtime_sizing_tracing_layer_and_env(resources, template_json):
     for props in _project_functions(resources, template_json).values():
         name = props["Handler"].split(".")[2]
         memory, timeout = c.SIZING.get(name, c.DEFAULT_SIZING)
+        if name in c.WORKFLOW_HANDLERS:  # derived from the latency budget
+            timeout = StackConfig().workflow_task_timeout_seconds
         assert props["Runtime"] == "python3.12"
         assert (props["MemorySize"], props["Timeout"]) == (memory, timeout)
         assert props["TracingConfig"] == {"Mode": "Active"}
         layer = json.dumps(props["Layers"])
         assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64" in layer
+        assert '{"Ref": "AWS::Partition"}' in layer, "the layer ARN must follow the partition"
+        assert "arn:aws:" not in layer
         env = props["Environment"]["Variables"]
         assert not RESERVED_ENV & set(env), "reserved Lambda variables must not be set"
         for key in ("CONVERSATIONS_TABLE", "FEEDBACK_TABLE", "PROMPTS_TABLE", "PROMPT_BUCKET",
@@ -91,8 +98,43 @@ def test_bedrock_only_for_generate_and_only_the_model(resources, template_json):
         if any(a.startswith("bedrock:") for a in actions):
             found.append(logical)
             assert actions == ["bedrock:InvokeModel"]
-            assert "foundation-model/anthropic.claude-3-sonnet-20240229-v1:0" in json.dumps(res)
+            text = json.dumps(res)
+            # the default: a cross-Region inference profile -> the profile and the model in
+            # every destination Region (Bedrock's prerequisites for inference profiles)
+            assert f"inference-profile/{DEFAULT_MODEL_ID}" in text
+            for region in INFERENCE_PROFILE_REGIONS["us"]:
+                assert f"bedrock:{region}::foundation-model/{DEFAULT_MODEL_ID[3:]}" in text, region
     assert len(found) == 1 and found[0].startswith("FunctionsGenerateResponseFunctionRole")
+
+
+def _resolved(arns: list[str]) -> list[str]:
+    from aws_cdk import Stack
+
+    stack = Stack()
+    return [stack.resolve(a) if not isinstance(stack.resolve(a), str) else a for a in arns]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "profile", "foundation_regions"),
+    [
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", True, INFERENCE_PROFILE_REGIONS["us"]),
+        ("eu.anthropic.claude-sonnet-4-5-20250929-v1:0", True, INFERENCE_PROFILE_REGIONS["eu"]),
+        ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", True, ("*", "")),
+        ("anthropic.claude-3-sonnet-20240229-v1:0", False, ()),  # the seed's model, still an option
+    ],
+)
+def test_bedrock_grant_covers_both_kinds_of_model_id(model_id, profile, foundation_regions):
+    from stack.config import StackConfig
+    from stack.support_stack import bedrock_model_arns
+
+    config = StackConfig(model_id=model_id)
+    text = json.dumps(_resolved(bedrock_model_arns(config)))
+    base = model_id.split(".", 1)[1] if profile else model_id
+    assert (f"inference-profile/{model_id}" in text) is profile
+    for region in foundation_regions:
+        assert f"bedrock:{region}::foundation-model/{base}" in text, region
+    if not profile:
+        assert f"::foundation-model/{model_id}" in text and "AWS::Region" in text
 
 
 def test_each_function_reaches_only_its_tables(resources, template_json):

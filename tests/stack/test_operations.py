@@ -16,14 +16,14 @@ def test_hourly_schedule_targets_analyze_feedback(resources, template_json):
 
 def test_alarms_go_to_an_encrypted_topic(resources, template_json):
     alarms = resources(template_json, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 8
+    assert len(alarms) == 9
     (topic_id, topic), = resources(template_json, "AWS::SNS::Topic").items()
     assert "KmsMasterKeyId" in topic["Properties"]
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
     descriptions = " ".join(a["Properties"]["AlarmDescription"] for a in alarms.values())
     for needle in ("5xx", "p99", "Workflow executions failed", "Fallback", "Lambda errors",
-                   "Lambda throttles", "quality", "CSAT"):
+                   "Lambda throttles", "quality", "CSAT", "Bedrock model cannot be invoked"):
         assert needle in descriptions, needle
 
 
@@ -86,3 +86,44 @@ def test_csat_alarm_uses_the_percentage_the_analysis_publishes(resources, templa
                      if a["Properties"].get("MetricName") == "CSAT"]
     assert csat_alarm["Threshold"] == c.CSAT_ALARM_PERCENT
     assert csat_alarm["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_the_scheduled_payload_sets_the_window_the_handler_analyses(resources, template_json, monkeypatch):
+    """The real scheduled input from the template, through the real handler: an hourly rule
+    must analyse one hour (a 24-hour window counted each record 24 times)."""
+    from pipeline.handlers import analyze_feedback, composition
+
+    (rule,) = resources(template_json, "AWS::Events::Rule").values()
+    (target,) = rule["Properties"]["Targets"]
+    event = json.loads(target["Input"])
+    for name in ("CONVERSATIONS_TABLE", "STORE_BACKEND", "FEEDBACK_WINDOW_HOURS"):
+        monkeypatch.delenv(name, raising=False)
+    composition.reset()
+    try:
+        summary = analyze_feedback.handler(event, None)
+    finally:
+        composition.reset()
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    assert summary["window"]["hours"] == c.ANALYZE_WINDOW_HOURS == 1
+
+
+def test_dashboard_name_includes_the_region(resources, template_json):
+    (dashboard,) = resources(template_json, "AWS::CloudWatch::Dashboard").values()
+    assert {"Ref": "AWS::Region"} in dashboard["Properties"]["DashboardName"]["Fn::Join"][1]
+
+
+def test_trail_uses_advanced_event_selectors_only(resources, template_json):
+    """A trail takes EventSelectors or AdvancedEventSelectors, not both (CloudFormation)."""
+    (trail,) = resources(template_json, "AWS::CloudTrail::Trail").values()
+    assert "EventSelectors" not in trail["Properties"]
+    assert trail["Properties"]["AdvancedEventSelectors"]
+
+
+def test_state_machine_logs_under_vendedlogs(resources, template_json):
+    (machine,) = resources(template_json, "AWS::StepFunctions::StateMachine").values()
+    destination = machine["Properties"]["LoggingConfiguration"]["Destinations"][0]
+    group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    name = template_json["Resources"][group_id]["Properties"]["LogGroupName"]
+    assert json.dumps(name).startswith(json.dumps(c.STATE_MACHINE_LOG_PREFIX)[:-1]) or (
+        name["Fn::Join"][1][0].startswith(c.STATE_MACHINE_LOG_PREFIX)
+    )

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import pytest
-
 from stack import constants as c
 
 
@@ -58,16 +56,6 @@ def test_feedback_keys_gsis_and_no_stream(template_json, resources):
     assert "StreamSpecification" not in props  # no consumer: removed on purpose
 
 
-@pytest.fixture(scope="module")
-def prod_template(tmp_path_factory):
-    """A second synth, for the prod stage only (~5-8 s): what prod really deploys."""
-    from stack.app import synthesize
-
-    result = synthesize(tmp_path_factory.mktemp("cdk.out.prod"), {"stage": "prod"}, nag=True)
-    assert result.nag_errors == [], result.nag_errors
-    return result.template()
-
-
 def test_prod_stage_protects_and_retains_data(prod_template, resources):
     tables = resources(prod_template, "AWS::DynamoDB::Table")
     assert len(tables) == 3
@@ -76,3 +64,21 @@ def test_prod_stage_protects_and_retains_data(prod_template, resources):
         assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
     buckets = resources(prod_template, "AWS::S3::Bucket")
     assert buckets and all(bucket["DeletionPolicy"] == "Retain" for bucket in buckets.values())
+
+
+def test_every_projected_index_has_a_reader(template_json, resources):
+    """A GSI that projects ALL doubles every write; only indexes a deployed function queries
+    (a Query grant on the index in TABLE_GRANTS) may do that, the others project keys only."""
+    from stack.support_stack import QUERY, TABLE_GRANTS
+
+    queried = {index for grants in TABLE_GRANTS.values() for grant in grants
+               if QUERY in grant.actions for index in grant.indexes}
+    projections = {g["IndexName"]: g["Projection"]["ProjectionType"]
+                   for table in resources(template_json, "AWS::DynamoDB::Table").values()
+                   for g in table["Properties"].get("GlobalSecondaryIndexes", [])}
+    assert projections, "the stack has GSIs"
+    for index, projection in projections.items():
+        if index not in queried:
+            assert projection == "KEYS_ONLY", f"{index} projects {projection} but nothing reads it"
+    assert projections[c.CONVERSATIONS_USER_INDEX] == "KEYS_ONLY"
+    assert projections[c.FEEDBACK_SESSION_INDEX] == "KEYS_ONLY"

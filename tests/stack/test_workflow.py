@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from stack import constants as c
 
 
@@ -70,3 +72,23 @@ def test_fallback_returns_the_full_response_shape(definition):
     assert keys == {"session_id", "interaction_id", "response", "response_type", "intent",
                     "confidence", "quality_score", "template", "guardrail"}
     assert params["response_type"] == "fallback"
+
+
+def test_timeouts_are_derived_from_the_latency_budget(resources, template_json):
+    """Under API Gateway's 29 s: the state machine ends 3 s after the budget, each workflow
+    Lambda 2 s after it (was: 300 s and 120 s, so the client got a 504 while the execution
+    went on and stored the turn)."""
+    from stack.config import API_INTEGRATION_TIMEOUT_SECONDS, StackConfig
+
+    config = StackConfig()
+    (machine,) = resources(template_json, "AWS::StepFunctions::StateMachine").values()
+    definition = machine["Properties"]["DefinitionString"]
+    text = definition if isinstance(definition, str) else json.dumps(definition)
+    assert f'\\"TimeoutSeconds\\":{config.state_machine_timeout_seconds}' in text.replace(" ", "")
+    assert config.state_machine_timeout_seconds < API_INTEGRATION_TIMEOUT_SECONDS
+    for fn in resources(template_json, "AWS::Lambda::Function").values():
+        handler = fn["Properties"].get("Handler", "")
+        if handler.startswith("pipeline.handlers.") and handler.split(".")[2] in c.WORKFLOW_HANDLERS:
+            assert fn["Properties"]["Timeout"] == config.workflow_task_timeout_seconds
+            env = fn["Properties"]["Environment"]["Variables"]
+            assert env["LATENCY_BUDGET_MS"] == str(config.latency_budget_seconds * 1000)

@@ -7,8 +7,15 @@ limiting); this adapter only translates requests and errors:
 - ThrottlingException, ServiceUnavailableException, ModelTimeoutException,
   InternalServerException, ModelNotReadyException and connection/read timeouts →
   ``TransientModelError`` (Step Functions retries the task by that error name).
-- ValidationException, AccessDeniedException, ResourceNotFoundException and anything
-  else → ``ModelError(transient=False)``.
+- the model cannot be invoked at all (end of life, no model access, unknown id, an id that
+  needs an inference profile: ResourceNotFoundException, AccessDeniedException, or a
+  ValidationException saying so) → ``ModelUnavailableError``, so it is counted and
+  alarmed instead of quietly becoming a fallback answer forever;
+- other ValidationExceptions and anything else → ``ModelError(transient=False)``.
+
+The model id is the deployment's one setting (``MODEL_ID``, e.g. the cross-Region inference
+profile ``us.anthropic.claude-sonnet-4-5-20250929-v1:0``); templates only name the family
+their prompts are written for, and a configured id outside that family is refused.
 
 Example:
     >>> model = BedrockModel(make_bedrock_client("us-east-1"))       # doctest: +SKIP
@@ -17,11 +24,14 @@ Example:
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from typing import Any
 
+from pipeline.domain.budget import model_call_timeout
 from pipeline.domain.models import ModelRequest, ModelResponse
-from pipeline.ports import ModelError, model_error
+from pipeline.ports import ModelError, ModelUnavailableError, TransientModelError, model_error
 
 TRANSIENT_ERROR_CODES = frozenset(
     {
@@ -37,6 +47,14 @@ TRANSIENT_ERROR_CODES = frozenset(
 #: botocore exception class names (no error code) that mean the network, not the request, failed.
 _TRANSIENT_EXCEPTION_NAMES = frozenset(
     {"ReadTimeoutError", "ConnectTimeoutError", "EndpointConnectionError", "ConnectionClosedError"}
+)
+#: Error codes that mean "this model cannot be invoked from this account", whatever the request.
+UNAVAILABLE_ERROR_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
+#: ValidationException messages that mean the same (end of life, unknown id, profile needed).
+_UNAVAILABLE_MESSAGE = re.compile(
+    r"end of (its )?life|end-of-life|legacy|model identifier is invalid|"
+    r"(do not|don't) have access|on-demand throughput isn.t supported|inference profile",
+    re.IGNORECASE,
 )
 _STOP_REASONS = {"end_turn": "end_turn", "stop_sequence": "end_turn", "max_tokens": "max_tokens"}
 
@@ -71,6 +89,20 @@ def make_bedrock_client(
     return boto3.client("bedrock-runtime", config=config)
 
 
+def _error_message(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Message", ""))
+    return ""
+
+
+def is_model_unavailable(code: str | None, message: str) -> bool:
+    """True when Bedrock says the model itself cannot be used (not this one request)."""
+    if code in UNAVAILABLE_ERROR_CODES:
+        return True
+    return code == "ValidationException" and bool(_UNAVAILABLE_MESSAGE.search(message))
+
+
 def _error_code(exc: BaseException) -> str | None:
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
@@ -88,15 +120,43 @@ class BedrockModel:
             ``None`` uses ``request.parameters.model_id``.
     """
 
-    def __init__(self, client: Any, *, model_id: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        model_id: str | None = None,
+        client_for_timeout: Any = None,
+    ) -> None:
         self._client = client
         self._model_id = model_id
+        #: ``(read_timeout_seconds) -> client`` for calls under a latency budget: a client
+        #: with that read timeout and no retries of its own (the workflow retries only when
+        #: its budget holds another attempt).
+        self._client_for_timeout = client_for_timeout
+
+    def _client_now(self) -> Any:
+        """The client for this call: bounded by the request's remaining budget, if any."""
+        timeout = model_call_timeout.get()
+        if timeout is None or self._client_for_timeout is None:
+            return self._client
+        seconds = math.floor(timeout)
+        if seconds < 1:
+            raise TransientModelError("no time left in the latency budget for a model call")
+        return self._client_for_timeout(seconds)
 
     def converse_arguments(self, request: ModelRequest) -> dict[str, Any]:
         """The keyword arguments passed to ``client.converse`` for a request."""
         params = request.parameters
+        model_id = self._model_id or params.model_id
+        if not model_id:
+            raise ModelUnavailableError("no model configured: set MODEL_ID (stack context model_id)")
+        if params.model_family and params.model_family not in model_id:
+            raise ModelUnavailableError(
+                f"model {model_id} is not of the family {params.model_family!r} the prompt "
+                "templates are written for: change the templates' model_family with them"
+            )
         arguments: dict[str, Any] = {
-            "modelId": self._model_id or params.model_id,
+            "modelId": model_id,
             "messages": [{"role": m.role, "content": [{"text": m.text}]} for m in request.messages],
             "inferenceConfig": {
                 "temperature": params.temperature,
@@ -118,9 +178,14 @@ class BedrockModel:
         arguments = self.converse_arguments(request)
         started = time.perf_counter()
         try:
-            reply = self._client.converse(**arguments)
+            reply = self._client_now().converse(**arguments)
         except Exception as exc:  # botocore raises many classes; classify by code or name
             code = _error_code(exc)
+            if is_model_unavailable(code, _error_message(exc)):
+                raise ModelUnavailableError(
+                    f"Bedrock model {arguments['modelId']} is not available: {code}: "
+                    f"{_error_message(exc)[:200]}"
+                ) from exc
             transient = (
                 code in TRANSIENT_ERROR_CODES
                 if code

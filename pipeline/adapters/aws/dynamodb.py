@@ -184,7 +184,15 @@ class DynamoConversationStore:
             KeyConditionExpression=Key("user_id").eq(user_id),
             ScanIndexForward=False,
         )
-        return [Turn.from_dict(from_item(i)) for i in items]
+        # The index projects keys only (no deployed reader pays for a full copy of every
+        # turn): read each turn from the table by its key.
+        return [t for t in (self._get_turn(i) for i in items) if t is not None]
+
+    def _get_turn(self, keys: dict[str, Any]) -> Turn | None:
+        found = self._table.get_item(
+            Key={"session_id": keys["session_id"], "turn_index": keys["turn_index"]}
+        ).get("Item")
+        return Turn.from_dict(from_item(found)) if found else None
 
 
 # ---------------------------------------------------------------------------
@@ -220,7 +228,11 @@ class DynamoFeedbackStore:
             IndexName=SESSION_ID_INDEX,
             KeyConditionExpression=Key("session_id").eq(session_id),
         )
-        return [Feedback.from_dict(from_item(i)) for i in items]
+        # Keys-only index: each record is read from the table by its key.
+        found = (
+            self._table.get_item(Key={"feedback_id": i["feedback_id"]}).get("Item") for i in items
+        )
+        return [Feedback.from_dict(from_item(item)) for item in found if item]
 
     def since(self, timestamp: str) -> Iterator[Feedback]:
         """Records with ``timestamp >= since``, oldest day first, one query per day."""

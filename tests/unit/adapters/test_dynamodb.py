@@ -29,14 +29,14 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzREALKEY"
 def create_tables(dynamodb) -> dict:
     """The three tables with the key schemas and GSIs of ``stack/`` (see the adapter docstring)."""
 
-    def gsi(name, pk, sk):
+    def gsi(name, pk, sk, projection="ALL"):
         return {
             "IndexName": name,
             "KeySchema": [
                 {"AttributeName": pk, "KeyType": "HASH"},
                 {"AttributeName": sk, "KeyType": "RANGE"},
             ],
-            "Projection": {"ProjectionType": "ALL"},
+            "Projection": {"ProjectionType": projection},
         }
 
     conversations = dynamodb.create_table(
@@ -51,7 +51,7 @@ def create_tables(dynamodb) -> dict:
             {"AttributeName": "user_id", "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
         ],
-        GlobalSecondaryIndexes=[gsi("UserIdIndex", "user_id", "created_at")],
+        GlobalSecondaryIndexes=[gsi("UserIdIndex", "user_id", "created_at", "KEYS_ONLY")],
         BillingMode="PAY_PER_REQUEST",
     )
     feedback = dynamodb.create_table(
@@ -64,7 +64,7 @@ def create_tables(dynamodb) -> dict:
             {"AttributeName": "day", "AttributeType": "S"},
         ],
         GlobalSecondaryIndexes=[
-            gsi("SessionIdIndex", "session_id", "timestamp"),
+            gsi("SessionIdIndex", "session_id", "timestamp", "KEYS_ONLY"),
             gsi("TimestampIndex", "day", "timestamp"),
         ],
         BillingMode="PAY_PER_REQUEST",

@@ -39,7 +39,7 @@ VALID = {
     "system_prompt": "You are helpful. Literal {braces} are fine here.",
     "user_template": "<question>\n{query}\n</question>\n<intent>{intent}</intent>",
     "parameters": {
-        "model_id": "anthropic.claude-3-sonnet-20240229-v1:0",
+        "model_family": "anthropic.claude",
         "temperature": 0.7,
         "max_tokens": 2048,
         "top_p": 0.9,
@@ -84,7 +84,7 @@ def test_parse_valid_template_keeps_fields_and_defaults():
     tpl = parse_template(data, origin="x.json")
     assert tpl.template_id == "compute_troubleshooting" and tpl.version == "v1"
     assert tpl.parameters.temperature == 0.5
-    assert tpl.parameters.model_id == "anthropic.claude-3-sonnet-20240229-v1:0"
+    assert tpl.parameters.model_family == "anthropic.claude" and tpl.parameters.model_id == ""
     assert tpl.parameters.max_tokens == 2048 and tpl.parameters.top_p == 0.9
     assert tpl.format_instructions[1] == "sections:Summary,Steps"
 

@@ -1,0 +1,1 @@
+"""The Prompts-table index loader: one custom resource for every template version."""
