@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.adapters.botocore_catalog import BotocoreApiCatalog
-from pipeline.domain.quality import QualityValidator, _question_parts
+from pipeline.domain.quality import QualityValidator, question_parts
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def _failed(validator: QualityValidator, query: str, response: str, check: str) 
     ],
 )
 def test_question_parts(query: str, parts: int) -> None:
-    assert len(_question_parts(query)) == parts
+    assert len(question_parts(query)) == parts
 
 
 def test_second_action_ignored_fails(validator: QualityValidator) -> None:
