@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import threading
@@ -133,11 +134,53 @@ def _aws_config() -> Any:
     )
 
 
+def describe(value: Any) -> Any:
+    """A JSON-able description of a constructor argument: plain values as they are,
+    functions and classes by ``module.qualname`` (``lru_cache(…)`` when wrapped), other
+    objects by their class."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): describe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | frozenset | set):
+        return [describe(v) for v in value]
+    wrapped = getattr(value, "__wrapped__", None)
+    if wrapped is not None and callable(value):
+        return f"lru_cache({describe(wrapped)})"
+    if hasattr(value, "__qualname__"):  # a function or a class
+        return f"{value.__module__}.{value.__qualname__}"
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 class Services:
-    """The object graph for one :class:`Settings`; every member is built on first use."""
+    """The object graph for one :class:`Settings`; every member is built on first use.
+
+    Every domain component is built by :meth:`_build`, which records the arguments it was
+    really given (:attr:`constructor_args`): run records and tests read them from here.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.constructor_args: dict[str, dict[str, Any]] = {}
+
+    def _build(self, name: str, factory: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        bound = inspect.signature(factory).bind(*args, **kwargs)
+        bound.apply_defaults()
+        self.constructor_args[name] = {
+            "class": describe(factory),
+            "args": {key: describe(value) for key, value in bound.arguments.items()},
+        }
+        return factory(*args, **kwargs)
+
+    def describe_components(self, *names: str) -> dict[str, dict[str, Any]]:
+        """The real constructor arguments of the named components (built if need be)."""
+        described: dict[str, dict[str, Any]] = {}
+        for name in names:
+            component = getattr(self, name)
+            # Pure functions (the guardrails) are chosen, not constructed: name them.
+            described[name] = self.constructor_args.get(name) or {"function": describe(component)}
+        return described
 
     # -- AWS clients (boto3 imported here only) -----------------------------------------
 
@@ -253,13 +296,15 @@ class Services:
     def detector(self) -> Any:
         from pipeline.domain.intent import IntentDetector, load_intent_model
 
-        return IntentDetector(load_intent_model(), self.nlp)
+        return self._build("detector", IntentDetector, load_intent_model(), self.nlp)
 
     @cached_property
     def generator(self) -> Any:
         from pipeline.domain.generation import ResponseGenerator
 
-        return ResponseGenerator(self.model, self.prompts, output_guard=self.output_guard)
+        return self._build(
+            "generator", ResponseGenerator, self.model, self.prompts, output_guard=self.output_guard
+        )
 
     @cached_property
     def validator(self) -> Any:
@@ -274,7 +319,7 @@ class Services:
         }
         if self.settings.quality_threshold is not None:
             options["threshold"] = self.settings.quality_threshold
-        return QualityValidator(BotocoreApiCatalog(), **options)
+        return self._build("validator", QualityValidator, BotocoreApiCatalog(), **options)
 
     # -- the step services the handlers call -----------------------------------------------
 
@@ -343,6 +388,16 @@ def services(settings: Settings | None = None) -> Services:
         with _lock:
             found = _services.setdefault(settings, Services(settings))
     return found
+
+
+def offline_services() -> Services:
+    """The object graph on the offline defaults (offline model and NLP, memory stores).
+
+    The batch CLI, the eval suites, the benchmarks and the tests all take their detectors
+    and validator from here, so they measure the components the Lambdas build (the same
+    :class:`Services` code, with :class:`Settings` defaults instead of the environment).
+    """
+    return services(Settings())
 
 
 def reset() -> None:

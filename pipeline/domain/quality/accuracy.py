@@ -48,6 +48,11 @@ _PYTHON_LANGUAGES = _CATALOGUE.words("python_languages")
 _YAML_LANGUAGES = _CATALOGUE.words("yaml_languages")
 _JSON_LANGUAGES = _CATALOGUE.words("json_languages")
 _SESSION_LANGUAGES = frozenset({"console", "shell-session", "terminal"})
+_INLINE_CODE_SPAN = re.compile(r"`[^`\n]*`")
+#: ``aws <service> <command> [--option [value]] …`` written in plain prose (lower-case ``aws``).
+_PROSE_CLI = re.compile(
+    r"(?<![\w./@-])aws\s+[a-z0-9][a-z0-9-]*\s+[a-z0-9][a-z0-9-]*(?:\s+--[a-z0-9][\w-]*(?:[ =](?!-)[^\s,;`]+)?)*"
+)
 
 
 class AccuracyCheck:
@@ -82,10 +87,30 @@ class AccuracyCheck:
                 self._cli.check_line(code, number, found, inline=True)
             else:
                 self._boto3.check_inline(code, number, found)
+        self._prose_commands(parsed, found)
         self._regions(parsed, found)
         # One defect per distinct message: the same wrong call twice is one mistake.
         found.errors = list(dict.fromkeys(found.errors))
         return found.result("accuracy")
+
+    def _prose_commands(self, parsed: ParsedResponse, found: Findings) -> None:
+        """``aws …`` commands written in plain text: the command and its options must exist.
+
+        Prose is not a script, so a command named without its required options passes, and
+        a word after ``aws <service>`` counts as a command only when it has a dash
+        (``describe-instances``) or is one ("aws s3 sync", not "aws account settings").
+        """
+        for number, line in parsed.prose:
+            if "aws " not in line:
+                continue
+            for match in _PROSE_CLI.finditer(_INLINE_CODE_SPAN.sub(" ", line)):
+                tokens = match.group(0).split()
+                service, command = tokens[1], tokens[2]
+                if not self._catalog.has_service(service):
+                    continue
+                if "-" not in command and self._catalog.operation(service, command) is None:
+                    continue
+                self._cli.check_line(match.group(0).rstrip(".:"), number, found, inline=True)
 
     def _placeholders(self, parsed: ParsedResponse, found: Findings) -> None:
         for number, line in enumerate(parsed.lines, start=1):

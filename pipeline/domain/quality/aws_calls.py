@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from pipeline.domain.quality.catalogue import catalogue
+from pipeline.domain.quality.cli_catalogue import cli_catalogue
 from pipeline.domain.quality.parsing import shell_tokens
 from pipeline.domain.quality.scoring import Findings
 from pipeline.ports import AwsApiCatalog
@@ -21,16 +22,18 @@ from pipeline.ports import AwsApiCatalog
 _CATALOGUE = catalogue()
 _BOTO3_CLIENT_HELPERS = _CATALOGUE.words("boto3_client_helpers")
 _CONVENTIONAL_CLIENT_NAMES = _CATALOGUE.words("conventional_client_names")
+_CLI = cli_catalogue()
+#: Options any command accepts: the ``aws`` globals, the skeleton options every API
+#: operation has, and pagination (accepted everywhere: paginated operations are many).
 _CLI_VALUE_GLOBALS = frozenset(
-    "--region --output --query --profile --endpoint-url --color --ca-bundle --cli-read-timeout "
-    "--cli-connect-timeout --cli-binary-format --cli-input-json --cli-input-yaml --max-items "
-    "--starting-token --page-size".split()
+    {o for o, takes_value in _CLI.global_options.items() if takes_value}
+    | {f"--{o}" for o in _CLI.pagination_options}
+    | {"--cli-input-json", "--cli-input-yaml"}
 )
 _CLI_FLAG_GLOBALS = frozenset(
-    "--debug --no-verify-ssl --no-paginate --no-sign-request --no-cli-pager --cli-auto-prompt "
-    "--no-cli-auto-prompt --version --help --generate-cli-skeleton".split()
+    {o for o, takes_value in _CLI.global_options.items() if not takes_value} | {"--generate-cli-skeleton"}
 )
-_CLI_SKELETON_INPUTS = frozenset({"--cli-input-json", "--cli-input-yaml", "--generate-cli-skeleton"})
+_CLI_SKELETON_INPUTS = frozenset(f"--{o}" for o in _CLI.operation_options)
 _SHELL_SPLIT = re.compile(r"\|\||&&|[|;]|\$\(|`")
 _ENV_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
 _CLI_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -95,7 +98,8 @@ class CliChecker:
             return
         args = tokens[index + 2 :]
         options = [a.split("=", 1)[0] for a in args if a.startswith("--")]
-        accepted = {_norm(p) for p in info.parameters} | {_norm(p) for p in info.cli_options}
+        removed = {_norm(p) for p in info.cli_removed}
+        accepted = ({_norm(p) for p in info.parameters} - removed) | {_norm(p) for p in info.cli_options}
         given: set[str] = set()
         unknown_before = len(found.errors)
         for option in options:
@@ -110,7 +114,9 @@ class CliChecker:
             suggestion = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.7)
             hint = ""
             if suggestion:
-                original = next(p for p in (*info.parameters, *info.cli_options) if _norm(p) == suggestion[0])
+                original = next(
+                    p for p in (*info.parameters, *info.cli_options) if _norm(p) == suggestion[0] and _norm(p) not in removed
+                )
                 hint = f" (did you mean --{_dashed(original)}?)"
             found.errors.append(f"line {number}: `{call}` has no parameter {option}{hint}")
         if info.high_level or _CLI_SKELETON_INPUTS & set(options):

@@ -25,6 +25,7 @@ class FakeOperation:
     high_level: bool = False
     cli_options: frozenset[str] = frozenset()
     cli_required: frozenset[str] = frozenset()
+    cli_removed: frozenset[str] = frozenset()
 
 
 class FakeCatalog:
