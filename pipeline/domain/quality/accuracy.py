@@ -2,11 +2,14 @@
 
 **Placeholder rule.** ``[INSERT …]``, ``[PLACEHOLDER]``, ``TODO``/``FIXME``/``TBD``,
 ``{{var}}`` (except CloudFormation's ``{{resolve:…}}``) and "lorem ipsum" are always
-defects. Angle-bracket placeholders (``<your-bucket>``, ``<account-id>``) pass only when
+defects. Generic angle-bracket placeholders (``<value>``, ``<xxx>``) pass only when
 the prose explains them: a sentence that names the placeholder together with "replace",
 "substitute", "where", "is your", "is the" …, or a blanket sentence such as "replace the
 placeholders in angle brackets with your values". Self-describing example values without
 brackets (``my-bucket``, ``YOUR_BUCKET_NAME``) and Markdown links are not placeholders.
+Self-describing angle-bracket names (``<bucket-name>``, ``<instance-id>``) are the AWS
+documentation's own convention and pass; only names that say nothing (``<value>``,
+``<xxx>``, lexicon ``generic_placeholders``) must be explained.
 
 Code blocks: Python parses (``ast``), JSON loads, YAML and shell pass the injected
 checkers; ``aws …`` commands (in shell blocks, inline code and plain prose) and boto3
@@ -43,6 +46,7 @@ _BLANKET_EXPLAIN = _CATALOGUE.regex("accuracy.blanket_explain")
 _REGION_LIKE = _CATALOGUE.regex("accuracy.region_like")
 _REGION_ARGUMENT = _CATALOGUE.regex("accuracy.region_argument")
 _HTML_TAGS = _CATALOGUE.words("html_tags")
+_GENERIC_PLACEHOLDERS = _CATALOGUE.words("generic_placeholders")
 _SHELL_LANGUAGES = _CATALOGUE.words("shell_languages")
 _PYTHON_LANGUAGES = _CATALOGUE.words("python_languages")
 _YAML_LANGUAGES = _CATALOGUE.words("yaml_languages")
@@ -126,6 +130,9 @@ class AccuracyCheck:
             for match in _ANGLE.finditer(line):
                 inner = match.group(1)
                 if inner.lower() in _HTML_TAGS or inner in reported:
+                    continue
+                # `<bucket-name>`, `<instance-id>`: the documentation convention, clear as written.
+                if inner.lower() not in _GENERIC_PLACEHOLDERS:
                     continue
                 if blanket or _explained(inner, prose_sentences):
                     continue

@@ -38,42 +38,58 @@ class ParsedResponse:
 
 
 def parse_response(text: str) -> ParsedResponse:
-    """Split Markdown into prose and fenced code blocks, tracking line numbers."""
+    """Split Markdown into prose and fenced code blocks, tracking line numbers.
+
+    A fence nested in a list item is indented: that indentation is removed from the block's
+    lines, as CommonMark does, so the code parses as written. A fence *with a language*
+    met inside a block (```` ```json ````) cannot close it: the writer forgot to close the
+    previous block, which is recorded as unclosed, and a new block starts there.
+    """
     lines = tuple(text.splitlines())
     prose: list[tuple[int, str]] = []
     blocks: list[CodeBlock] = []
     fence: str | None = None
+    indent = 0
     language = ""
     start = 0
     body: list[str] = []
+    unclosed = None
     for number, line in enumerate(lines, start=1):
         match = _FENCE.match(line)
         if fence is None:
             if match:
-                fence, language, start, body = (
-                    match.group(1),
-                    match.group(2).lower(),
-                    number + 1,
-                    [],
-                )
+                fence, language, start, body = match.group(1), match.group(2).lower(), number + 1, []
+                indent = len(line) - len(line.lstrip())
             else:
                 prose.append((number, line))
-        elif (
-            match
-            and match.group(1)[0] == fence[0]
-            and len(match.group(1)) >= len(fence)
-            and not match.group(2)
-        ):
-            blocks.append(CodeBlock(language, "\n".join(body), start, True))
-            fence = None
+        elif match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+            if not match.group(2):
+                blocks.append(CodeBlock(language, _dedent(body, indent), start, True))
+                fence = None
+                continue
+            # An opening fence inside a block: the previous block was never closed.
+            blocks.append(CodeBlock(language, _dedent(body, indent), start, False))
+            unclosed = start - 1 if unclosed is None else unclosed
+            fence, language, start, body = match.group(1), match.group(2).lower(), number + 1, []
+            indent = len(line) - len(line.lstrip())
         else:
             body.append(line)
-    unclosed = None
     if fence is not None:
-        blocks.append(CodeBlock(language, "\n".join(body), start, False))
-        unclosed = start - 1
+        blocks.append(CodeBlock(language, _dedent(body, indent), start, False))
+        unclosed = start - 1 if unclosed is None else unclosed
     inline = tuple((n, m.group(1)) for n, line in prose for m in _INLINE_CODE.finditer(line))
     return ParsedResponse(lines, tuple(prose), tuple(blocks), unclosed, inline)
+
+
+def _dedent(body: list[str], indent: int) -> str:
+    """Remove up to ``indent`` leading spaces from every line (the fence's own indentation)."""
+    if not indent:
+        return "\n".join(body)
+    out = []
+    for line in body:
+        stripped = len(line) - len(line.lstrip(" "))
+        out.append(line[min(stripped, indent):])
+    return "\n".join(out)
 
 
 def sentences(prose: str) -> list[str]:

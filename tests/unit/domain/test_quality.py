@@ -151,12 +151,20 @@ def test_made_up_region(validator):
 
 @pytest.mark.parametrize(
     "snippet",
-    ["[INSERT BUCKET NAME]", "TODO: fill in", "{{bucket_name}}", "`s3://<your-bucket>/data`"],
+    ["[INSERT BUCKET NAME]", "TODO: fill in", "{{bucket_name}}", "`s3://<value>/data`", "`s3://<xxx>/data`"],
 )
 def test_unexplained_placeholders_fail(validator, snippet):
     response = f"Copy the data to {snippet} and check the S3 console afterwards."
     report = validator.validate("Where should I copy the S3 data?", response)
     assert "accuracy" in failing(report), report.issues
+
+
+@pytest.mark.parametrize("snippet", ["`s3://<your-bucket>/data`", "`arn:aws:s3:::<bucket-name>/*`"])
+def test_self_describing_angle_placeholders_pass(validator, snippet):
+    # The AWS documentation's own convention: the name says what goes there.
+    response = f"Copy the data to {snippet} and check the S3 console afterwards."
+    report = validator.validate("Where should I copy the S3 data?", response)
+    assert "accuracy" not in failing(report), report.issues
 
 
 def test_explained_placeholder_markdown_link_and_cfn_resolve_pass(validator):
