@@ -34,7 +34,7 @@ from pipeline.domain.models import QUALITY_CHECKS
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
 CATALOGUE_VERSION = 1
-RULE_FILES = ("completeness", "structure", "accuracy", "tone")
+RULE_FILES = ("completeness", "structure", "accuracy", "tone", "safety")
 _RULE_KEYS = frozenset({"id", "description", "flags", "pattern", "must_match", "must_not_match"})
 _REQUIRED_RULE_KEYS = ("id", "description", "pattern", "must_match", "must_not_match")
 _FLAG_NAMES = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}

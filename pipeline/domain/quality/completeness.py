@@ -22,6 +22,7 @@ from pipeline.domain.quality.scoring import Findings
 from pipeline.domain.quality.text import (
     ASK_KINDS,
     ServiceIndex,
+    ask_sentences,
     ask_terms,
     mentions_service,
     question_parts,
@@ -79,9 +80,12 @@ class CompletenessCheck:
     def _coverage(self, query: str, response: str, parsed: ParsedResponse, found: Findings) -> None:
         response_lower = response.lower()
         response_services = self._services.services_in(response)
+        asks = ask_sentences(query)
+        # A service named only in context (a pasted error, the setup) need not be addressed.
+        asked = " ".join(asks) if asks else query
         missing = [
             s
-            for s in sorted(self._services.services_in(query))
+            for s in sorted(self._services.services_in(asked))
             if not mentions_service(s, response_lower, response_services)
         ]
         if missing:
@@ -89,12 +93,12 @@ class CompletenessCheck:
                 f"the question mentions {', '.join(missing)}, but the answer never addresses it"
             )
         response_terms = ask_terms(response)
-        parts = question_parts(query)
+        parts = [p for sentence in asks for p in question_parts(sentence)]
         for part in parts if len(parts) >= 2 else ():
             terms = ask_terms(part)
-            if len(terms) < 2 and not _QUESTION_START.match(part.strip()):
-                continue
-            if not terms:
+            # One topic word ("how do I secure it") is too little to judge by shared words;
+            # an ask for a price, a duration or a number is judged by its kind below.
+            if len(terms) < 2 or any(kind.search(part) for kind, _, _ in ASK_KINDS):
                 continue
             covered = len(terms & response_terms)
             # A long part (an error message, a log line) is answered by a few of its words.
@@ -103,7 +107,7 @@ class CompletenessCheck:
                 return
         # What each ask needs: a price, a duration, a number, a reason.
         prose = parsed.prose_text if "```" in response else response
-        for part in parts or [query]:
+        for part in parts or asks or [query]:
             for asks, answers, kind in ASK_KINDS:
                 if asks.search(part) and not answers.search(response):
                     found.errors.append(

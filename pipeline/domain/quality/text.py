@@ -77,6 +77,28 @@ def ask_terms(text: str) -> frozenset[str]:
     )
 
 
+_SENTENCE = re.compile(r"[^.?!\n]+(?:[.?!]+|$)")
+#: A sentence that asks for something without a question mark ("please explain …").
+_REQUEST = re.compile(
+    r"^\W*(?:(?:and|also|so|but|then|ok|okay)\b[\s,]*)?(?:please\b|(?:can|could|would|will) you\b|"
+    r"(?:tell|show|explain|give|walk|help|let) (?:me|us)\b|explain\b|i (?:need|want|would like|'d like) to (?:know|understand)\b|"
+    r"(?:how|what|which|why|when|where|who|whom|whose|is|are|can|could|should|would|will|do|does|did|any)\b)",
+    re.IGNORECASE,
+)
+
+
+def ask_sentences(query: str) -> list[str]:
+    """The sentences of a query that ask something: questions and requests.
+
+    Statements around them (a pasted error, a log line, "my boss is yelling at me") are
+    context: they say what the question is about, not what the answer must cover.
+    """
+    return [
+        s.strip() for s in _SENTENCE.findall(query)
+        if s.strip() and (s.rstrip().endswith("?") or _REQUEST.match(s.strip()))
+    ]
+
+
 def question_parts(query: str) -> list[str]:
     """The separate asks in a question (sentences, "also", "1) … 2) …", "… and how …", "A and B")."""
     parts: list[str] = []

@@ -102,7 +102,7 @@ class QualityValidator:
             self._accuracy(response, parsed),
             relevance,
             check_tone(query, response, sentiment),
-            self._safety(response),
+            self._safety(query, response),
         )
         score = sum(self.weights[c.check] * c.score for c in checks)
         hard_fail = any(c.score < HARD_FAIL_LEVEL for c in checks)
