@@ -1,10 +1,10 @@
-"""``tone`` (GUIDE.md §5): no blame, sarcasm, dismissiveness or slang; empathy when upset.
+"""``tone`` (GUIDE.md §5): no blame, condescension, sarcasm, dismissiveness or slang; empathy when upset.
 
 **Upset users.** The answer must acknowledge the situation ("sorry", "I understand",
 "frustrating" …) when the query shows frustration (words such as "ridiculous",
-"unacceptable", "furious", repeated "!!", several words in capitals), or when
+"unacceptable", "infuriating", "URGENT", several words in capitals), or when
 ``sentiment`` is ``NEGATIVE`` and the query has a milder sign ("still", "again",
-"urgent", "!"). A plain error report is not, by itself, upset.
+"urgent", "!"). A plain error report, or excitement ("recreated!!"), is not by itself upset.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from pipeline.domain.quality.scoring import Findings
 _CATALOGUE = catalogue()
 _OFFENCES = tuple(
     (_CATALOGUE.regex(f"tone.{name}"), label)
-    for name, label in (("blame", "blames the user"), ("sarcasm", "is sarcastic"), ("dismissive", "is dismissive"))
+    for name, label in (
+        ("blame", "blames the user"),
+        ("condescending", "talks down to the user"),
+        ("sarcasm", "is sarcastic"),
+        ("dismissive", "is dismissive"),
+    )
 )
 _SLANG = _CATALOGUE.regex("tone.slang")
 _EMPATHY = _CATALOGUE.regex("tone.empathy")
