@@ -34,6 +34,8 @@ _CLI_FLAG_GLOBALS = frozenset(
     {o for o, takes_value in _CLI.global_options.items() if not takes_value} | {"--generate-cli-skeleton"}
 )
 _CLI_SKELETON_INPUTS = frozenset(f"--{o}" for o in _CLI.operation_options)
+#: Words that may stand before a command on a shell line (``do aws s3api …`` in a loop).
+_COMMAND_PREFIXES = frozenset({"sudo", "$", "time", "exec", "do", "then", "else", "nohup", "!", "{", "(", "command"})
 _SHELL_SPLIT = re.compile(r"\|\||&&|[|;]|\$\(|`")
 _ENV_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
 _CLI_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -61,7 +63,7 @@ class CliChecker:
         """Check every ``aws`` command of one shell line (pipes, ``&&``, ``$(…)`` split)."""
         for segment in _SHELL_SPLIT.split(line):
             tokens = shell_tokens(segment)
-            while tokens and (tokens[0] in {"sudo", "$", "time", "exec"} or _ENV_ASSIGNMENT.match(tokens[0])):
+            while tokens and (tokens[0] in _COMMAND_PREFIXES or _ENV_ASSIGNMENT.match(tokens[0])):
                 tokens = tokens[1:]
             if not tokens or tokens[0] != "aws":
                 continue

@@ -39,6 +39,12 @@ _WHY = _CATALOGUE.regex("completeness.why")
 _EXPLANATION = _CATALOGUE.regex("completeness.explanation")
 _LIST_ITEM = _CATALOGUE.regex("structure.list_item")
 _DANGLING_END = _CATALOGUE.words("dangling_end")
+_ANOTHER_ASK = re.compile(
+    r"^\W*(?:also|additionally|plus|separately|and also|one more (?:thing|question)|"
+    r"(?:a |my )?(?:second|another|other|related|follow[- ]up) question)\b",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r",\s+(?:and|but|so|which|or|because|while|then)\s", re.IGNORECASE)
 _CUT_PUNCTUATION = re.compile(r"[,;(\-\u2013\u2014]\s*$")
 _COMMAND_PREFIXES = ("aws ", "kubectl ", "ssh ", "sam ", "cdk ")
 
@@ -94,7 +100,9 @@ class CompletenessCheck:
             )
         response_terms = ask_terms(response)
         parts = [p for sentence in asks for p in question_parts(sentence)]
-        for part in parts if len(parts) >= 2 else ():
+        # One ask is judged on its own only when it says it is another question ("Also: …").
+        judged = parts if len(parts) >= 2 else [p for p in parts if _ANOTHER_ASK.match(p)]
+        for part in judged:
             terms = ask_terms(part)
             # One topic word ("how do I secure it") is too little to judge by shared words;
             # an ask for a price, a duration or a number is judged by its kind below.
@@ -140,7 +148,9 @@ def truncated(parsed: ParsedResponse) -> str | None:
             return f"line {last_number}: the answer ends with a colon and nothing follows (truncated?)"
         return None
     is_item = bool(_LIST_ITEM.match(parsed.lines[last_index]))
-    if last_word in _DANGLING_END or (not is_item and len(words) >= 5):
+    # A list item written as sentences ("…charge. Each archived") ends like one.
+    prose_item = is_item and (". " in line or bool(_CLAUSE.search(line)))
+    if last_word in _DANGLING_END or ((not is_item or prose_item) and len(words) >= 5):
         return f'line {last_number}: the answer stops mid-sentence ("…{line[-40:]}")'
     return None
 
