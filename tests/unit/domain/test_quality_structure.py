@@ -27,7 +27,7 @@ def test_command_with_options_in_plain_text_belongs_in_a_code_block():
 def test_bold_labelled_points_run_together_are_a_wall_of_text():
     points = " ".join(
         f"**Point {n}.** This sentence explains the point in enough words to matter for a reader who scans it."
-        for n in range(1, 5)
+        for n in range(1, 7)
     )
     assert any("run together" in m for m in _messages(points))
     short = "**On-demand** bills per request. **Provisioned** is cheaper for steady traffic."
