@@ -13,7 +13,8 @@ documentation's own convention and pass; only names that say nothing (``<value>`
 
 Code blocks: Python parses (``ast``), JSON loads, YAML and shell pass the injected
 checkers; ``aws …`` commands (in shell blocks, inline code and plain prose) and boto3
-calls are checked by :mod:`~pipeline.domain.quality.aws_calls`; region names are real.
+calls are checked by :mod:`~pipeline.domain.quality.aws_calls`; region names are real;
+well-known facts (limits, defaults, behaviour) are not contradicted (:mod:`.facts`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pipeline.domain.models import QualityCheckResult
 from pipeline.domain.quality.aws_calls import Boto3Checker, CliChecker
 from pipeline.domain.quality.catalogue import catalogue
+from pipeline.domain.quality.facts import check_facts
 from pipeline.domain.quality.parsing import (
     CodeBlock,
     ParsedResponse,
@@ -92,6 +94,7 @@ class AccuracyCheck:
             else:
                 self._boto3.check_inline(code, number, found)
         self._prose_commands(parsed, found)
+        check_facts(parsed, found)
         self._regions(parsed, found)
         # One defect per distinct message: the same wrong call twice is one mistake.
         found.errors = list(dict.fromkeys(found.errors))
@@ -164,8 +167,9 @@ class AccuracyCheck:
             try:
                 json.loads(text)
             except json.JSONDecodeError as exc:
-                line_no = block.start_line + exc.lineno - 1
-                found.errors.append(f"line {line_no}: JSON code block is not valid JSON ({exc.msg})")
+                if not _json_fragment(text):
+                    line_no = block.start_line + exc.lineno - 1
+                    found.errors.append(f"line {line_no}: JSON code block is not valid JSON ({exc.msg})")
         elif language in _YAML_LANGUAGES:
             error = self._yaml_checker(text)
             if error:
@@ -176,7 +180,9 @@ class AccuracyCheck:
                 script = "\n".join(
                     line.lstrip()[2:] for line in text.splitlines() if line.lstrip().startswith("$ ")
                 )
-            error = self._shell_checker(script) if script.strip() else None
+            # `<bucket-name>` placeholders are words to the reader, redirections to bash.
+            checked = _ANGLE.sub(lambda m: m.group(1).replace(" ", "_"), script)
+            error = self._shell_checker(checked) if script.strip() else None
             if error:
                 found.errors.append(f"line {block.start_line}: shell code block does not parse ({error})")
                 return
@@ -200,6 +206,17 @@ class AccuracyCheck:
                 seen.add(region)
                 if not self._catalog.is_region(region):
                     found.errors.append(f"line {number}: `{region}` is not an AWS region")
+
+
+def _json_fragment(text: str) -> bool:
+    """An excerpt of a larger document (``"key": value, …``), valid once wrapped in braces."""
+    if not text.lstrip().startswith('"'):
+        return False
+    try:
+        json.loads("{" + text + "}")
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def _explained(inner: str, prose_sentences: Sequence[str]) -> bool:

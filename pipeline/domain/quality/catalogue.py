@@ -34,8 +34,16 @@ from pipeline.domain.models import QUALITY_CHECKS
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
 CATALOGUE_VERSION = 1
-RULE_FILES = ("completeness", "structure", "accuracy", "tone", "safety")
-_RULE_KEYS = frozenset({"id", "description", "flags", "pattern", "must_match", "must_not_match"})
+#: Rule files and the check their rules belong to (a rule id starts with its check).
+RULE_FILES = (
+    ("completeness", "completeness"),
+    ("structure", "structure"),
+    ("accuracy", "accuracy"),
+    ("facts", "accuracy"),
+    ("tone", "tone"),
+    ("safety", "safety"),
+)
+_RULE_KEYS = frozenset({"id", "description", "flags", "pattern", "must_match", "must_not_match", "allowed", "source"})
 _REQUIRED_RULE_KEYS = ("id", "description", "pattern", "must_match", "must_not_match")
 _FLAG_NAMES = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 _ID = re.compile(r"[a-z]+(?:\.[a-z0-9_]+)+")
@@ -55,6 +63,9 @@ class Rule:
     regex: re.Pattern[str]
     must_match: tuple[str, ...]
     must_not_match: tuple[str, ...]
+    #: For a fact with a value: the values (group ``n``, commas removed) that are right.
+    allowed: tuple[str, ...] = ()
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +118,9 @@ def _rule(raw: Any, path: Path, check: str) -> Rule:
         raise CatalogueError(f"{where}: 'id' must look like '<check>.<name>'")
     if rule_id.split(".", 1)[0] != check:
         raise CatalogueError(f"{where}: a rule in {path.name} must have an id starting with '{check}.'")
+    allowed = raw.get("allowed", [])
+    if not isinstance(allowed, list) or not all(isinstance(a, str) and a for a in allowed):
+        raise CatalogueError(f"{where}: 'allowed' must be a list of strings")
     unknown = set(raw) - _RULE_KEYS
     if unknown:
         raise CatalogueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -124,6 +138,8 @@ def _rule(raw: Any, path: Path, check: str) -> Rule:
         regex = re.compile(raw["pattern"], flags)
     except (re.error, TypeError) as exc:
         raise CatalogueError(f"{where}: pattern does not compile ({exc})") from exc
+    if allowed and "n" not in regex.groupindex:
+        raise CatalogueError(f"{where}: a rule with 'allowed' values needs a named group (?P<n>…)")
     return Rule(
         rule_id,
         check,
@@ -131,16 +147,18 @@ def _rule(raw: Any, path: Path, check: str) -> Rule:
         regex,
         _strings(raw["must_match"], where, "must_match"),
         _strings(raw["must_not_match"], where, "must_not_match"),
+        tuple(allowed),
+        str(raw.get("source", "")),
     )
 
 
 def load_catalogue(directory: Path = CATALOGUE_DIR) -> QualityCatalogue:
     """Read and validate every catalogue file in ``directory``."""
     rules: dict[str, Rule] = {}
-    for check in RULE_FILES:
+    for name, check in RULE_FILES:
         if check not in QUALITY_CHECKS:
             raise CatalogueError(f"{check!r} is not a quality check")
-        path = directory / f"{check}.toml"
+        path = directory / f"{name}.toml"
         data = _read(path)
         entries = data.get("rules")
         if not isinstance(entries, list) or not entries:

@@ -296,3 +296,14 @@ def test_report_serialises_for_the_batch_cli(validator):
     data = report.to_dict()
     assert data["passed"] is False
     assert {"check": "accuracy", "message": "line 1: `us-west-3` is not an AWS region"} in data["issues"]
+
+
+def test_json_excerpt_and_angle_placeholders_in_shell_are_not_syntax_errors(validator):
+    response = (
+        "Add these keys to the task definition:\n\n```json\n\"taskRoleArn\": \"arn:aws:iam::111122223333:role/r\",\n"
+        "\"cpu\": \"256\"\n```\n\nThen fetch it:\n\n```bash\necho <finding-id>\n```\n"
+    )
+    report = validator.validate("How do I set the task role in the S3 task definition?", response)
+    assert "accuracy" not in failing(report), report.issues
+    broken = "Use:\n\n```json\n{\"cpu\": \"256\",}\n```\n"
+    assert "accuracy" in failing(validator.validate("Show me an S3 example", broken))
