@@ -24,6 +24,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pipeline.domain.models import (
+    GENERATION_MODES,
+    HISTORY_TURNS,
     Feedback,
     Generation,
     GuardrailVerdict,
@@ -95,7 +97,8 @@ class QualityValidating(Protocol):
 
 
 ROUTES = ("answer", "clarify", "escalate")
-MODES = ("answer", "clarification", "escalation")
+#: The generation step accepts every generation mode (one definition, in ``models``).
+MODES = GENERATION_MODES
 _ROUTE_TO_RESPONSE_TYPE = {
     "answer": ResponseType.ANSWER,
     "clarify": ResponseType.CLARIFICATION,
@@ -329,7 +332,7 @@ class IntentStep:
         conversations: ConversationStore,
         *,
         route: Callable[[IntentResult], str],
-        history_turns: int = 6,
+        history_turns: int = HISTORY_TURNS,
     ) -> None:
         self._detector = detector
         self._conversations = conversations
@@ -354,7 +357,7 @@ class GenerationStep:
         generator: ResponseGenerating,
         conversations: ConversationStore,
         *,
-        history_turns: int = 6,
+        history_turns: int = HISTORY_TURNS,
     ) -> None:
         self._generator = generator
         self._conversations = conversations

@@ -14,7 +14,9 @@ Environment (all optional; defaults in brackets):
 * ``MODEL_BACKEND`` = ``bedrock`` | ``offline`` [offline]; ``MODEL_ID`` [the template's].
 * ``NLP_BACKEND`` = ``comprehend`` | ``offline`` [offline].
 * ``QUALITY_THRESHOLD`` [the validator's], ``MAX_REGENERATIONS`` [2], ``HISTORY_TURNS``
-  [6], ``CONVERSATION_TTL_DAYS`` [30], ``FEEDBACK_WINDOW_HOURS`` [24].
+  [``models.HISTORY_TURNS``: completed turns given to the intent detector and the model;
+  one value for the steps and the generator], ``CONVERSATION_TTL_DAYS`` [30],
+  ``FEEDBACK_WINDOW_HOURS`` [24].
 * ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``
   as Powertools reads them. The region is the one the Lambda runtime sets.
 
@@ -34,6 +36,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain.models import HISTORY_TURNS
 from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError, WorkflowInputError
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
@@ -82,7 +85,7 @@ class Settings:
     model_id: str | None = None
     quality_threshold: float | None = None
     max_regenerations: int = 2
-    history_turns: int = 6
+    history_turns: int = HISTORY_TURNS
     conversation_ttl_days: int = 30
     feedback_window_hours: float = 24.0
     metrics_namespace: str = "SupportAssistant"
@@ -116,7 +119,7 @@ class Settings:
             model_id=env.get("MODEL_ID") or None,
             quality_threshold=_number(env, "QUALITY_THRESHOLD", None, float, 0.0, 1.0),
             max_regenerations=_number(env, "MAX_REGENERATIONS", 2, int, 0, 10),
-            history_turns=_number(env, "HISTORY_TURNS", 6, int, 0, 100),
+            history_turns=_number(env, "HISTORY_TURNS", HISTORY_TURNS, int, 0, 100),
             conversation_ttl_days=_number(env, "CONVERSATION_TTL_DAYS", 30, int, 1, 3650),
             feedback_window_hours=_number(
                 env, "FEEDBACK_WINDOW_HOURS", 24.0, float, 0.01, 24.0 * 90
@@ -303,7 +306,12 @@ class Services:
         from pipeline.domain.generation import ResponseGenerator
 
         return self._build(
-            "generator", ResponseGenerator, self.model, self.prompts, output_guard=self.output_guard
+            "generator",
+            ResponseGenerator,
+            self.model,
+            self.prompts,
+            output_guard=self.output_guard,
+            history_turns=self.settings.history_turns,
         )
 
     @cached_property
