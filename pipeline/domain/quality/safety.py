@@ -3,7 +3,8 @@
 Insecure advice is advice that weakens security as the fix (``catalogue/safety.toml``):
 attaching ``AdministratorAccess``, a policy allowing any principal without a condition,
 turning S3 Block Public Access off or making objects public, opening a database, SSH or
-RDP port to ``0.0.0.0/0``, turning TLS verification off. A sentence that warns against
+RDP port to ``0.0.0.0/0``, turning TLS verification off, turning MFA off, putting access
+keys into code or using the root user's keys. A sentence that warns against
 the advice ("never attach AdministratorAccess") does not count.
 """
 
@@ -24,6 +25,8 @@ _ADVICE = tuple(
         ("block_public_access_off", "makes S3 data public"),
         ("open_to_world", "opens a database, SSH or RDP port to the whole internet"),
         ("tls_verification_off", "turns TLS certificate verification off"),
+        ("disable_mfa", "turns MFA off"),
+        ("embedded_keys", "puts long-term access keys into code or the root user's keys to use"),
     )
 )
 _PUBLIC_PRINCIPAL = _CATALOGUE.regex("safety.public_principal")

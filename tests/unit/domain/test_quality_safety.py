@@ -24,6 +24,8 @@ def _advice(query: str, response: str) -> list[str]:
         "The quickest fix is to turn off Block Public Access so CloudFront can read the objects.",
         "Run `aws ec2 authorize-security-group-ingress --group-id sg-1 --protocol tcp --port 5432 --cidr 0.0.0.0/0`.",
         "If the certificate error persists, add `--no-verify-ssl` to the command.",
+        "The quickest way around it is to disable MFA for the user.",
+        "Put your access keys in the user data script so the instance can call S3.",
     ],
 )
 def test_insecure_fixes_are_defects(response):
@@ -39,6 +41,8 @@ def test_insecure_fixes_are_defects(response):
         '"Condition": {"Bool": {"aws:SecureTransport": "false"}}}\n```',
         "Keep Block Public Access on and serve the bucket through CloudFront with origin access control.",
         "Open port 443 to 0.0.0.0/0 on the load balancer's security group.",
+        "Never put access keys in code; use an instance role.",
+        "Deactivate the lost MFA device, then register a new one.",
     ],
 )
 def test_safe_answers_and_warnings_pass(response):
