@@ -43,7 +43,9 @@ RULE_FILES = (
     ("tone", "tone"),
     ("safety", "safety"),
 )
-_RULE_KEYS = frozenset({"id", "description", "flags", "pattern", "must_match", "must_not_match", "allowed", "source"})
+_RULE_KEYS = frozenset(
+    {"id", "description", "flags", "pattern", "must_match", "must_not_match", "allowed", "source", "requires"}
+)
 _REQUIRED_RULE_KEYS = ("id", "description", "pattern", "must_match", "must_not_match")
 _FLAG_NAMES = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 _ID = re.compile(r"[a-z]+(?:\.[a-z0-9_]+)+")
@@ -66,6 +68,8 @@ class Rule:
     #: For a fact with a value: the values (group ``n``, commas removed) that are right.
     allowed: tuple[str, ...] = ()
     source: str = ""
+    #: Lower-case words one of which every match contains: a cheap test before the pattern.
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,9 @@ def _rule(raw: Any, path: Path, check: str) -> Rule:
         regex = re.compile(raw["pattern"], flags)
     except (re.error, TypeError) as exc:
         raise CatalogueError(f"{where}: pattern does not compile ({exc})") from exc
+    requires = raw.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(r, str) and r == r.lower() and r for r in requires):
+        raise CatalogueError(f"{where}: 'requires' must be a list of lower-case strings")
     if allowed and "n" not in regex.groupindex:
         raise CatalogueError(f"{where}: a rule with 'allowed' values needs a named group (?P<n>…)")
     return Rule(
@@ -149,6 +156,7 @@ def _rule(raw: Any, path: Path, check: str) -> Rule:
         _strings(raw["must_not_match"], where, "must_not_match"),
         tuple(allowed),
         str(raw.get("source", "")),
+        tuple(requires),
     )
 
 

@@ -7,6 +7,7 @@ stated unless its sentence denies it before the match ("VPC peering is *not* tra
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from pipeline.domain.quality.catalogue import Rule, catalogue
@@ -33,20 +34,33 @@ def violations(rule: Rule, text: str) -> list[re.Match[str]]:
             if re.sub(r"[\s,]", "", value).lower() in rule.allowed:
                 continue
         else:
-            before = text[: match.start()]
-            start = _SENTENCE_START.search(before)
-            if _DENIAL.search(before[start.end() if start else 0 :]):
+            window = text[max(0, match.start() - 400) : match.start()]
+            start = _SENTENCE_START.search(window)
+            if _DENIAL.search(window[start.end() if start else 0 :]):
                 continue
         wrong.append(match)
     return wrong
 
 
 def check_facts(parsed: ParsedResponse, found: Findings) -> None:
-    """Add a defect for each wrong fact in the prose (one per fact)."""
+    """Add a defect for each wrong fact in the prose (one per fact).
+
+    Each rule searches the prose once (claims never span lines: the patterns stop at a
+    line break), and a match's offset gives its line number.
+    """
+    prose = parsed.prose_text
+    starts: list[int] = []
+    offset = 0
+    for _, line in parsed.prose:
+        starts.append(offset)
+        offset += len(line) + 1
+    lowered = prose.lower()
     for rule in FACTS:
-        for number, line in parsed.prose:
-            wrong = violations(rule, line)
-            if wrong:
-                claim = wrong[0].group(0).strip().replace("**", "")
-                found.errors.append(f'line {number}: {rule.description} (the answer says "{claim[:70]}")')
-                break
+        if rule.requires and not any(word in lowered for word in rule.requires):
+            continue
+        wrong = violations(rule, prose)
+        if wrong:
+            index = bisect.bisect_right(starts, wrong[0].start()) - 1
+            number = parsed.prose[index][0]
+            claim = wrong[0].group(0).strip().replace("**", "")
+            found.errors.append(f'line {number}: {rule.description} (the answer says "{claim[:70]}")')

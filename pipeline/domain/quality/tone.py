@@ -32,7 +32,8 @@ _UPSET_STRONG = _CATALOGUE.regex("tone.upset_strong")
 _UPSET_WEAK = _CATALOGUE.regex("tone.upset_weak")
 _SHOUTED_WORD = _CATALOGUE.regex("tone.shouted_word")
 _ACRONYMS = _CATALOGUE.words("acronyms")
-_NOT_SHOUTING = re.compile(r"`[^`\n]*`|\[[^\]\n]*\]|\{[^}\n]*\}|\*\*[^*\n]*\*\*")
+# Bounded spans: an unclosed "[" or "{" must not make every later position scan to the end.
+_NOT_SHOUTING = re.compile(r"`[^`\n]{0,300}`|\[[^\[\]\n]{0,300}\]|\{[^{}\n]{0,300}\}|\*\*[^*\n]{0,300}\*\*")
 
 
 def check_tone(query: str, response: str, sentiment: str | None) -> QualityCheckResult:
