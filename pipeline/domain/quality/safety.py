@@ -16,12 +16,12 @@ import re
 from collections.abc import Callable
 
 from pipeline.domain.models import GuardrailVerdict, QualityCheckResult
-from pipeline.domain.quality.catalogue import catalogue
+from pipeline.domain.quality.catalogue import Rule, catalogue
 from pipeline.domain.quality.scoring import Findings
 
 _CATALOGUE = catalogue()
 _ADVICE = tuple(
-    (name, _CATALOGUE.regex(f"safety.{name}"), label)
+    (name, _CATALOGUE.rules[f"safety.{name}"], label)
     for name, label in (
         ("admin_access", "grants administrator access to get past a permission error"),
         ("block_public_access_off", "makes S3 data public"),
@@ -32,7 +32,7 @@ _ADVICE = tuple(
         ("commitment", "commits to something the assistant cannot do or know"),
     )
 )
-_PUBLIC_PRINCIPAL = _CATALOGUE.regex("safety.public_principal")
+_PUBLIC_PRINCIPAL = _CATALOGUE.rules["safety.public_principal"]
 _WARNING = _CATALOGUE.regex("safety.warning")
 _PUBLIC_BY_DESIGN = _CATALOGUE.regex("safety.public_by_design")
 _PUBLIC_RULES = frozenset({"block_public_access_off"})
@@ -74,18 +74,25 @@ def insecure_advice(query: str, response: str, found: Findings) -> None:
     a website or public downloads may get a public-read answer.
     """
     public_by_design = bool(_PUBLIC_BY_DESIGN.search(query))
-    for name, pattern, label in _ADVICE:
-        if public_by_design and name in _PUBLIC_RULES:
+    lowered = response.lower()
+    for name, rule, label in _ADVICE:
+        if (public_by_design and name in _PUBLIC_RULES) or not _may_match(rule, lowered):
             continue
-        for match in pattern.finditer(response):
+        for match in rule.regex.finditer(response):
             if not _warned_against(response, match.start()):
                 found.errors.append(f'insecure advice: the answer {label} ("{match.group(0).strip()[:60]}")')
                 break
-    for match in () if public_by_design else _PUBLIC_PRINCIPAL.finditer(response):
+    skip = public_by_design or not _may_match(_PUBLIC_PRINCIPAL, lowered)
+    for match in () if skip else _PUBLIC_PRINCIPAL.regex.finditer(response):
         statement = _statement_around(response, match.start(), match.end())
         if not _CONDITION_OR_DENY.search(statement) and not _warned_against(response, match.start()):
             found.errors.append("insecure advice: a policy allows any principal (\"Principal\": \"*\") without a condition")
             break
+
+
+def _may_match(rule: Rule, lowered: str) -> bool:
+    """The cheap test: the text holds one of the words every match of the rule contains."""
+    return not rule.requires or any(word in lowered for word in rule.requires)
 
 
 def _warned_against(text: str, position: int) -> bool:

@@ -28,7 +28,7 @@ def _flags(rule, text: str) -> bool:
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.id for r in RULES])
 def test_rule_examples(rule):
-    if rule.requires:  # the cheap test must never skip a claim the pattern would flag
+    if rule.requires:  # the cheap test must never skip a text the pattern would flag
         assert all(any(w in text.lower() for w in rule.requires) for text in rule.must_match), rule.requires
     missed = [text for text in rule.must_match if not _flags(rule, text)]
     wrong = [text for text in rule.must_not_match if _flags(rule, text)]
