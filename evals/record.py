@@ -111,7 +111,8 @@ def suite_record(result: SuiteResult) -> dict[str, Any]:
         "suite_sha256": suite.definition_sha256(),
         "dataset": {"path": dataset, "sha256": result.dataset_sha256, "n_cases": len(result.cases),
                     "splits": list(suite.splits) if suite.splits else None},
-        "solver": {"name": suite.solver.name, "params": clean(suite.solver.params)},
+        "solver": {"name": suite.solver.name, "params": clean(suite.solver.params),
+                   "components": _components(suite)},
         "scorers": [s.describe() for s in suite.scorers],
         "metrics": {k: v.to_dict() for k, v in result.metrics.items()},
         "details": clean(result.details),
@@ -120,6 +121,16 @@ def suite_record(result: SuiteResult) -> dict[str, Any]:
         "setup_error": result.setup_error,
         "cases": [c.to_dict() for c in result.cases],
     }
+
+
+def _components(suite: Any) -> Any:
+    """The real constructor arguments of the suite's components (None when not declared)."""
+    if suite.solver.components is None:
+        return None
+    try:
+        return clean(suite.solver.components())
+    except Exception as exc:  # noqa: BLE001 - a component that cannot be built is recorded, not fatal
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def new_run_id(now: datetime | None = None) -> str:

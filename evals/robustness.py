@@ -31,7 +31,12 @@ from evals.datasets import GOLDEN_DIR, GoldenCase, file_sha256, load_cases
 from evals.metrics import rate
 from evals.runner import CaseResult, RunConfig, Solver, SolverSpec, Suite, SuiteMetrics, withheld
 from evals.scorers import invariance
-from evals.suites import SENSITIVE_CATEGORIES, build_intent_detector, mask_long_tokens
+from evals.suites import (
+    SENSITIVE_CATEGORIES,
+    build_intent_detector,
+    mask_long_tokens,
+    offline_components,
+)
 
 MUTATIONS = ("casing", "whitespace", "typos", "homoglyphs", "zero_width", "line_splits")
 HOMOGLYPHS = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "i": "і", "s": "ѕ",
@@ -213,8 +218,9 @@ def generate_cases(seed: int, *, examples: int = EXAMPLES_PER_MUTATION) -> list[
 
 
 def _labelers() -> dict[str, Callable[[str], tuple[str, str | None]]]:
-    from pipeline.domain.guardrails import scan_input
+    from pipeline.handlers.composition import offline_services
 
+    scan_input = offline_services().input_guard
     detector = build_intent_detector()
 
     def guard(text: str) -> tuple[str, str | None]:
@@ -356,7 +362,8 @@ def robustness_suite(seed: int = RunConfig().seed) -> Suite:
         solver=SolverSpec("scan_input + IntentDetector", _build,
                           params={"seed": seed, "bases_per_source": BASES_PER_SOURCE,
                                   "examples_per_mutation": EXAMPLES_PER_MUTATION, "mutations": list(MUTATIONS)},
-                          private_keys=("_redacted",)),
+                          private_keys=("_redacted",),
+                          components=lambda: offline_components("input_guard", "detector")),
         scorers=(_invariance_scorer(),),
         metrics=robustness_metrics,
         load=lambda: generate_cases(seed),

@@ -91,12 +91,15 @@ class SolverSpec:
         params: Parameters recorded in the run record (model id, thresholds …).
         private_keys: Output keys used by the suite's hooks but never stored (e.g. a
             redacted text kept only to build the safe input).
+        components: Returns the real constructor arguments of the components the solver
+            uses, read from the object graph after ``build`` (recorded in the run record).
     """
 
     name: str
     build: Callable[[RunConfig], Solver]
     params: dict[str, Any] = field(default_factory=dict, hash=False)
     private_keys: tuple[str, ...] = ()
+    components: Callable[[], dict[str, Any]] | None = field(default=None, hash=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

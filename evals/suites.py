@@ -185,11 +185,19 @@ def _validate_quality(case: GoldenCase) -> str | None:
 # ---------------------------------------------------------------------------
 
 
+def offline_components(*names: str) -> dict[str, Any]:
+    """The real constructor arguments of components of the shared object graph (run record)."""
+    from pipeline.handlers.composition import offline_services
+
+    return offline_services().describe_components(*names)
+
+
 def _guard_solver(direction: str) -> Callable[[RunConfig], Solver]:
     def build(config: RunConfig) -> Solver:
-        from pipeline.domain import guardrails
+        from pipeline.handlers.composition import offline_services
 
-        scan = guardrails.scan_input if direction == "input" else guardrails.scan_output
+        services = offline_services()  # the composition root the Lambdas and the CLI use
+        scan = services.input_guard if direction == "input" else services.output_guard
 
         def solve(text: str) -> dict[str, Any]:
             verdict = scan(text)
@@ -201,17 +209,11 @@ def _guard_solver(direction: str) -> Callable[[RunConfig], Solver]:
     return build
 
 
-_DETECTOR_CACHE: dict[str, Any] = {}
-
-
 def build_intent_detector() -> Any:
-    """The real intent detector with the offline NLP client (cached per process)."""
-    if "detector" not in _DETECTOR_CACHE:
-        from pipeline.adapters.local.offline_nlp import OfflineNlp
-        from pipeline.domain.intent import IntentDetector, load_intent_model
+    """The intent detector of the shared object graph (offline NLP), built once per process."""
+    from pipeline.handlers.composition import offline_services
 
-        _DETECTOR_CACHE["detector"] = IntentDetector(load_intent_model(), OfflineNlp())
-    return _DETECTOR_CACHE["detector"]
+    return offline_services().detector
 
 
 def intent_output(result: Any) -> dict[str, Any]:
@@ -235,11 +237,10 @@ def _intent_solver(config: RunConfig) -> Solver:
 
 
 def _quality_solver(config: RunConfig) -> Solver:
-    from pipeline.adapters.botocore_catalog import BotocoreApiCatalog
-    from pipeline.domain.guardrails import scan_output
-    from pipeline.domain.quality import QualityValidator
+    from pipeline.handlers.composition import offline_services
 
-    validator = QualityValidator(BotocoreApiCatalog(), output_guard=scan_output)
+    # The validator the Lambdas build: botocore catalogue, bash -n and YAML checkers, scan_output.
+    validator = offline_services().validator
 
     def solve(inp: dict[str, str]) -> dict[str, Any]:
         report = validator.validate(inp["query"], inp["response"])
@@ -448,7 +449,8 @@ def _guardrail_suite(direction: str, categories: tuple[str, ...], description: s
         name=f"guardrails_{direction}",
         description=description,
         dataset=GOLDEN_DIR / f"guardrails_{direction}.jsonl",
-        solver=SolverSpec(component, _guard_solver(direction), private_keys=("_redacted",)),
+        solver=SolverSpec(component, _guard_solver(direction), private_keys=("_redacted",),
+                          components=lambda: offline_components(f"{direction}_guard")),
         scorers=(guardrail_match(categories="subset"),),
         metrics=guardrail_metrics(categories),
         # Every split: a rule whose only cases sit in train must still be noticed when it breaks.
@@ -482,7 +484,7 @@ def intent_suite() -> Suite:
         description="Intent detection on the held-out test split: accuracy, macro-F1, routing flags, calibration.",
         dataset=GOLDEN_DIR / "intent.jsonl",
         solver=SolverSpec("pipeline.domain.intent.IntentDetector", _intent_solver,
-                          params={"nlp": "OfflineNlp", "model": "load_intent_model()"}),
+                          components=lambda: offline_components("detector")),
         scorers=(intent_match(), flag_match("needs_clarification"), flag_match("escalate")),
         metrics=intent_metrics,
         # train is what the classifier was fitted on; dev calibrates; test and blind are held out.
@@ -499,7 +501,7 @@ def out_of_scope_suite() -> Suite:
         description="CLINC150-derived off-topic queries: share routed to out_of_scope or clarification.",
         dataset=GOLDEN_DIR / "out_of_scope.jsonl",
         solver=SolverSpec("pipeline.domain.intent.IntentDetector", _intent_solver,
-                          params={"nlp": "OfflineNlp", "model": "load_intent_model()"}),
+                          components=lambda: offline_components("detector")),
         scorers=(routed_to(intents=("out_of_scope",), clarification_counts=True),),
         metrics=out_of_scope_metrics,
         validate=_validate_intent,
@@ -513,7 +515,7 @@ def prompt_attacks_suite() -> Suite:
         description="In-the-wild jailbreak prompts: block rate of the input guardrail.",
         dataset=GOLDEN_DIR / "prompt_attacks.jsonl",
         solver=SolverSpec("pipeline.domain.guardrails.scan_input", _guard_solver("input"),
-                          private_keys=("_redacted",)),
+                          private_keys=("_redacted",), components=lambda: offline_components("input_guard")),
         # Scored against the label: an in-the-wild prompt that is not an attack (tag
         # not_attack, expected allow) passes when it is allowed.
         scorers=(guardrail_match(categories="ignore"),
@@ -548,7 +550,7 @@ def quality_suite() -> Suite:
         description="Response-quality validator against labelled defects: agreement and Cohen's kappa.",
         dataset=GOLDEN_DIR / "quality.jsonl",
         solver=SolverSpec("pipeline.domain.quality.QualityValidator", _quality_solver,
-                          params={"catalog": "BotocoreApiCatalog", "output_guard": "scan_output"}),
+                          components=lambda: offline_components("validator")),
         scorers=(quality_agreement(defect_below=0.5), quality_defects(defect_below=0.5)),
         metrics=quality_metrics,
         splits=None,

@@ -151,6 +151,12 @@ class OperationInfo(Protocol):
         """Required options as the CLI spells them."""
         ...
 
+    @property
+    def cli_removed(self) -> frozenset[str]:
+        """API members the CLI does not accept as options (``--version`` of ``aws eks
+        update-cluster-version`` is ``--kubernetes-version``)."""
+        ...
+
 
 class ConversationStore(Protocol):
     """Turns of a session, stored one item per turn so sessions never outgrow an item."""

@@ -23,8 +23,11 @@ from pathlib import Path
 
 from evals.benchmarks import BenchResult, percentile
 from evals.datasets import GOLDEN_DIR, load_cases
-from pipeline.domain.guardrails import scan_input
 from pipeline.domain.models import SECRET_CATEGORIES
+from pipeline.handlers.composition import offline_services
+
+#: The input guardrail of the composition root (the Lambdas', the CLI's and the eval's).
+scan_input = offline_services().input_guard
 
 AREA = "guardrails"
 TARGET_TEXTS = 20_000

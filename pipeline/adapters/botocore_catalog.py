@@ -9,12 +9,14 @@ Cost model (DESIGN.md §6): listing services costs ~0.05-0.1 s and each service 
 region list and every service model are loaded on first use and cached for the life of
 the process (a warm Lambda keeps them).
 
-The AWS CLI is not a one-to-one mirror of the API, so three things need their own lists
-here: CLI service aliases (``s3api`` is the ``s3`` API, ``configservice`` is ``config``,
-``deploy`` is ``codedeploy``), the CLI's hand-written high-level commands
-(``aws s3 cp``, ``aws logs tail``, ``aws eks update-kubeconfig`` …), and its global
-options (``--region``, ``--output``, ``--query`` …). High-level commands whose options
-are listed here are checked; the others accept any option (``open_parameters``).
+The AWS CLI is not a one-to-one mirror of the API: its top-level names (``s3api`` is the
+``s3`` API, ``configservice`` is ``config``), its own commands (``aws s3 cp``,
+``aws eks update-kubeconfig``, ``aws logs tail``), the options it adds to API operations
+(``aws ec2 authorize-security-group-ingress --protocol --port --cidr``) and the required
+options it changes (``aws ec2 run-instances --count``) come from the CLI catalogue
+(:mod:`pipeline.domain.quality.cli_catalogue`), built from the ``awscli`` package's own
+command table by ``python -m evals.build_cli_catalogue``. CLI commands whose options are
+not listed accept any option (``open_parameters``).
 
 Example:
     >>> catalog = BotocoreApiCatalog()
@@ -32,122 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: CLI command name -> botocore service name, for the services the CLI renames.
-CLI_SERVICE_ALIASES: dict[str, str] = {
-    "s3api": "s3",
-    "configservice": "config",
-    "deploy": "codedeploy",
-}
-
-#: Options every ``aws`` command accepts. Values: True when the option takes a value.
-GLOBAL_OPTIONS: dict[str, bool] = {
-    "--region": True,
-    "--output": True,
-    "--query": True,
-    "--profile": True,
-    "--endpoint-url": True,
-    "--color": True,
-    "--ca-bundle": True,
-    "--cli-read-timeout": True,
-    "--cli-connect-timeout": True,
-    "--cli-binary-format": True,
-    "--cli-input-json": True,
-    "--cli-input-yaml": True,
-    "--generate-cli-skeleton": False,  # takes an optional value: input|output|yaml-input
-    "--max-items": True,
-    "--starting-token": True,
-    "--page-size": True,
-    "--debug": False,
-    "--no-verify-ssl": False,
-    "--no-paginate": False,
-    "--no-sign-request": False,
-    "--no-cli-pager": False,
-    "--cli-auto-prompt": False,
-    "--no-cli-auto-prompt": False,
-    "--version": False,
-    "--help": False,
-}
-
-_S3_TRANSFER_OPTIONS = (
-    "--dryrun --quiet --include --exclude --acl --follow-symlinks --no-follow-symlinks "
-    "--no-guess-mime-type --sse --sse-c --sse-c-key --sse-kms-key-id --sse-c-copy-source "
-    "--sse-c-copy-source-key --storage-class --grants --website-redirect --content-type "
-    "--cache-control --content-disposition --content-encoding --content-language --expires "
-    "--source-region --only-show-errors --no-progress --page-size --ignore-glacier-warnings "
-    "--force-glacier-transfer --request-payer --metadata --metadata-directive --copy-props "
-    "--expected-size --recursive --checksum-mode --checksum-algorithm --no-overwrite "
-    "--case-conflict"
-)
-
-#: The CLI's high-level (customisation) commands: service -> command -> known options.
-#: ``None`` means the options are not listed here, so any option is accepted.
-HIGH_LEVEL_COMMANDS: dict[str, dict[str, str | None]] = {
-    "s3": {
-        "cp": _S3_TRANSFER_OPTIONS,
-        "mv": _S3_TRANSFER_OPTIONS,
-        "sync": _S3_TRANSFER_OPTIONS + " --delete --exact-timestamps --size-only",
-        "rm": "--dryrun --quiet --recursive --request-payer --include --exclude --only-show-errors --page-size",
-        "ls": "--recursive --human-readable --summarize --request-payer --page-size --bucket-name-prefix "
-              "--bucket-region",
-        "mb": "--tags",
-        "rb": "--force",
-        "presign": "--expires-in",
-        "website": "--index-document --error-document",
-    },
-    "logs": {"tail": "--follow --since --format --filter-pattern --log-stream-names "
-                     "--log-stream-name-prefix"},
-    "ecr": {"get-login-password": "", "get-login": None},
-    "ecr-public": {"get-login-password": ""},
-    "eks": {"update-kubeconfig": "--name --kubeconfig --role-arn --dry-run --verbose --alias --user-alias",
-            "get-token": "--cluster-name --role-arn --cluster-id"},
-    "configure": {"": None, "list": None, "get": None, "set": None, "sso": None, "sso-session": None,
-                  "import": None, "list-profiles": None, "export-credentials": None, "add-model": None},
-    "sso": {"login": "--sso-session --no-browser --use-device-code", "logout": ""},
-    "deploy": {"push": None, "register": None, "deregister": None, "install": None, "uninstall": None},
-    "cloudformation": {
-        "deploy": "--template-file --stack-name --s3-bucket --s3-prefix --force-upload --kms-key-id "
-                  "--parameter-overrides --capabilities --no-execute-changeset --disable-rollback "
-                  "--role-arn --notification-arns --fail-on-empty-changeset --no-fail-on-empty-changeset "
-                  "--tags --resolve-s3",
-        "package": "--template-file --s3-bucket --s3-prefix --kms-key-id --output-template-file "
-                   "--use-json --force-upload --metadata",
-    },
-    "rds": {"generate-db-auth-token": "--hostname --port --username"},
-    "emr": {"create-cluster": None, "add-steps": None, "ssh": None, "socks": None, "get": None,
-            "put": None, "create-default-roles": None, "add-instance-groups": None,
-            "install-applications": None, "restore-from-hbase-backup": None,
-            "schedule-hbase-backup": None, "disable-hbase-backups": None, "create-hbase-backup": None},
-    "codeartifact": {"login": None},
-    "codecommit": {"credential-helper": None},
-    "cloudfront": {"sign": None, "create-invalidation": None},
-    "cloudtrail": {"validate-logs": None},
-    "ec2-instance-connect": {"ssh": None, "open-tunnel": None},
-    "ecs": {"deploy": None},
-    "dynamodb": {"wizard": None},
-    "gamelift": {"upload-build": None, "get-game-session-log": None},
-    "opsworks": {"register": None},
-    "datapipeline": {"list-runs": None, "create-default-roles": None},
-    "history": {"list": None, "show": None},
-    "cli": {},
-    "help": {"": None},
-}
-
-#: Options the CLI adds to API operations (customisations), with the required API members
-#: they can stand in for: ``aws lambda create-function --zip-file`` fills ``Code``.
-CLI_EXTRA_OPTIONS: dict[tuple[str, str], dict[str, str | None]] = {
-    ("lambda", "CreateFunction"): {"zip-file": "Code"},
-    ("lambda", "PublishLayerVersion"): {"zip-file": "Content"},
-    ("ec2", "RunInstances"): {"associate-public-ip-address": None, "secondary-private-ip-addresses": None,
-                              "secondary-private-ip-address-count": None},
-    ("ec2", "GetPasswordData"): {"priv-launch-key": None},
-    ("iam", "CreateVirtualMFADevice"): {"outfile": None, "bootstrap-method": None},
-    ("cloudwatch", "PutMetricData"): {"metric-name": "MetricData", "value": None, "unit": None,
-                                      "timestamp": None, "dimensions": None, "statistic-values": None,
-                                      "storage-resolution": None},
-}
-
-#: Top-level CLI commands that are not AWS services.
-CLI_ONLY_TOP_LEVEL: frozenset[str] = frozenset({"configure", "history", "help", "ddb", "cli-dev"})
+from pipeline.domain.quality.cli_catalogue import CliCatalogue, cli_catalogue
 
 #: Names customers use for services (the catalog also accepts botocore's own ids).
 CUSTOMER_SERVICE_NAMES: tuple[str, ...] = (
@@ -185,7 +72,8 @@ class BotocoreOperation:
         high_level: True for CLI customisations, which boto3 does not have.
         cli_options: Extra options the CLI accepts for this operation (dashed names).
         cli_required: Required members as the CLI sees them (some are filled by
-            ``cli_options``, e.g. ``--zip-file`` fills ``Code``).
+            ``cli_options``, e.g. ``--count`` fills ``MinCount`` and ``MaxCount``).
+        cli_removed: API members the CLI does not accept as options (dashed names).
     """
 
     name: str
@@ -195,10 +83,7 @@ class BotocoreOperation:
     high_level: bool = False
     cli_options: frozenset[str] = frozenset()
     cli_required: frozenset[str] = frozenset()
-
-
-def _options_to_parameters(options: str) -> frozenset[str]:
-    return frozenset(o.lstrip("-") for o in options.split())
+    cli_removed: frozenset[str] = frozenset()
 
 
 class BotocoreApiCatalog:
@@ -207,10 +92,14 @@ class BotocoreApiCatalog:
     Args:
         session: A ``botocore.session.Session``; one is created on first use when None
             (creating it is deferred because importing botocore costs ~0.1 s).
+        cli: What the AWS CLI adds to the models; the shipped catalogue when None.
     """
 
-    def __init__(self, session: Any | None = None) -> None:
+    def __init__(self, session: Any | None = None, cli: CliCatalogue | None = None) -> None:
         self._session = session
+        self._cli = cli if cli is not None else cli_catalogue()
+        #: CLI top-level name -> botocore name, where they differ (``s3api`` -> ``s3``).
+        self._cli_aliases = {k: v for k, v in self._cli.services.items() if v is not None and v != k}
         self._lock = threading.Lock()
         self._services: frozenset[str] | None = None
         self._regions: frozenset[str] | None = None
@@ -266,7 +155,7 @@ class BotocoreApiCatalog:
     def resolve_service(self, name: str) -> str | None:
         """The botocore service name for a CLI or boto3 name, or None if unknown."""
         key = name.strip().lower()
-        key = CLI_SERVICE_ALIASES.get(key, key)
+        key = self._cli_aliases.get(key, key)
         if key in self._service_set():
             return key
         return None
@@ -274,7 +163,7 @@ class BotocoreApiCatalog:
     def has_service(self, name: str) -> bool:
         """True for a boto3 client name (``s3``), a CLI name (``s3api``) or CLI-only command."""
         key = name.strip().lower()
-        return key in CLI_ONLY_TOP_LEVEL or self.resolve_service(key) is not None
+        return self._cli.is_top_level(key) or self.resolve_service(key) is not None
 
     def operation(self, service: str, operation: str) -> BotocoreOperation | None:
         """Look up an operation by CLI name (``describe-instances``) or boto3 name.
@@ -291,21 +180,19 @@ class BotocoreApiCatalog:
         return result
 
     def _lookup(self, service: str, operation: str) -> BotocoreOperation | None:
-        high_level = HIGH_LEVEL_COMMANDS.get(service, {})
-        if operation in high_level:
-            options = high_level[operation]
-            parameters = _options_to_parameters(options or "")
+        found, options = self._cli.command(service, operation)
+        if found:
             return BotocoreOperation(
                 name=operation,
-                parameters=parameters,
+                parameters=options or frozenset(),
                 required=frozenset(),
                 open_parameters=options is None,
                 high_level=True,
             )
-        if operation == "wait" or operation == "help":
+        if operation in ("wait", "help"):
             return BotocoreOperation(operation, frozenset(), frozenset(), open_parameters=True, high_level=True)
-        # In the CLI, ``s3`` is the high-level namespace: ``aws s3 get-object`` is wrong.
-        if service == "s3" and "-" in operation:
+        # In the CLI, ``s3`` holds only the CLI's own commands: ``aws s3 get-object`` is wrong.
+        if self._cli.botocore_service(service) is None and service in self._cli.services and "-" in operation:
             return None
         botocore_name = self.resolve_service(service)
         if botocore_name is None:
@@ -319,12 +206,29 @@ class BotocoreApiCatalog:
         shape = self._model(botocore_name).operation_model(api_name).input_shape
         members = frozenset(shape.members) if shape is not None else frozenset()
         required = frozenset(shape.required_members) if shape is not None else frozenset()
-        extras = CLI_EXTRA_OPTIONS.get((botocore_name, api_name), {})
+        delta = self._cli.operation_delta(self._cli_name(service, botocore_name), _xform(api_name, "-"))
+        cli_required = required if delta.required is None else delta.required
         return BotocoreOperation(
-            name=api_name, parameters=members, required=required,
-            cli_options=frozenset(extras),
-            cli_required=required - {member for member in extras.values() if member},
+            name=api_name,
+            parameters=members,
+            required=required,
+            cli_options=delta.add,
+            cli_required=cli_required,
+            cli_removed=delta.remove,
         )
+
+    def _cli_name(self, service: str, botocore_name: str) -> str:
+        """The CLI top-level name of a service (``s3`` -> ``s3api`` for API operations)."""
+        if self._cli.botocore_service(service) == botocore_name:
+            return service
+        for cli_name, target in self._cli_aliases.items():
+            if target == botocore_name:
+                return cli_name
+        return botocore_name
+
+    def cli_options(self) -> dict[str, bool]:
+        """Options every ``aws`` command takes (True: takes a value), from the CLI catalogue."""
+        return dict(self._cli.global_options)
 
     def is_region(self, name: str) -> bool:
         """True for a region in any partition (``us-east-1``, ``cn-north-1``, ``us-gov-west-1``)."""
@@ -344,7 +248,7 @@ class BotocoreApiCatalog:
 
     def service_ids(self) -> Sequence[str]:
         """Every botocore service name plus the CLI aliases."""
-        return tuple(sorted(self._service_set() | set(CLI_SERVICE_ALIASES)))
+        return tuple(sorted(self._service_set() | set(self._cli_aliases)))
 
 
 def _normalise(name: str) -> str:

@@ -33,6 +33,8 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline.domain.models import (
+    GENERATION_MODES,
+    HISTORY_TURNS,
     INTENTS,
     Generation,
     GuardrailAction,
@@ -70,8 +72,8 @@ __all__ = [
 # Vocabulary
 # ---------------------------------------------------------------------------
 
-#: How ``ResponseGenerator.generate`` may be asked to reply.
-MODES: tuple[str, ...] = ("answer", "clarification", "escalation", "fallback")
+#: How ``ResponseGenerator.generate`` may be asked to reply (defined in ``models``).
+MODES: tuple[str, ...] = GENERATION_MODES
 
 #: The template that serves each non-answer mode. Answer-mode selection skips these ids.
 MODE_TEMPLATE_IDS: Mapping[str, str] = {
@@ -82,9 +84,6 @@ MODE_TEMPLATE_IDS: Mapping[str, str] = {
 
 #: Regeneration strategies; attempt ``n`` uses ``STRATEGIES[min(n - 1, len - 1)]``.
 STRATEGIES: tuple[str, ...] = ("default", "strict", "conservative")
-
-#: Completed turns of the conversation sent with each request (as Converse messages).
-HISTORY_TURNS = 4
 
 #: Per-turn character cap for history, so a long earlier answer cannot crowd out the question.
 _HISTORY_TEXT_CHARS = 1200
@@ -579,12 +578,12 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _completed_turns(history: Sequence[Turn]) -> list[Turn]:
+def _completed_turns(history: Sequence[Turn], limit: int) -> list[Turn]:
     # Only turns with a reply: the current turn (already stored without one) and failed turns
     # are skipped, which also keeps the messages alternating user/assistant as Converse requires.
     done = [t for t in history if t.assistant_text and t.user_text]
     done.sort(key=lambda t: t.turn_index)
-    return done[-HISTORY_TURNS:]
+    return done[-limit:] if limit > 0 else []
 
 
 def _alternatives_text(intent: IntentResult | None) -> str:
@@ -607,12 +606,13 @@ def render_request(
     intent: IntentResult | None,
     history: Sequence[Turn] = (),
     strategy: str = "default",
+    history_turns: int = HISTORY_TURNS,
 ) -> ModelRequest:
     """Render a template into a model request.
 
     The system prompt is the template's, plus the strategy's extra instructions, plus a
-    ``<format>`` block listing the directives. The last :data:`HISTORY_TURNS` completed
-    turns become alternating user/assistant messages before the filled-in user template.
+    ``<format>`` block listing the directives. The last ``history_turns`` completed turns
+    become alternating user/assistant messages before the filled-in user template.
 
     Args:
         template: The template to render.
@@ -620,6 +620,7 @@ def render_request(
         intent: The detected intent, if any (fills ``{intent}``, ``{alternatives}``, …).
         history: Earlier turns of the session (redacted); incomplete turns are skipped.
         strategy: One of :data:`STRATEGIES`.
+        history_turns: How many completed turns to include (the ``HISTORY_TURNS`` setting).
 
     Returns:
         The request, containing only redacted text.
@@ -629,7 +630,7 @@ def render_request(
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
-    turns = _completed_turns(history)
+    turns = _completed_turns(history, history_turns)
     intent_id = intent.intent if intent is not None else "unknown"
     values = {
         "query": query.strip(),
@@ -742,9 +743,11 @@ class ResponseGenerator:
         *,
         output_guard: Callable[[str], GuardrailVerdict] | None = None,
         template_versions: Mapping[str, str] | None = None,
+        history_turns: int = HISTORY_TURNS,
     ) -> None:
         self._model = model
         self._prompts = prompts
+        self._history_turns = history_turns
         self._output_guard = output_guard
         self._template_versions = dict(template_versions or {})
         self._templates: tuple[PromptTemplate, ...] | None = None
@@ -817,7 +820,9 @@ class ResponseGenerator:
         if "mode:static" in template.format_instructions:
             return self._static_reply(template, query, intent, history, strategy, attempt), None
 
-        request = render_request(template, query, intent=intent, history=history, strategy=strategy)
+        request = render_request(
+            template, query, intent=intent, history=history, strategy=strategy, history_turns=self._history_turns
+        )
         started = time.perf_counter()
         response = self._model.generate(request)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
@@ -864,7 +869,7 @@ class ResponseGenerator:
                 f"template {template.template_id}/{template.version} is not static (needs 'mode:static')"
             )
         # Rendering with the default strategy: a static reply has no strategy-specific text.
-        request = render_request(template, query, intent=intent, history=history)
+        request = render_request(template, query, intent=intent, history=history, history_turns=self._history_turns)
         return Generation(
             text=request.messages[-1].text.strip(),
             template_id=template.template_id,

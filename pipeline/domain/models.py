@@ -62,6 +62,16 @@ QUALITY_CHECKS: tuple[str, ...] = (
     "safety",
 )
 
+#: How a reply is generated: ``answer`` (the intent's template), ``clarification`` and
+#: ``escalation`` (the workflow's Clarify / Escalate tasks), ``fallback`` (a static reply).
+#: The one definition: the generator and the workflow's generation step both use it.
+GENERATION_MODES: tuple[str, ...] = ("answer", "clarification", "escalation", "fallback")
+
+#: Completed earlier turns of a conversation given to the intent detector and the model.
+#: The one default: ``Settings.history_turns`` (env ``HISTORY_TURNS``) starts from it and the
+#: composition root passes that one value to every step and to the generator.
+HISTORY_TURNS: int = 6
+
 
 class GuardrailAction(StrEnum):
     """What the pipeline does with a text after a guardrail has looked at it."""

@@ -33,6 +33,8 @@ from pipeline.domain.budget import (
     model_call_timeout,
 )
 from pipeline.domain.models import (
+    GENERATION_MODES,
+    HISTORY_TURNS,
     Feedback,
     Generation,
     GuardrailVerdict,
@@ -105,7 +107,8 @@ class QualityValidating(Protocol):
 
 
 ROUTES = ("answer", "clarify", "escalate")
-MODES = ("answer", "clarification", "escalation")
+#: The generation step accepts every generation mode (one definition, in ``models``).
+MODES = GENERATION_MODES
 _ROUTE_TO_RESPONSE_TYPE = {
     "answer": ResponseType.ANSWER,
     "clarify": ResponseType.CLARIFICATION,
@@ -356,7 +359,7 @@ class IntentStep:
         conversations: ConversationStore,
         *,
         route: Callable[[IntentResult], str],
-        history_turns: int = 6,
+        history_turns: int = HISTORY_TURNS,
     ) -> None:
         self._detector = detector
         self._conversations = conversations
@@ -381,7 +384,7 @@ class GenerationStep:
         generator: ResponseGenerating,
         conversations: ConversationStore,
         *,
-        history_turns: int = 6,
+        history_turns: int = HISTORY_TURNS,
         clock: Clock | None = None,
         budget: LatencyBudget | None = None,
     ) -> None:

@@ -14,7 +14,9 @@ Environment (all optional; defaults in brackets):
 * ``MODEL_BACKEND`` = ``bedrock`` | ``offline`` [offline]; ``MODEL_ID`` [the template's].
 * ``NLP_BACKEND`` = ``comprehend`` | ``offline`` [offline].
 * ``QUALITY_THRESHOLD`` [the validator's], ``MAX_REGENERATIONS`` [2], ``HISTORY_TURNS``
-  [6], ``CONVERSATION_TTL_DAYS`` [30], ``FEEDBACK_WINDOW_HOURS`` [24].
+  [``models.HISTORY_TURNS``: completed turns given to the intent detector and the model;
+  one value for the steps and the generator], ``CONVERSATION_TTL_DAYS`` [30],
+  ``FEEDBACK_WINDOW_HOURS`` [24].
 * ``LATENCY_BUDGET_MS`` [25000; 0 = no budget] and ``GENERATION_P95_MS`` [12000, the prior
   of the measured p95 generation latency]: see :mod:`pipeline.domain.budget`.
 * ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``
@@ -26,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import threading
@@ -35,6 +38,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain.models import HISTORY_TURNS
 from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError, WorkflowInputError
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
@@ -83,7 +87,7 @@ class Settings:
     model_id: str | None = None
     quality_threshold: float | None = None
     max_regenerations: int = 2
-    history_turns: int = 6
+    history_turns: int = HISTORY_TURNS
     conversation_ttl_days: int = 30
     feedback_window_hours: float = 24.0
     latency_budget_ms: int = 25_000
@@ -119,7 +123,7 @@ class Settings:
             model_id=env.get("MODEL_ID") or None,
             quality_threshold=_number(env, "QUALITY_THRESHOLD", None, float, 0.0, 1.0),
             max_regenerations=_number(env, "MAX_REGENERATIONS", 2, int, 0, 10),
-            history_turns=_number(env, "HISTORY_TURNS", 6, int, 0, 100),
+            history_turns=_number(env, "HISTORY_TURNS", HISTORY_TURNS, int, 0, 100),
             conversation_ttl_days=_number(env, "CONVERSATION_TTL_DAYS", 30, int, 1, 3650),
             feedback_window_hours=_number(
                 env, "FEEDBACK_WINDOW_HOURS", 24.0, float, 0.01, 24.0 * 90
@@ -145,11 +149,53 @@ def region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
+def describe(value: Any) -> Any:
+    """A JSON-able description of a constructor argument: plain values as they are,
+    functions and classes by ``module.qualname`` (``lru_cache(…)`` when wrapped), other
+    objects by their class."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): describe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | frozenset | set):
+        return [describe(v) for v in value]
+    wrapped = getattr(value, "__wrapped__", None)
+    if wrapped is not None and callable(value):
+        return f"lru_cache({describe(wrapped)})"
+    if hasattr(value, "__qualname__"):  # a function or a class
+        return f"{value.__module__}.{value.__qualname__}"
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 class Services:
-    """The object graph for one :class:`Settings`; every member is built on first use."""
+    """The object graph for one :class:`Settings`; every member is built on first use.
+
+    Every domain component is built by :meth:`_build`, which records the arguments it was
+    really given (:attr:`constructor_args`): run records and tests read them from here.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.constructor_args: dict[str, dict[str, Any]] = {}
+
+    def _build(self, name: str, factory: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        bound = inspect.signature(factory).bind(*args, **kwargs)
+        bound.apply_defaults()
+        self.constructor_args[name] = {
+            "class": describe(factory),
+            "args": {key: describe(value) for key, value in bound.arguments.items()},
+        }
+        return factory(*args, **kwargs)
+
+    def describe_components(self, *names: str) -> dict[str, dict[str, Any]]:
+        """The real constructor arguments of the named components (built if need be)."""
+        described: dict[str, dict[str, Any]] = {}
+        for name in names:
+            component = getattr(self, name)
+            # Pure functions (the guardrails) are chosen, not constructed: name them.
+            described[name] = self.constructor_args.get(name) or {"function": describe(component)}
+        return described
 
     # -- AWS clients (boto3 imported here only) -----------------------------------------
 
@@ -294,13 +340,20 @@ class Services:
     def detector(self) -> Any:
         from pipeline.domain.intent import IntentDetector, load_intent_model
 
-        return IntentDetector(load_intent_model(), self.nlp)
+        return self._build("detector", IntentDetector, load_intent_model(), self.nlp)
 
     @cached_property
     def generator(self) -> Any:
         from pipeline.domain.generation import ResponseGenerator
 
-        return ResponseGenerator(self.model, self.prompts, output_guard=self.output_guard)
+        return self._build(
+            "generator",
+            ResponseGenerator,
+            self.model,
+            self.prompts,
+            output_guard=self.output_guard,
+            history_turns=self.settings.history_turns,
+        )
 
     @cached_property
     def validator(self) -> Any:
@@ -315,7 +368,7 @@ class Services:
         }
         if self.settings.quality_threshold is not None:
             options["threshold"] = self.settings.quality_threshold
-        return QualityValidator(BotocoreApiCatalog(), **options)
+        return self._build("validator", QualityValidator, BotocoreApiCatalog(), **options)
 
     # -- the step services the handlers call -----------------------------------------------
 
@@ -396,6 +449,16 @@ def services(settings: Settings | None = None) -> Services:
         with _lock:
             found = _services.setdefault(settings, Services(settings))
     return found
+
+
+def offline_services() -> Services:
+    """The object graph on the offline defaults (offline model and NLP, memory stores).
+
+    The batch CLI, the eval suites, the benchmarks and the tests all take their detectors
+    and validator from here, so they measure the components the Lambdas build (the same
+    :class:`Services` code, with :class:`Settings` defaults instead of the environment).
+    """
+    return services(Settings())
 
 
 def reset() -> None:

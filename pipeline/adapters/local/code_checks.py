@@ -54,6 +54,9 @@ def precheck_shell(script: str) -> tuple[str | None, bool]:
         compound syntax that only ``bash -n`` can judge.
     """
     logical_lines = _join_continuations(script)
+    # A quoted argument may span lines ('{ … }' JSON): then only the whole script lexes,
+    # and bash -n judges it.
+    multi_line_quotes = False
     for number, line in enumerate(logical_lines, start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -65,13 +68,16 @@ def precheck_shell(script: str) -> tuple[str | None, bool]:
             list(lexer)
         except ValueError as exc:
             message = str(exc).lower()
+            if "quotation" in message and _lexes("\n".join(logical_lines)):
+                multi_line_quotes = True
+                continue
             if "quotation" in message:
                 quote = "single" if _odd_quote(stripped, "'") else "double"
                 return f"unterminated {quote} quote", False
             return f"line {number}: {message}", False
         if _LEADING_OPERATOR.match(stripped):
             return f"line {number}: starts with an operator", False
-    needs_shell = bool(_COMPOUND.search(script))
+    needs_shell = multi_line_quotes or bool(_COMPOUND.search(script))
     if not needs_shell:
         last = next((line for line in reversed(logical_lines) if line.strip()), "")
         if _DANGLING_OPERATOR.search(last):
@@ -79,6 +85,17 @@ def precheck_shell(script: str) -> tuple[str | None, bool]:
         if _unbalanced_parentheses(script):
             return "unbalanced parentheses", False
     return None, needs_shell
+
+
+def _lexes(text: str) -> bool:
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=False)
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    try:
+        list(lexer)
+    except ValueError:
+        return False
+    return True
 
 
 def _odd_quote(line: str, quote: str) -> bool:

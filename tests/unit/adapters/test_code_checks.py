@@ -87,3 +87,11 @@ def test_yaml_degrades_without_pyyaml(monkeypatch):
 def test_json():
     assert check_json('{"Version": "2012-10-17"}') is None
     assert "line 1" in check_json('{"a": 1,}')
+
+
+def test_a_quoted_argument_may_span_lines():
+    from pipeline.adapters.local.code_checks import check_shell
+
+    script = "aws application-autoscaling put-scaling-policy \\\n  --policy-name p \\\n  --config '{\n    \"TargetValue\": 60.0\n  }'\n"
+    assert check_shell(script) is None
+    assert check_shell("echo 'never closed\necho next\n") is not None

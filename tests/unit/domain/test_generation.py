@@ -386,3 +386,10 @@ def test_fallback_mode_is_static_and_calls_no_model(store):
     )
     assert generation.template_id == "fallback" and generation.model_id == "static"
     assert verdict is None and model.calls == 0
+
+
+def test_render_includes_as_many_turns_as_the_history_setting_says():
+    history = [_turn(i, f"question {i}", f"answer {i}") for i in range(6)]
+    request = render_request(_tpl(), "follow-up", intent=None, history=history, history_turns=2)
+    assert [m.text for m in request.messages[:-1]] == ["question 4", "answer 4", "question 5", "answer 5"]
+    assert render_request(_tpl(), "follow-up", intent=None, history=history, history_turns=0).messages[:-1] == ()

@@ -25,6 +25,7 @@ class FakeOperation:
     high_level: bool = False
     cli_options: frozenset[str] = frozenset()
     cli_required: frozenset[str] = frozenset()
+    cli_removed: frozenset[str] = frozenset()
 
 
 class FakeCatalog:
@@ -150,12 +151,20 @@ def test_made_up_region(validator):
 
 @pytest.mark.parametrize(
     "snippet",
-    ["[INSERT BUCKET NAME]", "TODO: fill in", "{{bucket_name}}", "`s3://<your-bucket>/data`"],
+    ["[INSERT BUCKET NAME]", "TODO: fill in", "{{bucket_name}}", "`s3://<value>/data`", "`s3://<xxx>/data`"],
 )
 def test_unexplained_placeholders_fail(validator, snippet):
     response = f"Copy the data to {snippet} and check the S3 console afterwards."
     report = validator.validate("Where should I copy the S3 data?", response)
     assert "accuracy" in failing(report), report.issues
+
+
+@pytest.mark.parametrize("snippet", ["`s3://<your-bucket>/data`", "`arn:aws:s3:::<bucket-name>/*`"])
+def test_self_describing_angle_placeholders_pass(validator, snippet):
+    # The AWS documentation's own convention: the name says what goes there.
+    response = f"Copy the data to {snippet} and check the S3 console afterwards."
+    report = validator.validate("Where should I copy the S3 data?", response)
+    assert "accuracy" not in failing(report), report.issues
 
 
 def test_explained_placeholder_markdown_link_and_cfn_resolve_pass(validator):
@@ -287,3 +296,14 @@ def test_report_serialises_for_the_batch_cli(validator):
     data = report.to_dict()
     assert data["passed"] is False
     assert {"check": "accuracy", "message": "line 1: `us-west-3` is not an AWS region"} in data["issues"]
+
+
+def test_json_excerpt_and_angle_placeholders_in_shell_are_not_syntax_errors(validator):
+    response = (
+        "Add these keys to the task definition:\n\n```json\n\"taskRoleArn\": \"arn:aws:iam::111122223333:role/r\",\n"
+        "\"cpu\": \"256\"\n```\n\nThen fetch it:\n\n```bash\necho <finding-id>\n```\n"
+    )
+    report = validator.validate("How do I set the task role in the S3 task definition?", response)
+    assert "accuracy" not in failing(report), report.issues
+    broken = "Use:\n\n```json\n{\"cpu\": \"256\",}\n```\n"
+    assert "accuracy" in failing(validator.validate("Show me an S3 example", broken))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.adapters.botocore_catalog import BotocoreApiCatalog
-from pipeline.domain.quality import QualityValidator, _question_parts
+from pipeline.domain.quality import QualityValidator, question_parts
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def _failed(validator: QualityValidator, query: str, response: str, check: str) 
     ],
 )
 def test_question_parts(query: str, parts: int) -> None:
-    assert len(_question_parts(query)) == parts
+    assert len(question_parts(query)) == parts
 
 
 def test_second_action_ignored_fails(validator: QualityValidator) -> None:
@@ -120,3 +120,28 @@ def test_inline_cli_call_with_options_must_be_complete(validator: QualityValidat
     assert validator.validate(query, complete).passed
     accuracy = {c.check: c.score for c in validator.validate(query, named).checks}["accuracy"]
     assert accuracy == 1.0
+
+
+def test_context_statements_are_not_asks(validator: QualityValidator) -> None:
+    # A pasted error and a complaint say what the question is about; only the questions are asks.
+    query = (
+        "My boss is yelling at me because the site is down. CloudFront shows "
+        "<Error><Code>AccessDenied</Code></Error> for every page. How do I fix the S3 origin access?"
+    )
+    response = (
+        "I'm sorry about the pressure. The S3 origin is denying CloudFront:\n\n"
+        "1. Attach an origin access control to the distribution's S3 origin.\n"
+        "2. Add the bucket policy statement the console generates for that distribution.\n"
+        "3. Invalidate `/*` and reload the page."
+    )
+    assert not _failed(validator, query, response, "completeness")
+
+
+def test_an_unanswered_second_question_still_fails(validator: QualityValidator) -> None:
+    query = "How do I enable versioning on my S3 bucket? And how do I restore a deleted object version?"
+    response = (
+        "Enable versioning on the bucket:\n\n"
+        "```bash\naws s3api put-bucket-versioning --bucket my-bucket "
+        "--versioning-configuration Status=Enabled\n```\n"
+    )
+    assert _failed(validator, query, response, "completeness")

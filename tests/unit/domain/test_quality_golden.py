@@ -13,10 +13,9 @@ import json
 import pytest
 
 from evals.datasets import GOLDEN_DIR, load_cases
-from pipeline.adapters.botocore_catalog import BotocoreApiCatalog
-from pipeline.adapters.local.code_checks import check_shell, check_yaml
 from pipeline.domain.models import QUALITY_CHECKS
 from pipeline.domain.quality import HARD_FAIL_LEVEL, QualityValidator
+from pipeline.handlers.composition import offline_services
 
 QUALITY_SET = GOLDEN_DIR / "quality.jsonl"
 #: On the v1 test split (60 cases written with the checks). 0.95 until two of its labels were
@@ -27,10 +26,8 @@ ACCEPTANCE = 0.93
 
 @pytest.fixture(scope="module")
 def validator() -> QualityValidator:
-    guardrails = pytest.importorskip("pipeline.domain.guardrails")
-    return QualityValidator(
-        BotocoreApiCatalog(), output_guard=guardrails.scan_output, shell_checker=check_shell, yaml_checker=check_yaml
-    )
+    # The validator the Lambdas, the batch CLI and the eval build: the composition root's.
+    return offline_services().validator
 
 
 def test_golden_set_shape():

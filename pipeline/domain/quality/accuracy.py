@@ -1,0 +1,234 @@
+"""``accuracy`` (GUIDE.md §5): placeholders, code that parses, real AWS calls and regions.
+
+**Placeholder rule.** ``[INSERT …]``, ``[PLACEHOLDER]``, ``TODO``/``FIXME``/``TBD``,
+``{{var}}`` (except CloudFormation's ``{{resolve:…}}``) and "lorem ipsum" are always
+defects. Generic angle-bracket placeholders (``<value>``, ``<xxx>``) pass only when
+the prose explains them: a sentence that names the placeholder together with "replace",
+"substitute", "where", "is your", "is the" …, or a blanket sentence such as "replace the
+placeholders in angle brackets with your values". Self-describing example values without
+brackets (``my-bucket``, ``YOUR_BUCKET_NAME``) and Markdown links are not placeholders.
+Self-describing angle-bracket names (``<bucket-name>``, ``<instance-id>``) are the AWS
+documentation's own convention and pass; only names that say nothing (``<value>``,
+``<xxx>``, lexicon ``generic_placeholders``) must be explained.
+
+Code blocks: Python parses (``ast``), JSON loads, YAML and shell pass the injected
+checkers; ``aws …`` commands (in shell blocks, inline code and plain prose) and boto3
+calls are checked by :mod:`~pipeline.domain.quality.aws_calls`; region names are real;
+well-known facts (limits, defaults, behaviour) are not contradicted (:mod:`.facts`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Callable, Sequence
+
+from pipeline.domain.models import QualityCheckResult
+from pipeline.domain.quality.aws_calls import Boto3Checker, CliChecker
+from pipeline.domain.quality.catalogue import catalogue
+from pipeline.domain.quality.facts import check_facts
+from pipeline.domain.quality.parsing import (
+    CodeBlock,
+    ParsedResponse,
+    has_prompts,
+    logical_lines,
+    sentences,
+    strip_doctest,
+)
+from pipeline.domain.quality.scoring import Findings
+from pipeline.ports import AwsApiCatalog
+
+_CATALOGUE = catalogue()
+_PLACEHOLDER_ALWAYS = _CATALOGUE.regex("accuracy.placeholder")
+_CASE_SENSITIVE_TODO = _CATALOGUE.regex("accuracy.todo_upper")
+_ANGLE = _CATALOGUE.regex("accuracy.angle_placeholder")
+_EXPLAIN_WORDS = _CATALOGUE.regex("accuracy.explain_words")
+_BLANKET_EXPLAIN = _CATALOGUE.regex("accuracy.blanket_explain")
+_REGION_LIKE = _CATALOGUE.regex("accuracy.region_like")
+_REGION_ARGUMENT = _CATALOGUE.regex("accuracy.region_argument")
+_HTML_TAGS = _CATALOGUE.words("html_tags")
+_GENERIC_PLACEHOLDERS = _CATALOGUE.words("generic_placeholders")
+_SHELL_LANGUAGES = _CATALOGUE.words("shell_languages")
+_PYTHON_LANGUAGES = _CATALOGUE.words("python_languages")
+_YAML_LANGUAGES = _CATALOGUE.words("yaml_languages")
+_JSON_LANGUAGES = _CATALOGUE.words("json_languages")
+_SESSION_LANGUAGES = frozenset({"console", "shell-session", "terminal"})
+_INLINE_CODE_SPAN = re.compile(r"`[^`\n]*`")
+#: ``aws <service> <command> [--option [value]] …`` written in plain prose (lower-case ``aws``).
+_PROSE_CLI = re.compile(
+    r"(?<![\w./@-])aws\s+[a-z0-9][a-z0-9-]*\s+[a-z0-9][a-z0-9-]*(?:\s+--[a-z0-9][\w-]*(?:[ =](?!-)[^\s,;`]+)?)*"
+)
+
+
+class AccuracyCheck:
+    """Scores ``accuracy``.
+
+    Args:
+        catalog: Offline AWS API knowledge for CLI and boto3 calls and regions.
+        shell_checker: ``script -> None | message`` for shell blocks.
+        yaml_checker: ``text -> None | message`` for YAML blocks.
+    """
+
+    def __init__(
+        self,
+        catalog: AwsApiCatalog,
+        shell_checker: Callable[[str], str | None],
+        yaml_checker: Callable[[str], str | None],
+    ) -> None:
+        self._catalog = catalog
+        self._shell_checker = shell_checker
+        self._yaml_checker = yaml_checker
+        self._cli = CliChecker(catalog)
+        self._boto3 = Boto3Checker(catalog)
+
+    def __call__(self, response: str, parsed: ParsedResponse) -> QualityCheckResult:
+        found = Findings()
+        self._placeholders(parsed, found)
+        for block in parsed.blocks:
+            if block.closed:
+                self._code_block(block, found)
+        for number, code in parsed.inline_code:
+            if code.startswith("aws "):
+                self._cli.check_line(code, number, found, inline=True)
+            else:
+                self._boto3.check_inline(code, number, found)
+        self._prose_commands(parsed, found)
+        check_facts(parsed, found)
+        self._regions(parsed, found)
+        # One defect per distinct message: the same wrong call twice is one mistake.
+        found.errors = list(dict.fromkeys(found.errors))
+        return found.result("accuracy")
+
+    def _prose_commands(self, parsed: ParsedResponse, found: Findings) -> None:
+        """``aws …`` commands written in plain text: the command and its options must exist.
+
+        Prose is not a script, so a command named without its required options passes, and
+        a word after ``aws <service>`` counts as a command only when it has a dash
+        (``describe-instances``) or is one ("aws s3 sync", not "aws account settings").
+        """
+        for number, line in parsed.prose:
+            if "aws " not in line:
+                continue
+            for match in _PROSE_CLI.finditer(_INLINE_CODE_SPAN.sub(" ", line)):
+                tokens = match.group(0).split()
+                service, command = tokens[1], tokens[2]
+                if not self._catalog.has_service(service):
+                    continue
+                if "-" not in command and self._catalog.operation(service, command) is None:
+                    continue
+                self._cli.check_line(match.group(0).rstrip(".:"), number, found, inline=True)
+
+    def _placeholders(self, parsed: ParsedResponse, found: Findings) -> None:
+        for number, line in enumerate(parsed.lines, start=1):
+            for match in _PLACEHOLDER_ALWAYS.finditer(line):
+                if match.group("todo") and not _CASE_SENSITIVE_TODO.search(match.group(0)):
+                    continue  # "todo" in lower case is an ordinary word (a todo app)
+                found.errors.append(f"line {number}: placeholder `{match.group(0).strip()}` left in the answer")
+        prose = parsed.prose_text
+        blanket = bool(_BLANKET_EXPLAIN.search(prose))
+        prose_sentences = sentences(prose)
+        reported: set[str] = set()
+        for number, line in enumerate(parsed.lines, start=1):
+            for match in _ANGLE.finditer(line):
+                inner = match.group(1)
+                if inner.lower() in _HTML_TAGS or inner in reported:
+                    continue
+                # `<bucket-name>`, `<instance-id>`: the documentation convention, clear as written.
+                if inner.lower() not in _GENERIC_PLACEHOLDERS:
+                    continue
+                if blanket or _explained(inner, prose_sentences):
+                    continue
+                reported.add(inner)
+                found.errors.append(
+                    f"line {number}: placeholder `<{inner}>` is not explained (say what to replace it with)"
+                )
+
+    def _code_block(self, block: CodeBlock, found: Findings) -> None:
+        language = block.language
+        text = block.text
+        first = text.lstrip().split("\n", 1)[0] if text.strip() else ""
+        if not language:
+            if first.startswith(("aws ", "$ ")):
+                language = "bash"
+            elif first.startswith(("{", "[")) and text.rstrip().endswith(("}", "]")) and '"' in text:
+                language = "json"
+            elif first.startswith(("import ", "from ")) and "boto3" in text:
+                language = "python"
+        if language in _PYTHON_LANGUAGES:
+            try:
+                tree = ast.parse(strip_doctest(text))
+            except SyntaxError as exc:
+                line_no = block.start_line + (exc.lineno or 1) - 1
+                found.errors.append(f"line {line_no}: Python code block does not parse ({exc.msg})")
+                return
+            self._boto3.check_tree(tree, block.start_line, found)
+        elif language in _JSON_LANGUAGES:
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as exc:
+                if not _json_fragment(text):
+                    line_no = block.start_line + exc.lineno - 1
+                    found.errors.append(f"line {line_no}: JSON code block is not valid JSON ({exc.msg})")
+        elif language in _YAML_LANGUAGES:
+            error = self._yaml_checker(text)
+            if error:
+                found.errors.append(f"line {block.start_line}: YAML code block does not parse ({error})")
+        elif language in _SHELL_LANGUAGES:
+            script = text
+            if language in _SESSION_LANGUAGES or has_prompts(text):
+                script = "\n".join(
+                    line.lstrip()[2:] for line in text.splitlines() if line.lstrip().startswith("$ ")
+                )
+            # `<bucket-name>` placeholders are words to the reader, redirections to bash.
+            checked = _ANGLE.sub(lambda m: m.group(1).replace(" ", "_"), script)
+            error = self._shell_checker(checked) if script.strip() else None
+            if error:
+                found.errors.append(f"line {block.start_line}: shell code block does not parse ({error})")
+                return
+            for offset, line in logical_lines(script):
+                if "aws" in line:
+                    self._cli.check_line(line, block.start_line + offset, found, inline=False)
+
+    def _regions(self, parsed: ParsedResponse, found: Findings) -> None:
+        seen: set[str] = set()
+        for number, line in enumerate(parsed.lines, start=1):
+            for match in _REGION_ARGUMENT.finditer(line):
+                region = match.group(1)
+                if region not in seen and not _REGION_LIKE.fullmatch(region):
+                    seen.add(region)
+                    if not self._catalog.is_region(region):
+                        found.errors.append(f"line {number}: `{region}` is not an AWS region")
+            for match in _REGION_LIKE.finditer(line):
+                region = match.group(1)
+                if region in seen:
+                    continue
+                seen.add(region)
+                if not self._catalog.is_region(region):
+                    found.errors.append(f"line {number}: `{region}` is not an AWS region")
+
+
+def _json_fragment(text: str) -> bool:
+    """An excerpt of a larger document (``"key": value, …``), valid once wrapped in braces."""
+    if not text.lstrip().startswith('"'):
+        return False
+    try:
+        json.loads("{" + text + "}")
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _explained(inner: str, prose_sentences: Sequence[str]) -> bool:
+    bracketed = f"<{inner}>"
+    loose = re.compile(
+        r"\b" + r"[\s_-]?".join(re.escape(p) for p in re.split(r"[\s_-]+", inner)) + r"\b",
+        re.IGNORECASE,
+    )
+    for sentence in prose_sentences:
+        if (bracketed in sentence or loose.search(sentence)) and _EXPLAIN_WORDS.search(sentence):
+            # A sentence that only *uses* the placeholder in a command does not explain it.
+            if bracketed in sentence and not _EXPLAIN_WORDS.search(sentence.replace(bracketed, " ")):
+                continue
+            return True
+    return False

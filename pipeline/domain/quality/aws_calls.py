@@ -1,0 +1,254 @@
+"""AWS CLI commands and boto3 calls checked against the :class:`~pipeline.ports.AwsApiCatalog`.
+
+Part of ``accuracy``: ``aws <service> <command> --option`` must name a real CLI service,
+command and options (the CLI's own customisations included), with the required options
+given when the call is complete; ``client.method(Param=…)`` must be a real boto3 client
+method with real parameters.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from collections.abc import Sequence
+
+from pipeline.domain.quality.catalogue import catalogue
+from pipeline.domain.quality.cli_catalogue import cli_catalogue
+from pipeline.domain.quality.parsing import shell_tokens
+from pipeline.domain.quality.scoring import Findings
+from pipeline.ports import AwsApiCatalog
+
+_CATALOGUE = catalogue()
+_BOTO3_CLIENT_HELPERS = _CATALOGUE.words("boto3_client_helpers")
+_CONVENTIONAL_CLIENT_NAMES = _CATALOGUE.words("conventional_client_names")
+_CLI = cli_catalogue()
+#: Options any command accepts: the ``aws`` globals, the skeleton options every API
+#: operation has, and pagination (accepted everywhere: paginated operations are many).
+_CLI_VALUE_GLOBALS = frozenset(
+    {o for o, takes_value in _CLI.global_options.items() if takes_value}
+    | {f"--{o}" for o in _CLI.pagination_options}
+    | {"--cli-input-json", "--cli-input-yaml"}
+)
+_CLI_FLAG_GLOBALS = frozenset(
+    {o for o, takes_value in _CLI.global_options.items() if not takes_value} | {"--generate-cli-skeleton"}
+)
+_CLI_SKELETON_INPUTS = frozenset(f"--{o}" for o in _CLI.operation_options)
+#: Words that may stand before a command on a shell line (``do aws s3api …`` in a loop).
+_COMMAND_PREFIXES = frozenset({"sudo", "$", "time", "exec", "do", "then", "else", "nohup", "!", "{", "(", "command"})
+_SHELL_SPLIT = re.compile(r"\|\||&&|[|;]|\$\(|`")
+_ENV_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
+_CLI_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+_INLINE_BOTO3 = re.compile(r"\s*([a-z][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\((.*)\)\s*")
+_KEYWORD = re.compile(r"(?:^|,)\s*([A-Za-z_]\w*)\s*=")
+
+
+def _norm(name: str) -> str:
+    return name.replace("-", "").replace("_", "").lower()
+
+
+def _dashed(name: str) -> str:
+    if "-" in name or name.islower():
+        return name
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name).lower()
+
+
+class CliChecker:
+    """Checks ``aws …`` command lines against the catalogue."""
+
+    def __init__(self, catalog: AwsApiCatalog) -> None:
+        self._catalog = catalog
+
+    def check_line(self, line: str, number: int, found: Findings, *, inline: bool) -> None:
+        """Check every ``aws`` command of one shell line (pipes, ``&&``, ``$(…)`` split)."""
+        for segment in _SHELL_SPLIT.split(line):
+            tokens = shell_tokens(segment)
+            while tokens and (tokens[0] in _COMMAND_PREFIXES or _ENV_ASSIGNMENT.match(tokens[0])):
+                tokens = tokens[1:]
+            if not tokens or tokens[0] != "aws":
+                continue
+            self._check_call(tokens, number, found, inline=inline)
+
+    def _check_call(self, tokens: list[str], number: int, found: Findings, *, inline: bool) -> None:
+        index = 1
+        while index < len(tokens) and tokens[index].startswith("--"):
+            option = tokens[index].split("=", 1)[0]
+            index += 2 if option in _CLI_VALUE_GLOBALS and "=" not in tokens[index] else 1
+        if index >= len(tokens):
+            return
+        service = tokens[index]
+        if service.startswith("-") or not _CLI_NAME.fullmatch(service):
+            return
+        if not self._catalog.has_service(service):
+            found.errors.append(f"line {number}: `aws {service}` is not an AWS CLI service")
+            return
+        if index + 1 >= len(tokens) or tokens[index + 1].startswith("-"):
+            return
+        command = tokens[index + 1]
+        call = f"aws {service} {command}"
+        if not _CLI_NAME.fullmatch(command):
+            if re.fullmatch(r"[A-Za-z0-9_]+", command):
+                found.errors.append(
+                    f"line {number}: `{call}` is not a CLI command (CLI commands are lower-case with dashes)"
+                )
+            return
+        info = self._catalog.operation(service, command)
+        if info is None:
+            found.errors.append(f"line {number}: `{call}` is not {self._op_hint(service, command)}")
+            return
+        if info.open_parameters:
+            return
+        args = tokens[index + 2 :]
+        options = [a.split("=", 1)[0] for a in args if a.startswith("--")]
+        removed = {_norm(p) for p in info.cli_removed}
+        accepted = ({_norm(p) for p in info.parameters} - removed) | {_norm(p) for p in info.cli_options}
+        given: set[str] = set()
+        unknown_before = len(found.errors)
+        for option in options:
+            if option in _CLI_VALUE_GLOBALS or option in _CLI_FLAG_GLOBALS:
+                continue
+            name = _norm(option[2:])
+            if name in accepted:
+                given.add(name)
+                continue
+            if name.startswith("no") and name[2:] in accepted:
+                continue
+            suggestion = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.7)
+            hint = ""
+            if suggestion:
+                original = next(
+                    p for p in (*info.parameters, *info.cli_options) if _norm(p) == suggestion[0] and _norm(p) not in removed
+                )
+                hint = f" (did you mean --{_dashed(original)}?)"
+            found.errors.append(f"line {number}: `{call}` has no parameter {option}{hint}")
+        if info.high_level or _CLI_SKELETON_INPUTS & set(options):
+            return
+        # Inline code that only names a command (`aws s3api put-object`) is prose, not a call;
+        # with its own options it is a call and must be complete.
+        if inline and (not given or any(a in {"...", "…"} or a.endswith(("...", "…")) for a in args)):
+            return
+        if len(found.errors) > unknown_before:
+            return  # a misspelt parameter already explains the "missing" one
+        missing = sorted(p for p in info.cli_required if _norm(p) not in given)
+        if missing:
+            names = ", ".join(f"--{_dashed(p)}" for p in missing)
+            found.errors.append(f"line {number}: `{call}` is missing required parameter(s) {names}")
+
+    def _op_hint(self, service: str, command: str) -> str:
+        label = service.upper() if len(service) <= 3 else service
+        if service == "s3":
+            if self._catalog.operation("s3api", command) is not None:
+                return f"an `aws s3` command (use `aws s3api {command}`)"
+            return "an `aws s3` command (high-level commands: cp, ls, mb, mv, rb, rm, sync, presign, website)"
+        suggestion = difflib.get_close_matches(command, list(self._catalog.operation_names(service)), n=1, cutoff=0.75)
+        hint = f" (did you mean {suggestion[0]}?)" if suggestion else ""
+        return f"an {label} operation{hint}" if label[0] in "AEIOU" else f"a {label} operation{hint}"
+
+
+class Boto3Checker:
+    """Checks boto3 client calls in Python code and in inline code (``s3.list_buckets()``)."""
+
+    def __init__(self, catalog: AwsApiCatalog) -> None:
+        self._catalog = catalog
+
+    def check_tree(self, tree: ast.AST, start_line: int, found: Findings) -> None:
+        """Check every client call of a parsed Python block."""
+        clients: dict[str, str] = {}
+        resources: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                kind, service = _client_factory(node.value)
+                for target in node.targets:
+                    key = _expr_key(target)
+                    if key and kind == "client" and service:
+                        clients[key] = service
+                    elif key and kind == "resource":
+                        resources.add(key)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            method = node.func.attr
+            owner = node.func.value
+            service = None
+            if isinstance(owner, ast.Call):
+                kind, service = _client_factory(owner)
+                if kind != "client":
+                    service = None
+            else:
+                key = _expr_key(owner)
+                if key in resources:
+                    continue
+                service = clients.get(key or "") or self._service_from_variable(key)
+            if service is None or method in _BOTO3_CLIENT_HELPERS or method.startswith("_"):
+                continue
+            keywords = [k.arg for k in node.keywords if k.arg is not None]
+            has_star = any(k.arg is None for k in node.keywords) or bool(node.args)
+            self._check_call(service, method, keywords, has_star, start_line + node.lineno - 1, found)
+
+    def check_inline(self, code: str, number: int, found: Findings) -> None:
+        """Check inline code shaped like ``client.method(Param=…)``."""
+        match = _INLINE_BOTO3.fullmatch(code)
+        if not match:
+            return
+        service = self._service_from_variable(match.group(1))
+        if service is None or match.group(2) in _BOTO3_CLIENT_HELPERS:
+            return
+        keywords = _KEYWORD.findall(match.group(3))
+        self._check_call(service, match.group(2), keywords, True, number, found)
+
+    def _service_from_variable(self, key: str | None) -> str | None:
+        """``s3`` / ``s3_client`` / ``ec2client`` name a client of that service by convention."""
+        if not key or "." in key:
+            return None
+        name = re.sub(r"_?client$", "", key.lower())
+        if name in {"lambda_", "lambda", "awslambda", "lambda_client"}:
+            name = "lambda"
+        if name in _CONVENTIONAL_CLIENT_NAMES and self._catalog.has_service(name):
+            return name
+        return None
+
+    def _check_call(
+        self, service: str, method: str, keywords: Sequence[str], has_star: bool, number: int, found: Findings
+    ) -> None:
+        if not self._catalog.has_service(service):
+            found.errors.append(f"line {number}: boto3 has no service client {service!r}")
+            return
+        call = f"{service}.{method}()"
+        info = self._catalog.operation(service, method) if method.islower() else None
+        if info is None or info.high_level:
+            candidates = [n.replace("-", "_") for n in self._catalog.operation_names(service)]
+            suggestion = difflib.get_close_matches(method, candidates, n=1, cutoff=0.75)
+            hint = f" (did you mean {suggestion[0]}?)" if suggestion else ""
+            found.errors.append(f"line {number}: `{call}` is not a boto3 {service} client method{hint}")
+            return
+        for keyword in keywords:
+            if keyword not in info.parameters:
+                suggestion = difflib.get_close_matches(keyword, sorted(info.parameters), n=1, cutoff=0.6)
+                hint = f" (did you mean {suggestion[0]}?)" if suggestion else ""
+                found.errors.append(f"line {number}: `{call}` has no parameter {keyword}{hint}")
+        if not has_star:
+            missing = sorted(info.required - set(keywords))
+            if missing:
+                found.errors.append(f"line {number}: `{call}` is missing required parameter(s) {', '.join(missing)}")
+
+
+def _client_factory(call: ast.Call) -> tuple[str | None, str | None]:
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr in {"client", "resource"}:
+        service = None
+        if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+            service = call.args[0].value
+        for keyword in call.keywords:
+            if keyword.arg == "service_name" and isinstance(keyword.value, ast.Constant):
+                service = str(keyword.value.value)
+        return func.attr, service
+    return None, None
+
+
+def _expr_key(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _expr_key(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None

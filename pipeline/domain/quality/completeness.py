@@ -1,0 +1,168 @@
+"""``completeness`` (GUIDE.md §5): every part answered, steps when asked, not cut off.
+
+- Truncation: the last prose line stops mid-sentence (a dangling word or comma, a trailing
+  colon, a sentence with no final punctuation). An unclosed code fence is ``structure``'s.
+- Steps: how-to and troubleshooting questions need a list, a command, code or imperative
+  sentences.
+- Coverage: every AWS service the question names, every separate ask ("… and copy it to
+  another region"), and what each ask needs (a price, a duration, a number, a reason).
+- Answers under 12 words to a question of 5+ words are incomplete.
+
+An answer to a different question fails ``relevance`` only: coverage and steps are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.domain.models import QualityCheckResult
+from pipeline.domain.quality.catalogue import catalogue
+from pipeline.domain.quality.parsing import WORD, ParsedResponse, snippet
+from pipeline.domain.quality.scoring import Findings
+from pipeline.domain.quality.text import (
+    ASK_KINDS,
+    ServiceIndex,
+    ask_sentences,
+    ask_terms,
+    mentions_service,
+    question_parts,
+)
+
+_CATALOGUE = catalogue()
+HOWTO = _CATALOGUE.regex("completeness.howto")
+TROUBLE = _CATALOGUE.regex("completeness.trouble")
+SEQUENCE_WORDS = _CATALOGUE.regex("completeness.sequence_words")
+_IMPERATIVE = _CATALOGUE.regex("completeness.imperative")
+_TERMINAL = _CATALOGUE.regex("completeness.terminal")
+_QUESTION_START = _CATALOGUE.regex("completeness.question_start")
+_WHY = _CATALOGUE.regex("completeness.why")
+_EXPLANATION = _CATALOGUE.regex("completeness.explanation")
+_LIST_ITEM = _CATALOGUE.regex("structure.list_item")
+_DANGLING_END = _CATALOGUE.words("dangling_end")
+_ANOTHER_ASK = re.compile(
+    r"^\W*(?:also|additionally|plus|separately|and also|one more (?:thing|question)|"
+    r"(?:a |my )?(?:second|another|other|related|follow[- ]up) question)\b",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r",\s+(?:and|but|so|which|or|because|while|then)\s", re.IGNORECASE)
+_CUT_PUNCTUATION = re.compile(r"[,;(\-\u2013\u2014]\s*$")
+_COMMAND_PREFIXES = ("aws ", "kubectl ", "ssh ", "sam ", "cdk ")
+
+
+class CompletenessCheck:
+    """Scores ``completeness``; needs the service index shared with ``relevance``."""
+
+    def __init__(self, services: ServiceIndex) -> None:
+        self._services = services
+
+    def __call__(
+        self, query: str, response: str, parsed: ParsedResponse, intent: str | None, off_topic: bool
+    ) -> QualityCheckResult:
+        found = Findings()
+        words = len(WORD.findall(response))
+        truncation = truncated(parsed)
+        if truncation:
+            found.errors.append(truncation)
+        declining = intent == "out_of_scope"
+        wants_steps = not declining and (
+            bool(HOWTO.search(query))
+            or bool(TROUBLE.search(query))
+            or (intent or "").endswith("_troubleshooting")
+        )
+        if words < 12 and len(WORD.findall(query)) >= 5 and not off_topic:
+            found.errors.append(f"the answer has only {words} words; it cannot answer the question")
+        elif wants_steps and not off_topic:
+            if words < 12:
+                found.errors.append(f"the answer has only {words} words for a question that needs steps")
+            elif not has_steps(parsed):
+                kind = "how to do it" if HOWTO.search(query) else "how to fix it"
+                found.errors.append(
+                    f"the question asks {kind}, but the answer gives no steps, commands or list"
+                )
+        if not off_topic and not declining:
+            self._coverage(query, response, parsed, found)
+        return found.result("completeness")
+
+    def _coverage(self, query: str, response: str, parsed: ParsedResponse, found: Findings) -> None:
+        response_lower = response.lower()
+        response_services = self._services.services_in(response)
+        asks = ask_sentences(query)
+        # A service named only in context (a pasted error, the setup) need not be addressed.
+        asked = " ".join(asks) if asks else query
+        missing = [
+            s
+            for s in sorted(self._services.services_in(asked))
+            if not mentions_service(s, response_lower, response_services)
+        ]
+        if missing:
+            found.errors.append(
+                f"the question mentions {', '.join(missing)}, but the answer never addresses it"
+            )
+        response_terms = ask_terms(response)
+        parts = [p for sentence in asks for p in question_parts(sentence)]
+        # One ask is judged on its own only when it says it is another question ("Also: …").
+        judged = parts if len(parts) >= 2 else [p for p in parts if _ANOTHER_ASK.match(p)]
+        for part in judged:
+            terms = ask_terms(part)
+            # One topic word ("how do I secure it") is too little to judge by shared words;
+            # an ask for a price, a duration or a number is judged by its kind below.
+            if len(terms) < 2 or any(kind.search(part) for kind, _, _ in ASK_KINDS):
+                continue
+            covered = len(terms & response_terms)
+            # A long part (an error message, a log line) is answered by a few of its words.
+            if covered == 0 or (covered / len(terms) < 0.25 and covered < 2):
+                found.errors.append(f'part of the question is not answered: "{snippet(part)}"')
+                return
+        # What each ask needs: a price, a duration, a number, a reason.
+        prose = parsed.prose_text if "```" in response else response
+        for part in parts or asks or [query]:
+            for asks, answers, kind in ASK_KINDS:
+                if asks.search(part) and not answers.search(response):
+                    found.errors.append(
+                        f'the question asks {kind} ("{snippet(part)}"), but the answer does not say'
+                    )
+                    return
+            if len(parts) >= 2 and part is not parts[0] and _WHY.match(part) and not _EXPLANATION.search(prose):
+                found.errors.append(f'the question asks why ("{snippet(part)}"), but the answer gives no reason')
+                return
+
+
+def truncated(parsed: ParsedResponse) -> str | None:
+    """A message when the answer is empty or its last prose line stops mid-sentence."""
+    if not parsed.lines or not "".join(parsed.lines).strip():
+        return "the answer is empty"
+    last_index = max(i for i, line in enumerate(parsed.lines) if line.strip())
+    last_number = last_index + 1
+    prose_numbers = {n for n, _ in parsed.prose}
+    if last_number not in prose_numbers:
+        return None  # ends with a closed code block
+    line = parsed.lines[last_index].strip()
+    if line.startswith(("|", "#", ">", "<", "[")) or line.endswith(("```", "~~~")):
+        return None
+    words = WORD.findall(line)
+    last_word = words[-1].lower() if words else ""
+    if _CUT_PUNCTUATION.search(line):
+        return f'line {last_number}: the answer stops mid-sentence ("…{line[-40:]}")'
+    if _TERMINAL.search(line):
+        if line.endswith(":"):
+            return f"line {last_number}: the answer ends with a colon and nothing follows (truncated?)"
+        return None
+    is_item = bool(_LIST_ITEM.match(parsed.lines[last_index]))
+    # A list item written as sentences ("…charge. Each archived") ends like one.
+    prose_item = is_item and (". " in line or bool(_CLAUSE.search(line)))
+    if last_word in _DANGLING_END or ((not is_item or prose_item) and len(words) >= 5):
+        return f'line {last_number}: the answer stops mid-sentence ("…{line[-40:]}")'
+    return None
+
+
+def has_steps(parsed: ParsedResponse) -> bool:
+    """The answer gives something to do: a list, code, a command, or imperative sentences."""
+    items = sum(1 for _, line in parsed.prose if _LIST_ITEM.match(line))
+    if items >= 2 or any(b.text.strip() for b in parsed.blocks):
+        return True
+    if any(c.startswith(_COMMAND_PREFIXES) for _, c in parsed.inline_code):
+        return True
+    if any("(" in c and ")" in c for _, c in parsed.inline_code):
+        return True
+    prose = parsed.prose_text
+    return len(SEQUENCE_WORDS.findall(prose)) >= 2 or bool(_IMPERATIVE.search(prose))

@@ -1,0 +1,66 @@
+"""Well-known AWS facts that answers get wrong (``catalogue/facts.toml``), part of ``accuracy``.
+
+A fact rule matches a claim. With ``allowed`` values, the claimed value (named group ``n``,
+or ``m`` in a second wording) is checked against them; without, the claim is wrong as
+stated unless its sentence denies it before the match ("VPC peering is *not* transitive").
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+from pipeline.domain.quality.catalogue import Rule, catalogue
+from pipeline.domain.quality.parsing import ParsedResponse
+from pipeline.domain.quality.scoring import Findings
+
+FACTS: tuple[Rule, ...] = tuple(
+    rule for rule_id, rule in sorted(catalogue().rules.items()) if rule_id.startswith("accuracy.fact.")
+)
+_DENIAL = re.compile(
+    r"\b(?:not|never|no\s+longer|isn'?t|aren'?t|wasn'?t|doesn'?t|don'?t|cannot|can'?t|myth|misconception|"
+    r"wrong(?:ly)?|contrary|unlike|nicht|kein\w*|pas|jamais|no)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_START = re.compile(r"(?:[.!?]\s+|\n)(?=[^.!?\n]*$)")
+
+
+def violations(rule: Rule, text: str) -> list[re.Match[str]]:
+    """The claims in ``text`` that contradict the fact ``rule`` states."""
+    wrong = []
+    for match in rule.regex.finditer(text):
+        if rule.allowed:
+            value = next((v for k, v in match.groupdict().items() if k in ("n", "m") and v), "")
+            if re.sub(r"[\s,]", "", value).lower() in rule.allowed:
+                continue
+        else:
+            window = text[max(0, match.start() - 400) : match.start()]
+            start = _SENTENCE_START.search(window)
+            if _DENIAL.search(window[start.end() if start else 0 :]):
+                continue
+        wrong.append(match)
+    return wrong
+
+
+def check_facts(parsed: ParsedResponse, found: Findings) -> None:
+    """Add a defect for each wrong fact in the prose (one per fact).
+
+    Each rule searches the prose once (claims never span lines: the patterns stop at a
+    line break), and a match's offset gives its line number.
+    """
+    prose = parsed.prose_text
+    starts: list[int] = []
+    offset = 0
+    for _, line in parsed.prose:
+        starts.append(offset)
+        offset += len(line) + 1
+    lowered = prose.lower()
+    for rule in FACTS:
+        if rule.requires and not any(word in lowered for word in rule.requires):
+            continue
+        wrong = violations(rule, prose)
+        if wrong:
+            index = bisect.bisect_right(starts, wrong[0].start()) - 1
+            number = parsed.prose[index][0]
+            claim = wrong[0].group(0).strip().replace("**", "")
+            found.errors.append(f'line {number}: {rule.description} (the answer says "{claim[:70]}")')

@@ -1,0 +1,74 @@
+"""``tone`` (GUIDE.md §5): no blame, condescension, sarcasm, dismissiveness or slang; empathy when upset.
+
+**Upset users.** The answer must acknowledge the situation ("sorry", "I understand",
+"frustrating" …) when the query shows frustration (words such as "ridiculous",
+"unacceptable", "infuriating", "URGENT", several words in capitals), or when
+``sentiment`` is ``NEGATIVE`` and the query has a milder sign ("still", "again",
+"urgent", "!"). A plain error report, or excitement ("recreated!!"), is not by itself upset.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.domain.models import QualityCheckResult
+from pipeline.domain.quality.catalogue import catalogue
+from pipeline.domain.quality.parsing import WORD, parse_response
+from pipeline.domain.quality.scoring import Findings
+
+_CATALOGUE = catalogue()
+_OFFENCES = tuple(
+    (_CATALOGUE.regex(f"tone.{name}"), label)
+    for name, label in (
+        ("blame", "blames the user"),
+        ("condescending", "talks down to the user"),
+        ("sarcasm", "is sarcastic"),
+        ("dismissive", "is dismissive"),
+    )
+)
+_SLANG = _CATALOGUE.regex("tone.slang")
+_EMPATHY = _CATALOGUE.regex("tone.empathy")
+_UPSET_STRONG = _CATALOGUE.regex("tone.upset_strong")
+_UPSET_WEAK = _CATALOGUE.regex("tone.upset_weak")
+_SHOUTED_WORD = _CATALOGUE.regex("tone.shouted_word")
+_ACRONYMS = _CATALOGUE.words("acronyms")
+# Bounded spans: an unclosed "[" or "{" must not make every later position scan to the end.
+_NOT_SHOUTING = re.compile(r"`[^`\n]{0,300}`|\[[^\[\]\n]{0,300}\]|\{[^{}\n]{0,300}\}|\*\*[^*\n]{0,300}\*\*")
+
+
+def check_tone(query: str, response: str, sentiment: str | None) -> QualityCheckResult:
+    """Score ``tone`` (only the prose of the answer is judged, not its code)."""
+    found = Findings()
+    prose = parse_response(response).prose_text if "```" in response else response
+    for pattern, label in _OFFENCES:
+        match = pattern.search(prose)
+        if match:
+            found.errors.append(f'the answer {label}: "{match.group(0).strip()}"')
+    slang = _SLANG.search(prose)
+    if slang:
+        found.errors.append(f'unprofessional wording: "{slang.group(0)}"')
+    shouted = sorted(_shouted(_NOT_SHOUTING.sub(" ", prose)))
+    if len(shouted) >= 3:
+        found.errors.append(f"the answer shouts in capitals ({', '.join(shouted[:3])})")
+    if prose.count("!") >= 4:
+        found.warnings.append("too many exclamation marks for a support answer")
+    if user_upset(query, sentiment) and not _EMPATHY.search(prose):
+        found.errors.append("the user is upset, but the answer does not acknowledge it (no empathy)")
+    return found.result("tone")
+
+
+def _shouted(text: str) -> set[str]:
+    return {
+        w for w in _SHOUTED_WORD.findall(text)
+        if w not in _ACRONYMS and not any(ch.isdigit() for ch in w) and "_" not in w
+    }
+
+
+def user_upset(query: str, sentiment: str | None) -> bool:
+    """The query shows frustration (strong words, shouting, or negative sentiment with a mild sign)."""
+    if _UPSET_STRONG.search(query):
+        return True
+    shouted = _shouted(query)
+    if len(shouted) >= 3 or (len(shouted) == 2 and len(shouted) * 4 >= len(WORD.findall(query))):
+        return True
+    return (sentiment or "").upper() == "NEGATIVE" and bool(_UPSET_WEAK.search(query))

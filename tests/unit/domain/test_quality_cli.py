@@ -1,0 +1,126 @@
+"""The CLI check knows the real AWS CLI: customisations, v2 commands, prose commands.
+
+The catalogue is built from the ``awscli`` package by ``python -m evals.build_cli_catalogue``;
+the first test proves the shipped file is what that script writes for the pinned version.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.domain.quality.cli_catalogue import (
+    CLI_CATALOGUE,
+    CliCatalogueError,
+    load_cli_catalogue,
+)
+from pipeline.handlers.composition import offline_services
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+QUERY = "How do I set this up from the command line?"
+
+
+@pytest.fixture(scope="module")
+def validator():
+    return offline_services().validator
+
+
+def _accuracy(validator, response: str) -> tuple[str, ...]:
+    report = validator.validate(QUERY, response)
+    return next(c.messages for c in report.checks if c.check == "accuracy")
+
+
+@pytest.mark.xdist_group("awscli_build")
+def test_shipped_cli_catalogue_is_what_the_build_script_writes():
+    try:
+        installed = importlib.metadata.version("awscli")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("awscli is not installed (it is in the train dependency group)")
+    shipped = json.loads(CLI_CATALOGUE.read_text(encoding="utf-8"))
+    if shipped["awscli_version"] != installed:
+        pytest.skip(f"shipped catalogue is for awscli {shipped['awscli_version']}, {installed} is installed")
+    # Its own process: importing awscli replaces botocore with the copy it vendors.
+    built = subprocess.run(
+        [sys.executable, "-m", "evals.build_cli_catalogue", "--stdout"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    assert built == CLI_CATALOGUE.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        # Options the CLI adds to API operations (customisations).
+        "aws ec2 authorize-security-group-ingress --group-id sg-1 --protocol tcp --port 22 --cidr 203.0.113.0/24",
+        "aws ec2 revoke-security-group-ingress --group-id sg-1 --protocol tcp --port 22 --source-group sg-2",
+        "aws ec2 run-instances --image-id ami-12345678 --count 1 --instance-type t3.micro",
+        "aws sns subscribe --topic-arn arn:aws:sns:us-east-1:111122223333:alerts --protocol email "
+        "--notification-endpoint ops@example.com",
+        "aws eks update-cluster-version --name prod --kubernetes-version 1.29",
+        "aws lambda create-function --function-name f --runtime python3.12 --role arn:aws:iam::111122223333:role/r "
+        "--handler app.handler --zip-file fileb://function.zip",
+        "aws ec2 describe-instances --max-items 5 --no-cli-pager --output table",
+        # The CLI's own commands (v1 and v2).
+        "aws s3 cp ./site s3://my-bucket/ --recursive --exclude '*.tmp'",
+        "aws cloudformation deploy --template-file t.yaml --stack-name s --capabilities CAPABILITY_IAM",
+        "aws eks update-kubeconfig --name prod --region eu-west-1",
+        "aws logs tail /aws/lambda/f --follow --since 10m",
+        "aws configure set region eu-west-1",
+        "aws ecr get-login-password --region us-east-1",
+    ],
+)
+def test_valid_cli_commands_pass(validator, command):
+    assert _accuracy(validator, f"Run this:\n\n```bash\n{command}\n```\n") == ()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("aws ec2 authorize-security-group-ingress --group-id sg-1 --proto tcp --port 22", "has no parameter --proto"),
+        # `--version` is the global flag here: the CLI renamed the member to --kubernetes-version.
+        ("aws eks update-cluster-version --name prod --version 1.29", "missing required parameter(s) --kubernetes-version"),
+        ("aws sns subscribe --topic-arn arn:aws:sns:us-east-1:111122223333:t --protocol email --endpoint a@b.c",
+         "has no parameter --endpoint"),
+        ("aws ec2 describe-instance --instance-ids i-1", "did you mean describe-instances"),
+        ("aws s3 get-object --bucket b --key k out.txt", "use `aws s3api get-object`"),
+        ("aws s3 sync . s3://b --delete-removed", "has no parameter --delete-removed"),
+        ("aws logs tail /aws/lambda/f --folow", "has no parameter --folow"),
+        ("aws ec3 describe-instances", "is not an AWS CLI service"),
+        ("aws sqs send-message --queue-url https://sqs.example/q", "missing required parameter(s) --message-body"),
+    ],
+)
+def test_invalid_cli_commands_fail(validator, command, message):
+    messages = _accuracy(validator, f"Run this:\n\n```bash\n{command}\n```\n")
+    assert any(message in m for m in messages), messages
+
+
+def test_commands_in_plain_prose_are_checked(validator):
+    assert _accuracy(
+        validator,
+        "Open port 22 with aws ec2 authorize-security-group-ingress --group-id sg-1 --protocol tcp --port 22 "
+        "--cidr 203.0.113.0/24 and try again.",
+    ) == ()
+    messages = _accuracy(validator, "Then run aws ec2 describe-instance --instance-ids i-1 to check the state.")
+    assert any("describe-instances" in m for m in messages), messages
+    messages = _accuracy(validator, "Use aws s3 sync --delete-removed to mirror the folder.")
+    assert any("--delete-removed" in m for m in messages), messages
+
+
+def test_ordinary_prose_after_aws_is_not_a_command(validator):
+    assert _accuracy(validator, "Review the aws account settings page and the aws support plans first.") == ()
+    # Prose names a command without its required options: that is not a broken call.
+    assert _accuracy(validator, "The aws sqs send-message command posts one message.") == ()
+
+
+def test_loader_names_a_missing_key(tmp_path):
+    data = json.loads(CLI_CATALOGUE.read_text(encoding="utf-8"))
+    del data["global_options"]
+    path = tmp_path / "cli_commands.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(CliCatalogueError, match="global_options"):
+        load_cli_catalogue(path)

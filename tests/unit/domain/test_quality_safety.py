@@ -1,0 +1,55 @@
+"""``safety``: insecure advice as the fix (GUIDE.md §5), not only what the guardrail flags."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.domain.quality.safety import insecure_advice
+from pipeline.domain.quality.scoring import Findings
+
+
+def _advice(query: str, response: str) -> list[str]:
+    found = Findings()
+    insecure_advice(query, response, found)
+    return found.errors
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "To rule out permissions, run `aws iam attach-user-policy --user-name dev "
+        "--policy-arn arn:aws:iam::aws:policy/AdministratorAccess` and try again.",
+        'Use this bucket policy:\n```json\n{"Effect": "Allow", "Principal": "*", "Action": "s3:*", '
+        '"Resource": "arn:aws:s3:::invoices/*"}\n```',
+        "The quickest fix is to turn off Block Public Access so CloudFront can read the objects.",
+        "Run `aws ec2 authorize-security-group-ingress --group-id sg-1 --protocol tcp --port 5432 --cidr 0.0.0.0/0`.",
+        "If the certificate error persists, add `--no-verify-ssl` to the command.",
+        "The quickest way around it is to disable MFA for the user.",
+        "Put your access keys in the user data script so the instance can call S3.",
+    ],
+)
+def test_insecure_fixes_are_defects(response):
+    assert _advice("Our partner account gets AccessDenied on the invoices bucket. How do I fix it?", response)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "Never attach AdministratorAccess to fix this; grant only s3:GetObject on the prefix.",
+        "If there is an existing rule allowing `0.0.0.0/0` on port 22, remove it.",
+        'Deny anything without TLS:\n```json\n{"Effect": "Deny", "Principal": "*", "Action": "s3:*", '
+        '"Condition": {"Bool": {"aws:SecureTransport": "false"}}}\n```',
+        "Keep Block Public Access on and serve the bucket through CloudFront with origin access control.",
+        "Open port 443 to 0.0.0.0/0 on the load balancer's security group.",
+        "Never put access keys in code; use an instance role.",
+        "Deactivate the lost MFA device, then register a new one.",
+    ],
+)
+def test_safe_answers_and_warnings_pass(response):
+    assert _advice("Our partner account gets AccessDenied on the invoices bucket. How do I fix it?", response) == []
+
+
+def test_public_access_is_fine_for_content_meant_to_be_public():
+    response = "For an S3 website endpoint, Block Public Access must be off and the policy must allow s3:GetObject."
+    assert _advice("Why is my S3 static website showing 403 Forbidden?", response) == []
+    assert _advice("Why can't our partner read the invoices bucket?", response)
