@@ -11,7 +11,7 @@ converts and validates them so a typo fails at synth time, not at deploy time.
 | ``model_regions`` | by profile prefix | destination Regions of the inference profile, comma-separated (IAM grants the foundation model in each); check with ``aws bedrock get-inference-profile`` |
 | ``latency_budget_seconds`` | ``25`` | time one ``POST /query`` may take, from API Gateway's receipt (its REST integration ends at 29 s): the deadline every step reads; the workflow Lambdas time out at budget + 2 s, the state machine at budget + 3 s (at most 26) |
 | ``generation_p95_seconds`` | ``12`` | prior for the p95 generation latency until measured; a regeneration starts only when the time left holds one |
-| ``quality_threshold`` | ``0.7`` | quality score under which an answer is regenerated |
+| ``quality_threshold`` | ``0.75`` | quality score under which an answer is regenerated |
 | ``max_regenerations`` | ``2`` | regenerations after the first answer (the state machine bounds the loop too) |
 | ``history_turns`` | ``6`` | conversation turns given to the model |
 | ``conversation_ttl_days`` | ``30`` | conversation items expire (DynamoDB TTL) after this many days |
@@ -81,7 +81,7 @@ class StackConfig:
     model_regions: tuple[str, ...] = ()
     latency_budget_seconds: int = 25
     generation_p95_seconds: int = 12
-    quality_threshold: float = 0.7
+    quality_threshold: float = 0.75  # the validator's DEFAULT_THRESHOLD (tests/unit/handlers/test_object_graph.py)
     max_regenerations: int = 2
     history_turns: int = 6
     conversation_ttl_days: int = 30

@@ -104,11 +104,6 @@ def test_one_definition_of_the_generation_modes():
     assert workflow.MODES is models.GENERATION_MODES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stack/config.py deploys QUALITY_THRESHOLD=0.7 while every other consumer uses the "
-    "validator's 0.75 (stack/ is owned by another helper; reported to the lead)",
-)
 def test_deployed_lambdas_configure_the_validator_like_the_eval():
     from stack.config import StackConfig
 
