@@ -58,16 +58,21 @@ _PLACEHOLDER_WORDS = frozenset(
     your-api-key yourapikey your_key your-key secret_value password_here secret_here
     db_password dbpassword admin_password new_password old_password user_password
     ref sub getatt join select default env environ getenv input prompt
-    notused not_set unset tbd todo na n/a ... * ****""".split()
+    notused not_set unset tbd todo na n/a ... * ****
+    replace_me replaceme replace-me change_me changeme change-me fill_me fillme set_me setme
+    to_be_replaced tobereplaced""".split()
 )
 _PLACEHOLDER_PREFIXES = (
     "<", "${", "{{", "{%", "$(", "%(", "%s", "(", "[", "os.", "process.", "env.", "env[", "var.",
     "local.", "data.", "aws_", "!", "arn:", "resolve:", "ssm:", "secretsmanager:", "getpass",
-    "input(", "config", "settings", "self.", "args.", "opts.", "request.", "req.", "params.",
+    "#{", "enc[", "input(", "config", "settings", "self.", "args.", "opts.", "request.", "req.", "params.",
     "props.", "this.", "event[", "event.", "environ", "secret_", "get_secret", "vault:", "op://",
 )
 _MASKED = re.compile(r"[*•xX#.\-_?]+")
 _DOTTED_IDENTIFIER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(.*\))?|[A-Za-z_]\w*\(.*\)")
+# A function or method call cut at its first argument ("sm.get_secret_value(SecretId="):
+# code that fetches the value, not the value.
+_CALL = re.compile(r"[A-Za-z_][\w.]*\(.*")
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
 _PLACEHOLDER_PHRASE = re.compile(
     r"(?:your|my|the|some|new|old|strong|secure|example|sample|real|actual)[_\- ]?"
@@ -87,6 +92,8 @@ def is_placeholder(value: str) -> bool:
     if _DOTTED_IDENTIFIER.fullmatch(stripped) and not any(
         ch.isdigit() for ch in stripped.split(".")[-1][:1]
     ):
+        return True
+    if _CALL.fullmatch(stripped) and "." in stripped.split("(", 1)[0]:
         return True
     if _PLACEHOLDER_PHRASE.fullmatch(lowered):
         return True
