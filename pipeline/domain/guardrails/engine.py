@@ -6,7 +6,11 @@
    anchors are compiled into one ``re2.Set`` and a single linear-time pass tells which
    rules can match at all; without it each anchor is searched with Python's engine
    (anchors are restricted to literals, classes and bounded counts, so that is linear
-   too). Both give the same set of candidate rules.
+   too). Both give the same set of candidate rules. Beside its anchor, a rule has a
+   *gate* derived from its patterns by :mod:`.gates` (strings one of which every match
+   contains, e.g. ``ignore|disregard|forget`` for a rule whose hand-written anchor is
+   ``<|[|#|ignor|…``); the gates are entries of the same ``re2.Set`` (the pure-Python
+   path checks them with ``in``), and a rule is a candidate only when both occur.
 2. **Windows.** For a candidate rule, the anchor hits are widened by the rule's
    ``window = [before, after]`` into candidate windows; overlapping windows merge up to
    :data:`MAX_WINDOW` characters, then a new window starts. The total length searched per
@@ -15,6 +19,11 @@
    (``pattern.finditer(text, lo, hi)``). A match found in a window that ends before the
    text does is confirmed by matching again from its start without the end bound, so
    lookaheads see the real text and a long token cut by a window is seen whole.
+
+A topic or attack rule (stages ``intent``, ``attack``, ``weak_attack``) blocks a message as a
+whole, so its detector stops after :data:`MAX_TOPIC_HITS` hits on both paths (a message
+repeating "you are now" 8,000 times no longer costs 8,000 confirmations); secret and PII
+rules report every span, since every span is redacted.
 
 ``gated=False`` skips steps 1 and 2 (every rule, the whole text): the tests use it as the
 reference the fast path must agree with.
@@ -25,8 +34,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from pipeline.domain.guardrails.catalogue import RuleSpec
+from pipeline.domain.guardrails.gates import rule_gate
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     import re2 as _re2
@@ -41,6 +52,12 @@ MAX_WINDOW = 4096
 SHORT_TEXT = 512
 
 RE2_AVAILABLE = _re2 is not None
+# The RE2 set's DFA budget: with RE2's default (8 MiB) the set of every anchor and gate
+# runs out of DFA states and rebuilds its cache on every text (measured ~10x slower).
+RE2_MAX_MEM = 64 << 20
+#: Stages whose rules block a message as a whole (their spans are not sensitive data).
+CAPPED_STAGES = frozenset({"intent", "attack", "weak_attack"})
+MAX_TOPIC_HITS = 16
 
 
 def lowered_view(text: str) -> str:
@@ -112,6 +129,17 @@ class CompiledRule:
     spec: RuleSpec
     anchor: re.Pattern[str]
     detector: Detector
+    #: Lower-case strings one of which every match of the rule's patterns contains
+    #: (derived from the patterns by :mod:`.gates`; None when nothing is known).
+    gate: tuple[str, ...] | None = None
+
+    def gate_regex(self) -> str | None:
+        return None if self.gate is None else "|".join(re.escape(s) for s in self.gate)
+
+
+def gate_open(gate: tuple[str, ...] | None, lowered: str) -> bool:
+    """The pure-Python gate check (``map`` keeps the loop in C)."""
+    return gate is None or any(map(lowered.__contains__, gate))
 
 
 class Engine:
@@ -130,23 +158,44 @@ class Engine:
             name = spec.detector if spec.detector == "regex" else f"{spec.family}.{spec.detector}"
             if name not in detectors:
                 raise ValueError(f"{spec.source}, rule {spec.rule_id!r}: unknown detector {spec.detector!r}")
-            self.rules.append(CompiledRule(spec, re.compile(spec.anchor), detectors[name]))
+            gate = rule_gate(spec.patterns)
+            self.rules.append(CompiledRule(spec, re.compile(spec.anchor), detectors[name],
+                                           None if gate is None else tuple(sorted(gate))))
         self.index = {rule.spec.rule_id: i for i, rule in enumerate(self.rules)}
         self.use_re2 = RE2_AVAILABLE if use_re2 is None else use_re2 and RE2_AVAILABLE
         self._set = None
+        # Set entry -> (rule index, is the anchor). A rule is a candidate when its anchor
+        # and its gate (if any) both occur: each is necessary for a match, so is both.
+        self._entries: list[tuple[int, bool]] = []
+        self._needs = [1 if rule.gate is None else 2 for rule in self.rules]
         if self.use_re2:
             assert _re2 is not None
-            rule_set = _re2.Set.SearchSet(_re2.Options())
-            for rule in self.rules:
+            options = _re2.Options()
+            options.max_mem = RE2_MAX_MEM
+            rule_set = _re2.Set.SearchSet(options)
+            for index, rule in enumerate(self.rules):
                 rule_set.Add(rule.spec.anchor)
+                self._entries.append((index, True))
+                gate = rule.gate_regex()
+                if gate is not None:
+                    rule_set.Add(gate)
+                    self._entries.append((index, False))
             rule_set.Compile()
             self._set = rule_set
 
     def candidates(self, lowered: str) -> frozenset[int]:
-        """Indices of the rules whose anchor occurs in ``lowered`` (one pass with RE2)."""
+        """Indices of the rules whose anchor and gate occur in ``lowered`` (one RE2 pass)."""
         if self._set is not None:
-            return frozenset(self._set.Match(lowered) or ())
-        return frozenset(i for i, rule in enumerate(self.rules) if rule.anchor.search(lowered))
+            counts = [0] * len(self.rules)
+            entries = self._entries
+            for entry in self._set.Match(lowered) or ():
+                counts[entries[entry][0]] += 1
+            needs = self._needs
+            return frozenset(i for i, n in enumerate(counts) if n and n == needs[i])
+        return frozenset(
+            i for i, rule in enumerate(self.rules)
+            if gate_open(rule.gate, lowered) and rule.anchor.search(lowered)
+        )
 
     def run(self, indices: Iterable[int], text: str, lowered: str,
             candidates: frozenset[int] | None) -> list[Hit]:
@@ -166,7 +215,12 @@ class Engine:
                 windows = windows_for(rule.anchor, lowered, spec.before, spec.after)
                 if not windows:
                     continue
-            found = list(rule.detector(spec, text, windows))
+            if spec.stage in CAPPED_STAGES:
+                # A topic or attack rule blocks the whole message: its first hits decide,
+                # and a text repeating the phrase 10,000 times costs no more than a few.
+                found = list(islice(rule.detector(spec, text, windows), MAX_TOPIC_HITS))
+            else:
+                found = list(rule.detector(spec, text, windows))
             if found and spec.exempt is not None and spec.exempt.search(text) and not (
                 spec.exempt_unless is not None and spec.exempt_unless.search(text)
             ):

@@ -1,0 +1,84 @@
+"""The literal gates derived from the catalogue's patterns are necessary conditions.
+
+A gate may only skip a rule on texts the rule cannot match: checked on hand-made
+expressions, on every rule's examples, and on strings hypothesis generates from every
+pattern (``from_regex``), case variants included.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.domain import guardrails
+from pipeline.domain.guardrails.engine import gate_open, lowered_view
+from pipeline.domain.guardrails.gates import required_literals, rule_gate
+from pipeline.domain.textnorm import normalize
+
+
+@pytest.mark.parametrize(
+    ("source", "flags", "expected"),
+    [
+        ("abc", 0, {"abc"}),
+        ("a(?:b|c)d", 0, {"abd", "acd"}),
+        ("[Aa]BC", 0, {"abc"}),
+        ("SECRET", re.I, {"secret"}),
+        ("foo\\s+barbaz", 0, {"barbaz"}),  # the more selective side of an unknown gap
+        ("(?<![a-z])key(?=\\d)", 0, {"key"}),  # lookarounds neither add nor remove
+        ("(?:token|api[_-]?key)=", 0, {"token", "api"}),
+        ("x{2,}yz", 0, {"yz"}),
+        ("(?:ab)+c", 0, {"ab"}),
+    ],
+)
+def test_required_literals_of_hand_made_expressions(source: str, flags: int, expected: set[str]) -> None:
+    assert required_literals(re.compile(source, flags)) == expected
+
+
+@pytest.mark.parametrize("source", ["x?", "\\w+", "(?:foo|\\d+)", ".*", "[a-z]{40}", "(?:a|\\w)", "(?:abc)?"])
+def test_expressions_without_a_required_literal_give_none(source: str) -> None:
+    assert required_literals(re.compile(source)) is None
+
+
+def test_a_rule_gate_needs_every_pattern_to_have_one() -> None:
+    assert rule_gate((re.compile("abc"), re.compile("def+"))) == {"abc", "de"}
+    assert rule_gate((re.compile("abc"), re.compile("\\w+"))) is None
+
+
+_RULES = guardrails.SCANNER.engine.rules
+
+
+@pytest.mark.parametrize("rule", [r for r in _RULES if r.gate], ids=lambda r: r.spec.rule_id)
+def test_every_positive_example_opens_its_rule_gate(rule) -> None:  # noqa: ANN001
+    for text in rule.spec.must_match:
+        assert gate_open(rule.gate, lowered_view(normalize(text).text)), (rule.spec.rule_id, text)
+
+
+def test_most_rules_get_a_gate() -> None:
+    gated = [r for r in _RULES if r.gate]
+    assert len(gated) >= 0.8 * len(_RULES)
+
+
+_PATTERNS = [
+    (rule.spec.rule_id, index, pattern)
+    for rule in _RULES
+    for index, pattern in enumerate(rule.spec.patterns)
+    if required_literals(pattern) is not None
+]
+
+
+@pytest.mark.parametrize(("rule_id", "index", "pattern"), _PATTERNS, ids=[f"{r}[{i}]" for r, i, _ in _PATTERNS])
+def test_generated_matches_contain_a_required_literal(rule_id: str, index: int, pattern: re.Pattern[str]) -> None:
+    literals = required_literals(pattern)
+    assert literals is not None
+
+    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.from_regex(pattern))
+    def check(text: str) -> None:
+        if pattern.search(text):
+            lowered = lowered_view(text)
+            assert any(literal in lowered for literal in literals), (rule_id, index, text[:120])
+
+    check()
