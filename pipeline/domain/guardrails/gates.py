@@ -26,6 +26,7 @@ text (one character at a time, characters whose lower case is longer stay as the
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from re import _constants as C  # noqa: N812 - the parser's opcodes
 from re import _parser
 
@@ -153,9 +154,15 @@ def _node(op: object, av: object) -> _Info:
     return _NOTHING  # ANY, NOT_LITERAL, CATEGORY, GROUPREF, GROUPREF_EXISTS, ...
 
 
+@lru_cache(maxsize=1024)
+def _parse(source: str, flags: int) -> _parser.SubPattern:
+    """Python's parse tree of a pattern (shared by the gate and the RE2 rewrite)."""
+    return _parser.parse(source, flags)
+
+
 def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """Lower-case strings one of which every match of ``pattern`` contains, or None."""
-    tree = _parser.parse(pattern.pattern, pattern.flags)
+    tree = _parse(pattern.pattern, pattern.flags)
     return _sequence(list(tree)).best_required()
 
 
@@ -168,3 +175,143 @@ def rule_gate(patterns: tuple[re.Pattern[str], ...]) -> frozenset[str] | None:
             return None
         gate |= literals
     return frozenset(gate) if gate else None
+
+
+# --- RE2 supersets ------------------------------------------------------------------------
+# A rule's patterns rewritten for RE2 so that every text a pattern matches, the rewrite
+# matches too (a *superset*): lookarounds, ``\b`` and ``^``/``$`` are dropped (each only
+# removes matches), Unicode classes are widened where RE2's are ASCII-only, and counts
+# RE2 refuses (> 1000) are opened. With RE2 installed, the engine runs a candidate
+# rule's rewrite first (linear, in C) and skips the rule when it does not match; the
+# pure-Python path has no such step, and the fast-path tests check both agree.
+
+_RE2_MAX_REPEAT = 1000
+# Python's Unicode classes, widened to "the ASCII part, or any non-ASCII character": a
+# superset that keeps RE2's program small (Unicode property tables made it ~300,000
+# instructions and ran the DFA out of memory). RE2's own \s, \w, \d are ASCII only.
+_NON_ASCII = r"\x{80}-\x{10ffff}"
+_SPACE_WIDE = r"\t\n\x0b\f\r \x1c-\x1f" + _NON_ASCII
+_SPACE_ASCII = r"\t\n\f\r "  # contained in Python's \s: safe to exclude in a negated class
+_WORD_WIDE = "A-Za-z0-9_" + _NON_ASCII
+_WORD_ASCII = "A-Za-z0-9_"
+_DIGIT_WIDE = "0-9" + _NON_ASCII
+
+
+class _NoSuperset(Exception):
+    """The pattern uses something with no RE2 superset here (a back-reference)."""
+
+
+def _char(code: int) -> str:
+    return f"\\x{{{code:x}}}"
+
+
+# Python's IGNORECASE also pairs i/ı/İ, s/ſ and k/K (Kelvin), which RE2's case folding does
+# not: a literal or a class that may match one of them gets the others too (a superset).
+_EQUIVALENTS = {"i": "\u0131\u0130", "s": "\u017f", "k": "\u212a"}
+_EXTRA_CLASS = "".join(_char(ord(ch)) for chars in _EQUIVALENTS.values() for ch in chars)
+
+
+def _literal(code: int) -> str:
+    extra = _EQUIVALENTS.get(chr(code).lower())
+    if extra is None:
+        return _char(code)
+    return "[" + _char(code) + "".join(_char(ord(ch)) for ch in extra) + "]"
+
+
+def _class_items(items: list[tuple[object, object]], negated: bool) -> str:
+    parts = []
+    for op, av in items:
+        if op is C.LITERAL:
+            parts.append(_char(av))  # type: ignore[arg-type]
+        elif op is C.RANGE:
+            lo, hi = av  # type: ignore[misc]
+            parts.append(f"{_char(lo)}-{_char(hi)}")
+        elif op is C.CATEGORY:
+            # In a negated class the excluded set must not grow: use the narrow forms.
+            name = str(av)
+            if name.endswith("CATEGORY_DIGIT"):
+                parts.append("0-9" if negated else _DIGIT_WIDE)
+            elif name.endswith("CATEGORY_SPACE"):
+                parts.append(_SPACE_ASCII if negated else _SPACE_WIDE)
+            elif name.endswith("CATEGORY_WORD"):
+                parts.append(_WORD_ASCII if negated else _WORD_WIDE)
+            else:  # \D, \S, \W inside a class: anything
+                raise _NoClass
+        else:
+            raise _NoSuperset(f"class item {op}")
+    return "".join(parts)
+
+
+class _NoClass(Exception):
+    """A class item too wide to express: the class becomes "any character" (or nothing)."""
+
+
+def _re2_class(items: list[tuple[object, object]]) -> str:
+    negated = bool(items) and items[0][0] is C.NEGATE
+    body = items[1:] if negated else items
+    try:
+        inner = _class_items(body, negated)
+    except _NoClass:
+        return "(?s:.)"  # too wide to write: any character (a superset either way)
+    if not inner:
+        return "(?s:.)" if negated else "[^\\x{0}-\\x{10ffff}]"
+    return f"[^{inner}]" if negated else f"[{inner}{_EXTRA_CLASS}]"
+
+
+def _re2_category(av: object) -> str:
+    name = str(av)
+    if name.endswith("CATEGORY_DIGIT"):
+        return f"[{_DIGIT_WIDE}]"
+    if name.endswith("CATEGORY_SPACE"):
+        return f"[{_SPACE_WIDE}]"
+    if name.endswith("CATEGORY_WORD"):
+        return f"[{_WORD_WIDE}]"
+    return "(?s:.)"  # \D, \S, \W: anything (a superset)
+
+
+def _emit(items: list[tuple[object, object]]) -> str:
+    out = []
+    for op, av in items:
+        if op is C.LITERAL:
+            out.append(_literal(av))  # type: ignore[arg-type]
+        elif op is C.NOT_LITERAL:
+            out.append(f"[^{_char(av)}]")  # type: ignore[arg-type]
+        elif op is C.ANY:
+            out.append(".")  # the DOTALL flag, when set, is carried by the group flags
+        elif op is C.IN:
+            out.append(_re2_class(av))  # type: ignore[arg-type]
+        elif op is C.CATEGORY:
+            out.append(_re2_category(av))
+        elif op is C.BRANCH:
+            out.append("(?:" + "|".join(_emit(list(b)) for b in av[1]) + ")")  # type: ignore[index]
+        elif op is C.SUBPATTERN:
+            _group, add, remove, body = av  # type: ignore[misc]
+            flags = _flag_letters(add) + ("-" + _flag_letters(remove) if _flag_letters(remove) else "")
+            out.append(f"(?{flags}:" + _emit(list(body)) + ")" if flags else "(?:" + _emit(list(body)) + ")")
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            low, high, body = av  # type: ignore[misc]
+            low = min(low, _RE2_MAX_REPEAT)
+            upper = "" if high is C.MAXREPEAT or high > _RE2_MAX_REPEAT else str(high)
+            out.append("(?:" + _emit(list(body)) + f"){{{low},{upper}}}")
+        elif op is C.ATOMIC_GROUP:
+            out.append("(?:" + _emit(list(av)) + ")")  # type: ignore[arg-type]
+        elif op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            continue  # zero-width: dropping it only adds matches
+        else:
+            raise _NoSuperset(str(op))
+    return "".join(out)
+
+
+def _flag_letters(flags: int) -> str:
+    return ("i" if flags & re.IGNORECASE else "") + ("s" if flags & re.DOTALL else "")
+
+
+def re2_superset(pattern: re.Pattern[str]) -> str | None:
+    """RE2 syntax matching at least every text ``pattern`` matches, or None."""
+    try:
+        tree = _parse(pattern.pattern, pattern.flags)
+        body = _emit(list(tree))
+    except _NoSuperset:
+        return None
+    flags = _flag_letters(pattern.flags)
+    return f"(?{flags}:{body})" if flags else body

@@ -430,6 +430,11 @@ def base64_credential(spec: RuleSpec, text: str, windows: Sequence[Window]) -> I
                 yield spec.rule_id, match.start("value"), match.end("value")
 
 
+# Detectors that treat every pattern of their rule alike (the engine may skip the patterns
+# that cannot match a text); the others give patterns[0], [1]… distinct roles.
+for _uniform in (password_assignment, password_cli, password_prose, password_prose_strict, valued):
+    _uniform.uniform_patterns = True  # type: ignore[attr-defined]
+
 DETECTORS = {
     f"secrets.{name}": function
     for name, function in {

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pipeline.domain import guardrails
 from pipeline.domain.guardrails.engine import gate_open, lowered_view
-from pipeline.domain.guardrails.gates import required_literals, rule_gate
+from pipeline.domain.guardrails.gates import re2_superset, required_literals, rule_gate
 from pipeline.domain.textnorm import normalize
 
 
@@ -74,11 +74,67 @@ def test_generated_matches_contain_a_required_literal(rule_id: str, index: int, 
     literals = required_literals(pattern)
     assert literals is not None
 
-    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(st.from_regex(pattern))
     def check(text: str) -> None:
         if pattern.search(text):
             lowered = lowered_view(text)
             assert any(literal in lowered for literal in literals), (rule_id, index, text[:120])
+
+    check()
+
+
+# --- RE2 supersets -------------------------------------------------------------------------
+
+re2 = pytest.importorskip("re2")
+_ALL_PATTERNS = [
+    (rule.spec.rule_id, index, pattern)
+    for rule in _RULES
+    for index, pattern in enumerate(rule.spec.patterns)
+]
+
+
+def _compiled_superset(pattern: re.Pattern[str]):  # noqa: ANN202
+    source = re2_superset(pattern)
+    assert source is not None, pattern.pattern[:80]
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    options.log_errors = False
+    return re2.compile(source, options)
+
+
+@pytest.mark.parametrize(
+    ("source", "flags", "texts"),
+    [
+        ("(?<![a-z])key\\b(?=[-.])", 0, ["key-1", "xkey.1", "key"]),  # lookarounds and \b dropped
+        ("\\w+\\s\\d", 0, ["héllo\u00a01", "a\u2028٣"]),  # Unicode classes widened
+        ("[^\\s\"]+", 0, ["a\u3000b"]),
+        ("SECRET", re.I, ["ſecret", "SEcret"]),
+        ("a{1,5000}", 0, ["a" * 3000]),  # counts over RE2's 1000 opened
+    ],
+)
+def test_superset_of_hand_made_expressions_matches_what_python_matches(source: str, flags: int, texts: list[str]) -> None:
+    pattern = re.compile(source, flags)
+    compiled = _compiled_superset(pattern)
+    for text in texts:
+        if pattern.search(text):
+            assert compiled.search(text) is not None, text
+
+
+@pytest.mark.parametrize(("rule_id", "index", "pattern"), _ALL_PATTERNS,
+                         ids=[f"{r}[{i}]" for r, i, _ in _ALL_PATTERNS])
+def test_every_pattern_has_an_re2_superset(rule_id: str, index: int, pattern: re.Pattern[str]) -> None:
+    compiled = _compiled_superset(pattern)
+    rule = next(r for r in _RULES if r.spec.rule_id == rule_id)
+    for text in rule.spec.must_match + rule.spec.must_not_match:
+        view = normalize(text).text
+        if pattern.search(view):
+            assert compiled.search(view) is not None, (rule_id, index, text)
+
+    @settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.from_regex(pattern))
+    def check(text: str) -> None:
+        if pattern.search(text):
+            assert compiled.search(text) is not None, (rule_id, index, text[:120])
 
     check()
