@@ -410,23 +410,19 @@ _USER_PASSWORD = re.compile(r"([^\s:]{1,64}):(\S{6,200})")
 
 
 def base64_credential(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
-    """A base64 value piped to ``base64 -d`` that decodes to ``user:password`` or a random key."""
+    """A base64 value piped to ``base64 -d`` that decodes to ``user:password``."""
     for match in finditer_windows(spec.patterns[0], text, windows):
         token = match.group("value")
         try:
             decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True).decode("utf-8")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             continue
-        decoded = decoded.strip()
-        pair = _USER_PASSWORD.fullmatch(decoded)
+        # A decoded key or token is found by the rescan of decoded views (with its own
+        # category); this rule adds what no rule sees in a decoded view: "user:password".
+        pair = _USER_PASSWORD.fullmatch(decoded.strip())
         if pair:
             password = pair.group(2)
             if not is_placeholder(password) and looks_like_password(password, quoted=False):
-                yield spec.rule_id, match.start("value"), match.end("value")
-        elif len(decoded) >= 16 and " " not in decoded and entropy(decoded) >= 3.5 and not is_placeholder(decoded):
-            classes = sum((any(c.islower() for c in decoded), any(c.isupper() for c in decoded),
-                           any(c.isdigit() for c in decoded)))
-            if classes >= 2:
                 yield spec.rule_id, match.start("value"), match.end("value")
 
 
