@@ -136,27 +136,54 @@ class CompiledRule:
     #: Lower-case strings one of which every match of the rule's patterns contains
     #: (derived from the patterns by :mod:`.gates`; None when nothing is known).
     gate: tuple[str, ...] | None = None
-    #: With RE2: one superset per pattern (:func:`.gates.re2_superset`; ``False`` where there
-    #: is none), compiled on first use (compiling all at import would add ~0.1 s of cold
-    #: start). A pattern whose superset does not match the text cannot match it.
-    #: ``False``: no RE2; ``None``: not compiled yet.
+    #: With RE2: the :class:`RuleSupersets` of its patterns, compiled on first use
+    #: (compiling all at import would add ~0.1 s of cold start). A pattern whose superset
+    #: does not match the text cannot match it. ``False``: no RE2; ``None``: not yet.
     supersets: Any = False
 
     def gate_regex(self) -> str | None:
         return None if self.gate is None else "|".join(re.escape(s) for s in self.gate)
 
 
-def _compile_supersets(patterns: Sequence[re.Pattern[str]], options: Any) -> list[Any]:
-    """Per pattern, an RE2 regex matching wherever it can match (False: no superset)."""
-    assert _re2 is not None
-    compiled: list[Any] = []
-    for pattern in patterns:
-        source = re2_superset(pattern)
-        try:
-            compiled.append(False if source is None else _re2.compile(source, options))
-        except _re2.error:  # pragma: no cover - every catalogue pattern compiles (tested)
-            compiled.append(False)
-    return compiled
+class RuleSupersets:
+    """One ``re2.Set`` of a rule's pattern supersets: which patterns can match a text.
+
+    An RE2 set reports no match at all when its DFA runs out of memory; the set's last
+    entry is the empty pattern, which matches every text, so its absence means "unknown"
+    and every pattern stays live.
+    """
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]], options: Any) -> None:
+        assert _re2 is not None
+        self.size = len(patterns)
+        self.always: list[int] = []  # patterns without a superset: always live
+        self.entries: list[int] = []  # set entry -> pattern index
+        rule_set = _re2.Set.SearchSet(options)
+        for index, pattern in enumerate(patterns):
+            source = re2_superset(pattern)
+            if source is None:
+                self.always.append(index)
+                continue
+            try:
+                rule_set.Add(source)
+            except _re2.error:  # pragma: no cover - every catalogue pattern compiles (tested)
+                self.always.append(index)
+                continue
+            self.entries.append(index)
+        self.sentinel = len(self.entries)
+        rule_set.Add("")
+        rule_set.Compile()
+        self.set = rule_set
+
+    def live(self, text: str) -> list[int]:
+        """Indices of the patterns that can match ``text``, in pattern order."""
+        found = self.set.Match(text) or ()
+        if self.sentinel not in found:
+            return list(range(self.size))  # the DFA gave up: assume every pattern can match
+        entries = self.entries
+        live = [entries[e] for e in found if e != self.sentinel] + self.always
+        live.sort()
+        return live
 
 
 def gate_open(gate: tuple[str, ...] | None, lowered: str) -> bool:
@@ -203,23 +230,30 @@ class Engine:
                 if gate is not None:
                     rule_set.Add(gate)
                     self._entries.append((index, False))
+            # The empty pattern matches every text: when it is missing from a result, the
+            # set's DFA ran out of memory and reported nothing (RE2 sets do not fall back).
+            self._sentinel = len(self._entries)
+            rule_set.Add("")
             rule_set.Compile()
             self._set = rule_set
-            self._options = options
+            self._superset_options = _re2.Options()
+            self._superset_options.log_errors = False
             for rule in self.rules:
                 rule.supersets = None  # compiled by _supersets() on first use
 
-    def _supersets(self, rule: CompiledRule) -> list[Any]:
-        rule.supersets = _compile_supersets(rule.spec.patterns, self._options)
+    def _supersets(self, rule: CompiledRule) -> RuleSupersets:
+        rule.supersets = RuleSupersets(rule.spec.patterns, self._superset_options)
         return rule.supersets
 
     def candidates(self, lowered: str) -> frozenset[int]:
         """Indices of the rules whose anchor and gate occur in ``lowered`` (one RE2 pass)."""
-        if self._set is not None:
+        found = self._set.Match(lowered) if self._set is not None else None
+        if found and self._sentinel in found:
             counts = [0] * len(self.rules)
             entries = self._entries
-            for entry in self._set.Match(lowered) or ():
-                counts[entries[entry][0]] += 1
+            for entry in found:
+                if entry != self._sentinel:
+                    counts[entries[entry][0]] += 1
             needs = self._needs
             return frozenset(i for i, n in enumerate(counts) if n and n == needs[i])
         return frozenset(
@@ -241,13 +275,12 @@ class Engine:
                 continue
             if candidates is not None and rule.supersets is not False:
                 supersets = rule.supersets if rule.supersets is not None else self._supersets(rule)
-                live = tuple(p for p, sup in zip(spec.patterns, supersets, strict=True)
-                             if sup is False or sup.search(text) is not None)
+                live = supersets.live(text)
                 if not live:
                     continue
                 if len(live) < len(spec.patterns) and getattr(rule.detector, "uniform_patterns", False):
                     # The detector treats every pattern alike: run only those that can match.
-                    spec = replace(spec, patterns=live)
+                    spec = replace(spec, patterns=tuple(spec.patterns[k] for k in live))
             if candidates is None or len(text) <= SHORT_TEXT:
                 windows = full
             else:

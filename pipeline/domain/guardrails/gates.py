@@ -185,7 +185,7 @@ def rule_gate(patterns: tuple[re.Pattern[str], ...]) -> frozenset[str] | None:
 # rule's rewrite first (linear, in C) and skips the rule when it does not match; the
 # pure-Python path has no such step, and the fast-path tests check both agree.
 
-_RE2_MAX_REPEAT = 1000
+_MAX_COUNT = 4  # larger counts are relaxed (see _emit); RE2 itself refuses counts over 1000
 # Python's Unicode classes, widened to "the ASCII part, or any non-ASCII character": a
 # superset that keeps RE2's program small (Unicode property tables made it ~300,000
 # instructions and ran the DFA out of memory). RE2's own \s, \w, \d are ASCII only.
@@ -290,8 +290,10 @@ def _emit(items: list[tuple[object, object]]) -> str:
             out.append(f"(?{flags}:" + _emit(list(body)) + ")" if flags else "(?:" + _emit(list(body)) + ")")
         elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
             low, high, body = av  # type: ignore[misc]
-            low = min(low, _RE2_MAX_REPEAT)
-            upper = "" if high is C.MAXREPEAT or high > _RE2_MAX_REPEAT else str(high)
+            # Counted repetitions multiply DFA states (a set of rules with "{1,200}" values
+            # needed ~200 MB of DFA cache): fewer required and unbounded repeats only widen.
+            low = min(low, _MAX_COUNT)
+            upper = "" if high is C.MAXREPEAT or high > _MAX_COUNT else str(high)
             out.append("(?:" + _emit(list(body)) + f"){{{low},{upper}}}")
         elif op is C.ATOMIC_GROUP:
             out.append("(?:" + _emit(list(av)) + ")")  # type: ignore[arg-type]

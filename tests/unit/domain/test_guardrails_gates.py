@@ -138,3 +138,32 @@ def test_every_pattern_has_an_re2_superset(rule_id: str, index: int, pattern: re
             assert compiled.search(text) is not None, (rule_id, index, text[:120])
 
     check()
+
+
+class _GaveUp:
+    """An RE2 set whose DFA ran out of memory: it reports no match at all."""
+
+    def Match(self, text: str) -> list[int]:  # noqa: N802 - RE2's name
+        return []
+
+
+def test_a_set_that_gives_up_falls_back_to_the_python_anchors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.domain.guardrails.engine import Engine
+
+    engine = Engine(guardrails._ENGINE_SPECS, guardrails.DETECTORS, use_re2=True)
+    text = lowered_view("my key is akia" + "zq3dn6wlf7j4xprt and the password: hunter2x")
+    expected = engine.candidates(text)
+    assert expected
+    monkeypatch.setattr(engine, "_set", _GaveUp())
+    assert engine.candidates(text) == expected
+
+
+def test_rule_supersets_that_give_up_keep_every_pattern_live() -> None:
+    from pipeline.domain.guardrails.engine import RuleSupersets
+
+    rule = next(r for r in _RULES if len(r.spec.patterns) > 1)
+    options = re2.Options()
+    supersets = RuleSupersets(rule.spec.patterns, options)
+    assert supersets.live("nothing to see here") != list(range(len(rule.spec.patterns)))
+    supersets.set = _GaveUp()
+    assert supersets.live("nothing to see here") == list(range(len(rule.spec.patterns)))
