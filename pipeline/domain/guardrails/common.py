@@ -37,10 +37,16 @@ def key_name(text: str, match: re.Match[str], group: str = "key") -> str:
     return text[start : match.end(group)]
 
 
+_VALUE_GROUPS = ("dq", "sq", "bq", "bare")
+
+
 def value_of(match: re.Match[str]) -> tuple[str, int, int, bool]:
     """(value, start, end, quoted) of the :data:`VALUE` group that matched."""
+    last = match.lastgroup  # the value is the pattern's last group wherever it ends one
+    if last in _VALUE_GROUPS and match.group(last) is not None:
+        return match.group(last), match.start(last), match.end(last), last != "bare"
     names = match.re.groupindex
-    for name in ("dq", "sq", "bq", "bare"):
+    for name in _VALUE_GROUPS:
         if name not in names:
             continue
         value = match.group(name)

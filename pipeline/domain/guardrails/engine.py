@@ -72,16 +72,24 @@ def lowered_view(text: str) -> str:
 def windows_for(anchor: re.Pattern[str], lowered: str, before: int, after: int) -> list[Window]:
     """Candidate windows around the anchor hits, merged up to :data:`MAX_WINDOW`."""
     size = len(lowered)
-    windows: list[list[int]] = []
+    windows: list[Window] = []
+    current_lo = current_hi = -1  # the window being grown (none yet)
     for match in anchor.finditer(lowered):
-        lo = max(0, match.start() - before)
-        hi = min(size, match.end() + after)
-        if windows and lo <= windows[-1][1] and hi - windows[-1][0] <= MAX_WINDOW:
-            if hi > windows[-1][1]:
-                windows[-1][1] = hi
+        start, end = match.span()
+        lo = start - before if start > before else 0
+        hi = end + after
+        if hi > size:
+            hi = size
+        if current_hi >= 0 and lo <= current_hi and hi - current_lo <= MAX_WINDOW:
+            if hi > current_hi:
+                current_hi = hi
         else:
-            windows.append([lo, hi])
-    return [(lo, hi) for lo, hi in windows]
+            if current_hi >= 0:
+                windows.append((current_lo, current_hi))
+            current_lo, current_hi = lo, hi
+    if current_hi >= 0:
+        windows.append((current_lo, current_hi))
+    return windows
 
 
 def finditer_windows(pattern: re.Pattern[str], text: str, windows: Sequence[Window]) -> Iterator[re.Match[str]]:
