@@ -37,6 +37,10 @@ def machine_info() -> dict[str, str]:
         memory = f"{kib / 1024 / 1024:.1f} GiB"
     except (OSError, ValueError, IndexError):
         pass
+    try:  # other work on the machine slows every measurement: record how busy it was
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        load = "unknown"
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -44,6 +48,7 @@ def machine_info() -> dict[str, str]:
         "cores": str(os.cpu_count()),
         "memory": memory,
         "process": "one process, one thread",
+        "load average (1/5/15 min) at start": load,
     }
 
 

@@ -1,7 +1,8 @@
 """The Lambda functions: one per handler module, all from one code asset.
 
 The asset is the repository root with everything but ``pipeline/`` excluded (no bundling:
-boto3 ships with the runtime and Powertools comes from its public layer), so
+boto3 ships with the runtime, Powertools comes from its public layer and the native wheels
+from :mod:`stack.constructs.native_layer`, built by local bundling without Docker), so
 ``pipeline.handlers.<name>.handler`` is importable exactly as it is in the checkout.
 
 Each function has its own role with no managed policy: it may write only to its own log
@@ -20,6 +21,7 @@ from constructs import Construct
 
 from stack import constants as c
 from stack.config import StackConfig
+from stack.constructs.native_layer import native_layer
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:{version}"
@@ -84,6 +86,8 @@ class Functions(Construct):
             ),
         )
         self.code = lambda_.Code.from_asset(str(c.REPO_ROOT), exclude=ASSET_EXCLUDE)
+        # google-re2 for the guardrails' one-pass anchor set, built for Lambda without Docker.
+        self.native_layer = native_layer(self, "NativeWheels", RUNTIME)
         self.environment = {
             "CONVERSATIONS_TABLE": conversations.table_name,
             "FEEDBACK_TABLE": feedback.table_name,
@@ -133,7 +137,7 @@ class Functions(Construct):
                 handler=c.handler_path(handler),
                 memory_size=memory,
                 timeout=Duration.seconds(timeout),
-                layers=[self.layer],
+                layers=[self.layer, self.native_layer],
                 environment=dict(self.environment),
                 tracing=lambda_.Tracing.ACTIVE,
                 log_group=log_group,

@@ -131,11 +131,12 @@ class Scanner:
     def decoded(self, text: str, lowered: str, gated: bool) -> list[Hit]:
         """Hits found in decoded views, reported on the encoded span (bounded, one level)."""
         hits: list[Hit] = []
-        for start, end, plain in decoding.base64_views(text):
+        for start, end, plain, phrase in decoding.base64_views(text):
             low = lowered_view(plain)
             candidates = self._candidates(low, gated)
             found = self.secrets_and_pii(plain, low, gated, candidates, pii=False)
-            found += self.intent(plain, low, candidates)
+            if phrase:
+                found += self.intent(plain, low, candidates)
             hits.extend((rule_id, start, end) for rule_id, _s, _e in found)
         for view in (decoding.rot13_view(lowered), decoding.leet_view(lowered), decoding.reversed_view(lowered)):
             if view is None:

@@ -37,10 +37,16 @@ def key_name(text: str, match: re.Match[str], group: str = "key") -> str:
     return text[start : match.end(group)]
 
 
+_VALUE_GROUPS = ("dq", "sq", "bq", "bare")
+
+
 def value_of(match: re.Match[str]) -> tuple[str, int, int, bool]:
     """(value, start, end, quoted) of the :data:`VALUE` group that matched."""
+    last = match.lastgroup  # the value is the pattern's last group wherever it ends one
+    if last in _VALUE_GROUPS and match.group(last) is not None:
+        return match.group(last), match.start(last), match.end(last), last != "bare"
     names = match.re.groupindex
-    for name in ("dq", "sq", "bq", "bare"):
+    for name in _VALUE_GROUPS:
         if name not in names:
             continue
         value = match.group(name)
@@ -58,16 +64,21 @@ _PLACEHOLDER_WORDS = frozenset(
     your-api-key yourapikey your_key your-key secret_value password_here secret_here
     db_password dbpassword admin_password new_password old_password user_password
     ref sub getatt join select default env environ getenv input prompt
-    notused not_set unset tbd todo na n/a ... * ****""".split()
+    notused not_set unset tbd todo na n/a ... * ****
+    replace_me replaceme replace-me change_me changeme change-me fill_me fillme set_me setme
+    to_be_replaced tobereplaced""".split()
 )
 _PLACEHOLDER_PREFIXES = (
     "<", "${", "{{", "{%", "$(", "%(", "%s", "(", "[", "os.", "process.", "env.", "env[", "var.",
     "local.", "data.", "aws_", "!", "arn:", "resolve:", "ssm:", "secretsmanager:", "getpass",
-    "input(", "config", "settings", "self.", "args.", "opts.", "request.", "req.", "params.",
+    "#{", "enc[", "input(", "config", "settings", "self.", "args.", "opts.", "request.", "req.", "params.",
     "props.", "this.", "event[", "event.", "environ", "secret_", "get_secret", "vault:", "op://",
 )
 _MASKED = re.compile(r"[*•xX#.\-_?]+")
 _DOTTED_IDENTIFIER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(.*\))?|[A-Za-z_]\w*\(.*\)")
+# A function or method call cut at its first argument ("sm.get_secret_value(SecretId="):
+# code that fetches the value, not the value.
+_CALL = re.compile(r"[A-Za-z_][\w.]*\(.*")
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
 _PLACEHOLDER_PHRASE = re.compile(
     r"(?:your|my|the|some|new|old|strong|secure|example|sample|real|actual)[_\- ]?"
@@ -87,6 +98,8 @@ def is_placeholder(value: str) -> bool:
     if _DOTTED_IDENTIFIER.fullmatch(stripped) and not any(
         ch.isdigit() for ch in stripped.split(".")[-1][:1]
     ):
+        return True
+    if _CALL.fullmatch(stripped) and "." in stripped.split("(", 1)[0]:
         return True
     if _PLACEHOLDER_PHRASE.fullmatch(lowered):
         return True

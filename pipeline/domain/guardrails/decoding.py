@@ -18,8 +18,13 @@ _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/]{16,8192}={0,2}(?!
 _PRINTABLE = re.compile(r"[\x20-\x7e\t\r\n\u00a0-\uffff]*")
 
 
-def base64_views(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, decoded) for base64 runs that decode to readable text."""
+def base64_views(text: str) -> Iterator[tuple[int, int, str, bool]]:
+    """(start, end, decoded, phrase) for base64 runs that decode to readable text.
+
+    ``phrase`` is False when the decoded text is one token (no space, ``:`` or ``=``):
+    such a view can hide a key (a Kubernetes secret's ``data``, ``echo … | base64 -d``) but
+    no sentence, so the scanner looks for secrets in it and nothing else.
+    """
     budget = MAX_DECODED
     found = 0
     for match in _BASE64_RUN.finditer(text):
@@ -33,9 +38,10 @@ def base64_views(text: str) -> Iterator[tuple[int, int, str]]:
             decoded = raw.decode("utf-8")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             continue
-        if not decoded.strip() or not _PRINTABLE.fullmatch(decoded) or " " not in decoded.strip() and ":" not in decoded and "=" not in decoded:
+        if not decoded.strip() or not _PRINTABLE.fullmatch(decoded):
             continue
-        yield match.start(), match.end(), decoded
+        phrase = " " in decoded.strip() or ":" in decoded or "=" in decoded
+        yield match.start(), match.end(), decoded, phrase
         found += 1
         budget -= len(decoded)
         if found >= MAX_CANDIDATES or budget <= 0:

@@ -6,7 +6,11 @@
    anchors are compiled into one ``re2.Set`` and a single linear-time pass tells which
    rules can match at all; without it each anchor is searched with Python's engine
    (anchors are restricted to literals, classes and bounded counts, so that is linear
-   too). Both give the same set of candidate rules.
+   too). Both give the same set of candidate rules. Beside its anchor, a rule has a
+   *gate* derived from its patterns by :mod:`.gates` (strings one of which every match
+   contains, e.g. ``ignore|disregard|forget`` for a rule whose hand-written anchor is
+   ``<|[|#|ignor|…``); the gates are entries of the same ``re2.Set`` (the pure-Python
+   path checks them with ``in``), and a rule is a candidate only when both occur.
 2. **Windows.** For a candidate rule, the anchor hits are widened by the rule's
    ``window = [before, after]`` into candidate windows; overlapping windows merge up to
    :data:`MAX_WINDOW` characters, then a new window starts. The total length searched per
@@ -16,6 +20,11 @@
    text does is confirmed by matching again from its start without the end bound, so
    lookaheads see the real text and a long token cut by a window is seen whole.
 
+A topic or attack rule (stages ``intent``, ``attack``, ``weak_attack``) blocks a message as a
+whole, so its detector stops after :data:`MAX_TOPIC_HITS` hits on both paths (a message
+repeating "you are now" 8,000 times no longer costs 8,000 confirmations); secret and PII
+rules report every span, since every span is redacted.
+
 ``gated=False`` skips steps 1 and 2 (every rule, the whole text): the tests use it as the
 reference the fast path must agree with.
 """
@@ -24,9 +33,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import islice
+from typing import Any
 
 from pipeline.domain.guardrails.catalogue import RuleSpec
+from pipeline.domain.guardrails.gates import re2_superset, rule_gate
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     import re2 as _re2
@@ -41,6 +53,12 @@ MAX_WINDOW = 4096
 SHORT_TEXT = 512
 
 RE2_AVAILABLE = _re2 is not None
+# The RE2 set's DFA budget: with RE2's default (8 MiB) the set of every anchor and gate
+# runs out of DFA states and rebuilds its cache on every text (measured ~10x slower).
+RE2_MAX_MEM = 64 << 20
+#: Stages whose rules block a message as a whole (their spans are not sensitive data).
+CAPPED_STAGES = frozenset({"intent", "attack", "weak_attack"})
+MAX_TOPIC_HITS = 16
 
 
 def lowered_view(text: str) -> str:
@@ -54,16 +72,24 @@ def lowered_view(text: str) -> str:
 def windows_for(anchor: re.Pattern[str], lowered: str, before: int, after: int) -> list[Window]:
     """Candidate windows around the anchor hits, merged up to :data:`MAX_WINDOW`."""
     size = len(lowered)
-    windows: list[list[int]] = []
+    windows: list[Window] = []
+    current_lo = current_hi = -1  # the window being grown (none yet)
     for match in anchor.finditer(lowered):
-        lo = max(0, match.start() - before)
-        hi = min(size, match.end() + after)
-        if windows and lo <= windows[-1][1] and hi - windows[-1][0] <= MAX_WINDOW:
-            if hi > windows[-1][1]:
-                windows[-1][1] = hi
+        start, end = match.span()
+        lo = start - before if start > before else 0
+        hi = end + after
+        if hi > size:
+            hi = size
+        if current_hi >= 0 and lo <= current_hi and hi - current_lo <= MAX_WINDOW:
+            if hi > current_hi:
+                current_hi = hi
         else:
-            windows.append([lo, hi])
-    return [(lo, hi) for lo, hi in windows]
+            if current_hi >= 0:
+                windows.append((current_lo, current_hi))
+            current_lo, current_hi = lo, hi
+    if current_hi >= 0:
+        windows.append((current_lo, current_hi))
+    return windows
 
 
 def finditer_windows(pattern: re.Pattern[str], text: str, windows: Sequence[Window]) -> Iterator[re.Match[str]]:
@@ -107,11 +133,70 @@ def regex_detector(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iter
                 yield rule_id, start, end
 
 
+regex_detector.uniform_patterns = True  # type: ignore[attr-defined]
+
+
 @dataclass
 class CompiledRule:
     spec: RuleSpec
     anchor: re.Pattern[str]
     detector: Detector
+    #: Lower-case strings one of which every match of the rule's patterns contains
+    #: (derived from the patterns by :mod:`.gates`; None when nothing is known).
+    gate: tuple[str, ...] | None = None
+    #: With RE2: the :class:`RuleSupersets` of its patterns, compiled on first use
+    #: (compiling all at import would add ~0.1 s of cold start). A pattern whose superset
+    #: does not match the text cannot match it. ``False``: no RE2; ``None``: not yet.
+    supersets: Any = False
+
+    def gate_regex(self) -> str | None:
+        return None if self.gate is None else "|".join(re.escape(s) for s in self.gate)
+
+
+class RuleSupersets:
+    """One ``re2.Set`` of a rule's pattern supersets: which patterns can match a text.
+
+    An RE2 set reports no match at all when its DFA runs out of memory; the set's last
+    entry is the empty pattern, which matches every text, so its absence means "unknown"
+    and every pattern stays live.
+    """
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]], options: Any) -> None:
+        assert _re2 is not None
+        self.size = len(patterns)
+        self.always: list[int] = []  # patterns without a superset: always live
+        self.entries: list[int] = []  # set entry -> pattern index
+        rule_set = _re2.Set.SearchSet(options)
+        for index, pattern in enumerate(patterns):
+            source = re2_superset(pattern)
+            if source is None:
+                self.always.append(index)
+                continue
+            try:
+                rule_set.Add(source)
+            except _re2.error:  # pragma: no cover - every catalogue pattern compiles (tested)
+                self.always.append(index)
+                continue
+            self.entries.append(index)
+        self.sentinel = len(self.entries)
+        rule_set.Add("")
+        rule_set.Compile()
+        self.set = rule_set
+
+    def live(self, text: str) -> list[int]:
+        """Indices of the patterns that can match ``text``, in pattern order."""
+        found = self.set.Match(text) or ()
+        if self.sentinel not in found:
+            return list(range(self.size))  # the DFA gave up: assume every pattern can match
+        entries = self.entries
+        live = [entries[e] for e in found if e != self.sentinel] + self.always
+        live.sort()
+        return live
+
+
+def gate_open(gate: tuple[str, ...] | None, lowered: str) -> bool:
+    """The pure-Python gate check (``map`` keeps the loop in C)."""
+    return gate is None or any(map(lowered.__contains__, gate))
 
 
 class Engine:
@@ -130,23 +215,59 @@ class Engine:
             name = spec.detector if spec.detector == "regex" else f"{spec.family}.{spec.detector}"
             if name not in detectors:
                 raise ValueError(f"{spec.source}, rule {spec.rule_id!r}: unknown detector {spec.detector!r}")
-            self.rules.append(CompiledRule(spec, re.compile(spec.anchor), detectors[name]))
+            gate = rule_gate(spec.patterns)
+            self.rules.append(CompiledRule(spec, re.compile(spec.anchor), detectors[name],
+                                           None if gate is None else tuple(sorted(gate))))
         self.index = {rule.spec.rule_id: i for i, rule in enumerate(self.rules)}
         self.use_re2 = RE2_AVAILABLE if use_re2 is None else use_re2 and RE2_AVAILABLE
         self._set = None
+        # Set entry -> (rule index, is the anchor). A rule is a candidate when its anchor
+        # and its gate (if any) both occur: each is necessary for a match, so is both.
+        self._entries: list[tuple[int, bool]] = []
+        self._needs = [1 if rule.gate is None else 2 for rule in self.rules]
         if self.use_re2:
             assert _re2 is not None
-            rule_set = _re2.Set.SearchSet(_re2.Options())
-            for rule in self.rules:
+            options = _re2.Options()
+            options.max_mem = RE2_MAX_MEM
+            options.log_errors = False
+            rule_set = _re2.Set.SearchSet(options)
+            for index, rule in enumerate(self.rules):
                 rule_set.Add(rule.spec.anchor)
+                self._entries.append((index, True))
+                gate = rule.gate_regex()
+                if gate is not None:
+                    rule_set.Add(gate)
+                    self._entries.append((index, False))
+            # The empty pattern matches every text: when it is missing from a result, the
+            # set's DFA ran out of memory and reported nothing (RE2 sets do not fall back).
+            self._sentinel = len(self._entries)
+            rule_set.Add("")
             rule_set.Compile()
             self._set = rule_set
+            self._superset_options = _re2.Options()
+            self._superset_options.log_errors = False
+            for rule in self.rules:
+                rule.supersets = None  # compiled by _supersets() on first use
+
+    def _supersets(self, rule: CompiledRule) -> RuleSupersets:
+        rule.supersets = RuleSupersets(rule.spec.patterns, self._superset_options)
+        return rule.supersets
 
     def candidates(self, lowered: str) -> frozenset[int]:
-        """Indices of the rules whose anchor occurs in ``lowered`` (one pass with RE2)."""
-        if self._set is not None:
-            return frozenset(self._set.Match(lowered) or ())
-        return frozenset(i for i, rule in enumerate(self.rules) if rule.anchor.search(lowered))
+        """Indices of the rules whose anchor and gate occur in ``lowered`` (one RE2 pass)."""
+        found = self._set.Match(lowered) if self._set is not None else None
+        if found and self._sentinel in found:
+            counts = [0] * len(self.rules)
+            entries = self._entries
+            for entry in found:
+                if entry != self._sentinel:
+                    counts[entries[entry][0]] += 1
+            needs = self._needs
+            return frozenset(i for i, n in enumerate(counts) if n and n == needs[i])
+        return frozenset(
+            i for i, rule in enumerate(self.rules)
+            if gate_open(rule.gate, lowered) and rule.anchor.search(lowered)
+        )
 
     def run(self, indices: Iterable[int], text: str, lowered: str,
             candidates: frozenset[int] | None) -> list[Hit]:
@@ -160,13 +281,26 @@ class Engine:
                 continue
             if candidates is not None and i not in candidates:
                 continue
+            if candidates is not None and rule.supersets is not False:
+                supersets = rule.supersets if rule.supersets is not None else self._supersets(rule)
+                live = supersets.live(text)
+                if not live:
+                    continue
+                if len(live) < len(spec.patterns) and getattr(rule.detector, "uniform_patterns", False):
+                    # The detector treats every pattern alike: run only those that can match.
+                    spec = replace(spec, patterns=tuple(spec.patterns[k] for k in live))
             if candidates is None or len(text) <= SHORT_TEXT:
                 windows = full
             else:
                 windows = windows_for(rule.anchor, lowered, spec.before, spec.after)
                 if not windows:
                     continue
-            found = list(rule.detector(spec, text, windows))
+            if spec.stage in CAPPED_STAGES:
+                # A topic or attack rule blocks the whole message: its first hits decide,
+                # and a text repeating the phrase 10,000 times costs no more than a few.
+                found = list(islice(rule.detector(spec, text, windows), MAX_TOPIC_HITS))
+            else:
+                found = list(rule.detector(spec, text, windows))
             if found and spec.exempt is not None and spec.exempt.search(text) and not (
                 spec.exempt_unless is not None and spec.exempt_unless.search(text)
             ):

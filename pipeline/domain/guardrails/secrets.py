@@ -128,13 +128,20 @@ def _decodes_to_text(token: str) -> bool:
     return bool(raw) and all(32 <= byte < 127 or byte in (9, 10, 13) for byte in raw)
 
 
+def _dotted_segment(text: str, start: int, end: int) -> bool:
+    """The token is glued by a dot to more token characters ("a.b.c"), not ended by a full stop."""
+    glued_before = text[start - 1 : start] == "." and text[start - 2 : start - 1].isalnum()
+    glued_after = text[end : end + 1] == "." and text[end + 1 : end + 2].isalnum()
+    return glued_before or glued_after
+
+
 def _secret_key_kind(text: str, match: re.Match[str]) -> str | None:
     token = match.group()
     if token in _DOC_EXAMPLE_SECRETS or token.endswith("EXAMPLEKEY") or HEX.fullmatch(token):
         return None
     start, end = match.span()
     before = text[max(0, start - 60) : start]
-    if text[start - 1 : start] == "." or text[end : end + 1] == ".":
+    if _dotted_segment(text, start, end):
         return None  # a segment of a JWT or another dotted token, not an AWS secret
     if _SECRET_KEY_CONTEXT.search(before):
         if entropy(token) >= 3.5 and not token.isalpha():
@@ -207,7 +214,8 @@ def pem(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
 _PASSWORD_KEY_SKIP = re.compile(
     r"length|policy|polic|required|reset|expir|age\b|minimum|maximum|\bmin|\bmax|_min|_max|\bmin_|\bmax_|enabled|enable|hint|prompt|file|path|field|label|type|"
     r"valid|complex|strength|rotat|attempt|last|changed|arn|secret_?name|secretname|secret_?id|_id\b|count|"
-    r"auth_?type|mode|manage|generat|less|_url|rule|regex|pattern|template|param|noecho|\bpwd\b(?=\s*=\s*/)",
+    r"auth_?type|mode|manage|generat|less|_url|rule|regex|pattern|template|param|noecho|\bpwd\b(?=\s*=\s*/)|"
+    r"encoder|hash|algorithm|digest",
     re.I,
 )
 _PROSE_STOPWORDS = frozenset(
@@ -247,12 +255,18 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
             yield spec.rule_id, start, end
 
 
+_CLI_PROSE = frozenset({"via", "flag", "option", "options", "argument", "parameter", "with", "is", "are", "to"})
+
+
 def password_cli(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
-            value, start, end, _quoted = value_of(match)
-            if not is_placeholder(value) and not value.startswith("-") and not value.isdigit():
-                yield spec.rule_id, start, end
+            value, start, end, quoted = value_of(match)
+            if is_placeholder(value) or value.startswith("-") or value.isdigit():
+                continue
+            if not quoted and (value.lower() in _PROSE_STOPWORDS or value.lower() in _CLI_PROSE):
+                continue  # "Using --password via the CLI is insecure": a sentence, not a value
+            yield spec.rule_id, start, end
 
 
 def looks_like_password(value: str, quoted: bool) -> bool:
@@ -392,6 +406,31 @@ def secret_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
             yield spec.rule_id, match.start("value"), match.end("value")
 
 
+_USER_PASSWORD = re.compile(r"([^\s:]{1,64}):(\S{6,200})")
+
+
+def base64_credential(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A base64 value piped to ``base64 -d`` that decodes to ``user:password``."""
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        token = match.group("value")
+        try:
+            decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            continue
+        # A decoded key or token is found by the rescan of decoded views (with its own
+        # category); this rule adds what no rule sees in a decoded view: "user:password".
+        pair = _USER_PASSWORD.fullmatch(decoded.strip())
+        if pair:
+            password = pair.group(2)
+            if not is_placeholder(password) and looks_like_password(password, quoted=False):
+                yield spec.rule_id, match.start("value"), match.end("value")
+
+
+# Detectors that treat every pattern of their rule alike (the engine may skip the patterns
+# that cannot match a text); the others give patterns[0], [1]… distinct roles.
+for _uniform in (password_assignment, password_cli, password_prose, password_prose_strict, valued):
+    _uniform.uniform_patterns = True  # type: ignore[attr-defined]
+
 DETECTORS = {
     f"secrets.{name}": function
     for name, function in {
@@ -417,5 +456,6 @@ DETECTORS = {
         "basic_header": basic_header,
         "secret_assignment": secret_assignment,
         "secret_prose": secret_prose,
+        "base64_credential": base64_credential,
     }.items()
 }

@@ -163,13 +163,21 @@ long_noise = st.text(
 
 @settings(max_examples=40, deadline=None)
 @given(noise=long_noise, key=access_keys, secret=secret_keys,
-       which=st.sampled_from(["access", "secret", "password", "token"]))
+       which=st.sampled_from(["access", "secret", "password", "token", "grouped", "base64", "xml", "prose_zh",
+                              "vault", "der"]))
 def test_secret_at_the_very_end_of_long_random_text_is_found(noise: str, key: str, secret: str, which: str) -> None:
     tail = {
         "access": (f" {key}", "aws_access_key"),
         "secret": (f"\naws_secret_access_key = {secret}", "aws_secret_key"),
         "password": ("\nDB_PASSWORD=Winter2024!x", "password"),
         "token": ("\ntoken ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "generic_secret"),
+        "grouped": (f" {key[:8]}\u2800{key[8:]}", "aws_access_key"),
+        "base64": ("\necho 'ZGVwbG95OlBhNTV3MHJkOTk=' | base64 -d", "password"),
+        "xml": ('\n<property name="connection.password">Qw9#vLp2x</property>', "password"),
+        "prose_zh": ("\n我的主密码是 Mango$1764", "password"),
+        "vault": ("\nVAULT_TOKEN=hvs.CAESIJk2n7QpX4mLr9TzV1bW8yE3uH6sKdF0gA5cNjYqOiPx", "generic_secret"),
+        "der": ("\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQp64i+zh5IuSJ7MxYtXcWt1488Bh36BpEBPR+2/bouQw"
+                "OvyQYzy+gDGwi0GgKnmiKkld7wVRvCx8dlLKlzLbh5BYZ41pJm9Uhsg", "private_key"),
     }[which]
     verdict = scan_input(noise + tail[0])
     assert tail[1] in verdict.categories
