@@ -247,7 +247,9 @@ class Engine:
             self._superset_options = _re2.Options()
             self._superset_options.log_errors = False
             for rule in self.rules:
-                rule.supersets = None  # compiled by _supersets() on first use
+                # compiled by _supersets() on first use; a rule whose detector reads its
+                # params instead of patterns (output clause rules) has nothing to filter on
+                rule.supersets = None if rule.spec.patterns else False
 
     def _supersets(self, rule: CompiledRule) -> RuleSupersets:
         rule.supersets = RuleSupersets(rule.spec.patterns, self._superset_options)
