@@ -73,9 +73,11 @@ def ask(session: nox.Session) -> None:
 
 @nox.session
 def train(session: nox.Session) -> None:
-    """Retrain the intent classifier from golden_sets/intent.jsonl (train + dev splits)."""
+    """Retrain the intent classifier (with its escalate head) and the input guardrail's learned
+    refusal heads from the golden sets' train splits, calibrated and thresholded on dev."""
     install(session, "train", "evals")
     session.run("python", "-m", "evals.train_intent", *session.posargs)
+    session.run("python", "-m", "evals.train_guardrail_heads")
 
 
 @nox.session

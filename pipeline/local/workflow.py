@@ -637,8 +637,9 @@ class LocalWorkflow:
         if all(services.__dict__.get(k) is v for k, v in self.service_overrides.items()):
             return
         # Drop every member built so far (they may hold the replaced ones), then install.
-        for name in [k for k in services.__dict__ if k != "settings"]:
+        for name in [k for k in services.__dict__ if k not in ("settings", "constructor_args")]:
             services.__dict__.pop(name, None)
+        services.constructor_args.clear()  # rebuilt with the members, as they are built
         services.__dict__.update(self.service_overrides)
 
     # -- running ---------------------------------------------------------------------------
