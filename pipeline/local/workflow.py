@@ -611,6 +611,29 @@ class LocalWorkflow:
             return _error_payload(error, str(result), result)
         return json.dumps(result, default=str).encode("utf-8")
 
+    def invoke_function(self, short_name: str, event: dict[str, Any]) -> Any:
+        """Call a project Lambda (``feedback_api`` …) in-process, as API Gateway's proxy
+        integration would, with the function's environment from the template."""
+        for spec in self.functions.values():
+            if spec.short_name == short_name:
+                headers: dict[str, str] = {}
+                raw = self._invoke(spec.logical_id, json.dumps(event).encode("utf-8"), headers)
+                payload = json.loads(raw)
+                if headers.get("x-amz-function-error"):
+                    raise LocalWorkflowError(f"{short_name} failed: {payload.get('errorType')}")
+                return payload
+        raise LocalWorkflowError(f"the template has no function with handler {short_name}")
+
+    def session_has_turns(self, session_id: str) -> bool:
+        """True when the Conversations table holds a turn of the session."""
+        found = self.client("dynamodb").query(
+            TableName=self.table_name("ConversationsTable"),
+            KeyConditionExpression="session_id = :s",
+            ExpressionAttributeValues={":s": {"S": session_id}},
+            Limit=1,
+        )
+        return bool(found.get("Items"))
+
     def _install_model(self) -> None:
         from pipeline.handlers import composition
 
@@ -670,7 +693,20 @@ class LocalWorkflow:
 
     def workflow_input(self, query: str, session_id: str | None = None,
                        user_id: str | None = None) -> dict[str, Any]:
-        """What API Gateway's request mapping for POST /query produces."""
+        """What API Gateway's request mapping for POST /query produces.
+
+        Validated like the API (api/openapi.yaml): raises
+        :class:`~pipeline.domain.api_contract.ContractError` for a query outside 1..4000
+        characters, a malformed session id or user id.
+        """
+        from pipeline.domain.api_contract import query_request_from
+
+        body: dict[str, Any] = {"query": query}
+        if session_id is not None:
+            body["session_id"] = session_id
+        if user_id is not None:
+            body["user_id"] = user_id
+        query_request_from(body)
         request_id = str(uuid.uuid4())
         return {
             "query": query,
@@ -684,13 +720,20 @@ class LocalWorkflow:
             timeout: float = 60.0) -> RunResult:
         return self.execute(self.workflow_input(query, session_id, user_id), timeout=timeout)
 
-    def execute(self, workflow_input: dict[str, Any], *, timeout: float = 60.0) -> RunResult:
+    def execute(self, workflow_input: dict[str, Any], *, timeout: float = 60.0,
+                name: str | None = None) -> RunResult:
+        """Start one execution and wait for it. ``name`` is the execution name (unique per
+        state machine: the API derives it from the Idempotency-Key)."""
+        from pipeline.domain.api_contract import query_request_from
+
+        query_request_from({k: workflow_input.get(k) for k in ("query", "session_id", "user_id")
+                            if workflow_input.get(k) is not None})
         sfn = self.client("stepfunctions")
         self._calls = []
         start = time.perf_counter()  # engine time includes the start_execution API call
         execution_arn = sfn.start_execution(
             stateMachineArn=self.state_machine_arn,
-            name=f"local-{uuid.uuid4()}",
+            name=name or f"local-{uuid.uuid4()}",
             input=json.dumps(workflow_input),
         )["executionArn"]
         described, events = self._wait(execution_arn, start, timeout)
