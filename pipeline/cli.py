@@ -160,7 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline", description="AWS support assistant tools."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{triage,review,ask}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{triage,review,ask,serve}"
+    )
     for name, help_text in (
         ("triage", "guardrail verdict and intent for JSONL {id, text}"),
         ("review", "output guardrail and quality for JSONL {id, query, response}"),
@@ -171,12 +173,22 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "ask", help="run one query through the local workflow (see: ask --help)", add_help=False
     )
+    commands.add_parser(
+        "serve", help="serve the REST API locally (see: serve --help)", add_help=False
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m pipeline``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "serve":
+        try:
+            from pipeline.local.server import main as serve_main
+        except ModuleNotFoundError as error:
+            sys.stderr.write(f"serve: the local server needs starlette and uvicorn ({error})\n")
+            return 2
+        return int(serve_main(argv[1:]) or 0)
     if argv and argv[0] == "ask":
         try:
             from pipeline.local.ask import main as ask_main

@@ -47,6 +47,7 @@ class LocalApi:
         if workflow is not None:
             workflow.extra_env.setdefault("SESSION_KEY_FILE", str(self.key_file))
         self.timeout = timeout
+        self.last_run: Any = None  # the last RunResult (``ask`` prints its path and timings)
 
     def __enter__(self) -> LocalApi:
         from pipeline.adapters.local.clock import SystemClock
@@ -104,6 +105,7 @@ class LocalApi:
     def _run(self, workflow_input: dict[str, Any], execution_name: str) -> dict[str, Any]:
         try:
             run = self.workflow.execute(workflow_input, name=execution_name, timeout=self.timeout)
+            self.last_run = run
         except LocalWorkflowError:
             return {"status": "TIMED_OUT", "output": None}
         except Exception as error:  # noqa: BLE001 - ExecutionAlreadyExists and engine faults
