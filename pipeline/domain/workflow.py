@@ -269,7 +269,7 @@ class QueryCapture:
         clock: Clock,
         *,
         input_guard: Guard,
-        max_append_attempts: int = 5,
+        max_append_attempts: int = 100,
     ) -> None:
         self._conversations = conversations
         self._clock = clock

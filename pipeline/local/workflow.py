@@ -761,16 +761,24 @@ class LocalWorkflow:
 
 @contextlib.contextmanager
 def _patched_env(env: Mapping[str, str]) -> Iterator[None]:
+    """Set a handler's environment for one call.
+
+    Keys are never deleted afterwards (a key that did not exist is set to ``""``, which every
+    setting treats as unset, or keeps its :data:`LOCAL_ENV` value, the same for every call,
+    so that boto3 never sees an empty region): other threads (moto's interpreter, boto3) iterate
+    ``os.environ`` without our lock, and a key deleted mid-iteration raised ``KeyError``
+    in them under concurrent executions.
+    """
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
         yield
     finally:
         for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
+            if value is not None:
                 os.environ[key] = value
+            elif key not in LOCAL_ENV:
+                os.environ[key] = ""
 
 
 def _error_payload(error_type: str, message: str, exc: BaseException | None = None) -> bytes:
