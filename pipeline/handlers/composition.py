@@ -16,7 +16,9 @@ Environment (all optional; defaults in brackets):
 * ``QUALITY_THRESHOLD`` [the validator's], ``MAX_REGENERATIONS`` [2], ``HISTORY_TURNS``
   [6], ``CONVERSATION_TTL_DAYS`` [30], ``FEEDBACK_WINDOW_HOURS`` [24].
 * ``SESSION_KEY_SECRET_ARN`` (the session-token key in Secrets Manager) or
-  ``SESSION_KEY_FILE`` [``.cache/session.key`` in the repository: a laptop].
+  ``SESSION_KEY_FILE`` (a local key file; the local server and ``ask`` set it). With
+  neither, session ownership is not checked (the deployed stack does not issue session
+  tokens yet: README "Known gaps"), and a warning is logged once per cold start.
 * ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``
   as Powertools reads them. The region is the one the Lambda runtime sets.
 
@@ -39,7 +41,6 @@ from pipeline.domain.api_contract import ContractError
 from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError, WorkflowInputError
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
-DEFAULT_SESSION_KEY_FILE = Path(__file__).resolve().parents[2] / ".cache" / "session.key"
 MODEL_BACKENDS = ("offline", "bedrock")
 NLP_BACKENDS = ("offline", "comprehend")
 STORE_BACKENDS = ("memory", "dynamodb")
@@ -241,22 +242,31 @@ class Services:
 
     @cached_property
     def session_keys(self) -> Any:
+        """The session-token key provider, or None when no key source is configured."""
         if self.settings.session_key_secret_arn:
             from pipeline.adapters.aws.secrets import SecretsManagerSessionKey
 
             return SecretsManagerSessionKey(
                 self._client("secretsmanager"), self.settings.session_key_secret_arn
             )
-        from pipeline.adapters.local.session_key import KeyFileSessionKey
+        if self.settings.session_key_file:
+            from pipeline.adapters.local.session_key import KeyFileSessionKey
 
-        return KeyFileSessionKey(self.settings.session_key_file or DEFAULT_SESSION_KEY_FILE)
+            return KeyFileSessionKey(self.settings.session_key_file)
+        return None
 
     # -- domain services ------------------------------------------------------------------
 
     @cached_property
     def session_authority(self) -> Any:
+        """Checks X-Session-Token; None (ownership unchecked, warned) without a key source."""
         from pipeline.domain.sessions import SessionAuthority
 
+        if self.session_keys is None:
+            logger().warning(
+                "session ownership is not checked: set SESSION_KEY_SECRET_ARN or SESSION_KEY_FILE"
+            )
+            return None
         conversations = self.conversations
         return SessionAuthority(
             self.session_keys,

@@ -3,7 +3,8 @@
 Body ``{session_id, interaction_id, rating (1-5) | thumbs ("up"|"down"), comment?,
 feedback_id?}`` (strict JSON: duplicate keys are 400); the comment is stored redacted.
 The header ``X-Session-Token`` must own the session (403, or 404 for a session never
-issued) before anything is read or written. 201 ``{"feedback_id"}``; the same
+issued) before anything is read or written, wherever a session key is configured
+(``SESSION_KEY_SECRET_ARN`` / ``SESSION_KEY_FILE``; see composition). 201 ``{"feedback_id"}``; the same
 ``feedback_id`` again is 200 with the original id and writes nothing. Errors are
 ``{"error": {"code", "message", "request_id"}}`` (api/openapi.yaml).
 """
@@ -22,10 +23,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
         body = composition.json_body(event)
         services = composition.services()
-        if isinstance(body, dict) and "session_id" in body:
-            session_id = check_session_id(body["session_id"])
-            services.session_authority.authorize(
-                session_id, composition.header(event, "X-Session-Token")
+        authority = services.session_authority
+        if authority is not None and isinstance(body, dict) and "session_id" in body:
+            authority.authorize(
+                check_session_id(body["session_id"]), composition.header(event, "X-Session-Token")
             )
         record, created = services.feedback_intake.submit_once(body)
     except Exception as error:  # noqa: BLE001 - mapped to a status in one place

@@ -431,6 +431,10 @@ class LocalWorkflow:
         from moto import mock_aws
         from moto.awslambda_simple.models import LambdaSimpleBackend
 
+        # Handler calls never delete environment keys while executions may run (see
+        # _patched_env); the environment as it was is restored when the workflow closes.
+        self._stack.callback(_restore_env, dict(os.environ))
+
         for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                            "AWS_DEFAULT_REGION": REGION}.items():
             os.environ.setdefault(key, value)
@@ -779,6 +783,12 @@ def _patched_env(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
             elif key not in LOCAL_ENV:
                 os.environ[key] = ""
+
+
+def _restore_env(saved: Mapping[str, str]) -> None:
+    for key in [k for k in os.environ if k not in saved]:
+        del os.environ[key]
+    os.environ.update(saved)
 
 
 def _error_payload(error_type: str, message: str, exc: BaseException | None = None) -> bytes:
