@@ -78,6 +78,18 @@ def serve(session: nox.Session) -> None:
 
 
 @nox.session
+def load(session: nox.Session) -> None:
+    """Load-test the local server on loopback: ramp to 32 clients, 2,000 golden queries.
+
+    Prints throughput, p50/p95/p99 and errors, then checks that every acknowledged turn and
+    feedback is stored exactly once (exit 1 otherwise). Options after ``--``, e.g.
+    ``nox -s load -- --requests 200 --clients 8``.
+    """
+    install(session, "test", "stack", "serve")
+    session.run("python", "-m", "pipeline.local.load", *session.posargs, env=CDK_ENV)
+
+
+@nox.session
 def train(session: nox.Session) -> None:
     """Retrain the intent classifier from golden_sets/intent.jsonl (train + dev splits)."""
     install(session, "train", "evals")

@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -247,6 +248,28 @@ def docs_page(document: dict[str, Any]) -> str:
         + "".join(rows)
         + f"</table><h2>Schemas</h2><pre>{schemas}</pre></body></html>"
     )
+
+
+def start_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0,
+                    graceful_timeout: int = 30) -> tuple[Any, threading.Thread, str]:
+    """Serve ``app`` with uvicorn in a thread (tests, ``nox -s load``): ``(server, thread, url)``.
+
+    Port 0 picks a free ephemeral port. Stop with ``server.should_exit = True`` and join.
+    """
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=graceful_timeout)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 300
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the local server did not start")
+        time.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    return server, thread, f"http://{host}:{bound}"
 
 
 def _parser() -> argparse.ArgumentParser:

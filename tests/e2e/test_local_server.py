@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+import uvicorn  # noqa: F401 - the server under test
 
 from pipeline.local import server as server_module
 from pipeline.local.api_runtime import LocalApi
@@ -51,17 +51,8 @@ def start_server(stack_template: Any, tmp_path: Path) -> Iterator[Callable[..., 
 
         log = io.StringIO()
         server_module.configure_logging(log)
-        config = uvicorn.Config(server_module.create_app(factory), host="127.0.0.1", port=0,
-                                log_level="warning", access_log=False, timeout_graceful_shutdown=30)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 120
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        running = Running(f"http://127.0.0.1:{port}", holder["api"], server, thread, log)
+        server, thread, url = server_module.start_in_thread(server_module.create_app(factory))
+        running = Running(url, holder["api"], server, thread, log)
         started.append(running)
         return running
 
