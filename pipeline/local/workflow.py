@@ -542,7 +542,14 @@ class LocalWorkflow:
         from boto3.dynamodb.types import TypeDeserializer
 
         des = TypeDeserializer()
-        items = self.client("dynamodb").scan(TableName=self.table_name(table))["Items"]
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.table_name(table)}
+        while True:  # a scan page holds at most 1 MB
+            page = self.client("dynamodb").scan(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return [{k: des.deserialize(v) for k, v in item.items()} for item in items]
 
     # -- state across processes -------------------------------------------------------------
