@@ -10,9 +10,10 @@ what the state machine cannot do itself:
    session and its token;
 3. with an ``Idempotency-Key`` the key is claimed with a conditional write: one request
    runs the workflow, a retry (while it runs or after) waits for and returns the same
-   answer. The interaction id and the execution name are derived from the key, so even a
+   answer. The interaction id is derived from the key, so even a
    retry that reached the workflow would find its turn already stored (CaptureUserQuery
-   is idempotent per interaction) and append no second one.
+   is idempotent per interaction) and append no second one. The execution name is the
+   interaction id plus a per-attempt suffix.
 
 Example:
     >>> api = QueryApi(run_workflow, authority, InMemoryIdempotencyStore(), clock)  # doctest: +SKIP
@@ -149,7 +150,10 @@ class QueryApi:
             "user_id": user_id,
             "request_id": request_id,
         }
-        result = self._run(workflow_input, interaction_id)
+        # The execution name starts with the interaction id (so executions of one key are
+        # easy to find) and is unique per attempt: a retry after a failed first attempt must
+        # be able to start again, and execution names cannot be reused.
+        result = self._run(workflow_input, f"{interaction_id}-{uuid.uuid4().hex[:8]}")
         status = result.get("status")
         output = result.get("output")
         if status == "SUCCEEDED" and isinstance(output, dict):
