@@ -38,7 +38,7 @@ def install(session: nox.Session, *groups: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit, functional, stack, e2e, evals); args go to pytest."""
-    install(session, "test", "stack", "evals", "browser", "train")
+    install(session, "test", "stack", "evals", "browser", "train", "serve")
     args = session.posargs or ["-n", "2", "--dist", "loadgroup"]
     session.run("pytest", *args, env=CDK_ENV)
 
@@ -69,6 +69,30 @@ def ask(session: nox.Session) -> None:
     """Ask the locally running workflow one question: nox -s ask -- "my query"."""
     install(session, "test", "stack")
     session.run("python", "-m", "pipeline", "ask", *session.posargs, env=CDK_ENV)
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Serve the REST API locally on 127.0.0.1:8000 (api/openapi.yaml; docs at /docs).
+
+    The synthesized workflow runs on the local engine with the real handlers; JSON access
+    logs on stderr; Ctrl-C finishes in-flight requests. Pass options after ``--``, e.g.
+    ``nox -s serve -- --port 9000``.
+    """
+    install(session, "test", "stack", "serve")
+    session.run("python", "-m", "pipeline", "serve", *session.posargs, env=CDK_ENV)
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """Load-test the local server on loopback: ramp to 32 clients, 2,000 golden queries.
+
+    Prints throughput, p50/p95/p99 and errors, then checks that every acknowledged turn and
+    feedback is stored exactly once (exit 1 otherwise). Options after ``--``, e.g.
+    ``nox -s load -- --requests 200 --clients 8``.
+    """
+    install(session, "test", "stack", "serve")
+    session.run("python", "-m", "pipeline.local.load", *session.posargs, env=CDK_ENV)
 
 
 @nox.session

@@ -33,7 +33,9 @@ from contextlib import ExitStack
 from typing import IO, Any
 
 EXIT_OK = 0
-EXIT_BAD_LINES = 1
+EXIT_BAD_LINES = 1  # some input lines were invalid (each reported with its number)
+EXIT_USAGE = 2  # bad arguments (argparse)
+EXIT_INTERNAL = 3  # a line could not be processed because of an internal error
 
 
 class LineError(ValueError):
@@ -111,9 +113,50 @@ def make_review() -> Processor:
     return review
 
 
+def physical_lines(stream: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines split on ``\n``, ``\r\n`` and a bare ``\r`` (which would otherwise merge two
+    records), without their terminators."""
+    for chunk in stream:
+        body = chunk[:-1] if chunk.endswith(b"\n") else chunk
+        if body.endswith(b"\r"):
+            body = body[:-1]
+        yield from body.split(b"\r")
+
+
+_JSON_TYPE_NAMES = {
+    type(None): "null", bool: "a boolean", int: "a number", float: "a number",
+    str: "a string", list: "an array",
+}
+
+
+def _decode_record(text: str) -> dict[str, Any]:
+    from pipeline.domain.api_contract import ContractError, strict_json
+
+    try:
+        record = strict_json(text)
+    except ContractError as error:
+        message = error.message
+        if error.code == "duplicate_key":
+            message = f"duplicate key {message.rsplit(':', 1)[0]!r}"
+        elif message.startswith("not valid JSON (") and " at line 1 column " in message:
+            message = message.replace(" at line 1 column ", " at column ")  # one line per record
+        raise LineError(message) from None
+    if not isinstance(record, dict):
+        kind = _JSON_TYPE_NAMES.get(type(record), "a value")
+        raise LineError(f"expected a JSON object, got {kind}")
+    return record
+
+
 def parse_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
-    """``(line number, record or error)`` for every non-blank line, 1-based."""
-    for number, raw in enumerate(lines, start=1):
+    """``(line number, record or error)`` for every non-blank line, 1-based.
+
+    Never raises on content: invalid UTF-8, lone surrogates, duplicate keys, 100,000-deep
+    nesting and 5,000-digit numbers each become a :class:`LineError` for their line only;
+    a UTF-8 byte order mark at the start of the input is skipped.
+    """
+    for number, raw in enumerate(physical_lines(lines), start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # a byte order mark is not part of the first record
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -122,45 +165,44 @@ def parse_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | 
         if not text.strip():
             continue
         try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            yield number, LineError(f"not valid JSON ({error.msg} at column {error.colno})")
-            continue
-        if not isinstance(record, dict):
-            yield number, LineError(f"expected a JSON object, got {type(record).__name__}")
-            continue
-        yield number, record
+            yield number, _decode_record(text)
+        except LineError as error:
+            yield number, error
 
 
 def run(
     process: Processor, lines: Iterable[bytes], out: IO[str], err: IO[str], *, command: str
-) -> tuple[int, int]:
-    """Process every line; returns ``(records written, lines failed)``."""
-    written = failed = 0
+) -> tuple[int, int, int]:
+    """Process every line; returns ``(records written, invalid lines, internal errors)``."""
+    written = failed = internal = 0
     for number, item in parse_lines(lines):
         try:
             if isinstance(item, LineError):
                 raise item
             result = process(item)
+            line = json.dumps(result, ensure_ascii=False, separators=(", ", ": ")) + "\n"
+            line.encode("utf-8")  # a lone surrogate fails here, not halfway through a write
         except LineError as error:
             failed += 1
             err.write(f"{command}: line {number}: {error}\n")
             continue
         except Exception as error:  # noqa: BLE001 - errors are data: report the line, go on
-            failed += 1
-            err.write(f"{command}: line {number}: could not process ({type(error).__name__})\n")
+            internal += 1
+            err.write(f"{command}: line {number}: internal error ({type(error).__name__})\n")
             continue
-        out.write(json.dumps(result, ensure_ascii=False, separators=(", ", ": ")) + "\n")
+        out.write(line)
         out.flush()
         written += 1
-    return written, failed
+    return written, failed, internal
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline", description="AWS support assistant tools."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{triage,review,ask}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{triage,review,ask,serve}"
+    )
     for name, help_text in (
         ("triage", "guardrail verdict and intent for JSONL {id, text}"),
         ("review", "output guardrail and quality for JSONL {id, query, response}"),
@@ -171,12 +213,22 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "ask", help="run one query through the local workflow (see: ask --help)", add_help=False
     )
+    commands.add_parser(
+        "serve", help="serve the REST API locally (see: serve --help)", add_help=False
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m pipeline``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "serve":
+        try:
+            from pipeline.local.server import main as serve_main
+        except ModuleNotFoundError as error:
+            sys.stderr.write(f"serve: the local server needs starlette and uvicorn ({error})\n")
+            return 2
+        return int(serve_main(argv[1:]) or 0)
     if argv and argv[0] == "ask":
         try:
             from pipeline.local.ask import main as ask_main
@@ -195,8 +247,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.output
             else sys.stdout
         )
-        _, failed = run(build(), lines, out, sys.stderr, command=args.command)
+        _, failed, internal = run(build(), lines, out, sys.stderr, command=args.command)
+    if internal:
+        sys.stderr.write(f"{args.command}: {internal} line(s) hit an internal error\n")
     if failed:
         sys.stderr.write(f"{args.command}: {failed} line(s) failed\n")
-        return EXIT_BAD_LINES
-    return EXIT_OK
+    return EXIT_INTERNAL if internal else EXIT_BAD_LINES if failed else EXIT_OK

@@ -208,6 +208,36 @@ class MetricsSink(Protocol):
     def flush(self) -> None: ...
 
 
+class SessionKeyProvider(Protocol):
+    """The secret that signs session tokens (Secrets Manager in AWS, a key file locally)."""
+
+    def session_key(self) -> bytes:
+        """At least 32 random bytes; the same bytes for every caller of one deployment."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """Remembers ``POST /query`` answers by idempotency key, with conditional writes."""
+
+    def claim(self, key: str, fingerprint: str, created_at: str) -> dict[str, object] | None:
+        """Claim ``key`` for a new request: None when claimed, else the existing record.
+
+        The record is ``{"fingerprint", "status": "pending"|"done", "response"?}``; the
+        claim is a conditional write (exactly one of several concurrent callers wins).
+        """
+        ...
+
+    def complete(self, key: str, response: dict[str, object]) -> None:
+        """Store the answer of a claimed key (status becomes ``done``)."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Forget a pending claim whose request failed, so a retry can run it again."""
+        ...
+
+    def get(self, key: str) -> dict[str, object] | None: ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """Timezone-aware UTC now."""

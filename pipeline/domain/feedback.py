@@ -30,14 +30,17 @@ from datetime import timedelta
 from typing import Any
 
 from pipeline.domain.models import Feedback, GuardrailVerdict, ImplicitSignals
-from pipeline.domain.workflow import RecordNotFoundError
+from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError
 from pipeline.ports import Clock, ConversationStore, FeedbackStore, MetricsSink
 
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 INTERACTION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 MAX_COMMENT_CHARS = 2000
 THUMBS = ("up", "down")
-EXPLICIT_FIELDS = frozenset({"session_id", "interaction_id", "rating", "thumbs", "comment"})
+FEEDBACK_ID_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+EXPLICIT_FIELDS = frozenset(
+    {"session_id", "interaction_id", "rating", "thumbs", "comment", "feedback_id"}
+)
 
 #: Key of the scheduled analysis event that sets its window (hours). The EventBridge rule in
 #: stack/ sends it and analyze_feedback reads it: one name for both ends.
@@ -60,6 +63,10 @@ class FeedbackValidationError(ValueError):
         self.message = message
 
 
+class FeedbackConflictError(ValueError):
+    """A client's feedback_id is already used by a different feedback record."""
+
+
 class UnknownInteractionError(RecordNotFoundError):
     """Feedback names a session or interaction the assistant has no record of."""
 
@@ -73,6 +80,7 @@ class ExplicitFeedbackRequest:
     rating: int | None = None
     thumbs: str | None = None
     comment: str | None = None
+    feedback_id: str | None = None
 
 
 def parse_explicit_feedback(body: Any) -> ExplicitFeedbackRequest:
@@ -122,7 +130,14 @@ def parse_explicit_feedback(body: Any) -> ExplicitFeedbackRequest:
                 "comment", f"must be at most {MAX_COMMENT_CHARS} characters"
             )
         comment = comment.strip() or None
-    return ExplicitFeedbackRequest(session_id, interaction_id, rating, thumbs, comment)
+    feedback_id = body.get("feedback_id")
+    if feedback_id is not None and (
+        not isinstance(feedback_id, str) or not FEEDBACK_ID_PATTERN.match(feedback_id)
+    ):
+        raise FeedbackValidationError(
+            "feedback_id", "must be 8-64 characters of A-Z, a-z, 0-9 and '-'"
+        )
+    return ExplicitFeedbackRequest(session_id, interaction_id, rating, thumbs, comment, feedback_id)
 
 
 class FeedbackIntake:
@@ -156,7 +171,20 @@ class FeedbackIntake:
             FeedbackValidationError: the body is invalid.
             UnknownInteractionError: no such session, or no such interaction in it.
         """
+        return self.submit_once(body)[0]
+
+    def submit_once(self, body: Any) -> tuple[Feedback, bool]:
+        """:meth:`submit`, idempotent by the client's ``feedback_id``: ``(record, created)``.
+
+        The same ``feedback_id`` again returns the stored original and ``created=False``
+        (nothing is written); reusing it for another interaction raises
+        :class:`FeedbackConflictError`.
+        """
         request = parse_explicit_feedback(body)
+        if request.feedback_id is not None:
+            original = self._existing(request)
+            if original is not None:
+                return original, False
         turns = self._conversations.recent_turns(request.session_id, self._lookback)
         if not turns:
             raise UnknownInteractionError(f"session {request.session_id} not found")
@@ -166,7 +194,7 @@ class FeedbackIntake:
             )
         comment = self._guard(request.comment).redacted_text if request.comment else None
         record = Feedback(
-            feedback_id=self._new_id(),
+            feedback_id=request.feedback_id or self._new_id(),
             session_id=request.session_id,
             interaction_id=request.interaction_id,
             timestamp=self._clock.now().isoformat(),
@@ -175,8 +203,24 @@ class FeedbackIntake:
             thumbs=request.thumbs,
             comment=comment,
         )
-        self._feedback.put(record)
-        return record
+        try:
+            self._feedback.put(record)  # conditional: never overwrites a feedback_id
+        except RecordExistsError:
+            original = self._existing(request) if request.feedback_id else None
+            if original is None:
+                raise
+            return original, False  # a concurrent retry stored it first
+        return record, True
+
+    def _existing(self, request: ExplicitFeedbackRequest) -> Feedback | None:
+        for stored in self._feedback.for_session(request.session_id):
+            if stored.feedback_id == request.feedback_id:
+                if stored.interaction_id != request.interaction_id or stored.source != "explicit":
+                    raise FeedbackConflictError(
+                        f"feedback_id {request.feedback_id} was used for another interaction"
+                    )
+                return stored
+        return None
 
 
 # ---------------------------------------------------------------------------

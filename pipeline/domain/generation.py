@@ -599,6 +599,17 @@ def _alternatives_text(intent: IntentResult | None) -> str:
     return " | ".join(unique)
 
 
+def delimit_user_text(text: str) -> str:
+    """User-controlled text made safe to place between the template's tags.
+
+    ``<`` and ``>`` become ``&lt;`` and ``&gt;``, so no customer text (nor an earlier turn
+    quoted as history) can close ``<question>`` or open ``<intent>``/``<format>``: every tag
+    in a rendered prompt comes from the template. The offline model unescapes the question
+    it reads back; Bedrock models read entities as the characters they stand for.
+    """
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
 def render_request(
     template: PromptTemplate,
     query: str,
@@ -633,9 +644,10 @@ def render_request(
     turns = _completed_turns(history, history_turns)
     intent_id = intent.intent if intent is not None else "unknown"
     values = {
-        "query": query.strip(),
+        "query": delimit_user_text(query.strip()),
         "history": "\n".join(
-            f"Customer: {_clip(t.user_text, 300)}\nAssistant: {_clip(t.assistant_text or '', 300)}"
+            f"Customer: {delimit_user_text(_clip(t.user_text, 300))}\n"
+            f"Assistant: {delimit_user_text(_clip(t.assistant_text or '', 300))}"
             for t in turns
         )
         or "(none)",
@@ -669,8 +681,10 @@ def render_request(
 
     messages: list[Message] = []
     for turn in turns:
-        messages.append(Message("user", _clip(turn.user_text, _HISTORY_TEXT_CHARS)))
-        messages.append(Message("assistant", _clip(turn.assistant_text or "", _HISTORY_TEXT_CHARS)))
+        messages.append(Message("user", delimit_user_text(_clip(turn.user_text, _HISTORY_TEXT_CHARS))))
+        messages.append(
+            Message("assistant", delimit_user_text(_clip(turn.assistant_text or "", _HISTORY_TEXT_CHARS)))
+        )
     messages.append(Message("user", user_text))
     return ModelRequest(system="\n\n".join(parts), messages=tuple(messages), parameters=parameters)
 

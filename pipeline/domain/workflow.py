@@ -292,7 +292,7 @@ class QueryCapture:
         clock: Clock,
         *,
         input_guard: Guard,
-        max_append_attempts: int = 5,
+        max_append_attempts: int = 100,
         budget: LatencyBudget | None = None,
     ) -> None:
         self._conversations = conversations

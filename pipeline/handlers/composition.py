@@ -19,6 +19,10 @@ Environment (all optional; defaults in brackets):
   ``FEEDBACK_WINDOW_HOURS`` [24].
 * ``LATENCY_BUDGET_MS`` [25000; 0 = no budget] and ``GENERATION_P95_MS`` [12000, the prior
   of the measured p95 generation latency]: see :mod:`pipeline.domain.budget`.
+* ``SESSION_KEY_SECRET_ARN`` (the session-token key in Secrets Manager) or
+  ``SESSION_KEY_FILE`` (a local key file; the local server and ``ask`` set it). With
+  neither, session ownership is not checked (the deployed stack does not issue session
+  tokens yet: README "Known gaps"), and a warning is logged once per cold start.
 * ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``
   as Powertools reads them. The region is the one the Lambda runtime sets.
 
@@ -38,6 +42,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain.api_contract import ContractError
 from pipeline.domain.models import HISTORY_TURNS
 from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError, WorkflowInputError
 
@@ -94,6 +99,8 @@ class Settings:
     generation_p95_ms: int = 12_000
     metrics_namespace: str = "SupportAssistant"
     service_name: str = "support-assistant"
+    session_key_secret_arn: str | None = None
+    session_key_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +139,8 @@ class Settings:
             generation_p95_ms=_number(env, "GENERATION_P95_MS", 12_000, int, 1, 900_000),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "SupportAssistant",
             service_name=env.get("POWERTOOLS_SERVICE_NAME") or "support-assistant",
+            session_key_secret_arn=env.get("SESSION_KEY_SECRET_ARN") or None,
+            session_key_file=env.get("SESSION_KEY_FILE") or None,
         )
 
 
@@ -318,7 +327,38 @@ class Services:
 
         return OfflineNlp()
 
+    @cached_property
+    def session_keys(self) -> Any:
+        """The session-token key provider, or None when no key source is configured."""
+        if self.settings.session_key_secret_arn:
+            from pipeline.adapters.aws.secrets import SecretsManagerSessionKey
+
+            return SecretsManagerSessionKey(
+                self._client("secretsmanager"), self.settings.session_key_secret_arn
+            )
+        if self.settings.session_key_file:
+            from pipeline.adapters.local.session_key import KeyFileSessionKey
+
+            return KeyFileSessionKey(self.settings.session_key_file)
+        return None
+
     # -- domain services ------------------------------------------------------------------
+
+    @cached_property
+    def session_authority(self) -> Any:
+        """Checks X-Session-Token; None (ownership unchecked, warned) without a key source."""
+        from pipeline.domain.sessions import SessionAuthority
+
+        if self.session_keys is None:
+            logger().warning(
+                "session ownership is not checked: set SESSION_KEY_SECRET_ARN or SESSION_KEY_FILE"
+            )
+            return None
+        conversations = self.conversations
+        return SessionAuthority(
+            self.session_keys,
+            has_turns=lambda session_id: bool(conversations.recent_turns(session_id, 1)),
+        )
 
     @cached_property
     def input_guard(self) -> Callable[[str], Any]:
@@ -560,12 +600,8 @@ def lambda_handler(correlation_id_path: str) -> Callable[[Callable[..., Any]], C
 # ---------------------------------------------------------------------------
 
 
-class ApiError(Exception):
-    """An error with an HTTP status and a stable code for the JSON error body."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+class ApiError(ContractError):
+    """An error with an HTTP status and a code from the contract's ``ERROR_CODES``."""
 
 
 def request_id(event: Mapping[str, Any], context: Any) -> str:
@@ -577,18 +613,41 @@ def request_id(event: Mapping[str, Any], context: Any) -> str:
 
 
 def json_body(event: Mapping[str, Any]) -> Any:
-    """The decoded JSON body of a Lambda-proxy event; :class:`ApiError` 400 if it is not JSON."""
+    """The strictly decoded JSON body of a Lambda-proxy event (the contract's rules).
+
+    Raises :class:`~pipeline.domain.api_contract.ContractError` (400/413): no body, a body
+    over 64 KiB, invalid UTF-8 or JSON, duplicate keys, excessive nesting.
+    """
+    from pipeline.domain.api_contract import MAX_BODY_BYTES, ContractError, strict_json
+
     body = event.get("body")
     if body is None:
-        raise ApiError(400, "invalid_request", "the request needs a JSON body")
+        raise ContractError(400, "validation_error", "body: the request needs a JSON body", "body")
     if event.get("isBase64Encoded"):
         import base64
+        import binascii
 
-        body = base64.b64decode(body).decode("utf-8", errors="replace")
-    try:
-        return json.loads(body)
-    except (TypeError, ValueError):
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
+        try:
+            raw: bytes | str = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise ContractError(400, "invalid_json", "the body is not valid base64") from None
+    else:
+        raw = body if isinstance(body, str) else str(body)
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+    if size > MAX_BODY_BYTES:
+        raise ContractError(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    return strict_json(raw)
+
+
+def header(event: Mapping[str, Any], name: str) -> str | None:
+    """A request header of a Lambda-proxy event, matched case-insensitively."""
+    headers = event.get("headers") or {}
+    if not isinstance(headers, Mapping):
+        return None
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == name.lower():
+            return value if isinstance(value, str) else None
+    return None
 
 
 def api_response(status: int, payload: Any) -> dict[str, Any]:
@@ -601,10 +660,13 @@ def api_response(status: int, payload: Any) -> dict[str, Any]:
 
 def api_error(error: Exception, req_id: str) -> dict[str, Any]:
     """Map any exception to ``{"error": {"code", "message", "request_id"}}`` and a status."""
-    from pipeline.domain.feedback import FeedbackValidationError
+    from pipeline.domain.api_contract import error_body
+    from pipeline.domain.feedback import FeedbackConflictError, FeedbackValidationError
 
-    if isinstance(error, ApiError):
+    if isinstance(error, ContractError):
         status, code, message = error.status, error.code, error.message
+    elif isinstance(error, FeedbackConflictError):
+        status, code, message = 409, "conflict", str(error)
     elif isinstance(error, FeedbackValidationError):
         status, code, message = 400, "validation_error", str(error)
     elif isinstance(error, RecordNotFoundError):
@@ -612,11 +674,11 @@ def api_error(error: Exception, req_id: str) -> dict[str, Any]:
     elif isinstance(error, RecordExistsError):
         status, code, message = 409, "conflict", str(error)
     elif isinstance(error, WorkflowInputError):
-        status, code, message = 400, "invalid_request", str(error)
+        status, code, message = 400, "validation_error", str(error)
     else:
         # The message of an unexpected error may hold anything: log the type, reply generically.
         logger().exception(
             "unhandled error", extra={"error_type": type(error).__name__, "request_id": req_id}
         )
         status, code, message = 500, "internal_error", "an internal error occurred"
-    return api_response(status, {"error": {"code": code, "message": message, "request_id": req_id}})
+    return api_response(status, error_body(code, message, req_id))

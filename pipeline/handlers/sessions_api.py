@@ -1,7 +1,8 @@
 """``GET /sessions/{session_id}`` (API Gateway Lambda proxy): the session's redacted turns.
 
 ``?limit=N`` (1-1000, default 100) returns the last N turns, oldest first; 404 when the
-session has no turns. Turns hold only redacted text, so they are safe to return.
+session has no turns. Turns hold only redacted text, so they are safe to return. In AWS the
+route is behind IAM; the local server checks ``X-Session-Token`` before calling this.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pipeline.domain.api_contract import check_session_id
 from pipeline.handlers import composition
 
-_SESSION_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+_LIMIT = re.compile(r"[0-9]{1,4}")
 
 
 @composition.lambda_handler(composition.API_CORRELATION)
@@ -20,11 +22,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         session_id = (event.get("pathParameters") or {}).get("session_id") or ""
         limit = (event.get("queryStringParameters") or {}).get("limit") or "100"
-        if not _SESSION_ID.match(session_id):
-            raise composition.ApiError(
-                400, "validation_error", "session_id: must be 8-64 of A-Z, a-z, 0-9, '-'"
-            )
-        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        check_session_id(session_id)
+        if not isinstance(limit, str) or not _LIMIT.fullmatch(limit) or not 1 <= int(limit) <= 1000:
             raise composition.ApiError(
                 400, "validation_error", "limit: must be an integer from 1 to 1000"
             )

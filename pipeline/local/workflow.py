@@ -447,6 +447,10 @@ class LocalWorkflow:
         from moto import mock_aws
         from moto.awslambda_simple.models import LambdaSimpleBackend
 
+        # Handler calls never delete environment keys while executions may run (see
+        # _patched_env); the environment as it was is restored when the workflow closes.
+        self._stack.callback(_restore_env, dict(os.environ))
+
         for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                            "AWS_DEFAULT_REGION": REGION}.items():
             os.environ.setdefault(key, value)
@@ -557,7 +561,14 @@ class LocalWorkflow:
         from boto3.dynamodb.types import TypeDeserializer
 
         des = TypeDeserializer()
-        items = self.client("dynamodb").scan(TableName=self.table_name(table))["Items"]
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.table_name(table)}
+        while True:  # a scan page holds at most 1 MB
+            page = self.client("dynamodb").scan(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return [{k: des.deserialize(v) for k, v in item.items()} for item in items]
 
     # -- state across processes -------------------------------------------------------------
@@ -630,6 +641,29 @@ class LocalWorkflow:
             return _error_payload(error, str(result), result)
         return json.dumps(result, default=str).encode("utf-8")
 
+    def invoke_function(self, short_name: str, event: dict[str, Any]) -> Any:
+        """Call a project Lambda (``feedback_api`` …) in-process, as API Gateway's proxy
+        integration would, with the function's environment from the template."""
+        for spec in self.functions.values():
+            if spec.short_name == short_name:
+                headers: dict[str, str] = {}
+                raw = self._invoke(spec.logical_id, json.dumps(event).encode("utf-8"), headers)
+                payload = json.loads(raw)
+                if headers.get("x-amz-function-error"):
+                    raise LocalWorkflowError(f"{short_name} failed: {payload.get('errorType')}")
+                return payload
+        raise LocalWorkflowError(f"the template has no function with handler {short_name}")
+
+    def session_has_turns(self, session_id: str) -> bool:
+        """True when the Conversations table holds a turn of the session."""
+        found = self.client("dynamodb").query(
+            TableName=self.table_name("ConversationsTable"),
+            KeyConditionExpression="session_id = :s",
+            ExpressionAttributeValues={":s": {"S": session_id}},
+            Limit=1,
+        )
+        return bool(found.get("Items"))
+
     def _install_overrides(self) -> None:
         from pipeline.handlers import composition
 
@@ -692,7 +726,20 @@ class LocalWorkflow:
 
     def workflow_input(self, query: str, session_id: str | None = None,
                        user_id: str | None = None) -> dict[str, Any]:
-        """What API Gateway's request mapping for POST /query produces."""
+        """What API Gateway's request mapping for POST /query produces.
+
+        Validated like the API (api/openapi.yaml): raises
+        :class:`~pipeline.domain.api_contract.ContractError` for a query outside 1..4000
+        characters, a malformed session id or user id.
+        """
+        from pipeline.domain.api_contract import query_request_from
+
+        body: dict[str, Any] = {"query": query}
+        if session_id is not None:
+            body["session_id"] = session_id
+        if user_id is not None:
+            body["user_id"] = user_id
+        query_request_from(body)
         request_id = str(uuid.uuid4())
         return {
             "query": query,
@@ -707,13 +754,20 @@ class LocalWorkflow:
             timeout: float = 60.0) -> RunResult:
         return self.execute(self.workflow_input(query, session_id, user_id), timeout=timeout)
 
-    def execute(self, workflow_input: dict[str, Any], *, timeout: float = 60.0) -> RunResult:
+    def execute(self, workflow_input: dict[str, Any], *, timeout: float = 60.0,
+                name: str | None = None) -> RunResult:
+        """Start one execution and wait for it. ``name`` is the execution name (unique per
+        state machine: the API derives it from the Idempotency-Key)."""
+        from pipeline.domain.api_contract import query_request_from
+
+        query_request_from({k: workflow_input.get(k) for k in ("query", "session_id", "user_id")
+                            if workflow_input.get(k) is not None})
         sfn = self.client("stepfunctions")
         self._calls = []
         start = time.perf_counter()  # engine time includes the start_execution API call
         execution_arn = sfn.start_execution(
             stateMachineArn=self.state_machine_arn,
-            name=f"local-{uuid.uuid4()}",
+            name=name or f"local-{uuid.uuid4()}",
             input=json.dumps(workflow_input),
         )["executionArn"]
         described, events = self._wait(execution_arn, start, timeout)
@@ -741,16 +795,30 @@ class LocalWorkflow:
 
 @contextlib.contextmanager
 def _patched_env(env: Mapping[str, str]) -> Iterator[None]:
+    """Set a handler's environment for one call.
+
+    Keys are never deleted afterwards (a key that did not exist is set to ``""``, which every
+    setting treats as unset, or keeps its :data:`LOCAL_ENV` value, the same for every call,
+    so that boto3 never sees an empty region): other threads (moto's interpreter, boto3) iterate
+    ``os.environ`` without our lock, and a key deleted mid-iteration raised ``KeyError``
+    in them under concurrent executions.
+    """
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
         yield
     finally:
         for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
+            if value is not None:
                 os.environ[key] = value
+            elif key not in LOCAL_ENV:
+                os.environ[key] = ""
+
+
+def _restore_env(saved: Mapping[str, str]) -> None:
+    for key in [k for k in os.environ if k not in saved]:
+        del os.environ[key]
+    os.environ.update(saved)
 
 
 def _error_payload(error_type: str, message: str, exc: BaseException | None = None) -> bytes:

@@ -10,6 +10,8 @@ each as ``{"error": {"code", "message", "request_id"}}``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
@@ -41,110 +43,113 @@ QUERY_RESPONSE_TEMPLATE = """#set($status = $input.path('$.status'))
 $input.path('$.output')
 #elseif($status == "TIMED_OUT")
 #set($context.responseOverride.status = 504)
-{"error": {"code": "WORKFLOW_TIMED_OUT", "message": "The assistant did not answer in time. Please retry.", "request_id": "$context.requestId"}}
+{"error": {"code": "workflow_timed_out", "message": "The assistant did not answer in time. Please retry.", "request_id": "$context.requestId"}}
 #else
 #set($context.responseOverride.status = 500)
-{"error": {"code": "WORKFLOW_FAILED", "message": "The assistant failed to answer. Please retry.", "request_id": "$context.requestId"}}
+{"error": {"code": "workflow_failed", "message": "The assistant failed to answer. Please retry.", "request_id": "$context.requestId"}}
 #end"""
 
 UPSTREAM_ERROR_TEMPLATE = (
-    '{"error": {"code": "UPSTREAM_ERROR", "message": "The workflow could not be started.", '
+    '{"error": {"code": "service_unavailable", "message": "The workflow could not be started.", '
     '"request_id": "$context.requestId"}}'
 )
 
-ERROR_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="Error",
-    type=apigw.JsonSchemaType.OBJECT,
-    required=["error"],
-    properties={
-        "error": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.OBJECT,
-            required=["code", "message", "request_id"],
-            properties={
-                "code": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-                "message": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-                "request_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-            },
-        )
-    },
-)
+# ---------------------------------------------------------------------------
+# Models generated from the one contract, api/openapi.yaml (OpenAPI 3.1 → JSON Schema draft 4)
+# ---------------------------------------------------------------------------
 
-_NULLABLE_STRING = [apigw.JsonSchemaType.STRING, apigw.JsonSchemaType.NULL]
-_NULLABLE_NUMBER = [apigw.JsonSchemaType.NUMBER, apigw.JsonSchemaType.NULL]
+OPENAPI_PATH = c.REPO_ROOT / "api" / "openapi.yaml"
+#: JSON Schema keywords API Gateway models understand (draft 4) that the document uses.
+_DRAFT4_KEYWORDS = ("type", "properties", "required", "additionalProperties", "minLength",
+                    "maxLength", "pattern", "enum", "minimum", "maximum", "items", "description")
 
-QUERY_REQUEST_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="QueryRequest",
-    type=apigw.JsonSchemaType.OBJECT,
-    required=["query"],
-    additional_properties=False,
-    properties={
-        "query": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.STRING, min_length=1, max_length=c.QUERY_MAX_CHARS
-        ),
-        "session_id": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.STRING, pattern=c.SESSION_ID_PATTERN
-        ),
-        "user_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=128),
-    },
-)
 
-QUERY_RESPONSE_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="QueryResponse",
-    type=apigw.JsonSchemaType.OBJECT,
-    required=[
-        "session_id", "interaction_id", "response", "response_type", "intent",
-        "confidence", "quality_score", "template", "guardrail",
-    ],
-    properties={
-        "session_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-        "interaction_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-        "response": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-        "response_type": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.STRING,
-            enum=["answer", "clarification", "escalation", "blocked", "fallback"],
-        ),
-        "intent": apigw.JsonSchema(type=_NULLABLE_STRING),
-        "confidence": apigw.JsonSchema(type=_NULLABLE_NUMBER),
-        "quality_score": apigw.JsonSchema(type=_NULLABLE_NUMBER),
-        "template": apigw.JsonSchema(
-            type=[apigw.JsonSchemaType.OBJECT, apigw.JsonSchemaType.NULL],
-            properties={
-                "id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-                "version": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-            },
-        ),
-        "guardrail": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.OBJECT,
-            required=["action", "categories"],
-            properties={
-                "action": apigw.JsonSchema(
-                    type=apigw.JsonSchemaType.STRING, enum=["allow", "redact", "block"]
-                ),
-                "categories": apigw.JsonSchema(
-                    type=apigw.JsonSchemaType.ARRAY,
-                    items=apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-                ),
-            },
-        ),
-    },
-)
+def openapi_document() -> dict[str, Any]:
+    import yaml
 
-FEEDBACK_REQUEST_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="FeedbackRequest",
-    type=apigw.JsonSchemaType.OBJECT,
-    required=["session_id", "interaction_id"],
-    additional_properties=False,
-    properties={
-        "session_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=c.SESSION_ID_PATTERN),
-        "interaction_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=128),
-        "rating": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=5),
-        "thumbs": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["up", "down"]),
-        "comment": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=2000),
-    },
+    return yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
+
+
+def _resolve(schema: Any, document: dict[str, Any]) -> Any:
+    """Inline every ``$ref`` (API Gateway models cannot reference the document)."""
+    if isinstance(schema, list):
+        return [_resolve(item, document) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        target: Any = document
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return _resolve(target, document)
+    return {key: _resolve(value, document) for key, value in schema.items()}
+
+
+def draft4(schema: dict[str, Any]) -> dict[str, Any]:
+    """A resolved OpenAPI 3.1 schema as the draft-4 JSON API Gateway stores (keys it knows)."""
+    out: dict[str, Any] = {}
+    for key in _DRAFT4_KEYWORDS:
+        if key not in schema:
+            continue
+        value = schema[key]
+        if key == "properties":
+            value = {name: draft4(child) for name, child in value.items()}
+        elif key == "items" or (key == "additionalProperties" and isinstance(value, dict)):
+            value = draft4(value)
+        out[key] = value
+    return out
+
+
+def model_schema(name: str, document: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``components.schemas[name]`` resolved and converted: what the stack's model holds."""
+    document = document or openapi_document()
+    return draft4(_resolve(document["components"]["schemas"][name], document))
+
+
+_TYPES = {t.name.lower(): t for t in apigw.JsonSchemaType}
+_SNAKE = {"additionalProperties": "additional_properties", "minLength": "min_length",
+          "maxLength": "max_length"}
+
+
+def _json_schema(schema: dict[str, Any], *, title: str | None = None) -> apigw.JsonSchema:
+    kwargs: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "type":
+            value = [_TYPES[v] for v in value] if isinstance(value, list) else _TYPES[value]
+        elif key == "properties":
+            value = {name: _json_schema(child) for name, child in value.items()}
+        elif key == "items" or (key == "additionalProperties" and isinstance(value, dict)):
+            value = _json_schema(value)
+        kwargs[_SNAKE.get(key, key)] = value
+    if title is not None:
+        kwargs.update(schema=apigw.JsonSchemaVersion.DRAFT4, title=title)
+    return apigw.JsonSchema(**kwargs)
+
+
+def api_model_schema(name: str) -> apigw.JsonSchema:
+    return _json_schema(model_schema(name), title=name)
+
+
+#: The models the stack creates, by the document's schema name.
+MODEL_NAMES = ("Error", "QueryRequest", "QueryResponse", "FeedbackRequest")
+
+
+_VALIDATION = '"$context.error.validationErrorString"'
+_MESSAGE = "$context.error.messageString"
+#: API Gateway's own error responses: (type, code from the document's ErrorCode, status
+#: override or None, message). An unknown route is MISSING_AUTHENTICATION_TOKEN (403) in API
+#: Gateway; the contract answers 404 not_found.
+GATEWAY_RESPONSES: tuple[tuple[apigw.ResponseType, str, str | None, str], ...] = (
+    (apigw.ResponseType.BAD_REQUEST_BODY, "validation_error", None, _VALIDATION),
+    (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "validation_error", None, _VALIDATION),
+    (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "not_found", "404", '"no such route"'),
+    (apigw.ResponseType.ACCESS_DENIED, "forbidden", None, _MESSAGE),
+    (apigw.ResponseType.INVALID_API_KEY, "forbidden", None, _MESSAGE),
+    (apigw.ResponseType.THROTTLED, "throttled", None, _MESSAGE),
+    (apigw.ResponseType.QUOTA_EXCEEDED, "throttled", None, _MESSAGE),
+    (apigw.ResponseType.REQUEST_TOO_LARGE, "payload_too_large", None, _MESSAGE),
+    (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None, _MESSAGE),
+    (apigw.ResponseType.DEFAULT_4_XX, "client_error", None, _MESSAGE),
+    (apigw.ResponseType.DEFAULT_5_XX, "internal_error", None, _MESSAGE),
 )
 
 
@@ -205,24 +210,20 @@ class Api(Construct):
                 allow_origins=cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Content-Type", "Authorization", "X-Amz-Date", "X-Api-Key",
-                               "X-Amz-Security-Token"],
+                               "X-Amz-Security-Token", "X-Session-Token", "Idempotency-Key"],
             ),
         )
         api = self.api
         cors_header = "'*'" if cors_origins == ["*"] else f"'{cors_origins[0]}'"
 
-        # JSON errors for API Gateway's own responses (validation, auth, throttling).
+        # JSON errors for API Gateway's own responses, with the document's lower_snake codes.
         # $context.error.messageString is already a quoted JSON string;
         # validationErrorString is not (AWS's own examples quote it).
-        for response_type, code, message in (
-            (apigw.ResponseType.BAD_REQUEST_BODY, "BAD_REQUEST",
-             '"$context.error.validationErrorString"'),
-            (apigw.ResponseType.DEFAULT_4_XX, "CLIENT_ERROR", "$context.error.messageString"),
-            (apigw.ResponseType.DEFAULT_5_XX, "SERVER_ERROR", "$context.error.messageString"),
-        ):
+        for response_type, code, status, message in GATEWAY_RESPONSES:
             api.add_gateway_response(
-                f"GatewayResponse{code}",
+                f"GatewayResponse{response_type.response_type}",
                 type=response_type,
+                status_code=status,
                 response_headers={"Access-Control-Allow-Origin": cors_header},
                 templates={
                     JSON: '{"error": {"code": "' + code + '", "message": ' + message
@@ -236,17 +237,20 @@ class Api(Construct):
         self.params_validator = api.add_request_validator(
             "ParamsValidator", validate_request_body=False, validate_request_parameters=True
         )
-        error_model = api.add_model("ErrorModel", content_type=JSON, model_name="Error", schema=ERROR_SCHEMA)
+        error_model = api.add_model(
+            "ErrorModel", content_type=JSON, model_name="Error", schema=api_model_schema("Error")
+        )
         query_model = api.add_model(
-            "QueryRequestModel", content_type=JSON, model_name="QueryRequest", schema=QUERY_REQUEST_SCHEMA
+            "QueryRequestModel", content_type=JSON, model_name="QueryRequest",
+            schema=api_model_schema("QueryRequest"),
         )
         query_response_model = api.add_model(
             "QueryResponseModel", content_type=JSON, model_name="QueryResponse",
-            schema=QUERY_RESPONSE_SCHEMA,
+            schema=api_model_schema("QueryResponse"),
         )
         feedback_model = api.add_model(
             "FeedbackRequestModel", content_type=JSON, model_name="FeedbackRequest",
-            schema=FEEDBACK_REQUEST_SCHEMA,
+            schema=api_model_schema("FeedbackRequest"),
         )
         cors_response_params = {"method.response.header.Access-Control-Allow-Origin": True}
 

@@ -90,7 +90,8 @@ def create_tables(dynamodb) -> dict:
 
 
 @pytest.fixture
-def tables(monkeypatch):
+def tables(monkeypatch, tmp_path):
+    monkeypatch.setenv("SESSION_KEY_FILE", str(tmp_path / "session.key"))
     for name, value in {
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
@@ -215,9 +216,17 @@ def test_clarify_fixture_generates_a_clarification(tables) -> None:
     assert response["response_type"] == "clarification" and response["quality_score"] is None
 
 
+def with_token(event: dict, session_id: str | None = None, token: str | None = None) -> dict:
+    """The event with the session's X-Session-Token (the owner's unless ``token`` is given)."""
+    if token is None:
+        session_id = session_id or json.loads(event["body"])["session_id"]
+        token = composition.services().session_authority.token_for(session_id)
+    return {**event, "headers": {**event["headers"], "X-Session-Token": token}}
+
+
 def test_feedback_api_stores_feedback_and_maps_errors(tables, capsys) -> None:
     run_workflow(load("workflow_input.json"))
-    event = load("feedback_api_post.json")
+    event = with_token(load("feedback_api_post.json"))
     created = feedback_api.handler(event, None)
     assert created["statusCode"] == 201
     feedback_id = json.loads(created["body"])["feedback_id"]
@@ -235,7 +244,10 @@ def test_feedback_api_stores_feedback_and_maps_errors(tables, capsys) -> None:
     cases = [
         ({**event, "body": "{not json"}, 400, "invalid_json"),
         ({**event, "body": json.dumps({**body, "rating": 9})}, 400, "validation_error"),
-        ({**event, "body": None}, 400, "invalid_request"),
+        ({**event, "body": None}, 400, "validation_error"),
+        ({**event, "body": '{"rating": 5, "rating": 4}'}, 400, "duplicate_key"),
+        (load("feedback_api_post.json"), 403, "unauthorized_session"),  # no token
+        (with_token(load("feedback_api_post.json"), token="v1.forged"), 403, "unauthorized_session"),
         (
             {**event, "body": json.dumps({**body, "session_id": "unknown-session-1"})},
             404,
@@ -255,11 +267,30 @@ def test_feedback_api_stores_feedback_and_maps_errors(tables, capsys) -> None:
     assert reply["headers"]["Content-Type"] == "application/json"
 
 
+def test_feedback_api_is_idempotent_by_feedback_id(tables) -> None:
+    run_workflow(load("workflow_input.json"))
+    event = with_token(load("feedback_api_post.json"))
+    body = {**json.loads(event["body"]), "feedback_id": "client-fb-0001"}
+    first = feedback_api.handler({**event, "body": json.dumps(body)}, None)
+    again = feedback_api.handler({**event, "body": json.dumps({**body, "rating": 1})}, None)
+    assert (first["statusCode"], again["statusCode"]) == (201, 200)
+    assert json.loads(first["body"]) == json.loads(again["body"]) == {"feedback_id": "client-fb-0001"}
+    stored = [i for i in tables["feedback"].scan()["Items"] if i["feedback_id"] == "client-fb-0001"]
+    assert len(stored) == 1 and int(stored[0]["rating"]) == 5  # the original, not the retry
+    other = {**body, "interaction_id": "someone-elses-interaction"}
+    reply = feedback_api.handler({**event, "body": json.dumps(other)}, None)
+    assert reply["statusCode"] in (404, 409)  # unknown interaction first: nothing written
+    assert len(tables["feedback"].scan()["Items"]) == 2  # the explicit one + implicit one
+
+
 def test_feedback_api_hides_internal_errors(tables, monkeypatch) -> None:
     def explode(self, body):
         raise RuntimeError(f"boom {SECRET}")
 
-    monkeypatch.setattr("pipeline.domain.feedback.FeedbackIntake.submit", explode)
+    monkeypatch.setattr("pipeline.domain.feedback.FeedbackIntake.submit_once", explode)
+    monkeypatch.setattr(
+        "pipeline.domain.sessions.SessionAuthority.authorize", lambda self, sid, token: None
+    )
     reply = feedback_api.handler(load("feedback_api_post.json"), None)
     assert reply["statusCode"] == 500 and SECRET not in reply["body"]
     assert json.loads(reply["body"])["error"]["code"] == "internal_error"
@@ -284,7 +315,7 @@ def test_sessions_api_returns_redacted_turns_or_404(tables) -> None:
 
 def test_analyze_feedback_summarises_the_window_and_emits_csat(tables, capsys) -> None:
     run_workflow(load("workflow_input.json"))
-    assert feedback_api.handler(load("feedback_api_post.json"), None)["statusCode"] == 201
+    assert feedback_api.handler(with_token(load("feedback_api_post.json")), None)["statusCode"] == 201
     capsys.readouterr()
     summary = analyze_feedback.handler(load("analyze_feedback_scheduled.json"), None)
     assert summary["explicit"] == 1 and summary["csat"] == 1.0 and summary["interactions"] == 1

@@ -90,9 +90,11 @@ def test_usage_plan_key_cors_and_json_errors(resources, template_json):
     assert options, "CORS preflight methods"
     gateway = {g["Properties"]["ResponseType"]: g["Properties"]
                for g in resources(template_json, "AWS::ApiGateway::GatewayResponse").values()}
-    assert set(gateway) == {"BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX"}
+    assert set(gateway) >= {"BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED",
+                            "MISSING_AUTHENTICATION_TOKEN", "INVALID_API_KEY"}
     for g in gateway.values():
         assert '"request_id": "$context.requestId"' in g["ResponseTemplates"]["application/json"]
+    assert gateway["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"  # unknown route
 
 
 def test_api_role_only_starts_this_state_machine(resources, template_json):

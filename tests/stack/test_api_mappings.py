@@ -463,8 +463,8 @@ def _declared_statuses(query_method: dict[str, Any]) -> set[int]:
 
 @pytest.mark.parametrize(
     ("execution_status", "http_status", "code"),
-    [("FAILED", 500, "WORKFLOW_FAILED"), ("TIMED_OUT", 504, "WORKFLOW_TIMED_OUT"),
-     ("ABORTED", 500, "WORKFLOW_FAILED")],
+    [("FAILED", 500, "workflow_failed"), ("TIMED_OUT", 504, "workflow_timed_out"),
+     ("ABORTED", 500, "workflow_failed")],
 )
 def test_failed_executions_render_a_json_error(
     integration_responses: list, query_method: dict[str, Any],
@@ -487,7 +487,7 @@ def test_start_sync_execution_api_errors_select_the_upstream_error(
              "message": "Invalid input: \"quoted\""}
     status, body = _respond(integration_responses, backend_status, error)
     assert status == 500 and status in _declared_statuses(query_method)
-    assert set(body["error"]) == ERROR_KEYS and body["error"]["code"] == "UPSTREAM_ERROR"
+    assert set(body["error"]) == ERROR_KEYS and body["error"]["code"] == "service_unavailable"
     assert body["error"]["request_id"] == REQUEST_ID
 
 

@@ -67,3 +67,16 @@ def test_importing_the_whole_domain_loads_no_aws_sdk() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "", f"importing the domain loaded: {result.stdout.strip()}"
+
+
+SERVER_ONLY = ("starlette", "uvicorn", "httpx", "yaml")
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (ROOT / "pipeline").rglob("*.py") if "local" not in p.relative_to(ROOT).parts),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_only_the_local_server_imports_server_libraries(path: Path) -> None:
+    """pipeline/local is excluded from the Lambda asset; nothing the Lambdas ship may need these."""
+    assert not [m for m in imported_modules(path) if m.split(".")[0] in SERVER_ONLY]

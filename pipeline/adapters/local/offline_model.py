@@ -339,12 +339,18 @@ class _Prompt:
     directives: dict[str, str]
 
 
+def _unescape_user_text(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">")
+
+
 def _read_prompt(request: ModelRequest) -> _Prompt:
     if not request.messages or request.messages[-1].role != "user":
         raise ModelError("the request must end with a user message", transient=False)
     last = request.messages[-1].text
     start, end = last.find("<question>"), last.rfind("</question>")
     question = last[start + len("<question>") : end].strip() if 0 <= start < end else last.strip()
+    # The renderer escapes user text (generation.delimit_user_text): read it as written.
+    question = _unescape_user_text(question)
     tags = {
         name: value.strip() for name, value in _TAG_RE.findall(last[end:] if end >= 0 else last)
     }
@@ -355,7 +361,9 @@ def _read_prompt(request: ModelRequest) -> _Prompt:
     intent = tags.get("intent") or None
     return _Prompt(
         question=question,
-        earlier_user_texts=tuple(m.text for m in request.messages[:-1] if m.role == "user"),
+        earlier_user_texts=tuple(
+            _unescape_user_text(m.text) for m in request.messages[:-1] if m.role == "user"
+        ),
         intent=None if intent == "unknown" else intent,
         services=tags.get("services", ""),
         sentiment=tags.get("sentiment", "NEUTRAL").upper(),

@@ -1,0 +1,209 @@
+"""``nox -s load`` / ``python -m pipeline.local.load``: load-test the local server, then
+check the store.
+
+Starts the local server in-process on an ephemeral loopback port (nothing else is ever
+contacted), ramps from 1 to ``--clients`` concurrent clients over the first quarter of the
+run, and sends ``--requests`` requests built from golden intent queries of the train/dev
+splits (never the blind split): a new session, then follow-ups on it with its token, and a
+rating for every fourth answer. Bounded in count and time (``--max-seconds``), with a
+progress bar on stderr. Afterwards every acknowledged turn and feedback record is looked
+up in the Conversations and Feedback tables: lost or doubled writes are counted.
+
+Prints throughput, latency p50/p95/p99 per route and errors; exits 0 when there were no
+errors and no lost or doubled writes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = REPO_ROOT / "golden_sets" / "intent.jsonl"
+SEEN_SPLITS = ("train", "dev")
+
+
+def golden_queries(limit: int = 500) -> list[str]:
+    """Queries of the seen splits only (the blind split is never read for anything)."""
+    found = []
+    with GOLDEN.open(encoding="utf-8") as handle:
+        for line in handle:
+            case = json.loads(line)
+            if case.get("split") in SEEN_SPLITS and isinstance(case.get("input"), str):
+                text = case["input"].strip()
+                if 1 <= len(text) <= 4000:
+                    found.append(text)
+            if len(found) >= limit:
+                break
+    return found
+
+
+@dataclass
+class Results:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"query": [], "feedback": []})
+    errors: Counter[str] = field(default_factory=Counter)
+    turns: list[tuple[str, str]] = field(default_factory=list)  # (session_id, interaction_id)
+    feedback: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: int = 0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def _progress(done: int, total: int, start: float, stream: Any) -> None:
+    width = 30
+    filled = int(width * done / max(1, total))
+    rate = done / max(1e-9, time.monotonic() - start)
+    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {rate:5.1f} req/s")
+    stream.flush()
+
+
+def run_load(url: str, requests: int, clients: int, max_seconds: float, queries: Sequence[str],
+             stream: Any = sys.stderr) -> tuple[Results, float]:
+    import httpx
+
+    results = Results()
+    deadline = time.monotonic() + max_seconds
+    start = time.monotonic()
+    ramp = max(1, requests // 4)
+    next_index = iter(range(requests))
+    index_lock = threading.Lock()
+    admitted = {"clients": 1}
+
+    def take() -> int | None:
+        with index_lock:
+            return next(next_index, None)
+
+    def client_loop(client_number: int) -> None:
+        with httpx.Client(base_url=url, timeout=120) as http:
+            session: tuple[str, str] | None = None
+            while time.monotonic() < deadline:
+                with index_lock:
+                    allowed = client_number < admitted["clients"]
+                if not allowed:
+                    time.sleep(0.01)
+                    continue
+                i = take()
+                if i is None:
+                    return
+                with index_lock:  # ramp: one more client every ramp/clients requests
+                    admitted["clients"] = min(clients, 1 + (i * clients) // ramp)
+                query = queries[i % len(queries)]
+                body: dict[str, Any] = {"query": query}
+                headers = {"Idempotency-Key": f"load-{i:08d}-request"}
+                if session is not None and i % 5:
+                    body["session_id"] = session[0]
+                    headers["X-Session-Token"] = session[1]
+                t0 = time.perf_counter()
+                try:
+                    reply = http.post("/query", json=body, headers=headers)
+                except httpx.HTTPError as error:
+                    with results.lock:
+                        results.errors[f"query {type(error).__name__}"] += 1
+                    continue
+                elapsed = time.perf_counter() - t0
+                with results.lock:
+                    results.latencies["query"].append(elapsed)
+                    if reply.status_code != 200:
+                        results.errors[f"query {reply.status_code}"] += 1
+                        continue
+                    answer = reply.json()
+                    results.turns.append((answer["session_id"], answer["interaction_id"]))
+                session = (answer["session_id"], answer["session_token"])
+                if i % 4 == 0:
+                    feedback_id = f"load-fb-{i:08d}"
+                    t0 = time.perf_counter()
+                    reply = http.post("/feedback", headers={"X-Session-Token": session[1]}, json={
+                        "session_id": answer["session_id"], "interaction_id": answer["interaction_id"],
+                        "rating": 1 + i % 5, "feedback_id": feedback_id})
+                    with results.lock:
+                        results.latencies["feedback"].append(time.perf_counter() - t0)
+                        if reply.status_code == 201:
+                            results.feedback.append(feedback_id)
+                        else:
+                            results.errors[f"feedback {reply.status_code}"] += 1
+                with results.lock:
+                    results.done += 1
+                    _progress(results.done, requests, start, stream)
+
+    with ThreadPoolExecutor(clients) as pool:
+        for number in range(clients):
+            pool.submit(client_loop, number)
+    stream.write("\n")
+    return results, time.monotonic() - start
+
+
+def verify(api: Any, results: Results) -> dict[str, int]:
+    """Every acknowledged turn and feedback is stored exactly once."""
+    turns = api.workflow.scan("ConversationsTable")
+    stored = Counter((t["session_id"], t["interaction_id"]) for t in turns)
+    finished = {(t["session_id"], t["interaction_id"]) for t in turns if t.get("assistant_text")}
+    feedback = Counter(f["feedback_id"] for f in api.workflow.scan("FeedbackTable"))
+    return {
+        "acknowledged_turns": len(results.turns),
+        "lost_turns": sum(1 for key in results.turns if stored[key] == 0),
+        "doubled_turns": sum(1 for key in set(results.turns) if stored[key] > 1),
+        "unfinished_turns": sum(1 for key in results.turns if key not in finished),
+        "acknowledged_feedback": len(results.feedback),
+        "lost_feedback": sum(1 for f in results.feedback if feedback[f] == 0),
+        "doubled_feedback": sum(1 for f in results.feedback if feedback[f] > 1),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.local.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="stop sending after this [900]")
+    args = parser.parse_args(argv)
+    if not (1 <= args.requests <= 100_000 and 1 <= args.clients <= 256):
+        parser.error("--requests must be 1..100000 and --clients 1..256")
+
+    from pipeline.local.api_runtime import LocalApi
+    from pipeline.local.server import create_app, start_in_thread
+
+    holder: dict[str, LocalApi] = {}
+
+    def factory() -> LocalApi:
+        holder["api"] = LocalApi(key_file=REPO_ROOT / ".cache" / "load-session.key")
+        return holder["api"]
+
+    server, thread, url = start_in_thread(create_app(factory))  # 127.0.0.1, ephemeral port
+    try:
+        results, seconds = run_load(url, args.requests, args.clients, args.max_seconds, golden_queries())
+        checks = verify(holder["api"], results)
+    finally:
+        server.should_exit = True
+        thread.join(60)
+    total = sum(len(v) for v in results.latencies.values())
+    print(f"requests: {total} in {seconds:.1f} s = {total / seconds:.1f} req/s "
+          f"({args.clients} clients max, offline model, local engine)")
+    print(f"{'route':10} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    for route, values in results.latencies.items():
+        if values:
+            print(f"{route:10} {len(values):6d} {_percentile(values, .5) * 1000:8.0f} "
+                  f"{_percentile(values, .95) * 1000:8.0f} {_percentile(values, .99) * 1000:8.0f} "
+                  f"{statistics.fmean(values) * 1000:8.0f}")
+    print(f"errors: {sum(results.errors.values())} {dict(results.errors) or ''}")
+    print("store: " + ", ".join(f"{k}={v}" for k, v in checks.items()))
+    bad = sum(results.errors.values()) + sum(v for k, v in checks.items() if not k.startswith("acknowledged"))
+    return 0 if bad == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
