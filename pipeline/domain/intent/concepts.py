@@ -85,13 +85,20 @@ CONCEPTS: tuple[Concept, ...] = load_concepts()
 
 def concept_names(text: str) -> tuple[str, ...]:
     """The concepts present in a text, in name order."""
-    lowered = _fold(text[:MAX_CHARS])
-    return tuple(c.name for c in CONCEPTS if c.present(lowered))
+    return concept_names_folded(_fold(text[:MAX_CHARS]))
+
+
+def concept_names_folded(folded: str) -> tuple[str, ...]:
+    """:func:`concept_names` of a text already in the matching view (normalised, lower-cased)."""
+    return tuple(c.name for c in CONCEPTS if c.present(folded))
+
+
+def pair_features(names: tuple[str, ...]) -> set[str]:
+    """``k2:<a>+<b>`` for each pair of concept names (in name order)."""
+    return {"k2:" + a + "+" + b for a, b in combinations(sorted(names), 2)}
 
 
 def concept_features(text: str) -> set[str]:
     """``k:<concept>`` per concept present and ``k2:<a>+<b>`` per pair present."""
     names = concept_names(text)
-    features = {"k:" + n for n in names}
-    features.update("k2:" + a + "+" + b for a, b in combinations(names, 2))
-    return features
+    return {"k:" + n for n in names} | pair_features(names)

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.domain.intent.catalogue import CATALOGUE
-from pipeline.domain.intent.concepts import concept_features, concept_names
+from pipeline.domain.intent.concepts import MAX_CHARS as CONCEPT_CHARS
+from pipeline.domain.intent.concepts import concept_names, concept_names_folded, pair_features
 from pipeline.domain.intent.escalation import escalation_reasons, frustration_signals, trigger_fires
 from pipeline.domain.intent.gazetteer import find_products
 from pipeline.domain.models import INTENTS, IntentResult, NlpAnalysis, Turn
@@ -140,7 +141,7 @@ def extract_features(text: str) -> set[str]:
         add("s:very_short")
     # What the message is about in any language (concepts.toml): money, an account, an
     # outage... carry across languages where the words do not.
-    features.update(f for f in concept_features(text) if f.startswith("k:"))
+    features.update("k:" + name for name in concept_names_folded(lowered[:CONCEPT_CHARS]))
     for intent, pattern in _TOPIC_RES:
         if pattern.search(lowered):
             add("t:" + intent)
@@ -172,7 +173,8 @@ def escalation_features(text: str, features: set[str] | None = None) -> set[str]
     """What the ``escalate`` head reads: the classifier's features plus the concept
     features (:mod:`.concepts`) that carry meaning across languages."""
     base = extract_features(text) if features is None else features
-    return base | concept_features(text)
+    # The classifier's features already name the concepts present (k:*); add their pairs.
+    return base | pair_features(tuple(f[2:] for f in base if f.startswith("k:")))
 
 
 def has_aws_context(text: str) -> bool:
