@@ -95,6 +95,12 @@ def fit_binary_temperature(scores: Sequence[float], labels: Sequence[bool]) -> f
             total += max(m, 0.0) + math.log1p(math.exp(-abs(m)))
         return total / len(scores)
 
+    return minimise_temperature(loss)
+
+
+def minimise_temperature(loss: Callable[[float], float]) -> float:
+    """The temperature in [0.05, 20] minimising ``loss(log T)`` (golden-section search on
+    log T, 80 steps, rounded to 6 decimals): the calibration step of every model here."""
     low, high = math.log(0.05), math.log(20.0)
     ratio = (math.sqrt(5) - 1) / 2
     a, b = high - ratio * (high - low), low + ratio * (high - low)

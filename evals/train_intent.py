@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.datasets import GOLDEN_DIR, GoldenCase, load_cases
-from evals.train_heads import HeadSettings, train_head
+from evals.train_heads import HeadSettings, minimise_temperature, train_head
 from pipeline.domain.intent import (
     MODEL_FORMAT,
     MODEL_PATH,
@@ -184,20 +184,7 @@ def fit_temperature(
             total -= (row[y] - top) / t - math.log(norm)
         return total / len(rows)
 
-    low, high = math.log(0.05), math.log(20.0)
-    ratio = (math.sqrt(5) - 1) / 2
-    a, b = high - ratio * (high - low), low + ratio * (high - low)
-    fa, fb = nll(a), nll(b)
-    for _ in range(80):
-        if fa < fb:
-            high, b, fb = b, a, fa
-            a = high - ratio * (high - low)
-            fa = nll(a)
-        else:
-            low, a, fa = a, b, fb
-            b = low + ratio * (high - low)
-            fb = nll(b)
-    return round(math.exp((low + high) / 2), 6)
+    return minimise_temperature(nll)
 
 
 def train(

@@ -162,23 +162,28 @@ class Scanner:
         hits.extend(self.intent(normalized, lowered, candidates))
         if not hits:
             hits = self.decoded(normalized, lowered, gated)
-        # The learned refusal heads catch paraphrases no pattern lists. Their finding has
-        # an empty span: it blocks the message as a whole without masking its words.
-        if is_quoted_attack_question(lowered):
+        quoted_attack = is_quoted_attack_question(lowered)
+        if quoted_attack:
             # "users type 'ignore your instructions' into our bot: how do we block it?"
             hits = [h for h in hits if _RULE_BY_ID[h[0]].category != "prompt_attack"]
-        found = frozenset(_RULE_BY_ID[rule_id].category for rule_id, _s, _e in hits)
-        if is_quoted_attack_question(lowered):
-            found |= {"prompt_attack"}  # not a question for the head either
-        if is_own_plan(lowered) or is_about_published_information(lowered):
-            found |= {"future_features"}  # the customer's own dates, or what AWS published
-        learned = ([_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, found)]
-                   if self.learned_heads else [])
+        learned = self._learned(lowered, hits, quoted_attack) if self.learned_heads else []
         if not hits and not learned:
             return GuardrailVerdict(GuardrailAction.ALLOW, (), text, None)
         findings = to_findings(hits, view, _RULE_BY_ID)
         findings.extend(Finding(r.category, r.rule_id, 0, 0, r.action) for r in learned)
         return verdict(text, findings, MESSAGES)
+
+    @staticmethod
+    def _learned(lowered: str, hits: list[Hit], quoted_attack: bool) -> list[Rule]:
+        """The learned refusal heads catch paraphrases no pattern lists; they are not asked
+        about a category a pattern found, nor where a context says it does not apply. Their
+        finding has an empty span: it blocks the message without masking its words."""
+        skip = {_RULE_BY_ID[rule_id].category for rule_id, _s, _e in hits}
+        if quoted_attack:
+            skip.add("prompt_attack")
+        if is_own_plan(lowered) or is_about_published_information(lowered):
+            skip.add("future_features")  # the customer's own dates, or what AWS published
+        return [_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, frozenset(skip))]
 
     def scan_output(self, text: str, gated: bool = True) -> GuardrailVerdict:
         view, lowered, candidates, hits = self._prepare(text, gated)
