@@ -156,14 +156,15 @@ def check_anchor(source: str) -> str | None:
 def load_messages(path: Path | None = None) -> dict[str, str]:
     """The user-facing messages, by key."""
     path = path or CATALOGUE_DIR / "messages.toml"
-    data = _read(path)
+    data = read_toml(path)
     messages = data.get("messages")
     if not isinstance(messages, dict) or not all(isinstance(v, str) and v for v in messages.values()):
         raise _fail(path, None, "'messages' must be a table of non-empty strings")
     return {key: " ".join(value.split()) for key, value in messages.items()}
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file of the catalogue directory; a syntax error names the file."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -173,7 +174,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 def load_file(path: Path, messages: dict[str, str]) -> list[RuleSpec]:
     """Load and validate one catalogue file."""
-    data = _read(path)
+    data = read_toml(path)
     if data.get("version") != CATALOGUE_VERSION:
         raise _fail(path, None, f"'version' must be {CATALOGUE_VERSION}, got {data.get('version')!r}")
     family, stage = data.get("family"), data.get("stage")

@@ -15,11 +15,11 @@ lower-cased, accent-folded view, with examples that must and must not be in it (
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain.guardrails.catalogue import CatalogueError, read_toml
 from pipeline.domain.guardrails.engine import lowered_view
 from pipeline.domain.textnorm import normalize
 
@@ -32,7 +32,7 @@ QUOTED_ATTACK_MAX_CHARS = 1500
 OWN_PLAN_MAX_CHARS = 5000
 
 
-class ContextsError(ValueError):
+class ContextsError(CatalogueError):
     """contexts.toml is malformed (names the table and key)."""
 
 
@@ -73,7 +73,7 @@ def _alternation(path: Path, where: str, patterns: Any) -> re.Pattern[str]:
 
 def load_contexts(path: Path = CONTEXTS_FILE) -> dict[str, Context]:
     """Read and validate ``contexts.toml``."""
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = read_toml(path)  # the rule catalogues' reader (a TOML error names the file)
     if data.get("format") != FORMAT:
         raise ContextsError(f"{path}: format must be {FORMAT!r}, got {data.get('format')!r}")
     shapes = {"quoted_attack": ("attributed", "defending", True, QUOTED_ATTACK_MAX_CHARS),

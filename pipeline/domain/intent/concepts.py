@@ -15,11 +15,11 @@ Example:
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
+from pipeline.domain.intent.catalogue import CatalogueError, load_toml
 from pipeline.domain.textnorm import normalize
 
 CONCEPTS_FILE = Path(__file__).resolve().parent / "concepts.toml"
@@ -29,7 +29,7 @@ SHORT_STEM = 3
 MAX_CHARS = 5000
 
 
-class ConceptsError(ValueError):
+class ConceptsError(CatalogueError):
     """concepts.toml is malformed (names the concept and the problem)."""
 
 
@@ -52,9 +52,7 @@ def _fold(term: str) -> str:
 
 def load_concepts(path: Path = CONCEPTS_FILE) -> tuple[Concept, ...]:
     """Read and validate the concept lexicons."""
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    if data.get("format") != FORMAT:
-        raise ConceptsError(f"{path}: format must be {FORMAT!r}, got {data.get('format')!r}")
+    data = load_toml(path, FORMAT)  # the intent catalogues' reader: file, TOML and format errors
     concepts = []
     for name, entry in sorted(data.get("concept", {}).items()):
         terms = [_fold(s) for s in entry.get("stems", ()) if s.strip()]
