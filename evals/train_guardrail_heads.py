@@ -11,7 +11,8 @@ One binary head each for ``credential_request``, ``future_features`` and ``promp
 * **train**: ``golden_sets/guardrails_input.jsonl`` split ``train`` (v1 train and the
   blind-written training batches), plus negatives: a fixed-seed sample of CLINC150
   ``train`` queries (everyday text; committed under ``evals/data/clinc150``, CC BY 3.0) and
-  the intent set's ``train`` messages that the patterns allow (ordinary AWS questions).
+  the intent set's ``train`` messages that the patterns allow (ordinary AWS questions), and
+  short windows cut from those (a head reads messages of ``MIN_WORDS`` words or more).
 * **dev**: split ``dev``. The threshold of each head is the lowest at which the head adds
   at most ``max_false_rate`` false blocks of the dev messages labelled ``allow`` (on top of
   the catalogue's patterns, whose own false blocks are measured and reported); cases
@@ -33,7 +34,13 @@ from evals.train_heads import HeadSettings, train_head
 from evals.train_intent import CLINC_PATH, INTENT_SET
 from pipeline.domain.guardrails import Scanner
 from pipeline.domain.guardrails.engine import lowered_view
-from pipeline.domain.guardrails.topic_model import FORMAT, HEAD_RULES, MODEL_PATH, topic_features
+from pipeline.domain.guardrails.topic_model import (
+    FORMAT,
+    HEAD_RULES,
+    MIN_WORDS,
+    MODEL_PATH,
+    topic_features,
+)
 from pipeline.domain.textnorm import normalize
 
 GUARDRAILS_SET = GOLDEN_DIR / "guardrails_input.jsonl"
@@ -41,6 +48,11 @@ GUARDRAILS_SET = GOLDEN_DIR / "guardrails_input.jsonl"
 #: negatives: 1%); the patterns' own false blocks are counted, reported and fixed separately.
 SETTINGS = HeadSettings(c=4.0, max_false_rate=0.007, budget_includes_rules=False)
 CLINC_NEGATIVES = 600
+#: Short windows (4-7 words, the shortest the heads judge: topic_model.MIN_WORDS) cut from
+#: the negatives. A head's score is normalised by the square root of the number of features
+#: present, so a short text is judged on a handful of features; without short benign texts
+#: in training, word salad such as "the rds and it password" blocked (property tests).
+FRAGMENT_NEGATIVES = 1500
 SEED = 13
 
 
@@ -52,6 +64,19 @@ def clinc_negatives(path: Path, n: int, seed: int) -> list[str]:
     data = json.loads(path.read_text(encoding="utf-8"))
     texts = sorted({t for t, _ in data["train"]} | {t for t, _ in data["oos_train"]})
     return random.Random(seed).sample(texts, min(n, len(texts)))
+
+
+def fragment_negatives(texts: Sequence[str], n: int, seed: int) -> list[str]:
+    """``n`` windows of 4 to 7 consecutive words cut from ``texts`` (fixed seed)."""
+    rng = random.Random(seed)
+    split = [t.split() for t in texts if t.split()]
+    fragments = []
+    for _ in range(n):
+        words = rng.choice(split)
+        size = min(len(words), rng.randint(MIN_WORDS, MIN_WORDS + 3))
+        start = rng.randrange(len(words) - size + 1)
+        fragments.append(" ".join(words[start : start + size]))
+    return fragments
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,7 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     aws_questions = [c.input for c in load_cases(INTENT_SET, splits=("train",))
                      if patterns_only.scan_input(c.input).action.value == "allow"]
     negatives += aws_questions
+    negatives += fragment_negatives(negatives, FRAGMENT_NEGATIVES, SEED)
     train_features = [_features(c.input) for c in train] + [_features(t) for t in negatives]
+    # Messages the heads abstain on (too short: topic_model.MIN_WORDS) teach them nothing.
+    kept = [i for i, f in enumerate(train_features) if f]
     # Dev: the head's positives, and the messages that must be allowed (a message blocked
     # for a secret is blocked whatever the head says, so it tells nothing about the budget).
     verdicts = {c.id: patterns_only.scan_input(c.input, False) for c in dev}
@@ -78,10 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for category in HEAD_RULES:
         cats = [set(c.expected.get("categories") or ()) for c in train]
         labels = [category in s for s in cats] + [False] * len(negatives)
+        labels = [labels[i] for i in kept]
         chosen = [c for c in dev if category in (c.expected.get("categories") or ()) or c.expected["action"] == "allow"]
         heads[category] = train_head(
             category,
-            train_features=train_features,
+            train_features=[train_features[i] for i in kept],
             train_labels=labels,
             dev_features=[_features(c.input) for c in chosen],
             dev_labels=[category in (c.expected.get("categories") or ()) for c in chosen],
@@ -89,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings=SETTINGS,
             notes={"combined_with": "the catalogue's patterns, by OR",
                    "extra_negatives": f"{CLINC_NEGATIVES} CLINC150 train/oos_train queries (CC BY 3.0), seed {SEED}; "
-                                      f"{len(aws_questions)} intent train-split messages the patterns allow"},
+                                      f"{len(aws_questions)} intent train-split messages the patterns allow; "
+                                      f"{FRAGMENT_NEGATIVES} 4-7 word windows of those, seed {SEED}"},
         )
     data = {"format": FORMAT, "heads": heads}
     args.output.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")

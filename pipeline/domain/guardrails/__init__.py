@@ -41,6 +41,7 @@ from pipeline.domain.guardrails import secrets as _secrets
 from pipeline.domain.guardrails import topics as _topics
 from pipeline.domain.guardrails.catalogue import Rule, RuleSpec, load_catalogue, load_messages
 from pipeline.domain.guardrails.contexts import (
+    is_about_own_ai_app,
     is_about_published_information,
     is_own_plan,
     is_quoted_attack_question,
@@ -179,8 +180,8 @@ class Scanner:
         about a category a pattern found, nor where a context says it does not apply. Their
         finding has an empty span: it blocks the message without masking its words."""
         skip = {_RULE_BY_ID[rule_id].category for rule_id, _s, _e in hits}
-        if quoted_attack:
-            skip.add("prompt_attack")
+        if quoted_attack or is_about_own_ai_app(lowered):
+            skip.add("prompt_attack")  # quoted to ask how to defend, or their own AI app's prompt
         if is_own_plan(lowered) or is_about_published_information(lowered):
             skip.add("future_features")  # the customer's own dates, or what AWS published
         return [_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, frozenset(skip))]

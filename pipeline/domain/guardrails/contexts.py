@@ -78,7 +78,8 @@ def load_contexts(path: Path = CONTEXTS_FILE) -> dict[str, Context]:
         raise ContextsError(f"{path}: format must be {FORMAT!r}, got {data.get('format')!r}")
     shapes = {"quoted_attack": ("attributed", "defending", True, QUOTED_ATTACK_MAX_CHARS),
               "own_plan": ("plan", "aws_future", False, OWN_PLAN_MAX_CHARS),
-              "public_info": ("published", "asks_beyond", False, OWN_PLAN_MAX_CHARS)}
+              "public_info": ("published", "asks_beyond", False, OWN_PLAN_MAX_CHARS),
+              "own_ai_app": ("own_app", "addresses_assistant", False, OWN_PLAN_MAX_CHARS)}
     contexts = {}
     for name, (first, second, required, max_chars) in shapes.items():
         table = data.get(name)
@@ -95,6 +96,7 @@ CONTEXTS = load_contexts()
 QUOTED_ATTACK = CONTEXTS["quoted_attack"]
 OWN_PLAN = CONTEXTS["own_plan"]
 PUBLIC_INFO = CONTEXTS["public_info"]
+OWN_AI_APP = CONTEXTS["own_ai_app"]
 
 
 def is_quoted_attack_question(lowered: str) -> bool:
@@ -110,3 +112,9 @@ def is_own_plan(lowered: str) -> bool:
 def is_about_published_information(lowered: str) -> bool:
     """True when the message asks about something AWS has already published."""
     return PUBLIC_INFO.holds(lowered)
+
+
+def is_about_own_ai_app(lowered: str) -> bool:
+    """True when the message is about the system prompt or guardrails of the customer's
+    own generative-AI application, and does not address this assistant's."""
+    return OWN_AI_APP.holds(lowered)

@@ -15,6 +15,7 @@ masks nothing (the redacted text of a blocked message keeps its words for review
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,12 +31,34 @@ HEAD_RULES = {
 }
 #: Features are read from the start of a message (a pasted 100 KB log adds cost, not meaning).
 MAX_CHARS = 5000
+#: A head judges a message of at least this many words (a CJK character counts as half a
+#: word). Its score is an average over the features present, so two or three words are
+#: too little evidence: "and" alone or "when s3" scored as refusals. Short refusals are the
+#: patterns' job; paraphrases, which the heads exist for, are longer.
+MIN_WORDS = 4
+_WORDS_RE = re.compile(r"\w*[^\W\d_]\w*")  # a word has a letter: "0000" and a uuid's parts are not
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+#: ``password: ${DB_PASSWORD}``, ``secret=$SECRET``, ``Master password: ********``,
+#: ``token: <your-token>``: a pasted setting whose value is a placeholder or a mask is data,
+#: not a request, and is left out of what the heads read.
+_PLACEHOLDER_SETTING_RE = re.compile(
+    r"(?<![\w.-])[\w.-]{1,64}[\"']?\s*[:=]\s*[\"']?(?:\$\{[^}\s]{1,64}\}|\$\(?[a-z_][\w]{0,63}\)?|\*{3,}|<[^<>\n]{1,64}>)[\"']?"
+)
+
+
+def head_view(lowered: str) -> str | None:
+    """What the heads read of a lower-cased message, or None when they abstain (too short)."""
+    view = _PLACEHOLDER_SETTING_RE.sub(" ", lowered[:MAX_CHARS])
+    cjk = len(_CJK_RE.findall(view))
+    words = len(_WORDS_RE.findall(view)) if cjk == 0 else len(_WORDS_RE.findall(_CJK_RE.sub(" ", view))) + cjk / 2
+    return view if words >= MIN_WORDS else None
 
 
 def topic_features(lowered: str) -> set[str]:
-    """The features the heads read, from the guardrail's lower-cased matching view."""
-    view = lowered[:MAX_CHARS]
-    return ngram_features(view, WORD_RE.findall(view))
+    """The features the heads read, from the guardrail's lower-cased matching view (an
+    empty set when the heads abstain: a head never says yes without features)."""
+    view = head_view(lowered)
+    return set() if view is None else ngram_features(view, WORD_RE.findall(view))
 
 
 @lru_cache(maxsize=4)
