@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
     run_dir = Path(args.report_dir) / run_id
     write_json_atomic(record, run_dir / "run.json")
-    write_junit(run_dir / "junit.xml", record, gate_results)
+    write_junit(run_dir / "junit.xml", record, gate_results, comparisons)
     if not args.no_html:
         from evals.report import write_report
 

@@ -17,7 +17,7 @@ import pytest
 
 from evals import cli, gates, suites
 from evals.baseline import load_baseline, write_baselines
-from evals.compare import compare_suite
+from evals.compare import CaseChange, SuiteComparison, compare_suite
 from evals.datasets import GoldenCase, GoldenSetError, load_cases
 from evals.junit import to_junit
 from evals.record import RecordError, load_record
@@ -368,6 +368,27 @@ def test_junit_is_well_formed_with_cases_and_gates(fake_env, capsys):
     gates_suite = next(s for s in root.iter("testsuite") if s.get("name") == "evals.gates")
     assert gates_suite.findall("testcase")
     assert to_junit({"suites": {}}, []).count("<testsuite ") == 1
+
+
+def test_junit_marks_failures_the_baseline_accepts_as_skipped_and_only_news_as_failures(fake_env, capsys):
+    tmp, args = fake_env
+    run_cli(args + ["--update-baseline"], capsys)
+    run_cli(args, capsys)
+    root = ET.parse(tmp / "out" / "latest" / "junit.xml").getroot()
+    intent = next(s for s in root.iter("testsuite") if s.get("name") == "evals.intent")
+    assert not [tc for tc in intent.iter("testcase") if tc.find("failure") is not None]
+    skipped = [tc for tc in intent.iter("testcase") if tc.find("skipped") is not None]
+    assert len(skipped) == 8 and intent.get("skipped") == "8" and intent.get("failures") == "0"
+    assert skipped[0].find("skipped").get("message").startswith("known failure, accepted by the baseline")
+    # The same record against a comparison that calls one of them a regression: that one fails.
+    record = json.loads((tmp / "out" / "latest" / "run.json").read_text())
+    regressed = skipped[0].get("name")
+    comparison = SuiteComparison("intent", True, "base", False, {}, [
+        CaseChange(regressed, "regressed", None, None, None, None)])
+    again = ET.fromstring(to_junit(record, [], {"intent": comparison}).split("\n", 1)[1])
+    failing = [tc.get("name") for s in again.iter("testsuite") if s.get("name") == "evals.intent"
+               for tc in s.iter("testcase") if tc.find("failure") is not None]
+    assert failing == [regressed]
 
 
 class _Checker(HTMLParser):
