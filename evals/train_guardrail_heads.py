@@ -46,13 +46,17 @@ from pipeline.domain.textnorm import normalize
 GUARDRAILS_SET = GOLDEN_DIR / "guardrails_input.jsonl"
 #: Each head may add at most 1% false blocks of allowed dev messages (GUIDE target for hard
 #: negatives: 1%); the patterns' own false blocks are counted, reported and fixed separately.
-SETTINGS = HeadSettings(c=4.0, max_false_rate=0.007, budget_includes_rules=False)
+SETTINGS = HeadSettings(c=32.0, max_false_rate=0.007, budget_includes_rules=False)
 CLINC_NEGATIVES = 600
 #: Short windows (4-7 words, the shortest the heads judge: topic_model.MIN_WORDS) cut from
 #: the negatives. A head's score is normalised by the square root of the number of features
 #: present, so a short text is judged on a handful of features; without short benign texts
 #: in training, word salad such as "the rds and it password" blocked (property tests).
 FRAGMENT_NEGATIVES = 1500
+#: Word salad: words drawn at random from three negatives, 4-40 of them. Any mix of words
+#: from allowed messages is allowed; without these a less regularised head blocked salads of
+#: benign AWS words ("fine ec2 rds why cloudformation ... it ec2 the is the").
+SALAD_NEGATIVES = 1500
 SEED = 13
 
 
@@ -79,6 +83,17 @@ def fragment_negatives(texts: Sequence[str], n: int, seed: int) -> list[str]:
     return fragments
 
 
+def salad_negatives(texts: Sequence[str], n: int, seed: int) -> list[str]:
+    """``n`` random mixes of 4 to 40 words drawn from three of ``texts`` (fixed seed)."""
+    rng = random.Random(seed)
+    split = [t.split() for t in texts if t.split()]
+    salads = []
+    for _ in range(n):
+        pool = [w for words in rng.sample(split, 3) for w in words]
+        salads.append(" ".join(rng.choice(pool) for _ in range(rng.randint(MIN_WORDS, 40))))
+    return salads
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=MODEL_PATH)
@@ -95,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     aws_questions = [c.input for c in load_cases(INTENT_SET, splits=("train",))
                      if patterns_only.scan_input(c.input).action.value == "allow"]
     negatives += aws_questions
-    negatives += fragment_negatives(negatives, FRAGMENT_NEGATIVES, SEED)
+    negatives += fragment_negatives(negatives, FRAGMENT_NEGATIVES, SEED) + salad_negatives(negatives, SALAD_NEGATIVES, SEED)
     train_features = [_features(c.input) for c in train] + [_features(t) for t in negatives]
     # Messages the heads abstain on (too short: topic_model.MIN_WORDS) teach them nothing.
     kept = [i for i, f in enumerate(train_features) if f]
@@ -119,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             notes={"combined_with": "the catalogue's patterns, by OR",
                    "extra_negatives": f"{CLINC_NEGATIVES} CLINC150 train/oos_train queries (CC BY 3.0), seed {SEED}; "
                                       f"{len(aws_questions)} intent train-split messages the patterns allow; "
-                                      f"{FRAGMENT_NEGATIVES} 4-7 word windows of those, seed {SEED}"},
+                                      f"{FRAGMENT_NEGATIVES} 4-7 word windows of those and {SALAD_NEGATIVES} word salads from them, seed {SEED}"},
         )
     data = {"format": FORMAT, "heads": heads}
     args.output.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")

@@ -39,10 +39,11 @@ MIN_WORDS = 4
 _WORDS_RE = re.compile(r"\w*[^\W\d_]\w*")  # a word has a letter: "0000" and a uuid's parts are not
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 #: ``password: ${DB_PASSWORD}``, ``secret=$SECRET``, ``Master password: ********``,
-#: ``token: <your-token>``: a pasted setting whose value is a placeholder or a mask is data,
-#: not a request, and is left out of what the heads read.
+#: ``token: <your-token>``, ``DB_PASSWORD=os.environ['DB_PASSWORD']``, ``{{resolve:secretsmanager:…}}``:
+#: a pasted setting whose value is a placeholder, a mask or a reference to where the value
+#: lives is data, not a request, and is left out of what the heads read.
 _PLACEHOLDER_SETTING_RE = re.compile(
-    r"(?<![\w.-])[\w.-]{1,64}[\"']?\s*[:=]\s*[\"']?(?:\$\{[^}\s]{1,64}\}|\$\(?[a-z_][\w]{0,63}\)?|\*{3,}|<[^<>\n]{1,64}>)[\"']?"
+    r"(?<![\w.-])[\w.-]{1,64}[\"']?\s*[:=]\s*[\"']?(?:\$\{[^}\s]{1,64}\}|\$\(?[a-z_][\w]{0,63}\)?|\*{3,}|<[^<>\n]{1,64}>|os\.environ(?:\.get)?[\[(][^\])\n]{1,64}[\])]|(?:os\.|system\.)?getenv\([^)\n]{1,64}\)|process\.env\.\w{1,64}|env\[[^\]\n]{1,64}\]|\{\{\s*resolve:[^}\n]{1,128}\}\})[\"']?"
 )
 
 
