@@ -37,10 +37,24 @@ from typing import Any
 
 import numpy as np
 
-from evals.answer_scoring import asks_for_steps, grounding_score, knowledge_from_articles, structure_score
+from evals.answer_scoring import (
+    asks_for_steps,
+    grounding_score,
+    knowledge_from_articles,
+    structure_score,
+)
 from evals.datasets import GOLDEN_DIR, GoldenCase, load_cases
 from evals.metrics import descriptive, mean_score, rate
-from evals.runner import CaseResult, RunConfig, Score, Scorer, Solver, SolverSpec, Suite, SuiteMetrics
+from evals.runner import (
+    CaseResult,
+    RunConfig,
+    Score,
+    Scorer,
+    Solver,
+    SolverSpec,
+    Suite,
+    SuiteMetrics,
+)
 
 SPLITS = ("dev", "test")
 #: Estimated price per million tokens (USD): Claude 3 Sonnet on-demand list price in
@@ -117,7 +131,8 @@ def load_generation_cases(golden_dir: Path = GOLDEN_DIR) -> list[GoldenCase]:
     for conv in load_cases(golden_dir / "conversations.jsonl", splits=SPLITS):
         queries = [t["query"] for t in conv.input["turns"]]
         for i, exp in enumerate(conv.expected["turns"]):
-            if exp.get("response_type") != "answer" or exp.get("guardrail_action", "allow") != "allow":
+            if (exp.get("response_type") != "answer" or exp.get("guardrail_action", "allow") != "allow"
+                    or exp.get("intent") in _NOT_ANSWERED):
                 continue
             cases.append(GoldenCase(f"{conv.id}#t{i + 1}", {"query": queries[i], "history": queries[:i]},
                                     {"intent": exp.get("intent")}, (*conv.tags, "source:conversations"),
