@@ -333,6 +333,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     run_id = new_run_id()
     root = Path(args.report_dir) / f"{run_id}-ab"
     results = []
+    summaries: list[dict[str, Any]] = []
     for comparison in comparisons:
         run_dir = root / _slug(comparison.label) if len(comparisons) > 1 else root
         print(f"[ab] {comparison.label}: running both arms …", file=err, flush=True)
@@ -347,6 +348,11 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             write_ab_report(summary, run_dir / "index.html")
         print_comparison(out, summary, analysis, run_dir)
         results.append((comparison, analysis))
+        summaries.append(summary)
+    if not args.no_html and len(summaries) > 1:
+        from evals.report import write_ab_report
+
+        write_ab_report(summaries, root / "index.html")
     _copy_latest(root, Path(args.report_dir) / "ab-latest")
     worse = [c.label for c, a in results if a.regression]
     print("", file=out)

@@ -524,18 +524,24 @@ def ab_view(summary: dict[str, Any]) -> dict[str, Any]:
             "n_identical": sum(1 for c in analysis["per_case"] if c["a_response"] == c["b_response"])}
 
 
-def render_ab_report(summary: dict[str, Any]) -> str:
-    """Render one A/B comparison (``ab.json``) as a self-contained HTML page."""
+def render_ab_report(summaries: dict[str, Any] | Sequence[dict[str, Any]]) -> str:
+    """Render A/B comparisons (each an ``ab.json``) as one self-contained HTML page."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
     env.filters["fmt"] = _fmt
-    return env.get_template("ab.html.j2").render(**ab_view(summary))
+    env.filters["pval"] = lambda p: "< 0.001" if p is not None and p < 0.001 else f"= {_fmt(p)}"
+    env.filters["arm"] = lambda arm: (", ".join(f"{k}@{v}" for k, v in (arm.get("versions") or {}).items())
+                                      or ", ".join(arm.get("prompt_dirs") or ()) or "shipped prompts")
+    items = [summaries] if isinstance(summaries, dict) else list(summaries)
+    views = [ab_view(s) for s in items]
+    n_worse = sum(1 for v in views if v["analysis"]["decision"] == "B worse")
+    return env.get_template("ab.html.j2").render(views=views, n_worse=n_worse)
 
 
-def write_ab_report(summary: dict[str, Any], path: Path) -> Path:
+def write_ab_report(summaries: dict[str, Any] | Sequence[dict[str, Any]], path: Path) -> Path:
     """Render and write the A/B page; returns its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_ab_report(summary), encoding="utf-8")
+    path.write_text(render_ab_report(summaries), encoding="utf-8")
     return path
