@@ -91,7 +91,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, default=AB_CONFIG, help="A/B settings (default evals/ab.toml)")
     parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default reports/out")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    judge = parser.add_argument_group("optional LLM judge (Amazon Bedrock; needs credentials; reported, never decides)")
+    judge.add_argument("--judge", action="store_true",
+                       help="judge the most different answer pairs in both orders, and report the judge's "
+                            "Cohen's kappa against the labelled quality set (dev split)")
+    judge.add_argument("--judge-model-id", default=None, help="judge model or inference profile")
+    judge.add_argument("--judge-region", default="us-east-1", help="Region of the judge model (default us-east-1)")
+    judge.add_argument("--judge-limit", type=int, default=30, help="answer pairs judged per comparison (default 30)")
+    judge.add_argument("--judge-quality-cases", type=int, default=40,
+                       help="labelled quality cases (dev split) used to measure the judge's agreement (default 40)")
     return parser
+
+
+def make_judge(model_id: str | None, region: str) -> Any:
+    """The Bedrock judge (checked for credentials first: :class:`evals.judge.JudgeConfigError`)."""
+    from evals.judge import DEFAULT_JUDGE_MODEL, BedrockJudge, check_credentials
+    from pipeline.adapters.aws.bedrock import make_bedrock_client
+
+    check_credentials()
+    return BedrockJudge(make_bedrock_client(region), model_id or DEFAULT_JUDGE_MODEL)
+
+
+def judge_quality_cases(limit: int) -> list[GoldenCase]:
+    """The first ``limit`` dev cases of the labelled quality set (by id; never blind)."""
+    from evals.datasets import GOLDEN_DIR, load_cases
+
+    return sorted(load_cases(GOLDEN_DIR / "quality.jsonl", splits=("dev",)), key=lambda c: c.id)[:limit]
 
 
 class ABInputError(ValueError):
@@ -272,6 +297,15 @@ def print_comparison(out: TextIO, summary: dict[str, Any], analysis: ABAnalysis,
             interval = f"[…, {_signed(m.name, m.ci_high)}]"
         print(f"  {m.name:<25}{_num(m.name, m.a):>10}{_num(m.name, m.b):>10}{_signed(m.name, m.delta):>10}  "
               f"{interval:<22} {test}", file=out)
+    judge = summary.get("judge")
+    if judge:
+        agree = judge["agreement"]
+        kappa = "n/a" if agree.get("kappa") is None else (
+            f"{agree['kappa']:.2f} [{agree['ci'][0]:.2f}, {agree['ci'][1]:.2f}] on {agree['n']} labelled cases")
+        print(f"  judge {judge['model_id']} (both orders; reported, does not decide): {judge['n']} pairs, "
+              f"B wins {judge['wins_b']}, A wins {judge['wins_a']}, ties {judge['ties']}; preference for B "
+              f"{judge['preference_b']:+.3f} [{judge['ci'][0]:+.3f}, {judge['ci'][1]:+.3f}], sign test "
+              f"p={judge['p_value']:.3g}; judge vs quality labels kappa {kappa}", file=out)
     print(f"verdict: {analysis.decision}", file=out)
     for r in analysis.reasons:
         print(f"  · {r}", file=out)
@@ -322,13 +356,19 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     if args.limit is not None and args.limit < 1:
         print("error: --limit must be at least 1", file=err)
         return EXIT_BAD_INPUT
+    from evals.judge import JudgeConfigError
+
+    judge = None
     try:
         cfg = load_ab_config(args.config)
         comparisons = plan(args)
         cases = generation_suite().load_cases()
-    except (ABInputError, ABConfigError, GoldenSetError) as exc:
+        if args.judge:
+            judge = make_judge(args.judge_model_id, args.judge_region)
+    except (ABInputError, ABConfigError, GoldenSetError, JudgeConfigError) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_BAD_INPUT
+    judge_agreement = None
     config = RunConfig(model=args.model)
     run_id = new_run_id()
     root = Path(args.report_dir) / f"{run_id}-ab"
@@ -342,6 +382,14 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         except (ABInputError, ValueError) as exc:
             print(f"error: {exc}", file=err)
             return EXIT_BAD_INPUT
+        if judge is not None:
+            from evals.judge import agreement_on_quality, pairwise
+
+            if judge_agreement is None:
+                judge_agreement = agreement_on_quality(judge, judge_quality_cases(args.judge_quality_cases))
+            summary["judge"] = {**pairwise(judge, analysis.per_case, args.judge_limit, confidence=1 - cfg.alpha),
+                                "agreement": judge_agreement}
+            write_json_atomic(summary, run_dir / "ab.json")
         if not args.no_html:
             from evals.report import write_ab_report
 
