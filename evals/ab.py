@@ -300,8 +300,8 @@ def print_comparison(out: TextIO, summary: dict[str, Any], analysis: ABAnalysis,
     judge = summary.get("judge")
     if judge:
         agree = judge["agreement"]
-        kappa = "n/a" if agree.get("kappa") is None else (
-            f"{agree['kappa']:.2f} [{agree['ci'][0]:.2f}, {agree['ci'][1]:.2f}] on {agree['n']} labelled cases")
+        kappa = "n/a (undefined on these cases)" if agree.get("kappa") is None else (
+            f"{agree['kappa']:.2f} [{_opt(agree['ci'][0])}, {_opt(agree['ci'][1])}] on {agree['n']} labelled cases")
         print(f"  judge {judge['model_id']} (both orders; reported, does not decide): {judge['n']} pairs, "
               f"B wins {judge['wins_b']}, A wins {judge['wins_a']}, ties {judge['ties']}; preference for B "
               f"{judge['preference_b']:+.3f} [{judge['ci'][0]:+.3f}, {judge['ci'][1]:+.3f}], sign test "
@@ -311,6 +311,10 @@ def print_comparison(out: TextIO, summary: dict[str, Any], analysis: ABAnalysis,
         print(f"  · {r}", file=out)
     print(f"records: {_rel(run_dir / 'A' / 'run.json')}, {_rel(run_dir / 'B' / 'run.json')}; "
           f"analysis {_rel(run_dir / 'ab.json')}", file=out)
+
+
+def _opt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
 
 
 _SHORT_METHOD = {"paired bootstrap": "paired bootstrap", "McNemar exact": "McNemar exact",

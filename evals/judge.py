@@ -147,5 +147,9 @@ def agreement_on_quality(judge: BedrockJudge, cases: Sequence[Any], *, seed: int
     if not labels:
         return {"n": 0, "kappa": None, "ci": [None, None]}
     kappa = kappa_with_ci(labels, calls, seed=seed)
-    return {"n": len(labels), "kappa": kappa.value, "ci": [kappa.ci_low, kappa.ci_high],
+
+    def finite(x: float) -> float | None:
+        return None if x != x else float(x)  # NaN (one rater constant) is not JSON
+
+    return {"n": len(labels), "kappa": finite(kappa.value), "ci": [finite(kappa.ci_low), finite(kappa.ci_high)],
             "agreement": sum(a == b for a, b in zip(labels, calls, strict=True)) / len(labels)}
