@@ -197,7 +197,7 @@ def cases_for(comparison: Comparison, cases: list[GoldenCase], config: RunConfig
         return cases
     from pipeline.domain.models import GuardrailAction, Turn
 
-    services, generator = build_generator(comparison.a, config)
+    services, generator, _model = build_generator(comparison.a, config)
     chosen = []
     for case in cases:
         history: list[Any] = []

@@ -156,8 +156,8 @@ def _model_for(config: RunConfig, services: Any) -> Any:
     return _conversation_model(config) or services.model
 
 
-def build_generator(arm: Arm, config: RunConfig) -> tuple[Any, Any]:
-    """``(services, generator)`` for an arm, from the composition root's object graph.
+def build_generator(arm: Arm, config: RunConfig) -> tuple[Any, Any, Any]:
+    """``(services, generator, model)`` for an arm, from the composition root's object graph.
 
     The shipped arm on the offline model is the composition root's own generator; other arms
     get a :class:`ResponseGenerator` built with the same model, output guard and history
@@ -169,12 +169,12 @@ def build_generator(arm: Arm, config: RunConfig) -> tuple[Any, Any]:
     services = offline_services()
     model = _model_for(config, services)
     if not arm.prompt_dirs and not arm.versions and model is services.model:
-        return services, services.generator
+        return services, services.generator, model
     prompts = OverlayPromptStore(arm.prompt_dirs) if arm.prompt_dirs else services.prompts
     generator = ResponseGenerator(model, prompts, output_guard=services.output_guard,
                                   template_versions=dict(arm.versions),
                                   history_turns=services.settings.history_turns)
-    return services, generator
+    return services, generator, model
 
 
 def _knowledge_ids(model: Any, queries: Sequence[str], intent: str | None) -> list[str]:
@@ -201,11 +201,11 @@ def make_solver(arm: Arm) -> Any:
     def build(config: RunConfig) -> Solver:
         from pipeline.domain.models import GuardrailAction, Turn
 
-        services, generator = build_generator(arm, config)
+        # The model's own retrieval ranking is "the knowledge it was given" for grounding.
+        services, generator, model = build_generator(arm, config)
         validator = services.validator
         detector = services.detector
         scan_input = services.input_guard
-        model = generator._model  # noqa: SLF001 - the generator's own model: its retrieval is the knowledge given
 
         def solve(inp: dict[str, Any]) -> dict[str, Any]:
             history: list[Any] = []
@@ -368,6 +368,7 @@ def generation_metrics(results: Sequence[CaseResult]) -> SuiteMetrics:
                                          len(answered), higher_is_better=False)
     steps_asked = [r for r in answered if r.output.get("asks_for_steps")]
     if steps_asked:
+        # The structure scorer's detail lists its parts ("steps=1.00" = a numbered list of 2+ items).
         m["numbered_steps_rate"] = rate(sum(1 for r in steps_asked if "steps=1.00" in r.scores["answer_structure"].detail),
                                         len(steps_asked))
     for key, kind in (("words", "words"), ("output_tokens", "tokens"), ("input_tokens", "tokens")):
