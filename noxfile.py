@@ -51,6 +51,20 @@ def eval(session: nox.Session) -> None:  # noqa: A001 - the session's public nam
 
 
 @nox.session
+def ab(session: nox.Session) -> None:
+    """Offline prompt A/B on the generation suite; args go to ``python -m evals ab``.
+
+    ``nox -s ab -- --template compute_troubleshooting --a v1 --b v2``, ``-- --all`` (every
+    template with two or more versions, candidates in evals/prompt_variants included) or
+    ``-- --a-dir DIR --b-dir DIR``. Prints the verdict (B better, B worse, or no detectable
+    difference with the smallest detectable effect) with its statistics, writes both run
+    records and an HTML page under reports/out/, and exits 1 when B is worse.
+    """
+    install(session, "evals", "test", "stack")
+    session.run("python", "-m", "evals", "ab", *(session.posargs or ["--all"]), env=CDK_ENV)
+
+
+@nox.session
 def synth(session: nox.Session) -> None:
     """Synthesize the CDK stack into cdk.out/ and check it with cfn-lint and cdk-nag."""
     install(session, "stack")

@@ -38,7 +38,7 @@ from evals.gates import (
 from evals.junit import write_junit
 from evals.record import REPO_ROOT, RecordError, build_record, new_run_id, write_json_atomic
 from evals.runner import RunConfig, Suite, SuiteResult, run_suite
-from evals.suites import SUITES, get_suite
+from evals.suites import OPT_IN_SUITES, SUITES, get_suite
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 MAX_SUMMARY_GATES, MAX_SUMMARY_REGRESSIONS = 12, 10
@@ -98,6 +98,8 @@ examples:
   python -m evals --model replay                  replay recorded Bedrock outputs
   python -m evals --update-baseline               deliberately rewrite evals/baselines/
   python -m evals --report-dir /tmp/r --baseline-dir /tmp/b --gates my_gates.toml
+  python -m evals ab --template compute_troubleshooting --a v1 --b v2
+                                                  prompt A/B (python -m evals ab --help)
 
 exit codes:
   0  every gate passed
@@ -112,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evals", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", action="append", dest="suites", metavar="S",
-                        help=f"suite to run (repeatable); default all: {', '.join(SUITES)}")
+                        help=f"suite to run (repeatable); default all but {', '.join(OPT_IN_SUITES)}: "
+                             f"{', '.join(SUITES)}")
     parser.add_argument("--model", choices=MODELS, default="offline",
                         help="model behind generation: offline (default), replay (recorded cassettes) or bedrock")
     parser.add_argument("--record", action="store_true", help="with --model bedrock: record outputs to the cassettes")
@@ -136,6 +139,11 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     """Run the harness; returns the exit code (0 pass, 1 gate failed, 2 bad input)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["ab"]:  # offline prompt A/B: evals/ab.py
+        from evals.ab import main as ab_main
+
+        return ab_main(argv[1:], stdout=out, stderr=err)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -143,7 +151,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return EXIT_BAD_INPUT if exc.code else EXIT_OK
     if args.record and args.model != "bedrock":
         return _fail("--record needs --model bedrock (recording replays nothing else)", err)
-    names = args.suites or list(SUITES)
+    names = args.suites or [n for n in SUITES if n not in OPT_IN_SUITES]
     unknown = [n for n in names if n not in SUITES]
     if unknown:
         return _fail(f"unknown suite(s) {', '.join(unknown)}; known: {', '.join(SUITES)}", err)

@@ -471,3 +471,77 @@ def write_report(record: dict[str, Any], comparisons: dict[str, SuiteComparison]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(record, comparisons, gates), encoding="utf-8")
     return path
+
+
+# ---------------------------------------------------------------------------
+# Prompt A/B (python -m evals ab)
+# ---------------------------------------------------------------------------
+
+#: Side-by-side answers shown for the cases whose answer_score differs most.
+MAX_AB_CASES = 6
+
+
+def word_diff(a: str, b: str) -> tuple[Markup, Markup]:
+    """Word-level diff of two answers: ``(A with deletions marked, B with insertions marked)``.
+
+    Whitespace is kept as written, so the Markdown of each answer stays readable in a ``<pre>``.
+
+    Example:
+        >>> a, b = word_diff("run the check", "run the fix")
+        >>> str(b)
+        'run the <ins>fix</ins>'
+    """
+    import difflib
+    import re
+
+    ta, tb = re.findall(r"\S+|\s+", a), re.findall(r"\S+|\s+", b)
+    left: list[str] = []
+    right: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes():
+        old, new = escape("".join(ta[i1:i2])), escape("".join(tb[j1:j2]))
+        if op == "equal":
+            left.append(old)
+            right.append(new)
+            continue
+        if i2 > i1:
+            left.append(Markup("<del>") + old + Markup("</del>"))
+        if j2 > j1:
+            right.append(Markup("<ins>") + new + Markup("</ins>"))
+    return Markup("").join(left), Markup("").join(right)
+
+
+def ab_view(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the A/B section shows: verdict, statistics, per-intent table, differing cases."""
+    analysis = summary["analysis"]
+    cases = []
+    for c in analysis["per_case"][:MAX_AB_CASES]:
+        if c["delta"] == 0 and c["a_response"] == c["b_response"]:
+            continue
+        left, right = word_diff(c.get("a_response") or "", c.get("b_response") or "")
+        cases.append({**c, "a_html": left, "b_html": right})
+    css = {"B worse": "fail", "B better": "pass", "no detectable difference": "flat"}[analysis["decision"]]
+    return {"s": summary, "analysis": analysis, "cases": cases, "css": css,
+            "n_identical": sum(1 for c in analysis["per_case"] if c["a_response"] == c["b_response"])}
+
+
+def render_ab_report(summaries: dict[str, Any] | Sequence[dict[str, Any]]) -> str:
+    """Render A/B comparisons (each an ``ab.json``) as one self-contained HTML page."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
+    env.filters["fmt"] = _fmt
+    env.filters["pval"] = lambda p: "< 0.001" if p is not None and p < 0.001 else f"= {_fmt(p)}"
+    env.filters["arm"] = lambda arm: (", ".join(f"{k}@{v}" for k, v in (arm.get("versions") or {}).items())
+                                      or ", ".join(arm.get("prompt_dirs") or ()) or "shipped prompts")
+    items = [summaries] if isinstance(summaries, dict) else list(summaries)
+    views = [ab_view(s) for s in items]
+    n_worse = sum(1 for v in views if v["analysis"]["decision"] == "B worse")
+    return env.get_template("ab.html.j2").render(views=views, n_worse=n_worse)
+
+
+def write_ab_report(summaries: dict[str, Any] | Sequence[dict[str, Any]], path: Path) -> Path:
+    """Render and write the A/B page; returns its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_ab_report(summaries), encoding="utf-8")
+    return path

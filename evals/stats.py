@@ -181,3 +181,48 @@ def diff_ci_independent(
     half = math.sqrt(ha * ha + hb * hb)
     d = b - a
     return (d - half, d + half)
+
+
+def mcnemar_interval(b: int, c: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Interval of the paired pass-rate difference ``(c - b) / n`` that agrees with :func:`mcnemar_exact`.
+
+    Conditional on the ``b + c`` discordant pairs, ``c`` is binomial with ``θ = c / (b + c)``
+    and "no difference" is ``θ = 0.5``. The Clopper–Pearson interval of ``θ`` excludes 0.5
+    exactly when the doubled-tail exact test rejects at ``1 - confidence`` (both compare the
+    same binomial tails with ``(1 - confidence) / 2``), so mapping it to the difference,
+    ``(b + c) / n · (2θ - 1)``, gives an interval that excludes 0 exactly when McNemar's
+    exact test is significant.
+
+    Args:
+        b: Pairs that pass in A and fail in B.
+        c: Pairs that fail in A and pass in B.
+        n: All pairs.
+        confidence: Two-sided confidence level.
+
+    Returns:
+        ``(low, high)``; ``(0.0, 0.0)`` when there is no discordant pair.
+    """
+    d = b + c
+    if d == 0 or n <= 0:
+        return (0.0, 0.0)
+    tail = (1 - confidence) / 2
+    lo = 0.0 if c == 0 else float(_sp.beta.ppf(tail, c, d - c + 1))
+    hi = 1.0 if c == d else float(_sp.beta.ppf(1 - tail, c + 1, d - c))
+    scale = d / n
+    return (scale * (2 * lo - 1), scale * (2 * hi - 1))
+
+
+def min_detectable_effect(sd: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest true mean difference a two-sided test at ``alpha`` detects with ``power``.
+
+    The normal approximation ``(z(1 - alpha/2) + z(power)) · sd / sqrt(n)`` for a paired
+    mean difference whose per-pair standard deviation is ``sd``.
+
+    Example:
+        >>> round(min_detectable_effect(1.0, 100), 3)
+        0.28
+    """
+    if n <= 0:
+        return float("inf")
+    z = float(_sp.norm.ppf(1 - alpha / 2)) + float(_sp.norm.ppf(power))
+    return z * sd / math.sqrt(n)

@@ -766,6 +766,12 @@ def _robustness() -> Suite:
     return robustness_suite()
 
 
+def _generation() -> Suite:
+    from evals.generation_suite import generation_suite
+
+    return generation_suite()
+
+
 SUITES: dict[str, Callable[[], Suite]] = {
     "guardrails_input": guardrails_input_suite,
     "guardrails_output": guardrails_output_suite,
@@ -775,7 +781,12 @@ SUITES: dict[str, Callable[[], Suite]] = {
     "prompt_attacks": prompt_attacks_suite,
     "conversations": _conversations,
     "robustness": _robustness,
+    "generation": _generation,
 }
+#: Suites run only when named (``--suite generation``) or by ``python -m evals ab``: the
+#: generation suite scores answers whose text depends on every prompt and on retrieval, and
+#: is the material of prompt A/B comparisons rather than a gate of every run.
+OPT_IN_SUITES: tuple[str, ...] = ("generation",)
 
 
 def get_suite(name: str) -> Suite:

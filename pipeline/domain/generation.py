@@ -160,7 +160,7 @@ _REQUIRED_FIELDS = (
     "user_template",
     "parameters",
 )
-_KNOWN_FIELDS = frozenset(_REQUIRED_FIELDS) | {"description", "format_instructions", "$schema"}
+_KNOWN_FIELDS = frozenset(_REQUIRED_FIELDS) | {"description", "hypothesis", "format_instructions", "$schema"}
 # Claude 3 on Bedrock: temperature and top_p in [0, 1], at most 4096 output tokens.
 _MAX_TOKENS_LIMIT = 4096
 
@@ -333,6 +333,9 @@ def parse_template(data: dict[str, Any], *, origin: str) -> PromptTemplate:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise _fail(origin, "description is not a string", "write a one-line description")
+    hypothesis = data.get("hypothesis", "")
+    if not isinstance(hypothesis, str):
+        raise _fail(origin, "hypothesis is not a string", "state what the version should improve, in one sentence")
 
     intents = data["intents"]
     if not isinstance(intents, list) or not intents:
@@ -424,6 +427,7 @@ def parse_template(data: dict[str, Any], *, origin: str) -> PromptTemplate:
         intents=tuple(intents),
         format_instructions=directives,
         description=description,
+        hypothesis=hypothesis,
     )
 
 

@@ -292,6 +292,8 @@ class PromptTemplate:
     intents: tuple[str, ...]
     format_instructions: tuple[str, ...] = ()
     description: str = ""
+    #: What this version is expected to improve, tested offline by ``python -m evals ab``.
+    hypothesis: str = ""
 
     @property
     def ref(self) -> dict[str, str]:

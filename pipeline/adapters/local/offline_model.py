@@ -377,6 +377,33 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def _as_sentence(step: str) -> str:
+    step = step.strip()
+    return step if step.endswith((".", "!", "?")) else step + "."
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _fit_words(text: str, max_words: int) -> str:
+    """The longest run of whole sentences of ``text`` within ``max_words`` words.
+
+    The last resort of the word limit, after shrinking the answer's parts was not enough
+    (a template asking for a very short answer): a model told to stay under N words does.
+    """
+    kept: list[str] = []
+    used = 0
+    for sentence in _SENTENCE_END.split(" ".join(text.split())):
+        n = _words(sentence)
+        if used + n > max_words:
+            break
+        kept.append(sentence)
+        used += n
+    if not kept:
+        return " ".join(text.split()[:max_words])
+    return " ".join(kept)
+
+
 class OfflineModel:
     """Deterministic ModelClient grounded in the curated knowledge articles.
 
@@ -508,9 +535,8 @@ class OfflineModel:
                         articles.append(ranked[0][1])
                     if len(articles) == 2:
                         break
-        sections = tuple(
-            s.strip() for s in d.get("sections", ",".join(_DEFAULT_SECTIONS)).split(",")
-        )
+        # No ``sections`` directive: the template asked for no headings, so none are written.
+        sections = tuple(s.strip() for s in d["sections"].split(",")) if "sections" in d else ()
         max_steps = int(d.get("max_steps", _DEFAULT_MAX_STEPS))
         max_words = int(d["max_words"]) if "max_words" in d else None
 
@@ -531,6 +557,8 @@ class OfflineModel:
             else:
                 break
             text = self._compose(prompt, articles, parts, sections, budget)
+        if max_words is not None and _words(text) > max_words:
+            text = _fit_words(text, max_words)
         return text
 
     def _compose(
@@ -563,6 +591,16 @@ class OfflineModel:
         refs = [r for a in articles for r in a.references][: budget["refs"]]
 
         blocks: list[str] = []
+        if not sections:
+            # Plain prose, as a model writes when nothing asks for structure: the summary,
+            # then the steps as running sentences (a list only when ``steps`` asks for one).
+            blocks.append(f"{self._opening(prompt, main)} {main.summary}")
+            if "steps" in d:
+                blocks.append(as_list(steps, ordered=numbered))
+            elif steps:
+                blocks.append(" ".join(_as_sentence(s) for s in steps))
+            if commands:
+                blocks.append(commands)
         for section in sections:
             body = ""
             if section == "Summary":

@@ -231,3 +231,34 @@ def test_every_knowledge_cli_command_is_real():
                     f"{article.article_id}: {service} {operation} misses {sorted(required - given)}"
                 )
     assert problems == []
+
+
+def _with_directives(templates, directives):
+    from dataclasses import replace
+
+    base = select_template("ec2_troubleshooting", templates, version="v2")
+    return replace(base, version="v9", format_instructions=tuple(directives))
+
+
+def _generate(model, template, query="my ec2 instance ssh times out after 60 seconds"):
+    request = render_request(template, query, intent=IntentResult("ec2_troubleshooting", 0.9))
+    return model.generate(request).text
+
+
+def test_no_sections_directive_gives_prose_without_headings_or_lists(model, templates):
+    text = _generate(model, _with_directives(templates, ["mode:answer", "tone:professional"]))
+    assert "## " not in text
+    assert not re.search(r"^\s*(?:\d+\.|-)\s", text, re.MULTILINE)
+    assert "```" not in text
+    # The steps are still there, as running sentences.
+    structured = _generate(model, _with_directives(templates, ["mode:answer", "sections:Summary,Steps"]))
+    first_step = re.search(r"^1\. (.+)$", structured, re.MULTILINE).group(1)
+    assert first_step.rstrip(".") in text
+
+
+@pytest.mark.parametrize("limit", [15, 40, 80])
+def test_small_word_limit_is_honoured_with_whole_sentences(model, templates, limit):
+    full = _generate(model, _with_directives(templates, ["mode:answer"]))
+    text = _generate(model, _with_directives(templates, ["mode:answer", f"max_words:{limit}"]))
+    assert len(text.split()) <= limit < len(full.split())
+    assert text.endswith((".", "!", "?")) or len(text.split()) == limit

@@ -393,3 +393,14 @@ def test_render_includes_as_many_turns_as_the_history_setting_says():
     request = render_request(_tpl(), "follow-up", intent=None, history=history, history_turns=2)
     assert [m.text for m in request.messages[:-1]] == ["question 4", "answer 4", "question 5", "answer 5"]
     assert render_request(_tpl(), "follow-up", intent=None, history=history, history_turns=0).messages[:-1] == ()
+
+
+def test_hypothesis_is_optional_template_metadata():
+    from pipeline.domain.generation import PromptTemplateError, parse_template
+
+    base = {"template_id": "t", "version": "v1", "intents": ["networking"], "system_prompt": "s",
+            "user_template": "{query}", "parameters": {}}
+    assert parse_template(base, origin="x").hypothesis == ""
+    assert parse_template({**base, "hypothesis": "shorter wins"}, origin="x").hypothesis == "shorter wins"
+    with pytest.raises(PromptTemplateError, match="hypothesis is not a string"):
+        parse_template({**base, "hypothesis": 3}, origin="x")

@@ -1,0 +1,128 @@
+"""``python -m evals ab``: input checks, the degraded-prompt regression, identical arms, report."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from evals import ab, cli
+from evals.ab import VARIANTS_DIR
+from evals.report import render_ab_report, word_diff
+from pipeline.adapters.local.prompt_files import PROMPTS_DIR
+
+STRUCTURE_DIRECTIVES = ("sections", "steps", "cli_examples", "references", "max_steps", "max_words")
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["ab", *argv], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _degraded(tmp_path: Path) -> Path:
+    """compute_troubleshooting v2 with its structure directives removed and max_words:40, as v9."""
+    data = json.loads((PROMPTS_DIR / "compute_troubleshooting" / "v2.json").read_text())
+    data["version"] = "v9"
+    data["format_instructions"] = [d for d in data["format_instructions"]
+                                   if d.partition(":")[0] not in STRUCTURE_DIRECTIVES] + ["max_words:40"]
+    folder = tmp_path / "variants" / "compute_troubleshooting"
+    folder.mkdir(parents=True)
+    (folder / "v9.json").write_text(json.dumps(data))
+    return tmp_path / "variants"
+
+
+@pytest.mark.parametrize("argv, message", [
+    ((), "choose one of"),
+    (("--template", "compute_troubleshooting", "--a", "v1"), "needs --a VERSION and --b VERSION"),
+    (("--template", "nope", "--a", "v1", "--b", "v2"), "unknown template"),
+    (("--template", "compute_troubleshooting", "--a", "v1", "--b", "v8"), "has no version 'v8'"),
+    (("--a-dir", "pipeline/prompts"), "go together"),
+    (("--all", "--limit", "0"), "--limit"),
+])
+def test_bad_input_exits_2_with_a_message(argv, message):
+    code, _out, err = _run(*argv)
+    assert code == 2
+    assert message in err
+
+
+def test_degraded_prompt_is_reported_b_worse_with_exit_1(tmp_path):
+    variants = _degraded(tmp_path)
+    code, out, _ = _run("--template", "compute_troubleshooting", "--a", "v2", "--b", "v9",
+                        "--variants-dir", str(variants), "--limit", "40", "--report-dir", str(tmp_path / "out"))
+    assert code == 1
+    assert "verdict: B worse" in out and "REGRESSION" in out
+    summary = json.loads(next((tmp_path / "out").glob("*-ab/ab.json")).read_text())
+    analysis = summary["analysis"]
+    primary = next(m for m in analysis["metrics"] if m["name"] == "answer_score")
+    assert primary["ci"][1] < 0
+    words = next(m for m in analysis["metrics"] if m["name"] == "words")
+    assert words["b"] <= 40 < words["a"]
+    # Both arms' run records are kept, with full answers.
+    for arm in ("A", "B"):
+        record = json.loads(next((tmp_path / "out").glob(f"*-ab/{arm}/run.json")).read_text())
+        assert len(record["suites"]["generation"]["cases"]) == analysis["n"] == 40
+    html = next((tmp_path / "out").glob("*-ab/index.html")).read_text()
+    assert "B worse" in html and "<del>" in html
+
+
+def test_identical_prompt_directories_give_no_detectable_difference(tmp_path):
+    code, out, _ = _run("--a-dir", str(PROMPTS_DIR), "--b-dir", str(PROMPTS_DIR), "--limit", "25",
+                        "--report-dir", str(tmp_path))
+    assert code == 0
+    assert "verdict: no detectable difference" in out
+    assert re.search(r"smallest effect this sample \(25 pairs\).*answer_score ±\d", out)
+    assert (tmp_path / "ab-latest" / "A" / "run.json").is_file()
+
+
+def test_all_plans_each_candidate_against_the_shipped_version():
+    args = ab.build_parser().parse_args(["--all"])
+    labels = [c.label for c in ab.plan(args)]
+    for folder in sorted(VARIANTS_DIR.iterdir()):
+        shipped = max(p.stem for p in (PROMPTS_DIR / folder.name).glob("*.json"))
+        for variant in folder.glob("*.json"):
+            assert f"{folder.name}: {shipped} vs {variant.stem}" in labels
+    assert "networking: v1 vs v2" in labels  # no candidate: previous shipped vs latest
+
+
+def test_committed_variants_state_a_hypothesis():
+    from pipeline.domain.generation import parse_template
+
+    variants = sorted(VARIANTS_DIR.glob("*/*.json"))
+    assert len({p.parent.name for p in variants}) >= 2
+    for path in variants:
+        template = parse_template(json.loads(path.read_text()), origin=str(path))
+        assert len(template.hypothesis) > 40
+
+
+def test_word_diff_marks_only_changed_words_and_escapes_html():
+    left, right = word_diff("keep <b> old tail", "keep <b> new tail")
+    assert str(left) == "keep &lt;b&gt; <del>old</del> tail"
+    assert str(right) == "keep &lt;b&gt; <ins>new</ins> tail"
+
+
+def test_ab_report_renders_verdict_statistics_and_side_by_side():
+    case = {"id": "c1", "query": "q", "a_score": 0.9, "b_score": 0.5, "delta": -0.4, "a_passed": True,
+            "b_passed": False, "a_template": "t@v1", "b_template": "t@v2", "a_words": 3, "b_words": 2,
+            "a_response": "one two three", "b_response": "one three", "intent": "networking"}
+    summary = {"label": "t: v1 vs v2", "hypothesis": "shorter is better", "model": {"id": "m"}, "seed": 1,
+               "git": {"commit": "abc"}, "a": {}, "b": {}, "records": {"A": "A/run.json", "B": "B/run.json"},
+               "analysis": {"n": 1, "decision": "B worse", "reasons": ["because"], "mde": {"answer_score": 0.1,
+                            "pass_rate": 0.2}, "counts": {"fixed": 0, "regressed": 1, "both_pass": 0, "both_fail": 0},
+                            "metrics": [{"name": "answer_score", "a": 0.9, "b": 0.5, "delta": -0.4, "ci": [-0.4, -0.4],
+                                         "method": "paired bootstrap", "p_value": 0.0, "decides": True,
+                                         "higher_is_better": True, "note": ""}],
+                            "per_group": {}, "per_case": [case], "config": {"alpha": 0.05}}}
+    html = render_ab_report(summary)
+    assert "Prompt A/B: B worse" in html and "shorter is better" in html
+    assert "<del>two" in html and "decides" in html
+
+
+def test_nox_has_a_documented_ab_session():
+    source = (Path(__file__).resolve().parents[2] / "noxfile.py").read_text()
+    match = re.search(r'def ab\(session: nox.Session\) -> None:\n    """(.+?)"""', source, re.DOTALL)
+    assert match and "evals ab" in match.group(1)
+    assert '"evals", "ab"' in source
