@@ -129,6 +129,8 @@ class CliChecker:
             return
         if len(found.errors) > unknown_before:
             return  # a misspelt parameter already explains the "missing" one
+        if _has_positional(args):
+            given.add(_norm("outfile"))  # streaming output: `aws lambda invoke ... response.json`
         missing = sorted(p for p in info.cli_required if _norm(p) not in given)
         if missing:
             names = ", ".join(f"--{_dashed(p)}" for p in missing)
@@ -252,3 +254,17 @@ def _expr_key(node: ast.AST) -> str | None:
         base = _expr_key(node.value)
         return f"{base}.{node.attr}" if base else None
     return None
+
+
+def _has_positional(args: list[str]) -> bool:
+    """True when a CLI call has a positional argument: a token that is neither an option nor
+    the value of the option before it. Operations with a streaming output (``lambda invoke``,
+    ``s3api get-object``) take the output file that way; the catalogue lists it as
+    ``--outfile``."""
+    for i, token in enumerate(args):
+        if token.startswith("-") or token in {"\\", "|", ">", ">>", "&&", ";"}:
+            continue
+        previous = args[i - 1] if i else ""
+        if not previous.startswith("--") or "=" in previous or previous in _CLI_FLAG_GLOBALS:
+            return True
+    return False

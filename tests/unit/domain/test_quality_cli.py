@@ -72,6 +72,10 @@ def test_shipped_cli_catalogue_is_what_the_build_script_writes():
         "aws logs tail /aws/lambda/f --follow --since 10m",
         "aws configure set region eu-west-1",
         "aws ecr get-login-password --region us-east-1",
+        # Streaming output takes the file as a positional argument (the catalogue's --outfile).
+        "aws lambda invoke --function-name my-fn --payload '{}' response.json",
+        "aws lambda invoke --function-name my-fn --cli-binary-format raw-in-base64-out out.json",
+        "aws s3api get-object --bucket my-bucket --key logs/app.log app.log",
     ],
 )
 def test_valid_cli_commands_pass(validator, command):
@@ -92,6 +96,7 @@ def test_valid_cli_commands_pass(validator, command):
         ("aws logs tail /aws/lambda/f --folow", "has no parameter --folow"),
         ("aws ec3 describe-instances", "is not an AWS CLI service"),
         ("aws sqs send-message --queue-url https://sqs.example/q", "missing required parameter(s) --message-body"),
+        ("aws s3api get-object --bucket my-bucket --key logs/app.log", "missing required parameter(s) --outfile"),
     ],
 )
 def test_invalid_cli_commands_fail(validator, command, message):
