@@ -36,6 +36,7 @@ from evals.gates import (
     load_gates,
 )
 from evals.junit import write_junit
+from evals.models import DEFAULT_CASSETTES, ModelConfigError, ModelSession, preflight
 from evals.record import REPO_ROOT, RecordError, build_record, new_run_id, write_json_atomic
 from evals.runner import RunConfig, Suite, SuiteResult, run_suite
 from evals.suites import SUITES, get_suite
@@ -95,7 +96,9 @@ EPILOG = """\
 examples:
   python -m evals                                 every suite, offline model
   python -m evals --suite intent --suite quality  some suites
-  python -m evals --model replay                  replay recorded Bedrock outputs
+  python -m evals --model replay                  replay the recorded cassettes (evals/cassettes)
+  python -m evals --suite conversations --record  record the offline model's answers as cassettes
+  python -m evals --model bedrock --model-id us.anthropic.claude-sonnet-4-5-20250929-v1:0 --region us-east-1
   python -m evals --update-baseline               deliberately rewrite evals/baselines/
   python -m evals --report-dir /tmp/r --baseline-dir /tmp/b --gates my_gates.toml
 
@@ -115,7 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"suite to run (repeatable); default all: {', '.join(SUITES)}")
     parser.add_argument("--model", choices=MODELS, default="offline",
                         help="model behind generation: offline (default), replay (recorded cassettes) or bedrock")
-    parser.add_argument("--record", action="store_true", help="with --model bedrock: record outputs to the cassettes")
+    parser.add_argument("--record", action="store_true",
+                        help="record every model response as a cassette (with --model offline or bedrock)")
+    parser.add_argument("--model-id", help="Bedrock model or inference profile id (--model bedrock; "
+                                           "with replay: whose cassettes to replay)")
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+                        help="Bedrock Region (default $AWS_REGION)")
+    parser.add_argument("--cassettes", type=Path, default=DEFAULT_CASSETTES,
+                        help="cassette folder for --record and --model replay (default evals/cassettes)")
     parser.add_argument("--update-baseline", action="store_true",
                         help="write this run's records as the committed baselines (evals/baselines/<suite>.json)")
     parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR,
@@ -141,8 +151,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_BAD_INPUT if exc.code else EXIT_OK
-    if args.record and args.model != "bedrock":
-        return _fail("--record needs --model bedrock (recording replays nothing else)", err)
+    if args.record and args.model == "replay":
+        return _fail("--record needs a model that answers: --model offline or --model bedrock", err)
     names = args.suites or list(SUITES)
     unknown = [n for n in names if n not in SUITES]
     if unknown:
@@ -169,7 +179,13 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except RecordError as exc:
         return _fail(str(exc), err)
 
-    config = RunConfig(model=args.model, record=args.record)
+    session = ModelSession(backend=args.model, record=args.record, cassettes=args.cassettes,
+                           model_id=args.model_id, region=args.region)
+    try:
+        preflight(session, {s.name: loaded[s.name] for s in suites if s.generates})
+    except ModelConfigError as exc:
+        return _fail(str(exc), err)
+    config = RunConfig(model=args.model, record=args.record, models=session)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     progress = Progress(err)
@@ -180,9 +196,20 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         progress.end(result)
         results.append(result)
     wall = time.perf_counter() - t0
+    usage = session.usage()
+    manifest = session.finish()
+    if manifest is not None:
+        print(f"cassettes recorded: {_rel(manifest)} ({usage.calls} model calls)", file=err)
+    if args.model == "replay" and usage.replay_misses:
+        return _fail(f"--model replay: {usage.replay_misses} model request(s) had no cassette in "
+                     f"{_rel(args.cassettes)}: the prompts, the knowledge or the workflow changed since "
+                     "recording. Re-record with --record; no result of this run is comparable", err)
     run_id = new_run_id(started)
-    record = build_record(results, config, run_id=run_id, started_at=started, wall_s=wall,
-                          model=_model_info(results, config))
+    model_info = _model_info(results, config)
+    if any(s.generates for s in suites):
+        model_info = {**model_info, "id": _generating_model_id(session, model_info),
+                      "usage": usage.to_dict()}
+    record = build_record(results, config, run_id=run_id, started_at=started, wall_s=wall, model=model_info)
 
     comparisons: dict[str, SuiteComparison] = {}
     for name in names:
@@ -230,6 +257,12 @@ def _model_info(results: list[SuiteResult], config: RunConfig) -> dict[str, obje
     model_id = params.pop("model_id", None) or {"offline": "offline-model (stand-in for Bedrock)",
                                                  "replay": "replay-cache", "bedrock": "bedrock"}[config.model]
     return {"id": model_id, "backend": config.model, "params": params}
+
+
+def _generating_model_id(session: ModelSession, info: dict[str, object]) -> object:
+    if session.backend == "offline" and not session.record:
+        return info["id"]
+    return session.effective_model_id()
 
 
 def _model_label(model: dict | None) -> str:

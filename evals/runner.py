@@ -76,6 +76,16 @@ class RunConfig:
     model: str = "offline"  # offline | replay | bedrock
     record: bool = False
     seed: int = 20261115
+    #: The run's :class:`evals.models.ModelSession` (built from ``model``/``record`` when None).
+    models: Any = field(default=None, compare=False, hash=False)
+
+    def model_session(self) -> Any:
+        """The session that builds and meters the model of the generating suites."""
+        if self.models is None:
+            from evals.models import ModelSession
+
+            object.__setattr__(self, "models", ModelSession(backend=self.model, record=self.record))
+        return self.models
 
 
 Solver = Callable[[Any], dict[str, Any]]
@@ -172,6 +182,8 @@ class Suite:
         headline: Metrics compared between the seen splits and the blind split: each gets
             ``dev.<m>``, ``blind.<m>`` and ``gap.<m>`` (how much worse blind is) when both
             kinds of case ran. ``pass_rate`` always does.
+        generates: The solver calls the model (``--model`` applies; replay cassettes and
+            Bedrock access are checked before the run).
     """
 
     name: str
@@ -189,6 +201,7 @@ class Suite:
     finalize: Callable[[Sequence[CaseResult], Solver, RunConfig], dict[str, Any]] | None = None
     components: tuple[str, ...] = ()
     headline: tuple[str, ...] = ()
+    generates: bool = False
 
     def definition_sha256(self) -> str:
         """Hash of what defines the suite (solver, params, scorers, splits)."""

@@ -1,0 +1,239 @@
+"""Tests for evals.models: cassettes, preflight (replay, Bedrock) and metering."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from types import SimpleNamespace
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+from evals import cli
+from evals import models as models_mod
+from evals.models import (
+    DEFAULT_CASSETTES,
+    ModelConfigError,
+    ModelSession,
+    missing_cassettes,
+    preflight,
+    price_usd,
+    read_manifest,
+)
+from evals.suites import conversations_suite
+from pipeline.adapters.local.prompt_files import FilePromptStore
+from pipeline.domain.generation import render_request, select_template
+from pipeline.domain.models import IntentResult
+
+MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def _request(query: str = "SSH to my EC2 instance times out"):
+    template = select_template("ec2_troubleshooting", FilePromptStore().list_templates())
+    return render_request(template, query, intent=IntentResult("ec2_troubleshooting", 0.9))
+
+
+def _case(case_id: str, text: str):
+    return SimpleNamespace(id=case_id, input={"turns": [{"query": text}]})
+
+
+def _stubbed_runtime():
+    client = botocore.session.get_session().create_client(
+        "bedrock-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    return client, Stubber(client)
+
+
+def _converse_reply(text: str = "pong", input_tokens: int = 5, output_tokens: int = 1) -> dict:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens},
+        "metrics": {"latencyMs": 12},
+    }
+
+
+# ---------------------------------------------------------------------------
+# Recording and replaying
+# ---------------------------------------------------------------------------
+
+
+def test_recording_writes_one_cassette_per_request_and_a_manifest_replay_can_use(tmp_path):
+    recorder = ModelSession(backend="offline", record=True, cassettes=tmp_path)
+    model = recorder.model()
+    case = _case("c1", "SSH to my EC2 instance times out")
+    model.begin_case("conversations", case.input)
+    first = model.generate(_request())
+    model.generate(_request())  # the same request again: one cassette, one key
+    recorder.finish()
+
+    cassettes = [p for p in tmp_path.glob("*.json") if p.name != "manifest.json"]
+    assert len(cassettes) == 1
+    stored = json.loads(cassettes[0].read_text())
+    assert stored["request"]["model_id"] == "offline-knowledge-v1"  # the model that answered
+    entry = next(iter(read_manifest(tmp_path)["suites"]["conversations"].values()))
+    assert entry == {"model_id": "offline-knowledge-v1", "keys": [stored["key"]]}
+
+    assert missing_cassettes(tmp_path, "conversations", [case], "offline-knowledge-v1") == []
+    assert missing_cassettes(tmp_path, "conversations", [case], MODEL_ID) == ["c1"]
+    assert missing_cassettes(tmp_path, "conversations", [_case("c2", "other")], "offline-knowledge-v1") == ["c2"]
+
+    replay = ModelSession(backend="replay", cassettes=tmp_path)
+    assert replay.effective_model_id() == "offline-knowledge-v1"
+    assert replay.model().generate(_request()).text == first.text
+    usage = replay.usage()
+    assert (usage.replay_hits, usage.replay_misses, usage.calls) == (1, 0, 1)
+
+
+def test_a_deleted_cassette_makes_its_case_missing(tmp_path):
+    recorder = ModelSession(backend="offline", record=True, cassettes=tmp_path)
+    case = _case("c1", "q")
+    recorder.model().begin_case("conversations", case.input)
+    recorder.model().generate(_request())
+    recorder.finish()
+    next(p for p in tmp_path.glob("*.json") if p.name != "manifest.json").unlink()
+    assert missing_cassettes(tmp_path, "conversations", [case], "offline-knowledge-v1") == ["c1"]
+
+
+def test_replay_preflight_names_the_missing_cases(tmp_path):
+    cases = [_case(f"case-{i}", f"question {i}") for i in range(7)]
+    with pytest.raises(ModelConfigError) as raised:
+        preflight(ModelSession(backend="replay", cassettes=tmp_path, model_id=MODEL_ID), {"conversations": cases})
+    message = str(raised.value)
+    assert "conversations: 7 of 7 cases have no cassettes" in message
+    assert "case-0" in message and "and 2 more" in message and "--record" in message
+    preflight(ModelSession(backend="replay", cassettes=tmp_path), {})  # nothing generates: nothing to check
+
+
+def test_replay_without_recordings_or_with_several_models_needs_a_model_id(tmp_path):
+    with pytest.raises(ModelConfigError, match="no recordings"):
+        ModelSession(backend="replay", cassettes=tmp_path).effective_model_id()
+    manifest = {"version": 1, "suites": {"s": {"a": {"model_id": "m1", "keys": []}, "b": {"model_id": "m2", "keys": []}}}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelConfigError, match="several models"):
+        ModelSession(backend="replay", cassettes=tmp_path).effective_model_id()
+    assert ModelSession(backend="replay", cassettes=tmp_path, model_id="m2").effective_model_id() == "m2"
+
+
+def test_cli_replay_with_missing_cassettes_exits_2_before_any_suite_runs(tmp_path, capsys):
+    code = cli.main(["--suite", "conversations", "--model", "replay", "--cassettes", str(tmp_path / "none"),
+                     "--model-id", MODEL_ID, "--report-dir", str(tmp_path / "out"), "--no-html"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_BAD_INPUT
+    assert "cassettes of " + MODEL_ID + " missing" in err and "conversations: 69 of 69 cases" in err
+    assert "running" not in err and "regression" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_bedrock_without_credentials_exits_2_naming_them(tmp_path, capsys, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    code = cli.main(["--suite", "conversations", "--model", "bedrock", "--model-id", MODEL_ID,
+                     "--region", "us-east-1", "--report-dir", str(tmp_path / "out"), "--no-html"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_BAD_INPUT
+    assert "no AWS credentials found" in err and "running" not in err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "missing"),
+    [({"region": "us-east-1"}, "--model-id"), ({"model_id": MODEL_ID}, "Region")],
+)
+def test_bedrock_preflight_names_a_missing_model_id_or_region(kwargs, missing):
+    session = ModelSession(backend="bedrock", **kwargs)
+    with pytest.raises(ModelConfigError, match=missing):
+        preflight(session, {"conversations": [_case("c", "q")]}, credentials=lambda: object())
+
+
+def test_bedrock_preflight_finds_no_model_access_with_one_cheap_call():
+    client, stubber = _stubbed_runtime()
+    stubber.add_client_error(
+        "converse",
+        service_error_code="AccessDeniedException",
+        service_message="You don't have access to the model with the specified model ID.",
+        http_status_code=403,
+        expected_params={
+            "modelId": MODEL_ID,
+            "messages": [{"role": "user", "content": [{"text": "ping"}]}],
+            "system": [{"text": "Reply with one word."}],
+            "inferenceConfig": {"temperature": 0.0, "maxTokens": 5, "topP": 1.0},
+        },
+    )
+    session = ModelSession(backend="bedrock", model_id=MODEL_ID, region="us-east-1", client_factory=lambda r: client)
+    with stubber, pytest.raises(ModelConfigError, match="cannot be invoked in us-east-1.*model access"):
+        preflight(session, {"conversations": [_case("c", "q")]}, credentials=lambda: object())
+    stubber.assert_no_pending_responses()
+
+
+def test_bedrock_preflight_passes_when_the_model_answers():
+    client, stubber = _stubbed_runtime()
+    stubber.add_response("converse", _converse_reply())
+    session = ModelSession(backend="bedrock", model_id=MODEL_ID, region="us-east-1", client_factory=lambda r: client)
+    with stubber:
+        preflight(session, {"conversations": [_case("c", "q")]}, credentials=lambda: object())
+    stubber.assert_no_pending_responses()
+
+
+def test_bedrock_calls_are_metered_and_recorded_under_the_real_model_id(tmp_path):
+    client, stubber = _stubbed_runtime()
+    stubber.add_response("converse", _converse_reply("## Summary\n\nCheck port 22.", 1000, 200))
+    session = ModelSession(backend="bedrock", record=True, cassettes=tmp_path, model_id=MODEL_ID,
+                           region="us-east-1", client_factory=lambda r: client)
+    with stubber:
+        response = session.model().generate(_request())
+    assert response.model_id == MODEL_ID
+    usage = session.usage()
+    assert (usage.calls, usage.input_tokens, usage.output_tokens) == (1, 1000, 200)
+    assert usage.cost_usd == pytest.approx(price_usd(MODEL_ID, 1000, 200)) and usage.cost_usd > 0
+    stored = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert stored["request"]["model_id"] == MODEL_ID
+
+
+def test_prices_are_zero_offline_and_err_high_for_unknown_models():
+    assert price_usd("offline-knowledge-v1", 10_000, 10_000) == 0.0
+    assert price_usd("anthropic.claude-3-haiku-20240307-v1:0", 1000, 1000) == pytest.approx(0.0015)
+    assert price_usd("some.new-model-v9", 1000, 0) == max(p[1] for p in models_mod.PRICES_PER_1K)
+
+
+# ---------------------------------------------------------------------------
+# The committed cassettes: CI replays one suite from them
+# ---------------------------------------------------------------------------
+
+
+def _recorded_cases():
+    suite = conversations_suite()
+    manifest = read_manifest(DEFAULT_CASSETTES)["suites"].get("conversations", {})
+    cases = [c for c in suite.load_cases() if models_mod.case_input_sha256(c.input) in manifest]
+    return suite, cases
+
+
+def test_committed_cassettes_cover_some_conversations():
+    _suite, cases = _recorded_cases()
+    assert len(cases) >= 3
+    assert missing_cassettes(DEFAULT_CASSETTES, "conversations", cases, "offline-knowledge-v1") == []
+
+
+@pytest.mark.xdist_group("local_server")
+def test_conversations_replayed_from_the_committed_cassettes_match_the_live_offline_model(tmp_path):
+    from evals.runner import RunConfig, run_suite
+
+    suite, cases = _recorded_cases()
+    shutil.copytree(DEFAULT_CASSETTES, tmp_path / "cassettes")
+    replay = ModelSession(backend="replay", cassettes=tmp_path / "cassettes")
+    preflight(replay, {"conversations": cases})
+    replayed = run_suite(suite, RunConfig(model="replay", models=replay), cases=cases)
+    live = run_suite(suite, RunConfig(model="offline"), cases=cases)
+
+    usage = replay.usage()
+    assert usage.replay_misses == 0 and usage.replay_hits >= len(cases)
+    for got, want in zip(replayed.cases, live.cases, strict=True):
+        assert got.error is None and want.error is None, (got.error, want.error)
+        assert [t["response"] for t in got.output["turns"]] == [t["response"] for t in want.output["turns"]]
+        assert got.passed == want.passed
+    assert sorted(p.name for p in (tmp_path / "cassettes").iterdir()) == sorted(p.name for p in DEFAULT_CASSETTES.iterdir())
