@@ -36,7 +36,13 @@ from evals.gates import (
     load_gates,
 )
 from evals.junit import write_junit
-from evals.models import DEFAULT_CASSETTES, ModelConfigError, ModelSession, preflight
+from evals.models import (
+    DEFAULT_CASSETTES,
+    ModelConfigError,
+    ModelSession,
+    baseline_model_warnings,
+    preflight,
+)
 from evals.record import REPO_ROOT, RecordError, build_record, new_run_id, write_json_atomic
 from evals.runner import RunConfig, Suite, SuiteResult, run_suite
 from evals.suites import SUITES, get_suite
@@ -124,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                                            "with replay: whose cassettes to replay)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
                         help="Bedrock Region (default $AWS_REGION)")
+    parser.add_argument("--budget-usd", type=float, default=None,
+                        help="stop cleanly before a model call could take the run's spend over this cap")
     parser.add_argument("--cassettes", type=Path, default=DEFAULT_CASSETTES,
                         help="cassette folder for --record and --model replay (default evals/cassettes)")
     parser.add_argument("--update-baseline", action="store_true",
@@ -179,13 +187,16 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except RecordError as exc:
         return _fail(str(exc), err)
 
+    if args.budget_usd is not None and args.budget_usd <= 0:
+        return _fail("--budget-usd must be a positive amount", err)
     session = ModelSession(backend=args.model, record=args.record, cassettes=args.cassettes,
-                           model_id=args.model_id, region=args.region)
+                           model_id=args.model_id, region=args.region, budget_usd=args.budget_usd)
     try:
         preflight(session, {s.name: loaded[s.name] for s in suites if s.generates})
     except ModelConfigError as exc:
         return _fail(str(exc), err)
-    config = RunConfig(model=args.model, record=args.record, models=session)
+    config = RunConfig(model=args.model, record=args.record, models=session,
+                       should_stop=lambda: session.exhausted)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     progress = Progress(err)
@@ -195,6 +206,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         result = run_suite(suite, config, progress=progress, cases=loaded[suite.name])
         progress.end(result)
         results.append(result)
+        if session.exhausted:
+            break
     wall = time.perf_counter() - t0
     usage = session.usage()
     manifest = session.finish()
@@ -210,6 +223,14 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         model_info = {**model_info, "id": _generating_model_id(session, model_info),
                       "usage": usage.to_dict()}
     record = build_record(results, config, run_id=run_id, started_at=started, wall_s=wall, model=model_info)
+    if session.exhausted:
+        # A partial run compares with nothing: every case not run would read as a regression.
+        record["stopped"] = (f"budget cap ${args.budget_usd:.2f} reached after {usage.calls} model calls "
+                             f"(${usage.cost_usd:.4f}); suites run: {', '.join(r.suite.name for r in results)}")
+        run_dir = Path(args.report_dir) / run_id
+        write_json_atomic(record, run_dir / "run.json")
+        return _fail(f"stopped: {record['stopped']}. Partial results (not compared, no gates): "
+                     f"{_rel(run_dir / 'run.json')}. Raise --budget-usd or run fewer suites", err)
 
     comparisons: dict[str, SuiteComparison] = {}
     for name in names:
@@ -222,6 +243,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except GateConfigError as exc:
         return _fail(str(exc), err)
     verdict_ok = all(g.passed for g in gate_results)
+    warnings = baseline_model_warnings(record, baselines, [s.name for s in suites if s.generates])
+    if warnings:
+        record["warnings"] = [*record.get("warnings", []), *warnings]
     target_results = evaluate_targets(gates, record)
     record["agreement"] = agreement
     record["verdict"] = {"passed": verdict_ok, "gates": [g.to_dict() for g in gate_results],
@@ -260,8 +284,6 @@ def _model_info(results: list[SuiteResult], config: RunConfig) -> dict[str, obje
 
 
 def _generating_model_id(session: ModelSession, info: dict[str, object]) -> object:
-    if session.backend == "offline" and not session.record:
-        return info["id"]
     return session.effective_model_id()
 
 
@@ -338,6 +360,8 @@ def _summary(out: TextIO, record: dict, comparisons: dict[str, SuiteComparison],
         print(f"\ntargets: {len(targets) - len(missed)} of {len(targets)} met (reported, not gated)", file=out)
         for t in missed[:MAX_SUMMARY_GATES]:
             print(f"  · missed {t.name}: {_gate_line(t)}", file=out)
+    for warning in record.get("warnings") or ():
+        print(f"\nwarning: {warning}", file=out)
     failed = [g for g in gates if not g.passed]
     print("", file=out)
     if failed:

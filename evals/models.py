@@ -40,6 +40,12 @@ class ModelConfigError(Exception):
     """The run cannot work with the chosen model; the message names what is missing."""
 
 
+def _budget_error(message: str) -> Exception:
+    from pipeline.ports import ModelError
+
+    return ModelError(message, transient=False)
+
+
 def case_input_sha256(value: Any) -> str:
     """Hash of a case input (canonical JSON): a changed case no longer matches its cassettes."""
     blob = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -127,10 +133,25 @@ class MeteredModel:
         inner: The model that answers.
         key: ``key(request) -> str``, the cassette key of a request.
         price: ``price(model_id, input_tokens, output_tokens) -> USD``.
+        model_id: The answering model (prices the worst case of a call before it is made).
+        budget_usd: Cap on the run's spend. A call whose worst case (the prompt's estimated
+            tokens plus ``max_tokens`` of output) would cross it is not made: the meter
+            marks itself :attr:`exhausted` and raises a non-transient ``ModelError``.
     """
 
-    def __init__(self, inner: Any, *, key: Callable[[Any], str], price: Callable[[str, int, int], float]) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        *,
+        key: Callable[[Any], str],
+        price: Callable[[str, int, int], float],
+        model_id: str = "",
+        budget_usd: float | None = None,
+    ) -> None:
         self.inner = inner
+        self.model_id = model_id
+        self.budget_usd = budget_usd
+        self.exhausted = False
         self.usage = Usage()
         self._key = key
         self._price = price
@@ -147,7 +168,20 @@ class MeteredModel:
             self._context = context
             self.keys_by_case[context] = []
 
+    def worst_case_usd(self, request: Any) -> float:
+        """The most a call can cost: prompt tokens (4 characters each, rounded up) + max_tokens."""
+        chars = len(request.system) + sum(len(m.text) for m in request.messages)
+        return self._price(self.model_id, -(-chars // 4), int(request.parameters.max_tokens))
+
     def generate(self, request: Any) -> Any:
+        if self.budget_usd is not None:
+            with self._lock:
+                if self.exhausted or self.usage.cost_usd + self.worst_case_usd(request) > self.budget_usd:
+                    self.exhausted = True
+                    raise _budget_error(
+                        f"budget cap ${self.budget_usd:.2f} reached (${self.usage.cost_usd:.4f} spent in "
+                        f"{self.usage.calls} calls); no further model calls this run"
+                    )
         response = self.inner.generate(request)
         key = self._key(request)
         with self._lock:
@@ -185,12 +219,13 @@ class ModelSession:
     model_id: str | None = None
     region: str | None = None
     client_factory: Callable[[str], Any] | None = None
+    budget_usd: float | None = None
     _model: MeteredModel | None = field(default=None, init=False, repr=False)
     _replay: Any = field(default=None, init=False, repr=False)
 
     def model(self) -> MeteredModel | None:
         """The metered model, or None for the workflow's own offline default (no metering needed)."""
-        if self.backend == "offline" and not self.record:
+        if self.backend == "offline" and not self.record and self.budget_usd is None:
             return None
         if self._model is None:
             from pipeline.adapters.local.replay import ReplayModel, request_key
@@ -209,7 +244,9 @@ class ModelSession:
 
                 return request_key(replace(request, parameters=replace(request.parameters, model_id=model_id)))
 
-            self._model = MeteredModel(PinnedModelId(inner, model_id), key=key, price=price_usd)
+            self._model = MeteredModel(
+                PinnedModelId(inner, model_id), key=key, price=price_usd, model_id=model_id, budget_usd=self.budget_usd
+            )
         return self._model
 
     def effective_model_id(self) -> str:
@@ -237,6 +274,11 @@ class ModelSession:
         region = self.region or "us-east-1"
         client = self.client_factory(region) if self.client_factory else make_bedrock_client(region)
         return BedrockModel(client, model_id=self.model_id)
+
+    @property
+    def exhausted(self) -> bool:
+        """The budget cap stopped the run's model calls."""
+        return self._model is not None and self._model.exhausted
 
     def usage(self) -> Usage:
         usage = self._model.usage if self._model is not None else Usage()
@@ -475,3 +517,44 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# ---------------------------------------------------------------------------
+# Baselines are per model
+# ---------------------------------------------------------------------------
+
+
+def model_identity(model: Mapping[str, Any] | None) -> str | None:
+    """The model that produced a run's answers, comparable across runs.
+
+    Every offline run (live, recorded or replayed from offline cassettes) is the same
+    deterministic ``offline-knowledge-v1``.
+    """
+    if not model:
+        return None
+    from pipeline.adapters.local.offline_model import OFFLINE_MODEL_ID
+
+    mid = str(model.get("id") or "")
+    if model.get("backend") == "offline" or mid.startswith("offline-model"):
+        return OFFLINE_MODEL_ID
+    return mid or None
+
+
+def baseline_model_warnings(
+    record: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any] | None], generating: Iterable[str]
+) -> list[str]:
+    """A warning per generating suite whose baseline was recorded with another model."""
+    current = model_identity(record.get("model"))
+    warnings = []
+    for name in generating:
+        base = baselines.get(name)
+        if not base:
+            continue
+        theirs = model_identity(base.get("model"))
+        if theirs != current:
+            warnings.append(
+                f"{name}: the baseline was recorded with {theirs or 'an unknown model'}, this run used "
+                f"{current or 'an unknown model'}; differences mix the model change with any code change "
+                f"(record a baseline for this model with --update-baseline in a separate directory)"
+            )
+    return warnings

@@ -78,6 +78,9 @@ class RunConfig:
     seed: int = 20261115
     #: The run's :class:`evals.models.ModelSession` (built from ``model``/``record`` when None).
     models: Any = field(default=None, compare=False, hash=False)
+    #: Checked before and after every case; True stops the suite cleanly (e.g. a budget
+    #: cap was reached): the case that tripped it is dropped, the rest are not run.
+    should_stop: Callable[[], bool] | None = field(default=None, compare=False, hash=False)
 
     def model_session(self) -> Any:
         """The session that builds and meters the model of the generating suites."""
@@ -348,7 +351,12 @@ def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = 
     step = max(1, total // 50)
     solver_time = 0.0
     perf = time.perf_counter
+    stop = config.should_stop
+    stopped = False
     for i, case in enumerate(cases):
+        if stop is not None and stop():
+            stopped = True
+            break
         output: dict[str, Any] | None = None
         error = None
         start = perf()
@@ -362,6 +370,9 @@ def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = 
                 error = type(exc).__name__ if is_sensitive else f"{type(exc).__name__}: {str(exc)[:300]}"
         elapsed = perf() - start
         solver_time += elapsed
+        if stop is not None and stop():
+            stopped = True  # this case ran into the stop: its result is not the model's
+            break
         scores: dict[str, Score] = {}
         passed = error is None
         if output is not None:
@@ -396,6 +407,8 @@ def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = 
         details["by_split"] = by_split
         metrics.update(split_metrics)
     details["latency_histogram"] = latency_histogram([r.latency_ms for r in results])
+    if stopped:
+        details["stopped"] = f"stopped after {len(results)} of {total} cases"
     if suite.finalize is not None and solver is not None:
         try:
             details.update(suite.finalize(results, solver, config))

@@ -237,3 +237,79 @@ def test_conversations_replayed_from_the_committed_cassettes_match_the_live_offl
         assert [t["response"] for t in got.output["turns"]] == [t["response"] for t in want.output["turns"]]
         assert got.passed == want.passed
     assert sorted(p.name for p in (tmp_path / "cassettes").iterdir()) == sorted(p.name for p in DEFAULT_CASSETTES.iterdir())
+
+
+# ---------------------------------------------------------------------------
+# Budget cap and per-model baselines
+# ---------------------------------------------------------------------------
+
+
+def _bedrock_session(client, **kwargs):
+    return ModelSession(backend="bedrock", model_id=MODEL_ID, region="us-east-1", client_factory=lambda r: client,
+                        **kwargs)
+
+
+def test_budget_cap_refuses_the_call_that_could_cross_it():
+    client, stubber = _stubbed_runtime()
+    stubber.add_response("converse", _converse_reply("first", 1000, 100))
+    stubber.add_response("converse", _converse_reply("never sent", 1000, 100))
+    request = _request()
+    session = _bedrock_session(client)
+    worst = session.model().worst_case_usd(request)
+    actual = price_usd(MODEL_ID, 1000, 100)
+    capped = _bedrock_session(client, budget_usd=worst + actual / 2)  # one call, not a second worst case
+    from pipeline.ports import ModelError
+
+    with stubber:
+        assert capped.model().generate(request).text == "first"
+        assert not capped.exhausted
+        with pytest.raises(ModelError, match="budget cap"):
+            capped.model().generate(request)
+    assert capped.exhausted and capped.usage().calls == 1
+    assert capped.usage().cost_usd <= capped.budget_usd
+    assert len(stubber._queue) == 1  # the second reply was never requested
+
+
+def test_a_suite_stops_cleanly_when_the_budget_is_reached():
+    from evals.runner import RunConfig, SolverSpec, Suite, run_suite
+
+    client, stubber = _stubbed_runtime()
+    for _ in range(3):
+        stubber.add_response("converse", _converse_reply("answer", 1000, 100))
+    request = _request()
+    probe = _bedrock_session(client)
+    actual = price_usd(MODEL_ID, 1000, 100)
+    # Room for two calls: the second's worst case fits after the first's real cost, the third's does not.
+    session = _bedrock_session(client, budget_usd=probe.model().worst_case_usd(request) + 1.5 * actual)
+
+    def build(config):
+        model = config.model_session().model()
+
+        def solve(inp):
+            model.begin_case("fake", inp)
+            try:
+                return {"text": model.generate(request).text}
+            except Exception:  # noqa: BLE001 - the workflow would answer with a fallback
+                return {"text": "fallback"}
+
+        return solve
+
+    suite = Suite("fake", "", None, SolverSpec("fake", build), (), generates=True)
+    cases = [SimpleNamespace(id=f"c{i}", input=f"q{i}", expected={}, tags=(), split="dev") for i in range(5)]
+    with stubber:
+        result = run_suite(suite, RunConfig(model="bedrock", models=session, should_stop=lambda: session.exhausted),
+                           cases=cases)
+    assert [r.id for r in result.cases] == ["c0", "c1"]  # c2 hit the cap: dropped, the rest not run
+    assert all(r.output == {"text": "answer"} for r in result.cases)
+    assert result.details["stopped"] == "stopped after 2 of 5 cases"
+
+
+def test_comparing_with_a_baseline_of_another_model_warns():
+    offline_base = {"model": {"id": "offline-model (stand-in for Bedrock)", "backend": "offline"}}
+    bedrock_run = {"model": {"id": MODEL_ID, "backend": "bedrock"}}
+    replayed_offline = {"model": {"id": "offline-knowledge-v1", "backend": "replay"}}
+    warnings = models_mod.baseline_model_warnings(bedrock_run, {"conversations": offline_base}, ["conversations"])
+    assert len(warnings) == 1 and "offline-knowledge-v1" in warnings[0] and MODEL_ID in warnings[0]
+    assert models_mod.baseline_model_warnings(replayed_offline, {"conversations": offline_base}, ["conversations"]) == []
+    assert models_mod.baseline_model_warnings(bedrock_run, {"intent": offline_base}, []) == []  # not generating
+    assert models_mod.baseline_model_warnings(bedrock_run, {"conversations": None}, ["conversations"]) == []
