@@ -27,6 +27,7 @@ from evals import baseline as baseline_mod
 from evals.agreement import load_agreement
 from evals.compare import SuiteComparison, compare_suite, expected_vs_got
 from evals.datasets import GoldenSetError
+from evals.epochs import REDUCERS, reduce_epochs
 from evals.gates import (
     GATES_FILE,
     GateConfigError,
@@ -130,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
                                            "with replay: whose cassettes to replay)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
                         help="Bedrock Region (default $AWS_REGION)")
+    parser.add_argument("--epochs", type=int, default=1,
+                        help="run each generating suite N times (sampled models) and reduce every case")
+    parser.add_argument("--reducer", choices=REDUCERS, default="majority",
+                        help="how --epochs combine: majority (default) or mean")
     parser.add_argument("--budget-usd", type=float, default=None,
                         help="stop cleanly before a model call could take the run's spend over this cap")
     parser.add_argument("--cassettes", type=Path, default=DEFAULT_CASSETTES,
@@ -187,6 +192,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except RecordError as exc:
         return _fail(str(exc), err)
 
+    if args.epochs < 1:
+        return _fail("--epochs must be 1 or more", err)
     if args.budget_usd is not None and args.budget_usd <= 0:
         return _fail("--budget-usd must be a positive amount", err)
     session = ModelSession(backend=args.model, record=args.record, cassettes=args.cassettes,
@@ -203,7 +210,13 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     results = []
     for suite in suites:
         progress.start(suite.name, len(loaded[suite.name]))
-        result = run_suite(suite, config, progress=progress, cases=loaded[suite.name])
+        epochs = args.epochs if suite.generates else 1
+        runs = []
+        for _epoch in range(epochs):
+            runs.append(run_suite(suite, config, progress=progress, cases=loaded[suite.name]))
+            if session.exhausted:
+                break
+        result = reduce_epochs(runs, args.reducer, config)
         progress.end(result)
         results.append(result)
         if session.exhausted:
@@ -223,6 +236,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         model_info = {**model_info, "id": _generating_model_id(session, model_info),
                       "usage": usage.to_dict()}
     record = build_record(results, config, run_id=run_id, started_at=started, wall_s=wall, model=model_info)
+    record["config"].update({"epochs": args.epochs, "reducer": args.reducer, "budget_usd": args.budget_usd,
+                             "region": args.region if args.model == "bedrock" else None})
     if session.exhausted:
         # A partial run compares with nothing: every case not run would read as a regression.
         record["stopped"] = (f"budget cap ${args.budget_usd:.2f} reached after {usage.calls} model calls "

@@ -313,6 +313,30 @@ def split_comparison(suite: Suite, results: Sequence[CaseResult]) -> tuple[dict[
     return details, gateable
 
 
+def summarise(suite: Suite, results: Sequence[CaseResult], solver: Solver | None,
+              config: RunConfig) -> tuple[dict[str, MetricValue], dict[str, Any]]:
+    """A suite's metrics and details from its case results (pass rate, errors, latency, splits)."""
+    computed = suite.metrics(results) if results else SuiteMetrics({})
+    metrics = dict(computed.metrics)
+    n_pass = sum(1 for r in results if r.passed)
+    metrics["pass_rate"] = rate(n_pass, len(results))
+    n_errors = sum(1 for r in results if r.error is not None)
+    metrics["error_rate"] = rate(n_errors, len(results), higher_is_better=False)
+    metrics.update(latency_summary([r.latency_ms for r in results]))
+    details = dict(computed.details)
+    by_split, split_metrics = split_comparison(suite, results)
+    if by_split:
+        details["by_split"] = by_split
+        metrics.update(split_metrics)
+    details["latency_histogram"] = latency_histogram([r.latency_ms for r in results])
+    if suite.finalize is not None and solver is not None:
+        try:
+            details.update(suite.finalize(results, solver, config))
+        except Exception as exc:  # noqa: BLE001
+            details["finalize_error"] = f"{type(exc).__name__}: {exc}"
+    return metrics, details
+
+
 def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = None,
               cases: list[GoldenCase] | None = None) -> SuiteResult:
     """Run one suite.
@@ -394,26 +418,10 @@ def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = 
             progress(suite.name, i + 1, total)
     t_run = time.perf_counter()
 
-    computed = suite.metrics(results) if results else SuiteMetrics({})
-    metrics = dict(computed.metrics)
-    n_pass = sum(1 for r in results if r.passed)
-    metrics["pass_rate"] = rate(n_pass, len(results))
+    metrics, details = summarise(suite, results, solver, config)
     n_errors = sum(1 for r in results if r.error is not None)
-    metrics["error_rate"] = rate(n_errors, len(results), higher_is_better=False)
-    metrics.update(latency_summary([r.latency_ms for r in results]))
-    details = dict(computed.details)
-    by_split, split_metrics = split_comparison(suite, results)
-    if by_split:
-        details["by_split"] = by_split
-        metrics.update(split_metrics)
-    details["latency_histogram"] = latency_histogram([r.latency_ms for r in results])
     if stopped:
         details["stopped"] = f"stopped after {len(results)} of {total} cases"
-    if suite.finalize is not None and solver is not None:
-        try:
-            details.update(suite.finalize(results, solver, config))
-        except Exception as exc:  # noqa: BLE001
-            details["finalize_error"] = f"{type(exc).__name__}: {exc}"
     t_metrics = time.perf_counter()
 
     run_s = t_run - t_setup
