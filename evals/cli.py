@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run each generating suite N times (sampled models) and reduce every case")
     parser.add_argument("--reducer", choices=REDUCERS, default="majority",
                         help="how --epochs combine: majority (default) or mean")
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="cases run at once in suites that allow it (a bounded thread pool; default 4)")
     parser.add_argument("--budget-usd", type=float, default=None,
                         help="stop cleanly before a model call could take the run's spend over this cap")
     parser.add_argument("--cassettes", type=Path, default=DEFAULT_CASSETTES,
@@ -194,16 +196,19 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
     if args.epochs < 1:
         return _fail("--epochs must be 1 or more", err)
+    if not 1 <= args.concurrency <= 64:
+        return _fail("--concurrency must be between 1 and 64", err)
     if args.budget_usd is not None and args.budget_usd <= 0:
         return _fail("--budget-usd must be a positive amount", err)
     session = ModelSession(backend=args.model, record=args.record, cassettes=args.cassettes,
-                           model_id=args.model_id, region=args.region, budget_usd=args.budget_usd)
+                           model_id=args.model_id, region=args.region, budget_usd=args.budget_usd,
+                           concurrency=args.concurrency)
     try:
         preflight(session, {s.name: loaded[s.name] for s in suites if s.generates})
     except ModelConfigError as exc:
         return _fail(str(exc), err)
     config = RunConfig(model=args.model, record=args.record, models=session,
-                       should_stop=lambda: session.exhausted)
+                       should_stop=lambda: session.exhausted, concurrency=args.concurrency)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     progress = Progress(err)
@@ -237,6 +242,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
                       "usage": usage.to_dict()}
     record = build_record(results, config, run_id=run_id, started_at=started, wall_s=wall, model=model_info)
     record["config"].update({"epochs": args.epochs, "reducer": args.reducer, "budget_usd": args.budget_usd,
+                             "concurrency": args.concurrency,
                              "region": args.region if args.model == "bedrock" else None})
     if session.exhausted:
         # A partial run compares with nothing: every case not run would read as a regression.

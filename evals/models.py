@@ -156,14 +156,17 @@ class MeteredModel:
         self._key = key
         self._price = price
         self._lock = threading.Lock()
-        # Not thread-local: the local workflow calls the model from moto's executor threads.
-        # Cases run one at a time through one workflow, so "the current case" is well defined.
+        # The case a request belongs to: per thread for suites that run cases in a pool (the
+        # worker that began the case makes its calls), else the last case begun (the local
+        # workflow calls the model from moto's executor threads, one case at a time).
         self._context: tuple[str, str] | None = None
+        self._local = threading.local()
         self.keys_by_case: dict[tuple[str, str], list[str]] = {}
 
     def begin_case(self, suite: str, case_input: Any) -> None:
         """Requests from now on belong to this case (for the cassette manifest)."""
         context = (suite, case_input_sha256(case_input))
+        self._local.context = context
         with self._lock:
             self._context = context
             self.keys_by_case[context] = []
@@ -189,8 +192,9 @@ class MeteredModel:
             self.usage.input_tokens += int(response.input_tokens or 0)
             self.usage.output_tokens += int(response.output_tokens or 0)
             self.usage.cost_usd += self._price(response.model_id, response.input_tokens, response.output_tokens)
-            if self._context is not None:
-                self.keys_by_case.setdefault(self._context, []).append(key)
+            context = getattr(self._local, "context", None) or self._context
+            if context is not None:
+                self.keys_by_case.setdefault(context, []).append(key)
         return response
 
 
@@ -220,6 +224,7 @@ class ModelSession:
     region: str | None = None
     client_factory: Callable[[str], Any] | None = None
     budget_usd: float | None = None
+    concurrency: int = 1
     _model: MeteredModel | None = field(default=None, init=False, repr=False)
     _replay: Any = field(default=None, init=False, repr=False)
 
@@ -272,7 +277,13 @@ class ModelSession:
         from pipeline.adapters.aws.bedrock import BedrockModel, make_bedrock_client
 
         region = self.region or "us-east-1"
-        client = self.client_factory(region) if self.client_factory else make_bedrock_client(region)
+        # botocore's adaptive retry mode rate-limits the client when Bedrock throttles; its
+        # connection pool must hold every worker of the pool.
+        client = (
+            self.client_factory(region)
+            if self.client_factory
+            else make_bedrock_client(region, max_pool_connections=max(10, self.concurrency))
+        )
         return BedrockModel(client, model_id=self.model_id)
 
     @property

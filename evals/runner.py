@@ -25,6 +25,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -81,6 +82,8 @@ class RunConfig:
     #: Checked before and after every case; True stops the suite cleanly (e.g. a budget
     #: cap was reached): the case that tripped it is dropped, the rest are not run.
     should_stop: Callable[[], bool] | None = field(default=None, compare=False, hash=False)
+    #: Cases of a ``parallel_safe`` suite run at most this many at a time (a bounded pool).
+    concurrency: int = 1
 
     def model_session(self) -> Any:
         """The session that builds and meters the model of the generating suites."""
@@ -187,6 +190,7 @@ class Suite:
             kinds of case ran. ``pass_rate`` always does.
         generates: The solver calls the model (``--model`` applies; replay cassettes and
             Bedrock access are checked before the run).
+        parallel_safe: The solver may run several cases at once (``--concurrency``).
     """
 
     name: str
@@ -205,6 +209,7 @@ class Suite:
     components: tuple[str, ...] = ()
     headline: tuple[str, ...] = ()
     generates: bool = False
+    parallel_safe: bool = False
 
     def definition_sha256(self) -> str:
         """Hash of what defines the suite (solver, params, scorers, splits)."""
@@ -377,10 +382,11 @@ def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = 
     perf = time.perf_counter
     stop = config.should_stop
     stopped = False
-    for i, case in enumerate(cases):
+
+    def solve(case: GoldenCase) -> tuple[dict[str, Any] | None, str | None, float, bool] | None:
+        """Run one case; None when a stop came first, ``tripped`` when it came during the case."""
         if stop is not None and stop():
-            stopped = True
-            break
+            return None
         output: dict[str, Any] | None = None
         error = None
         start = perf()
@@ -392,30 +398,41 @@ def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = 
             except Exception as exc:  # noqa: BLE001 - errors are data
                 is_sensitive = sensitive is not None and sensitive(case)
                 error = type(exc).__name__ if is_sensitive else f"{type(exc).__name__}: {str(exc)[:300]}"
-        elapsed = perf() - start
-        solver_time += elapsed
-        if stop is not None and stop():
-            stopped = True  # this case ran into the stop: its result is not the model's
-            break
-        scores: dict[str, Score] = {}
-        passed = error is None
-        if output is not None:
-            for scorer in scorers:
-                try:
-                    s = scorer.fn(case, output)
-                except Exception as exc:  # noqa: BLE001
-                    s = Score(0.0, False, f"scorer error {type(exc).__name__}: {exc}")
-                scores[scorer.name] = s
-                if scorer.required and not s.passed:
-                    passed = False
-        stored_input = safe_input(case, output) if safe_input is not None else case.input
-        flags = flags_fn(case, output) if flags_fn is not None else ()
-        if output is not None and private:
-            output = {k: v for k, v in output.items() if k not in private}
-        append(CaseResult(case.id, stored_input, case.expected, output, scores, passed, error,
-                          elapsed * 1000.0, case.tags, case.split, flags))
-        if progress is not None and (i % step == 0 or i + 1 == total):
-            progress(suite.name, i + 1, total)
+        return output, error, perf() - start, stop is not None and stop()
+
+    workers = config.concurrency if suite.parallel_safe and solver is not None else 1
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    # Outcomes arrive in case order either way; a pool bounds how many cases run at once.
+    outcomes = pool.map(solve, cases) if pool is not None else map(solve, cases)
+    try:
+        for i, (case, outcome) in enumerate(zip(cases, outcomes, strict=False)):
+            if outcome is None or outcome[3]:
+                stopped = True  # a case that ran into the stop is dropped: its result is not the model's
+                break
+            output, error, elapsed, _tripped = outcome
+            solver_time += elapsed
+            scores: dict[str, Score] = {}
+            passed = error is None
+            if output is not None:
+                for scorer in scorers:
+                    try:
+                        s = scorer.fn(case, output)
+                    except Exception as exc:  # noqa: BLE001
+                        s = Score(0.0, False, f"scorer error {type(exc).__name__}: {exc}")
+                    scores[scorer.name] = s
+                    if scorer.required and not s.passed:
+                        passed = False
+            stored_input = safe_input(case, output) if safe_input is not None else case.input
+            flags = flags_fn(case, output) if flags_fn is not None else ()
+            if output is not None and private:
+                output = {k: v for k, v in output.items() if k not in private}
+            append(CaseResult(case.id, stored_input, case.expected, output, scores, passed, error,
+                              elapsed * 1000.0, case.tags, case.split, flags))
+            if progress is not None and (i % step == 0 or i + 1 == total):
+                progress(suite.name, i + 1, total)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     t_run = time.perf_counter()
 
     metrics, details = summarise(suite, results, solver, config)

@@ -313,3 +313,96 @@ def test_comparing_with_a_baseline_of_another_model_warns():
     assert models_mod.baseline_model_warnings(replayed_offline, {"conversations": offline_base}, ["conversations"]) == []
     assert models_mod.baseline_model_warnings(bedrock_run, {"intent": offline_base}, []) == []  # not generating
     assert models_mod.baseline_model_warnings(bedrock_run, {"conversations": None}, ["conversations"]) == []
+
+
+# ---------------------------------------------------------------------------
+# Bounded concurrency
+# ---------------------------------------------------------------------------
+
+
+def _parallel_suite(solve_fn, parallel_safe=True):
+    from evals.runner import Score as RunnerScore
+    from evals.runner import Scorer, SolverSpec, Suite
+
+    scorer = Scorer("ok", lambda case, out: RunnerScore(1.0, True))
+    return Suite("par", "", None, SolverSpec("par", lambda config: solve_fn), (scorer,), generates=True,
+                 parallel_safe=parallel_safe)
+
+
+def test_a_parallel_safe_suite_runs_at_most_concurrency_cases_at_once_and_keeps_case_order():
+    import threading
+
+    from evals.runner import RunConfig, run_suite
+
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+    release = threading.Event()
+
+    def solve(inp):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+            if state["now"] == 3:
+                release.set()  # three cases in flight at once: the pool really is concurrent
+        release.wait(timeout=5)
+        with lock:
+            state["now"] -= 1
+        return {"echo": inp}
+
+    cases = [SimpleNamespace(id=f"c{i}", input=i, expected={}, tags=(), split="dev") for i in range(12)]
+    result = run_suite(_parallel_suite(solve), RunConfig(concurrency=3), cases=cases)
+    assert [r.output["echo"] for r in result.cases] == list(range(12))
+    assert state["peak"] == 3 and release.is_set()
+
+
+def test_suites_not_marked_parallel_safe_run_one_case_at_a_time():
+    import threading
+
+    from evals.runner import RunConfig, run_suite
+
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    def solve(inp):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        with lock:
+            state["now"] -= 1
+        return {"echo": inp}
+
+    cases = [SimpleNamespace(id=f"c{i}", input=i, expected={}, tags=(), split="dev") for i in range(8)]
+    run_suite(_parallel_suite(solve, parallel_safe=False), RunConfig(concurrency=8), cases=cases)
+    assert state["peak"] == 1
+
+
+def test_metering_attributes_requests_to_the_case_of_their_worker_thread(tmp_path):
+    import threading
+
+    session = ModelSession(backend="offline", record=True, cassettes=tmp_path)
+    model = session.model()
+    barrier = threading.Barrier(2)
+
+    def run(query):
+        model.begin_case("par", {"q": query})
+        barrier.wait(timeout=5)  # both cases begun before either calls the model
+        model.generate(_request(query))
+
+    threads = [threading.Thread(target=run, args=(q,)) for q in ("SSH times out", "S3 403 AccessDenied")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    session.finish()
+    entries = read_manifest(tmp_path)["suites"]["par"]
+    for query in ("SSH times out", "S3 403 AccessDenied"):
+        keys = entries[models_mod.case_input_sha256({"q": query})]["keys"]
+        assert len(keys) == 1
+        stored = json.loads((tmp_path / f"{keys[0]}.json").read_text())
+        assert query in stored["request"]["messages"][-1]["text"]
+
+
+def test_the_bedrock_client_pool_holds_every_worker():
+    from pipeline.adapters.aws.bedrock import make_bedrock_client
+
+    client = make_bedrock_client("us-east-1", max_pool_connections=16)
+    assert client.meta.config.max_pool_connections == 16
+    assert client.meta.config.retries["mode"] == "adaptive"  # client-side rate limiting on throttling
