@@ -25,6 +25,7 @@ from typing import TextIO
 
 from evals import baseline as baseline_mod
 from evals.agreement import load_agreement
+from evals.batch import BatchError
 from evals.compare import SuiteComparison, compare_suite, expected_vs_got
 from evals.datasets import GoldenSetError
 from evals.epochs import REDUCERS, reduce_epochs
@@ -43,6 +44,7 @@ from evals.models import (
     ModelSession,
     baseline_model_warnings,
     preflight,
+    price_usd,
 )
 from evals.record import REPO_ROOT, RecordError, build_record, new_run_id, write_json_atomic
 from evals.runner import RunConfig, Suite, SuiteResult, run_suite
@@ -131,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
                                            "with replay: whose cassettes to replay)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
                         help="Bedrock Region (default $AWS_REGION)")
+    parser.add_argument("--backend", choices=("ondemand", "batch"), default="ondemand",
+                        help="with --model bedrock: on-demand calls (default) or Bedrock batch inference jobs")
+    parser.add_argument("--batch-bucket", help="--backend batch: S3 bucket for the JSONL input and output")
+    parser.add_argument("--batch-role-arn", help="--backend batch: service role Bedrock assumes for the job")
     parser.add_argument("--epochs", type=int, default=1,
                         help="run each generating suite N times (sampled models) and reduce every case")
     parser.add_argument("--reducer", choices=REDUCERS, default="majority",
@@ -194,6 +200,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except RecordError as exc:
         return _fail(str(exc), err)
 
+    if args.backend == "batch" and (args.model != "bedrock" or not args.batch_bucket or not args.batch_role_arn):
+        return _fail("--backend batch needs --model bedrock, --batch-bucket and --batch-role-arn", err)
     if args.epochs < 1:
         return _fail("--epochs must be 1 or more", err)
     if not 1 <= args.concurrency <= 64:
@@ -207,6 +215,13 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         preflight(session, {s.name: loaded[s.name] for s in suites if s.generates})
     except ModelConfigError as exc:
         return _fail(str(exc), err)
+    batch_summary = None
+    if args.backend == "batch":
+        try:
+            batch_summary, collector = _fill_by_batch(args, suites, loaded, err)
+        except (BatchError, ModelConfigError) as exc:
+            return _fail(f"--backend batch: {exc}", err)
+        session.use(collector)
     config = RunConfig(model=args.model, record=args.record, models=session,
                        should_stop=lambda: session.exhausted, concurrency=args.concurrency)
     started = datetime.now(UTC)
@@ -231,6 +246,12 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     manifest = session.finish()
     if manifest is not None:
         print(f"cassettes recorded: {_rel(manifest)} ({usage.calls} model calls)", file=err)
+    if batch_summary is not None:
+        if collector.pending:
+            return _fail(f"--backend batch: {len(collector.pending)} request(s) had no batch answer in the final "
+                         "run (the run is not deterministic between rounds)", err)
+        usage.input_tokens, usage.output_tokens = batch_summary["input_tokens"], batch_summary["output_tokens"]
+        usage.cost_usd = BATCH_DISCOUNT * price_usd(args.model_id, usage.input_tokens, usage.output_tokens)
     if args.model == "replay" and usage.replay_misses:
         return _fail(f"--model replay: {usage.replay_misses} model request(s) had no cassette in "
                      f"{_rel(args.cassettes)}: the prompts, the knowledge or the workflow changed since "
@@ -241,7 +262,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         model_info = {**model_info, "id": _generating_model_id(session, model_info),
                       "usage": usage.to_dict()}
     record = build_record(results, config, run_id=run_id, started_at=started, wall_s=wall, model=model_info)
-    record["config"].update({"epochs": args.epochs, "reducer": args.reducer, "budget_usd": args.budget_usd,
+    if batch_summary is not None:
+        record["model"]["batch"] = batch_summary
+    record["config"].update({"backend": args.backend, "epochs": args.epochs, "reducer": args.reducer, "budget_usd": args.budget_usd,
                              "concurrency": args.concurrency,
                              "region": args.region if args.model == "bedrock" else None})
     if session.exhausted:
@@ -302,6 +325,32 @@ def _model_info(results: list[SuiteResult], config: RunConfig) -> dict[str, obje
     model_id = params.pop("model_id", None) or {"offline": "offline-model (stand-in for Bedrock)",
                                                  "replay": "replay-cache", "bedrock": "bedrock"}[config.model]
     return {"id": model_id, "backend": config.model, "params": params}
+
+
+#: Bedrock batch inference is billed at half the on-demand price for the models that offer it.
+BATCH_DISCOUNT = 0.5
+
+
+def _fill_by_batch(args: argparse.Namespace, suites: list[Suite], loaded: dict, err: TextIO) -> tuple[dict, object]:
+    """Answer every request of the generating suites through batch jobs (see evals/batch.py)."""
+    import boto3
+
+    from evals.batch import BatchSettings, BedrockBatch, CollectingModel, fill_by_batch, read_failed
+
+    settings = BatchSettings(bucket=args.batch_bucket, role_arn=args.batch_role_arn, model_id=args.model_id)
+    batch = BedrockBatch(boto3.client("bedrock", region_name=args.region), boto3.client("s3", region_name=args.region),
+                         settings)
+    generating = [s for s in suites if s.generates]
+
+    def run_round(model: object) -> None:
+        holder = ModelSession(backend="replay", cassettes=args.cassettes, model_id=args.model_id)
+        holder.use(model)
+        for suite in generating:
+            run_suite(suite, RunConfig(model="replay", models=holder), cases=loaded[suite.name])
+
+    summary = fill_by_batch(run_round, batch, args.cassettes, run_id=new_run_id(datetime.now(UTC)),
+                            log=lambda line: print(line, file=err, flush=True))
+    return summary, CollectingModel(args.cassettes, args.model_id, read_failed(args.cassettes))
 
 
 def _generating_model_id(session: ModelSession, info: dict[str, object]) -> object:
@@ -366,6 +415,10 @@ def _summary(out: TextIO, record: dict, comparisons: dict[str, SuiteComparison],
         print(f"{name:<18} {len(suite['cases']):>6} {pr if pr is None else f'{pr:.3f}':>7} "
               f"{c.get('regressed', 0) + c.get('missing', 0):>5} {c.get('fixed', 0):>5} {c.get('changed', 0):>5}  "
               f"{headline}{base}", file=out)
+    usage = (record.get("model") or {}).get("usage") or {}
+    if usage.get("calls"):
+        print(f"model {record['model'].get('id')}: {usage['calls']} calls, {usage['input_tokens']:,} tokens in, "
+              f"{usage['output_tokens']:,} out, ${usage['cost_usd']:.4f}", file=out)
     general = _generalisation_lines(record)
     if general:
         print("\ngeneralisation (seen splits → blind split; gap = how much worse blind is):", file=out)

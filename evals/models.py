@@ -286,6 +286,14 @@ class ModelSession:
         )
         return BedrockModel(client, model_id=self.model_id)
 
+    def use(self, model: Any) -> MeteredModel:
+        """Serve the run from ``model`` (e.g. the batch backend's cassette reader), metered."""
+        from pipeline.adapters.local.replay import request_key
+
+        self._model = MeteredModel(model, key=request_key, price=price_usd, model_id=self.model_id or "",
+                                   budget_usd=self.budget_usd)
+        return self._model
+
     @property
     def exhausted(self) -> bool:
         """The budget cap stopped the run's model calls."""
