@@ -227,8 +227,13 @@ def test_conversations_replayed_from_the_committed_cassettes_match_the_live_offl
     shutil.copytree(DEFAULT_CASSETTES, tmp_path / "cassettes")
     replay = ModelSession(backend="replay", cassettes=tmp_path / "cassettes")
     preflight(replay, {"conversations": cases})
-    replayed = run_suite(suite, RunConfig(model="replay", models=replay), cases=cases)
-    live = run_suite(suite, RunConfig(model="offline"), cases=cases)
+    from evals.suites import close_workflows
+
+    try:
+        replayed = run_suite(suite, RunConfig(model="replay", models=replay), cases=cases)
+        live = run_suite(suite, RunConfig(model="offline"), cases=cases)
+    finally:
+        close_workflows()  # the next test of this worker starts its own moto world
 
     usage = replay.usage()
     assert usage.replay_misses == 0 and usage.replay_hits >= len(cases)
