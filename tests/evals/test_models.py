@@ -411,3 +411,43 @@ def test_the_bedrock_client_pool_holds_every_worker():
     client = make_bedrock_client("us-east-1", max_pool_connections=16)
     assert client.meta.config.max_pool_connections == 16
     assert client.meta.config.retries["mode"] == "adaptive"  # client-side rate limiting on throttling
+
+
+def test_cli_replay_of_stale_cassettes_exits_2_instead_of_reporting_regressions(tmp_path, capsys, monkeypatch):
+    """The manifest says the case was recorded, but today's prompt differs: every request misses."""
+    from evals import suites as suites_mod
+    from evals.datasets import GoldenCase
+    from evals.runner import Score as RunnerScore
+    from evals.runner import Scorer, SolverSpec, Suite
+
+    case = GoldenCase("g-1", {"q": "SSH to my EC2 instance times out"}, {}, (), "dev", "t")
+    recorder = ModelSession(backend="offline", record=True, cassettes=tmp_path / "cassettes")
+    recorder.model().begin_case("gen", case.input)
+    recorder.model().generate(_request("the prompt as it was when recorded"))
+    recorder.finish()
+
+    def build(config):
+        model = config.model_session().model()
+
+        def solve(inp):
+            model.begin_case("gen", inp)
+            try:
+                return {"text": model.generate(_request("the prompt as it is today")).text}
+            except Exception:  # noqa: BLE001 - the workflow would fall back
+                return {"text": "fallback"}
+
+        return solve
+
+    scorer = Scorer("ok", lambda c, out: RunnerScore(1.0, out["text"] != "fallback"))
+    suite = Suite("gen", "", None, SolverSpec("gen", build), (scorer,), load=lambda: [case], generates=True)
+    monkeypatch.setattr(suites_mod, "SUITES", {"gen": lambda: suite})
+    monkeypatch.setattr(cli, "SUITES", suites_mod.SUITES)
+    monkeypatch.setattr(cli, "get_suite", lambda name: suites_mod.SUITES[name]())
+    gates = tmp_path / "gates.toml"
+    gates.write_text('[[no_regression]]\nsuite = "*"\nmetric = "pass_rate"\n')
+    code = cli.main(["--model", "replay", "--cassettes", str(tmp_path / "cassettes"), "--gates", str(gates),
+                     "--report-dir", str(tmp_path / "out"), "--baseline-dir", str(tmp_path / "b"), "--no-html"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_BAD_INPUT
+    assert "1 model request(s) had no cassette" in err and "Re-record with --record" in err
+    assert not (tmp_path / "out").exists()
