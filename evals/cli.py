@@ -25,8 +25,10 @@ from typing import TextIO
 
 from evals import baseline as baseline_mod
 from evals.agreement import load_agreement
+from evals.batch import BatchError
 from evals.compare import SuiteComparison, compare_suite, expected_vs_got
 from evals.datasets import GoldenSetError
+from evals.epochs import REDUCERS, reduce_epochs
 from evals.gates import (
     GATES_FILE,
     GateConfigError,
@@ -36,6 +38,14 @@ from evals.gates import (
     load_gates,
 )
 from evals.junit import write_junit
+from evals.models import (
+    DEFAULT_CASSETTES,
+    ModelConfigError,
+    ModelSession,
+    baseline_model_warnings,
+    preflight,
+    price_usd,
+)
 from evals.record import REPO_ROOT, RecordError, build_record, new_run_id, write_json_atomic
 from evals.runner import RunConfig, Suite, SuiteResult, run_suite
 from evals.suites import OPT_IN_SUITES, SUITES, get_suite
@@ -95,7 +105,9 @@ EPILOG = """\
 examples:
   python -m evals                                 every suite, offline model
   python -m evals --suite intent --suite quality  some suites
-  python -m evals --model replay                  replay recorded Bedrock outputs
+  python -m evals --model replay                  replay the recorded cassettes (evals/cassettes)
+  python -m evals --suite conversations --record  record the offline model's answers as cassettes
+  python -m evals --model bedrock --model-id us.anthropic.claude-sonnet-4-5-20250929-v1:0 --region us-east-1
   python -m evals --update-baseline               deliberately rewrite evals/baselines/
   python -m evals --report-dir /tmp/r --baseline-dir /tmp/b --gates my_gates.toml
   python -m evals ab --template compute_troubleshooting --a v1 --b v2
@@ -118,7 +130,26 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{', '.join(SUITES)}")
     parser.add_argument("--model", choices=MODELS, default="offline",
                         help="model behind generation: offline (default), replay (recorded cassettes) or bedrock")
-    parser.add_argument("--record", action="store_true", help="with --model bedrock: record outputs to the cassettes")
+    parser.add_argument("--record", action="store_true",
+                        help="record every model response as a cassette (with --model offline or bedrock)")
+    parser.add_argument("--model-id", help="Bedrock model or inference profile id (--model bedrock; "
+                                           "with replay: whose cassettes to replay)")
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+                        help="Bedrock Region (default $AWS_REGION)")
+    parser.add_argument("--backend", choices=("ondemand", "batch"), default="ondemand",
+                        help="with --model bedrock: on-demand calls (default) or Bedrock batch inference jobs")
+    parser.add_argument("--batch-bucket", help="--backend batch: S3 bucket for the JSONL input and output")
+    parser.add_argument("--batch-role-arn", help="--backend batch: service role Bedrock assumes for the job")
+    parser.add_argument("--epochs", type=int, default=1,
+                        help="run each generating suite N times (sampled models) and reduce every case")
+    parser.add_argument("--reducer", choices=REDUCERS, default="majority",
+                        help="how --epochs combine: majority (default) or mean")
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="cases run at once in suites that allow it (a bounded thread pool; default 4)")
+    parser.add_argument("--budget-usd", type=float, default=None,
+                        help="stop cleanly before a model call could take the run's spend over this cap")
+    parser.add_argument("--cassettes", type=Path, default=DEFAULT_CASSETTES,
+                        help="cassette folder for --record and --model replay (default evals/cassettes)")
     parser.add_argument("--update-baseline", action="store_true",
                         help="write this run's records as the committed baselines (evals/baselines/<suite>.json)")
     parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR,
@@ -149,8 +180,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_BAD_INPUT if exc.code else EXIT_OK
-    if args.record and args.model != "bedrock":
-        return _fail("--record needs --model bedrock (recording replays nothing else)", err)
+    if args.record and args.model == "replay":
+        return _fail("--record needs a model that answers: --model offline or --model bedrock", err)
     names = args.suites or [n for n in SUITES if n not in OPT_IN_SUITES]
     unknown = [n for n in names if n not in SUITES]
     if unknown:
@@ -177,20 +208,81 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except RecordError as exc:
         return _fail(str(exc), err)
 
-    config = RunConfig(model=args.model, record=args.record)
+    if args.backend == "batch" and (args.model != "bedrock" or not args.batch_bucket or not args.batch_role_arn):
+        return _fail("--backend batch needs --model bedrock, --batch-bucket and --batch-role-arn", err)
+    if args.epochs < 1:
+        return _fail("--epochs must be 1 or more", err)
+    if not 1 <= args.concurrency <= 64:
+        return _fail("--concurrency must be between 1 and 64", err)
+    if args.budget_usd is not None and args.budget_usd <= 0:
+        return _fail("--budget-usd must be a positive amount", err)
+    session = ModelSession(backend=args.model, record=args.record, cassettes=args.cassettes,
+                           model_id=args.model_id, region=args.region, budget_usd=args.budget_usd,
+                           concurrency=args.concurrency)
+    try:
+        preflight(session, {s.name: loaded[s.name] for s in suites if s.generates})
+    except ModelConfigError as exc:
+        return _fail(str(exc), err)
+    batch_summary = None
+    if args.backend == "batch":
+        try:
+            batch_summary, collector = _fill_by_batch(args, suites, loaded, err)
+        except (BatchError, ModelConfigError) as exc:
+            return _fail(f"--backend batch: {exc}", err)
+        session.use(collector)
+    config = RunConfig(model=args.model, record=args.record, models=session,
+                       should_stop=lambda: session.exhausted, concurrency=args.concurrency)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     progress = Progress(err)
     results = []
     for suite in suites:
         progress.start(suite.name, len(loaded[suite.name]))
-        result = run_suite(suite, config, progress=progress, cases=loaded[suite.name])
+        epochs = args.epochs if suite.generates else 1
+        runs = []
+        for _epoch in range(epochs):
+            runs.append(run_suite(suite, config, progress=progress, cases=loaded[suite.name]))
+            if session.exhausted:
+                break
+        result = reduce_epochs(runs, args.reducer, config)
         progress.end(result)
         results.append(result)
+        if session.exhausted:
+            break
     wall = time.perf_counter() - t0
+    usage = session.usage()
+    manifest = session.finish()
+    if manifest is not None:
+        print(f"cassettes recorded: {_rel(manifest)} ({usage.calls} model calls)", file=err)
+    if batch_summary is not None:
+        if collector.pending:
+            return _fail(f"--backend batch: {len(collector.pending)} request(s) had no batch answer in the final "
+                         "run (the run is not deterministic between rounds)", err)
+        usage.input_tokens, usage.output_tokens = batch_summary["input_tokens"], batch_summary["output_tokens"]
+        usage.cost_usd = BATCH_DISCOUNT * price_usd(args.model_id, usage.input_tokens, usage.output_tokens)
+    if args.model == "replay" and usage.replay_misses:
+        return _fail(f"--model replay: {usage.replay_misses} model request(s) had no cassette in "
+                     f"{_rel(args.cassettes)}: the prompts, the knowledge or the workflow changed since "
+                     "recording. Re-record with --record; no result of this run is comparable", err)
     run_id = new_run_id(started)
-    record = build_record(results, config, run_id=run_id, started_at=started, wall_s=wall,
-                          model=_model_info(results, config))
+    model_info = _model_info(results, config)
+    if any(s.generates for s in suites):
+        model_info = {**model_info, "id": _generating_model_id(session, model_info),
+                      "usage": usage.to_dict()}
+    record = build_record(results, config, run_id=run_id, started_at=started, wall_s=wall, model=model_info)
+    if batch_summary is not None:
+        record["model"]["batch"] = batch_summary
+    record["config"].update({"backend": args.backend, "epochs": args.epochs, "reducer": args.reducer, "budget_usd": args.budget_usd,
+                             "concurrency": args.concurrency,
+                             "region": args.region if args.model == "bedrock" else None})
+    if session.exhausted:
+        # A partial run compares with nothing: every case not run would read as a regression.
+        record["stopped"] = (f"budget cap ${args.budget_usd:.2f} reached after {usage.calls} model calls "
+                             f"(${usage.cost_usd:.4f}); suites run: {', '.join(r.suite.name for r in results)}")
+        run_dir = Path(args.report_dir) / run_id
+        write_json_atomic(record, run_dir / "run.json")
+        return _fail(f"stopped: {record['stopped']}. Partial results (not compared, no gates): "
+                     f"{_rel(run_dir / 'run.json')}. Raise --budget-usd or run fewer suites", err)
 
     comparisons: dict[str, SuiteComparison] = {}
     for name in names:
@@ -203,6 +295,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except GateConfigError as exc:
         return _fail(str(exc), err)
     verdict_ok = all(g.passed for g in gate_results)
+    warnings = baseline_model_warnings(record, baselines, [s.name for s in suites if s.generates])
+    if warnings:
+        record["warnings"] = [*record.get("warnings", []), *warnings]
     target_results = evaluate_targets(gates, record)
     record["agreement"] = agreement
     record["verdict"] = {"passed": verdict_ok, "gates": [g.to_dict() for g in gate_results],
@@ -238,6 +333,36 @@ def _model_info(results: list[SuiteResult], config: RunConfig) -> dict[str, obje
     model_id = params.pop("model_id", None) or {"offline": "offline-model (stand-in for Bedrock)",
                                                  "replay": "replay-cache", "bedrock": "bedrock"}[config.model]
     return {"id": model_id, "backend": config.model, "params": params}
+
+
+#: Bedrock batch inference is billed at half the on-demand price for the models that offer it.
+BATCH_DISCOUNT = 0.5
+
+
+def _fill_by_batch(args: argparse.Namespace, suites: list[Suite], loaded: dict, err: TextIO) -> tuple[dict, object]:
+    """Answer every request of the generating suites through batch jobs (see evals/batch.py)."""
+    import boto3
+
+    from evals.batch import BatchSettings, BedrockBatch, CollectingModel, fill_by_batch, read_failed
+
+    settings = BatchSettings(bucket=args.batch_bucket, role_arn=args.batch_role_arn, model_id=args.model_id)
+    batch = BedrockBatch(boto3.client("bedrock", region_name=args.region), boto3.client("s3", region_name=args.region),
+                         settings)
+    generating = [s for s in suites if s.generates]
+
+    def run_round(model: object) -> None:
+        holder = ModelSession(backend="replay", cassettes=args.cassettes, model_id=args.model_id)
+        holder.use(model)
+        for suite in generating:
+            run_suite(suite, RunConfig(model="replay", models=holder), cases=loaded[suite.name])
+
+    summary = fill_by_batch(run_round, batch, args.cassettes, run_id=new_run_id(datetime.now(UTC)),
+                            log=lambda line: print(line, file=err, flush=True))
+    return summary, CollectingModel(args.cassettes, args.model_id, read_failed(args.cassettes))
+
+
+def _generating_model_id(session: ModelSession, info: dict[str, object]) -> object:
+    return session.effective_model_id()
 
 
 def _model_label(model: dict | None) -> str:
@@ -298,6 +423,10 @@ def _summary(out: TextIO, record: dict, comparisons: dict[str, SuiteComparison],
         print(f"{name:<18} {len(suite['cases']):>6} {pr if pr is None else f'{pr:.3f}':>7} "
               f"{c.get('regressed', 0) + c.get('missing', 0):>5} {c.get('fixed', 0):>5} {c.get('changed', 0):>5}  "
               f"{headline}{base}", file=out)
+    usage = (record.get("model") or {}).get("usage") or {}
+    if usage.get("calls"):
+        print(f"model {record['model'].get('id')}: {usage['calls']} calls, {usage['input_tokens']:,} tokens in, "
+              f"{usage['output_tokens']:,} out, ${usage['cost_usd']:.4f}", file=out)
     general = _generalisation_lines(record)
     if general:
         print("\ngeneralisation (seen splits → blind split; gap = how much worse blind is):", file=out)
@@ -313,6 +442,8 @@ def _summary(out: TextIO, record: dict, comparisons: dict[str, SuiteComparison],
         print(f"\ntargets: {len(targets) - len(missed)} of {len(targets)} met (reported, not gated)", file=out)
         for t in missed[:MAX_SUMMARY_GATES]:
             print(f"  · missed {t.name}: {_gate_line(t)}", file=out)
+    for warning in record.get("warnings") or ():
+        print(f"\nwarning: {warning}", file=out)
     failed = [g for g in gates if not g.passed]
     print("", file=out)
     if failed:

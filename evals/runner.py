@@ -25,6 +25,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,6 +77,21 @@ class RunConfig:
     model: str = "offline"  # offline | replay | bedrock
     record: bool = False
     seed: int = 20261115
+    #: The run's :class:`evals.models.ModelSession` (built from ``model``/``record`` when None).
+    models: Any = field(default=None, compare=False, hash=False)
+    #: Checked before and after every case; True stops the suite cleanly (e.g. a budget
+    #: cap was reached): the case that tripped it is dropped, the rest are not run.
+    should_stop: Callable[[], bool] | None = field(default=None, compare=False, hash=False)
+    #: Cases of a ``parallel_safe`` suite run at most this many at a time (a bounded pool).
+    concurrency: int = 1
+
+    def model_session(self) -> Any:
+        """The session that builds and meters the model of the generating suites."""
+        if self.models is None:
+            from evals.models import ModelSession
+
+            object.__setattr__(self, "models", ModelSession(backend=self.model, record=self.record))
+        return self.models
 
 
 Solver = Callable[[Any], dict[str, Any]]
@@ -172,6 +188,9 @@ class Suite:
         headline: Metrics compared between the seen splits and the blind split: each gets
             ``dev.<m>``, ``blind.<m>`` and ``gap.<m>`` (how much worse blind is) when both
             kinds of case ran. ``pass_rate`` always does.
+        generates: The solver calls the model (``--model`` applies; replay cassettes and
+            Bedrock access are checked before the run).
+        parallel_safe: The solver may run several cases at once (``--concurrency``).
     """
 
     name: str
@@ -189,6 +208,8 @@ class Suite:
     finalize: Callable[[Sequence[CaseResult], Solver, RunConfig], dict[str, Any]] | None = None
     components: tuple[str, ...] = ()
     headline: tuple[str, ...] = ()
+    generates: bool = False
+    parallel_safe: bool = False
 
     def definition_sha256(self) -> str:
         """Hash of what defines the suite (solver, params, scorers, splits)."""
@@ -297,6 +318,30 @@ def split_comparison(suite: Suite, results: Sequence[CaseResult]) -> tuple[dict[
     return details, gateable
 
 
+def summarise(suite: Suite, results: Sequence[CaseResult], solver: Solver | None,
+              config: RunConfig) -> tuple[dict[str, MetricValue], dict[str, Any]]:
+    """A suite's metrics and details from its case results (pass rate, errors, latency, splits)."""
+    computed = suite.metrics(results) if results else SuiteMetrics({})
+    metrics = dict(computed.metrics)
+    n_pass = sum(1 for r in results if r.passed)
+    metrics["pass_rate"] = rate(n_pass, len(results))
+    n_errors = sum(1 for r in results if r.error is not None)
+    metrics["error_rate"] = rate(n_errors, len(results), higher_is_better=False)
+    metrics.update(latency_summary([r.latency_ms for r in results]))
+    details = dict(computed.details)
+    by_split, split_metrics = split_comparison(suite, results)
+    if by_split:
+        details["by_split"] = by_split
+        metrics.update(split_metrics)
+    details["latency_histogram"] = latency_histogram([r.latency_ms for r in results])
+    if suite.finalize is not None and solver is not None:
+        try:
+            details.update(suite.finalize(results, solver, config))
+        except Exception as exc:  # noqa: BLE001
+            details["finalize_error"] = f"{type(exc).__name__}: {exc}"
+    return metrics, details
+
+
 def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = None,
               cases: list[GoldenCase] | None = None) -> SuiteResult:
     """Run one suite.
@@ -335,7 +380,13 @@ def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = 
     step = max(1, total // 50)
     solver_time = 0.0
     perf = time.perf_counter
-    for i, case in enumerate(cases):
+    stop = config.should_stop
+    stopped = False
+
+    def solve(case: GoldenCase) -> tuple[dict[str, Any] | None, str | None, float, bool] | None:
+        """Run one case; None when a stop came first, ``tripped`` when it came during the case."""
+        if stop is not None and stop():
+            return None
         output: dict[str, Any] | None = None
         error = None
         start = perf()
@@ -347,47 +398,47 @@ def run_suite(suite: Suite, config: RunConfig, *, progress: ProgressFn | None = 
             except Exception as exc:  # noqa: BLE001 - errors are data
                 is_sensitive = sensitive is not None and sensitive(case)
                 error = type(exc).__name__ if is_sensitive else f"{type(exc).__name__}: {str(exc)[:300]}"
-        elapsed = perf() - start
-        solver_time += elapsed
-        scores: dict[str, Score] = {}
-        passed = error is None
-        if output is not None:
-            for scorer in scorers:
-                try:
-                    s = scorer.fn(case, output)
-                except Exception as exc:  # noqa: BLE001
-                    s = Score(0.0, False, f"scorer error {type(exc).__name__}: {exc}")
-                scores[scorer.name] = s
-                if scorer.required and not s.passed:
-                    passed = False
-        stored_input = safe_input(case, output) if safe_input is not None else case.input
-        flags = flags_fn(case, output) if flags_fn is not None else ()
-        if output is not None and private:
-            output = {k: v for k, v in output.items() if k not in private}
-        append(CaseResult(case.id, stored_input, case.expected, output, scores, passed, error,
-                          elapsed * 1000.0, case.tags, case.split, flags))
-        if progress is not None and (i % step == 0 or i + 1 == total):
-            progress(suite.name, i + 1, total)
+        return output, error, perf() - start, stop is not None and stop()
+
+    workers = config.concurrency if suite.parallel_safe and solver is not None else 1
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    # Outcomes arrive in case order either way; a pool bounds how many cases run at once.
+    outcomes = pool.map(solve, cases) if pool is not None else map(solve, cases)
+    try:
+        for i, (case, outcome) in enumerate(zip(cases, outcomes, strict=False)):
+            if outcome is None or outcome[3]:
+                stopped = True  # a case that ran into the stop is dropped: its result is not the model's
+                break
+            output, error, elapsed, _tripped = outcome
+            solver_time += elapsed
+            scores: dict[str, Score] = {}
+            passed = error is None
+            if output is not None:
+                for scorer in scorers:
+                    try:
+                        s = scorer.fn(case, output)
+                    except Exception as exc:  # noqa: BLE001
+                        s = Score(0.0, False, f"scorer error {type(exc).__name__}: {exc}")
+                    scores[scorer.name] = s
+                    if scorer.required and not s.passed:
+                        passed = False
+            stored_input = safe_input(case, output) if safe_input is not None else case.input
+            flags = flags_fn(case, output) if flags_fn is not None else ()
+            if output is not None and private:
+                output = {k: v for k, v in output.items() if k not in private}
+            append(CaseResult(case.id, stored_input, case.expected, output, scores, passed, error,
+                              elapsed * 1000.0, case.tags, case.split, flags))
+            if progress is not None and (i % step == 0 or i + 1 == total):
+                progress(suite.name, i + 1, total)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     t_run = time.perf_counter()
 
-    computed = suite.metrics(results) if results else SuiteMetrics({})
-    metrics = dict(computed.metrics)
-    n_pass = sum(1 for r in results if r.passed)
-    metrics["pass_rate"] = rate(n_pass, len(results))
+    metrics, details = summarise(suite, results, solver, config)
     n_errors = sum(1 for r in results if r.error is not None)
-    metrics["error_rate"] = rate(n_errors, len(results), higher_is_better=False)
-    metrics.update(latency_summary([r.latency_ms for r in results]))
-    details = dict(computed.details)
-    by_split, split_metrics = split_comparison(suite, results)
-    if by_split:
-        details["by_split"] = by_split
-        metrics.update(split_metrics)
-    details["latency_histogram"] = latency_histogram([r.latency_ms for r in results])
-    if suite.finalize is not None and solver is not None:
-        try:
-            details.update(suite.finalize(results, solver, config))
-        except Exception as exc:  # noqa: BLE001
-            details["finalize_error"] = f"{type(exc).__name__}: {exc}"
+    if stopped:
+        details["stopped"] = f"stopped after {len(results)} of {total} cases"
     t_metrics = time.perf_counter()
 
     run_s = t_run - t_setup

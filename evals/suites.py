@@ -595,25 +595,17 @@ def _validate_conversation(case: GoldenCase) -> str | None:
 
 def _conversation_model(config: RunConfig) -> Any:
     """The ModelClient behind generation for ``--model``: None means the workflow's offline default."""
-    if config.model == "offline":
-        return None
-    from pipeline.adapters.local.replay import ReplayModel
-
-    if config.model == "replay":
-        return ReplayModel(_cassettes_dir())
-    from pipeline.adapters.aws.bedrock import BedrockModel, make_bedrock_client
-
-    inner = BedrockModel(make_bedrock_client("us-east-1"))
-    return ReplayModel(_cassettes_dir(), inner, record=True) if config.record else inner
+    return config.model_session().model()
 
 
-def _cassettes_dir() -> Any:
-    from pipeline.adapters.local.replay import CASSETTES_DIR
-
-    return CASSETTES_DIR
+_WORKFLOW: dict[Any, Any] = {}
 
 
-_WORKFLOW: dict[str, Any] = {}
+def close_workflows() -> None:
+    """Stop the local workflows the conversation solver started (one moto world at a time)."""
+    while _WORKFLOW:
+        _key, wf = _WORKFLOW.popitem()
+        wf.__exit__(None, None, None)
 
 
 def _conversation_solver(config: RunConfig) -> Solver:
@@ -623,15 +615,19 @@ def _conversation_solver(config: RunConfig) -> Solver:
     from pipeline.domain.guardrails import scan_input
     from pipeline.local.workflow import Faults, LocalWorkflow
 
-    key = config.model
+    model = _conversation_model(config)
+    key = (config.model, id(model))
     if key not in _WORKFLOW:
-        wf = LocalWorkflow(model=_conversation_model(config))
+        wf = LocalWorkflow(model=model)
+        close_workflows()  # a workflow for another model would share moto's tables
         wf.__enter__()
-        atexit.register(wf.__exit__, None, None, None)
+        atexit.register(close_workflows)
         _WORKFLOW[key] = wf
     wf = _WORKFLOW[key]
 
     def solve(inp: dict[str, Any]) -> dict[str, Any]:
+        if model is not None:
+            model.begin_case("conversations", inp)
         faults = Faults()
         for handler, mode in (inp.get("faults") or {}).items():
             if mode == "always":
@@ -753,6 +749,7 @@ def conversations_suite() -> Suite:
         flags=_conversation_flags,
         headline=HEADLINE["conversations"],
         components=("pipeline.local.workflow.LocalWorkflow", "pipeline.handlers.*", "stack (synthesized template)"),
+        generates=True,
     )
 
 

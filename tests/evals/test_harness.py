@@ -340,7 +340,7 @@ def test_cli_bad_arguments_exit_2(fake_env, capsys, tmp_path):
     typo.write_text('[[floor]]\nsuite = "intent"\nmetric = "acuracy"\nmin = 0.1\n')
     code, _, err = run_cli(args + ["--gates", str(typo)], capsys)
     assert code == 2 and "typo.toml: key 'floor[0].metric'" in err
-    assert run_cli(args + ["--record"], capsys)[0] == 2
+    assert run_cli(args + ["--record", "--model", "replay"], capsys)[0] == 2  # recording needs a model that answers
 
 
 def test_corrupt_baseline_exits_2(fake_env, capsys):

@@ -60,7 +60,12 @@ _STOP_REASONS = {"end_turn": "end_turn", "stop_sequence": "end_turn", "max_token
 
 
 def make_bedrock_client(
-    region: str, *, max_attempts: int = 4, read_timeout: float = 60.0, connect_timeout: float = 5.0
+    region: str,
+    *,
+    max_attempts: int = 4,
+    read_timeout: float = 60.0,
+    connect_timeout: float = 5.0,
+    max_pool_connections: int = 10,
 ) -> Any:
     """Build a ``bedrock-runtime`` client with adaptive retries and bounded timeouts.
 
@@ -73,6 +78,7 @@ def make_bedrock_client(
             ``total_max_attempts``: its ``max_attempts`` key counts retries only (one fewer).
         read_timeout: Seconds to wait for the model's reply.
         connect_timeout: Seconds to wait for the connection.
+        max_pool_connections: HTTP connections kept open (one per concurrent caller).
 
     Returns:
         A boto3 ``bedrock-runtime`` client.
@@ -85,6 +91,7 @@ def make_bedrock_client(
         retries={"mode": "adaptive", "total_max_attempts": max_attempts},
         read_timeout=read_timeout,
         connect_timeout=connect_timeout,
+        max_pool_connections=max_pool_connections,
     )
     return boto3.client("bedrock-runtime", config=config)
 

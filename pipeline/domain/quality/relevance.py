@@ -1,9 +1,11 @@
 """``relevance`` (GUIDE.md §5): the answer is about the question that was asked.
 
-Defects: the question names services and the answer is about others; a short question's
-topic words never appear in the answer; almost no shared terms (< 10 %). Few shared
-terms (< 25 %) with no shared service is a warning. ``out_of_scope`` answers (polite
-declines) are not judged.
+Defects: the question names services and the answer is about others; the answer *leads*
+with a service the question never mentions while the question names another that the
+answer never names (a Lambda "Task timed out" answer to an EC2 SSH timeout, even if an
+alias such as "instance" turns up further down); a short question's topic words never appear in the answer;
+almost no shared terms (< 10 %). Few shared terms (< 25 %) with no shared service is a
+warning. ``out_of_scope`` answers (polite declines) are not judged.
 """
 
 from __future__ import annotations
@@ -43,6 +45,17 @@ class RelevanceCheck:
                 f"but the answer is about {', '.join(sorted(response_services))}"
             )
             return found.result("relevance")
+        off_topic_lead = (
+            frozenset()
+            if query_services & response_services
+            else self._off_topic_lead(query, query_services, response)
+        )
+        if off_topic_lead:
+            found.errors.append(
+                f"the question is about {', '.join(sorted(query_services))}, "
+                f"but the answer leads with {', '.join(sorted(off_topic_lead))}"
+            )
+            return found.result("relevance")
         query_asks, response_asks = ask_terms(query), ask_terms(response)
         topic = query_asks - GENERIC_ACTIONS
         if topic and len(topic) <= 3 and not topic & response_asks and not mentioned:
@@ -62,3 +75,32 @@ class RelevanceCheck:
             elif overlap < 0.25 and not (query_services & response_services):
                 found.warnings.append(f"the answer shares few terms with the question ({overlap:.0%})")
         return found.result("relevance")
+
+    def _off_topic_lead(self, query: str, query_services: frozenset[str], response: str) -> frozenset[str]:
+        """Services the answer's opening names, when none of them is the question's.
+
+        Empty (nothing to flag) unless the question names a service, the opening names
+        services, and the question mentions none of the opening's services, not even by
+        an alias ("function" for Lambda), nor the opening any of the question's.
+        """
+        if not query_services:
+            return frozenset()
+        lead = _lead(response)
+        lead_services = self._services.services_in(lead)
+        if not lead_services or lead_services & query_services:
+            return frozenset()
+        query_lower, lead_lower = query.lower(), lead.lower()
+        if any(mentions_service(s, query_lower, query_services) for s in lead_services):
+            return frozenset()
+        if any(mentions_service(s, lead_lower, lead_services) for s in query_services):
+            return frozenset()
+        return lead_services
+
+
+def _lead(response: str) -> str:
+    """The answer's opening: its first paragraph that is not a Markdown heading."""
+    for paragraph in response.split("\n\n"):
+        text = paragraph.strip()
+        if text and not text.startswith("#"):
+            return text
+    return ""

@@ -262,3 +262,41 @@ def test_small_word_limit_is_honoured_with_whole_sentences(model, templates, lim
     text = _generate(model, _with_directives(templates, ["mode:answer", f"max_words:{limit}"]))
     assert len(text.split()) <= limit < len(full.split())
     assert text.endswith((".", "!", "?")) or len(text.split()) == limit
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "It times out after 60 seconds when I run ssh -i key.pem ec2-user@203.0.113.5",
+        "connection timed out after 60 seconds when I run ssh -i key.pem ec2-user@...",
+        "ssh -i key.pem ec2-user@1.2.3.4 gives Operation timed out after 60 seconds",
+    ],
+)
+@pytest.mark.parametrize("intent", [None, "ec2_troubleshooting"])
+def test_an_ssh_timeout_is_answered_from_an_ec2_ssh_article_not_the_lambda_one(model, query, intent):
+    # The query shares "timed out after N seconds" with the Lambda article's error message;
+    # the SSH command and the EC2 user name must decide.
+    top = model.ranked(query, intent)[0][1]
+    assert top.article_id.startswith("ec2-ssh-"), top.article_id
+    assert "Lambda" not in top.services
+
+
+def test_ssh_timeout_answer_leads_with_the_ec2_article(model, templates):
+    query = "It times out after 60 seconds when I run ssh -i key.pem ec2-user@203.0.113.5"
+    text = _answer(model, templates, query).text
+    lead = text.split("\n\n", 2)[1]
+    assert "EC2: SSH connection times out" in lead and "Lambda" not in lead
+
+
+def test_articles_about_a_named_service_rank_first(model):
+    assert model.services_named("my ec2-user login fails") == {"EC2"}
+    ranked = model.ranked("my Lambda function times out after 3 seconds")
+    named_first = [("Lambda" in a.services) for _, a in ranked]
+    assert named_first == sorted(named_first, reverse=True)
+    assert ranked[0][1].article_id == "lambda-timeout"
+
+
+def test_a_vague_follow_up_is_retrieved_with_the_earlier_turn(model):
+    assert not model.specific("it still times out")
+    assert model.retrieve("it still times out", None, ["SSH to my EC2 instance hangs"]).article_id == "ec2-ssh-timeout"
+    assert model.retrieve("it still times out", None).article_id != "ec2-ssh-timeout"

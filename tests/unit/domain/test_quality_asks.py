@@ -145,3 +145,50 @@ def test_an_unanswered_second_question_still_fails(validator: QualityValidator) 
         "--versioning-configuration Status=Enabled\n```\n"
     )
     assert _failed(validator, query, response, "completeness")
+
+
+_SSH_QUERY = "My EC2 SSH connection times out after 60 seconds when I run ssh -i key.pem ec2-user@203.0.113.5"
+_LAMBDA_LEAD = (
+    "## Summary\n\nHere is how to approach this (Lambda: Task timed out). 'Task timed out after N seconds' "
+    "means the function ran longer than its configured timeout.\n\n"
+    "## Steps\n\n1. Open the function's configuration and check its timeout.\n"
+    "2. If it runs in a VPC, check that the instance of the database it calls is reachable.\n"
+    "3. Raise the timeout or make the handler faster."
+)
+_EC2_LEAD = (
+    "## Summary\n\nHere is how to approach this (EC2: SSH connection times out). An SSH timeout means the "
+    "connection never reached the SSH daemon on the instance.\n\n"
+    "## Steps\n\n1. Check that the security group allows port 22 from your IP address.\n"
+    "2. Check that the instance has a public IP address and a route to an internet gateway.\n"
+    "3. Retry the ssh command with -v to see where it stops."
+)
+
+
+def _relevance(validator: QualityValidator, query: str, response: str) -> tuple[float, tuple[str, ...]]:
+    check = next(c for c in validator.validate(query, response).checks if c.check == "relevance")
+    return check.score, check.messages
+
+
+def test_an_answer_leading_with_another_service_fails_relevance(validator: QualityValidator) -> None:
+    # "instance" (an EC2 alias) appears in passing, so the whole-answer rule is satisfied;
+    # the opening is about Lambda, which the question never mentions.
+    score, messages = _relevance(validator, _SSH_QUERY, _LAMBDA_LEAD)
+    assert score < 0.5
+    assert any("leads with Lambda" in m and "about EC2" in m for m in messages)
+    assert _failed(validator, _SSH_QUERY, _LAMBDA_LEAD, "relevance")
+
+
+def test_an_answer_leading_with_the_questions_service_passes_relevance(validator: QualityValidator) -> None:
+    assert _relevance(validator, _SSH_QUERY, _EC2_LEAD)[0] == 1.0
+
+
+def test_a_lead_service_the_question_mentions_by_alias_is_not_off_topic(validator: QualityValidator) -> None:
+    # "function" names Lambda in the question even though "Lambda" is never written.
+    query = "My function that writes to DynamoDB times out after 3 seconds"
+    assert _relevance(validator, query, _LAMBDA_LEAD.replace("database it calls", "DynamoDB table it writes"))[0] == 1.0
+
+
+def test_no_lead_rule_when_the_question_names_no_service(validator: QualityValidator) -> None:
+    query = "It times out after 60 seconds, what should I check?"
+    messages = _relevance(validator, query, _LAMBDA_LEAD)[1]
+    assert not any("leads with" in m for m in messages)
