@@ -188,7 +188,8 @@ class FeedbackIntake:
         turns = self._conversations.recent_turns(request.session_id, self._lookback)
         if not turns:
             raise UnknownInteractionError(f"session {request.session_id} not found")
-        if not any(t.interaction_id == request.interaction_id for t in turns):
+        turn = next((t for t in turns if t.interaction_id == request.interaction_id), None)
+        if turn is None:
             raise UnknownInteractionError(
                 f"interaction {request.interaction_id} not found in the session"
             )
@@ -202,6 +203,16 @@ class FeedbackIntake:
             rating=request.rating,
             thumbs=request.thumbs,
             comment=comment,
+            # What the rating is about, copied from the turn: the experiment and variant
+            # the session was served, so analytics never has to guess them.
+            signals=ImplicitSignals(
+                intent=turn.intent,
+                template_id=turn.template_id,
+                template_version=turn.template_version,
+                variant=turn.variant or turn.template_version,
+                experiment_id=turn.experiment_id,
+                response_type=turn.response_type,
+            ),
         )
         try:
             self._feedback.put(record)  # conditional: never overwrites a feedback_id
