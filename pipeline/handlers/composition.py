@@ -498,10 +498,28 @@ class Services:
         )
 
     @cached_property
+    def summaries(self) -> Any:
+        """Where analyze_feedback writes its JSON summary (None: nowhere)."""
+        if not self.settings.feedback_summary_bucket:
+            return None
+        from pipeline.adapters.aws.s3_summaries import S3SummaryWriter
+
+        return S3SummaryWriter(self._s3, self.settings.feedback_summary_bucket)
+
+    @cached_property
     def feedback_report(self) -> Any:
         from pipeline.domain.feedback import FeedbackReport
 
-        return FeedbackReport(self.feedback_store, self.metrics, self.clock)
+        return self._build(
+            "feedback_report",
+            FeedbackReport,
+            self.feedback_store,
+            self.metrics,
+            self.clock,
+            experiments=self.prompts,
+            summaries=self.summaries,
+            experiment_window_hours=self.settings.experiment_window_hours,
+        )
 
 
 _lock = threading.Lock()
