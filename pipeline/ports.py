@@ -216,6 +216,10 @@ class PromptRegistry(PromptStore, ExperimentSource, Protocol):
         """
         ...
 
+    def delete_experiment(self, template_id: str, *, expected_revision: int) -> None:
+        """Remove the template's experiment (same optimistic lock)."""
+        ...
+
 
 class SummaryWriter(Protocol):
     """Where analyze_feedback writes its JSON summary (S3 in AWS, a folder locally)."""

@@ -394,6 +394,20 @@ class DynamoS3PromptStore:
             raise
         return stored
 
+    def delete_experiment(self, template_id: str, *, expected_revision: int) -> None:
+        """Remove a template's experiment if it is still at ``expected_revision``."""
+        try:
+            self._table.delete_item(
+                Key={"template_id": template_id, "version": EXPERIMENT_SORT_KEY},
+                ConditionExpression=Attr("revision").eq(expected_revision),
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                raise RecordExistsError(
+                    f"experiment of {template_id} changed since it was read. Fix: run the command again."
+                ) from None
+            raise
+
     def _versions(self, template_id: str) -> list[PromptTemplate]:
         """The template's versions as records, from the index alone (no body reads)."""
         items = _query_all(self._table, KeyConditionExpression=Key("template_id").eq(template_id))

@@ -188,3 +188,14 @@ class FilePromptRegistry(FilePromptStore):
         stored = replace(experiment, revision=(expected_revision or 0) + 1)
         _write_atomically(path, stored.to_toml())
         return stored
+
+    def delete_experiment(self, template_id: str, *, expected_revision: int) -> None:
+        """Remove ``{template_id}/experiment.toml`` if it is still at ``expected_revision``."""
+        path = self._directory / template_id / EXPERIMENT_FILE
+        current = read_experiment_file(path).revision if path.exists() else None
+        if current != expected_revision:
+            raise RecordExistsError(
+                f"{path} is at revision {current}, not {expected_revision}: someone changed it. "
+                "Fix: run the command again."
+            )
+        path.unlink()
