@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from pipeline.domain.experiments import Experiment, ExperimentError
+from pipeline.domain.experiments import PRIMARY_METRICS, Experiment, ExperimentError, parse_experiment
 from pipeline.domain.generation import (
     PromptTemplateError,
     TemplateNotFoundError,
@@ -104,7 +104,7 @@ def _with_share(experiment: Experiment, version: str, percent: float) -> Experim
 def publish(
     registry: PromptRegistry, body: bytes, *, origin: str, weight: float = 0.0,
     experiment_id: str | None = None, hypothesis: str = "", now: datetime | None = None,
-    already_stored: bool = False,
+    already_stored: bool = False, primary_metric: str = "csat", min_samples: int | None = None,
 ) -> Published:
     """Validate and publish one template version without moving traffic unless ``weight``.
 
@@ -141,8 +141,10 @@ def publish(
         draft = Experiment(
             experiment_id=experiment_id or f"{tid.replace('_', '-')}-{template.version}",
             template_id=tid, control=control, weights=((control, 100.0),),
-            hypothesis=hypothesis, started_at=started,
+            hypothesis=hypothesis, started_at=started, primary_metric=primary_metric,
+            **({"min_samples_per_variant": min_samples} if min_samples else {}),
         )
+        draft = parse_experiment(draft.to_dict(), origin=f"{origin} (experiment)")  # validates the options
         pinned = experiment = registry.put_experiment(draft, expected_revision=None)
     try:
         if not already_stored:
@@ -275,6 +277,9 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--weight", type=float, default=0.0, help="percent of traffic for it (default 0)")
     pub.add_argument("--experiment-id", help="id of the experiment it starts (default: <template>-<version>)")
     pub.add_argument("--hypothesis", default="", help="what the new version is expected to improve")
+    pub.add_argument("--primary-metric", choices=PRIMARY_METRICS, default="csat",
+                     help="what decides the experiment it starts (default csat)")
+    pub.add_argument("--min-samples", type=int, help="judged interactions per variant before a verdict (default 200)")
     lst = commands.add_parser("list", help="templates, versions, experiments and traffic")
     lst.add_argument("--json", action="store_true")
     pro = commands.add_parser("promote", help="move traffic to a version (100: it becomes the control)")
@@ -305,7 +310,8 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None, err: 
             in_place = directory is not None and args.file.resolve().parent.parent == Path(directory).resolve()
             done = publish(registry, body, origin=str(args.file), weight=args.weight,
                            experiment_id=args.experiment_id, hypothesis=args.hypothesis,
-                           already_stored=in_place and args.file.exists())
+                           already_stored=in_place and args.file.exists(),
+                           primary_metric=args.primary_metric, min_samples=args.min_samples)
             ref = f"{done.template.template_id}/{done.template.version}"
             share = f"{done.experiment.share(done.template.version):.0%}" if done.experiment else "100% (new template)"
             out.write(f"published {ref}; serving {share} of its sessions\n")
