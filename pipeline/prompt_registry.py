@@ -44,7 +44,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from pipeline.domain.experiments import PRIMARY_METRICS, Experiment, ExperimentError, parse_experiment
+from pipeline.domain.experiments import (
+    PRIMARY_METRICS,
+    Experiment,
+    ExperimentError,
+    parse_experiment,
+)
 from pipeline.domain.generation import (
     PromptTemplateError,
     TemplateNotFoundError,

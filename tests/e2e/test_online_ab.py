@@ -35,7 +35,7 @@ from pipeline.local.api_runtime import LocalApi
 from pipeline.local.workflow import LocalWorkflow
 from pipeline.prompt_registry import main as prompts_main
 
-pytestmark = pytest.mark.xdist_group("local_server")
+pytestmark = [pytest.mark.xdist_group("local_server"), pytest.mark.slow]
 
 SEED = 20261206
 SESSIONS = 500

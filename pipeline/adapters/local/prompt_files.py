@@ -16,18 +16,18 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline.domain.generation import (
-    PromptTemplateError,
-    TemplateNotFoundError,
-    natural_version_key,
-    parse_template,
-)
 from pipeline.domain.experiments import (
     EXPERIMENT_FILE,
     Experiment,
     ExperimentError,
     check_versions_exist,
     parse_experiment,
+)
+from pipeline.domain.generation import (
+    PromptTemplateError,
+    TemplateNotFoundError,
+    natural_version_key,
+    parse_template,
 )
 from pipeline.domain.models import PromptTemplate
 from pipeline.domain.workflow import RecordExistsError
