@@ -463,5 +463,6 @@ def comment_themes(rows: Sequence[InteractionRow], *, max_themes: int = 8, examp
         taken = [(t, r) for t, r, p in remaining if phrase in p]
         remaining = [(t, r, p) for t, r, p in remaining if phrase not in p]
         ratings = [float(r) for _, r in taken if r is not None]
-        themes.append(Theme(phrase, count, tuple(t for t, _ in taken[:examples]), _mean(ratings)))
+        distinct = tuple(dict.fromkeys(t for t, _ in taken))[:examples]  # different wordings first
+        themes.append(Theme(phrase, count, distinct, _mean(ratings)))
     return themes

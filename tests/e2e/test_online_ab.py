@@ -148,6 +148,9 @@ def test_online_experiment_recovers_a_known_effect_through_the_local_api(client,
     difference = verdict["comparisons"]["v3"]["mean_rating"]
     truth = rounded_mean(BASE + EFFECT, NOISE) - rounded_mean(BASE, NOISE)
     low, high = difference["ci"]
+    print(json.dumps({"truth": round(truth, 4), "arms": verdict["arms"], "v3": verdict["comparisons"]["v3"],
+                      "recommendation": verdict["recommendation"], "reason": verdict["reason"],
+                      "themes": summary["themes"][:2]}, indent=1))  # shown with -s (README numbers)
     assert low < truth < high, (difference, truth)
     assert verdict["recommendation"] == "promote" and verdict["variant"] == "v3", verdict["reason"]
     assert verdict["arms"]["v2"]["rated"] >= 150 and verdict["arms"]["v3"]["rated"] >= 150
