@@ -68,6 +68,10 @@ class RegistryError(Exception):
     """A command was refused; the message says what, where, and how to fix it."""
 
 
+class RegistryConfigError(RegistryError):
+    """The registry cannot be opened with these arguments (exit 2, not a refusal)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Published:
     template: PromptTemplate
@@ -254,7 +258,7 @@ def open_registry(args: argparse.Namespace) -> PromptRegistry:
     table = args.table or os.environ.get("PROMPTS_TABLE")
     bucket = args.bucket or os.environ.get("PROMPT_BUCKET")
     if not table or not bucket:
-        raise RegistryError(
+        raise RegistryConfigError(
             "--store aws needs the Prompts table and the prompt bucket. Fix: pass --table and "
             "--bucket (the stack outputs PromptBucketName) or set PROMPTS_TABLE and PROMPT_BUCKET."
         )
@@ -336,7 +340,7 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None, err: 
                       f"(revision {experiment.revision})\n")
     except (RegistryError, ExperimentError, TemplateNotFoundError) as exc:
         err.write(f"prompts {args.command}: {exc}\n")
-        return EXIT_USAGE if "--store aws needs" in str(exc) else EXIT_REFUSED
+        return EXIT_USAGE if isinstance(exc, RegistryConfigError) else EXIT_REFUSED
     except RecordExistsError as exc:
         err.write(f"prompts {args.command}: {exc}\n")
         return EXIT_REFUSED
