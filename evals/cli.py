@@ -6,6 +6,7 @@ Usage::
     python -m evals --suite intent --suite quality  # some suites
     python -m evals --update-baseline               # deliberately rewrite evals/baselines/
     python -m evals --report-dir /tmp/r --baseline-dir /tmp/b --gates my_gates.toml
+    python -m evals feedback-report --input feedback.jsonl   # evals/feedback_report.py
 
 Exit codes: 0 every gate passed; 1 a gate failed; 2 bad input or configuration (the
 message names the file and the line or key).
@@ -175,6 +176,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         from evals.ab import main as ab_main
 
         return ab_main(argv[1:], stdout=out, stderr=err)
+    if argv[:1] == ["feedback-report"]:  # the offline feedback analysis (pandas), its own CLI
+        from evals.feedback_report import main as feedback_report
+
+        return feedback_report(argv[1:], out=out, err=err)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Batch CLI: ``python -m pipeline triage|review|ask``.
+"""Batch CLI: ``python -m pipeline triage|review|ask|serve|prompts``.
 
 ``triage`` reads JSONL ``{"id", "text"}`` and writes one line per input::
 
@@ -17,7 +17,8 @@ malformed line (bad UTF-8, bad JSON, missing or mistyped field) gets an error na
 line number on stderr; the run continues and exits 1 at the end. Blank lines are not
 records and are ignored. The output line shapes are a public contract.
 
-``ask`` delegates to ``pipeline.local.ask.main`` (the local workflow), imported lazily.
+``ask`` delegates to ``pipeline.local.ask.main`` (the local workflow), imported lazily;
+``prompts`` to ``pipeline.prompt_registry.main`` (publish, list, promote, rollback).
 
 Example:
     $ echo '{"id": "1", "text": "my ec2 instance refuses ssh"}' | python -m pipeline triage
@@ -201,7 +202,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m pipeline", description="AWS support assistant tools."
     )
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{triage,review,ask,serve}"
+        dest="command", required=True, metavar="{triage,review,ask,serve,prompts}"
     )
     for name, help_text in (
         ("triage", "guardrail verdict and intent for JSONL {id, text}"),
@@ -216,6 +217,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "serve", help="serve the REST API locally (see: serve --help)", add_help=False
     )
+    commands.add_parser(
+        "prompts",
+        help="prompt registry: publish|list|promote|rollback (see: prompts --help)",
+        add_help=False,
+    )
     return parser
 
 
@@ -229,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"serve: the local server needs starlette and uvicorn ({error})\n")
             return 2
         return int(serve_main(argv[1:]) or 0)
+    if argv and argv[0] == "prompts":
+        from pipeline.prompt_registry import main as prompts_main
+
+        return prompts_main(argv[1:])
     if argv and argv[0] == "ask":
         try:
             from pipeline.local.ask import main as ask_main

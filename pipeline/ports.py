@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pipeline.domain.models import (
     Feedback,
@@ -19,6 +19,9 @@ from pipeline.domain.models import (
     PromptTemplate,
     Turn,
 )
+
+if TYPE_CHECKING:  # the experiment records live beside the assignment logic
+    from pipeline.domain.experiments import Experiment
 
 
 class ModelError(Exception):
@@ -186,6 +189,44 @@ class PromptStore(Protocol):
         ...
 
     def list_templates(self) -> list[PromptTemplate]: ...
+
+
+class ExperimentSource(Protocol):
+    """The running prompt experiments (files locally, the Prompts table in AWS)."""
+
+    def list_experiments(self) -> list[Experiment]: ...
+
+
+class PromptRegistry(PromptStore, ExperimentSource, Protocol):
+    """The write side of the prompt store (``python -m pipeline prompts``).
+
+    Writes are all-or-nothing: a template body is stored before its index entry, the index
+    entry is a conditional write, and a failed write removes the body it stored.
+    """
+
+    def publish(self, body: bytes) -> PromptTemplate:
+        """Validate and store a new template version; never overwrites an existing one."""
+        ...
+
+    def put_experiment(self, experiment: Experiment, *, expected_revision: int | None) -> Experiment:
+        """Store ``experiment`` as revision ``expected_revision + 1`` (None: must not exist yet).
+
+        Raises:
+            RecordExistsError: someone else changed the experiment first (re-read and retry).
+        """
+        ...
+
+    def delete_experiment(self, template_id: str, *, expected_revision: int) -> None:
+        """Remove the template's experiment (same optimistic lock)."""
+        ...
+
+
+class SummaryWriter(Protocol):
+    """Where analyze_feedback writes its JSON summary (S3 in AWS, a folder locally)."""
+
+    def write_json(self, key: str, data: dict[str, Any]) -> str:
+        """Store ``data`` under ``key``; returns where it went (``s3://…`` or a path)."""
+        ...
 
 
 class FeedbackStore(Protocol):

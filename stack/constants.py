@@ -60,6 +60,8 @@ FEEDBACK_PK = "feedback_id"
 FEEDBACK_SESSION_INDEX = "SessionIdIndex"
 FEEDBACK_TIMESTAMP_INDEX = "TimestampIndex"
 PROMPT_KEY_PREFIX = "prompts/"
+#: Where analyze_feedback writes its JSON summaries in the prompt bucket (the domain's prefix).
+FEEDBACK_SUMMARY_PREFIX = _feedback.SUMMARY_PREFIX
 
 # --- Lambda functions: construct id -> handler module under pipeline/handlers ------
 WORKFLOW_HANDLERS: tuple[str, ...] = (

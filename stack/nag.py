@@ -58,6 +58,12 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     ),
     Suppression(
         "function_roles", "AwsSolutions-IAM5",
+        "analyze_feedback writes its JSON summaries: s3:PutObject only, only under the "
+        "feedback-summaries/ prefix of the prompt bucket (one new key per run).",
+        applies_to=(r"re:^Resource::<PromptsPromptBucket[0-9A-F]{8}\.Arn>/feedback-summaries/\*$",),
+    ),
+    Suppression(
+        "function_roles", "AwsSolutions-IAM5",
         "Only with a global. inference profile (-c model_id=global.…): Bedrock routes such a "
         "request to any commercial Region, so the one foundation model must be allowed in every "
         "Region (Bedrock's prerequisites for inference profiles); the model itself is fixed.",

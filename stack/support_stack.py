@@ -52,13 +52,18 @@ TABLE_GRANTS: dict[str, tuple[TableGrant, ...]] = {
     ),
     "validate_quality": (),
     "collect_feedback": (TableGrant("conversations", (PUT,)), TableGrant("feedback", (PUT,))),
-    "analyze_feedback": (TableGrant("feedback", (QUERY,), (c.FEEDBACK_TIMESTAMP_INDEX,)),),
+    "analyze_feedback": (
+        TableGrant("feedback", (QUERY,), (c.FEEDBACK_TIMESTAMP_INDEX,)),
+        # The experiments, for their verdicts (one Query on the kind="experiment" partition).
+        TableGrant("prompts", (QUERY,), (c.PROMPTS_CREATED_INDEX,)),
+    ),
     "feedback_api": (TableGrant("conversations", (QUERY,)), TableGrant("feedback", (PUT,))),
     "sessions_api": (TableGrant("conversations", (QUERY,)),),
 }
 BEDROCK_USERS = ("generate_response",)
 COMPREHEND_USERS = ("detect_intent",)
 PROMPT_BUCKET_READERS = ("generate_response",)
+SUMMARY_WRITERS = ("analyze_feedback",)
 
 
 def bedrock_model_arns(config: StackConfig) -> list[str]:
@@ -155,6 +160,15 @@ class SupportStack(Stack):
             # resource IAM accepts for them (see the nag suppression).
             self.functions[handler].add_to_role_policy(
                 iam.PolicyStatement(actions=list(COMPREHEND_DETECT), resources=["*"])
+            )
+        for handler in SUMMARY_WRITERS:
+            fn = self.functions[handler]
+            fn.add_environment("FEEDBACK_SUMMARY_BUCKET", self.prompts.bucket.bucket_name)
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:PutObject"],
+                    resources=[self.prompts.bucket.arn_for_objects(f"{c.FEEDBACK_SUMMARY_PREFIX}*")],
+                )
             )
         for handler in PROMPT_BUCKET_READERS:
             self.functions[handler].add_to_role_policy(

@@ -9,7 +9,9 @@
 * :func:`analyze` joins both per interaction and computes CSAT (share of ratings >= 4 or
   thumbs up), the mean rating, counts per intent / template / variant, low-rated
   templates, regeneration and escalation rates and the quality-vs-rating correlation;
-  :class:`FeedbackReport` runs it over the last hours and emits the metrics.
+  :class:`FeedbackReport` runs it over the last hours, adds the segments, experiment
+  verdicts and comment themes of :mod:`pipeline.domain.feedback_analytics`, emits the
+  metrics and writes the JSON summary.
 
 Example:
     >>> request = parse_explicit_feedback(
@@ -24,14 +26,30 @@ import math
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from pipeline.domain.feedback_analytics import (
+    ExperimentVerdict,
+    comment_themes,
+    daily,
+    experiment_verdict,
+    interactions,
+    segment_stats,
+    segments,
+)
 from pipeline.domain.models import Feedback, GuardrailVerdict, ImplicitSignals
 from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError
-from pipeline.ports import Clock, ConversationStore, FeedbackStore, MetricsSink
+from pipeline.ports import (
+    Clock,
+    ConversationStore,
+    ExperimentSource,
+    FeedbackStore,
+    MetricsSink,
+    SummaryWriter,
+)
 
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 INTERACTION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -45,6 +63,8 @@ EXPLICIT_FIELDS = frozenset(
 #: Key of the scheduled analysis event that sets its window (hours). The EventBridge rule in
 #: stack/ sends it and analyze_feedback reads it: one name for both ends.
 WINDOW_HOURS_KEY = "window_hours"
+#: Optional key of the same event: more windows (hours) for the segment tables.
+WINDOWS_HOURS_KEY = "windows_hours"
 
 METRIC_CSAT = "CSAT"  # percent of satisfied explicit feedback in the window
 METRIC_MEAN_RATING = "MeanRating"
@@ -52,6 +72,13 @@ METRIC_EXPLICIT_FEEDBACK = "ExplicitFeedback"
 METRIC_REGENERATION_RATE = "RegenerationRate"
 METRIC_ESCALATION_RATE = "EscalationRate"
 METRIC_LOW_RATED_TEMPLATES = "LowRatedTemplates"
+# Per experiment arm (dimensions experiment, variant) and the verdict (experiment, recommendation).
+METRIC_EXPERIMENT_JUDGED = "ExperimentJudged"
+METRIC_EXPERIMENT_CSAT = "ExperimentCSAT"
+METRIC_EXPERIMENT_MEAN_RATING = "ExperimentMeanRating"
+METRIC_EXPERIMENT_RECOMMENDATION = "ExperimentRecommendation"
+#: Key prefix of the JSON summaries analyze_feedback writes (``latest.json`` is the newest).
+SUMMARY_PREFIX = "feedback-summaries/"
 
 
 class FeedbackValidationError(ValueError):
@@ -188,7 +215,8 @@ class FeedbackIntake:
         turns = self._conversations.recent_turns(request.session_id, self._lookback)
         if not turns:
             raise UnknownInteractionError(f"session {request.session_id} not found")
-        if not any(t.interaction_id == request.interaction_id for t in turns):
+        turn = next((t for t in turns if t.interaction_id == request.interaction_id), None)
+        if turn is None:
             raise UnknownInteractionError(
                 f"interaction {request.interaction_id} not found in the session"
             )
@@ -202,6 +230,16 @@ class FeedbackIntake:
             rating=request.rating,
             thumbs=request.thumbs,
             comment=comment,
+            # What the rating is about, copied from the turn: the experiment and variant
+            # the session was served, so analytics never has to guess them.
+            signals=ImplicitSignals(
+                intent=turn.intent,
+                template_id=turn.template_id,
+                template_version=turn.template_version,
+                variant=turn.variant or turn.template_version,
+                experiment_id=turn.experiment_id,
+                response_type=turn.response_type,
+            ),
         )
         try:
             self._feedback.put(record)  # conditional: never overwrites a feedback_id
@@ -446,20 +484,98 @@ def analyze(
 
 
 class FeedbackReport:
-    """The analyze_feedback job: analyse the last hours of feedback and emit metrics."""
+    """The analyze_feedback job: analyse recent feedback, emit metrics, write the summary.
 
-    def __init__(self, feedback: FeedbackStore, metrics: MetricsSink, clock: Clock) -> None:
+    One read of the feedback since the start of the longest window (the store queries its
+    time index; never a scan), then, in memory: the totals of the main window (the metrics
+    the dashboard and alarms use), the segments of every window, the experiment verdicts
+    over ``experiment_window_hours``, the daily series and the themes of low-rated comments.
+
+    Args:
+        feedback: where feedback is read.
+        metrics: where the metrics go (EMF in the Lambda).
+        clock: now.
+        experiments: the registry of running experiments (None: no verdicts).
+        summaries: where the JSON summary is written (None: not written).
+        experiment_window_hours: how far back the experiment verdicts look.
+    """
+
+    def __init__(
+        self,
+        feedback: FeedbackStore,
+        metrics: MetricsSink,
+        clock: Clock,
+        *,
+        experiments: ExperimentSource | None = None,
+        summaries: SummaryWriter | None = None,
+        experiment_window_hours: float = 24.0 * 14,
+    ) -> None:
         self._feedback = feedback
         self._metrics = metrics
         self._clock = clock
+        self._experiments = experiments
+        self._summaries = summaries
+        self._experiment_hours = experiment_window_hours
 
-    def run(self, hours: float) -> dict[str, Any]:
-        """Analyse feedback newer than ``hours`` ago; returns the summary with its window."""
-        if not hours > 0:
+    def run(self, hours: float, *, windows: Sequence[float] = ()) -> dict[str, Any]:
+        """Analyse feedback newer than ``hours`` ago (and each of ``windows``, in hours).
+
+        Returns the summary: the window, :meth:`FeedbackAnalysis.to_dict` of it, and
+        ``segments`` per window, ``experiments``, ``daily`` and ``themes``.
+        """
+        all_windows = sorted({float(hours), *(float(w) for w in windows)})
+        if not all(w > 0 for w in all_windows):
             raise ValueError("hours must be positive")
+        experiments = self._experiments.list_experiments() if self._experiments is not None else []
+        longest = max([*all_windows, self._experiment_hours if experiments else 0.0])
         end = self._clock.now()
         start = end - timedelta(hours=hours)
-        analysis = analyze(self._feedback.since(start.isoformat()))
+        records = list(self._feedback.since((end - timedelta(hours=longest)).isoformat()))
+
+        def newer(window: float) -> list[Feedback]:
+            since = (end - timedelta(hours=window)).isoformat()
+            return [r for r in records if r.timestamp >= since]
+
+        analysis = analyze(newer(hours))
+        self._emit_totals(analysis)
+        window_summaries = []
+        for window in all_windows:
+            rows = interactions(newer(window))
+            window_summaries.append({
+                "hours": window,
+                "start": (end - timedelta(hours=window)).isoformat(),
+                "interactions": len(rows),
+                "overall": segment_stats(rows).to_dict(),
+                "segments": {
+                    dimension: {key: stats.to_dict() for key, stats in by_key.items()}
+                    for dimension, by_key in segments(rows).items()
+                },
+            })
+        experiment_rows = interactions(newer(self._experiment_hours)) if experiments else []
+        verdicts = [experiment_verdict(e, experiment_rows) for e in experiments]
+        self._emit_experiments(verdicts)
+        long_rows = interactions(newer(max(all_windows)))
+        summary = {
+            "window": {"start": start.isoformat(), "end": end.isoformat(), "hours": hours},
+            **analysis.to_dict(),
+            "windows": window_summaries,
+            "experiments": [v.to_dict() for v in verdicts],
+            "experiment_window_hours": self._experiment_hours if experiments else None,
+            "daily": {
+                "variant": daily(experiment_rows, "variant"),
+                "template": daily(long_rows, "template"),
+            },
+            "themes": [t.to_dict() for t in comment_themes(long_rows)],
+        }
+        self._metrics.flush()
+        if self._summaries is not None:
+            summary["summary_location"] = self._summaries.write_json(
+                f"{SUMMARY_PREFIX}{end:%Y/%m/%d/%H%M%S}.json", summary
+            )
+            self._summaries.write_json(f"{SUMMARY_PREFIX}latest.json", summary)
+        return summary
+
+    def _emit_totals(self, analysis: FeedbackAnalysis) -> None:
         put = self._metrics.put_metric
         put(METRIC_EXPLICIT_FEEDBACK, analysis.explicit, "Count")
         if analysis.csat is not None:
@@ -471,8 +587,17 @@ class FeedbackReport:
         if analysis.escalation_rate is not None:
             put(METRIC_ESCALATION_RATE, analysis.escalation_rate * 100.0, "Percent")
         put(METRIC_LOW_RATED_TEMPLATES, len(analysis.low_rated_templates), "Count")
-        self._metrics.flush()
-        return {
-            "window": {"start": start.isoformat(), "end": end.isoformat(), "hours": hours},
-            **analysis.to_dict(),
-        }
+
+    def _emit_experiments(self, verdicts: Sequence[ExperimentVerdict]) -> None:
+        put = self._metrics.put_metric
+        for verdict in verdicts:
+            experiment_id = verdict.experiment.experiment_id
+            for variant, stats in verdict.arms.items():
+                dims = {"experiment": experiment_id, "variant": variant}
+                put(METRIC_EXPERIMENT_JUDGED, stats.judged, "Count", dims)
+                if stats.csat is not None:
+                    put(METRIC_EXPERIMENT_CSAT, stats.csat * 100.0, "Percent", dims)
+                if stats.mean_rating is not None:
+                    put(METRIC_EXPERIMENT_MEAN_RATING, stats.mean_rating, "None", dims)
+            put(METRIC_EXPERIMENT_RECOMMENDATION, 1, "Count",
+                {"experiment": experiment_id, "recommendation": verdict.recommendation})

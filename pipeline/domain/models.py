@@ -237,6 +237,9 @@ class Turn:
     template_version: str | None = None
     #: What the latency budget decided for this turn (pipeline.domain.budget.DECISIONS).
     budget_decision: str | None = None
+    #: The prompt experiment this turn's template was in, and the session's variant of it.
+    experiment_id: str | None = None
+    variant: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -405,6 +408,10 @@ class ImplicitSignals:
     template_id: str | None = None
     template_version: str | None = None
     variant: str | None = None
+    #: The prompt experiment the template was in (None: no experiment, the latest served).
+    experiment_id: str | None = None
+    #: answer, clarification, escalation, blocked or fallback (``ResponseType``).
+    response_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -97,7 +97,27 @@ class ResponseGenerating(Protocol):
         history: Sequence[Turn] = (),
         attempt: int = 1,
         mode: str = "answer",
+        versions: Mapping[str, str] | None = None,
     ) -> tuple[Generation, GuardrailVerdict | None]: ...
+
+
+class VariantAssignment(Protocol):
+    """One session's variant of one experiment (``experiments.Assignment``)."""
+
+    @property
+    def experiment_id(self) -> str: ...
+
+    @property
+    def template_id(self) -> str: ...
+
+    @property
+    def variant(self) -> str: ...
+
+
+class ExperimentAssigning(Protocol):
+    """``experiments.ExperimentRouter``: a session's variants, by template id."""
+
+    def assignments(self, session_id: str) -> Mapping[str, VariantAssignment]: ...
 
 
 class QualityValidating(Protocol):
@@ -376,7 +396,10 @@ class GenerationStep:
     """GenerateResponse / Clarify / Escalate: one generation attempt for a mode.
 
     The attempt number comes from ``$.quality.attempt`` of the previous validation, so the
-    generator can pick the next regeneration strategy.
+    generator can pick the next regeneration strategy. With ``experiments``, the session's
+    variants pin the template versions, and when the template used is in an experiment the
+    state records it (``$.generation.experiment``: ``{"id", "variant"}``); without
+    experiments the latest version of each template serves, as before.
     """
 
     def __init__(
@@ -387,12 +410,14 @@ class GenerationStep:
         history_turns: int = HISTORY_TURNS,
         clock: Clock | None = None,
         budget: LatencyBudget | None = None,
+        experiments: ExperimentAssigning | None = None,
     ) -> None:
         self._generator = generator
         self._conversations = conversations
         self._history_turns = history_turns
         self._clock = clock
         self._budget = budget
+        self._experiments = experiments
 
     def generate(self, state: dict[str, Any], mode: str = "answer") -> dict[str, Any]:
         """One generation within the request's deadline.
@@ -429,13 +454,26 @@ class GenerationStep:
 
     def _generate(self, capture: Capture, intent: IntentResult, history: list[Turn],
                   attempt: int, mode: str) -> dict[str, Any]:
-        generation, verdict = self._generator.generate(
-            capture.redacted_query, intent, history=tuple(history), attempt=attempt, mode=mode
+        assignments = (
+            self._experiments.assignments(capture.session_id) if self._experiments is not None else {}
         )
+        if assignments:
+            generation, verdict = self._generator.generate(
+                capture.redacted_query, intent, history=tuple(history), attempt=attempt, mode=mode,
+                versions={tid: a.variant for tid, a in assignments.items()},
+            )
+        else:  # no experiment: the call (and the reply) is exactly what it was before
+            generation, verdict = self._generator.generate(
+                capture.redacted_query, intent, history=tuple(history), attempt=attempt, mode=mode
+            )
         output_guardrail = (
             verdict.summary() if verdict is not None else {"action": "allow", "categories": []}
         )
-        return {**generation.to_dict(), "output_guardrail": output_guardrail}
+        state = {**generation.to_dict(), "output_guardrail": output_guardrail}
+        assigned = assignments.get(generation.template_id)
+        if assigned is not None and assigned.variant == generation.template_version:
+            state["experiment"] = {"id": assigned.experiment_id, "variant": assigned.variant}
+        return state
 
     def _fallback(self, capture: Capture, intent: IntentResult, history: list[Turn],
                   attempt: int) -> dict[str, Any]:
@@ -533,6 +571,7 @@ class FeedbackCollection:
         quality: dict[str, Any] = _optional_dict(state, "quality") or {}
         generation: dict[str, Any] = _optional_dict(state, "generation") or {}
         template = response["template"] or {}
+        experiment = _experiment_of(generation) if response["template"] else None
         elapsed = _seconds_between(capture.created_at, now)
         signals = ImplicitSignals(
             latency_ms=round(elapsed * 1000.0, 1) if elapsed is not None else None,
@@ -544,11 +583,13 @@ class FeedbackCollection:
             intent=response["intent"],
             template_id=template.get("id"),
             template_version=template.get("version"),
-            # Variants of a template are its versions (A/B pins select them).
+            # Variants of a template are its versions (experiments pin them per session).
             variant=template.get("version"),
+            experiment_id=experiment[0] if experiment else None,
+            response_type=response["response_type"],
         )
         decision = budget_decision(state)
-        self._finish_turn(capture, response, decision)
+        self._finish_turn(capture, response, decision, experiment)
         self._record_implicit(capture, signals, now)
         if decision is not None:
             self._metrics.put_metric(METRIC_BUDGET_DECISIONS, 1, "Count", {"decision": decision})
@@ -556,7 +597,11 @@ class FeedbackCollection:
         return response
 
     def _finish_turn(
-        self, capture: Capture, response: dict[str, Any], decision: str | None = None
+        self,
+        capture: Capture,
+        response: dict[str, Any],
+        decision: str | None = None,
+        experiment: tuple[str, str] | None = None,
     ) -> None:
         template = response["template"] or {}
         self._conversations.update_turn(
@@ -577,6 +622,8 @@ class FeedbackCollection:
                 template_id=template.get("id"),
                 template_version=template.get("version"),
                 budget_decision=decision,
+                experiment_id=experiment[0] if experiment else None,
+                variant=experiment[1] if experiment else None,
             )
         )
 
@@ -614,6 +661,14 @@ class FeedbackCollection:
         if signals.latency_ms is not None:
             put(METRIC_LATENCY, signals.latency_ms, "Milliseconds")
         self._metrics.flush()
+
+
+def _experiment_of(generation: dict[str, Any]) -> tuple[str, str] | None:
+    """``(experiment id, variant)`` the generation step recorded, if the template was in one."""
+    found = generation.get("experiment")
+    if isinstance(found, dict) and isinstance(found.get("id"), str) and isinstance(found.get("variant"), str):
+        return found["id"], found["variant"]
+    return None
 
 
 def budget_decision(state: dict[str, Any]) -> str | None:

@@ -17,6 +17,10 @@ Environment (all optional; defaults in brackets):
   [``models.HISTORY_TURNS``: completed turns given to the intent detector and the model;
   one value for the steps and the generator], ``CONVERSATION_TTL_DAYS`` [30],
   ``FEEDBACK_WINDOW_HOURS`` [24].
+* ``EXPERIMENT_WINDOW_HOURS`` [336: the feedback analyze_feedback reads for the experiment
+  verdicts], ``EXPERIMENT_REFRESH_SECONDS`` [60: how long a container reuses the experiments
+  it read], ``FEEDBACK_SUMMARY_BUCKET`` (where analyze_feedback writes its JSON summary,
+  under ``feedback-summaries/``; none: not written).
 * ``LATENCY_BUDGET_MS`` [25000; 0 = no budget] and ``GENERATION_P95_MS`` [12000, the prior
   of the measured p95 generation latency]: see :mod:`pipeline.domain.budget`.
 * ``SESSION_KEY_SECRET_ARN`` (the session-token key in Secrets Manager) or
@@ -95,6 +99,9 @@ class Settings:
     history_turns: int = HISTORY_TURNS
     conversation_ttl_days: int = 30
     feedback_window_hours: float = 24.0
+    experiment_window_hours: float = 24.0 * 14
+    experiment_refresh_seconds: float = 60.0
+    feedback_summary_bucket: str | None = None
     latency_budget_ms: int = 25_000
     generation_p95_ms: int = 12_000
     metrics_namespace: str = "SupportAssistant"
@@ -135,6 +142,13 @@ class Settings:
             feedback_window_hours=_number(
                 env, "FEEDBACK_WINDOW_HOURS", 24.0, float, 0.01, 24.0 * 90
             ),
+            experiment_window_hours=_number(
+                env, "EXPERIMENT_WINDOW_HOURS", 24.0 * 14, float, 0.01, 24.0 * 90
+            ),
+            experiment_refresh_seconds=_number(
+                env, "EXPERIMENT_REFRESH_SECONDS", 60.0, float, 0.0, 3600.0
+            ),
+            feedback_summary_bucket=env.get("FEEDBACK_SUMMARY_BUCKET") or None,
             latency_budget_ms=_number(env, "LATENCY_BUDGET_MS", 25_000, int, 0, 900_000),
             generation_p95_ms=_number(env, "GENERATION_P95_MS", 12_000, int, 1, 900_000),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "SupportAssistant",
@@ -433,6 +447,18 @@ class Services:
         )
 
     @cached_property
+    def experiments(self) -> Any:
+        """Session → variant routing over the prompt store's experiments (none: unchanged)."""
+        from pipeline.domain.experiments import ExperimentRouter
+
+        return self._build(
+            "experiments",
+            ExperimentRouter,
+            self.prompts,
+            refresh_seconds=self.settings.experiment_refresh_seconds,
+        )
+
+    @cached_property
     def generation(self) -> Any:
         from pipeline.domain.workflow import GenerationStep
 
@@ -442,6 +468,7 @@ class Services:
             history_turns=self.settings.history_turns,
             clock=self.clock,
             budget=self.budget,
+            experiments=self.experiments,
         )
 
     @cached_property
@@ -471,10 +498,28 @@ class Services:
         )
 
     @cached_property
+    def summaries(self) -> Any:
+        """Where analyze_feedback writes its JSON summary (None: nowhere)."""
+        if not self.settings.feedback_summary_bucket:
+            return None
+        from pipeline.adapters.aws.s3_summaries import S3SummaryWriter
+
+        return S3SummaryWriter(self._s3, self.settings.feedback_summary_bucket)
+
+    @cached_property
     def feedback_report(self) -> Any:
         from pipeline.domain.feedback import FeedbackReport
 
-        return FeedbackReport(self.feedback_store, self.metrics, self.clock)
+        return self._build(
+            "feedback_report",
+            FeedbackReport,
+            self.feedback_store,
+            self.metrics,
+            self.clock,
+            experiments=self.prompts,
+            summaries=self.summaries,
+            experiment_window_hours=self.settings.experiment_window_hours,
+        )
 
 
 _lock = threading.Lock()

@@ -8,6 +8,13 @@ Prompts table, so table and bucket always hold the repository's templates and th
 stays one statement however many versions there are. Removing a template file deletes its
 index item on the next deploy (the object version stays in the versioned bucket).
 
+Each ``{template_id}/experiment.toml`` (an online experiment: variants with traffic weights,
+``pipeline.domain.experiments``) becomes one more item of the same resource (``kind`` =
+``experiment``, SK ``experiment``), validated at synth time against the template's versions,
+so a deploy ships versions and their traffic split together. The repository's file is the
+source of truth at deploy time; ``python -m pipeline prompts --store aws`` changes it live
+in between (mirror such a change into the file before the next deploy).
+
 Reading the template files happens at synth time from the local checkout; no AWS call.
 """
 
@@ -36,6 +43,9 @@ DEFAULT_CREATED_AT = "2026-01-01T00:00:00Z"
 #: ``kind`` of a template item (the CreatedAtIndex partition); pipeline.adapters.aws.dynamodb
 #: uses the same value.
 PROMPT_KIND = "prompt"
+#: ``kind`` and sort key of an experiment item (pipeline.adapters.aws.dynamodb uses the same).
+EXPERIMENT_KIND = "experiment"
+EXPERIMENT_SORT_KEY = "experiment"
 #: The loader of the index items (one custom resource for every template version).
 INDEX_LOADER_DIR = Path(__file__).resolve().parents[1] / "prompt_index"
 PROMPT_INDEX_RESOURCE_TYPE = "Custom::PromptIndex"
@@ -86,6 +96,28 @@ def discover_templates(prompts_dir: Path = c.PROMPTS_DIR) -> list[TemplateFile]:
             )
         )
     return found
+
+
+def experiment_items(prompts_dir: Path = c.PROMPTS_DIR) -> list[dict[str, dict[str, str]]]:
+    """The Prompts table items of every ``experiment.toml`` (DynamoDB JSON), validated.
+
+    Raises:
+        ExperimentError: an experiment file is invalid or weights a version that is not there
+            (synth stops with the file, the problem and the fix).
+    """
+    from pipeline.adapters.local.prompt_files import FilePromptStore
+
+    items = []
+    for experiment in FilePromptStore(prompts_dir).list_experiments():
+        items.append({
+            c.PROMPTS_PK: {"S": experiment.template_id},
+            c.PROMPTS_SK: {"S": EXPERIMENT_SORT_KEY},
+            "kind": {"S": EXPERIMENT_KIND},
+            "created_at": {"S": experiment.started_at or DEFAULT_CREATED_AT},
+            "body": {"S": experiment.to_json()},
+            "revision": {"N": str(experiment.revision)},
+        })
+    return items
 
 
 def secure_bucket_props(config: StackConfig) -> dict:
@@ -147,6 +179,7 @@ class PromptStorage(Construct):
         )
 
         self.templates = discover_templates(prompts_dir)
+        self.experiments = experiment_items(prompts_dir)
         self.deployment: s3deploy.BucketDeployment | None = None
         if not self.templates:
             return
@@ -200,7 +233,7 @@ class PromptStorage(Construct):
             properties={
                 "TableName": prompts_table.table_name,
                 "KeyNames": [c.PROMPTS_PK, c.PROMPTS_SK],
-                "Items": [template.index_item() for template in self.templates],
+                "Items": [template.index_item() for template in self.templates] + self.experiments,
             },
         )
         # The index items must not point at bodies that are not there yet.

@@ -16,7 +16,9 @@ Key schemas (the stack in ``stack/`` creates the same):
   (``day``, ``timestamp``).
 * Prompts: PK ``template_id`` (S), SK ``version`` (S); ``s3_key``, ``sha256``,
   ``created_at``, ``kind`` = ``"prompt"``; GSI ``CreatedAtIndex`` (``kind``, ``created_at``).
-  Bodies in S3 at ``prompts/{template_id}/{version}.json``.
+  Bodies in S3 at ``prompts/{template_id}/{version}.json``. A template's experiment is one
+  more item of its partition: SK ``experiment``, ``kind`` = ``"experiment"``, the definition
+  as JSON in ``body`` and an optimistic-lock ``revision`` (see ``pipeline.domain.experiments``).
 
 Example:
     >>> table = boto3.resource("dynamodb").Table("Conversations")  # doctest: +SKIP
@@ -29,6 +31,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,8 +39,14 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from pipeline.domain.generation import TemplateNotFoundError, natural_version_key, parse_template
-from pipeline.domain.models import Feedback, PromptTemplate, Turn
+from pipeline.domain.experiments import Experiment, check_versions_exist, parse_experiment
+from pipeline.domain.generation import (
+    PromptTemplateError,
+    TemplateNotFoundError,
+    natural_version_key,
+    parse_template,
+)
+from pipeline.domain.models import Feedback, ModelParameters, PromptTemplate, Turn
 from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError
 
 USER_ID_INDEX = "UserIdIndex"
@@ -45,6 +54,9 @@ SESSION_ID_INDEX = "SessionIdIndex"
 TIMESTAMP_INDEX = "TimestampIndex"
 CREATED_AT_INDEX = "CreatedAtIndex"
 PROMPT_KIND = "prompt"
+EXPERIMENT_KIND = "experiment"
+EXPERIMENT_SORT_KEY = "experiment"  # the SK of a template's experiment item (never a version)
+_NO_PARAMETERS = ModelParameters()
 MAX_FEEDBACK_DAYS = 90  # ``since`` never walks more day partitions than this
 
 # ---------------------------------------------------------------------------
@@ -275,15 +287,35 @@ class DynamoS3PromptStore:
         self._cache: dict[tuple[str, str], PromptTemplate] = {}
 
     def publish(self, body: bytes, *, created_at: str | None = None) -> PromptTemplate:
-        """Upload a template body and index it (deploy scripts and tests).
+        """Upload a template body, then index it with a conditional put: all or nothing.
+
+        The body goes to S3 first (an index item never points at a missing body); when the
+        conditional put fails (the version exists, or any other error) the object version
+        this call wrote is deleted again, so the bucket holds what it held before.
 
         Raises:
-            PromptTemplateError: the body is not a valid template.
+            PromptTemplateError: the body is not a valid template (nothing is written).
             RecordExistsError: that template version is already indexed.
         """
-        template = parse_template(json.loads(body), origin="publish")
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PromptTemplateError(f"publish: not valid JSON ({exc}). Fix: correct the JSON syntax.") from exc
+        if not isinstance(data, dict):
+            raise PromptTemplateError("publish: a template must be a JSON object. Fix: wrap the fields in {...}.")
+        template = parse_template(data, origin="publish")
         key = prompt_s3_key(template.template_id, template.version)
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        existing = self._table.get_item(
+            Key={"template_id": template.template_id, "version": template.version}
+        ).get("Item")
+        if existing:
+            raise RecordExistsError(
+                f"prompt {template.template_id}/{template.version} already exists: versions are immutable. "
+                "Fix: publish it as a new version."
+            )
+        written = self._s3.put_object(
+            Bucket=self._bucket, Key=key, Body=body, ContentType="application/json"
+        )
         item = {
             "template_id": template.template_id,
             "version": template.version,
@@ -294,13 +326,99 @@ class DynamoS3PromptStore:
         }
         try:
             self._table.put_item(Item=item, ConditionExpression=Attr("template_id").not_exists())
-        except ClientError as error:
-            if _is_conditional_failure(error):
+        except Exception as error:
+            self._remove_body(key, written.get("VersionId"))
+            if isinstance(error, ClientError) and _is_conditional_failure(error):
                 raise RecordExistsError(
                     f"prompt {template.template_id}/{template.version} already exists"
                 ) from None
             raise
         return template
+
+    def _remove_body(self, key: str, version_id: str | None) -> None:
+        """Undo a body upload: the exact object version when the bucket is versioned."""
+        if version_id and version_id != "null":
+            self._s3.delete_object(Bucket=self._bucket, Key=key, VersionId=version_id)
+        else:
+            self._s3.delete_object(Bucket=self._bucket, Key=key)
+
+    # -- experiments --------------------------------------------------------------------
+
+    def list_experiments(self) -> list[Experiment]:
+        """Every template's experiment (one Query on CreatedAtIndex, no scan)."""
+        items = _query_all(
+            self._table,
+            IndexName=CREATED_AT_INDEX,
+            KeyConditionExpression=Key("kind").eq(EXPERIMENT_KIND),
+        )
+        return [self._experiment(item) for item in items]
+
+    def _experiment(self, item: dict[str, Any]) -> Experiment:
+        origin = f"prompts table item {item.get('template_id')}/{EXPERIMENT_SORT_KEY}"
+        data = json.loads(item["body"])
+        data["revision"] = int(item.get("revision", data.get("revision", 0)))
+        return parse_experiment(data, origin=origin)
+
+    def put_experiment(self, experiment: Experiment, *, expected_revision: int | None) -> Experiment:
+        """Store ``experiment`` if the stored revision is still ``expected_revision``.
+
+        Raises:
+            ExperimentError: a variant is not a published version of the template.
+            RecordExistsError: the stored experiment changed since it was read.
+        """
+        check_versions_exist(
+            experiment, self._versions(experiment.template_id), origin=f"experiment {experiment.experiment_id}"
+        )
+        stored = replace(experiment, revision=(expected_revision or 0) + 1)
+        item = {
+            "template_id": experiment.template_id,
+            "version": EXPERIMENT_SORT_KEY,
+            "kind": EXPERIMENT_KIND,
+            "created_at": experiment.started_at or datetime.now(UTC).isoformat(),
+            "body": stored.to_json(),
+            "revision": stored.revision,
+        }
+        condition = (
+            Attr("template_id").not_exists()
+            if expected_revision is None
+            else Attr("revision").eq(expected_revision)
+        )
+        try:
+            self._table.put_item(Item=item, ConditionExpression=condition)
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                raise RecordExistsError(
+                    f"experiment of {experiment.template_id} changed since it was read "
+                    f"(expected revision {expected_revision}). Fix: run the command again."
+                ) from None
+            raise
+        return stored
+
+    def delete_experiment(self, template_id: str, *, expected_revision: int) -> None:
+        """Remove a template's experiment if it is still at ``expected_revision``."""
+        try:
+            self._table.delete_item(
+                Key={"template_id": template_id, "version": EXPERIMENT_SORT_KEY},
+                ConditionExpression=Attr("revision").eq(expected_revision),
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                raise RecordExistsError(
+                    f"experiment of {template_id} changed since it was read. Fix: run the command again."
+                ) from None
+            raise
+
+    def _versions(self, template_id: str) -> list[PromptTemplate]:
+        """The template's versions as records, from the index alone (no body reads)."""
+        items = _query_all(self._table, KeyConditionExpression=Key("template_id").eq(template_id))
+        return [
+            PromptTemplate(
+                template_id=template_id, version=i["version"], system_prompt="", user_template="",
+                parameters=_NO_PARAMETERS, intents=(),
+            )
+            for i in items
+            if i.get("kind", PROMPT_KIND) == PROMPT_KIND
+        ]
 
     def _load(self, item: dict[str, Any]) -> PromptTemplate:
         ref = (item["template_id"], item["version"])
@@ -318,9 +436,11 @@ class DynamoS3PromptStore:
     def get(self, template_id: str, version: str | None = None) -> PromptTemplate:
         if version is not None and (template_id, version) in self._cache:
             return self._cache[(template_id, version)]
-        items = list(
-            _query_all(self._table, KeyConditionExpression=Key("template_id").eq(template_id))
-        )
+        items = [
+            i
+            for i in _query_all(self._table, KeyConditionExpression=Key("template_id").eq(template_id))
+            if i.get("kind", PROMPT_KIND) == PROMPT_KIND
+        ]
         if version is not None:
             items = [i for i in items if i["version"] == version]
         if not items:

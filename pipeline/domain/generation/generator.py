@@ -81,9 +81,15 @@ class ResponseGenerator:
                 t.template_id == latest.template_id and t.version == wildcard for t in templates
             ):
                 version = wildcard
-        return (
-            latest if version is None else select_template(intent, templates, mode, version=version)
-        )
+        if version is None:
+            return latest
+        try:
+            return select_template(intent, templates, mode, version=version)
+        except TemplateNotFoundError:
+            # A version published after this container listed the templates (an experiment
+            # now pins it): list them again, once.
+            self._templates = None
+            return select_template(intent, self.templates(), mode, version=version)
 
     def generate(
         self,
