@@ -158,6 +158,9 @@ NOT_SECRETS = [
     "Pass `--manage-master-user-password` so RDS creates and rotates the password for you.",
     "Use `<your-password>` in the example and never commit the real one.",
     "The example access key `AKIAIOSFODNN7EXAMPLE` is safe to paste in docs.",
+    # settings in backticks near a word that merely starts like "pass"
+    "La requête passe par une passerelle NAT ; ajoutez `statement_timeout=30s` au DSN.",
+    "Bypass the cache with `read_preference=primary` while you debug.",
 ]
 
 
@@ -190,7 +193,8 @@ def test_reserved_documentation_numbers_pass_in_answers_but_real_ones_are_redact
 @pytest.mark.parametrize(
     ("value", "generated"),
     [("Tq7#mLx29vKp", True), ("Zr8uQpL2mXw9TnB4", True), ("MyAppDbTable2024", False),
-     ("NewStrongPassw0rd!", False), ("prod/db/master", False), ("abcdefghijkl", False), ("sg-0abc123DEF456", False)],
+     ("NewStrongPassw0rd!", False), ("prod/db/master", False), ("abcdefghijkl", False), ("sg-0abc123DEF456", False),
+     ("connect_timeout=5", False), ("max_pool_size=25", False)],
 )
 def test_generated_values_are_told_from_names_and_examples(value: str, generated: bool) -> None:
     assert output_policies._generated(value, 10) is generated
@@ -199,9 +203,32 @@ def test_generated_values_are_told_from_names_and_examples(value: str, generated
 # --- the fast path and the pure-Python path give the same verdict on whole answers -------
 
 
+NOT_PII_IN_ANSWERS = [
+    "Send the report to a role mailbox such as `platform-alerts@northwind-logistics.io`, not a person.",
+    "aws sesv2 send-email --from-email-address billing@shop.northwind.io --destination ToAddresses=bounce@simulator.amazonses.com",
+    "Subscribe `ops-oncall@yourdomain.com` to the SNS topic.",
+    'psql "postgresql://app_user:REPLACE_ME@orders.cluster-abc123.eu-west-1.rds.amazonaws.com:5432/orders"',
+]
+PERSONAL_EMAILS = [
+    "The alarm currently notifies priya.raman1987@gmail.com directly.",
+    "Bounces went to the private inbox of Jonas (jonas.keller@gmx.de).",
+]
+
+
+@pytest.mark.parametrize("sentence", NOT_PII_IN_ANSWERS)
+def test_role_mailboxes_example_domains_and_url_userinfo_are_not_pii(sentence: str) -> None:
+    assert scan_output(answer_with(sentence, "prose")).action is GuardrailAction.ALLOW, sentence
+
+
+@pytest.mark.parametrize("sentence", PERSONAL_EMAILS)
+def test_a_person_email_address_is_still_redacted(sentence: str) -> None:
+    assert scan_output(answer_with(sentence, "prose")).action is GuardrailAction.REDACT, sentence
+
+
 PII = [
     "The failing row is for Tomás Ruiz, date of birth 02/11/1979.",
     "Her passport no. K9031772 is in the object key.",
+    "The intake sheet lists his passport number (K9031772, valid until 2030) next to the name.",
     "The failing item belongs to Ana Souza, Rua das Flores 120, 01310-100 São Paulo.",
     "Call the owner on +1 415 867 2231.",
 ]
@@ -240,7 +267,7 @@ def test_every_clause_rule_compiles() -> None:
         assert rule.head.pattern and rule.unit in ("clause", "sentence")
 
 
-@pytest.mark.parametrize("sentence", PII[:2])
+@pytest.mark.parametrize("sentence", PII[:3])
 def test_birth_dates_and_identity_numbers_are_redacted(sentence: str) -> None:
     verdict = scan_output(answer_with(sentence, "item"))
     assert verdict.action is GuardrailAction.REDACT
