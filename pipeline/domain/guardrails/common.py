@@ -87,6 +87,17 @@ _PLACEHOLDER_PHRASE = re.compile(
 )
 
 
+# A placeholder inside a prefixed value ("sk_test_YOUR_KEY_HERE", "xoxb-your-bot-token-here").
+_EMBEDDED_PLACEHOLDER = re.compile(
+    r"(?:^|[_\-.])your[_\-]|[_\-]here$|replace[_\-]?me|changeme|placeholder|redacted", re.IGNORECASE
+)
+
+
+def has_placeholder_words(value: str) -> bool:
+    """True when a vendor-prefixed value spells a placeholder after its prefix."""
+    return _EMBEDDED_PLACEHOLDER.search(value.strip().strip("\"'`")) is not None
+
+
 def is_placeholder(value: str) -> bool:
     """True when a credential-looking value is a placeholder, reference or mask."""
     stripped = value.strip().strip("\"'`")
@@ -101,6 +112,6 @@ def is_placeholder(value: str) -> bool:
         return True
     if _CALL.fullmatch(stripped) and "." in stripped.split("(", 1)[0]:
         return True
-    if _PLACEHOLDER_PHRASE.fullmatch(lowered):
+    if _PLACEHOLDER_PHRASE.fullmatch(lowered) or has_placeholder_words(stripped):
         return True
     return "example" in lowered or "placeholder" in lowered or "redacted" in lowered
