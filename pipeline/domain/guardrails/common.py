@@ -79,6 +79,8 @@ _DOTTED_IDENTIFIER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(.*\))?|[A-
 # A function or method call cut at its first argument ("sm.get_secret_value(SecretId="):
 # code that fetches the value, not the value.
 _CALL = re.compile(r"[A-Za-z_][\w.]*\(.*")
+# A lookup cut at its quoted key (``password = secret["password"]`` captured as ``secret[``).
+_CUT_SUBSCRIPT = re.compile(r"[A-Za-z_][\w.]*\[")
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
 _PLACEHOLDER_PHRASE = re.compile(
     r"(?:your|my|the|some|new|old|strong|secure|example|sample|real|actual)[_\- ]?"
@@ -111,6 +113,8 @@ def is_placeholder(value: str) -> bool:
     ):
         return True
     if _CALL.fullmatch(stripped) and "." in stripped.split("(", 1)[0]:
+        return True
+    if _CUT_SUBSCRIPT.fullmatch(stripped):
         return True
     if _PLACEHOLDER_PHRASE.fullmatch(lowered) or has_placeholder_words(stripped):
         return True
