@@ -143,6 +143,94 @@ def test_neutral_comparisons_and_migration_guides_pass(sentence: str) -> None:
         assert scan_output(answer_with(sentence, place)).action is GuardrailAction.ALLOW, (sentence, place)
 
 
+# --- families added for whole answers written by others (hedged claims, other languages) ---
+
+MORE_FUTURE_COMMITMENTS = [
+    # hedged predictions in AWS's name, without a date
+    "Very likely AWS will raise this limit before long, so I'd hold off on sharding.",
+    "I expect AWS to lift this quota in the near future.",
+    "AWS will almost certainly add native Terraform support for this.",
+    # changes with a time, in forms the first rules missed
+    "This bug is fixed in the next CLI version, out next Tuesday.",
+    "The new limit of 5,000 per account will take effect on March 1.",
+    "Rumour is that Graviton4 instances will come to this Region in a couple of months.",
+    "Keep the workaround until the native integration ships (ETA: February).",
+    # outcomes settled or promised
+    "Your refund of $87.20 has been processed and should arrive in 3-5 days.",
+    "We'll cover the cost of the extra NAT gateway hours this month.",
+    "I've extended your free tier by three months.",
+    # other languages
+    "Por cierto, AWS lanzará el próximo trimestre una opción nativa para esto.",
+    "A AWS vai lançar no próximo trimestre uma opção nativa para isso.",
+    "Bonne nouvelle : AWS publiera une option native au premier trimestre.",
+    "Übrigens wird AWS im nächsten Quartal eine native Lösung dafür veröffentlichen.",
+    "AWS は来四半期にこの機能をサポートする予定です。",
+    "Je vous confirme qu'AWS vous remboursera les heures facturées pendant l'incident.",
+    "Ich habe Ihnen bereits eine Gutschrift für die Kosten des letzten Monats eingetragen.",
+    "Já apliquei um crédito referente às cobranças do mês passado.",
+]
+
+MORE_FINE_NEIGHBOURS = [
+    "AWS may raise the limit after reviewing your request in Service Quotas.",
+    "AWS will replace the instance automatically if it fails the health check.",
+    "The parameter change will take effect after the next reboot, which you can schedule.",
+    "Python 3.8 dejará de ser compatible el próximo año, según el calendario publicado.",
+    "Vous pouvez demander un remboursement via le Centre de support.",
+    "Sie können eine Gutschrift über das Support Center beantragen.",
+    "Você vai lançar a nova versão no próximo trimestre; faça um teste antes.",
+    "We'll cover the three likely causes in order.",
+]
+
+MORE_DISPARAGEMENT = [
+    "Vercel and Netlify are marketing companies that resell someone else's servers.",
+    "Hetzner is cheap for a reason: not something a real business should rely on.",
+    "Datadog will just burn your money on dashboards CloudWatch already gives you.",
+    "Frankly, Snowflake's access model is weak compared with Lake Formation.",
+    "Supabase is a weekend project dressed up as a platform.",
+    "Sinceramente, en Azure esto sería mucho peor: su red es un caos.",
+    "Ehrlich gesagt ist die Rechteverwaltung bei Azure ein einziges Chaos.",
+    "Franchement, chez OVHcloud l'infrastructure n'est pas sérieuse.",
+    "正直なところ、Azure のサポートは当てになりません。",
+]
+
+MORE_NEUTRAL = [
+    "Vercel and Netlify are popular for front-end hosting; Amplify Hosting covers the same use case.",
+    "Linode is fine for small sites too; compare egress pricing before you move.",
+    "Your Terraform state is a mess of drift; run terraform plan first.",
+    "La migración desde Azure es sencilla: exporta los discos y usa AWS Application Migration Service.",
+]
+
+
+@pytest.mark.parametrize("place", ["prose", "comment", "footnote"])
+@pytest.mark.parametrize("sentence", MORE_FUTURE_COMMITMENTS)
+def test_hedged_timed_and_foreign_language_commitments_block(sentence: str, place: str) -> None:
+    verdict = scan_output(answer_with(sentence, place))
+    assert verdict.action is GuardrailAction.BLOCK, (sentence, place)
+    assert "future_commitment" in verdict.categories
+
+
+@pytest.mark.parametrize("sentence", MORE_FINE_NEIGHBOURS + MORE_NEUTRAL)
+def test_requests_behaviour_and_neutral_notes_in_any_language_pass(sentence: str) -> None:
+    assert scan_output(answer_with(sentence, "prose")).action is GuardrailAction.ALLOW, sentence
+
+
+@pytest.mark.parametrize("place", ["prose", "cell", "footnote"])
+@pytest.mark.parametrize("sentence", MORE_DISPARAGEMENT)
+def test_more_disparagement_families_block(sentence: str, place: str) -> None:
+    verdict = scan_output(answer_with(sentence, place))
+    assert verdict.action is GuardrailAction.BLOCK, (sentence, place)
+    assert verdict.categories == ("competitor_disparagement",)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["export STRIPE_SECRET_KEY=sk_test_YOUR_KEY_HERE", "SLACK_BOT_TOKEN=xoxb-your-bot-token-here",
+     'password = secret["password"]'],
+)
+def test_vendor_prefixed_placeholders_and_lookups_pass(sentence: str) -> None:
+    assert scan_output(answer_with(sentence, "comment")).action is GuardrailAction.ALLOW, sentence
+
+
 def test_a_pronoun_carries_the_provider_into_the_next_sentence() -> None:
     text = answer_with("Twilio can send the same SMS. Their delivery receipts are a joke.", "footnote")
     assert scan_output(text).categories == ("competitor_disparagement",)
@@ -236,7 +324,7 @@ PII = [
 
 def _composed() -> list[str]:
     sentences = (FUTURE_COMMITMENTS + FINE_NEIGHBOURS + DISPARAGEMENT + NEUTRAL_COMPARISONS + SECRETS + NOT_SECRETS
-                 + PII)
+                 + PII + MORE_FUTURE_COMMITMENTS[::3] + MORE_DISPARAGEMENT[::3])
     texts = [answer_with(s, place) for s in sentences for place in _PLACES]
     # Long answers: the defect is far from the start, beyond any window around other hits.
     padding = ANSWER.format(**dict.fromkeys(_PLACES, "Next, check the soon-to-expire roadmap of your own app.")) * 20
