@@ -11,6 +11,8 @@ contain to be a finding. Its ``params``:
 * ``also``: patterns that must all occur in the same unit (a future time, a pejorative, an
   account object);
 * ``none``: a pattern that cancels the unit (deflections, hedges, deprecations, questions);
+* ``sentence_none``: a pattern that cancels every unit of its sentence ("…going away next
+  month, as announced in the blog post": the clause after the comma vouches for the first);
 
 A pattern is a string or a list of alternatives (one meaning per line in the catalogue).
 * ``subject_not``: a pattern that must not occur between the start of the head's phrase (the
@@ -88,6 +90,8 @@ class ClauseRule:
         self.head = _pattern(params["head"])
         self.also = tuple(_pattern(p) for p in params.get("also", ()))
         self.none = (_pattern(params["none"]),) if params.get("none") else ()
+        sentence_none = params.get("sentence_none")
+        self.sentence_none = _pattern(sentence_none) if sentence_none else None
         subject_not = params.get("subject_not")
         self.subject_not = _pattern(subject_not) if subject_not else None
         carry = params.get("carry")
@@ -134,6 +138,8 @@ def clause(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit
     lowered = lowered_view(text)
     for lo, hi in clauses.anchored_sentences(text, lowered, rule.anchor):
         sentence = text[lo:hi]
+        if rule.sentence_none is not None and rule.sentence_none.search(sentence):
+            continue
         parts = clauses.clauses(sentence) if rule.unit == "clause" else [(0, len(sentence))]
         head_without_rest = False
         for start, end in parts:

@@ -171,6 +171,8 @@ MORE_FUTURE_COMMITMENTS = [
 ]
 
 MORE_FINE_NEIGHBOURS = [
+    "The old console experience is going away next month, as announced in the blog post.",
+    "Amazon Linux 2 reaches end of support on 2026-06-30, as announced.",
     "AWS may raise the limit after reviewing your request in Service Quotas.",
     "AWS will replace the instance automatically if it fails the health check.",
     "The parameter change will take effect after the next reboot, which you can schedule.",
