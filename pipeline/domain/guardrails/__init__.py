@@ -64,6 +64,7 @@ SPECS: tuple[RuleSpec, ...] = tuple(load_catalogue())
 MESSAGES: dict[str, str] = load_messages()
 RULES: tuple[Rule, ...] = tuple(spec.rule for spec in SPECS)
 _RULE_BY_ID: dict[str, Rule] = {rule.rule_id: rule for rule in RULES}
+_RULE_SPEC_BY_ID: dict[str, RuleSpec] = {spec.rule_id: spec for spec in SPECS}
 assert {r.category for r in RULES} == set(INPUT_CATEGORIES) | set(OUTPUT_CATEGORIES)
 
 DETECTORS = {
@@ -188,8 +189,10 @@ class Scanner:
 
     def scan_output(self, text: str, gated: bool = True) -> GuardrailVerdict:
         view, lowered, candidates, hits = self._prepare(text, gated)
-        # In an answer, reserved telephone numbers are documentation examples (GUIDE §4).
-        hits = [h for h in hits if not _output_policies.documentation_example(h[0], view.text[h[1] : h[2]])]
+        # In an answer, reserved telephone numbers, role mailboxes and example domains are
+        # documentation examples, not personal data (GUIDE §3.2, §4).
+        exceptions = _RULE_SPEC_BY_ID["sensitive_data.pii"]
+        hits = [h for h in hits if not _output_policies.documentation_example(exceptions, h[0], view.text, h[1], h[2])]
         findings = to_findings(hits, view, _RULE_BY_ID, output=True)
         policy = self.engine.run(self.stage["output"], view.text, lowered, candidates)
         findings.extend(to_findings(policy, view, _RULE_BY_ID))

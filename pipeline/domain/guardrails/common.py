@@ -79,12 +79,25 @@ _DOTTED_IDENTIFIER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(.*\))?|[A-
 # A function or method call cut at its first argument ("sm.get_secret_value(SecretId="):
 # code that fetches the value, not the value.
 _CALL = re.compile(r"[A-Za-z_][\w.]*\(.*")
+# A lookup cut at its quoted key (``password = secret["password"]`` captured as ``secret[``).
+_CUT_SUBSCRIPT = re.compile(r"[A-Za-z_][\w.]*\[")
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
 _PLACEHOLDER_PHRASE = re.compile(
     r"(?:your|my|the|some|new|old|strong|secure|example|sample|real|actual)[_\- ]?"
     r"(?:db[_\- ]?|admin[_\- ]?|api[_\- ]?|secret[_\- ]?|access[_\- ]?|app[_\- ]?|user[_\- ]?)?"
     r"(?:password|passwd|pass|pwd|secret|token|key|api[_\- ]?key|value|creds|credentials)(?:[_\- ]?here)?"
 )
+
+
+# A placeholder inside a prefixed value ("sk_test_YOUR_KEY_HERE", "xoxb-your-bot-token-here").
+_EMBEDDED_PLACEHOLDER = re.compile(
+    r"(?:^|[_\-.])your[_\-]|[_\-]here$|replace[_\-]?me|changeme|placeholder|redacted", re.IGNORECASE
+)
+
+
+def has_placeholder_words(value: str) -> bool:
+    """True when a vendor-prefixed value spells a placeholder after its prefix."""
+    return _EMBEDDED_PLACEHOLDER.search(value.strip().strip("\"'`")) is not None
 
 
 def is_placeholder(value: str) -> bool:
@@ -101,6 +114,8 @@ def is_placeholder(value: str) -> bool:
         return True
     if _CALL.fullmatch(stripped) and "." in stripped.split("(", 1)[0]:
         return True
-    if _PLACEHOLDER_PHRASE.fullmatch(lowered):
+    if _CUT_SUBSCRIPT.fullmatch(stripped):
+        return True
+    if _PLACEHOLDER_PHRASE.fullmatch(lowered) or has_placeholder_words(stripped):
         return True
     return "example" in lowered or "placeholder" in lowered or "redacted" in lowered

@@ -11,6 +11,8 @@ contain to be a finding. Its ``params``:
 * ``also``: patterns that must all occur in the same unit (a future time, a pejorative, an
   account object);
 * ``none``: a pattern that cancels the unit (deflections, hedges, deprecations, questions);
+* ``sentence_none``: a pattern that cancels every unit of its sentence ("…going away next
+  month, as announced in the blog post": the clause after the comma vouches for the first);
 
 A pattern is a string or a list of alternatives (one meaning per line in the catalogue).
 * ``subject_not``: a pattern that must not occur between the start of the head's phrase (the
@@ -88,6 +90,8 @@ class ClauseRule:
         self.head = _pattern(params["head"])
         self.also = tuple(_pattern(p) for p in params.get("also", ()))
         self.none = (_pattern(params["none"]),) if params.get("none") else ()
+        sentence_none = params.get("sentence_none")
+        self.sentence_none = _pattern(sentence_none) if sentence_none else None
         subject_not = params.get("subject_not")
         self.subject_not = _pattern(subject_not) if subject_not else None
         carry = params.get("carry")
@@ -134,6 +138,8 @@ def clause(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit
     lowered = lowered_view(text)
     for lo, hi in clauses.anchored_sentences(text, lowered, rule.anchor):
         sentence = text[lo:hi]
+        if rule.sentence_none is not None and rule.sentence_none.search(sentence):
+            continue
         parts = clauses.clauses(sentence) if rule.unit == "clause" else [(0, len(sentence))]
         head_without_rest = False
         for start, end in parts:
@@ -180,10 +186,15 @@ _WORDS_AND_NUMBERS = re.compile(r"[A-Z][a-z]+|\d+|_")
 _SELF_DESCRIBING = re.compile(r"pa[s$5]{1,2}w|p@ss|secret|changeme|example|sample|dummy", re.IGNORECASE)
 
 
+# ``connect_timeout=5``, ``sslmode=require``: a setting written as name=value, not a value.
+_SETTING = re.compile(r"[a-z]+(?:_[a-z]+)*=[^=]+")
+
+
 def _generated(value: str, min_length: int) -> bool:
-    """``random_looking``, not self-describing, and not only capitalised words and numbers
-    (``MyAppDbTable2024``)."""
+    """``random_looking``, not self-describing, not a ``name=value`` setting, and not only
+    capitalised words and numbers (``MyAppDbTable2024``)."""
     return (random_looking(value, min_length) and _SELF_DESCRIBING.search(value) is None
+            and _SETTING.fullmatch(value) is None
             and len(_WORDS_AND_NUMBERS.sub("", value)) > 2)
 
 
@@ -220,9 +231,41 @@ def credential_value(spec: RuleSpec, text: str, windows: Sequence[Window]) -> It
 _DOCUMENTATION_PHONE = re.compile(r"555[\s.\-]?01\d\d(?!\d)")
 
 
-def documentation_example(rule_id: str, span: str) -> bool:
-    """A PII hit that is a documentation example (a reserved telephone number)."""
-    return rule_id.startswith("pii.phone") and _DOCUMENTATION_PHONE.search(span) is not None
+_LOCAL_PART_WORDS = re.compile(r"[.\-_+]")
+_PLACEHOLDER_LOCAL = re.compile(r"replace[_-]?me|changeme|your[_-]?\w*|<[^>]*>|x{3,}|\*{3,}|\{\{?[^}]*\}\}?|\$\{[^}]*\}")
+
+
+def documentation_example(spec: RuleSpec, rule_id: str, text: str, start: int, end: int) -> bool:
+    """A PII hit of an answer that is not personal data: a reserved telephone number, a role
+    mailbox or an address on a documentation domain, a URL's ``user:password@host``.
+
+    ``spec`` is the derived ``sensitive_data.pii`` rule; its ``params`` hold the lexicons.
+    """
+    span = text[start:end]
+    if rule_id.startswith("pii.phone"):
+        return _DOCUMENTATION_PHONE.search(span) is not None
+    if rule_id != "pii.email" or "@" not in span:
+        return False
+    if start > 0 and text[start - 1] in ":/":
+        return True  # the userinfo of a URL: scheme://user:secret@host
+    local, domain = span.lower().rsplit("@", 1)
+    if _PLACEHOLDER_LOCAL.fullmatch(local):
+        return True
+    domains = spec.params.get("documentation_domains", ())
+    if any(domain == d or domain.endswith("." + d) for d in domains):
+        return True
+    words = [w for w in _LOCAL_PART_WORDS.split(local) if w]
+    return bool(words) and all(w in _role_words(spec) for w in words)
+
+
+def _role_words(spec: RuleSpec) -> frozenset[str]:
+    words = _ROLE_WORDS.get(id(spec))
+    if words is None or words[0] is not spec:
+        words = _ROLE_WORDS[id(spec)] = (spec, frozenset(spec.params.get("role_words", ())))
+    return words[1]
+
+
+_ROLE_WORDS: dict[int, tuple[RuleSpec, frozenset[str]]] = {}
 
 
 DETECTORS = {

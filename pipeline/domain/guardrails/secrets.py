@@ -18,6 +18,7 @@ from pipeline.domain.guardrails.common import (
     HEX,
     UUID,
     entropy,
+    has_placeholder_words,
     is_placeholder,
     key_name,
     value_of,
@@ -343,7 +344,7 @@ def vendor_token(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
         token = match.group()
         if token.startswith("sk-") and not any(ch.isdigit() for ch in token):
             continue
-        if "EXAMPLE" in token.upper() or "XXXXXXXX" in token.upper():
+        if "EXAMPLE" in token.upper() or "XXXXXXXX" in token.upper() or has_placeholder_words(token):
             continue
         yield spec.rule_id, match.start(), match.end()
 

@@ -57,8 +57,12 @@ def test_every_positive_example_opens_its_rule_gate(rule) -> None:  # noqa: ANN0
 
 
 def test_most_rules_get_a_gate() -> None:
-    gated = [r for r in _RULES if r.gate]
-    assert len(gated) >= 0.8 * len(_RULES)
+    # Gates are derived from patterns; clause rules have none (their params describe a
+    # sentence) and are filtered by their anchor alone, so they are not counted here.
+    with_patterns = [r for r in _RULES if r.spec.patterns]
+    gated = [r for r in with_patterns if r.gate]
+    assert len(gated) >= 0.8 * len(with_patterns)
+    assert all(r.spec.detector == "clause" for r in _RULES if not r.spec.patterns and r.spec.detector != "derived")
 
 
 _PATTERNS = [

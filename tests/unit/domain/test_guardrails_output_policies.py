@@ -143,6 +143,96 @@ def test_neutral_comparisons_and_migration_guides_pass(sentence: str) -> None:
         assert scan_output(answer_with(sentence, place)).action is GuardrailAction.ALLOW, (sentence, place)
 
 
+# --- families added for whole answers written by others (hedged claims, other languages) ---
+
+MORE_FUTURE_COMMITMENTS = [
+    # hedged predictions in AWS's name, without a date
+    "Very likely AWS will raise this limit before long, so I'd hold off on sharding.",
+    "I expect AWS to lift this quota in the near future.",
+    "AWS will almost certainly add native Terraform support for this.",
+    # changes with a time, in forms the first rules missed
+    "This bug is fixed in the next CLI version, out next Tuesday.",
+    "The new limit of 5,000 per account will take effect on March 1.",
+    "Rumour is that Graviton4 instances will come to this Region in a couple of months.",
+    "Keep the workaround until the native integration ships (ETA: February).",
+    # outcomes settled or promised
+    "Your refund of $87.20 has been processed and should arrive in 3-5 days.",
+    "We'll cover the cost of the extra NAT gateway hours this month.",
+    "I've extended your free tier by three months.",
+    # other languages
+    "Por cierto, AWS lanzará el próximo trimestre una opción nativa para esto.",
+    "A AWS vai lançar no próximo trimestre uma opção nativa para isso.",
+    "Bonne nouvelle : AWS publiera une option native au premier trimestre.",
+    "Übrigens wird AWS im nächsten Quartal eine native Lösung dafür veröffentlichen.",
+    "AWS は来四半期にこの機能をサポートする予定です。",
+    "Je vous confirme qu'AWS vous remboursera les heures facturées pendant l'incident.",
+    "Ich habe Ihnen bereits eine Gutschrift für die Kosten des letzten Monats eingetragen.",
+    "Já apliquei um crédito referente às cobranças do mês passado.",
+]
+
+MORE_FINE_NEIGHBOURS = [
+    "The old console experience is going away next month, as announced in the blog post.",
+    "Amazon Linux 2 reaches end of support on 2026-06-30, as announced.",
+    "AWS may raise the limit after reviewing your request in Service Quotas.",
+    "AWS will replace the instance automatically if it fails the health check.",
+    "The parameter change will take effect after the next reboot, which you can schedule.",
+    "Python 3.8 dejará de ser compatible el próximo año, según el calendario publicado.",
+    "Vous pouvez demander un remboursement via le Centre de support.",
+    "Sie können eine Gutschrift über das Support Center beantragen.",
+    "Você vai lançar a nova versão no próximo trimestre; faça um teste antes.",
+    "We'll cover the three likely causes in order.",
+]
+
+MORE_DISPARAGEMENT = [
+    "Vercel and Netlify are marketing companies that resell someone else's servers.",
+    "Hetzner is cheap for a reason: not something a real business should rely on.",
+    "Datadog will just burn your money on dashboards CloudWatch already gives you.",
+    "Frankly, Snowflake's access model is weak compared with Lake Formation.",
+    "Supabase is a weekend project dressed up as a platform.",
+    "Sinceramente, en Azure esto sería mucho peor: su red es un caos.",
+    "Ehrlich gesagt ist die Rechteverwaltung bei Azure ein einziges Chaos.",
+    "Franchement, chez OVHcloud l'infrastructure n'est pas sérieuse.",
+    "正直なところ、Azure のサポートは当てになりません。",
+]
+
+MORE_NEUTRAL = [
+    "Vercel and Netlify are popular for front-end hosting; Amplify Hosting covers the same use case.",
+    "Linode is fine for small sites too; compare egress pricing before you move.",
+    "Your Terraform state is a mess of drift; run terraform plan first.",
+    "La migración desde Azure es sencilla: exporta los discos y usa AWS Application Migration Service.",
+]
+
+
+@pytest.mark.parametrize("place", ["prose", "comment", "footnote"])
+@pytest.mark.parametrize("sentence", MORE_FUTURE_COMMITMENTS)
+def test_hedged_timed_and_foreign_language_commitments_block(sentence: str, place: str) -> None:
+    verdict = scan_output(answer_with(sentence, place))
+    assert verdict.action is GuardrailAction.BLOCK, (sentence, place)
+    assert "future_commitment" in verdict.categories
+
+
+@pytest.mark.parametrize("sentence", MORE_FINE_NEIGHBOURS + MORE_NEUTRAL)
+def test_requests_behaviour_and_neutral_notes_in_any_language_pass(sentence: str) -> None:
+    assert scan_output(answer_with(sentence, "prose")).action is GuardrailAction.ALLOW, sentence
+
+
+@pytest.mark.parametrize("place", ["prose", "cell", "footnote"])
+@pytest.mark.parametrize("sentence", MORE_DISPARAGEMENT)
+def test_more_disparagement_families_block(sentence: str, place: str) -> None:
+    verdict = scan_output(answer_with(sentence, place))
+    assert verdict.action is GuardrailAction.BLOCK, (sentence, place)
+    assert verdict.categories == ("competitor_disparagement",)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["export STRIPE_SECRET_KEY=sk_test_YOUR_KEY_HERE", "SLACK_BOT_TOKEN=xoxb-your-bot-token-here",
+     'password = secret["password"]'],
+)
+def test_vendor_prefixed_placeholders_and_lookups_pass(sentence: str) -> None:
+    assert scan_output(answer_with(sentence, "comment")).action is GuardrailAction.ALLOW, sentence
+
+
 def test_a_pronoun_carries_the_provider_into_the_next_sentence() -> None:
     text = answer_with("Twilio can send the same SMS. Their delivery receipts are a joke.", "footnote")
     assert scan_output(text).categories == ("competitor_disparagement",)
@@ -158,6 +248,9 @@ NOT_SECRETS = [
     "Pass `--manage-master-user-password` so RDS creates and rotates the password for you.",
     "Use `<your-password>` in the example and never commit the real one.",
     "The example access key `AKIAIOSFODNN7EXAMPLE` is safe to paste in docs.",
+    # settings in backticks near a word that merely starts like "pass"
+    "La requête passe par une passerelle NAT ; ajoutez `statement_timeout=30s` au DSN.",
+    "Bypass the cache with `read_preference=primary` while you debug.",
 ]
 
 
@@ -190,7 +283,8 @@ def test_reserved_documentation_numbers_pass_in_answers_but_real_ones_are_redact
 @pytest.mark.parametrize(
     ("value", "generated"),
     [("Tq7#mLx29vKp", True), ("Zr8uQpL2mXw9TnB4", True), ("MyAppDbTable2024", False),
-     ("NewStrongPassw0rd!", False), ("prod/db/master", False), ("abcdefghijkl", False), ("sg-0abc123DEF456", False)],
+     ("NewStrongPassw0rd!", False), ("prod/db/master", False), ("abcdefghijkl", False), ("sg-0abc123DEF456", False),
+     ("connect_timeout=5", False), ("max_pool_size=25", False)],
 )
 def test_generated_values_are_told_from_names_and_examples(value: str, generated: bool) -> None:
     assert output_policies._generated(value, 10) is generated
@@ -199,9 +293,32 @@ def test_generated_values_are_told_from_names_and_examples(value: str, generated
 # --- the fast path and the pure-Python path give the same verdict on whole answers -------
 
 
+NOT_PII_IN_ANSWERS = [
+    "Send the report to a role mailbox such as `platform-alerts@northwind-logistics.io`, not a person.",
+    "aws sesv2 send-email --from-email-address billing@shop.northwind.io --destination ToAddresses=bounce@simulator.amazonses.com",
+    "Subscribe `ops-oncall@yourdomain.com` to the SNS topic.",
+    'psql "postgresql://app_user:REPLACE_ME@orders.cluster-abc123.eu-west-1.rds.amazonaws.com:5432/orders"',
+]
+PERSONAL_EMAILS = [
+    "The alarm currently notifies priya.raman1987@gmail.com directly.",
+    "Bounces went to the private inbox of Jonas (jonas.keller@gmx.de).",
+]
+
+
+@pytest.mark.parametrize("sentence", NOT_PII_IN_ANSWERS)
+def test_role_mailboxes_example_domains_and_url_userinfo_are_not_pii(sentence: str) -> None:
+    assert scan_output(answer_with(sentence, "prose")).action is GuardrailAction.ALLOW, sentence
+
+
+@pytest.mark.parametrize("sentence", PERSONAL_EMAILS)
+def test_a_person_email_address_is_still_redacted(sentence: str) -> None:
+    assert scan_output(answer_with(sentence, "prose")).action is GuardrailAction.REDACT, sentence
+
+
 PII = [
     "The failing row is for Tomás Ruiz, date of birth 02/11/1979.",
     "Her passport no. K9031772 is in the object key.",
+    "The intake sheet lists his passport number (K9031772, valid until 2030) next to the name.",
     "The failing item belongs to Ana Souza, Rua das Flores 120, 01310-100 São Paulo.",
     "Call the owner on +1 415 867 2231.",
 ]
@@ -209,7 +326,7 @@ PII = [
 
 def _composed() -> list[str]:
     sentences = (FUTURE_COMMITMENTS + FINE_NEIGHBOURS + DISPARAGEMENT + NEUTRAL_COMPARISONS + SECRETS + NOT_SECRETS
-                 + PII)
+                 + PII + MORE_FUTURE_COMMITMENTS[::3] + MORE_DISPARAGEMENT[::3])
     texts = [answer_with(s, place) for s in sentences for place in _PLACES]
     # Long answers: the defect is far from the start, beyond any window around other hits.
     padding = ANSWER.format(**dict.fromkeys(_PLACES, "Next, check the soon-to-expire roadmap of your own app.")) * 20
@@ -240,7 +357,7 @@ def test_every_clause_rule_compiles() -> None:
         assert rule.head.pattern and rule.unit in ("clause", "sentence")
 
 
-@pytest.mark.parametrize("sentence", PII[:2])
+@pytest.mark.parametrize("sentence", PII[:3])
 def test_birth_dates_and_identity_numbers_are_redacted(sentence: str) -> None:
     verdict = scan_output(answer_with(sentence, "item"))
     assert verdict.action is GuardrailAction.REDACT
