@@ -42,7 +42,6 @@ import io
 import json
 import os
 import re
-import threading
 import time
 import traceback
 import uuid
@@ -50,6 +49,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pipeline.local import engine
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -70,7 +71,7 @@ LOCAL_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 
-_ENV_LOCK = threading.RLock()
+_ENV_LOCK = engine.FifoLock()  # one handler call at a time, in arrival order (see FifoLock)
 _PSEUDO = {
     "AWS::Region": REGION,
     "AWS::AccountId": ACCOUNT,
@@ -458,6 +459,7 @@ class LocalWorkflow:
             mock_aws(config={"stepfunctions": {"execute_state_machine": True},
                              "lambda": {"use_docker": False}})
         )
+        engine.install(self._stack, self._invoke)
         original = LambdaSimpleBackend.invoke
         runner = self
 
@@ -698,6 +700,8 @@ class LocalWorkflow:
         except Exception:  # noqa: BLE001 - moto internals moved: use the public API
             execution = None
         sfn = self.client("stepfunctions")
+        if execution is not None:  # woken by the interpreter thread when it ends
+            engine.finished_event(execution_arn).wait(max(0.0, timeout - (time.perf_counter() - start)))
         delay = 0.0005
         while True:
             if execution is not None:
@@ -710,6 +714,7 @@ class LocalWorkflow:
                 raise LocalWorkflowError(f"execution {execution_arn} still running after {timeout} s")
             time.sleep(delay)
             delay = min(delay * 1.5, 0.005)
+        engine.forget(execution_arn)
         if execution is not None:
             status = execution.exec_status
             assert status is not None  # the loop above only ends once the status is set
