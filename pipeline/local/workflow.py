@@ -40,11 +40,13 @@ import contextlib
 import importlib
 import io
 import json
+import logging
 import os
 import re
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,7 @@ LOCAL_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 
+failure_log = logging.getLogger("support_assistant.workflow")
 _ENV_LOCK = engine.FifoLock()  # one handler call at a time, in arrival order (see FifoLock)
 
 # ---------------------------------------------------------------------------
@@ -152,6 +155,9 @@ class LocalWorkflow:
         self.sm_logical, self.definition, self.sm_type = template.state_machine()
         self._by_name = {spec.logical_id: spec for spec in self.functions.values()}
         self._calls: list[HandlerCall] = []
+        #: Failed handler invocations by ``(handler, error name)``, injected ones included:
+        #: what AWS/Lambda's ``Errors`` metric counts (tests and the load report read it).
+        self.handler_errors: Counter[tuple[str, str]] = Counter()
         self._stack = contextlib.ExitStack()
         self._clients: dict[str, Any] = {}
         self.setup_seconds = 0.0
@@ -338,6 +344,7 @@ class LocalWorkflow:
         injected = self.faults.check(spec.short_name)
         if injected:
             self._calls.append(HandlerCall(spec.short_name, 0.0, injected))
+            self._record_failure(spec, injected)
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error_payload(injected, f"injected fault in {spec.short_name}")
 
@@ -355,9 +362,18 @@ class LocalWorkflow:
             elapsed = time.perf_counter() - start
         self._calls.append(HandlerCall(spec.short_name, elapsed, error))
         if error is not None:
+            self._record_failure(spec, error)
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error_payload(error, str(result), result)
         return json.dumps(result, default=str).encode("utf-8")
+
+    def _record_failure(self, spec: FunctionSpec, error: str) -> None:
+        """Count a failed invocation and log it the way the Lambda runtime would: the
+        function and the error name only (an exception's message may quote user text)."""
+        self.handler_errors[(spec.short_name, error)] += 1
+        failure_log.warning("handler failed", extra={"fields": {
+            "type": "handler_error", "function": spec.logical_id, "handler": spec.short_name,
+            "error_type": error}})
 
     def invoke_function(self, short_name: str, event: dict[str, Any]) -> Any:
         """Call a project Lambda (``feedback_api`` …) in-process, as API Gateway's proxy
