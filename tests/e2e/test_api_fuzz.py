@@ -25,7 +25,7 @@ from pipeline.local import server as server_module  # noqa: E402
 from pipeline.local.api_runtime import LocalApi  # noqa: E402
 from pipeline.local.workflow import LocalWorkflow  # noqa: E402
 
-pytestmark = pytest.mark.xdist_group("local_server")
+pytestmark = pytest.mark.xdist_group("api_fuzz")
 
 MAX_EXAMPLES = 40
 

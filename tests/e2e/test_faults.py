@@ -27,7 +27,7 @@ from pipeline.domain.models import ModelResponse
 from pipeline.local.api_runtime import LocalApi
 from pipeline.local.workflow import Faults, LocalWorkflow
 
-pytestmark = pytest.mark.xdist_group("local_server")
+pytestmark = pytest.mark.xdist_group("api_faults")
 
 QUERY = "How do I fix AccessDenied when reading objects from my S3 bucket?"
 
