@@ -93,6 +93,16 @@ def forget(execution_arn: str) -> None:
         _FINISHED.pop(execution_arn, None)
 
 
+_TASK = threading.local()  # the Environment of the task state this thread is evaluating
+
+
+def execution_running() -> bool:
+    """False when the execution whose task this thread runs has already ended (it timed out
+    at the state machine's TimeoutSeconds, or was stopped): its result would be discarded."""
+    env = getattr(_TASK, "env", None)
+    return env is None or bool(env.is_running())
+
+
 def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
     """Patch moto's execution worker and Lambda task invocation while ``stack`` is open."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -101,6 +111,7 @@ def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
     original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
     original_logic = ExecutionWorker._execution_logic
     original_invoke = lambda_eval_utils._invoke_lambda_function
+    original_integration = lambda_eval_utils.execute_lambda_function_integration
 
     def entrypoint(self: ExecutionWorker) -> Any:
         return parsed_program(self._evaluation_details.state_machine_details.definition)
@@ -127,10 +138,20 @@ def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
             response["FunctionError"] = headers["x-amz-function-error"]
         return response
 
+    def integration(env: Any, parameters: dict[str, Any], region: str, state_credentials: Any) -> None:
+        _TASK.env = env  # read by execution_running() in the invoke hook, same thread
+        try:
+            original_integration(env=env, parameters=parameters, region=region,
+                                 state_credentials=state_credentials)
+        finally:
+            _TASK.env = None
+
     # Replacing methods of moto's classes is the point here (its hooks for these steps).
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
     ExecutionWorker._execution_logic = execution_logic  # type: ignore[method-assign]
     lambda_eval_utils._invoke_lambda_function = invoke_lambda
+    lambda_eval_utils.execute_lambda_function_integration = integration
+    stack.callback(setattr, lambda_eval_utils, "execute_lambda_function_integration", original_integration)
     stack.callback(setattr, ExecutionWorker, "_get_evaluation_entrypoint", original_entrypoint)
     stack.callback(setattr, ExecutionWorker, "_execution_logic", original_logic)
     stack.callback(setattr, lambda_eval_utils, "_invoke_lambda_function", original_invoke)

@@ -95,6 +95,10 @@ _ENV_LOCK = engine.FifoLock()  # one handler call at a time, in arrival order (s
 # ---------------------------------------------------------------------------
 
 
+class ExecutionEndedError(RuntimeError):
+    """A task of an execution that has already ended was not run."""
+
+
 class _Context:
     """The bits of the Lambda context object handlers may read."""
 
@@ -352,6 +356,11 @@ class LocalWorkflow:
         with _ENV_LOCK, _patched_env(env), contextlib.redirect_stdout(self.handler_output):
             start = time.perf_counter()
             try:
+                if not engine.execution_running():
+                    # Its execution timed out while this call waited for the lock: running
+                    # the handler would only delay the live ones (overload would collapse
+                    # into timeouts), and the result would be discarded anyway.
+                    raise ExecutionEndedError("the execution ended before this task ran")
                 if self.service_overrides:
                     self._install_overrides()
                 module = importlib.import_module(spec.module)

@@ -69,3 +69,20 @@ def test_a_definition_is_parsed_once_and_every_component_has_its_heap_key() -> N
     assert len(components) > 5
     # assigned eagerly: the name-mangled attribute is set before any execution touched it
     assert all(c.__dict__.get("_EvalComponent__heap_key") for c in components)
+
+
+def test_a_task_of_an_ended_execution_is_known_to_the_invoke_hook() -> None:
+    class Env:
+        def __init__(self, running: bool) -> None:
+            self.running = running
+
+        def is_running(self) -> bool:
+            return self.running
+
+    assert engine.execution_running()  # outside any task (feedback_api, tests)
+    for running in (True, False):
+        engine._TASK.env = Env(running)
+        try:
+            assert engine.execution_running() is running
+        finally:
+            engine._TASK.env = None
