@@ -200,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{_percentile(values, .95) * 1000:8.0f} {_percentile(values, .99) * 1000:8.0f} "
                   f"{statistics.fmean(values) * 1000:8.0f}")
     print(f"errors: {sum(results.errors.values())} {dict(results.errors) or ''}")
+    failed = holder["api"].workflow.handler_errors
+    print(f"failed handler invocations (retried or answered by Fallback): {sum(failed.values())} "
+          f"{ {f'{h}:{e}': n for (h, e), n in failed.items()} or ''}")
     print("store: " + ", ".join(f"{k}={v}" for k, v in checks.items()))
     bad = sum(results.errors.values()) + sum(v for k, v in checks.items() if not k.startswith("acknowledged"))
     return 0 if bad == 0 else 1

@@ -55,9 +55,11 @@ class _JsonLines(logging.Formatter):
 def configure_logging(stream: Any = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(_JsonLines())
-    access_log.handlers[:] = [handler]
-    access_log.setLevel(logging.INFO)
-    access_log.propagate = False
+    # Access lines, and the local engine's failed handler invocations (function, error name).
+    for log in (access_log, logging.getLogger("support_assistant.workflow")):
+        log.handlers[:] = [handler]
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 @lru_cache(maxsize=1)

@@ -40,22 +40,39 @@ import contextlib
 import importlib
 import io
 import json
+import logging
 import os
 import re
-import threading
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-PARTITION = "aws"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OUTDIR = REPO_ROOT / "cdk.out"
+from pipeline.local import engine
+from pipeline.local.results import Faults, HandlerCall, RunResult
+from pipeline.local.template import (
+    ACCOUNT,
+    DEFAULT_OUTDIR,
+    PARTITION,
+    REGION,
+    REPO_ROOT,
+    FunctionSpec,
+    LocalWorkflowError,
+    StackTemplate,
+    bucket_name,
+    function_arn,
+    load_template,
+)
+
+__all__ = [
+    "DEFAULT_OUTDIR", "Faults", "FunctionSpec", "HandlerCall", "LocalWorkflow",
+    "LocalWorkflowError", "RunResult", "StackTemplate", "bucket_name", "function_arn",
+    "load_template", "run_query",
+]
+
 STATE_DIR = REPO_ROOT / ".cache" / "local-workflow"
 
 #: Environment overrides for local runs: offline model and NLP, quiet logs.
@@ -70,309 +87,16 @@ LOCAL_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 
-_ENV_LOCK = threading.RLock()
-_PSEUDO = {
-    "AWS::Region": REGION,
-    "AWS::AccountId": ACCOUNT,
-    "AWS::Partition": PARTITION,
-    "AWS::URLSuffix": "amazonaws.com",
-    "AWS::StackName": "local",
-    "AWS::NoValue": None,
-}
-
-
-class LocalWorkflowError(RuntimeError):
-    """The template cannot be run locally, or an execution did not finish."""
-
-
-# ---------------------------------------------------------------------------
-# The template
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionSpec:
-    logical_id: str
-    handler: str  # "pipeline.handlers.capture_query.handler"
-    environment: dict[str, str]
-    timeout: int
-
-    @property
-    def module(self) -> str:
-        return self.handler.rsplit(".", 1)[0]
-
-    @property
-    def short_name(self) -> str:
-        """``capture_query`` for ``pipeline.handlers.capture_query.handler``."""
-        return self.module.rsplit(".", 1)[-1]
-
-    @property
-    def arn(self) -> str:
-        return function_arn(self.logical_id)
-
-
-def function_arn(logical_id: str) -> str:
-    return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
-
-
-def bucket_name(logical_id: str) -> str:
-    return re.sub(r"[^a-z0-9-]", "", logical_id.lower())[:63]
-
-
-class StackTemplate:
-    """Read-only view of a synthesized template with local physical names.
-
-    Physical names: a table is named after its logical id, a bucket after its lowercased
-    logical id, a function's ARN ends in its logical id.
-    """
-
-    def __init__(self, template: Mapping[str, Any], *, stack_name: str = "local",
-                 outdir: Path | None = None) -> None:
-        self.template = template
-        self.stack_name = stack_name
-        self.outdir = outdir
-        self.resources: dict[str, dict[str, Any]] = dict(template.get("Resources", {}))
-
-    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {k: r for k, r in self.resources.items() if r.get("Type") == kind}
-
-    # -- names -------------------------------------------------------------------------
-
-    def ref(self, logical_id: str) -> Any:
-        if logical_id in _PSEUDO:
-            return _PSEUDO[logical_id]
-        resource = self.resources.get(logical_id)
-        if resource is None:
-            raise LocalWorkflowError(f"Ref to unknown resource {logical_id}")
-        kind = resource["Type"]
-        if kind == "AWS::DynamoDB::Table":
-            return resource.get("Properties", {}).get("TableName", logical_id)
-        if kind == "AWS::S3::Bucket":
-            return bucket_name(logical_id)
-        if kind == "AWS::Lambda::Function":
-            return logical_id
-        if kind == "AWS::StepFunctions::StateMachine":
-            return f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{logical_id}"
-        return logical_id
-
-    def get_att(self, logical_id: str, attribute: str) -> Any:
-        resource = self.resources.get(logical_id)
-        if resource is None:
-            raise LocalWorkflowError(f"GetAtt of unknown resource {logical_id}")
-        kind = resource["Type"]
-        if attribute == "Arn":
-            if kind == "AWS::Lambda::Function":
-                return function_arn(logical_id)
-            if kind == "AWS::DynamoDB::Table":
-                return f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{self.ref(logical_id)}"
-            if kind == "AWS::S3::Bucket":
-                return f"arn:{PARTITION}:s3:::{self.ref(logical_id)}"
-        raise LocalWorkflowError(f"cannot resolve Fn::GetAtt {logical_id}.{attribute} locally")
-
-    def resolve(self, value: Any) -> Any:
-        """Resolve Ref, Fn::GetAtt, Fn::Join and Fn::Sub to plain values."""
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            (key, arg), = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::GetAtt":
-                logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.get_att(logical, attribute)
-            if key == "Fn::Join":
-                sep, parts = arg
-                return sep.join(str(self.resolve(p)) for p in parts)
-            if key == "Fn::Sub":
-                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-
-                def sub(match: re.Match[str]) -> str:
-                    name = match.group(1)
-                    if name in variables:
-                        return str(self.resolve(variables[name]))
-                    if "." in name:
-                        return str(self.get_att(*name.split(".", 1)))
-                    return str(self.ref(name))
-
-                return re.sub(r"\$\{([^}]+)\}", sub, text)
-        return {k: self.resolve(v) for k, v in value.items()}
-
-    # -- parts of the stack ------------------------------------------------------------
-
-    def state_machine(self) -> tuple[str, dict[str, Any], str]:
-        """``(logical id, resolved ASL, type)`` of the (single) state machine."""
-        machines = self.of_type("AWS::StepFunctions::StateMachine")
-        if len(machines) != 1:
-            raise LocalWorkflowError(f"expected one state machine, found {len(machines)}")
-        (logical, resource), = machines.items()
-        props = resource["Properties"]
-        definition = self.resolve(props["DefinitionString"])
-        return logical, json.loads(definition), props.get("StateMachineType", "STANDARD")
-
-    def functions(self) -> dict[str, FunctionSpec]:
-        """The project's functions (Handler under ``pipeline.``), by logical id."""
-        found = {}
-        for logical, resource in self.of_type("AWS::Lambda::Function").items():
-            props = resource.get("Properties", {})
-            handler = props.get("Handler", "")
-            if not handler.startswith("pipeline."):
-                continue
-            env = self.resolve(props.get("Environment", {}).get("Variables", {}))
-            found[logical] = FunctionSpec(
-                logical_id=logical,
-                handler=handler,
-                environment={k: str(v) for k, v in env.items()},
-                timeout=int(props.get("Timeout", 3)),
-            )
-        return found
-
-    def tables(self) -> dict[str, dict[str, Any]]:
-        return {k: r.get("Properties", {}) for k, r in self.of_type("AWS::DynamoDB::Table").items()}
-
-    def buckets(self) -> list[str]:
-        return [self.ref(k) for k in self.of_type("AWS::S3::Bucket")]
-
-    def sdk_calls(self) -> list[dict[str, Any]]:
-        """The ``Create`` calls of the template's ``Custom::AWS`` resources (resolved)."""
-        calls = []
-        for resource in self.of_type("Custom::AWS").values():
-            create = resource.get("Properties", {}).get("Create")
-            if create is not None:
-                calls.append(json.loads(self.resolve(create)))
-        return calls
-
-    def index_items(self) -> list[tuple[str, list[dict[str, Any]]]]:
-        """``(table name, items)`` of each ``Custom::PromptIndex`` (what its loader writes)."""
-        return [
-            (self.resolve(props["TableName"]), self.resolve(props.get("Items") or []))
-            for props in (r.get("Properties", {}) for r in self.of_type("Custom::PromptIndex").values())
-        ]
-
-    def bucket_deployments(self) -> list[tuple[Path, str, str]]:
-        """``(source folder, bucket, key prefix)`` for each ``BucketDeployment``."""
-        found = []
-        for resource in self.of_type("Custom::CDKBucketDeployment").values():
-            props = resource["Properties"]
-            bucket = self.resolve(props["DestinationBucketName"])
-            prefix = props.get("DestinationBucketKeyPrefix", "")
-            for key in props.get("SourceObjectKeys", []):
-                asset_hash = key.removesuffix(".zip")
-                found.append((self.asset_path(asset_hash), bucket, prefix))
-        return found
-
-    def asset_path(self, asset_hash: str) -> Path:
-        """The staged folder of an asset, via ``<Stack>.assets.json``."""
-        if self.outdir is None:
-            raise LocalWorkflowError("the template's cdk.out folder is unknown; pass outdir=")
-        manifest = self.outdir / f"{self.stack_name}.assets.json"
-        if manifest.exists():
-            files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
-            entry = files.get(asset_hash)
-            if entry:
-                return self.outdir / entry["source"]["path"]
-        return self.outdir / f"asset.{asset_hash}"
-
-
-def load_template(
-    outdir: str | Path = DEFAULT_OUTDIR, context: Mapping[str, Any] | None = None
-) -> tuple[StackTemplate, bool]:
-    """The synthesized template, synthesized only when missing or stale.
-
-    Returns ``(template, synthesized_now)``.
-    """
-    try:
-        from stack.app import cached_template
-    except ModuleNotFoundError:  # an editable install made before stack/ existed
-        import sys
-
-        sys.path.insert(0, str(REPO_ROOT))
-        from stack.app import cached_template
-
-    template, name, synthesized = cached_template(outdir, context)
-    return StackTemplate(template, stack_name=name, outdir=Path(outdir)), synthesized
-
-
-# ---------------------------------------------------------------------------
-# Faults and results
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class Faults:
-    """Errors to inject, by handler short name (``generate_response`` …).
-
-    ``transient[h] = (error, n)`` fails the first ``n`` calls of ``h`` with ``error``;
-    ``always[h] = error`` fails every call. The error name is what Retry/Catch see.
-    """
-
-    transient: dict[str, tuple[str, int]] = field(default_factory=dict)
-    always: dict[str, str] = field(default_factory=dict)
-    calls: dict[str, int] = field(default_factory=dict)
-
-    def fail_once(self, handler: str, error: str = "Lambda.TooManyRequestsException", times: int = 1) -> Faults:
-        self.transient[handler] = (error, times)
-        return self
-
-    def fail_always(self, handler: str, error: str = "RuntimeError") -> Faults:
-        self.always[handler] = error
-        return self
-
-    def check(self, handler: str) -> str | None:
-        count = self.calls.get(handler, 0) + 1
-        self.calls[handler] = count
-        if handler in self.always:
-            return self.always[handler]
-        if handler in self.transient:
-            error, times = self.transient[handler]
-            if count <= times:
-                return error
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class HandlerCall:
-    handler: str
-    seconds: float
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """One execution: its output, the states it entered and where the time went."""
-
-    output: dict[str, Any] | None
-    status: str
-    path: list[str]
-    calls: list[HandlerCall]
-    total_seconds: float
-    input: dict[str, Any]
-    execution_arn: str
-    events: list[dict[str, Any]] = field(repr=False, default_factory=list)
-
-    @property
-    def handler_seconds(self) -> float:
-        return sum(c.seconds for c in self.calls)
-
-    @property
-    def engine_seconds(self) -> float:
-        return max(0.0, self.total_seconds - self.handler_seconds)
-
-    @property
-    def errors(self) -> list[str]:
-        """Error names of failed task attempts, in order (retried or caught)."""
-        names = []
-        for event in self.events:
-            for key in ("lambdaFunctionFailedEventDetails", "taskFailedEventDetails"):
-                if key in event:
-                    names.append(event[key].get("error", ""))
-        return names
-
+failure_log = logging.getLogger("support_assistant.workflow")
+_ENV_LOCK = engine.FifoLock()  # one handler call at a time, in arrival order (see FifoLock)
 
 # ---------------------------------------------------------------------------
 # The runner
 # ---------------------------------------------------------------------------
+
+
+class ExecutionEndedError(RuntimeError):
+    """A task of an execution that has already ended was not run."""
 
 
 class _Context:
@@ -435,6 +159,9 @@ class LocalWorkflow:
         self.sm_logical, self.definition, self.sm_type = template.state_machine()
         self._by_name = {spec.logical_id: spec for spec in self.functions.values()}
         self._calls: list[HandlerCall] = []
+        #: Failed handler invocations by ``(handler, error name)``, injected ones included:
+        #: what AWS/Lambda's ``Errors`` metric counts (tests and the load report read it).
+        self.handler_errors: Counter[tuple[str, str]] = Counter()
         self._stack = contextlib.ExitStack()
         self._clients: dict[str, Any] = {}
         self.setup_seconds = 0.0
@@ -458,6 +185,7 @@ class LocalWorkflow:
             mock_aws(config={"stepfunctions": {"execute_state_machine": True},
                              "lambda": {"use_docker": False}})
         )
+        engine.install(self._stack, self._invoke)
         original = LambdaSimpleBackend.invoke
         runner = self
 
@@ -620,6 +348,7 @@ class LocalWorkflow:
         injected = self.faults.check(spec.short_name)
         if injected:
             self._calls.append(HandlerCall(spec.short_name, 0.0, injected))
+            self._record_failure(spec, injected)
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error_payload(injected, f"injected fault in {spec.short_name}")
 
@@ -627,6 +356,11 @@ class LocalWorkflow:
         with _ENV_LOCK, _patched_env(env), contextlib.redirect_stdout(self.handler_output):
             start = time.perf_counter()
             try:
+                if not engine.execution_running():
+                    # Its execution timed out while this call waited for the lock: running
+                    # the handler would only delay the live ones (overload would collapse
+                    # into timeouts), and the result would be discarded anyway.
+                    raise ExecutionEndedError("the execution ended before this task ran")
                 if self.service_overrides:
                     self._install_overrides()
                 module = importlib.import_module(spec.module)
@@ -637,9 +371,18 @@ class LocalWorkflow:
             elapsed = time.perf_counter() - start
         self._calls.append(HandlerCall(spec.short_name, elapsed, error))
         if error is not None:
+            self._record_failure(spec, error)
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error_payload(error, str(result), result)
         return json.dumps(result, default=str).encode("utf-8")
+
+    def _record_failure(self, spec: FunctionSpec, error: str) -> None:
+        """Count a failed invocation and log it the way the Lambda runtime would: the
+        function and the error name only (an exception's message may quote user text)."""
+        self.handler_errors[(spec.short_name, error)] += 1
+        failure_log.warning("handler failed", extra={"fields": {
+            "type": "handler_error", "function": spec.logical_id, "handler": spec.short_name,
+            "error_type": error}})
 
     def invoke_function(self, short_name: str, event: dict[str, Any]) -> Any:
         """Call a project Lambda (``feedback_api`` …) in-process, as API Gateway's proxy
@@ -698,6 +441,8 @@ class LocalWorkflow:
         except Exception:  # noqa: BLE001 - moto internals moved: use the public API
             execution = None
         sfn = self.client("stepfunctions")
+        if execution is not None:  # woken by the interpreter thread when it ends
+            engine.finished_event(execution_arn).wait(max(0.0, timeout - (time.perf_counter() - start)))
         delay = 0.0005
         while True:
             if execution is not None:
@@ -710,6 +455,7 @@ class LocalWorkflow:
                 raise LocalWorkflowError(f"execution {execution_arn} still running after {timeout} s")
             time.sleep(delay)
             delay = min(delay * 1.5, 0.005)
+        engine.forget(execution_arn)
         if execution is not None:
             status = execution.exec_status
             assert status is not None  # the loop above only ends once the status is set
