@@ -105,6 +105,7 @@ S_VALIDATE = "ValidateQuality"
 S_CHECK_QUALITY = "CheckQuality"
 S_COLLECT = "CollectFeedback"
 S_FALLBACK = "Fallback"
+S_FALLBACK_RESPONSE = "FallbackResponse"
 
 TASK_STATES: tuple[str, ...] = (
     S_CAPTURE,
