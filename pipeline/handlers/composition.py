@@ -757,10 +757,20 @@ def headers_of(event: Mapping[str, Any]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def seconds_left(context: Any, margin_seconds: float = 2.0) -> float:
-    """The invocation's remaining time less a margin (0 without a Lambda context)."""
+#: API Gateway ends a REST integration 29 s after its receipt of the request.
+API_GATEWAY_TIMEOUT_MS = 29_000
+
+
+def seconds_left(context: Any, received_at_ms: int | None = None, margin_seconds: float = 2.0) -> float:
+    """Time this request may still use, less a margin: the invocation's remaining time, and
+    API Gateway's 29 s from ``received_at_ms`` (0 without a Lambda context)."""
+    import time
+
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return max(0.0, remaining() / 1000.0 - margin_seconds) if callable(remaining) else 0.0
+    left = remaining() / 1000.0 if callable(remaining) else 0.0
+    if received_at_ms is not None:
+        left = min(left, (received_at_ms + API_GATEWAY_TIMEOUT_MS) / 1000.0 - time.time())
+    return max(0.0, left - margin_seconds)
 
 
 def header(event: Mapping[str, Any], name: str) -> str | None:

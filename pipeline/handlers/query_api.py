@@ -19,9 +19,9 @@ from pipeline.handlers import composition
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     req_id = composition.request_id(event, context)
     try:
+        received = composition.received_at_ms(event)
         api = composition.services().query_api(
-            received_at_ms=composition.received_at_ms(event),
-            wait_seconds=composition.seconds_left(context),
+            received_at_ms=received, wait_seconds=composition.seconds_left(context, received)
         )
         status, payload = api.handle(composition.raw_body(event), composition.headers_of(event), req_id)
     except Exception as error:  # noqa: BLE001 - mapped to a status in one place
