@@ -179,6 +179,8 @@ class SupportStack(Stack):
             "idempotency": self.tables.idempotency,
             "session_throttle": self.tables.session_throttle,
         }
+        for handler in c.API_HANDLERS:  # proxy integrations: the function sends the CORS header
+            self.functions[handler].add_environment("CORS_ALLOW_ORIGIN", self.config.cors_origins[0])
         for handler in c.SESSION_KEY_READERS:
             fn = self.functions[handler]
             fn.add_environment("SESSION_KEY_SECRET_ARN", self.session_key.secret_arn)

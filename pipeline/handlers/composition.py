@@ -780,11 +780,13 @@ def header(event: Mapping[str, Any], name: str) -> str | None:
 
 
 def api_response(status: int, payload: Any) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(payload, separators=(",", ":")),
-    }
+    """A Lambda-proxy response; with a proxy integration the CORS header is ours to send
+    (``CORS_ALLOW_ORIGIN``, set by the stack on the API functions)."""
+    headers = {"Content-Type": "application/json"}
+    origin = os.environ.get("CORS_ALLOW_ORIGIN")
+    if origin:
+        headers["Access-Control-Allow-Origin"] = origin
+    return {"statusCode": status, "headers": headers, "body": json.dumps(payload, separators=(",", ":"))}
 
 
 def api_error(error: Exception, req_id: str) -> dict[str, Any]:

@@ -103,7 +103,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         env = {"STORE_BACKEND": "dynamodb", "CONVERSATIONS_TABLE": "Conversations",
                "FEEDBACK_TABLE": "Feedback", "IDEMPOTENCY_TABLE": "Idempotency",
                "SESSION_THROTTLE_TABLE": "SessionThrottle", "SESSION_KEY_SECRET_ARN": secret_arn,
-               "STATE_MACHINE_ARN": ARN, "SESSION_THROTTLE_LIMIT": "3"}
+               "STATE_MACHINE_ARN": ARN, "SESSION_THROTTLE_LIMIT": "3",
+               "CORS_ALLOW_ORIGIN": "https://app.example.com"}
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         composition.reset()
@@ -126,6 +127,7 @@ def post(body: Any, *, token: str | None = None, key: str | None = None, seconds
     event["requestContext"]["requestTimeEpoch"] = int(time.time() * 1000)
     reply = query_api.handler(event, Context(seconds))
     assert reply["headers"]["Content-Type"] == "application/json"
+    assert reply["headers"]["Access-Control-Allow-Origin"] == "https://app.example.com"
     return reply["statusCode"], json.loads(reply["body"])
 
 

@@ -58,6 +58,9 @@ def test_query_api_function_environment_and_timeout(resources, template_json):
     # It outlives the execution it waits for; API Gateway ends the request at 29 s anyway.
     assert fn["Timeout"] > config.state_machine_timeout_seconds
     assert config.state_machine_timeout_seconds < API_INTEGRATION_TIMEOUT_SECONDS
+    for handler in c.API_HANDLERS:  # proxy integrations send their own CORS header
+        assert _function(resources, template_json, handler)["Environment"]["Variables"][
+            "CORS_ALLOW_ORIGIN"] == config.cors_origins[0]
     feedback_env = _function(resources, template_json, "feedback_api")["Environment"]["Variables"]
     assert feedback_env["SESSION_KEY_SECRET_ARN"] == {"Ref": secret}
     for handler in set(c.ALL_HANDLERS) - set(c.SESSION_KEY_READERS):
