@@ -145,7 +145,7 @@ def _guardrail_summary(data: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class WorkflowInput:
-    """The workflow input produced by ``POST /query``'s request mapping."""
+    """The workflow input ``POST /query`` (QueryApi) starts the state machine with."""
 
     query: str
     session_id: str

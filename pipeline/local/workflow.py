@@ -731,7 +731,7 @@ class LocalWorkflow:
 
     def workflow_input(self, query: str, session_id: str | None = None,
                        user_id: str | None = None) -> dict[str, Any]:
-        """What API Gateway's request mapping for POST /query produces.
+        """What POST /query's service (QueryApi, the query_api Lambda) hands the workflow.
 
         Validated like the API (api/openapi.yaml): raises
         :class:`~pipeline.domain.api_contract.ContractError` for a query outside 1..4000
