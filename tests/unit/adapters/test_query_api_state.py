@@ -39,6 +39,26 @@ def _table(name: str, key: str) -> Any:
     return resource.Table(name)
 
 
+class AtomicTable:
+    """DynamoDB applies each conditional write to an item atomically; moto does not (two
+    threads can both pass a condition). This stand-in serialises the calls, as DynamoDB
+    serialises writes to one item, so the concurrency tests check the adapters' conditions,
+    not moto's locking."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._table, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
+
+
 @pytest.fixture
 def tables() -> Iterator[tuple[Any, Any]]:
     with mock_aws():
@@ -93,7 +113,7 @@ def test_a_dead_claim_is_taken_over_after_its_lease_and_expired_records_are_abse
 
 
 def test_exactly_one_of_many_concurrent_claims_wins(tables: tuple[Any, Any]) -> None:
-    store = DynamoIdempotencyStore(tables[0])
+    store = DynamoIdempotencyStore(AtomicTable(tables[0]))
     barrier = threading.Barrier(8)
     results: list[Any] = []
 
@@ -127,7 +147,7 @@ def test_fixed_window_limit_per_session(tables: tuple[Any, Any]) -> None:
 
 
 def test_concurrent_requests_never_overshoot_the_limit(tables: tuple[Any, Any]) -> None:
-    throttle = DynamoSessionThrottle(tables[1], limit=5, window_seconds=3600, now=FakeTime())
+    throttle = DynamoSessionThrottle(AtomicTable(tables[1]), limit=5, window_seconds=3600, now=FakeTime())
     barrier = threading.Barrier(12)
     allowed: list[bool] = []
 
