@@ -279,6 +279,14 @@ class IdempotencyStore(Protocol):
     def get(self, key: str) -> dict[str, object] | None: ...
 
 
+class SessionThrottle(Protocol):
+    """Per-session request limit (a conditional counter in DynamoDB in AWS)."""
+
+    def allow(self, session_id: str) -> bool:
+        """Count one request of ``session_id``; False (nothing counted) over the limit."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """Timezone-aware UTC now."""

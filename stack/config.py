@@ -20,6 +20,7 @@ converts and validates them so a typo fails at synth time, not at deploy time.
 | ``throttle_burst`` | ``20`` | API stage and usage-plan burst limit |
 | ``throttle_rate`` | ``10`` | API stage and usage-plan steady rate (requests/s) |
 | ``quota_per_day`` | ``10000`` | usage-plan daily quota per API key |
+| ``session_requests_per_minute`` | ``30`` | ``POST /query`` requests one session may make per minute (fixed window, DynamoDB counter); more is 429 ``throttled`` |
 | ``api_key_required`` | ``true`` | ``POST /query`` and ``POST /feedback`` need an ``x-api-key`` |
 | ``cors_origins`` | ``*`` | comma-separated allowed origins |
 | ``analyze_schedule`` | ``rate(1 hour)`` | EventBridge schedule expression for ``analyze_feedback`` |
@@ -90,6 +91,7 @@ class StackConfig:
     throttle_burst: int = 20
     throttle_rate: int = 10
     quota_per_day: int = 10000
+    session_requests_per_minute: int = 30
     api_key_required: bool = True
     cors_origins: tuple[str, ...] = ("*",)
     analyze_schedule: str = "rate(1 hour)"
@@ -128,6 +130,11 @@ class StackConfig:
         return self.latency_budget_seconds + 3
 
     @property
+    def query_api_timeout_seconds(self) -> int:
+        """The POST /query Lambda outlives the execution it waits for (StartSyncExecution)."""
+        return self.state_machine_timeout_seconds + 2
+
+    @property
     def is_prod(self) -> bool:
         return self.stage == "prod" or self.stage.startswith("prod-")
 
@@ -162,6 +169,8 @@ class StackConfig:
             raise ConfigError("generation_p95_seconds must be within 1..latency_budget_seconds")
         if not 0 <= self.max_regenerations <= 5:
             raise ConfigError("max_regenerations must be within 0..5")
+        if self.session_requests_per_minute < 1:
+            raise ConfigError("session_requests_per_minute must be positive")
         if self.throttle_burst < 1 or self.throttle_rate < 1:
             raise ConfigError("throttle_burst and throttle_rate must be positive")
         if not self.model_id.strip() or any(ch.isspace() for ch in self.model_id):

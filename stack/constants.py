@@ -42,6 +42,9 @@ AUDIT_ID = "Audit"
 CONVERSATIONS_TABLE_ID = "ConversationsTable"
 PROMPTS_TABLE_ID = "PromptsTable"
 FEEDBACK_TABLE_ID = "FeedbackTable"
+IDEMPOTENCY_TABLE_ID = "IdempotencyTable"
+SESSION_THROTTLE_TABLE_ID = "SessionThrottleTable"
+SESSION_KEY_SECRET_ID = "SessionKeySecret"
 PROMPT_BUCKET_ID = "PromptBucket"
 ACCESS_LOGS_BUCKET_ID = "AccessLogsBucket"
 STATE_MACHINE_ID = "StateMachine"
@@ -62,6 +65,10 @@ FEEDBACK_TIMESTAMP_INDEX = "TimestampIndex"
 PROMPT_KEY_PREFIX = "prompts/"
 #: Where analyze_feedback writes its JSON summaries in the prompt bucket (the domain's prefix).
 FEEDBACK_SUMMARY_PREFIX = _feedback.SUMMARY_PREFIX
+#: POST /query's own state (pipeline/adapters/aws/idempotency.py, session_throttle.py).
+IDEMPOTENCY_PK = "idempotency_key"
+SESSION_THROTTLE_PK = "window_key"
+API_STATE_TTL_ATTRIBUTE = "expires_at"
 
 # --- Lambda functions: construct id -> handler module under pipeline/handlers ------
 WORKFLOW_HANDLERS: tuple[str, ...] = (
@@ -71,7 +78,9 @@ WORKFLOW_HANDLERS: tuple[str, ...] = (
     "validate_quality",
     "collect_feedback",
 )
-API_HANDLERS: tuple[str, ...] = ("feedback_api", "sessions_api")
+API_HANDLERS: tuple[str, ...] = ("query_api", "feedback_api", "sessions_api")
+#: The handlers that check X-Session-Token (the session-token key in Secrets Manager).
+SESSION_KEY_READERS: tuple[str, ...] = ("query_api", "feedback_api")
 SCHEDULED_HANDLERS: tuple[str, ...] = ("analyze_feedback",)
 ALL_HANDLERS: tuple[str, ...] = WORKFLOW_HANDLERS + API_HANDLERS + SCHEDULED_HANDLERS
 
@@ -107,6 +116,7 @@ S_VALIDATE = "ValidateQuality"
 S_CHECK_QUALITY = "CheckQuality"
 S_COLLECT = "CollectFeedback"
 S_FALLBACK = "Fallback"
+S_FALLBACK_RESPONSE = "FallbackResponse"
 
 TASK_STATES: tuple[str, ...] = (
     S_CAPTURE,

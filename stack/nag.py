@@ -115,18 +115,29 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     ),
     Suppression(
         "public_methods", "AwsSolutions-APIG4",
-        "Nothing authenticates the callers of POST /query and POST /feedback today. The x-api-key "
-        "is NOT authentication: it identifies a client application for its usage plan (quota, "
-        "throttling) and ships inside that client. Abuse is bounded by the usage plan, stage "
-        "throttling and JSON-schema validation; sessions are not yet owned by a user, so anyone "
-        "holding a session id may add feedback to it (user authentication and session ownership "
-        "are the REST API issue). GET /health is an unauthenticated liveness probe.",
+        "POST /query and POST /feedback have no API Gateway authorizer on purpose: the assistant "
+        "has no user accounts. A session is owned by whoever holds its server-issued token: the "
+        "first POST /query returns session_id and an HMAC-SHA256 session_token (key in Secrets "
+        "Manager); continuing the session or rating its answers needs X-Session-Token, checked "
+        "by the Lambda before anything is read or written (403, or 404 for an id never issued). "
+        "The x-api-key is not authentication: it identifies a client application for its usage "
+        "plan (quota, throttling per key); a session is further limited per minute. GET /health "
+        "is a liveness probe.",
     ),
     Suppression(
         "api_methods", "AwsSolutions-COG4",
-        "No Cognito user pool yet: POST /query and POST /feedback are unauthenticated (the API key "
-        "only meters a client, see APIG4); GET /sessions/{session_id} is authenticated by IAM "
-        "(SigV4), i.e. for operators holding AWS credentials, not for end users.",
+        "No Cognito user pool: there are no user accounts, and the API key is not authentication. "
+        "POST /query and POST /feedback are authorized per session by the server-issued "
+        "X-Session-Token (see APIG4); "
+        "GET /sessions/{session_id} is authenticated by IAM (SigV4), for operators holding AWS "
+        "credentials.",
+    ),
+    Suppression(
+        "session_key", "AwsSolutions-SMG4",
+        "The session-token key is not rotated automatically: tokens are stateless HMACs, so a "
+        "rotation would invalidate every open session at once. Rotate it by hand (a new secret "
+        "value; sessions end) after a suspected leak; rotation with two live keys would need a "
+        "key id in the token (its 'v1.' prefix is reserved for that).",
     ),
     Suppression(
         "api_stage", "AwsSolutions-APIG3",
@@ -160,6 +171,7 @@ def _targets(stack: SupportStack) -> dict[str, Sequence[IConstruct | None]]:
         "public_methods": [api.query_method, api.feedback_method, api.health_method],
         "api_methods": [api.query_method, api.feedback_method, api.health_method, api.sessions_method],
         "api_stage": [api.api.deployment_stage],
+        "session_key": [stack.session_key],
     }
 
 

@@ -13,7 +13,11 @@ what the state machine cannot do itself:
    answer. The interaction id is derived from the key, so even a
    retry that reached the workflow would find its turn already stored (CaptureUserQuery
    is idempotent per interaction) and append no second one. The execution name is the
-   interaction id plus a per-attempt suffix.
+   interaction id plus a per-attempt suffix. The stored answer holds no session token: a
+   replay signs it again (a bearer token never rests in the idempotency store);
+4. with a ``throttle`` (optional), a request that continues a session and would run the
+   workflow counts against the session's limit: over it, 429 ``throttled`` (a replay of a
+   finished request is not counted).
 
 Example:
     >>> api = QueryApi(run_workflow, authority, InMemoryIdempotencyStore(), clock)  # doctest: +SKIP
@@ -36,7 +40,7 @@ from pipeline.domain.api_contract import (
     parse_query_request,
 )
 from pipeline.domain.sessions import SessionAuthority
-from pipeline.ports import Clock, IdempotencyStore
+from pipeline.ports import Clock, IdempotencyStore, SessionThrottle
 
 #: ``run_workflow(input, execution_name) -> {"status": "SUCCEEDED"|…, "output": {...}}``
 WorkflowRunner = Callable[[dict[str, Any], str], Mapping[str, Any]]
@@ -55,8 +59,10 @@ class QueryApi:
         wait_seconds: float = 120.0,
         poll_seconds: float = 0.02,
         sleep: Callable[[float], None] = time.sleep,
+        throttle: SessionThrottle | None = None,
     ) -> None:
         self._run = run_workflow
+        self._throttle = throttle
         self._authority = authority
         self._idempotency = idempotency
         self._clock = clock
@@ -100,7 +106,9 @@ class QueryApi:
             self._idempotency.release(scope)
             raise
         if status == 200:
-            self._idempotency.complete(scope, payload)
+            self._idempotency.complete(
+                scope, {k: v for k, v in payload.items() if k != "session_token"}
+            )
         else:
             self._idempotency.release(scope)  # a failed request may be retried for real
         return status, payload
@@ -126,7 +134,10 @@ class QueryApi:
             raise ContractError(
                 503, "service_unavailable", "the first request with this Idempotency-Key failed; retry"
             )
-        return 200, dict(current["response"])  # type: ignore[arg-type]
+        response = dict(current["response"])  # type: ignore[arg-type]
+        if isinstance(response.get("session_id"), str):
+            response["session_token"] = self._authority.token_for(response["session_id"])
+        return 200, response
 
     def _execute(
         self,
@@ -139,6 +150,10 @@ class QueryApi:
         if session_id is None:
             session_id, token = self._authority.new_session()
         else:
+            if self._throttle is not None and not self._throttle.allow(session_id):
+                raise ContractError(
+                    429, "throttled", "too many requests for this session; retry later"
+                )
             token = self._authority.token_for(session_id)
         interaction_id = (
             str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, scope)) if scope else str(uuid.uuid4())

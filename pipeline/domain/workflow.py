@@ -165,7 +165,7 @@ def _guardrail_summary(data: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class WorkflowInput:
-    """The workflow input produced by ``POST /query``'s request mapping."""
+    """The workflow input ``POST /query`` (QueryApi) starts the state machine with."""
 
     query: str
     session_id: str
@@ -694,8 +694,10 @@ def _finite_or_none(value: Any) -> float | None:
 def build_response(state: dict[str, Any], capture: Capture | None = None) -> dict[str, Any]:
     """The response shape every path returns (``docs/workflow-contract.md``).
 
-    Blocked path: ``$.reply`` holds the block message. Clarify, Escalate and answer paths:
-    ``$.generation`` holds the text and ``$.intent.route`` names the path.
+    Blocked path: ``$.reply`` holds the block message. Fallback path (a task failed after
+    the capture): ``$.reply`` holds the fallback text with ``response_type: "fallback"``
+    and the error is at ``$.error``. Clarify, Escalate and answer paths: ``$.generation``
+    holds the text and ``$.intent.route`` names the path.
     """
     capture = capture or Capture.from_dict(_require_dict(state, "capture"))
     intent_data = _optional_dict(state, "intent")
@@ -703,6 +705,20 @@ def build_response(state: dict[str, Any], capture: Capture | None = None) -> dic
     quality = _optional_dict(state, "quality")
     reply = _optional_dict(state, "reply")
 
+    if reply is not None and reply.get("response_type") == ResponseType.FALLBACK.value:
+        # Whatever a failed step left behind (an intent, a generation, a quality report) is
+        # not what the user gets: the same nulls as FallbackResponse, whichever task failed.
+        return {
+            "session_id": capture.session_id,
+            "interaction_id": capture.interaction_id,
+            "response": str(reply.get("response") or ""),
+            "response_type": ResponseType.FALLBACK.value,
+            "intent": None,
+            "confidence": None,
+            "quality_score": None,
+            "template": None,
+            "guardrail": dict(capture.guardrail),
+        }
     if capture.blocked or generation is None:
         text = (reply or {}).get("response") or capture.block_message or ""
         response_type = ResponseType.BLOCKED.value

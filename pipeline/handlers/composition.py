@@ -23,10 +23,15 @@ Environment (all optional; defaults in brackets):
   under ``feedback-summaries/``; none: not written).
 * ``LATENCY_BUDGET_MS`` [25000; 0 = no budget] and ``GENERATION_P95_MS`` [12000, the prior
   of the measured p95 generation latency]: see :mod:`pipeline.domain.budget`.
-* ``SESSION_KEY_SECRET_ARN`` (the session-token key in Secrets Manager) or
-  ``SESSION_KEY_FILE`` (a local key file; the local server and ``ask`` set it). With
-  neither, session ownership is not checked (the deployed stack does not issue session
-  tokens yet: README "Known gaps"), and a warning is logged once per cold start.
+* ``SESSION_KEY_SECRET_ARN`` (the session-token key in Secrets Manager, read once per
+  container) or ``SESSION_KEY_FILE`` (a local key file; the local server and ``ask`` set
+  it). With neither, ``feedback_api`` does not check session ownership (a warning is logged
+  once per cold start) and ``query_api`` refuses to run.
+* ``POST /query`` (``query_api``): ``STATE_MACHINE_ARN`` (the Express workflow, started with
+  ``StartSyncExecution``), ``IDEMPOTENCY_TABLE`` and ``SESSION_THROTTLE_TABLE`` (in-memory
+  stand-ins with the memory backend), ``SESSION_THROTTLE_LIMIT`` [30] requests per session
+  per ``SESSION_THROTTLE_WINDOW_SECONDS`` [60], ``IDEMPOTENCY_LEASE_SECONDS`` [60: longer
+  than a request can take; a pending claim older than that is taken over].
 * ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``
   as Powertools reads them. The region is the one the Lambda runtime sets.
 
@@ -108,6 +113,12 @@ class Settings:
     service_name: str = "support-assistant"
     session_key_secret_arn: str | None = None
     session_key_file: str | None = None
+    state_machine_arn: str | None = None
+    idempotency_table: str | None = None
+    idempotency_lease_seconds: int = 60
+    session_throttle_table: str | None = None
+    session_throttle_limit: int = 30
+    session_throttle_window_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -155,6 +166,14 @@ class Settings:
             service_name=env.get("POWERTOOLS_SERVICE_NAME") or "support-assistant",
             session_key_secret_arn=env.get("SESSION_KEY_SECRET_ARN") or None,
             session_key_file=env.get("SESSION_KEY_FILE") or None,
+            state_machine_arn=env.get("STATE_MACHINE_ARN") or None,
+            idempotency_table=env.get("IDEMPOTENCY_TABLE") or None,
+            idempotency_lease_seconds=_number(env, "IDEMPOTENCY_LEASE_SECONDS", 60, int, 1, 3600),
+            session_throttle_table=env.get("SESSION_THROTTLE_TABLE") or None,
+            session_throttle_limit=_number(env, "SESSION_THROTTLE_LIMIT", 30, int, 1, 100_000),
+            session_throttle_window_seconds=_number(
+                env, "SESSION_THROTTLE_WINDOW_SECONDS", 60, int, 1, 86_400
+            ),
         )
 
 
@@ -233,9 +252,13 @@ class Services:
 
     @cached_property
     def _s3(self) -> Any:
+        return self._client("s3")
+
+    def _client(self, service: str) -> Any:
+        """A small-request client (S3, Secrets Manager): standard retries, short timeouts."""
         import boto3
 
-        return boto3.client("s3", region_name=region(), config=_storage_config())
+        return boto3.client(service, region_name=region(), config=_storage_config())
 
     # -- ports ----------------------------------------------------------------------------
 
@@ -356,7 +379,80 @@ class Services:
             return KeyFileSessionKey(self.settings.session_key_file)
         return None
 
+    @cached_property
+    def idempotency_store(self) -> Any:
+        """POST /query answers by Idempotency-Key (DynamoDB, conditional writes)."""
+        s = self.settings
+        if s.store_backend == "dynamodb" and s.idempotency_table:
+            from pipeline.adapters.aws.idempotency import DynamoIdempotencyStore
+
+            return DynamoIdempotencyStore(
+                self._dynamodb.Table(s.idempotency_table), lease_seconds=s.idempotency_lease_seconds
+            )
+        from pipeline.adapters.local.idempotency import InMemoryIdempotencyStore
+
+        return InMemoryIdempotencyStore()
+
+    @cached_property
+    def session_throttle(self) -> Any:
+        """The per-session fixed-window limit of POST /query."""
+        s = self.settings
+        if s.store_backend == "dynamodb" and s.session_throttle_table:
+            from pipeline.adapters.aws.session_throttle import DynamoSessionThrottle
+
+            return DynamoSessionThrottle(
+                self._dynamodb.Table(s.session_throttle_table),
+                limit=s.session_throttle_limit,
+                window_seconds=s.session_throttle_window_seconds,
+            )
+        from pipeline.adapters.local.session_throttle import InMemorySessionThrottle
+
+        return InMemorySessionThrottle(
+            limit=s.session_throttle_limit, window_seconds=s.session_throttle_window_seconds
+        )
+
+    @cached_property
+    def workflow_runner(self) -> Any:
+        """Runs the Express state machine synchronously (StartSyncExecution)."""
+        from pipeline.adapters.aws.stepfunctions import (
+            SyncWorkflowRunner,
+            make_stepfunctions_client,
+        )
+
+        if not self.settings.state_machine_arn:
+            raise SettingsError("POST /query needs STATE_MACHINE_ARN")
+        return SyncWorkflowRunner(make_stepfunctions_client(region()), self.settings.state_machine_arn)
+
     # -- domain services ------------------------------------------------------------------
+
+    def query_api(self, *, received_at_ms: int | None = None, wait_seconds: float = 0.0) -> Any:
+        """The POST /query service for one request (cheap: its members are built once).
+
+        ``received_at_ms`` (API Gateway's receipt) starts the latency budget; ``wait_seconds``
+        bounds how long a retry waits for the first request with its Idempotency-Key (the
+        time the Lambda has left, so the retry answers 409 instead of timing out).
+        """
+        from pipeline.domain.query_api import QueryApi
+
+        authority = self.session_authority
+        if authority is None:
+            raise SettingsError("POST /query needs SESSION_KEY_SECRET_ARN or SESSION_KEY_FILE")
+        runner = self.workflow_runner
+
+        def run(workflow_input: dict[str, Any], execution_name: str) -> Any:
+            if received_at_ms is not None:
+                workflow_input = {**workflow_input, "received_at_ms": received_at_ms}
+            return runner(workflow_input, execution_name)
+
+        return QueryApi(
+            run,
+            authority,
+            self.idempotency_store,
+            self.clock,
+            wait_seconds=max(0.0, wait_seconds),
+            poll_seconds=0.2,
+            throttle=self.session_throttle,
+        )
 
     @cached_property
     def session_authority(self) -> Any:
@@ -663,7 +759,14 @@ def json_body(event: Mapping[str, Any]) -> Any:
     Raises :class:`~pipeline.domain.api_contract.ContractError` (400/413): no body, a body
     over 64 KiB, invalid UTF-8 or JSON, duplicate keys, excessive nesting.
     """
-    from pipeline.domain.api_contract import MAX_BODY_BYTES, ContractError, strict_json
+    from pipeline.domain.api_contract import strict_json
+
+    return strict_json(raw_body(event))
+
+
+def raw_body(event: Mapping[str, Any]) -> bytes | str:
+    """The body of a Lambda-proxy event as sent (base64 decoded), at most 64 KiB (else 413)."""
+    from pipeline.domain.api_contract import MAX_BODY_BYTES, ContractError
 
     body = event.get("body")
     if body is None:
@@ -681,26 +784,54 @@ def json_body(event: Mapping[str, Any]) -> Any:
     size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
     if size > MAX_BODY_BYTES:
         raise ContractError(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
-    return strict_json(raw)
+    return raw
+
+
+def received_at_ms(event: Mapping[str, Any]) -> int | None:
+    """API Gateway's receipt of the request (``requestContext.requestTimeEpoch``, epoch ms)."""
+    ctx = event.get("requestContext") if isinstance(event, Mapping) else None
+    value = ctx.get("requestTimeEpoch") if isinstance(ctx, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def headers_of(event: Mapping[str, Any]) -> dict[str, str]:
+    """The string-valued request headers of a Lambda-proxy event."""
+    headers = event.get("headers") or {}
+    if not isinstance(headers, Mapping):
+        return {}
+    return {k: v for k, v in headers.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+#: API Gateway ends a REST integration 29 s after its receipt of the request.
+API_GATEWAY_TIMEOUT_MS = 29_000
+
+
+def seconds_left(context: Any, received_at_ms: int | None = None, margin_seconds: float = 2.0) -> float:
+    """Time this request may still use, less a margin: the invocation's remaining time, and
+    API Gateway's 29 s from ``received_at_ms`` (0 without a Lambda context)."""
+    import time
+
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    left = remaining() / 1000.0 if callable(remaining) else 0.0
+    if received_at_ms is not None:
+        left = min(left, (received_at_ms + API_GATEWAY_TIMEOUT_MS) / 1000.0 - time.time())
+    return max(0.0, left - margin_seconds)
 
 
 def header(event: Mapping[str, Any], name: str) -> str | None:
     """A request header of a Lambda-proxy event, matched case-insensitively."""
-    headers = event.get("headers") or {}
-    if not isinstance(headers, Mapping):
-        return None
-    for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == name.lower():
-            return value if isinstance(value, str) else None
-    return None
+    wanted = name.lower()
+    return next((v for k, v in headers_of(event).items() if k.lower() == wanted), None)
 
 
 def api_response(status: int, payload: Any) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(payload, separators=(",", ":")),
-    }
+    """A Lambda-proxy response; with a proxy integration the CORS header is ours to send
+    (``CORS_ALLOW_ORIGIN``, set by the stack on the API functions)."""
+    headers = {"Content-Type": "application/json"}
+    origin = os.environ.get("CORS_ALLOW_ORIGIN")
+    if origin:
+        headers["Access-Control-Allow-Origin"] = origin
+    return {"statusCode": status, "headers": headers, "body": json.dumps(payload, separators=(",", ":"))}
 
 
 def api_error(error: Exception, req_id: str) -> dict[str, Any]:

@@ -41,11 +41,13 @@ class LocalApi:
         timeout: float = 60.0,
     ) -> None:
         self.key_file = Path(key_file)
-        self.workflow = workflow or LocalWorkflow(
-            outdir=outdir, state_file=state_file, env={"SESSION_KEY_FILE": str(self.key_file)}
-        )
+        # The handlers check tokens with the same key file as this process (not the stack's
+        # Secrets Manager secret, which LocalWorkflow fills with a random value).
+        key_env = {"SESSION_KEY_FILE": str(self.key_file), "SESSION_KEY_SECRET_ARN": ""}
+        self.workflow = workflow or LocalWorkflow(outdir=outdir, state_file=state_file, env=key_env)
         if workflow is not None:
-            workflow.extra_env.setdefault("SESSION_KEY_FILE", str(self.key_file))
+            for name, value in key_env.items():
+                workflow.extra_env.setdefault(name, value)
         self.timeout = timeout
         self.last_run: Any = None  # the last RunResult (``ask`` prints its path and timings)
 

@@ -6,8 +6,8 @@ template that ``stack/`` synthesizes and
 * resolves the state machine's ``DefinitionString`` (``Fn::Join`` of strings and
   ``Fn::GetAtt [<function>, Arn]``) into plain ASL and creates it in moto's Step Functions,
   whose interpreter executes it (Retry, Catch, Choice, ResultPath … for real);
-* creates moto DynamoDB tables and S3 buckets from the template's own table and bucket
-  definitions (keys, GSIs, TTL), so the local tables cannot drift from the stack;
+* creates moto DynamoDB tables, S3 buckets and Secrets Manager secrets from the template's
+  own definitions (keys, GSIs, TTL), so the local tables cannot drift from the stack;
 * fills the prompt bucket and the Prompts table the way the stack does at deploy time:
   the ``BucketDeployment``'s source asset (``cdk.out/asset.<hash>``) is uploaded under its
   key prefix, the ``Custom::PromptIndex`` items are written and every ``Custom::AWS``
@@ -251,6 +251,11 @@ class LocalWorkflow:
                     TableName=name,
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
                 )
+        # Secrets as the stack's GenerateSecretString makes them (random, never in the
+        # template); a Secret's Ref is its local name (the logical id).
+        secrets = self.client("secretsmanager")
+        for logical in self.template.of_type("AWS::SecretsManager::Secret"):
+            secrets.create_secret(Name=self.template.ref(logical), SecretString=uuid.uuid4().hex + uuid.uuid4().hex)
         s3 = self.client("s3")
         for name in self.template.buckets():
             s3.create_bucket(Bucket=name)
@@ -472,7 +477,7 @@ class LocalWorkflow:
 
     def workflow_input(self, query: str, session_id: str | None = None,
                        user_id: str | None = None) -> dict[str, Any]:
-        """What API Gateway's request mapping for POST /query produces.
+        """What POST /query's service (QueryApi, the query_api Lambda) hands the workflow.
 
         Validated like the API (api/openapi.yaml): raises
         :class:`~pipeline.domain.api_contract.ContractError` for a query outside 1..4000

@@ -1,11 +1,11 @@
-"""The REST API: POST /query (Step Functions StartSyncExecution), POST /feedback and
-GET /sessions/{session_id} (Lambda proxy, the latter behind IAM auth) and GET /health.
+"""The REST API: POST /query, POST /feedback and GET /sessions/{session_id} (Lambda proxy,
+the latter behind IAM auth) and GET /health (mock).
 
-``POST /query`` maps the request to the workflow input of docs/workflow-contract.md
-(``session_id`` defaults to ``$context.requestId``; ``interaction_id`` and ``request_id``
-are ``$context.requestId``) and maps the execution result back: SUCCEEDED → the workflow's
-output as is; TIMED_OUT → 504, FAILED/ABORTED → 500, a Step Functions API error → 500,
-each as ``{"error": {"code", "message", "request_id"}}``.
+``POST /query`` is the ``query_api`` Lambda: the same :class:`~pipeline.domain.query_api.
+QueryApi` as the local server (session tokens, per-session limit, Idempotency-Key), which
+starts the Express workflow with ``StartSyncExecution``. API Gateway validates the body
+against the model generated from ``api/openapi.yaml`` first; every error, API Gateway's own
+included, is ``{"error": {"code", "message", "request_id"}}`` with the document's codes.
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stack import constants as c
@@ -25,34 +23,6 @@ from stack.config import StackConfig
 from stack.constructs.functions import retention_for
 
 JSON = "application/json"
-
-# Velocity: the workflow input. $input.json() yields a JSON literal; escapeJavaScript makes
-# it a valid JSON *string* body for "input" (and the replaceAll undoes its \' escape,
-# which JSON does not allow).
-QUERY_REQUEST_TEMPLATE = """#set($sid = $input.path('$.session_id'))
-#if("$!sid" == "")#set($sid = $context.requestId)#end
-#set($uid = $input.path('$.user_id'))
-{
-  "stateMachineArn": "%(arn)s",
-  "name": "$context.requestId",
-  "input": "{\\"query\\": $util.escapeJavaScript($input.json('$.query')).replaceAll("\\\\'", "'"), \\"session_id\\": \\"$sid\\", \\"interaction_id\\": \\"$context.requestId\\", \\"user_id\\": #if("$!uid" == "")null#{else}$util.escapeJavaScript($input.json('$.user_id')).replaceAll("\\\\'", "'")#end, \\"request_id\\": \\"$context.requestId\\", \\"received_at_ms\\": $context.requestTimeEpoch}"
-}"""
-
-QUERY_RESPONSE_TEMPLATE = """#set($status = $input.path('$.status'))
-#if($status == "SUCCEEDED")
-$input.path('$.output')
-#elseif($status == "TIMED_OUT")
-#set($context.responseOverride.status = 504)
-{"error": {"code": "workflow_timed_out", "message": "The assistant did not answer in time. Please retry.", "request_id": "$context.requestId"}}
-#else
-#set($context.responseOverride.status = 500)
-{"error": {"code": "workflow_failed", "message": "The assistant failed to answer. Please retry.", "request_id": "$context.requestId"}}
-#end"""
-
-UPSTREAM_ERROR_TEMPLATE = (
-    '{"error": {"code": "service_unavailable", "message": "The workflow could not be started.", '
-    '"request_id": "$context.requestId"}}'
-)
 
 # ---------------------------------------------------------------------------
 # Models generated from the one contract, api/openapi.yaml (OpenAPI 3.1 → JSON Schema draft 4)
@@ -129,6 +99,9 @@ def api_model_schema(name: str) -> apigw.JsonSchema:
     return _json_schema(model_schema(name), title=name)
 
 
+#: POST /query's documented error statuses (api/openapi.yaml), each with the Error model.
+QUERY_ERROR_STATUSES = ("400", "403", "404", "409", "413", "415", "429", "500", "503", "504")
+
 #: The models the stack creates, by the document's schema name.
 MODEL_NAMES = ("Error", "QueryRequest", "QueryResponse", "FeedbackRequest")
 
@@ -148,6 +121,8 @@ GATEWAY_RESPONSES: tuple[tuple[apigw.ResponseType, str, str | None, str], ...] =
     (apigw.ResponseType.QUOTA_EXCEEDED, "throttled", None, _MESSAGE),
     (apigw.ResponseType.REQUEST_TOO_LARGE, "payload_too_large", None, _MESSAGE),
     (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None, _MESSAGE),
+    # POST /query's Lambda outlives API Gateway's 29 s only when an execution does: 504.
+    (apigw.ResponseType.INTEGRATION_TIMEOUT, "workflow_timed_out", None, _MESSAGE),
     (apigw.ResponseType.DEFAULT_4_XX, "client_error", None, _MESSAGE),
     (apigw.ResponseType.DEFAULT_5_XX, "internal_error", None, _MESSAGE),
 )
@@ -162,7 +137,7 @@ class Api(Construct):
         construct_id: str,
         *,
         config: StackConfig,
-        state_machine: sfn.IStateMachine,
+        query_fn: lambda_.IFunction,
         feedback_fn: lambda_.IFunction,
         sessions_fn: lambda_.IFunction,
     ) -> None:
@@ -254,65 +229,28 @@ class Api(Construct):
         )
         cors_response_params = {"method.response.header.Access-Control-Allow-Origin": True}
 
-        # --- POST /query -> StartSyncExecution --------------------------------------
-        self.sfn_role = iam.Role(
-            self,
-            "StartSyncExecutionRole",
-            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
-            description="Lets API Gateway start the support workflow synchronously; nothing else.",
-        )
-        self.sfn_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["states:StartSyncExecution"],
-                resources=[state_machine.state_machine_arn],
-            )
-        )
-        integration_cors = {
-            "method.response.header.Access-Control-Allow-Origin": cors_header,
-        }
-        query_integration = apigw.AwsIntegration(
-            service="states",
-            action="StartSyncExecution",
-            integration_http_method="POST",
-            options=apigw.IntegrationOptions(
-                credentials_role=self.sfn_role,
-                passthrough_behavior=apigw.PassthroughBehavior.NEVER,
-                request_templates={
-                    JSON: QUERY_REQUEST_TEMPLATE % {"arn": state_machine.state_machine_arn}
-                },
-                integration_responses=[
-                    apigw.IntegrationResponse(
-                        status_code="200",
-                        response_templates={JSON: QUERY_RESPONSE_TEMPLATE},
-                        response_parameters=integration_cors,
-                    ),
-                    apigw.IntegrationResponse(
-                        status_code="500",
-                        selection_pattern="[45]\\d{2}",
-                        response_templates={JSON: UPSTREAM_ERROR_TEMPLATE},
-                        response_parameters=integration_cors,
-                    ),
-                ],
-            ),
-        )
+        # --- POST /query -> query_api (proxy) -----------------------------------------
+        error_response = {JSON: error_model}
         query = api.root.add_resource(c.API_QUERY_PATH)
         self.query_method = query.add_method(
             "POST",
-            query_integration,
+            apigw.LambdaIntegration(query_fn, proxy=True),
             api_key_required=config.api_key_required,
             request_validator=self.body_validator,
             request_models={JSON: query_model},
             method_responses=[
                 apigw.MethodResponse(status_code="200", response_models={JSON: query_response_model},
                                      response_parameters=cors_response_params),
-                apigw.MethodResponse(status_code="400", response_models={JSON: error_model},
-                                     response_parameters=cors_response_params),
-                apigw.MethodResponse(status_code="500", response_models={JSON: error_model},
-                                     response_parameters=cors_response_params),
-                apigw.MethodResponse(status_code="504", response_models={JSON: error_model},
-                                     response_parameters=cors_response_params),
+                *(
+                    apigw.MethodResponse(status_code=status, response_models=error_response,
+                                         response_parameters=cors_response_params)
+                    for status in QUERY_ERROR_STATUSES
+                ),
             ],
         )
+        integration_cors = {
+            "method.response.header.Access-Control-Allow-Origin": cors_header,
+        }
 
         # --- POST /feedback -> feedback_api (proxy) -----------------------------------
         feedback = api.root.add_resource(c.API_FEEDBACK_PATH)

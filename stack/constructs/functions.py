@@ -114,6 +114,8 @@ class Functions(Construct):
             memory, timeout = c.SIZING.get(handler, c.DEFAULT_SIZING)
             if handler in c.WORKFLOW_HANDLERS:  # derived from the latency budget
                 timeout = config.workflow_task_timeout_seconds
+            elif handler == "query_api":  # waits for the whole execution
+                timeout = config.query_api_timeout_seconds
             fid = c.function_id(handler)
             log_group = logs.LogGroup(
                 self,

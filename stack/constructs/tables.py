@@ -1,6 +1,7 @@
-"""DynamoDB tables: Conversations, Prompts and Feedback.
+"""DynamoDB tables: Conversations, Prompts and Feedback, and POST /query's Idempotency and
+SessionThrottle tables.
 
-All three are on-demand, encrypted (AWS-owned key), with point-in-time recovery; in a
+All five are on-demand, encrypted (AWS-owned key), with point-in-time recovery; in a
 prod stage they get deletion protection and are retained when the stack is deleted.
 
 The Feedback table has **no stream**: ``analyze_feedback`` runs on a schedule and reads
@@ -24,7 +25,7 @@ N = ddb.AttributeType.NUMBER
 
 
 class _CommonTableProps(TypedDict):
-    """The ``ddb.Table`` keyword arguments all three tables share."""
+    """The ``ddb.Table`` keyword arguments all tables share."""
 
     billing_mode: ddb.BillingMode
     encryption: ddb.TableEncryption
@@ -34,7 +35,7 @@ class _CommonTableProps(TypedDict):
 
 
 class Tables(Construct):
-    """The three tables of the assistant."""
+    """The tables of the assistant."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
         super().__init__(scope, construct_id)
@@ -102,6 +103,23 @@ class Tables(Construct):
             projection_type=ddb.ProjectionType.ALL,
         )
 
+        # POST /query's own state: answers by Idempotency-Key and per-session request
+        # counters. Both short-lived (TTL): an item expires a day (a window) after its write.
+        self.idempotency = ddb.Table(
+            self,
+            c.IDEMPOTENCY_TABLE_ID,
+            partition_key=ddb.Attribute(name=c.IDEMPOTENCY_PK, type=S),
+            time_to_live_attribute=c.API_STATE_TTL_ATTRIBUTE,
+            **common,
+        )
+        self.session_throttle = ddb.Table(
+            self,
+            c.SESSION_THROTTLE_TABLE_ID,
+            partition_key=ddb.Attribute(name=c.SESSION_THROTTLE_PK, type=S),
+            time_to_live_attribute=c.API_STATE_TTL_ATTRIBUTE,
+            **common,
+        )
+
     @property
     def all(self) -> list[ddb.Table]:
-        return [self.conversations, self.prompts, self.feedback]
+        return [self.conversations, self.prompts, self.feedback, self.idempotency, self.session_throttle]

@@ -8,7 +8,13 @@ value *is* the handler's return value: ``$.capture.blocked``, ``$.intent.route``
 ``$.quality.retry`` are read directly by the Choice states.
 
 Every task retries Lambda service errors and throttling (``constants.TRANSIENT_ERRORS``)
-and catches everything else into ``Fallback`` with the error at ``$.error``. The
+and catches everything else with the error at ``$.error``: into ``Fallback`` (the fallback
+reply at ``$.reply``, then ``CollectFeedback`` stores it on the turn like any answer), or,
+for ``CaptureUserQuery`` (no turn stored yet) and ``CollectFeedback`` itself, into
+``FallbackResponse`` (the response shape, end).
+
+``CaptureUserQuery``'s ResultSelector rebuilds the state from the capture (ResultPath
+``$``): the raw query never reaches a later state, only ``$.capture.redacted_query`` does. The
 regeneration loop is bounded twice: by ``validate_quality`` (``retry`` is false once the
 attempts are used) and by ``CheckQuality`` itself (``attempt`` must be <= max_regenerations).
 
@@ -65,14 +71,33 @@ class Workflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
+        # Catch target of CaptureUserQuery (no turn was stored, nothing to finish) and of
+        # CollectFeedback itself (no loop): the response shape, straight to the end.
+        fallback_response = sfn.Pass(
+            self,
+            c.S_FALLBACK_RESPONSE,
+            comment="The fallback reply when no stored turn can be finished; the error at $.error.",
+            parameters=_response(response=c.FALLBACK_MESSAGE, response_type="fallback"),
+        )
+        # Catch target of every other task: the turn was stored by CaptureUserQuery, so the
+        # fallback reply goes through CollectFeedback like every answer (no turn without a
+        # stored reply, implicit feedback and metrics recorded).
         fallback = sfn.Pass(
             self,
             c.S_FALLBACK,
-            comment="Every task's Catch target: a reply for the user, the error kept at $.error.",
-            parameters=_response(response=c.FALLBACK_MESSAGE, response_type="fallback"),
+            comment="A failed task's reply for the user (the error kept at $.error), stored by CollectFeedback.",
+            parameters={"response_type": "fallback", "response": c.FALLBACK_MESSAGE},
+            result_path="$.reply",
         )
 
-        def task(state: str, result_path: str, mode: str | None = None) -> tasks.LambdaInvoke:
+        def task(
+            state: str,
+            result_path: str,
+            mode: str | None = None,
+            *,
+            catch_to: sfn.IChainable = fallback,
+            result_selector: dict[str, object] | None = None,
+        ) -> tasks.LambdaInvoke:
             # Without Parameters a Lambda-ARN task receives the whole state ("$").
             payload = (
                 sfn.TaskInput.from_object({"state": sfn.JsonPath.entire_payload, "mode": mode})
@@ -86,6 +111,7 @@ class Workflow(Construct):
                 payload=payload,
                 payload_response_only=True,
                 retry_on_service_exceptions=False,
+                result_selector=result_selector,
                 result_path=result_path,
             )
             step.add_retry(
@@ -101,16 +127,31 @@ class Workflow(Construct):
                     max_attempts=c.MODEL_RETRY_MAX_ATTEMPTS,
                     backoff_rate=c.RETRY_BACKOFF_RATE,
                 )
-            step.add_catch(fallback, errors=[sfn.Errors.ALL], result_path="$.error")
+            step.add_catch(catch_to, errors=[sfn.Errors.ALL], result_path="$.error")
             return step
 
-        capture = task(c.S_CAPTURE, "$.capture")
+        # CaptureUserQuery's result REPLACES the state (ResultPath "$"): the raw query and
+        # the receipt time stay behind, later states see only the redacted text in
+        # $.capture. request_id comes from the execution input (the correlation id).
+        capture = task(
+            c.S_CAPTURE,
+            "$",
+            catch_to=fallback_response,
+            result_selector={
+                "session_id.$": "$.session_id",
+                "interaction_id.$": "$.interaction_id",
+                "user_id.$": "$.user_id",
+                "request_id.$": "$$.Execution.Input.request_id",
+                "capture.$": "$",
+            },
+        )
         detect = task(c.S_DETECT_INTENT, "$.intent")
         clarify = task(c.S_CLARIFY, "$.generation", mode="clarification")
         escalate = task(c.S_ESCALATE, "$.generation", mode="escalation")
         generate = task(c.S_GENERATE, "$.generation", mode="answer")
         validate = task(c.S_VALIDATE, "$.quality")
-        collect = task(c.S_COLLECT, "$")
+        collect = task(c.S_COLLECT, "$", catch_to=fallback_response)
+        fallback.next(collect)
 
         blocked = sfn.Pass(
             self,

@@ -111,9 +111,19 @@ def test_fallback_when_the_model_fails(make_workflow, error):
     workflow = make_workflow(model=FailingModel(error))
     run = workflow.run("How do I reduce my EC2 bill?", session_id="e2e-fallback-001")
     out = _check_shape(run, "fallback")
-    assert run.path[-1] == "Fallback" and "GenerateResponse" in run.path
+    assert run.path[-2:] == ["Fallback", "CollectFeedback"] and "GenerateResponse" in run.path
     assert out["intent"] is None and out["template"] is None and out["quality_score"] is None
     assert type(error).__name__ in run.errors
+    _check_fallback_stored(workflow, out)
+
+
+def _check_fallback_stored(workflow, out):
+    """The Fallback path finishes the turn like any answer: no turn without a stored reply."""
+    (turn,) = [t for t in workflow.scan("ConversationsTable")
+               if t["interaction_id"] == out["interaction_id"]]
+    assert turn["assistant_text"] == out["response"] and turn["response_type"] == "fallback"
+    implicit = [f for f in workflow.scan("FeedbackTable") if f["interaction_id"] == out["interaction_id"]]
+    assert len(implicit) == 1, implicit
 
 
 def test_retry_succeeds_after_a_transient_lambda_error(make_workflow):
@@ -147,8 +157,57 @@ def test_persistent_failure_falls_back(make_workflow):
 
     workflow = make_workflow(faults=Faults().fail_always("validate_quality", "RuntimeError"))
     run = workflow.run("How do I rotate IAM access keys?", session_id="e2e-fail-000001")
+    out = _check_shape(run, "fallback")
+    assert run.path[-2:] == ["Fallback", "CollectFeedback"]
+    _check_fallback_stored(workflow, out)
+
+
+def test_a_failed_capture_answers_without_storing_a_half_turn(make_workflow):
+    """CaptureUserQuery failed: there is no turn to finish, FallbackResponse answers."""
+    from pipeline.local.workflow import Faults
+
+    workflow = make_workflow(faults=Faults().fail_always("capture_query", "RuntimeError"))
+    run = workflow.run("How do I rotate IAM access keys?", session_id="e2e-fail-capture1")
     _check_shape(run, "fallback")
-    assert run.path[-1] == "Fallback"
+    assert run.path == ["CaptureUserQuery", "FallbackResponse"]
+    assert workflow.scan("ConversationsTable") == [] and workflow.scan("FeedbackTable") == []
+
+
+def test_a_failed_collect_still_answers_and_does_not_loop(make_workflow):
+    from pipeline.local.workflow import Faults
+
+    workflow = make_workflow(faults=Faults().fail_always("collect_feedback", "RuntimeError"))
+    run = workflow.run("How do I rotate IAM access keys?", session_id="e2e-fail-collect1")
+    _check_shape(run, "fallback")
+    assert run.path[-2:] == ["CollectFeedback", "FallbackResponse"]
+    assert run.path.count("CollectFeedback") == 1
+
+
+_PHONE = "555-867-5309"
+_RAW_QUERY = f"My phone is {_PHONE}, why does my EC2 instance refuse SSH connections?"
+
+
+@pytest.mark.parametrize("faults", [None, ("generate_response", "RuntimeError")], ids=["answer", "fallback"])
+def test_the_raw_query_leaves_the_state_after_the_first_step(make_workflow, faults):
+    """Only CaptureUserQuery sees the raw query; every later state's input holds only the
+    redacted text (the state machine's own history, read from the engine)."""
+    from pipeline.local.workflow import Faults
+
+    workflow = make_workflow(faults=Faults().fail_always(*faults)) if faults else make_workflow()
+    run = workflow.run(_RAW_QUERY, session_id="e2e-rawquery-01")
+    assert run.status == "SUCCEEDED"
+    entered = [(e["stateEnteredEventDetails"]["name"], json.loads(e["stateEnteredEventDetails"]["input"]))
+               for e in run.events if "stateEnteredEventDetails" in e]
+    assert entered[0][0] == "CaptureUserQuery" and entered[0][1]["query"] == _RAW_QUERY
+    later = entered[1:]
+    assert {name for name, _ in later} >= {"DetectIntent", "GenerateResponse", "CollectFeedback"}
+    for name, state in later:
+        text = json.dumps(state)
+        assert "query" not in state and _PHONE not in text, name
+        assert state["capture"]["redacted_query"] == "My phone is [REDACTED:pii], why does my EC2 instance refuse SSH connections?"
+        assert state["request_id"] == run.input["request_id"], name
+    assert _PHONE not in json.dumps(run.output)
+    assert _PHONE not in json.dumps(workflow.scan("ConversationsTable") + workflow.scan("FeedbackTable"), default=str)
 
 
 def test_conversation_continues_across_processes(stack_template, tmp_path):

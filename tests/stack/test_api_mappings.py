@@ -1,11 +1,12 @@
-"""POST /query's mapping templates, taken from the SYNTHESIZED template and rendered offline.
+"""API Gateway's own error responses (GatewayResponse templates), taken from the
+SYNTHESIZED template and rendered offline.
 
-The request template turns the client's body into a ``StartSyncExecution`` request whose
-``input`` must be exactly the workflow input of docs/workflow-contract.md; the response
-templates turn the ``StartSyncExecution`` reply back into the public response shape
-(issue 3) or a JSON error with the status code the method declares. A wrong backslash in
-those Velocity strings is invisible to both the stack's property tests and the handlers'
-tests, so here they are *executed*.
+``POST /query`` is a Lambda proxy now (the ``query_api`` handler answers its own errors);
+what API Gateway still renders itself are its gateway responses: a body that fails the
+model, a missing API key, throttling, an unknown route, a 5xx. Each must render into the
+one error shape ``{"error": {"code", "message", "request_id"}}`` with the document's codes.
+A wrong quote in those Velocity strings is invisible to the stack's property tests, so here
+they are *executed*.
 
 Rendering uses ``airspeed`` (a Python Velocity engine) with small stand-ins for API
 Gateway's ``$input``, ``$context`` and ``$util``, written after the API Gateway mapping
@@ -42,7 +43,6 @@ import pytest
 
 airspeed = pytest.importorskip("airspeed")
 
-from stack import constants as c  # noqa: E402
 from stack.constructs import api as api_module  # noqa: E402
 
 JSON_CT = "application/json"
@@ -79,6 +79,12 @@ JSON_SERIALISERS: dict[str, Callable[[Any], str]] = {
 _MISSING = object()
 #: $context.requestTimeEpoch: when API Gateway received the request (epoch ms, a number).
 REQUEST_TIME_EPOCH = 1764900000123
+#: $context.error: messageString is already a quoted JSON string; validationErrorString is
+#: not (API Gateway's examples quote it), and may hold quotes and backslashes.
+ERROR_CONTEXT = {
+    "messageString": json.dumps('Forbidden "x" \\ y'),
+    "validationErrorString": "[instance failed to match pattern ^[A-Za-z0-9-]{8,64}$]",
+}
 
 
 def _json_path(document: Any, path: str) -> Any:
@@ -208,6 +214,7 @@ def render(template: str, body: str, *, serialise: Callable[[Any], str] = _json_
     """Render a mapping template; returns (output, $context) to read overrides back."""
     context: dict[str, Any] = {
         "requestId": REQUEST_ID,
+        "error": dict(ERROR_CONTEXT),
         "requestTimeEpoch": REQUEST_TIME_EPOCH,
         "responseOverride": {"status": None, "header": {}},
         "requestOverride": {"header": {}, "path": {}, "querystring": {}},
@@ -235,283 +242,37 @@ def test_stand_ins_match_the_documented_behaviour() -> None:
     assert out == "[][]"
 
 
+
+
 # ---------------------------------------------------------------------------
-# The templates, from the synthesized CloudFormation
+# The gateway responses, from the synthesized CloudFormation
 # ---------------------------------------------------------------------------
-
-
-def _query_method(resources: Any, template_json: dict[str, Any]) -> dict[str, Any]:
-    found = [
-        m["Properties"] for m in resources(template_json, "AWS::ApiGateway::Method").values()
-        if m["Properties"]["HttpMethod"] == "POST"
-        and "StartSyncExecution" in json.dumps(m["Properties"].get("Integration", {}).get("Uri"))
-    ]
-    assert len(found) == 1
-    return found[0]
-
-
-def _state_machine_id(resources: Any, template_json: dict[str, Any]) -> str:
-    (logical,) = resources(template_json, "AWS::StepFunctions::StateMachine")
-    return logical
-
-
-def _resolve_arn(value: Any, state_machine_id: str) -> str:
-    """The request template is a Fn::Join around the state machine's Ref."""
-    if isinstance(value, str):
-        return value
-    (sep, parts), = [value["Fn::Join"]]
-    out = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-        else:
-            assert part == {"Ref": state_machine_id}, part
-            out.append(STATE_MACHINE_ARN)
-    return sep.join(out)
 
 
 @pytest.fixture(scope="module")
-def query_method(resources: Any, template_json: dict[str, Any]) -> dict[str, Any]:
-    return _query_method(resources, template_json)
+def gateway_responses(resources: Any, template_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {g["Properties"]["ResponseType"]: g["Properties"]
+            for g in resources(template_json, "AWS::ApiGateway::GatewayResponse").values()}
 
 
-@pytest.fixture(scope="module")
-def request_template(query_method: dict[str, Any], resources: Any,
-                     template_json: dict[str, Any]) -> str:
-    raw = query_method["Integration"]["RequestTemplates"][JSON_CT]
-    return _resolve_arn(raw, _state_machine_id(resources, template_json))
+def test_every_gateway_response_the_api_defines_is_synthesized(gateway_responses: dict) -> None:
+    assert set(gateway_responses) == {t.response_type for t, *_ in api_module.GATEWAY_RESPONSES}
 
 
-@pytest.fixture(scope="module")
-def integration_responses(query_method: dict[str, Any]) -> list[dict[str, Any]]:
-    return query_method["Integration"]["IntegrationResponses"]
-
-
-def test_the_templates_are_the_ones_api_py_defines(request_template: str,
-                                                  integration_responses: list) -> None:
-    assert request_template == api_module.QUERY_REQUEST_TEMPLATE % {"arn": STATE_MACHINE_ARN}
-    templates = {r["StatusCode"]: r["ResponseTemplates"][JSON_CT] for r in integration_responses}
-    assert templates == {"200": api_module.QUERY_RESPONSE_TEMPLATE,
-                         "500": api_module.UPSTREAM_ERROR_TEMPLATE}
-
-
-# ---------------------------------------------------------------------------
-# Request: client body -> StartSyncExecution -> workflow input
-# ---------------------------------------------------------------------------
-
-QUERIES = [
-    "why does my EC2 instance refuse SSH?",
-    'my bucket policy says "Principal": "*" - is that bad?',
-    "path is C:\\Users\\me\\.aws\\credentials and \\n is literal",
-    "line one\nline two\r\n\ttabbed",
-    "it's the user's role, isn't it? ''quoted''",
-    "unicode: café, 東京リージョン, emoji 😀, RTL שלום, \u2028 separator",
-    "</script><script>alert('x')</script> & <b>bold</b>",
-    "ends with a backslash \\",
-    "\\' a backslash before a quote, and \\\" before a double quote",
-    "dollar $context.requestId and #set($x = 1) are not Velocity",
-    "control \x01\x1f chars",
-    "q" * c.QUERY_MAX_CHARS,
-]
-SESSION_IDS = [None, "session-0001", "A-" + "b" * 62]
-USER_IDS = [None, "user-42", 'we"ird \\ \'user\' </script> ü']
-
-
-def _start_sync_execution(request_template: str, body: dict[str, Any], **render_options: Any) -> dict:
-    output, _ = render(request_template, json.dumps(body), **render_options)
-    request = json.loads(output)  # must be valid JSON for the StartSyncExecution API
-    assert set(request) == {"stateMachineArn", "name", "input"}
-    return request
-
-
-def _expected_input(body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "query": body["query"],
-        "session_id": body.get("session_id") or REQUEST_ID,
-        "interaction_id": REQUEST_ID,
-        "user_id": body.get("user_id"),
-        "request_id": REQUEST_ID,
-        # the latency budget starts when API Gateway received the request
-        "received_at_ms": REQUEST_TIME_EPOCH,
-    }
-
-
-@pytest.mark.parametrize("serialiser", sorted(JSON_SERIALISERS))
-@pytest.mark.parametrize("missing_json", ["", "null"])
-@pytest.mark.parametrize("query", QUERIES, ids=range(len(QUERIES)))
-def test_request_mapping_produces_exactly_the_workflow_input(
-    request_template: str, query: str, serialiser: str, missing_json: str
-) -> None:
-    for session_id in SESSION_IDS:
-        for user_id in USER_IDS:
-            body: dict[str, Any] = {"query": query}
-            if session_id is not None:
-                body["session_id"] = session_id
-            if user_id is not None:
-                body["user_id"] = user_id
-            request = _start_sync_execution(
-                request_template, body,
-                serialise=JSON_SERIALISERS[serialiser], missing_json=missing_json,
-            )
-            assert request["stateMachineArn"] == STATE_MACHINE_ARN
-            assert isinstance(request["input"], str)
-            assert json.loads(request["input"]) == _expected_input(body), body
-
-
-def test_execution_name_is_the_request_id_and_valid(request_template: str) -> None:
-    request = _start_sync_execution(request_template, {"query": "hi"})
-    # StartSyncExecution: 1-80 chars, no whitespace, brackets, wildcards or special characters.
-    assert request["name"] == REQUEST_ID
-    assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", request["name"])
-
-
-def test_request_input_has_the_keys_of_the_contract(request_template: str) -> None:
-    from pipeline.local.workflow import LocalWorkflow
-
-    request = _start_sync_execution(request_template, {"query": "hi", "user_id": "u-1"})
-    # pipeline/local produces the same workflow input as the API (docs/workflow-contract.md).
-    local = LocalWorkflow.workflow_input(None, "hi", None, "u-1")  # type: ignore[arg-type]
-    assert set(json.loads(request["input"])) == set(local)
-
-
-def test_the_state_machine_arn_is_the_one_the_api_role_may_start(
-    resources: Any, template_json: dict[str, Any], query_method: dict[str, Any]
-) -> None:
-    machine = _state_machine_id(resources, template_json)
-    raw = query_method["Integration"]["RequestTemplates"][JSON_CT]
-    assert {"Ref": machine} in raw["Fn::Join"][1]
-    role = query_method["Integration"]["Credentials"]["Fn::GetAtt"][0]
-    statements = [
-        s for p in resources(template_json, "AWS::IAM::Policy").values()
-        if {"Ref": role} in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    assert statements == [{"Action": "states:StartSyncExecution", "Effect": "Allow",
-                           "Resource": {"Ref": machine}}]
-
-
-# ---------------------------------------------------------------------------
-# Response: StartSyncExecution reply -> client response
-# ---------------------------------------------------------------------------
-
-
-def _select_integration_response(responses: list[dict[str, Any]], backend_status: int) -> dict:
-    """API Gateway: for AWS back ends the selection pattern is matched (whole string)
-    against the back end's HTTP status code; no match -> the default (no pattern)."""
-    for response in responses:
-        pattern = response.get("SelectionPattern")
-        if pattern and re.fullmatch(pattern, str(backend_status)):
-            return response
-    (default,) = [r for r in responses if not r.get("SelectionPattern")]
-    return default
-
-
-def _respond(responses: list[dict[str, Any]], backend_status: int,
-             body: dict[str, Any]) -> tuple[int, Any]:
-    selected = _select_integration_response(responses, backend_status)
-    output, context = render(selected["ResponseTemplates"][JSON_CT], json.dumps(body))
-    status = context["responseOverride"]["status"] or int(selected["StatusCode"])
-    return int(status), json.loads(output)
-
-
-def _sync_reply(status: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "executionArn": f"arn:aws:states:us-east-1:123456789012:express:SupportWorkflow:{REQUEST_ID}:x",
-        "stateMachineArn": STATE_MACHINE_ARN,
-        "name": REQUEST_ID,
-        "startDate": 1.7e9,
-        "stopDate": 1.7e9 + 1,
-        "status": status,
-        "input": "{}",
-        "inputDetails": {"included": True},
-        "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 300},
-        **extra,
-    }
-
-
-WORKFLOW_RESPONSES = [
-    {
-        "session_id": "session-0001", "interaction_id": REQUEST_ID,
-        "response": 'Check the security group: "port 22" must allow your IP.\n\n```bash\n'
-                    "aws ec2 describe-security-groups --group-ids sg-123 --query 'x'\n```\n"
-                    "Path C:\\temp, </script>, café 😀",
-        "response_type": "answer", "intent": "ec2_troubleshooting", "confidence": 0.87,
-        "quality_score": 0.91, "template": {"id": "ec2_troubleshooting", "version": "v1"},
-        "guardrail": {"action": "redact", "categories": ["email"]},
-    },
-    {
-        "session_id": REQUEST_ID, "interaction_id": REQUEST_ID, "response": c.FALLBACK_MESSAGE,
-        "response_type": "fallback", "intent": None, "confidence": None, "quality_score": None,
-        "template": None, "guardrail": {"action": "allow", "categories": []},
-    },
-]
-
-
-@pytest.mark.parametrize("workflow_response", WORKFLOW_RESPONSES, ids=["answer", "fallback"])
-def test_succeeded_renders_exactly_the_workflow_response(
-    integration_responses: list, workflow_response: dict[str, Any]
-) -> None:
-    reply = _sync_reply("SUCCEEDED", output=json.dumps(workflow_response),
-                        outputDetails={"included": True})
-    status, body = _respond(integration_responses, 200, reply)
-    assert (status, body) == (200, workflow_response)
-
-
-def _declared_statuses(query_method: dict[str, Any]) -> set[int]:
-    return {int(r["StatusCode"]) for r in query_method["MethodResponses"]}
-
-
-@pytest.mark.parametrize(
-    ("execution_status", "http_status", "code"),
-    [("FAILED", 500, "workflow_failed"), ("TIMED_OUT", 504, "workflow_timed_out"),
-     ("ABORTED", 500, "workflow_failed")],
-)
-def test_failed_executions_render_a_json_error(
-    integration_responses: list, query_method: dict[str, Any],
-    execution_status: str, http_status: int, code: str,
-) -> None:
-    reply = _sync_reply(execution_status, error="States.Runtime",
-                        cause='An error "with quotes" \\ and\nnewlines')
-    status, body = _respond(integration_responses, 200, reply)
-    assert status == http_status and status in _declared_statuses(query_method)
-    assert set(body) == {"error"} and set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code and body["error"]["request_id"] == REQUEST_ID
-    assert "quotes" not in body["error"]["message"]  # the cause is not leaked to the client
-
-
-@pytest.mark.parametrize("backend_status", [400, 403, 404, 413, 429, 500, 502, 503])
-def test_start_sync_execution_api_errors_select_the_upstream_error(
-    integration_responses: list, query_method: dict[str, Any], backend_status: int
-) -> None:
-    error = {"__type": "com.amazonaws.swf.service.v2.model#InvalidExecutionInput",
-             "message": "Invalid input: \"quoted\""}
-    status, body = _respond(integration_responses, backend_status, error)
-    assert status == 500 and status in _declared_statuses(query_method)
-    assert set(body["error"]) == ERROR_KEYS and body["error"]["code"] == "service_unavailable"
-    assert body["error"]["request_id"] == REQUEST_ID
-
-
-def test_success_is_not_caught_by_the_error_pattern(integration_responses: list) -> None:
-    for response in integration_responses:
-        pattern = response.get("SelectionPattern")
-        if pattern:
-            assert not re.fullmatch(pattern, "200")
-    assert len([r for r in integration_responses if not r.get("SelectionPattern")]) == 1
-
-
-def test_error_bodies_match_the_error_model(
-    integration_responses: list, resources: Any, template_json: dict[str, Any]
+@pytest.mark.parametrize("entry", api_module.GATEWAY_RESPONSES, ids=lambda e: e[0].response_type)
+def test_gateway_responses_render_the_error_shape(
+    entry: tuple, gateway_responses: dict, resources: Any, template_json: dict[str, Any]
 ) -> None:
     jsonschema = pytest.importorskip("jsonschema")
+    response_type, code, status, _message = entry
+    props = gateway_responses[response_type.response_type]
+    output, _ = render(props["ResponseTemplates"][JSON_CT], "{}")
+    body = json.loads(output)
+    assert set(body["error"]) == ERROR_KEYS and body["error"]["code"] == code
+    assert body["error"]["request_id"] == REQUEST_ID
+    assert body["error"]["message"] in (json.loads(ERROR_CONTEXT["messageString"]),
+                                        ERROR_CONTEXT["validationErrorString"], "no such route")
     models = {m["Properties"]["Name"]: m["Properties"]["Schema"]
               for m in resources(template_json, "AWS::ApiGateway::Model").values()}
-    for _status, body in (
-        _respond(integration_responses, 200, _sync_reply("FAILED")),
-        _respond(integration_responses, 200, _sync_reply("TIMED_OUT")),
-        _respond(integration_responses, 400, {"message": "x"}),
-    ):
-        jsonschema.validate(body, models["Error"])
-    for workflow_response in WORKFLOW_RESPONSES:
-        _, body = _respond(integration_responses, 200, _sync_reply(
-            "SUCCEEDED", output=json.dumps(workflow_response)))
-        jsonschema.validate(body, models["QueryResponse"])
+    jsonschema.validate(body, models["Error"])
+    assert props.get("StatusCode") == status

@@ -37,6 +37,8 @@ def test_runtime_sizing_tracing_layer_and_env(resources, template_json):
         memory, timeout = c.SIZING.get(name, c.DEFAULT_SIZING)
         if name in c.WORKFLOW_HANDLERS:  # derived from the latency budget
             timeout = StackConfig().workflow_task_timeout_seconds
+        elif name == "query_api":  # waits for the execution it starts
+            timeout = StackConfig().query_api_timeout_seconds
         assert props["Runtime"] == "python3.12"
         assert (props["MemorySize"], props["Timeout"]) == (memory, timeout)
         assert props["TracingConfig"] == {"Mode": "Active"}

@@ -64,6 +64,8 @@ class Recorder:
     """Collects (function, service, operation, params) while a handler runs."""
 
     def __init__(self) -> None:
+        #: What StartSyncExecution answers: (status, output) per call, in order.
+        self.sync_replies: list[tuple[str, dict[str, Any] | None]] = []
         self.current: str | None = None
         self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
         self._lock = threading.Lock()
@@ -80,12 +82,28 @@ class Recorder:
         from botocore.awsrequest import AWSResponse
 
         service = model.service_model.endpoint_prefix
+        if service == "states" and model.name == "StartSyncExecution":
+            # Not in moto, and the workflow cannot run inside a handler call here (the local
+            # engine serialises handler calls): answer with a finished execution.
+            return AWSResponse("https://stub", 200, {}, None), self.sync_reply(params)
         if service not in ("bedrock-runtime", "comprehend"):
             return None
         body = json.loads(params["body"] or b"{}")
         parsed = _bedrock_reply(body) if service == "bedrock-runtime" else _comprehend_reply(
             model.name, body)
         return AWSResponse("https://stub", 200, {}, None), parsed
+
+
+    def sync_reply(self, params: dict[str, Any]) -> dict[str, Any]:
+        status, output = self.sync_replies.pop(0)
+        body = json.loads(params["body"])
+        workflow_input = json.loads(body["input"])
+        reply: dict[str, Any] = {"executionArn": "arn:aws:states:us-east-1:123456789012:express:x",
+                                 "startDate": 0, "stopDate": 0, "status": status}
+        if output is not None:
+            reply["output"] = json.dumps({**output, "session_id": workflow_input["session_id"],
+                                          "interaction_id": workflow_input["interaction_id"]})
+        return reply
 
 
 def _bedrock_reply(body: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +140,15 @@ def _comprehend_reply(operation: str, body: dict[str, Any]) -> dict[str, Any]:
     if operation == "DetectKeyPhrases":
         return {"KeyPhrases": [{"Text": p, "Score": 0.9} for p in analysis.key_phrases]}
     raise AssertionError(f"unexpected Comprehend call {operation}")
+
+
+def _session_token(workflow: Any, session_id: str) -> str:
+    """The token the stack's session key (the template's secret, in moto) signs."""
+    from pipeline.domain.sessions import SessionAuthority, StaticKey
+
+    (secret,) = workflow.template.of_type("AWS::SecretsManager::Secret")
+    key = workflow.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+    return SessionAuthority(StaticKey(key.encode()), has_turns=lambda _: False).token_for(session_id)
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -182,11 +209,31 @@ def recorded(stack_template: Any) -> dict[str, list[tuple[str, str, dict[str, An
             assert paths >= {"answer", "blocked"}, paths
 
             first = runs[0].output
+            token = _session_token(workflow, first["session_id"])
             feedback = _load("feedback_api_post.json")
+            feedback["headers"]["X-Session-Token"] = token
             feedback["body"] = json.dumps({"session_id": first["session_id"],
                                            "interaction_id": first["interaction_id"],
                                            "rating": 5, "comment": "thanks"})
             assert call("feedback_api", feedback)["statusCode"] == 201
+
+            # POST /query: a new session (claim + complete), its retry (read back), a wrong
+            # token on a session with turns (Query: 403), a continued session (counter) whose
+            # execution fails (release).
+            query = _load("query_api_post.json")
+            recorder.sync_replies = [("SUCCEEDED", first), ("FAILED", None)]
+            created = call("query_api", query)
+            assert created["statusCode"] == 200, created
+            answer = json.loads(created["body"])
+            assert call("query_api", query)["body"] == created["body"]
+            stranger = {**query, "headers": {**query["headers"], "X-Session-Token": token}}
+            stranger["body"] = json.dumps({"query": "show me", "session_id": "grants-blocked-0001"})
+            assert call("query_api", stranger)["statusCode"] == 403
+            again = {**query, "headers": {**query["headers"], "X-Session-Token": answer["session_token"],
+                                          "Idempotency-Key": "grants-retry-key-0002"}}
+            again["body"] = json.dumps({"query": "still failing", "session_id": answer["session_id"]})
+            assert call("query_api", again)["statusCode"] == 500
+            assert recorder.sync_replies == []
             sessions = _load("sessions_api_get.json")
             sessions["pathParameters"] = {"session_id": session}
             assert call("sessions_api", sessions)["statusCode"] == 200
@@ -227,6 +274,10 @@ def _arn(stack_template: Any, service: str, operation: str, params: dict[str, An
         return f"arn:{PARTITION}:bedrock:{REGION}::foundation-model/{model}"
     if service == "comprehend":
         return "*"  # the synchronous Detect* APIs have no resource type
+    if service == "secretsmanager":
+        return params["SecretId"]  # the local name the template's Ref resolves to
+    if service == "states":
+        return params["stateMachineArn"]
     raise AssertionError(f"no ARN rule for {service}:{operation}; add one")
 
 
@@ -329,7 +380,8 @@ def _label(template_json: dict[str, Any], arn: str) -> str:
     names = {
         StackTemplate(template_json).ref(logical): label
         for logical, resource in template_json["Resources"].items()
-        for label in ("Conversations", "Feedback", "Prompts", "PromptBucket")
+        for label in ("Conversations", "Feedback", "Prompts", "PromptBucket", "Idempotency",
+                      "SessionThrottle")
         if resource["Type"] in ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
         and logical.startswith((f"Tables{label}Table", f"Prompts{label}"))
     }

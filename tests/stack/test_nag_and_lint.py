@@ -24,14 +24,15 @@ def test_cfn_lint_clean(synth):
 
 
 def test_api_auth_suppressions_do_not_call_the_api_key_authentication():
-    """APIG4/COG4 reasons say what authenticates today: the API key meters, it does not
-    authenticate; nothing authenticates the customer endpoints yet."""
+    """APIG4/COG4 reasons say what authorizes today: the API key meters, it does not
+    authenticate; the server-issued session token owns a session."""
     from stack.nag import SUPPRESSIONS
 
     reasons = [s.reason for s in SUPPRESSIONS if s.rule in {"AwsSolutions-APIG4", "AwsSolutions-COG4"}]
     assert len(reasons) == 2
     for reason in reasons:
-        assert "not authentication" in reason or "unauthenticated" in reason, reason
+        assert "not authentication" in reason, reason
+        assert "X-Session-Token" in reason, reason
         assert "protected by an API key" not in reason
 
 

@@ -19,9 +19,9 @@ def _gsis(props):
             for g in props.get("GlobalSecondaryIndexes", [])}
 
 
-def test_three_tables_on_demand_encrypted_with_pitr(template_json, resources):
+def test_five_tables_on_demand_encrypted_with_pitr(template_json, resources):
     tables = resources(template_json, "AWS::DynamoDB::Table")
-    assert len(tables) == 3
+    assert len(tables) == 5
     for resource in tables.values():
         props = resource["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST"
@@ -56,9 +56,22 @@ def test_feedback_keys_gsis_and_no_stream(template_json, resources):
     assert "StreamSpecification" not in props  # no consumer: removed on purpose
 
 
+def test_query_api_tables_keys_and_ttl(template_json, resources):
+    """POST /query's state: one item per Idempotency-Key, one counter per session window;
+    both expire by TTL (the adapters treat an expired item as absent before DynamoDB deletes it)."""
+    from pipeline.adapters.aws import idempotency, session_throttle
+
+    props = _table(template_json, resources, c.IDEMPOTENCY_TABLE_ID)
+    assert _keys(props) == {idempotency.KEY: "HASH"} and not _gsis(props)
+    assert props["TimeToLiveSpecification"] == {"AttributeName": idempotency.TTL_ATTRIBUTE, "Enabled": True}
+    props = _table(template_json, resources, c.SESSION_THROTTLE_TABLE_ID)
+    assert _keys(props) == {session_throttle.KEY: "HASH"} and not _gsis(props)
+    assert props["TimeToLiveSpecification"] == {"AttributeName": session_throttle.TTL_ATTRIBUTE, "Enabled": True}
+
+
 def test_prod_stage_protects_and_retains_data(prod_template, resources):
     tables = resources(prod_template, "AWS::DynamoDB::Table")
-    assert len(tables) == 3
+    assert len(tables) == 5
     for table in tables.values():
         assert table["Properties"]["DeletionProtectionEnabled"] is True
         assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"

@@ -330,3 +330,21 @@ def test_capture_round_trips_and_rejects_bad_turn_index() -> None:
         Capture.from_dict({**capture.to_dict(), "turn_index": "3"})
     with pytest.raises(WorkflowInputError):
         build_response({"capture": None})
+
+
+def test_collect_stores_the_fallback_reply_of_a_failed_step(conversations, clock) -> None:
+    """The Fallback state hands CollectFeedback ``$.reply`` (fallback) and ``$.error``: the
+    turn gets the fallback text, whatever the failed step left behind is not reported."""
+    state = answered_state(conversations, clock)
+    state["reply"] = {"response_type": "fallback", "response": "Sorry, try again."}
+    state["error"] = {"Error": "RuntimeError", "Cause": "boom"}
+    feedback, metrics = InMemoryFeedbackStore(), InMemoryMetrics()
+    response = FeedbackCollection(conversations, feedback, metrics, clock).collect(state)
+    assert set(response) == RESPONSE_KEYS
+    assert response["response_type"] == "fallback" and response["response"] == "Sorry, try again."
+    assert (response["intent"], response["confidence"], response["quality_score"], response["template"]) == (
+        None, None, None, None)
+    turn = conversations.recent_turns("session-0001", 1)[0]
+    assert turn.assistant_text == "Sorry, try again." and turn.response_type == "fallback"
+    assert len(feedback.all()) == 1
+    assert metrics.total(METRIC_QUERIES, response_type="fallback") == 1
