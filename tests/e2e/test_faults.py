@@ -63,9 +63,10 @@ def fallback_is_stored(api: LocalApi) -> bool:
     return api.workflow.definition["States"]["Fallback"].get("Next") is not None
 
 
-def assert_not_half_written(api: LocalApi, reply: dict[str, Any]) -> list[dict[str, Any]]:
+def assert_not_half_written(api: LocalApi, reply: dict[str, Any], *, store_down: bool = False) -> list[dict[str, Any]]:
     """The session holds exactly this interaction's turn, once, and every field it has is
-    consistent with the answer the user got."""
+    consistent with the answer the user got (``store_down``: the turn's own write is what
+    fails, so the reply cannot be stored however the workflow ends)."""
     turns = [t for t in api.workflow.scan("ConversationsTable") if t["session_id"] == reply["session_id"]]
     assert [t["interaction_id"] for t in turns] == [reply["interaction_id"]]
     turn = turns[0]
@@ -74,7 +75,7 @@ def assert_not_half_written(api: LocalApi, reply: dict[str, Any]) -> list[dict[s
     if finished:
         assert turn["assistant_text"] == reply["response"]
         assert turn.get("response_type") == reply["response_type"]
-    if reply["response_type"] != "fallback" or fallback_is_stored(api):
+    if (reply["response_type"] != "fallback" or fallback_is_stored(api)) and not store_down:
         assert finished, turn
     feedback = [f for f in api.workflow.scan("FeedbackTable") if f.get("interaction_id") == reply["interaction_id"]]
     assert len(feedback) <= 1
@@ -217,9 +218,9 @@ def test_a_dynamodb_write_that_keeps_failing_falls_back(make_api, monkeypatch, c
         reply = ask(api)
     assert reply["response_type"] == "fallback"
     assert seen["failed"] >= 3  # the SDK's own retries, then the workflow's Catch
-    assert api.workflow.handler_errors[("collect_feedback", "InternalServerError")] == 1
+    assert api.workflow.handler_errors[("collect_feedback", "InternalServerError")] >= 1
     assert any(getattr(r, "fields", {}).get("handler") == "collect_feedback" for r in caplog.records)
-    assert_not_half_written(api, reply)
+    assert_not_half_written(api, reply, store_down=True)
 
 
 class UnreachablePromptStore:
@@ -236,6 +237,9 @@ class UnreachablePromptStore:
 
     def list_templates(self) -> list[Any]:
         return self.get("*")
+
+    def list_experiments(self) -> list[Any]:
+        return self.get("experiments")
 
 
 def test_the_prompt_store_is_unreachable(make_api, caplog) -> None:
