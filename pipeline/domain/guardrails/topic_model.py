@@ -19,7 +19,13 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.domain.textfeatures import WORD_RE, BinaryHead, HeadBank, LinearHeadError, ngram_features
+from pipeline.domain.textfeatures import (
+    WORD_RE,
+    BinaryHead,
+    HeadBank,
+    LinearHeadError,
+    ngram_features,
+)
 
 MODEL_PATH = Path(__file__).resolve().parent / "topic_model.json"
 FORMAT = "guardrail-topic-heads-v1"
