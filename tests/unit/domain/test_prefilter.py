@@ -10,6 +10,7 @@ import pytest
 from pipeline.domain import prefilter
 from pipeline.domain.guardrails import contexts
 from pipeline.domain.intent import concepts, core, escalation
+from pipeline.domain.quality import tone
 from pipeline.domain.prefilter import GatedPattern, PatternGroup
 
 GOLDEN = __import__("pathlib").Path(__file__).resolve().parents[3] / "golden_sets"
@@ -24,6 +25,8 @@ def _gated_patterns() -> list[GatedPattern]:
         found += [context.first, context.second]
     found += [value for value in vars(core).values() if isinstance(value, GatedPattern)]
     found += [pattern for _intent, pattern in core._TOPIC_RES]
+    found += [pattern for pattern, _label in tone._OFFENCES]
+    found += [tone._SLANG, tone._EMPATHY, tone._UPSET_STRONG, tone._UPSET_WEAK]
     return found
 
 
