@@ -10,8 +10,8 @@ import pytest
 from pipeline.domain import prefilter
 from pipeline.domain.guardrails import contexts
 from pipeline.domain.intent import concepts, core, escalation
-from pipeline.domain.quality import tone
 from pipeline.domain.prefilter import GatedPattern, PatternGroup
+from pipeline.domain.quality import tone
 
 GOLDEN = __import__("pathlib").Path(__file__).resolve().parents[3] / "golden_sets"
 
