@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from collections import Counter
 
 # A quoted or bare value after ``key =``; the group that matched tells which.
@@ -87,6 +88,7 @@ _PLACEHOLDER_PHRASE = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)  # a pure function of the value; a pasted log repeats its values
 def is_placeholder(value: str) -> bool:
     """True when a credential-looking value is a placeholder, reference or mask."""
     stripped = value.strip().strip("\"'`")
