@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 from collections import Counter
+from functools import lru_cache
 
 # A quoted or bare value after ``key =``; the group that matched tells which.
 VALUE = (
