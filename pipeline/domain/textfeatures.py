@@ -33,18 +33,38 @@ def ngram_features(lowered: str, words: list[str] | None = None) -> set[str]:
     if words is None:
         words = WORD_RE.findall(lowered)
     features: set[str] = set()
-    add = features.add
+    update = features.update
+    cache = _WORD_FEATURES
     for word in words:
-        add("w:" + word)
-        if len(word) > 2 and not word.isdigit():
-            padded = " " + word[:20] + " "
-            for start in range(len(padded) - 2):
-                add("c:" + padded[start : start + 3])
-            for start in range(len(padded) - 3):
-                add("c:" + padded[start : start + 4])
+        found = cache.get(word)
+        if found is None:
+            found = _word_features(word)
+        update(found)
+    add = features.add
     for first, second in zip(words, words[1:], strict=False):
         add("b:" + first + " " + second)
     return features
+
+
+def _word_features(word: str) -> tuple[str, ...]:
+    """``w:`` and ``c:`` features of one word, memoised (bounded): words repeat across
+    messages, and a cached feature string also keeps its hash for the models' lookups."""
+    found = ["w:" + word]
+    if len(word) > 2 and not word.isdigit():
+        padded = " " + word[:20] + " "
+        found.extend("c:" + padded[start : start + 3] for start in range(len(padded) - 2))
+        found.extend("c:" + padded[start : start + 4] for start in range(len(padded) - 3))
+    features = tuple(found)
+    if len(word) <= _CACHED_WORD_CHARS:
+        if len(_WORD_FEATURES) >= _CACHED_WORDS:
+            _WORD_FEATURES.clear()  # a batch of new vocabulary starts over: memory stays bounded
+        _WORD_FEATURES[word] = features
+    return features
+
+
+_WORD_FEATURES: dict[str, tuple[str, ...]] = {}
+_CACHED_WORDS = 50_000
+_CACHED_WORD_CHARS = 40
 
 
 class LinearHeadError(ValueError):
@@ -111,7 +131,11 @@ class BinaryHead:
         lone emoji) is never a yes: the bias alone is a prior, not evidence.
         """
         weights = self.weights
-        present = [weights[f] for f in features if f in weights]
+        return self.decide_weights([weights[f] for f in features if f in weights])
+
+    def decide_weights(self, present: list[float]) -> bool:
+        """:meth:`decide` given the weights of the features present (in any order: ``fsum``
+        is exact, so the order of the terms does not change the sum)."""
         if not present:
             return False
         z = (self.bias + math.fsum(present) / math.sqrt(len(present))) / self.temperature
@@ -120,3 +144,34 @@ class BinaryHead:
     @property
     def _logit_threshold(self) -> float:
         return math.log(self.threshold / (1.0 - self.threshold))
+
+
+class HeadBank:
+    """Several heads over one feature vocabulary, decided together.
+
+    One dictionary maps each feature to the tuple of its weights in every head (None where a
+    head has none), so a feature is looked up once instead of once per head. The decisions
+    are exactly those of :meth:`BinaryHead.decide`: the same weights are present, and
+    ``fsum`` is exact whatever their order.
+    """
+
+    def __init__(self, heads: Iterable[BinaryHead]) -> None:
+        self.heads: tuple[BinaryHead, ...] = tuple(heads)
+        features: dict[str, None] = {}
+        for head in self.heads:
+            features.update(dict.fromkeys(head.weights))
+        self.table: dict[str, tuple[float | None, ...]] = {
+            f: tuple(head.weights.get(f) for head in self.heads) for f in features
+        }
+
+    def decisions(self, features: Iterable[str], skip: Iterable[str] = ()) -> list[bool]:
+        """``head.decide(features)`` for every head, in order (False for the names in ``skip``)."""
+        skipped = frozenset(skip)
+        rows = [row for row in map(self.table.get, features) if row is not None]
+        decided = []
+        for k, head in enumerate(self.heads):
+            if head.name in skipped:
+                decided.append(False)
+                continue
+            decided.append(head.decide_weights([row[k] for row in rows if row[k] is not None]))
+        return decided

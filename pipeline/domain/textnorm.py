@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Characters that render as nothing and are used to split keywords and secrets
 # ("pass\u200bword", "AKIA\u2060..."): dropped from the matching view.
@@ -190,14 +191,28 @@ def normalize(text: str) -> NormalizedText:
         return NormalizedText(text)
     out: list[str] = []
     offsets: list[int] = []
-    for index, char in enumerate(text):
-        if char.isascii() and not _ASCII_CONTROL.match(char):
-            out.append(char)
-            offsets.append(index)
-            continue
-        folded = _normalize_char(char)
-        for piece in folded:
-            out.append(piece)
-            offsets.append(index)
+    cursor = 0
+    fold = _folded_char
+    # Runs of plain ASCII (kept as they are) are copied whole; only the characters between
+    # them are folded one by one (a long answer with a few curly quotes stays cheap).
+    for run in _PLAIN_RUN.finditer(text):
+        start, end = run.span()
+        for index in range(cursor, start):
+            folded = fold(text[index])
+            out.append(folded)
+            offsets.extend([index] * len(folded))
+        out.append(text[start:end])
+        offsets.extend(range(start, end))
+        cursor = end
+    for index in range(cursor, len(text)):
+        folded = fold(text[index])
+        out.append(folded)
+        offsets.extend([index] * len(folded))
     offsets.append(len(text))
     return NormalizedText("".join(out), tuple(offsets))
+
+
+#: ASCII characters that :func:`normalize` keeps as they are: ASCII minus ``_ASCII_CONTROL``.
+_PLAIN_RUN = re.compile(r"[\t\n\r\x20-\x7e]+")
+#: :func:`_normalize_char` is a pure function of one character: remembered (bounded).
+_folded_char = lru_cache(maxsize=8192)(_normalize_char)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 
 # A quoted or bare value after ``key =``; the group that matched tells which.
 VALUE = (
@@ -100,6 +101,7 @@ def has_placeholder_words(value: str) -> bool:
     return _EMBEDDED_PLACEHOLDER.search(value.strip().strip("\"'`")) is not None
 
 
+@lru_cache(maxsize=4096)  # a pure function of the value; a pasted log repeats its values
 def is_placeholder(value: str) -> bool:
     """True when a credential-looking value is a placeholder, reference or mask."""
     stripped = value.strip().strip("\"'`")

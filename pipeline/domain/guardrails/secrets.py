@@ -240,6 +240,9 @@ _PROSE_STOPWORDS = frozenset(
 )
 
 
+_SHORT_NUMBER = re.compile(r"\d{1,3}")
+
+
 def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
@@ -249,7 +252,7 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
             value, start, end, quoted = value_of(match)
             if key.lower() == "pwd" and value.startswith(("/", "~")):
                 continue  # $PWD is the working directory
-            if is_placeholder(value) or re.fullmatch(r"\d{1,3}", value):
+            if is_placeholder(value) or _SHORT_NUMBER.fullmatch(value):
                 continue
             if not quoted and value.lower() in _PROSE_STOPWORDS:
                 continue  # "the password: is it required?" and other sentences, not values

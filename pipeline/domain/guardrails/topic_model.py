@@ -19,7 +19,13 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.domain.textfeatures import WORD_RE, BinaryHead, LinearHeadError, ngram_features
+from pipeline.domain.textfeatures import (
+    WORD_RE,
+    BinaryHead,
+    HeadBank,
+    LinearHeadError,
+    ngram_features,
+)
 
 MODEL_PATH = Path(__file__).resolve().parent / "topic_model.json"
 FORMAT = "guardrail-topic-heads-v1"
@@ -36,7 +42,12 @@ MAX_CHARS = 5000
 #: too little evidence: "and" alone or "when s3" scored as refusals. Short refusals are the
 #: patterns' job; paraphrases, which the heads exist for, are longer.
 MIN_WORDS = 4
-_WORDS_RE = re.compile(r"\w*[^\W\d_]\w*")  # a word has a letter: "0000" and a uuid's parts are not
+#: A word has a letter: "0000" and a uuid's parts are not. Counted as the runs of word
+#: characters holding a letter, which is what ``findall(r"\w*[^\W\d_]\w*")`` counts, in
+#: linear time (that pattern retries every position of a letterless run: quadratic on
+#: 5,000 underscores or digits).
+_WORD_RUN_RE = re.compile(r"\w+")
+_LETTER_RE = re.compile(r"[^\W\d_]")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 #: ``password: ${DB_PASSWORD}``, ``secret=$SECRET``, ``Master password: ********``,
 #: ``token: <your-token>``, ``DB_PASSWORD=os.environ['DB_PASSWORD']``, ``{{resolve:secretsmanager:…}}``:
@@ -47,11 +58,17 @@ _PLACEHOLDER_SETTING_RE = re.compile(
 )
 
 
+def count_words(text: str) -> int:
+    """The number of words (runs of word characters with a letter) in ``text``."""
+    has_letter = _LETTER_RE.search
+    return sum(1 for run in _WORD_RUN_RE.findall(text) if has_letter(run))
+
+
 def head_view(lowered: str) -> str | None:
     """What the heads read of a lower-cased message, or None when they abstain (too short)."""
     view = _PLACEHOLDER_SETTING_RE.sub(" ", lowered[:MAX_CHARS])
     cjk = len(_CJK_RE.findall(view))
-    words = len(_WORDS_RE.findall(view)) if cjk == 0 else len(_WORDS_RE.findall(_CJK_RE.sub(" ", view))) + cjk / 2
+    words = count_words(view) if cjk == 0 else count_words(_CJK_RE.sub(" ", view)) + cjk / 2
     return view if words >= MIN_WORDS else None
 
 
@@ -75,10 +92,20 @@ def load_heads(path: str = str(MODEL_PATH)) -> tuple[BinaryHead, ...]:
     return heads
 
 
+_BANK: list[HeadBank] = []  # the bank of the heads last loaded
+
+
+def _bank(heads: tuple[BinaryHead, ...]) -> HeadBank:
+    if not _BANK or _BANK[0].heads is not heads:
+        _BANK[:] = [HeadBank(heads)]
+    return _BANK[0]
+
+
 def learned_rule_ids(lowered: str, already: frozenset[str] = frozenset()) -> list[str]:
     """The ``<category>.learned`` rule ids whose head says yes, skipping categories in ``already``."""
-    heads = [h for h in load_heads() if h.name not in already]
-    if not heads:
+    heads = load_heads()
+    if all(h.name in already for h in heads):
         return []
     features = topic_features(lowered)
-    return [HEAD_RULES[h.name] for h in heads if h.decide(features)]
+    bank = _bank(heads)
+    return [HEAD_RULES[h.name] for h, yes in zip(heads, bank.decisions(features, already), strict=True) if yes]

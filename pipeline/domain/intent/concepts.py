@@ -15,11 +15,12 @@ Example:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
 
 from pipeline.domain.intent.catalogue import CatalogueError, load_toml
+from pipeline.domain.prefilter import GatedPattern, PatternGroup
 from pipeline.domain.textnorm import normalize
 
 CONCEPTS_FILE = Path(__file__).resolve().parent / "concepts.toml"
@@ -38,7 +39,7 @@ class Concept:
     """One concept: a compiled alternation of stems (word starts) and CJK fragments."""
 
     name: str
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str] | GatedPattern
     must_match: tuple[str, ...]
     must_not_match: tuple[str, ...]
 
@@ -78,7 +79,14 @@ def load_concepts(path: Path = CONCEPTS_FILE) -> tuple[Concept, ...]:
     return tuple(concepts)
 
 
-CONCEPTS: tuple[Concept, ...] = load_concepts()
+def gated(concepts: tuple[Concept, ...], group: PatternGroup | None = None) -> tuple[Concept, ...]:
+    """The concepts with their patterns in one :class:`PatternGroup`: one RE2 pass per text
+    says which concepts can be present; only those are searched (same answers)."""
+    group = PatternGroup() if group is None else group
+    return tuple(replace(c, pattern=group.gate(c.pattern)) for c in concepts)  # type: ignore[arg-type]
+
+
+CONCEPTS: tuple[Concept, ...] = gated(load_concepts())
 
 
 def concept_names(text: str) -> tuple[str, ...]:

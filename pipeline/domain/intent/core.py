@@ -42,6 +42,7 @@ from pipeline.domain.intent.concepts import concept_names, concept_names_folded,
 from pipeline.domain.intent.escalation import escalation_reasons, frustration_signals, trigger_fires
 from pipeline.domain.intent.gazetteer import find_products
 from pipeline.domain.models import INTENTS, IntentResult, NlpAnalysis, Turn
+from pipeline.domain.prefilter import PatternGroup
 from pipeline.domain.textfeatures import WORD_RE, BinaryHead, ngram_features
 from pipeline.domain.textnorm import normalize
 from pipeline.ports import NlpClient, NlpError
@@ -70,19 +71,22 @@ RULE_IDS: tuple[str, ...] = (
 # ---------------------------------------------------------------------------
 
 _WORD_RE = WORD_RE
+#: The rule and feature patterns below are asked about every message: one RE2 pass per
+#: text says which can match, and only those are searched (:mod:`pipeline.domain.prefilter`).
+_GROUP = PatternGroup()
 #: Features are taken from the start of a message: a 100 KB pasted log adds cost, not signal.
 MAX_FEATURE_CHARS = 5000
-_ARN_RE = re.compile(r"\barn:aws[a-z-]*:", re.IGNORECASE)
-_ERROR_CODE_RE = CATALOGUE.pattern("error_code")
-_HTTP_5XX_RE = re.compile(r"\b5\d\d\b")
-_HTTP_4XX_RE = re.compile(r"\b4\d\d\b")
-_INSTANCE_ID_RE = re.compile(r"\bi-[0-9a-f]{5,17}\b")
+_ARN_RE = _GROUP.gate(re.compile(r"\barn:aws[a-z-]*:", re.IGNORECASE))
+_ERROR_CODE_RE = _GROUP.gate(CATALOGUE.pattern("error_code"))
+_HTTP_5XX_RE = _GROUP.gate(re.compile(r"\b5\d\d\b"))
+_HTTP_4XX_RE = _GROUP.gate(re.compile(r"\b4\d\d\b"))
+_INSTANCE_ID_RE = _GROUP.gate(re.compile(r"\bi-[0-9a-f]{5,17}\b"))
 #: Text that only an AWS customer writes: the word AWS, an ARN, a region code, an AWS CLI
 #: command, a botocore error ("An error occurred (X) when calling the Y operation"), an
 #: AWS-specific error code or CloudFormation status, or an unambiguous service name.
 #: It vetoes ``out_of_scope`` from the classifier (rules for other clouds, retail and
 #: Alexa still win) and is a classifier feature (``s:aws``).
-_AWS_EVIDENCE_RE = CATALOGUE.pattern("aws_evidence")
+_AWS_EVIDENCE_RE = _GROUP.gate(CATALOGUE.pattern("aws_evidence"))
 
 
 #: Domain vocabulary: words and phrases that point to an intent. Each match adds a
@@ -100,6 +104,7 @@ _TOPIC_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
     for intent, terms in TOPIC_LEXICON.items()
 )
+_TOPIC_RES = tuple((intent, _GROUP.gate(pattern)) for intent, pattern in _TOPIC_RES)  # type: ignore[misc]
 
 
 def extract_features(text: str) -> set[str]:
@@ -152,13 +157,13 @@ def extract_features(text: str) -> set[str]:
 # Rules. Each pattern is precise on purpose: a rule only fires where it is certain.
 # ---------------------------------------------------------------------------
 
-_CLOSURE_RE = CATALOGUE.pattern("closure")
-_BILLING_RE = CATALOGUE.pattern("billing")
-_ACCOUNT_RE = CATALOGUE.pattern("account")
-_BANK_OR_OTHER_CLOUD_RE = CATALOGUE.pattern("bank_or_other_cloud")
-_AWS_CONTEXT_RE = CATALOGUE.pattern("aws_context")
+_CLOSURE_RE = _GROUP.gate(CATALOGUE.pattern("closure"))
+_BILLING_RE = _GROUP.gate(CATALOGUE.pattern("billing"))
+_ACCOUNT_RE = _GROUP.gate(CATALOGUE.pattern("account"))
+_BANK_OR_OTHER_CLOUD_RE = _GROUP.gate(CATALOGUE.pattern("bank_or_other_cloud"))
+_AWS_CONTEXT_RE = _GROUP.gate(CATALOGUE.pattern("aws_context"))
 #: A 12-digit AWS account id ("account 123456789012", "1234-5678-9012").
-_ACCOUNT_ID_RE = re.compile(r"\b\d{4}-?\d{4}-?\d{4}\b")
+_ACCOUNT_ID_RE = _GROUP.gate(re.compile(r"\b\d{4}-?\d{4}-?\d{4}\b"))
 #: Everyday banking and household-bill language (CLINC150's bill_balance, pay_bill,
 #: account_blocked, pin_change, freeze_account, credit_limit_change…). Without AWS context
 #: (:func:`has_aws_context`) a message using it is about a bank, a card or a utility bill,
@@ -166,7 +171,7 @@ _ACCOUNT_ID_RE = re.compile(r"\b\d{4}-?\d{4}-?\d{4}\b")
 #: silent and the classifier (which learned CLINC150 ``train`` bank queries as
 #: ``out_of_scope``) decides. "can you place a stop on my account" is not an AWS question;
 #: "place a stop on my aws account" still is.
-_BANKISH_RE = CATALOGUE.pattern("bankish")
+_BANKISH_RE = _GROUP.gate(CATALOGUE.pattern("bankish"))
 
 
 def escalation_features(text: str, features: set[str] | None = None) -> set[str]:
@@ -199,11 +204,11 @@ def is_generic_banking(text: str) -> bool:
 
 
 #: Billing vocabulary only AWS customers use: enough on its own for the billing rule.
-_AWS_BILLING_RE = CATALOGUE.pattern("aws_billing")
-_OFF_TOPIC_RE = CATALOGUE.pattern("off_topic")
+_AWS_BILLING_RE = _GROUP.gate(CATALOGUE.pattern("aws_billing"))
+_OFF_TOPIC_RE = _GROUP.gate(CATALOGUE.pattern("off_topic"))
 _VAGUE_FILLER = CATALOGUE.words("vague_filler")
 _COURTESY = CATALOGUE.words("courtesy")
-_FOLLOW_UP_RE = CATALOGUE.pattern("follow_up")
+_FOLLOW_UP_RE = _GROUP.gate(CATALOGUE.pattern("follow_up"))
 #: Acronyms, log levels and keywords that are upper case without anyone shouting.
 
 
@@ -436,7 +441,7 @@ def is_other_world(text: str) -> bool:
 
 
 #: Personal banking words: a message naming them may be about a bank, not AWS.
-_EVERYDAY_MONEY_RE = CATALOGUE.pattern("everyday_money")
+_EVERYDAY_MONEY_RE = _GROUP.gate(CATALOGUE.pattern("everyday_money"))
 
 
 def aws_evidence(text: str, analysis: NlpAnalysis | None = None) -> bool:

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from pipeline.domain.intent.catalogue import (
     load_toml,
 )
 from pipeline.domain.models import NlpAnalysis
+from pipeline.domain.prefilter import GatedPattern, PatternGroup
 
 FORMAT = "escalation-catalogue-v1"
 #: Triggers, in the order reasons are reported.
@@ -45,9 +46,9 @@ class Trigger:
     """One escalation trigger: any alternative, or every pattern of one group, and not ``unless``."""
 
     id: str
-    any_of: re.Pattern[str] | None
-    all_of: tuple[tuple[re.Pattern[str], ...], ...]
-    unless: re.Pattern[str] | None
+    any_of: re.Pattern[str] | GatedPattern | None
+    all_of: tuple[tuple[re.Pattern[str] | GatedPattern, ...], ...]
+    unless: re.Pattern[str] | GatedPattern | None
     must_match: tuple[str, ...]
     must_not_match: tuple[str, ...]
 
@@ -92,7 +93,20 @@ def load_triggers(path: Path = ESCALATION_FILE) -> tuple[tuple[Trigger, ...], di
     return tuple(sorted(triggers, key=lambda t: order[t.id])), signals
 
 
+def gated(trigger: Trigger, group: PatternGroup) -> Trigger:
+    """The trigger with its patterns in ``group``: one RE2 pass per text says which of the
+    catalogue's patterns can match; only those are searched (same answers)."""
+    def gate(pattern: re.Pattern[str] | GatedPattern | None) -> GatedPattern | None:
+        return None if pattern is None else group.gate(pattern)  # type: ignore[arg-type]
+
+    return replace(trigger, any_of=gate(trigger.any_of), unless=gate(trigger.unless),
+                   all_of=tuple(tuple(group.gate(p) for p in g) for g in trigger.all_of))  # type: ignore[arg-type]
+
+
+_GROUP = PatternGroup()
 TRIGGERS, SIGNALS = load_triggers()
+TRIGGERS = tuple(gated(t, _GROUP) for t in TRIGGERS)
+SIGNALS = {name: gated(t, _GROUP) for name, t in SIGNALS.items()}
 _BY_ID = {t.id: t for t in TRIGGERS}
 #: Words that are anger only in a negative message ("tell me a joke" is not angry).
 _ANGER_IF_NEGATIVE_RE = re.compile(r"\b(?:joke|worst|damn|terrible|awful)\b", re.IGNORECASE)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,21 +45,38 @@ class ProductHit:
     prefixed: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Gazetteer:
     names: dict[str, tuple[tuple[str, ...], bool]]  # name -> (service codes, weak)
     intents: dict[str, str]  # service code -> owner intent
     source: str
 
+    @cached_property
+    def _longest_from(self) -> dict[str, int]:
+        """First word of a name -> the most words a name starting with it has. A name of
+        ``k`` words can only equal ``k`` joined words, so a word starting no name is
+        skipped and longer n-grams are never built (the same hits, found sooner)."""
+        longest: dict[str, int] = {}
+        for name in self.names:
+            first, size = name.split(" ", 1)[0], name.count(" ") + 1
+            if size > longest.get(first, 0):
+                longest[first] = size
+        return longest
+
     def find(self, text: str) -> tuple[ProductHit, ...]:
         words = _TOKEN.findall(text[:MAX_SCAN_CHARS].lower())
         hits: list[ProductHit] = []
         names = self.names
+        longest = self._longest_from
         i, n = 0, len(words)
         while i < n:
+            most = longest.get(words[i])
+            if most is None:
+                i += 1
+                continue
             prefixed = i > 0 and words[i - 1] in _PREFIXES
             matched = 0
-            for size in range(min(MAX_NGRAM, n - i), 0, -1):
+            for size in range(min(MAX_NGRAM, n - i, most), 0, -1):
                 name = " ".join(words[i:i + size])
                 entry = names.get(name)
                 if entry is None:

@@ -12,13 +12,17 @@ from __future__ import annotations
 import re
 
 from pipeline.domain.models import QualityCheckResult
+from pipeline.domain.prefilter import PatternGroup
 from pipeline.domain.quality.catalogue import catalogue
 from pipeline.domain.quality.parsing import WORD, parse_response
 from pipeline.domain.quality.scoring import Findings
 
 _CATALOGUE = catalogue()
+#: One RE2 pass per text says which of the tone patterns can match; only those are
+#: searched by Python's engine (the same matches: :mod:`pipeline.domain.prefilter`).
+_GROUP = PatternGroup()
 _OFFENCES = tuple(
-    (_CATALOGUE.regex(f"tone.{name}"), label)
+    (_GROUP.gate(_CATALOGUE.regex(f"tone.{name}")), label)
     for name, label in (
         ("blame", "blames the user"),
         ("condescending", "talks down to the user"),
@@ -26,10 +30,10 @@ _OFFENCES = tuple(
         ("dismissive", "is dismissive"),
     )
 )
-_SLANG = _CATALOGUE.regex("tone.slang")
-_EMPATHY = _CATALOGUE.regex("tone.empathy")
-_UPSET_STRONG = _CATALOGUE.regex("tone.upset_strong")
-_UPSET_WEAK = _CATALOGUE.regex("tone.upset_weak")
+_SLANG = _GROUP.gate(_CATALOGUE.regex("tone.slang"))
+_EMPATHY = _GROUP.gate(_CATALOGUE.regex("tone.empathy"))
+_UPSET_STRONG = _GROUP.gate(_CATALOGUE.regex("tone.upset_strong"))
+_UPSET_WEAK = _GROUP.gate(_CATALOGUE.regex("tone.upset_weak"))
 _SHOUTED_WORD = _CATALOGUE.regex("tone.shouted_word")
 _ACRONYMS = _CATALOGUE.words("acronyms")
 # Bounded spans: an unclosed "[" or "{" must not make every later position scan to the end.

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pipeline.domain.textfeatures import BinaryHead, LinearHeadError, ngram_features
+from pipeline.domain.textfeatures import BinaryHead, HeadBank, LinearHeadError, ngram_features
 
 
 def test_ngram_features_are_words_bigrams_and_in_word_character_grams() -> None:
@@ -58,3 +58,43 @@ def test_decide_agrees_with_probability_at_the_threshold() -> None:
 def test_malformed_heads_are_rejected_with_the_head_name(bad: dict) -> None:
     with pytest.raises(LinearHeadError, match="toy"):
         BinaryHead.from_dict("toy", bad)
+
+
+def _reference_features(lowered: str) -> set[str]:
+    """ngram_features written out without its word cache (what it must equal)."""
+    import re
+
+    words = re.findall(r"[a-z0-9]+", lowered)
+    features = set()
+    for word in words:
+        features.add("w:" + word)
+        if len(word) > 2 and not word.isdigit():
+            padded = " " + word[:20] + " "
+            features.update("c:" + padded[i : i + 3] for i in range(len(padded) - 2))
+            features.update("c:" + padded[i : i + 4] for i in range(len(padded) - 3))
+    features.update("b:" + a + " " + b for a, b in zip(words, words[1:], strict=False))
+    return features
+
+
+@pytest.mark.parametrize("text", ["", "agent pls agent pls", "a b cd 123 4567 abcdefghijklmnopqrstuvwxyz0123 x" * 3,
+                                  "the the the bill bill", "ec2 s3 i-0abc123 arn:aws:iam::123"])
+def test_ngram_features_with_the_word_cache_equal_the_written_out_definition(text: str) -> None:
+    assert ngram_features(text) == _reference_features(text)
+    assert ngram_features(text) == _reference_features(text)  # second time from the cache
+
+
+def test_a_head_bank_decides_exactly_as_each_head() -> None:
+    """One lookup per feature for several heads, with heads that miss some features and a
+    zero weight (present, so it counts in the average)."""
+    import random
+
+    rng = random.Random(7)
+    vocab = [f"w:{i}" for i in range(60)]
+    heads = [BinaryHead(f"h{k}", {f: rng.uniform(-3, 3) if rng.random() > 0.1 else 0.0
+                                  for f in vocab if rng.random() > 0.3},
+                        rng.uniform(-1, 1), rng.uniform(0.5, 2), rng.uniform(0.2, 0.8), {}) for k in range(3)]
+    bank = HeadBank(heads)
+    for _ in range(300):
+        features = set(rng.sample(vocab + ["w:unknown"], rng.randint(0, 12)))
+        assert bank.decisions(features) == [h.decide(features) for h in heads]
+        assert bank.decisions(features, skip={"h1"}) == [heads[0].decide(features), False, heads[2].decide(features)]
