@@ -128,6 +128,10 @@ def test_no_secret_of_the_golden_set_is_stored_or_logged(stack_template: Any, tm
     capture.setFormatter(composition.logger().registered_formatter)
     powertools = logging.getLogger(composition.logger().name)
     powertools.addHandler(capture)
+    # The shared logger is built once per process, by whoever calls it first (maybe before
+    # the workflow's POWERTOOLS_LOG_LEVEL=DEBUG applies): set its level here, restore it after.
+    level = powertools.level
+    powertools.setLevel(logging.DEBUG)
     workflow = LocalWorkflow(stack_template, env={"POWERTOOLS_LOG_LEVEL": "DEBUG"})
     try:
         with LocalApi(workflow=workflow, key_file=tmp_path / "session.key") as api:
@@ -139,6 +143,7 @@ def test_no_secret_of_the_golden_set_is_stored_or_logged(stack_template: Any, tm
             logs = "\n".join([handler_log.getvalue(), workflow.handler_output.getvalue(), server_log.getvalue()])
     finally:
         powertools.removeHandler(capture)
+        powertools.setLevel(level)
     assert "DEBUG" in logs or handler_log.getvalue(), "the handlers' logs were captured"
     leaks = sorted((case_id, where) for case_id, _text, needles in cases for needle in needles
                    for where, haystack in (("store", stored), ("logs", logs)) if needle in haystack)
