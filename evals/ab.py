@@ -20,8 +20,6 @@ Exit codes: 0 no comparison found B worse; 1 at least one did (a regression); 2 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -33,7 +31,7 @@ from typing import Any, TextIO
 from evals.ab_analysis import AB_CONFIG, ABAnalysis, ABConfigError, analyse, load_ab_config
 from evals.datasets import GoldenCase, GoldenSetError
 from evals.generation_suite import Arm, OverlayPromptStore, build_generator, generation_suite
-from evals.record import REPO_ROOT, build_record, new_run_id, write_json_atomic
+from evals.record import REPO_ROOT, build_record, copy_latest, new_run_id, write_json_atomic
 from evals.runner import RunConfig, SuiteResult, run_suite
 
 EXIT_OK, EXIT_WORSE, EXIT_BAD_INPUT = 0, 1, 2
@@ -338,16 +336,6 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-")[:60]
 
 
-def _copy_latest(run_dir: Path, latest: Path) -> None:
-    tmp = latest.with_name(f".{latest.name}.{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.copytree(run_dir, tmp)
-    if latest.exists():
-        shutil.rmtree(latest)
-    os.replace(tmp, latest)
-
-
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run the A/B comparisons; returns the exit code (0, 1 when B is worse, 2 bad input)."""
     out = stdout or sys.stdout
@@ -405,7 +393,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         from evals.report import write_ab_report
 
         write_ab_report(summaries, root / "index.html")
-    _copy_latest(root, Path(args.report_dir) / "ab-latest")
+    copy_latest(root, Path(args.report_dir) / "ab-latest")
     worse = [c.label for c, a in results if a.regression]
     print("", file=out)
     if worse:

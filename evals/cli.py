@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -47,7 +46,14 @@ from evals.models import (
     preflight,
     price_usd,
 )
-from evals.record import REPO_ROOT, RecordError, build_record, new_run_id, write_json_atomic
+from evals.record import (
+    REPO_ROOT,
+    RecordError,
+    build_record,
+    copy_latest,
+    new_run_id,
+    write_json_atomic,
+)
 from evals.runner import RunConfig, Suite, SuiteResult, run_suite
 from evals.suites import OPT_IN_SUITES, SUITES, get_suite
 
@@ -319,7 +325,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
         write_report(record, comparisons, gate_results, run_dir / "index.html")
     latest = Path(args.report_dir) / "latest"
-    _copy_latest(run_dir, latest)
+    copy_latest(run_dir, latest)
     if args.update_baseline:
         written = baseline_mod.write_baselines(record, names, args.baseline_dir)
         for path in written:
@@ -374,16 +380,6 @@ def _model_label(model: dict | None) -> str:
     from evals.report import model_label
 
     return model_label(model)
-
-
-def _copy_latest(run_dir: Path, latest: Path) -> None:
-    tmp = latest.with_name(f".latest.{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.copytree(run_dir, tmp)
-    if latest.exists():
-        shutil.rmtree(latest)
-    os.replace(tmp, latest)
 
 
 def _rel(path: Path) -> str:

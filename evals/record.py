@@ -20,6 +20,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -155,6 +156,17 @@ def build_record(results: Sequence[SuiteResult], config: RunConfig, *, run_id: s
                     "suites": {r.suite.name: r.timings for r in results}},
         "suites": {r.suite.name: suite_record(r) for r in results},
     }
+
+
+def copy_latest(run_dir: Path, latest: Path) -> None:
+    """Replace ``latest`` with a copy of ``run_dir`` (copied beside it, then swapped in)."""
+    tmp = latest.with_name(f".{latest.name}.{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(run_dir, tmp)
+    if latest.exists():
+        shutil.rmtree(latest)
+    os.replace(tmp, latest)
 
 
 def write_json_atomic(data: Any, path: Path, *, indent: int | None = None) -> None:

@@ -41,10 +41,10 @@ from botocore.exceptions import ClientError
 
 from pipeline.domain.experiments import Experiment, check_versions_exist, parse_experiment
 from pipeline.domain.generation import (
-    PromptTemplateError,
     TemplateNotFoundError,
     natural_version_key,
     parse_template,
+    parse_template_body,
 )
 from pipeline.domain.models import Feedback, ModelParameters, PromptTemplate, Turn
 from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError
@@ -297,13 +297,7 @@ class DynamoS3PromptStore:
             PromptTemplateError: the body is not a valid template (nothing is written).
             RecordExistsError: that template version is already indexed.
         """
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PromptTemplateError(f"publish: not valid JSON ({exc}). Fix: correct the JSON syntax.") from exc
-        if not isinstance(data, dict):
-            raise PromptTemplateError("publish: a template must be a JSON object. Fix: wrap the fields in {...}.")
-        template = parse_template(data, origin="publish")
+        template = parse_template_body(body, origin="publish")
         key = prompt_s3_key(template.template_id, template.version)
         existing = self._table.get_item(
             Key={"template_id": template.template_id, "version": template.version}

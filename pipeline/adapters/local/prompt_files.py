@@ -28,6 +28,7 @@ from pipeline.domain.generation import (
     TemplateNotFoundError,
     natural_version_key,
     parse_template,
+    parse_template_body,
 )
 from pipeline.domain.models import PromptTemplate
 from pipeline.domain.workflow import RecordExistsError
@@ -155,13 +156,7 @@ class FilePromptRegistry(FilePromptStore):
             PromptTemplateError: the body is not a valid template.
             RecordExistsError: that version exists already (versions are immutable).
         """
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PromptTemplateError(f"publish: not valid JSON ({exc}). Fix: correct the JSON syntax.") from exc
-        if not isinstance(data, dict):
-            raise PromptTemplateError("publish: a template must be a JSON object. Fix: wrap the fields in {...}.")
-        template = parse_template(data, origin="publish")
+        template = parse_template_body(body, origin="publish")
         folder = self._directory / template.template_id
         path = folder / f"{template.version}.json"
         folder.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ from pipeline.domain.generation.templates import (
     TemplateNotFoundError,
     natural_version_key,
     parse_template,
+    parse_template_body,
     select_template,
 )
 from pipeline.domain.models import HISTORY_TURNS
@@ -67,6 +68,7 @@ __all__ = [
     "natural_version_key",
     "parse_directives",
     "parse_template",
+    "parse_template_body",
     "render_request",
     "select_template",
     "strategy_for_attempt",

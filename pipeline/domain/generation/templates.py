@@ -7,6 +7,7 @@ A template file (``pipeline/prompts/{id}/{v}.json``) is validated by :func:`pars
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from collections.abc import Mapping, Sequence
@@ -221,6 +222,17 @@ def _number(
             f"use a {'whole ' if integer else ''}number between {low} and {high}",
         )
     return value
+
+
+def parse_template_body(body: bytes | str, *, origin: str) -> PromptTemplate:
+    """Validate a template sent as JSON text (``prompts publish``): the same checks as a file."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PromptTemplateError(f"{origin}: not valid JSON ({exc}). Fix: correct the JSON syntax.") from exc
+    if not isinstance(data, dict):
+        raise PromptTemplateError(f"{origin}: a template must be a JSON object. Fix: wrap the fields in {{...}}.")
+    return parse_template(data, origin=origin)
 
 
 def parse_template(data: dict[str, Any], *, origin: str) -> PromptTemplate:
