@@ -11,6 +11,9 @@ contain to be a finding. Its ``params``:
 * ``also``: patterns that must all occur in the same unit (a future time, a pejorative, an
   account object);
 * ``none``: a pattern that cancels the unit (deflections, hedges, deprecations, questions);
+* ``hedge``: a pattern that cancels the unit only up to the end of the head ("AWS will
+  usually refund…", "Typically, AWS will refund…"): a hedge after it qualifies something
+  else ("…will refund the charges, usually within 5 business days" is still a promise);
 * ``sentence_none``: a pattern that cancels every unit of its sentence ("…going away next
   month, as announced in the blog post": the clause after the comma vouches for the first);
 
@@ -90,6 +93,8 @@ class ClauseRule:
         self.head = _pattern(params["head"])
         self.also = tuple(_pattern(p) for p in params.get("also", ()))
         self.none = (_pattern(params["none"]),) if params.get("none") else ()
+        hedge = params.get("hedge")
+        self.hedge = _pattern(hedge) if hedge else None
         sentence_none = params.get("sentence_none")
         self.sentence_none = _pattern(sentence_none) if sentence_none else None
         subject_not = params.get("subject_not")
@@ -107,6 +112,8 @@ class ClauseRule:
             subject = subject[subject.rfind(",") + 1 :]
             if self.subject_not.search(subject):
                 return False
+        if self.hedge is not None and self.hedge.search(unit, 0, head.end()):
+            return False
         return self.rest(unit)
 
     def rest(self, unit: str) -> bool:
