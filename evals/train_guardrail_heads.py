@@ -13,7 +13,8 @@ One binary head each for ``credential_request``, ``future_features`` and ``promp
   ``train`` queries (everyday text; committed under ``evals/data/clinc150``, CC BY 3.0) and
   the intent set's ``train`` messages that the patterns allow (ordinary AWS questions), and
   short windows cut from those (a head reads messages of ``MIN_WORDS`` words or more).
-* **dev**: split ``dev``. The threshold of each head is the lowest at which the head adds
+* **dev** and **out of fold**: split ``dev`` and, scored by models fitted without them
+  (5 folds), the ``train`` split's positives and allowed messages. The threshold of each head is the lowest at which the head adds
   at most ``max_false_rate`` false blocks of the dev messages labelled ``allow`` (on top of
   the catalogue's patterns, whose own false blocks are measured and reported); cases
   labelled with another blocking category do not count either way.
@@ -23,6 +24,7 @@ One binary head each for ``credential_request``, ``future_features`` and ``promp
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import random
 import sys
@@ -30,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evals.datasets import GOLDEN_DIR, load_cases
-from evals.train_heads import HeadSettings, train_head
+from evals.train_heads import CrossFit, HeadSettings, train_head
 from evals.train_intent import CLINC_PATH, INTENT_SET
 from pipeline.domain.guardrails import Scanner
 from pipeline.domain.guardrails.engine import lowered_view
@@ -58,6 +60,8 @@ FRAGMENT_NEGATIVES = 1500
 #: benign AWS words ("fine ec2 rds why cloudformation ... it ec2 the is the").
 SALAD_NEGATIVES = 1500
 SEED = 13
+#: Out-of-fold scoring of the training split's cases for calibration and threshold.
+FOLDS = 5
 
 
 def _features(text: str) -> set[str]:
@@ -97,7 +101,10 @@ def salad_negatives(texts: Sequence[str], n: int, seed: int) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=MODEL_PATH)
+    parser.add_argument("--c", type=float, default=SETTINGS.c,
+                        help=f"inverse L2 strength (default {SETTINGS.c}); compare choices by the out-of-fold recall printed")
     args = parser.parse_args(argv)
+    settings = replace(SETTINGS, c=args.c)
     if not CLINC_PATH.is_file():
         print(f"train_guardrail_heads: CLINC150 not found at {CLINC_PATH} (restore it with git)", file=sys.stderr)
         return 2
@@ -117,12 +124,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Dev: the head's positives, and the messages that must be allowed (a message blocked
     # for a secret is blocked whatever the head says, so it tells nothing about the budget).
     verdicts = {c.id: patterns_only.scan_input(c.input, False) for c in dev}
+    # The training split's own cases judge the threshold too, scored out of fold
+    # (train_heads.CrossFit): the dev split alone holds a few hundred allowed messages.
+    position = {i: k for k, i in enumerate(kept)}
+    train_fires = [patterns_only.scan_input(c.input, False).action.value == "block" for c in train]
     heads = {}
     for category in HEAD_RULES:
         cats = [set(c.expected.get("categories") or ()) for c in train]
         labels = [category in s for s in cats] + [False] * len(negatives)
         labels = [labels[i] for i in kept]
         chosen = [c for c in dev if category in (c.expected.get("categories") or ()) or c.expected["action"] == "allow"]
+        judged = [i for i, c in enumerate(train) if i in position
+                  and (category in cats[i] or c.expected["action"] == "allow")]
         heads[category] = train_head(
             category,
             train_features=[train_features[i] for i in kept],
@@ -130,7 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             dev_features=[_features(c.input) for c in chosen],
             dev_labels=[category in (c.expected.get("categories") or ()) for c in chosen],
             dev_rule_fires=[verdicts[c.id].action.value == "block" for c in chosen],
-            settings=SETTINGS,
+            settings=settings,
+            cross_fit=CrossFit(
+                indices=[position[i] for i in judged],
+                rule_fires=[train_fires[i] for i in judged],
+                folds=FOLDS,
+            ),
             notes={"combined_with": "the catalogue's patterns, by OR",
                    "extra_negatives": f"{CLINC_NEGATIVES} CLINC150 train/oos_train queries (CC BY 3.0), seed {SEED}; "
                                       f"{len(aws_questions)} intent train-split messages the patterns allow; "

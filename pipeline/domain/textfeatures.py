@@ -118,7 +118,11 @@ class BinaryHead:
 
     def probability(self, features: Iterable[str]) -> float:
         """The calibrated probability that the answer is yes."""
-        z = self.score(features) / self.temperature
+        return self.probability_of_score(self.score(features))
+
+    def probability_of_score(self, score: float) -> float:
+        """The calibrated probability of an uncalibrated score."""
+        z = score / self.temperature
         if z >= 0:
             return 1.0 / (1.0 + math.exp(-z))
         e = math.exp(z)

@@ -53,3 +53,37 @@ def test_train_head_learns_a_separable_toy_problem_and_loads_at_runtime() -> Non
     assert data["metadata"]["dev"]["dev_recall_combined"] == 1.0
     assert data["metadata"]["dev"]["dev_false_rate_combined"] == 0.0
     assert head.decide(features("human", 99)) and not head.decide(features("lambda", 99))
+
+
+def test_out_of_fold_scores_come_from_models_that_never_saw_the_case() -> None:
+    # Each positive is a feature of its own: the model fitted on everything knows it, a
+    # model fitted without the case's fold has never seen it (so it cannot say yes).
+    from evals.train_heads import fit_weights, out_of_fold_scores
+
+    train = [{f"w:unique{n}"} for n in range(20)] + [{"w:other", f"w:neg{n % 5}"} for n in range(20)]
+    labels = [True] * 20 + [False] * 20
+    settings = HeadSettings(min_df=1)
+    weights, _ = fit_weights(train, labels, settings)
+    assert all(f"w:unique{n}" in weights for n in range(20))  # in sample: every case known
+    oof = out_of_fold_scores("toy", train, labels, list(range(40)), settings, folds=5)
+    assert [known for _, known in oof[:20]] == [False] * 20  # out of fold: none of them
+    assert all(known for _, known in oof[20:])  # "w:other" is in every fold's training
+
+
+def test_cross_fit_judges_the_threshold_on_dev_and_out_of_fold_cases() -> None:
+    from evals.train_heads import CrossFit
+
+    def features(word: str, n: int) -> set[str]:
+        return {f"w:{word}", f"w:noise{n % 7}", f"w:filler{n % 3}"}
+
+    train = [features("human", n) for n in range(40)] + [features("lambda", n) for n in range(40)]
+    labels = [True] * 40 + [False] * 40
+    dev = [features("human", n) for n in range(10)] + [features("lambda", n) for n in range(30)]
+    dev_labels = [True] * 10 + [False] * 30
+    data = train_head("toy", train_features=train, train_labels=labels, dev_features=dev, dev_labels=dev_labels,
+                      dev_rule_fires=[False] * 40, settings=HeadSettings(max_false_rate=0.0),
+                      cross_fit=CrossFit(indices=list(range(80)), rule_fires=[False] * 80))
+    measured = data["metadata"]["dev"]
+    assert measured["dev_negatives"] == 30 + 40 and measured["dev_positives"] == 10 + 40
+    assert measured["cross_fit_cases"] == 80 and measured["dev_false_rate_at_threshold"] == 0.0
+    assert measured["dev_recall_at_threshold"] == 1.0
