@@ -24,11 +24,11 @@ One binary head each for ``credential_request``, ``future_features`` and ``promp
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import json
 import random
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from evals.datasets import GOLDEN_DIR, load_cases
