@@ -58,6 +58,10 @@ from pipeline.domain.models import (
 )
 from pipeline.domain.textnorm import NormalizedText, normalize
 
+_SECRET_CATEGORIES = frozenset(
+    {"aws_access_key", "aws_secret_key", "aws_session_token", "password", "private_key", "generic_secret"}
+)
+
 __all__ = ["RULES", "Rule", "redact", "scan_input", "scan_output"]
 
 SPECS: tuple[RuleSpec, ...] = tuple(load_catalogue())
@@ -185,6 +189,10 @@ class Scanner:
             skip.add("prompt_attack")  # quoted to ask how to defend, or their own AI app's prompt
         if is_own_plan(lowered) or is_about_published_information(lowered):
             skip.add("future_features")  # the customer's own dates, or what AWS published
+        if skip & _SECRET_CATEGORIES:
+            # A pasted secret blocks the message under its own category; the head reads the
+            # key's surroundings (aws_access_key_id, password=) as talk about credentials.
+            skip.add("credential_request")
         return [_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, frozenset(skip))]
 
     def scan_output(self, text: str, gated: bool = True) -> GuardrailVerdict:

@@ -195,6 +195,10 @@ _SELF_DESCRIBING = re.compile(r"pa[s$5]{1,2}w|p@ss|secret|changeme|example|sampl
 
 # ``connect_timeout=5``, ``sslmode=require``: a setting written as name=value, not a value.
 _SETTING = re.compile(r"[a-z]+(?:_[a-z]+)*=[^=]+")
+# ``DEFAULT_4XX``, ``ACCESS_DENIED``, ``MAX_RETRIES_3``: a constant's name (upper-case words
+# joined by underscores, one of them a word of four letters or more), not a generated value.
+_CONSTANT_NAME = re.compile(r"[A-Z0-9]+(?:_[A-Z0-9]+)+")
+_LETTER_RUN = re.compile(r"[A-Z]{4,}")
 
 
 def _generated(value: str, min_length: int) -> bool:
@@ -202,6 +206,7 @@ def _generated(value: str, min_length: int) -> bool:
     capitalised words and numbers (``MyAppDbTable2024``)."""
     return (random_looking(value, min_length) and _SELF_DESCRIBING.search(value) is None
             and _SETTING.fullmatch(value) is None
+            and not (_CONSTANT_NAME.fullmatch(value) and _LETTER_RUN.search(value))
             and len(_WORDS_AND_NUMBERS.sub("", value)) > 2)
 
 

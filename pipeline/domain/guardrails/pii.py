@@ -14,7 +14,23 @@ _AWS_ROLE_MAILBOXES = frozenset(
     """abuse aws-security no-reply noreply no-reply-aws aws-verification aws-receivables-support
     aws-marketing-email-replies security awsmarketplace aws-billing""".split()
 )
+_LOCAL_SPLIT = re.compile(r"[.\-_+]")
 _VERSION_LIKE = re.compile(r"\d+\.\d+(?:\.\d+)*")
+#: Role mailboxes on a company domain are not a person's data (GUIDE §3.2): the local part
+#: starts with a role word ("ops-lead@", "security.alerts@", "seguranca@"). On a free-mail
+#: domain an address is a person's whatever its first word.
+_ROLE_WORDS = frozenset(
+    """support security ops devops sre oncall on-call alerts alert alarms monitoring noc soc it helpdesk
+    servicedesk admin administrator billing finance accounts invoices payments info contact hello sales
+    team platform infra infrastructure cloud aws engineering dev developers webmaster postmaster
+    hostmaster abuse privacy legal compliance hr jobs careers noreply no-reply donotreply do-not-reply
+    notifications notify reports backup backups root seguranca seguridad securite sicherheit soporte
+    suporte facturacion faturamento facturation rechnung""".split()
+)
+_FREE_MAIL = re.compile(
+    r"(?:^|\.)(?:gmail|googlemail|yahoo|hotmail|outlook|live|msn|icloud|me|aol|proton|protonmail|gmx|web|"
+    r"mail|yandex|qq|163|126|naver|daum|libero|orange|free|wanadoo|t-online|uol|bol|terra)\.[a-z.]+$"
+)
 
 
 def email(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -23,6 +39,9 @@ def email(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]
         if domain.endswith(_DOC_EMAIL_DOMAINS) or local in _SYSTEM_USERS:
             continue
         if domain in ("amazon.com", "amazonaws.com") and local in _AWS_ROLE_MAILBOXES:
+            continue
+        first_word = _LOCAL_SPLIT.split(local, maxsplit=1)[0]
+        if (local in _ROLE_WORDS or first_word in _ROLE_WORDS) and not _FREE_MAIL.search(domain):
             continue
         if _VERSION_LIKE.fullmatch(domain.split(".", 1)[-1]):
             continue

@@ -38,6 +38,11 @@ _CLI_SKELETON_INPUTS = frozenset(f"--{o}" for o in _CLI.operation_options)
 _COMMAND_PREFIXES = frozenset({"sudo", "$", "time", "exec", "do", "then", "else", "nohup", "!", "{", "(", "command"})
 _SHELL_SPLIT = re.compile(r"\|\||&&|[|;]|\$\(|`")
 _ENV_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
+_SUBSTITUTION = re.compile(r"\$\(([^()]*)\)")
+_MAX_SUBSTITUTIONS = 20  # a shell line with more is not an answer's example; the rest is split as before
+#: CLI spellings of the negative side of a required boolean parameter (``--ingress`` is
+#: ``Egress=false`` for the network ACL entry commands); ``--no-x`` is handled generally.
+_NEGATED_FLAGS = {"ingress": "egress"}
 _CLI_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _INLINE_BOTO3 = re.compile(r"\s*([a-z][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\((.*)\)\s*")
 _KEYWORD = re.compile(r"(?:^|,)\s*([A-Za-z_]\w*)\s*=")
@@ -61,7 +66,16 @@ class CliChecker:
 
     def check_line(self, line: str, number: int, found: Findings, *, inline: bool) -> None:
         """Check every ``aws`` command of one shell line (pipes, ``&&``, ``$(…)`` split)."""
-        for segment in _SHELL_SPLIT.split(line):
+        # A command substitution is its own command: `--start-time $(date +%s) --end-time …`
+        # keeps its later options (innermost first, replaced by a placeholder word).
+        segments: list[str] = []
+        for _ in range(_MAX_SUBSTITUTIONS):
+            inner = _SUBSTITUTION.search(line)
+            if inner is None:
+                break
+            segments.append(inner.group(1))
+            line = f"{line[: inner.start()]}SUBSTITUTION{line[inner.end() :]}"
+        for segment in [*segments, *_SHELL_SPLIT.split(line)]:
             tokens = shell_tokens(segment)
             while tokens and (tokens[0] in _COMMAND_PREFIXES or _ENV_ASSIGNMENT.match(tokens[0])):
                 tokens = tokens[1:]
@@ -109,9 +123,10 @@ class CliChecker:
                 continue
             name = _norm(option[2:])
             if name in accepted:
-                given.add(name)
+                given.update((name, _NEGATED_FLAGS.get(name, name)))
                 continue
             if name.startswith("no") and name[2:] in accepted:
+                given.add(name[2:])
                 continue
             suggestion = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.7)
             hint = ""
