@@ -129,3 +129,22 @@ def test_loader_names_a_missing_key(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(CliCatalogueError, match="global_options"):
         load_cli_catalogue(path)
+
+
+def test_a_command_substitution_does_not_cut_the_aws_command_it_sits_in(validator):
+    whole = ("```bash\nQUERY_ID=$(aws logs start-query \\\n  --log-group-names /aws/lambda/orders \\\n"
+             "  --start-time $(date -d '1 hour ago' +%s) \\\n  --end-time $(date +%s) \\\n"
+             "  --query-string 'filter @message like /ERROR/' \\\n  --query queryId --output text)\n```\n")
+    assert _accuracy(validator, "Run this:\n\n" + whole) == ()
+    cut = "```bash\nX=$(aws logs start-query --log-group-names a --start-time $(date +%s))\n```\n"
+    assert any("missing required parameter(s) --end-time, --query-string" in m
+               for m in _accuracy(validator, "Run this:\n\n" + cut))
+
+
+def test_the_negative_spelling_of_a_required_boolean_satisfies_it(validator):
+    entry = ("```bash\naws ec2 create-network-acl-entry --network-acl-id acl-0123456789abcdef0 {flag} "
+             "--rule-number 110 --protocol tcp --port-range From=1024,To=65535 --cidr-block 0.0.0.0/0 "
+             "--rule-action allow\n```\n")
+    for flag in ("--egress", "--ingress"):
+        assert _accuracy(validator, "Add the rule:\n\n" + entry.format(flag=flag)) == ()
+    assert any("--egress" in m for m in _accuracy(validator, "Add the rule:\n\n" + entry.format(flag="")))
