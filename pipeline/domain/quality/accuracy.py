@@ -208,8 +208,20 @@ class AccuracyCheck:
                     found.errors.append(f"line {number}: `{region}` is not an AWS region")
 
 
+_ELISION = re.compile(r"(?:\.\.\.|…)")
+_ELIDED_ITEM = re.compile(r"([\[{,])\s*(?:\.\.\.|…)\s*(?=[\]},])|,\s*(?:\.\.\.|…)\s*(?=[\]}])")
+
+
 def _json_fragment(text: str) -> bool:
-    """An excerpt of a larger document (``"key": value, …``), valid once wrapped in braces."""
+    """An excerpt of a larger document (``"key": value, …``), valid once wrapped in braces,
+    or a document with elided parts (``"containerDefinitions": [ ... ]``), valid without them."""
+    if _ELISION.search(text):
+        elided = _ELIDED_ITEM.sub(lambda m: m.group(1) or "", text)
+        try:
+            json.loads(elided)
+            return True
+        except json.JSONDecodeError:
+            pass
     if not text.lstrip().startswith('"'):
         return False
     try:

@@ -42,6 +42,7 @@ RULE_FILES = (
     ("facts", "accuracy"),
     ("tone", "tone"),
     ("safety", "safety"),
+    ("relevance", "relevance"),
 )
 _RULE_KEYS = frozenset(
     {"id", "description", "flags", "pattern", "must_match", "must_not_match", "allowed", "source", "requires"}

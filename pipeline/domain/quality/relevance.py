@@ -11,6 +11,7 @@ warning. ``out_of_scope`` answers (polite declines) are not judged.
 from __future__ import annotations
 
 from pipeline.domain.models import QualityCheckResult
+from pipeline.domain.quality.catalogue import Rule, catalogue
 from pipeline.domain.quality.parsing import WORD
 from pipeline.domain.quality.scoring import Findings
 from pipeline.domain.quality.text import (
@@ -21,6 +22,38 @@ from pipeline.domain.quality.text import (
     loose_stem,
     mentions_service,
 )
+
+
+#: How much of the answer is its opening for the confusion pairs (a heading, a first
+#: paragraph and often the first command).
+CONFUSION_LEAD_CHARS = 600
+
+
+def _confusions() -> tuple[tuple[str, Rule, Rule], ...]:
+    """(name, asked, instead) for every pair of ``catalogue/relevance.toml``."""
+    rules = catalogue().rules
+    pairs = []
+    for rule_id, asked in rules.items():
+        if rule_id.startswith("relevance.asked."):
+            name = rule_id.removeprefix("relevance.asked.")
+            instead = rules.get(f"relevance.instead.{name}")
+            if instead is None:
+                raise KeyError(f"relevance.toml: {rule_id!r} has no 'relevance.instead.{name}'")
+            pairs.append((name, asked, instead))
+    return tuple(pairs)
+
+
+CONFUSIONS = _confusions()
+
+
+def confused_variant(query: str, response: str) -> str | None:
+    """The message for an answer about a neighbouring variant of what was asked, if any."""
+    lead = response[:CONFUSION_LEAD_CHARS]
+    for _name, asked, instead in CONFUSIONS:
+        if (asked.regex.search(query) and not instead.regex.search(query)
+                and instead.regex.search(lead) and not asked.regex.search(response)):
+            return f"the question is about {asked.description}, but the answer is about {instead.description}"
+    return None
 
 
 class RelevanceCheck:
@@ -38,6 +71,10 @@ class RelevanceCheck:
         query_services = self._services.services_in(query)
         response_services = self._services.services_in(response)
         response_lower = response.lower()
+        confusion = confused_variant(query, response)
+        if confusion:
+            found.errors.append(confusion)
+            return found.result("relevance")
         mentioned = any(mentions_service(s, response_lower, response_services) for s in query_services)
         if query_services and response_services and not mentioned:
             found.errors.append(

@@ -3,7 +3,8 @@
 Defects: an unclosed code fence, a heading without a space after ``#``, an unbalanced
 ``**`` or inline backtick, a malformed link, a table without its ``|---|`` row, a command
 with options written as plain text instead of code, several steps or several bold-labelled
-points written as one paragraph, or a 220-word paragraph (wall of text). An answer over :data:`MAX_WORDS` words is a warning.
+points written as one paragraph, or a 220-word paragraph (wall of text). An answer over :data:`MAX_WORDS` words is a warning; a short yes/no question answered in
+more than :data:`SHORT_ANSWER_MAX_WORDS` words is far too long (a defect).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from pipeline.domain.quality.parsing import WORD, ParsedResponse
 from pipeline.domain.quality.scoring import Findings
 
 MAX_WORDS = 900  # longer than this is a structure warning: nobody reads it in a chat
+#: A question that asks for a short answer (or is one short yes/no question, at most
+#: SHORT_QUESTION_WORDS words) answered in more than SHORT_ANSWER_MAX_WORDS words is "far
+#: too long for the question" (GUIDE §5).
+SHORT_QUESTION_WORDS = 25
+SHORT_ANSWER_MAX_WORDS = 400
 _CATALOGUE = catalogue()
 _LIST_ITEM = _CATALOGUE.regex("structure.list_item")
 _HEADING_NO_SPACE = _CATALOGUE.regex("structure.heading_no_space")
@@ -25,11 +31,15 @@ _BOLD_LEAD_IN = _CATALOGUE.regex("structure.bold_lead_in")
 _TABLE_DELIMITER = _CATALOGUE.regex("structure.table_delimiter")
 _COMMAND_IN_PROSE = _CATALOGUE.regex("structure.command_in_prose")
 _INLINE_CODE_SPAN = re.compile(r"`[^`\n]*`")
+_SHORT_ANSWER_WANTED = _CATALOGUE.regex("structure.short_answer_wanted")
 
 
-def check_structure(response: str, parsed: ParsedResponse) -> QualityCheckResult:
+def check_structure(response: str, parsed: ParsedResponse, query: str = "") -> QualityCheckResult:
     """Score ``structure``."""
     found = Findings()
+    too_long = far_too_long(query, response)
+    if too_long:
+        found.errors.append(too_long)
     if parsed.unclosed_fence_line is not None:
         found.errors.append(f"line {parsed.unclosed_fence_line}: code fence is opened but never closed")
     in_table = False
@@ -76,6 +86,16 @@ def _table_without_delimiter(parsed: ParsedResponse) -> str | None:
                 return f"line {number}: the table has no |---| row under its header, so it will not render"
         previous = (number, line)
     return None
+
+
+def far_too_long(query: str, response: str) -> str | None:
+    """A short question (or one asking for a short answer) answered at essay length."""
+    if not query or len(WORD.findall(query)) > SHORT_QUESTION_WORDS or not _SHORT_ANSWER_WANTED.search(query.strip()):
+        return None
+    words = len(WORD.findall(response))
+    if words <= SHORT_ANSWER_MAX_WORDS:
+        return None
+    return f"a short question answered in {words} words; answer it first in a sentence or two"
 
 
 def wall_of_text(parsed: ParsedResponse) -> str | None:

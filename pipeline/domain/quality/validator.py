@@ -98,7 +98,7 @@ class QualityValidator:
         relevance = self._relevance(query, response, intent)
         checks = (
             self._completeness(query, response, parsed, intent, relevance.score < HARD_FAIL_LEVEL),
-            check_structure(response, parsed),
+            check_structure(response, parsed, query),
             self._accuracy(response, parsed),
             relevance,
             check_tone(query, response, sentiment),

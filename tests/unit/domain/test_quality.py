@@ -307,3 +307,24 @@ def test_json_excerpt_and_angle_placeholders_in_shell_are_not_syntax_errors(vali
     assert "accuracy" not in failing(report), report.issues
     broken = "Use:\n\n```json\n{\"cpu\": \"256\",}\n```\n"
     assert "accuracy" in failing(validator.validate("Show me an S3 example", broken))
+
+
+def test_an_answer_about_a_neighbouring_variant_is_irrelevant():
+    from pipeline.domain.quality.relevance import confused_variant
+
+    query = "Our app sits behind a Network Load Balancer and logs the NLB's IPs instead of the client IPs. How do we get the client IP?"
+    alb = "An Application Load Balancer acts as a proxy; read the X-Forwarded-For header in your app."
+    nlb = "With a Network Load Balancer and IP targets, turn on client IP preservation or proxy protocol v2."
+    assert "Network Load Balancer" in (confused_variant(query, alb) or "")
+    assert confused_variant(query, nlb) is None
+    # a question that names both is a comparison, not a confusion
+    assert confused_variant("NLB or ALB for gRPC?", alb) is None
+
+
+def test_a_short_yes_no_question_answered_at_essay_length_is_a_structure_defect():
+    from pipeline.domain.quality.structure import far_too_long
+
+    essay = " ".join(["DynamoDB tables cannot be renamed in place, so you copy the data."] * 40)
+    assert far_too_long("quick q: can i rename a dynamodb table? just need yes/no", essay)
+    assert far_too_long("quick q: can i rename a dynamodb table? just need yes/no", "No. Create a new table and copy the data.") is None
+    assert far_too_long("How do I migrate 300 GB of MySQL to RDS with 15 minutes of downtime?", essay) is None

@@ -43,6 +43,9 @@ def test_every_rule_is_used_by_a_check(rule):
     name = rule.id.split(".", 1)[1]
     used = used or f'"{name}"' in PACKAGE_SOURCE or f"{rule.check}.{{name}}" in PACKAGE_SOURCE
     used = used or (rule.id.startswith("accuracy.fact.") and '"accuracy.fact."' in PACKAGE_SOURCE)
+    # Confusion pairs are found by prefix (relevance.CONFUSIONS).
+    used = used or (rule.id.startswith(("relevance.asked.", "relevance.instead."))
+                    and '"relevance.asked."' in PACKAGE_SOURCE and "relevance.instead.{name}" in PACKAGE_SOURCE)
     assert used, f"{rule.id} is in the catalogue but no check reads it"
 
 
