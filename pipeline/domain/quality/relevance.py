@@ -23,7 +23,6 @@ from pipeline.domain.quality.text import (
     mentions_service,
 )
 
-
 #: How much of the answer is its opening for the confusion pairs (a heading, a first
 #: paragraph and often the first command).
 CONFUSION_LEAD_CHARS = 600
