@@ -42,7 +42,6 @@ Example:
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -51,9 +50,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pipeline.domain.api_contract import ContractError
 from pipeline.domain.models import HISTORY_TURNS
-from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError, WorkflowInputError
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 MODEL_BACKENDS = ("offline", "bedrock")
@@ -648,231 +645,33 @@ def reset() -> None:
         _services.clear()
 
 
-# ---------------------------------------------------------------------------
-# Logging (Powertools Logger: JSON lines; ~35 ms to import, no boto3)
-# ---------------------------------------------------------------------------
+# The handler runtime and the API Gateway mapping live in their own modules (one concern
+# each); a handler imports this module only, so their names are re-exported here.
+from pipeline.handlers.api_gateway import (  # noqa: E402
+    API_GATEWAY_TIMEOUT_MS,
+    ApiError,
+    api_error,
+    api_response,
+    header,
+    headers_of,
+    json_body,
+    raw_body,
+    received_at_ms,
+    request_id,
+    seconds_left,
+)
+from pipeline.handlers.observability import (  # noqa: E402
+    API_CORRELATION,
+    TRACED_MODULES,
+    WORKFLOW_CORRELATION,
+    lambda_handler,
+    logger,
+    tracer,
+)
 
-_logger: Any = None
-_tracer: Any = None
-_instrument_lock = threading.Lock()
-
-#: Where each kind of event carries the API request id (JMESPath), so one correlation id
-#: follows a query from API Gateway through every workflow step. The workflow input holds
-#: ``request_id`` ($context.requestId); the three generation tasks receive it under ``state``.
-WORKFLOW_CORRELATION = "request_id || state.request_id"
-API_CORRELATION = "requestContext.requestId"  # = powertools correlation_paths.API_GATEWAY_REST
-
-
-def logger() -> Any:
-    """The shared Powertools logger. Never log query or comment text: lengths and ids only."""
-    global _logger
-    if _logger is None:
-        from aws_lambda_powertools.logging import Logger
-
-        _logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "support-assistant")
-    return _logger
-
-
-#: What the tracer patches: botocore only (every boto3 call is a subsegment). ``patch_all``
-#: would also import and patch requests, httplib, sqlite3, pymongo… that no handler uses.
-TRACED_MODULES = ("botocore",)
-
-
-def tracer() -> Any:
-    """The shared Powertools tracer (X-Ray): patches botocore, so every AWS call is a subsegment.
-
-    Outside Lambda (tests, local runs) Powertools disables it by itself. Building it imports
-    aws-xray-sdk (and, outside Lambda, botocore for the sampling client): ~0.4 s, which is why
-    :func:`lambda_handler` builds it on a handler's first invocation, not at import.
-    """
-    global _tracer
-    if _tracer is None:
-        from aws_lambda_powertools import Tracer
-
-        _tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "support-assistant",
-                         auto_patch=False)
-        _tracer.patch(modules=TRACED_MODULES)  # a no-op when Powertools disabled the tracer
-    return _tracer
-
-
-class _LocalContext:
-    """The Lambda context attributes Powertools reads, for calls without a real context."""
-
-    function_name = "local"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 0
-    invoked_function_arn = "local"
-
-    def __init__(self) -> None:
-        import uuid
-
-        self.aws_request_id = str(uuid.uuid4())
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 0
-
-
-def lambda_handler(correlation_id_path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a handler the way Powertools is meant to be used: ``inject_lambda_context``
-    (cold start, function and request ids in every log line, the API request id as the
-    correlation id) and ``capture_lambda_handler`` (an X-Ray subsegment per invocation,
-    annotated with the correlation id; responses are not captured: they hold answer text).
-    """
-    import functools
-
-    def instrument(handler: Callable[..., Any]) -> Callable[..., Any]:
-        log, trace = logger(), tracer()
-
-        def annotated(event: Any, context: Any) -> Any:
-            correlation = log.get_correlation_id()
-            if not correlation:  # e.g. the scheduled event: the Lambda request id instead
-                correlation = getattr(context, "aws_request_id", None)
-                log.set_correlation_id(correlation)
-            trace.put_annotation(key="correlation_id", value=str(correlation))
-            return handler(event, context)
-
-        traced = trace.capture_lambda_handler(annotated, capture_response=False)
-        return log.inject_lambda_context(traced, correlation_id_path=correlation_id_path, clear_state=True)
-
-    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
-        # The logger and tracer wrap the handler on its first invocation, not at import:
-        # importing a handler module then costs no aws-xray-sdk import (the tracer's), and
-        # the first call pays it once (the cold-start benchmark measures import + first call).
-        instrumented: list[Callable[..., Any]] = []
-
-        @functools.wraps(handler)
-        def wrapper(event: Any, context: Any) -> Any:
-            if not instrumented:
-                with _instrument_lock:
-                    if not instrumented:
-                        instrumented.append(instrument(handler))
-            return instrumented[0](event, context if context is not None else _LocalContext())
-
-        return wrapper
-
-    return decorate
-
-
-# ---------------------------------------------------------------------------
-# API Gateway (Lambda proxy) requests and responses, errors mapped in one place
-# ---------------------------------------------------------------------------
-
-
-class ApiError(ContractError):
-    """An error with an HTTP status and a code from the contract's ``ERROR_CODES``."""
-
-
-def request_id(event: Mapping[str, Any], context: Any) -> str:
-    """API Gateway's request id, else the Lambda request id, else ``"unknown"``."""
-    ctx = event.get("requestContext") if isinstance(event, Mapping) else None
-    if isinstance(ctx, Mapping) and ctx.get("requestId"):
-        return str(ctx["requestId"])
-    return str(getattr(context, "aws_request_id", None) or "unknown")
-
-
-def json_body(event: Mapping[str, Any]) -> Any:
-    """The strictly decoded JSON body of a Lambda-proxy event (the contract's rules).
-
-    Raises :class:`~pipeline.domain.api_contract.ContractError` (400/413): no body, a body
-    over 64 KiB, invalid UTF-8 or JSON, duplicate keys, excessive nesting.
-    """
-    from pipeline.domain.api_contract import strict_json
-
-    return strict_json(raw_body(event))
-
-
-def raw_body(event: Mapping[str, Any]) -> bytes | str:
-    """The body of a Lambda-proxy event as sent (base64 decoded), at most 64 KiB (else 413)."""
-    from pipeline.domain.api_contract import MAX_BODY_BYTES, ContractError
-
-    body = event.get("body")
-    if body is None:
-        raise ContractError(400, "validation_error", "body: the request needs a JSON body", "body")
-    if event.get("isBase64Encoded"):
-        import base64
-        import binascii
-
-        try:
-            raw: bytes | str = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise ContractError(400, "invalid_json", "the body is not valid base64") from None
-    else:
-        raw = body if isinstance(body, str) else str(body)
-    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
-    if size > MAX_BODY_BYTES:
-        raise ContractError(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
-    return raw
-
-
-def received_at_ms(event: Mapping[str, Any]) -> int | None:
-    """API Gateway's receipt of the request (``requestContext.requestTimeEpoch``, epoch ms)."""
-    ctx = event.get("requestContext") if isinstance(event, Mapping) else None
-    value = ctx.get("requestTimeEpoch") if isinstance(ctx, Mapping) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def headers_of(event: Mapping[str, Any]) -> dict[str, str]:
-    """The string-valued request headers of a Lambda-proxy event."""
-    headers = event.get("headers") or {}
-    if not isinstance(headers, Mapping):
-        return {}
-    return {k: v for k, v in headers.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-#: API Gateway ends a REST integration 29 s after its receipt of the request.
-API_GATEWAY_TIMEOUT_MS = 29_000
-
-
-def seconds_left(context: Any, received_at_ms: int | None = None, margin_seconds: float = 2.0) -> float:
-    """Time this request may still use, less a margin: the invocation's remaining time, and
-    API Gateway's 29 s from ``received_at_ms`` (0 without a Lambda context)."""
-    import time
-
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    left = remaining() / 1000.0 if callable(remaining) else 0.0
-    if received_at_ms is not None:
-        left = min(left, (received_at_ms + API_GATEWAY_TIMEOUT_MS) / 1000.0 - time.time())
-    return max(0.0, left - margin_seconds)
-
-
-def header(event: Mapping[str, Any], name: str) -> str | None:
-    """A request header of a Lambda-proxy event, matched case-insensitively."""
-    wanted = name.lower()
-    return next((v for k, v in headers_of(event).items() if k.lower() == wanted), None)
-
-
-def api_response(status: int, payload: Any) -> dict[str, Any]:
-    """A Lambda-proxy response; with a proxy integration the CORS header is ours to send
-    (``CORS_ALLOW_ORIGIN``, set by the stack on the API functions)."""
-    headers = {"Content-Type": "application/json"}
-    origin = os.environ.get("CORS_ALLOW_ORIGIN")
-    if origin:
-        headers["Access-Control-Allow-Origin"] = origin
-    return {"statusCode": status, "headers": headers, "body": json.dumps(payload, separators=(",", ":"))}
-
-
-def api_error(error: Exception, req_id: str) -> dict[str, Any]:
-    """Map any exception to ``{"error": {"code", "message", "request_id"}}`` and a status."""
-    from pipeline.domain.api_contract import error_body
-    from pipeline.domain.feedback import FeedbackConflictError, FeedbackValidationError
-
-    if isinstance(error, ContractError):
-        status, code, message = error.status, error.code, error.message
-    elif isinstance(error, FeedbackConflictError):
-        status, code, message = 409, "conflict", str(error)
-    elif isinstance(error, FeedbackValidationError):
-        status, code, message = 400, "validation_error", str(error)
-    elif isinstance(error, RecordNotFoundError):
-        status, code, message = 404, "not_found", str(error)
-    elif isinstance(error, RecordExistsError):
-        status, code, message = 409, "conflict", str(error)
-    elif isinstance(error, WorkflowInputError):
-        status, code, message = 400, "validation_error", str(error)
-    else:
-        # The message of an unexpected error may hold anything: log the type, reply generically.
-        logger().exception(
-            "unhandled error", extra={"error_type": type(error).__name__, "request_id": req_id}
-        )
-        status, code, message = 500, "internal_error", "an internal error occurred"
-    return api_response(status, error_body(code, message, req_id))
+__all__ = [
+    "API_CORRELATION", "API_GATEWAY_TIMEOUT_MS", "TRACED_MODULES", "WORKFLOW_CORRELATION", "ApiError",
+    "Services", "Settings", "SettingsError", "api_error", "api_response", "header", "headers_of", "json_body",
+    "lambda_handler", "logger", "offline_services", "raw_body", "received_at_ms", "region", "request_id",
+    "reset", "seconds_left", "services", "tracer",
+]

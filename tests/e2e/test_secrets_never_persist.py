@@ -66,11 +66,17 @@ def secrets_in(text: str) -> set[str]:
     return {s for s in found if len(s) >= 8 and not placeholders.search(s) and not _public(s)}
 
 
+#: GUIDE §3.2: a role mailbox on a company domain ("noreply@", "support@") is not pii.
+_ROLE_MAILBOX = re.compile(r"(?i)^(?:no-?reply|do-?not-?reply|support|security|billing|info|contact|sales|admin|ops|alerts)"
+                           r"(?:[.+_-][\w.+-]*)?@(?!(?:gmail|yahoo|hotmail|outlook|icloud|proton|gmx)\.)")
+
+
 def _public(value: str) -> bool:
     """Look-alikes that are not secrets: words (``process.env.LOCAL``), 40-digit hex ids
-    (a service account's ``private_key_id``, a SHA-1), a base64 PEM certificate."""
+    (a service account's ``private_key_id``, a SHA-1), a base64 PEM certificate, a role
+    mailbox of a company."""
     if "@" in value:
-        return False
+        return bool(_ROLE_MAILBOX.match(value))
     if not (re.search(r"\d", value) and re.search(r"[A-Za-z]", value)):
         return True
     if re.fullmatch(r"[0-9a-fA-F]{40}", value):

@@ -428,7 +428,9 @@ def test_handlers_are_traced_with_the_correlation_id(monkeypatch) -> None:
         def put_annotation(self, key, value):
             calls.append(("put_annotation", key, value))
 
-    monkeypatch.setattr(composition, "_tracer", RecordingTracer())
+    from pipeline.handlers import observability
+
+    monkeypatch.setattr(observability, "_tracer", RecordingTracer())
     module = importlib.reload(sessions_api)
     try:
         module.handler({"pathParameters": {"session_id": "bad"},
