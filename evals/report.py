@@ -290,11 +290,16 @@ def _plural(n: int, word: str) -> str:
 
 def verdict_reasons(comparisons: dict[str, SuiteComparison], gates: Sequence[GateResult]) -> list[str]:
     """Plain sentences saying why the run failed (or, when it passed, what that means)."""
-    failed = [g for g in gates if not g.passed]
+    failed = [g for g in gates if g.failed]
     reasons: list[str] = []
     per_suite = {n: c.counts.get("regressed", 0) + c.counts.get("missing", 0) for n, c in comparisons.items()}
     n_reg = sum(per_suite.values())
-    if not failed:
+    n_skipped = sum(1 for g in gates if g.skipped)
+    if not failed and n_skipped:
+        reasons.append(f"Partial run: the {len(gates) - n_skipped} per-case gates passed on the cases that ran "
+                       f"(no new zero-tolerance case, no tagged case regressed); {n_skipped} gates that need a "
+                       "whole suite (floors, metric comparisons) were skipped, not passed.")
+    elif not failed:
         reasons.append(f"All {len(gates)} gates passed: every floor is met, no metric is significantly worse than "
                        f"the baseline and no zero-tolerance case (leaked secret, passed blocked category) occurred.")
         if n_reg:
@@ -318,6 +323,11 @@ def verdict_reasons(comparisons: dict[str, SuiteComparison], gates: Sequence[Gat
         metrics = ", ".join(f"{g.suite}.{g.metric}" for g in reg)
         reasons.append(f"Significantly worse than the baseline: {metrics}"
                        + (f" ({_plural(n_reg, 'case')} regressed: {where})." if n_reg else "."))
+    for g in by_kind.get("must_not_regress", []):
+        reasons.append(f"Must not regress ({g.name.split('[', 1)[-1].rstrip(']')}): {g.suite} has "
+                       f"{_plural(len(g.cases), 'tagged case')} that passed in the baseline and fail now.")
+    for g in by_kind.get("max_regressions", []):
+        reasons.append(f"Too many regressions in {g.suite}: {g.detail}.")
     floors = by_kind.get("floor", [])
     if floors:
         reasons.append("Below the required level: " + ", ".join(
@@ -440,15 +450,16 @@ def build_view(record: dict[str, Any], comparisons: dict[str, SuiteComparison],
             "extra": {k: v for k, v in details.items() if k in ("misrouted_to", "model", "finalize_error", "note")},
         })
     n_regressions = sum(c.counts.get("regressed", 0) + c.counts.get("missing", 0) for c in comparisons.values())
-    failed_gates = [g for g in gates if not g.passed]
+    failed_gates = [g for g in gates if g.failed]
     return {
         "record": record, "suites": suites, "headline": headline, "regressions": regressions,
         "n_regressions": n_regressions, "gates": gates, "failed_gates": failed_gates,
-        "passed_gates": [g for g in gates if g.passed], "reasons": verdict_reasons(comparisons, gates),
+        "passed_gates": [g for g in gates if g.passed], "skipped_gates": [g for g in gates if g.skipped],
+        "reasons": verdict_reasons(comparisons, gates),
         "model_label": model_label(record.get("model")), "latency": _latency_rows(record),
         "open_regressions": 5, "passed": not failed_gates, "fmt": _fmt, "pretty": _pretty,
         "generalisation": _generalisation_rows(record), "agreement": _agreement_rows(record),
-        "targets": [GateResult(**t) if isinstance(t, dict) else t
+        "targets": [GateResult.from_dict(t) if isinstance(t, dict) else t
                     for t in (record.get("verdict") or {}).get("targets", [])],
         "meta": {k: record.get(k) for k in ("run_id", "created_at", "git", "environment", "config", "model",
                                              "prompt_versions", "timings")},
