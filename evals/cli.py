@@ -297,7 +297,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return _fail(str(exc), err)
     try:  # every gate name is checked before any suite runs
         check_names(gates, {s.name: suite_names(baseline_mod.baseline_suite(baselines[s.name], s.name),
-                                                loaded[s.name], s.scorers) for s in suites})
+                                                loaded[s.name], s.scorers) for s in suites},
+                    complete=set(names) >= {n for n in SUITES if n not in OPT_IN_SUITES})
     except GateConfigError as exc:
         return _fail(str(exc), err)
     available = {name: len(cases) for name, cases in loaded.items()}
