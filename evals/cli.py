@@ -416,7 +416,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     target_results = evaluate_targets(gates, record)
     record["agreement"] = agreement
     record["verdict"] = {"passed": verdict_ok, "gates": [g.to_dict() for g in gate_results],
-                         "targets": [t.to_dict() for t in target_results],
+                         "targets": [t.to_dict() for t in target_results], "alpha": gates.alpha,
                          "comparison": {k: {"counts": v.counts, "baseline_run_id": v.baseline_run_id,
                                             "metrics": {m: d.to_dict() for m, d in v.metrics.items()}}
                                         for k, v in comparisons.items()}}

@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO, err: TextIO) -> int:
     view["verdict"] = {
         "passed": not any(g.failed for g in gate_results),
         "gates": [g.to_dict() for g in gate_results], "targets": [t.to_dict() for t in targets],
+        "alpha": gates.alpha,
         "comparison": {k: {"counts": v.counts, "baseline_run_id": v.baseline_run_id,
                            "metrics": {m: d.to_dict() for m, d in v.metrics.items()}}
                        for k, v in comparisons.items()}}

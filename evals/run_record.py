@@ -208,6 +208,7 @@ class VerdictRecord:
     gates: list[GateRecord]
     targets: list[GateRecord] = field(default_factory=list)
     comparison: dict[str, Any] = field(default_factory=dict)
+    alpha: float | None = None  # the significance level of the paired tests (gates.toml [settings])
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from evals.compare import SuiteComparison, expected_vs_got
+from evals.compare import SuiteComparison, clip, expected_vs_got
 from evals.gates import GateResult, multiplicity_note
 
 MAX_SUMMARY_GATES, MAX_SUMMARY_REGRESSIONS = 12, 10
@@ -71,7 +71,7 @@ def gate_line(g: GateResult) -> str:
         shown = ", ".join(g.cases[:5])
         return f"{len(g.cases)} case(s): {shown}" + (f" and {len(g.cases) - 5} more" if len(g.cases) > 5 else "")
     detail = g.detail
-    return detail if len(detail) <= 140 else fit(detail.split(" "), 139, " ")
+    return clip(detail, 140)
 
 
 def selection_line(selection: dict[str, Any] | None) -> str | None:
@@ -155,7 +155,7 @@ def print_summary(out: TextIO, record: dict[str, Any], comparisons: dict[str, Su
         print(f"\nregressions ({len(regressions)}; first {min(len(regressions), MAX_SUMMARY_REGRESSIONS)}):", file=out)
         for name, ch in regressions[:MAX_SUMMARY_REGRESSIONS]:
             what = ("missing from this run" if ch.status == "missing"
-                    else expected_vs_got(ch.expected, ch.output, limit=90) or ch.detail[:90] or ch.error or "")
+                    else expected_vs_got(ch.expected, ch.output, limit=90) or clip(ch.detail, 90) or ch.error or "")
             print(f"  {name:<17} {ch.id:<28} {what}", file=out)
     if report_path is not None:
         label = {".html": "report", ".json": "record", ".xml": "junit"}.get(report_path.suffix, "output")
