@@ -9,6 +9,8 @@ Usage::
     python -m evals feedback-report --input feedback.jsonl   # evals/feedback_report.py
     python -m evals report RUN.json --against BASE.json      # evals/report_cmd.py
     python -m evals --suite intent --tag 'escalate:*' --limit 20   # a partial run (developer loop)
+    python -m evals review-export RUN.json --out review.jsonl  # evals/review.py
+    python -m evals review-import review.jsonl --reviewer NAME
 
 Exit codes: 0 every gate passed; 1 a gate failed; 2 bad input or configuration (the
 message names the file and the line or key).
@@ -150,6 +152,9 @@ examples:
   python -m evals --rerun-failed                  the cases that failed in reports/out/latest/run.json
   python -m evals report reports/out/latest/run.json --against old/run.json
                                                   rebuild the report from two run records
+  python -m evals review-export reports/out/latest/run.json --out review.jsonl
+  python -m evals review-import review.jsonl --reviewer "A. Reviewer"
+                                                  human review: failed/changed cases out, adjudications in
 
 exit codes:
   0  every gate passed
@@ -248,6 +253,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         from evals.report_cmd import main as report_main
 
         return report_main(argv[1:], out=out, err=err)
+    if argv[:1] in (["review-export"], ["review-import"]):  # human review: evals/review.py
+        from evals.review import export_main, import_main
+
+        return (export_main if argv[0] == "review-export" else import_main)(argv[1:], out=out, err=err)
     if argv[:1] == ["feedback-report"]:  # the offline feedback analysis (pandas), its own CLI
         from evals.feedback_report import main as feedback_report
 
