@@ -127,9 +127,13 @@ def print_summary(out: TextIO, record: dict[str, Any], comparisons: dict[str, Su
         print("\nlabel agreement (blind relabelling, Cohen's kappa): " + fit([
             f"{k}.{f}={v['kappa']:.2f}" for k, fields in agreement["sets"].items() for f, v in fields.items()
             if v.get("kappa") is not None], 160), file=out)
-    if targets:
-        missed = [t for t in targets if not t.passed]
-        print(f"\ntargets: {len(targets) - len(missed)} of {len(targets)} met (reported, not gated)", file=out)
+    decided_targets = [t for t in targets if not t.skipped]
+    if targets and not decided_targets:
+        print(f"\ntargets: {len(targets)} skipped (partial run)", file=out)
+    elif decided_targets:
+        missed = [t for t in decided_targets if not t.passed]
+        print(f"\ntargets: {len(decided_targets) - len(missed)} of {len(decided_targets)} met (reported, not gated)",
+              file=out)
         for t in missed[:MAX_SUMMARY_GATES]:
             print(f"  · missed {t.name}: {gate_line(t)}", file=out)
     for warning in record.get("warnings") or ():

@@ -22,6 +22,9 @@ def _latest(tmp):
 
 def test_case_runs_only_the_suite_that_has_it_and_says_the_run_is_partial(fake_env, capsys):
     tmp, args = fake_env
+    gates_file = tmp / "with_target.toml"
+    gates_file.write_text(th.GATES + '\n[[target]]\nsuite = "guardrails_input"\nmetric = "pass_rate"\nmin = 1.0\n')
+    args = args[:-1] + [str(gates_file)]
     assert run_cli(args + ["--update-baseline"], capsys)[0] == 0
     code, out, _ = run_cli(args + ["--case", "pw-1", "--case", "hn-3"], capsys)
     assert code == 0, out
@@ -32,6 +35,7 @@ def test_case_runs_only_the_suite_that_has_it_and_says_the_run_is_partial(fake_e
     assert record["selection"]["available"] == {"guardrails_input": 22}
     assert "PARTIAL RUN (--case pw-1,hn-3)" in out and "guardrails_input 2/22" in out
     assert "skipped" in out and "PASSED: all" in out
+    assert "targets: 1 skipped (partial run)" in out and "missed" not in out  # skipped is not missed
     gates = {g["name"]: g for g in record["verdict"]["gates"]}
     assert gates["no_regression:guardrails_input.pass_rate"]["skipped"] is True
     assert gates["no_regression:guardrails_input.pass_rate"]["passed"] is False  # skipped is not passed
