@@ -104,7 +104,12 @@ def compute(golden_dir: Path = GOLDEN_DIR) -> tuple[dict[str, Any], list[dict[st
             continue
         # Agreement is measured against the label as the first author wrote it: an
         # adjudicated label that later changed would otherwise agree by construction.
-        authored = {a["id"]: a for a in adjudications if a["set"] == set_name}
+        # The first record naming the authored label wins: later ones (human review imports,
+        # ``python -m evals review-import``) are appended and must not shadow it.
+        authored: dict[str, dict[str, Any]] = {}
+        for a in adjudications:
+            if a["set"] == set_name and isinstance(a.get("authored"), dict):
+                authored.setdefault(a["id"], a)
         golden = {c.id: c.expected for c in iter_cases(golden_dir / f"{set_name}.jsonl")}
         first = {cid: _authored_label(set_name, cid, exp, authored) for cid, exp in golden.items()}
         result, diffs = compare(set_name, first, read_jsonl(path), adjudicated)

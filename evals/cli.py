@@ -7,6 +7,10 @@ Usage::
     python -m evals --update-baseline               # deliberately rewrite evals/baselines/
     python -m evals --report-dir /tmp/r --baseline-dir /tmp/b --gates my_gates.toml
     python -m evals feedback-report --input feedback.jsonl   # evals/feedback_report.py
+    python -m evals report RUN.json --against BASE.json      # evals/report_cmd.py
+    python -m evals --suite intent --tag 'escalate:*' --limit 20   # a partial run (developer loop)
+    python -m evals review-export RUN.json --out review.jsonl  # evals/review.py
+    python -m evals review-import review.jsonl --reviewer NAME
 
 Exit codes: 0 every gate passed; 1 a gate failed; 2 bad input or configuration (the
 message names the file and the line or key).
@@ -18,7 +22,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -26,16 +30,17 @@ from typing import TextIO
 from evals import baseline as baseline_mod
 from evals.agreement import load_agreement
 from evals.batch import BatchError
-from evals.compare import SuiteComparison, compare_suite, expected_vs_got
+from evals.compare import SuiteComparison, compare_suite
 from evals.datasets import GoldenSetError
 from evals.epochs import REDUCERS, reduce_epochs
 from evals.gates import (
     GATES_FILE,
     GateConfigError,
-    GateResult,
+    check_names,
     evaluate,
     evaluate_targets,
     load_gates,
+    suite_names,
 )
 from evals.junit import write_junit
 from evals.models import (
@@ -51,40 +56,62 @@ from evals.record import (
     RecordError,
     build_record,
     copy_latest,
+    load_record,
     new_run_id,
     write_json_atomic,
 )
 from evals.runner import RunConfig, Suite, SuiteResult, run_suite
+from evals.selection import (
+    Selection,
+    SelectionError,
+    blind_case_ids,
+    check,
+    failed_case_ids,
+    rerun_source,
+    restrict_baseline,
+    select_cases,
+    unknown_case_ids,
+)
 from evals.suites import OPT_IN_SUITES, SUITES, get_suite
+from evals.summary import print_summary
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-MAX_SUMMARY_GATES, MAX_SUMMARY_REGRESSIONS = 12, 10
 DEFAULT_REPORT_DIR = REPO_ROOT / "reports" / "out"
 MODELS = ("offline", "replay", "bedrock")
 
 
 class Progress:
     """A progress bar on a terminal, plain lines otherwise: when the stream is not a
-    terminal or the ``CI`` environment variable is set (CI logs keep every line)."""
+    terminal or the ``CI`` environment variable is set (CI logs keep every line).
 
-    def __init__(self, stream: TextIO, *, tty: bool | None = None) -> None:
+    The bar appears only once a suite has run for ``delay_s`` seconds, so quick suites and
+    one-case developer runs print no bar at all.
+    """
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None, delay_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
         if tty is None:
             ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
             tty = not ci and hasattr(stream, "isatty") and stream.isatty()
         self.tty = tty
+        self.delay_s = delay_s
+        self._clock = clock
+        self._started = clock()
         self._last = ""
 
     def start(self, suite: str, total: int) -> None:
+        self._started = self._clock()
+        self._last = ""
         if not self.tty:
             print(f"[{suite}] running {total} cases", file=self.stream, flush=True)
 
     def __call__(self, suite: str, done: int, total: int) -> None:
-        if not self.tty:
+        if not self.tty or self._clock() - self._started < self.delay_s:
             return
         width = 30
         filled = int(width * done / total) if total else width
-        line = f"\r{suite:<18} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        line = f"\r{suite:<18} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}"
         if line != self._last:
             self.stream.write(line)
             self.stream.flush()
@@ -92,11 +119,11 @@ class Progress:
 
     def end(self, result: SuiteResult) -> None:
         pr = result.metrics.get("pass_rate")
-        msg = (f"[{result.suite.name}] {len(result.cases)} cases in {result.timings['total_s']:.2f} s, "
+        msg = (f"[{result.suite.name}] {len(result.cases):,} cases in {result.timings['total_s']:.2f} s, "
                f"pass rate {pr.value:.3f}" if pr and pr.n else f"[{result.suite.name}] no cases")
         if result.setup_error:
             msg += f" — SETUP FAILED: {result.setup_error}"
-        if self.tty:
+        if self.tty and self._last:
             self.stream.write("\r" + " " * 70 + "\r")
         print(msg, file=self.stream, flush=True)
 
@@ -119,6 +146,15 @@ examples:
   python -m evals --report-dir /tmp/r --baseline-dir /tmp/b --gates my_gates.toml
   python -m evals ab --template compute_troubleshooting --a v1 --b v2
                                                   prompt A/B (python -m evals ab --help)
+  python -m evals --case gin-secret-004 --case gin-secret-007
+                                                  two cases (a partial run: see "developer loop")
+  python -m evals --suite intent --tag escalation --split dev --limit 50
+  python -m evals --rerun-failed                  the cases that failed in reports/out/latest/run.json
+  python -m evals report reports/out/latest/run.json --against old/run.json
+                                                  rebuild the report from two run records
+  python -m evals review-export reports/out/latest/run.json --out review.jsonl
+  python -m evals review-import review.jsonl --reviewer "A. Reviewer"
+                                                  human review: failed/changed cases out, adjudications in
 
 exit codes:
   0  every gate passed
@@ -165,7 +201,38 @@ def build_parser() -> argparse.ArgumentParser:
                         help="baselines directory (default evals/baselines)")
     parser.add_argument("--gates", type=Path, default=GATES_FILE, help="gates file (default evals/gates.toml)")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    loop = parser.add_argument_group(
+        "developer loop", "run some cases only. The run is partial: per-case gates are decided, gates that need "
+                          "a whole suite are reported as skipped, and it can never become a baseline. Blind-split "
+                          "cases are never selected (they are not for tuning)")
+    loop.add_argument("--case", action="append", dest="cases", default=[], metavar="ID",
+                      help="run this case (repeatable); without --suite, the suites that have it")
+    loop.add_argument("--tag", action="append", dest="tags", default=[], metavar="T",
+                      help="run the cases carrying tag T (repeatable; glob patterns such as 'escalate:*')")
+    loop.add_argument("--split", action="append", dest="splits", default=[], metavar="S",
+                      help="run the cases of split S (train, dev, test; repeatable)")
+    loop.add_argument("--limit", type=int, default=None, metavar="N", help="at most N cases per suite")
+    loop.add_argument("--rerun-failed", action="store_true",
+                      help="run again the cases that failed or regressed in <report-dir>/latest/run.json")
     return parser
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    """The developer-loop selection from the arguments (``--rerun-failed`` reads the latest run)."""
+    selection = Selection(cases=tuple(dict.fromkeys(args.cases)), tags=tuple(args.tags),
+                          splits=tuple(dict.fromkeys(args.splits)), limit=args.limit)
+    check(selection)
+    if args.rerun_failed:
+        source = rerun_source(args.report_dir)
+        if not source.is_file():
+            raise SelectionError(f"--rerun-failed: {_rel(source)} not found; run the suites once first")
+        ids = failed_case_ids(load_record(source))
+        if args.suites:
+            ids = {k: v for k, v in ids.items() if k in args.suites}
+        from dataclasses import replace
+
+        selection = replace(selection, rerun_failed=str(source), rerun_ids=ids)
+    return selection
 
 
 def _fail(message: str, stream: TextIO) -> int:
@@ -182,6 +249,14 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         from evals.ab import main as ab_main
 
         return ab_main(argv[1:], stdout=out, stderr=err)
+    if argv[:1] == ["report"]:  # rebuild a report from run records alone: evals/report_cmd.py
+        from evals.report_cmd import main as report_main
+
+        return report_main(argv[1:], out=out, err=err)
+    if argv[:1] in (["review-export"], ["review-import"]):  # human review: evals/review.py
+        from evals.review import export_main, import_main
+
+        return (export_main if argv[0] == "review-export" else import_main)(argv[1:], out=out, err=err)
     if argv[:1] == ["feedback-report"]:  # the offline feedback analysis (pandas), its own CLI
         from evals.feedback_report import main as feedback_report
 
@@ -193,7 +268,18 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return EXIT_BAD_INPUT if exc.code else EXIT_OK
     if args.record and args.model == "replay":
         return _fail("--record needs a model that answers: --model offline or --model bedrock", err)
-    names = args.suites or [n for n in SUITES if n not in OPT_IN_SUITES]
+    try:
+        selection = _selection(args)
+    except (SelectionError, RecordError) as exc:
+        return _fail(str(exc), err)
+    if selection.active and args.update_baseline:
+        return _fail("--update-baseline with --case/--tag/--split/--limit/--rerun-failed: a partial run is never "
+                     "a baseline; run the whole suites to update baselines", err)
+    if selection.rerun_failed and not selection.rerun_ids:
+        print(f"nothing to rerun: every case of {_rel(Path(selection.rerun_failed))} passed", file=out)
+        return EXIT_OK
+    names = args.suites or ([n for n in SUITES if n in selection.rerun_ids] if selection.rerun_failed
+                            else [n for n in SUITES if n not in OPT_IN_SUITES])
     unknown = [n for n in names if n not in SUITES]
     if unknown:
         return _fail(f"unknown suite(s) {', '.join(unknown)}; known: {', '.join(SUITES)}", err)
@@ -218,6 +304,27 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return _fail(str(exc), err)
     except RecordError as exc:
         return _fail(str(exc), err)
+    try:  # every gate name is checked before any suite runs
+        check_names(gates, {s.name: suite_names(baseline_mod.baseline_suite(baselines[s.name], s.name),
+                                                loaded[s.name], s.scorers) for s in suites},
+                    complete=set(names) >= {n for n in SUITES if n not in OPT_IN_SUITES})
+    except GateConfigError as exc:
+        return _fail(str(exc), err)
+    available = {name: len(cases) for name, cases in loaded.items()}
+    if selection.active:
+        unknown_ids = unknown_case_ids(selection, loaded)
+        if unknown_ids:
+            return _fail(f"--case {', '.join(unknown_ids)}: no such case in suite(s) {', '.join(names)}", err)
+        blind = blind_case_ids(selection, loaded)
+        if blind:
+            return _fail(f"--case {', '.join(blind)}: blind-split case(s) are never run on their own (not for "
+                         "tuning; golden_sets/GUIDE.md §1)", err)
+        loaded = {name: select_cases(cases, selection, name) for name, cases in loaded.items()}
+        suites = [s for s in suites if loaded[s.name]]
+        names = [s.name for s in suites]
+        if not suites:
+            return _fail("no case matches the selection (--case/--tag/--split/--limit; blind cases are never "
+                         "selected)", err)
 
     if args.backend == "batch" and (args.model != "bedrock" or not args.batch_bucket or not args.batch_role_arn):
         return _fail("--backend batch needs --model bedrock, --batch-bucket and --batch-role-arn", err)
@@ -281,6 +388,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         model_info = {**model_info, "id": _generating_model_id(session, model_info),
                       "usage": usage.to_dict()}
     record = build_record(results, config, run_id=run_id, started_at=started, wall_s=wall, model=model_info)
+    if selection.active:
+        record["selection"] = selection.to_dict({n: len(loaded[n]) for n in names},
+                                                {n: available[n] for n in names})
     if batch_summary is not None:
         record["model"]["batch"] = batch_summary
     record["config"].update({"backend": args.backend, "epochs": args.epochs, "reducer": args.reducer, "budget_usd": args.budget_usd,
@@ -298,21 +408,24 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     comparisons: dict[str, SuiteComparison] = {}
     for name in names:
         base = baselines[name]
-        comparisons[name] = compare_suite(name, record["suites"][name], baseline_mod.baseline_suite(base, name),
+        base_suite = baseline_mod.baseline_suite(base, name)
+        if selection.active:  # compare the cases that ran, not the ones left out
+            base_suite = restrict_baseline(base_suite, {c.id for c in loaded[name]})
+        comparisons[name] = compare_suite(name, record["suites"][name], base_suite,
                                           alpha=gates.alpha, baseline_run_id=base.get("run_id") if base else None)
     try:
         known_flags = {name: baseline_mod.flagged_cases(baselines[name], name) for name in names}
         gate_results = evaluate(gates, record, comparisons, known_flags)
     except GateConfigError as exc:
         return _fail(str(exc), err)
-    verdict_ok = all(g.passed for g in gate_results)
+    verdict_ok = not any(g.failed for g in gate_results)
     warnings = baseline_model_warnings(record, baselines, [s.name for s in suites if s.generates])
     if warnings:
         record["warnings"] = [*record.get("warnings", []), *warnings]
     target_results = evaluate_targets(gates, record)
     record["agreement"] = agreement
     record["verdict"] = {"passed": verdict_ok, "gates": [g.to_dict() for g in gate_results],
-                         "targets": [t.to_dict() for t in target_results],
+                         "targets": [t.to_dict() for t in target_results], "alpha": gates.alpha,
                          "comparison": {k: {"counts": v.counts, "baseline_run_id": v.baseline_run_id,
                                             "metrics": {m: d.to_dict() for m, d in v.metrics.items()}}
                                         for k, v in comparisons.items()}}
@@ -331,7 +444,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         for path in written:
             print(f"baseline written: {_rel(path)}", file=out)
 
-    _summary(out, record, comparisons, gate_results, run_dir, wall, target_results)
+    print_summary(out, record, comparisons, gate_results, run_dir / ("run.json" if args.no_html else "index.html"), wall,
+                  target_results, alpha=gates.alpha)
     return EXIT_OK if verdict_ok else EXIT_GATE_FAILED
 
 
@@ -376,98 +490,8 @@ def _generating_model_id(session: ModelSession, info: dict[str, object]) -> obje
     return session.effective_model_id()
 
 
-def _model_label(model: dict | None) -> str:
-    from evals.report import model_label
-
-    return model_label(model)
-
-
 def _rel(path: Path) -> str:
     try:
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-def _generalisation_lines(record: dict) -> list[str]:
-    """One line per suite with blind cases: seen vs blind pass rate and the gap."""
-    lines = []
-    for name, suite in record["suites"].items():
-        split = (suite.get("details") or {}).get("by_split")
-        if not split:
-            continue
-        parts = []
-        for metric in split.get("headline", ["pass_rate"])[:4]:
-            dev, blind, gap = (split[k].get(metric, {}).get("value") for k in ("dev", "blind", "gap"))
-            if dev is None or blind is None:
-                continue
-            parts.append(f"{metric} {dev:.3f}→{blind:.3f}" + (f" (gap {gap:+.3f})" if gap is not None else ""))
-        counts = split.get("counts", {})
-        lines.append(f"  {name:<17} dev {counts.get('dev', 0):>5} / blind {counts.get('blind', 0):>5}  "
-                     + "; ".join(parts))
-    return lines
-
-
-def _summary(out: TextIO, record: dict, comparisons: dict[str, SuiteComparison], gates: list[GateResult],
-             run_dir: Path, wall: float, targets: Sequence[GateResult] = ()) -> None:
-    print("", file=out)
-    print(f"run {record['run_id']}  ({wall:.1f} s, model: {_model_label(record.get('model'))})", file=out)
-    print(f"{'suite':<18} {'cases':>6} {'pass':>7} {'regr':>5} {'fixed':>5} {'chg':>5}  headline", file=out)
-    for name, suite in record["suites"].items():
-        comp = comparisons[name]
-        pr = suite["metrics"].get("pass_rate", {}).get("value")
-        headline = ", ".join(f"{k}={v['value']:.3f}" for k, v in suite["metrics"].items()
-                             if k not in ("pass_rate", "error_rate") and not k.startswith("latency")
-                             and v.get("value") is not None)[:70]
-        c = comp.counts
-        base = "" if comp.has_baseline else " (no baseline)"
-        print(f"{name:<18} {len(suite['cases']):>6} {pr if pr is None else f'{pr:.3f}':>7} "
-              f"{c.get('regressed', 0) + c.get('missing', 0):>5} {c.get('fixed', 0):>5} {c.get('changed', 0):>5}  "
-              f"{headline}{base}", file=out)
-    usage = (record.get("model") or {}).get("usage") or {}
-    if usage.get("calls"):
-        print(f"model {record['model'].get('id')}: {usage['calls']} calls, {usage['input_tokens']:,} tokens in, "
-              f"{usage['output_tokens']:,} out, ${usage['cost_usd']:.4f}", file=out)
-    general = _generalisation_lines(record)
-    if general:
-        print("\ngeneralisation (seen splits → blind split; gap = how much worse blind is):", file=out)
-        for line in general:
-            print(line, file=out)
-    agreement = record.get("agreement") or {}
-    if agreement.get("sets"):
-        print("\nlabel agreement (blind relabelling, Cohen's kappa): " + ", ".join(
-            f"{k}.{f}={v['kappa']:.2f}" for k, fields in agreement["sets"].items() for f, v in fields.items()
-            if v.get("kappa") is not None), file=out)
-    if targets:
-        missed = [t for t in targets if not t.passed]
-        print(f"\ntargets: {len(targets) - len(missed)} of {len(targets)} met (reported, not gated)", file=out)
-        for t in missed[:MAX_SUMMARY_GATES]:
-            print(f"  · missed {t.name}: {_gate_line(t)}", file=out)
-    for warning in record.get("warnings") or ():
-        print(f"\nwarning: {warning}", file=out)
-    failed = [g for g in gates if not g.passed]
-    print("", file=out)
-    if failed:
-        print(f"FAILED: {len(failed)} of {len(gates)} gates", file=out)
-        for g in failed[:MAX_SUMMARY_GATES]:
-            print(f"  ✗ {g.name}: {_gate_line(g)}", file=out)
-        if len(failed) > MAX_SUMMARY_GATES:
-            print(f"  … and {len(failed) - MAX_SUMMARY_GATES} more (see the report)", file=out)
-    else:
-        print(f"PASSED: all {len(gates)} gates", file=out)
-    regressions = [(name, ch) for name, comp in comparisons.items() for ch in comp.regressions()]
-    if regressions:
-        print(f"\nregressions ({len(regressions)}; first {min(len(regressions), MAX_SUMMARY_REGRESSIONS)}):", file=out)
-        for name, ch in regressions[:MAX_SUMMARY_REGRESSIONS]:
-            what = ("missing from this run" if ch.status == "missing"
-                    else expected_vs_got(ch.expected, ch.output, limit=90) or ch.detail[:90] or ch.error or "")
-            print(f"  {name:<17} {ch.id:<28} {what}", file=out)
-    print(f"\nreport: {_rel(run_dir / 'index.html')}", file=out)
-
-
-def _gate_line(g: GateResult) -> str:
-    if g.cases and g.kind == "zero_tolerance":
-        shown = ", ".join(g.cases[:5])
-        return f"{len(g.cases)} case(s): {shown}" + (f" and {len(g.cases) - 5} more" if len(g.cases) > 5 else "")
-    detail = g.detail
-    return detail if len(detail) <= 140 else detail[:139] + "…"

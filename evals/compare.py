@@ -93,6 +93,28 @@ class SuiteComparison:
                 "metrics": {k: v.to_dict() for k, v in self.metrics.items()}}
 
 
+def clip(text: str, limit: int) -> str:
+    """Shorten ``text`` to ``limit`` characters at a separator, so a number or a word is
+    never cut in the middle (``0.64…`` must not read as a value).
+
+    Example:
+        >>> clip('{"confidence":0.6417,"intent":"billing"}', 24)
+        '{"confidence":0.6417,…'
+    """
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    cut = max(head.rfind(sep) for sep in (" ", ",", ";", ":", "{", "[", "("))
+    if cut >= limit // 3:
+        head = head[: cut + 1] if head[cut] in ",;:{[(" else head[:cut]
+    else:  # no separator: cut before the run of letters, digits or points at the end
+        i = len(head)
+        while i > 0 and (head[i - 1].isalnum() or head[i - 1] in "._-"):
+            i -= 1
+        head = head[:i] if i > 0 else head
+    return head.rstrip() + "…"
+
+
 def _short(value: Any, limit: int = 60) -> str:
     if isinstance(value, str):
         text = value
@@ -100,7 +122,7 @@ def _short(value: Any, limit: int = 60) -> str:
         import json
 
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
 def expected_vs_got(expected: Any, output: Any, *, limit: int = 160) -> str:
@@ -126,8 +148,7 @@ def expected_vs_got(expected: Any, output: Any, *, limit: int = 160) -> str:
             return ""
     else:
         parts = [f"{_short(expected)} → {_short(output)}"]
-    text = "; ".join(parts)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip("; ".join(parts), limit)
 
 
 def _diff(a: Any, b: Any) -> str:

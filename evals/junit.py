@@ -73,17 +73,20 @@ def to_junit(record: dict[str, Any], gates: Sequence[GateResult],
         failures += s_fail
         errors += s_err
         skipped += len(known)
-    g_fail = sum(1 for g in gates if not g.passed)
+    g_fail = sum(1 for g in gates if g.failed)
+    g_skip = sum(1 for g in gates if g.skipped)
     gel = ET.SubElement(root, "testsuite", name="evals.gates", tests=str(len(gates)), failures=str(g_fail),
-                        errors="0", time="0")
+                        errors="0", skipped=str(g_skip), time="0")
     for g in gates:
         tc = ET.SubElement(gel, "testcase", classname=f"evals.gates.{g.kind}", name=g.name, time="0")
-        if not g.passed:
+        if g.skipped:  # a partial run: not decided, neither passed nor failed
+            ET.SubElement(tc, "skipped", message=g.detail[:500]).text = g.detail
+        elif not g.passed:
             ET.SubElement(tc, "failure", message=g.detail[:500], type="GateFailed").text = g.detail
     root.set("tests", str(total + len(gates)))
     root.set("failures", str(failures + g_fail))
     root.set("errors", str(errors))
-    root.set("skipped", str(skipped))
+    root.set("skipped", str(skipped + g_skip))
     ET.indent(root, space=" ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -8,10 +8,15 @@ commit and dirty flag, prompt versions, model id and parameters, environment.
 Inputs of sensitive cases (secrets, PII) are stored redacted or as a hash, never in clear
 text (see ``suites.py``).
 
+The shape of a record is typed in :mod:`evals.run_record` (published as
+``evals/schema/run-record.schema.json``); :func:`load_record` checks every record against it.
+
 Example:
-    >>> rec = {"schema_version": SCHEMA_VERSION, "run_id": "r", "suites": {}}
-    >>> validate_record(rec, "run.json") is rec
-    True
+    >>> try:
+    ...     validate_record({"schema_version": 2}, "run.json")
+    ... except RecordError as exc:
+    ...     print(str(exc)[:56])
+    run.json: field 'schema_version': is 2, this harness rea
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from evals.run_record import SCHEMA_VERSION
 from evals.runner import RunConfig, SuiteResult
 
-SCHEMA_VERSION = 1
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROMPTS_DIR = REPO_ROOT / "pipeline" / "prompts"
 _PACKAGES = ("numpy", "scipy", "hypothesis", "jinja2", "deepdiff", "boto3", "moto", "scikit-learn")
@@ -186,19 +191,22 @@ def write_json_atomic(data: Any, path: Path, *, indent: int | None = None) -> No
 
 
 def validate_record(record: Any, path: Path | str) -> dict[str, Any]:
-    """Check the envelope of a record; raises :class:`RecordError` naming the file and key."""
-    if not isinstance(record, dict):
-        raise RecordError(f"{path}: expected a JSON object at the top level")
-    version = record.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise RecordError(f"{path}: key 'schema_version' is {version!r}, this harness reads {SCHEMA_VERSION}; "
-                          "regenerate it with `python -m evals --update-baseline`")
-    if not isinstance(record.get("suites"), dict):
-        raise RecordError(f"{path}: key 'suites' missing or not an object")
-    for name, suite in record["suites"].items():
-        for key in ("metrics", "cases"):
-            if key not in suite:
-                raise RecordError(f"{path}: key 'suites.{name}.{key}' missing")
+    """Check a record against the typed model (:mod:`evals.run_record`).
+
+    Raises:
+        RecordError: Naming the file and the field, e.g. ``run.json: field
+            'suites.intent.cases[3].passed': expected a boolean, got str 'yes'``; a record of
+            another schema version is named as such.
+    """
+    from evals.run_record import RecordShapeError, check_record
+
+    try:
+        check_record(record)
+    except RecordShapeError as exc:
+        hint = ("; regenerate it with `python -m evals --update-baseline` (a baseline) or rerun the eval"
+                if exc.field == "schema_version" else
+                "; see the schema in evals/schema/run-record.schema.json")
+        raise RecordError(f"{path}: {exc}{hint}") from exc
     return record
 
 

@@ -23,8 +23,21 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from evals.compare import SuiteComparison, expected_vs_got
-from evals.gates import GateResult
+from evals.gates import GateResult, multiplicity_note
 from evals.record import REPO_ROOT
+from evals.report_format import (
+    answer_text,
+    fmt_ci,
+    fmt_delta,
+    fmt_ms,
+    fmt_p,
+    fmt_value,
+    markdown,
+    metric_kind,
+    readable_table,
+    render_input,
+    render_output,
+)
 
 TEMPLATES_DIR = REPO_ROOT / "reports" / "templates"
 MAX_REGRESSIONS = 200
@@ -41,14 +54,23 @@ def _num(x: float) -> str:
     return f"{x:.1f}"
 
 
+def _tick(v: float) -> str:
+    """An axis tick for people: ``1,000`` and ``0.05``, never ``1e+03``."""
+    return f"{v:,.0f}" if v >= 1 else f"{v:.6f}".rstrip("0").rstrip(".")
+
+
 def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]], *, title: str = "") -> Markup:
     """A confusion-matrix heatmap; cell colour is the share of its row, the count is printed."""
     n = len(labels)
     if n == 0:
         return Markup("")
     cell = 34 if n <= 12 else max(14, 420 // n)
-    left, top = 170, 150
-    width, height = left + n * cell + 110, top + n * cell + 34
+    longest = max(len(label) for label in labels)
+    # Room for the longest label in full: ~6.2 px per character at 11 px; column labels are
+    # rotated by 50 degrees, so they need sin(50°) of that above and cos(50°) to the right.
+    left = 30 + math.ceil(6.2 * longest)
+    top = 30 + math.ceil(6.2 * longest * 0.77)
+    width, height = left + n * cell + math.ceil(6.2 * longest * 0.65) + 20, top + n * cell + 34
     parts = [f'<svg class="chart heatmap" role="img" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}"><title>{escape(title or "Confusion matrix")}</title>']
     for i, row in enumerate(matrix):
@@ -66,7 +88,7 @@ def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]], *, title: st
                 parts.append(f'<text x="{x + cell / 2 - 0.5:.1f}" y="{y + cell / 2 + 4:.1f}" font-size="10" '
                              f'text-anchor="middle">{count}</text>')
     for i, label in enumerate(labels):
-        short = escape(label[:22])
+        short = escape(label)
         parts.append(f'<text x="{left - 6}" y="{top + i * cell + cell / 2 + 4:.1f}" font-size="11" '
                      f'text-anchor="end">{short}</text>')
         cx = left + i * cell + cell / 2
@@ -178,12 +200,14 @@ def histogram(bins: Sequence[dict[str, float]], *, x_label: str = "latency per c
             if lo - 1e-9 <= math.log10(v) <= hi + 1e-9:
                 x = sx(v)
                 parts.append(f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{mt + ph}" y2="{mt + ph + 4}" stroke="#8c959f"/>'
-                             f'<text x="{_num(x)}" y="{mt + ph + 15}" font-size="10" text-anchor="middle">{v:g}</text>')
+                             f'<text x="{_num(x)}" y="{mt + ph + 15}" font-size="10" text-anchor="middle">'
+                             f'{_tick(v)}</text>')
     for b in bins:
         h = ph * b["count"] / peak
         x0, x1 = sx(b["low"]), sx(b["high"])
         parts.append(f'<rect x="{_num(x0)}" y="{_num(mt + ph - h)}" width="{_num(max(1.0, x1 - x0 - 1))}" '
-                     f'height="{_num(h)}" fill="#54aeff"><title>{b["low"]:.3g}–{b["high"]:.3g} ms: {b["count"]}</title></rect>')
+                     f'height="{_num(h)}" fill="#54aeff"><title>{fmt_ms(b["low"])} – {fmt_ms(b["high"])}: '
+                     f'{b["count"]:,} cases</title></rect>')
     for idx, (label, v) in enumerate((marks or {}).items()):
         if v is None:
             continue
@@ -192,7 +216,7 @@ def histogram(bins: Sequence[dict[str, float]], *, x_label: str = "latency per c
         parts.append(f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{mt}" y2="{mt + ph}" stroke="#d1242f" '
                      f'stroke-dasharray="3 2"/><text x="{_num(x - 2 if right else x + 2)}" y="{mt + 9 + 11 * idx}" '
                      f'font-size="10" fill="#d1242f" text-anchor="{"end" if right else "start"}">'
-                     f'{escape(label)} {v:.3g}</text>')
+                     f'{escape(label)} {fmt_ms(v)}</text>')
     parts.append(f'<text x="{ml + pw / 2:.1f}" y="{height - 6}" font-size="11" text-anchor="middle">'
                  f'{escape(x_label)}</text></svg>')
     return Markup("".join(parts))
@@ -219,8 +243,27 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
-def _arrow(delta: Any) -> dict[str, str]:
-    """Arrow, CSS class and text for a metric delta."""
+#: A latency or cost this many times the baseline's is flagged red (amber from the lower ratio).
+FLAG_RED_RATIO, FLAG_AMBER_RATIO = 2.0, 1.25
+
+
+def ratio_flag(name: str, current: Any, baseline: Any) -> dict[str, str] | None:
+    """A flag for a latency, cost or token metric that grew against the baseline."""
+    watched = name.startswith("latency") or name.endswith("_ms") or "cost" in name or "token" in name
+    if not watched or current is None or baseline is None or baseline <= 0:
+        return None
+    ratio = current / baseline
+    if ratio >= FLAG_RED_RATIO:
+        cls = "flag-bad"
+    elif ratio >= FLAG_AMBER_RATIO:
+        cls = "flag-warn"
+    else:
+        return None
+    return {"cls": cls, "text": f"×{ratio:,.1f} the baseline"}
+
+
+def _arrow(delta: Any, kind: str = "score") -> dict[str, str]:
+    """Arrow, CSS class and text for a metric delta, in the metric's unit."""
     if delta is None:
         return {"arrow": "", "cls": "flat", "text": "no baseline"}
     d = delta.delta
@@ -233,41 +276,65 @@ def _arrow(delta: Any) -> dict[str, str]:
         cls, word = "better", " significantly better"
     else:
         cls, word = "flat", ""
-    ci = "" if delta.ci_low is None else f" [{delta.ci_low:+.3f}, {delta.ci_high:+.3f}]"
-    p = "" if delta.p_value is None else f" p={delta.p_value:.3g}"
-    return {"arrow": arrow, "cls": cls, "text": f"{d:+.4f}{ci}{p}{word}"}
+    ci = ("" if delta.ci_low is None or delta.ci_high is None
+          else f" [{fmt_delta(delta.ci_low, kind)}, {fmt_delta(delta.ci_high, kind)}]")
+    p = f" {fmt_p(delta.p_value)}" if delta.p_value is not None else ""
+    flag = ratio_flag(delta.name, delta.current, delta.baseline)
+    if flag is not None:
+        cls = "worse" if flag["cls"] == "flag-bad" else cls
+        word += f" ({flag['text']})"
+    return {"arrow": arrow, "cls": cls, "text": f"{fmt_delta(d, kind)}{ci}{p}{word}"}
 
 
 def _metric_rows(suite: dict[str, Any], comp: SuiteComparison | None) -> list[dict[str, Any]]:
     rows = []
     for name, m in suite["metrics"].items():
+        kind = metric_kind(name, m)
         delta = comp.metrics.get(name) if comp and comp.has_baseline else None
         ci = m.get("ci") or [None, None]
         rows.append({
-            "name": name, "value": _fmt(m.get("value"), 4),
-            "ci": "" if ci[0] is None else f"{ci[0]:.3f}–{ci[1]:.3f}",
-            "n": m.get("n"), "baseline": _fmt(delta.baseline, 4) if delta else "—",
-            "delta": _arrow(delta) if comp and comp.has_baseline else {"arrow": "", "cls": "flat", "text": "—"},
+            "name": name, "value": fmt_value(m.get("value"), kind), "ci": fmt_ci(ci[0], ci[1], kind),
+            "n": fmt_value(m.get("n"), "count"), "baseline": fmt_value(delta.baseline, kind) if delta else "—",
+            "delta": _arrow(delta, kind) if comp and comp.has_baseline else {"arrow": "", "cls": "flat", "text": "—"},
             "latency": name.startswith("latency"),
         })
     return rows
 
 
-def _case_view(c: dict[str, Any]) -> dict[str, Any]:
-    failed_scores = [f"{k}: {s.get('detail') or s.get('value')}" for k, s in (c.get("scores") or {}).items()
-                     if not s.get("passed")]
-    return {"id": c["id"], "input": _pretty(c.get("input")), "expected": _pretty(c.get("expected")),
-            "output": _pretty(c.get("output")), "error": c.get("error"), "detail": "; ".join(failed_scores),
-            "tags": ", ".join(c.get("tags") or ()), "flags": ", ".join(c.get("flags") or ())}
+def _failed_scores(c: dict[str, Any]) -> str:
+    return "; ".join(f"{k}: {s.get('detail') or fmt_value(s.get('value'))}" for k, s in (c.get("scores") or {}).items()
+                     if not s.get("passed"))
 
 
-def _change_view(suite: str, ch: Any) -> dict[str, Any]:
+def _case_view(suite: str, c: dict[str, Any], status: str = "failing") -> dict[str, Any]:
+    return {"suite": suite, "id": c["id"], "status": status, "input": render_input(c.get("input")),
+            "expected": _expected(c.get("expected")), "output": render_output(c.get("output")),
+            "error": c.get("error"), "detail": _round_floats(_failed_scores(c)), "tags": list(c.get("tags") or ()),
+            "split": c.get("split") or "", "flags": ", ".join(c.get("flags") or ()),
+            "latency": fmt_ms(c.get("latency_ms"))}
+
+
+def _expected(value: Any) -> Markup:
+    return render_input(value)
+
+
+def _round_floats(text: str) -> str:
+    """Long floats in diff and scorer texts to four decimals (``0.763774618976614`` → ``0.7638``)."""
+    import re
+
+    return re.sub(r"-?\d+\.\d{5,}", lambda m: f"{float(m.group()):.4f}", text or "")
+
+
+def _change_view(suite: str, ch: Any, case: dict[str, Any] | None = None) -> dict[str, Any]:
     summary = expected_vs_got(ch.expected, ch.output) if ch.status != "missing" else "case missing from this run"
     if ch.detail and (not summary or "…" in summary):
         summary = ch.detail  # e.g. a conversation's turn list: the scorer says it better
-    return {"suite": suite, "id": ch.id, "status": ch.status, "input": _pretty(ch.input),
-            "expected": _pretty(ch.expected), "baseline_output": _pretty(ch.baseline_output),
-            "output": _pretty(ch.output), "diff": ch.diff, "error": ch.error, "detail": ch.detail,
+    before, after = answer_text(ch.baseline_output), answer_text(ch.output)
+    word = word_diff(before, after) if before is not None and after is not None and before != after else None
+    return {"suite": suite, "id": ch.id, "status": ch.status, "input": render_input(ch.input),
+            "expected": _expected(ch.expected), "baseline_output": render_output(ch.baseline_output),
+            "output": render_output(ch.output), "diff": _round_floats(ch.diff), "error": ch.error,
+            "detail": _round_floats(ch.detail), "word_diff": word, "tags": list((case or {}).get("tags") or ()), "split": (case or {}).get("split") or "",
             "summary": summary or (f"error: {ch.error}" if ch.error else "")}
 
 
@@ -290,11 +357,16 @@ def _plural(n: int, word: str) -> str:
 
 def verdict_reasons(comparisons: dict[str, SuiteComparison], gates: Sequence[GateResult]) -> list[str]:
     """Plain sentences saying why the run failed (or, when it passed, what that means)."""
-    failed = [g for g in gates if not g.passed]
+    failed = [g for g in gates if g.failed]
     reasons: list[str] = []
     per_suite = {n: c.counts.get("regressed", 0) + c.counts.get("missing", 0) for n, c in comparisons.items()}
     n_reg = sum(per_suite.values())
-    if not failed:
+    n_skipped = sum(1 for g in gates if g.skipped)
+    if not failed and n_skipped:
+        reasons.append(f"Partial run: the {len(gates) - n_skipped} per-case gates passed on the cases that ran "
+                       f"(no new zero-tolerance case, no tagged case regressed); {n_skipped} gates that need a "
+                       "whole suite (floors, metric comparisons) were skipped, not passed.")
+    elif not failed:
         reasons.append(f"All {len(gates)} gates passed: every floor is met, no metric is significantly worse than "
                        f"the baseline and no zero-tolerance case (leaked secret, passed blocked category) occurred.")
         if n_reg:
@@ -318,24 +390,37 @@ def verdict_reasons(comparisons: dict[str, SuiteComparison], gates: Sequence[Gat
         metrics = ", ".join(f"{g.suite}.{g.metric}" for g in reg)
         reasons.append(f"Significantly worse than the baseline: {metrics}"
                        + (f" ({_plural(n_reg, 'case')} regressed: {where})." if n_reg else "."))
+    for g in by_kind.get("must_not_regress", []):
+        reasons.append(f"Must not regress ({g.name.split('[', 1)[-1].rstrip(']')}): {g.suite} has "
+                       f"{_plural(len(g.cases), 'tagged case')} that passed in the baseline and fail now.")
+    for g in by_kind.get("max_regressions", []):
+        reasons.append(f"Too many regressions in {g.suite}: {g.detail}.")
     floors = by_kind.get("floor", [])
     if floors:
         reasons.append("Below the required level: " + ", ".join(
-            f"{g.suite}.{g.metric} = {_fmt(g.value)} ({g.name.split(' ', 1)[1] if ' ' in g.name else 'bound'})"
+            f"{g.suite}.{g.metric} = {fmt_value(g.value)} ({g.name.split(' ', 1)[1] if ' ' in g.name else 'bound'})"
             for g in floors) + ".")
     return reasons
 
 
-def _latency_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+def _latency_rows(record: dict[str, Any], comparisons: dict[str, SuiteComparison]) -> list[dict[str, Any]]:
+    """Per suite: p50/p95/p99/mean in ms, each beside the baseline's, flagged when it grew."""
     rows = []
     for name, suite in record["suites"].items():
         m = suite["metrics"]
         if "latency_p50_ms" not in m:
             continue
+        comp = comparisons.get(name)
         hist = (suite.get("details") or {}).get("latency_histogram")
-        rows.append({"suite": name, **{k: _fmt((m.get(f"latency_{k}_ms") or {}).get("value"), 3)
-                                       for k in ("p50", "p95", "p99", "mean")},
-                     "n": (m.get("latency_p50_ms") or {}).get("n"),
+        cells = {}
+        for k in ("p50", "p95", "p99", "mean"):
+            key = f"latency_{k}_ms"
+            value = (m.get(key) or {}).get("value")
+            delta = comp.metrics.get(key) if comp and comp.has_baseline else None
+            base = delta.baseline if delta else None
+            cells[k] = {"text": fmt_ms(value), "baseline": fmt_ms(base) if base is not None else "",
+                        "flag": ratio_flag(key, value, base)}
+        rows.append({"suite": name, "cells": cells, "n": fmt_value((m.get("latency_p50_ms") or {}).get("n"), "count"),
                      "chart": histogram(hist, width=360, height=150, marks={
                          k: (m.get(f"latency_{k}_ms") or {}).get("value") for k in ("p50", "p95", "p99")})
                      if hist else Markup("")})
@@ -372,9 +457,11 @@ def _charts(suite: dict[str, Any]) -> dict[str, Markup]:
     return charts
 
 
-def _with_ci(metric: dict[str, Any]) -> str:
+def _with_ci(name: str, metric: dict[str, Any]) -> str:
+    kind = metric_kind(name, metric)
     low, high = (metric.get("ci") or [None, None])[:2]
-    return f"{_fmt(metric.get('value'))} [{_fmt(low)}, {_fmt(high)}]"
+    ci = fmt_ci(low, high, kind)
+    return fmt_value(metric.get("value"), kind) + (f" ({ci})" if ci else "")
 
 
 def _generalisation_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -389,19 +476,76 @@ def _generalisation_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
             if not dev or not blind:
                 continue
             gap_value = (gap or {}).get("value")
-            rows.append({"suite": name, "metric": metric, "dev": _with_ci(dev), "blind": _with_ci(blind),
-                         "gap": "n/a" if gap_value is None else f"{gap_value:+.3f}",
+            kind = metric_kind(metric, dev)
+            rows.append({"suite": name, "metric": metric, "dev": _with_ci(metric, dev),
+                         "blind": _with_ci(metric, blind),
+                         "gap": "n/a" if gap_value is None else fmt_delta(gap_value, kind),
                          "gap_bad": gap_value is not None and gap_value > 0.05,
-                         "n": f"{counts.get('dev', 0)} / {counts.get('blind', 0)}"})
+                         "n": f"{counts.get('dev', 0):,} / {counts.get('blind', 0):,}"})
     return rows
 
 
 def _agreement_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     sets = (record.get("agreement") or {}).get("sets") or {}
-    return [{"set": name, "field": field, "kappa": _fmt(v.get("kappa")), "raw": _fmt(v.get("agreement")),
-             "n": v.get("n"), "adjudicated": v.get("adjudicated", 0),
+    return [{"set": name, "field": field, "kappa": fmt_value(v.get("kappa")),
+             "raw": fmt_value(v.get("agreement"), "rate"), "n": fmt_value(v.get("n"), "count"),
+             "adjudicated": v.get("adjudicated", 0),
              "low": v.get("kappa") is not None and v["kappa"] < 0.8}
             for name, fields in sets.items() for field, v in fields.items()]
+
+
+def _ops_text(mutation: str, ops: Any) -> str:
+    """A robustness mutation in words (``typos at characters 5 and 12``), not index pairs."""
+    positions = [op[0] if isinstance(op, list | tuple) and op else op for op in (ops or ())]
+    if not positions:
+        return "no change"
+    where = ", ".join(str(p) for p in positions[:-1]) + (" and " if len(positions) > 1 else "") + str(positions[-1])
+    return f"{mutation.replace('_', ' ')} at character{'s' if len(positions) > 1 else ''} {where}"
+
+
+def _overview(record: dict[str, Any], comparisons: dict[str, SuiteComparison],
+              gates: Sequence[GateResult]) -> list[dict[str, Any]]:
+    """One row per suite: the one-screen summary."""
+    rows = []
+    for name, suite in record["suites"].items():
+        comp = comparisons.get(name)
+        m = suite["metrics"]
+        pr = m.get("pass_rate") or {}
+        delta = comp.metrics.get("pass_rate") if comp and comp.has_baseline else None
+        p99 = (m.get("latency_p99_ms") or {}).get("value")
+        p99_delta = comp.metrics.get("latency_p99_ms") if comp and comp.has_baseline else None
+        counts = comp.counts if comp else {}
+        split = ((suite.get("details") or {}).get("by_split") or {}).get("counts") or {}
+        rows.append({
+            "name": name, "cases": fmt_value(len(suite["cases"]), "count"), "pass_rate": fmt_value(pr.get("value"), "rate"),
+            "delta": _arrow(delta, "rate") if delta else {"arrow": "", "cls": "flat", "text": "no baseline" if not (
+                comp and comp.has_baseline) else "—"},
+            "regressed": counts.get("regressed", 0) + counts.get("missing", 0), "fixed": counts.get("fixed", 0),
+            "failed_gates": sum(1 for g in gates if g.suite == name and g.failed),
+            "skipped_gates": sum(1 for g in gates if g.suite == name and g.skipped),
+            "p99": fmt_ms(p99), "p99_flag": ratio_flag("latency_p99_ms", p99, p99_delta.baseline if p99_delta else None),
+            "blind": fmt_value(split.get("blind"), "count") if split else "",
+            "setup_error": suite.get("setup_error"),
+        })
+    return rows
+
+
+def _extra(details: dict[str, Any]) -> list[dict[str, Any]]:
+    """Other suite details, each as text or a small table (never raw JSON)."""
+    out = []
+    misrouted = details.get("misrouted_to")
+    if isinstance(misrouted, dict) and misrouted:
+        out.append({"title": "Misrouted to (out-of-scope queries answered as an AWS intent)",
+                    "table": readable_table({k: {"cases": v} for k, v in
+                                             sorted(misrouted.items(), key=lambda kv: -kv[1])})})
+    model = details.get("model")
+    if isinstance(model, dict) and model:
+        out.append({"title": "Model", "table": readable_table({k: {"value": v if not isinstance(v, dict | list)
+                                                                   else json.dumps(v)} for k, v in model.items()})})
+    for key in ("note", "finalize_error"):
+        if details.get(key):
+            out.append({"title": key.replace("_", " ").capitalize(), "text": str(details[key])})
+    return out
 
 
 def build_view(record: dict[str, Any], comparisons: dict[str, SuiteComparison],
@@ -410,46 +554,69 @@ def build_view(record: dict[str, Any], comparisons: dict[str, SuiteComparison],
     regressions = []
     suites = []
     headline = []
+    tag_counts: dict[str, int] = {}
+    splits: set[str] = set()
+    statuses: set[str] = set()
     for name, suite in record["suites"].items():
         comp = comparisons.get(name)
+        by_id = {c["id"]: c for c in suite["cases"]}
+        news = {ch.id: ch.status for ch in (comp.changes if comp else ()) if ch.status in ("regressed", "new")}
         if comp is not None:
             for ch in comp.regressions():
                 if len(regressions) < MAX_REGRESSIONS:
-                    regressions.append(_change_view(name, ch))
+                    regressions.append(_change_view(name, ch, by_id.get(ch.id)))
         rows = _metric_rows(suite, comp)
         watched = {g.metric for g in gates if g.suite == name and g.metric} | {"pass_rate"}
         headline.extend({"suite": name, **r} for r in rows
                         if not r["latency"] and r["name"] != "error_rate" and r["name"] in watched)
         failing = [c for c in suite["cases"] if not c["passed"]]
-        changes = {s: [] for s in ("fixed", "changed", "new")}
+        changes: dict[str, list[dict[str, Any]]] = {s: [] for s in ("fixed", "changed", "new")}
         if comp is not None and comp.has_baseline:
             for ch in comp.changes:
                 if ch.status in changes and len(changes[ch.status]) < MAX_CASES_PER_LIST:
-                    changes[ch.status].append(_change_view(name, ch))
+                    changes[ch.status].append(_change_view(name, ch, by_id.get(ch.id)))
         details = suite.get("details") or {}
+        failing_views = [_case_view(name, c, news.get(c["id"], "failing")) for c in failing[:MAX_CASES_PER_LIST]]
+        for view in failing_views + [v for vs in changes.values() for v in vs] + \
+                [r for r in regressions if r["suite"] == name]:
+            statuses.add(view["status"])
+            if view["split"]:
+                splits.add(view["split"])
+            for tag in view["tags"]:
+                tag_counts[tag] = tag_counts.get(tag, 0) + 1
         suites.append({
             "name": name, "suite": suite, "rows": rows, "charts": _charts(suite),
-            "failing": [_case_view(c) for c in failing[:MAX_CASES_PER_LIST]], "n_failing": len(failing),
+            "failing": failing_views, "n_failing": len(failing),
             "changes": changes, "counts": comp.counts if comp else {}, "has_baseline": bool(comp and comp.has_baseline),
             "dataset_changed": bool(comp and comp.dataset_changed),
-            "tables": {k: details[k] for k in ("per_category", "per_label", "per_check", "per_tag", "per_mutation",
-                                               "per_step") if details.get(k)},
+            "tables": {k: readable_table(details[k]) for k in ("per_category", "per_label", "per_check", "per_tag",
+                                                               "per_mutation", "per_step") if details.get(k)},
             "top_confusions": details.get("top_confusions") or [],
             "operating_point": details.get("operating_point"),
-            "minimal_failures": details.get("minimal_failures") or [],
-            "extra": {k: v for k, v in details.items() if k in ("misrouted_to", "model", "finalize_error", "note")},
+            "minimal_failures": [{**f, "ops_text": _ops_text(f.get("mutation", ""), f.get("ops"))}
+                                 for f in details.get("minimal_failures") or []],
+            "extra": _extra(details),
         })
     n_regressions = sum(c.counts.get("regressed", 0) + c.counts.get("missing", 0) for c in comparisons.values())
-    failed_gates = [g for g in gates if not g.passed]
+    failed_gates = [g for g in gates if g.failed]
+    alpha = (record.get("verdict") or {}).get("alpha") or 0.05
     return {
         "record": record, "suites": suites, "headline": headline, "regressions": regressions,
         "n_regressions": n_regressions, "gates": gates, "failed_gates": failed_gates,
-        "passed_gates": [g for g in gates if g.passed], "reasons": verdict_reasons(comparisons, gates),
-        "model_label": model_label(record.get("model")), "latency": _latency_rows(record),
-        "open_regressions": 5, "passed": not failed_gates, "fmt": _fmt, "pretty": _pretty,
+        "passed_gates": [g for g in gates if g.passed], "skipped_gates": [g for g in gates if g.skipped],
+        "reasons": verdict_reasons(comparisons, gates), "overview": _overview(record, comparisons, gates),
+        "multiplicity": multiplicity_note(gates, alpha),
+        "filters": {"suites": list(record["suites"]), "statuses": [s for s in ("regressed", "missing", "new",
+                                                                               "failing", "fixed", "changed")
+                                                                   if s in statuses],
+                    "tags": sorted(tag_counts, key=lambda t: (-tag_counts[t], t))[:150], "splits": sorted(splits)},
+        "model_label": model_label(record.get("model")), "latency": _latency_rows(record, comparisons),
+        "open_regressions": 3, "passed": not failed_gates, "fmt": fmt_value, "pretty": _pretty,
+        "fmt_ms": fmt_ms, "markdown": markdown,
         "generalisation": _generalisation_rows(record), "agreement": _agreement_rows(record),
-        "targets": [GateResult(**t) if isinstance(t, dict) else t
+        "targets": [GateResult.from_dict(t) if isinstance(t, dict) else t
                     for t in (record.get("verdict") or {}).get("targets", [])],
+        "selection": record.get("selection"),
         "meta": {k: record.get(k) for k in ("run_id", "created_at", "git", "environment", "config", "model",
                                              "prompt_versions", "timings")},
     }

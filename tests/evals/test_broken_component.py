@@ -58,34 +58,30 @@ def _failed_gates(root: Path) -> set[str]:
 
 
 class _FirstRegression(HTMLParser):
-    """Collects the section ids in document order and the text of the first regression:
-    the first row of the regressions table (the first thing a reader sees there)."""
+    """Collects the section ids in document order (sections and collapsible sections) and the
+    text of the first regression: the summary line of the first case card in the regressions
+    section (the first thing a reader sees there)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sections: list[str] = []
         self.in_regressions = False
-        self.in_tbody = False
-        self.depth = 0  # >0 while inside the first row
+        self.depth = 0  # >0 while inside the first card's summary
         self.done = False
         self.text: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag == "section" and a.get("id"):
+        if tag in ("section", "details") and a.get("id"):
             self.sections.append(a["id"])
             self.in_regressions = a["id"] == "regressions"
-        if tag == "tbody" and self.in_regressions:
-            self.in_tbody = True
         if self.depth:
-            self.depth += tag == "tr"
-        elif tag == "tr" and self.in_tbody and not self.done:
+            self.depth += tag == "summary"
+        elif tag == "summary" and self.in_regressions and not self.done:
             self.depth = 1
 
     def handle_endtag(self, tag):
-        if tag == "tbody":
-            self.in_tbody = False
-        if self.depth and tag == "tr":
+        if self.depth and tag == "summary":
             self.depth -= 1
             if not self.depth:
                 self.done = True
@@ -106,7 +102,9 @@ def _check_run(root: Path, suite: str) -> tuple[str, str]:
     out = root / "out" / "latest"
     html = (out / "index.html").read_text(encoding="utf-8")
     sections, first = _first_regression(html)
-    assert sections and sections[0] == "regressions", f"regressions are not the first section: {sections}"
+    # the one-screen summary first, then the regressions before any other section
+    assert [x for x in sections if x != "overview"][:1] == ["regressions"], \
+        f"regressions are not the first section: {sections}"
     assert first, "the report lists no regression"
     assert "FAIL" in html.split("</h1>", 1)[0]
     junit = ET.parse(out / "junit.xml").getroot()

@@ -48,7 +48,7 @@ def test_gate_with_unknown_suite_names_the_key(fake_env, capsys, tmp_path):
     bad = tmp_path / "suite.toml"
     bad.write_text('[[no_regression]]\nsuite = "intnet"\nmetric = "accuracy"\n')
     code, _, err = run_cli(args + ["--gates", str(bad)], capsys)
-    assert code == 2 and "suite.toml: key 'no_regression[0].suite': unknown suite 'intnet'" in err
+    assert code == 2 and "suite.toml:2: key 'no_regression[0].suite': unknown suite 'intnet'" in err
 
 
 def test_baseline_of_another_suite_names_file_and_key(fake_env, capsys):
@@ -79,11 +79,15 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_ci(fake_env, capsys,
             return True
 
     monkeypatch.delenv("CI", raising=False)
+    now = [0.0]
     stream = Tty()
-    progress = cli.Progress(stream)
+    progress = cli.Progress(stream, clock=lambda: now[0])
     assert progress.tty
     progress.start("intent", 10)
-    for done in range(1, 11):
+    progress("intent", 1, 10)
+    assert stream.getvalue() == ""  # a suite that finishes within the delay draws no bar
+    now[0] = progress.delay_s + 0.1
+    for done in range(2, 11):
         progress("intent", done, 10)
     assert "\r" in stream.getvalue() and "10/10" in stream.getvalue() and "#" * 30 in stream.getvalue()
 

@@ -104,5 +104,5 @@ def test_report_shows_the_generalisation_table():
     record["agreement"] = {"sets": {"intent": {"intent": {"kappa": 0.91, "agreement": 0.93, "n": 100}}}}
     html = render_report(record, {}, [])
     assert 'id="generalisation"' in html
-    assert "+0.333" in html  # pass-rate gap: 1.0 seen vs 0.667 blind
+    assert "+33.3 pp" in html  # pass-rate gap: 100% seen vs 66.7% blind
     assert "0.910" in html  # kappa row

@@ -1,5 +1,7 @@
 """Render the HTML report in headless Chromium (Playwright, system executable; DESIGN.md §6)
-and check that its sections and SVG charts render with no console error and no page error."""
+and check that its sections and SVG charts render with no console error and no page error;
+at 1400 and 800 px: screenshots, the summary fits one screen, nothing overflows sideways,
+and the search and filters show and hide the right cases."""
 
 from __future__ import annotations
 
@@ -80,10 +82,14 @@ def report_file(tmp_path_factory) -> Path:
     return path
 
 
-def test_report_renders_in_headless_chromium(report_file):
+def _sync_api():
     if not CHROMIUM.exists():
         pytest.skip(f"chromium is not installed at {CHROMIUM} (apt-get install -y chromium); .ci/run installs it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python package) is not installed")
+    return pytest.importorskip("playwright.sync_api", reason="playwright (python package) is not installed")
+
+
+def test_report_renders_in_headless_chromium(report_file):
+    sync_api = _sync_api()
     console_errors: list[str] = []
     page_errors: list[str] = []
     requests: list[str] = []
@@ -102,6 +108,7 @@ def test_report_renders_in_headless_chromium(report_file):
                 assert page.locator(section).is_visible(), section
             assert "FAIL" in page.locator("#verdict h1").inner_text()
             assert "g-8" in page.locator("#regressions").inner_text()
+            page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
             for chart in (".figure-confusion svg", ".figure-reliability svg", ".figure-coverage svg",
                           ".figure-latency svg"):
                 svg = page.locator(f"#suite-intent {chart}")
@@ -119,3 +126,95 @@ def test_report_renders_in_headless_chromium(report_file):
     assert console_errors == []
     assert page_errors == []
     assert all(u.startswith("file://") for u in requests), requests
+
+
+def _pixel_diff(page, a: bytes, b: bytes) -> float:
+    """Share of pixels that differ between two PNG screenshots (decoded by the browser's canvas)."""
+    import base64
+
+    return page.evaluate("""async ([a, b]) => {
+        const load = src => new Promise(ok => { const i = new Image(); i.onload = () => ok(i); i.src = src; });
+        const [x, y] = await Promise.all([load(a), load(b)]);
+        if (x.width !== y.width || x.height !== y.height) return 1;
+        const pixels = img => { const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+            const g = c.getContext('2d'); g.drawImage(img, 0, 0); return g.getImageData(0, 0, c.width, c.height).data; };
+        const p = pixels(x), q = pixels(y);
+        let differ = 0;
+        for (let i = 0; i < p.length; i += 4) {
+            if (p[i] !== q[i] || p[i + 1] !== q[i + 1] || p[i + 2] !== q[i + 2]) differ += 1;
+        }
+        return differ / (p.length / 4); }""",
+        [f"data:image/png;base64,{base64.b64encode(a).decode()}", f"data:image/png;base64,{base64.b64encode(b).decode()}"])
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_report_at_1400_and_800_px_summary_fits_one_screen_and_filters_work(report_file, width, tmp_path):
+    sync_api = _sync_api()
+    height = 900
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(report_file.as_uri())
+            page.wait_for_load_state("load")
+            first = page.screenshot(path=str(tmp_path / f"report-{width}.png"))
+            # The summary (verdict, one row per suite, the way to the details) fits the first screen.
+            box = page.locator("#overview").bounding_box()
+            assert box["y"] + box["height"] <= height, box
+            assert page.locator("#filters").bounding_box()["y"] < height
+            # Nothing wider than the window, collapsed or open.
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            # Chart labels are whole: every label of the confusion matrix fits inside its SVG.
+            clipped = page.evaluate("""() => {
+                const out = [];
+                document.querySelectorAll('#suite-intent .figure-confusion svg').forEach(svg => {
+                  const r = svg.getBoundingClientRect();
+                  svg.querySelectorAll('text').forEach(t => { const b = t.getBoundingClientRect();
+                    if (b.left < r.left - 1 || b.top < r.top - 1 || b.right > r.right + 1) out.push(t.textContent); });
+                });
+                return out; }""")
+            assert clipped == []
+            page.reload()
+            page.wait_for_load_state("load")
+
+            cases = page.locator("[data-case]")
+            total = cases.count()
+            assert total > 10
+
+            def visible_ids() -> set[str]:
+                return set(page.evaluate("""() => Array.from(document.querySelectorAll('[data-case]'))
+                    .filter(el => !el.hidden).map(el => el.querySelector('code').textContent)"""))
+
+            page.fill("#f-search", "g-8")
+            assert visible_ids() == {"g-8"}
+            assert page.locator("#regressions [data-case]:not([hidden])").first.is_visible()
+            shown = page.locator("[data-case]:not([hidden])").count()  # in the regressions and in its suite
+            assert page.locator("#f-count").inner_text().startswith(f"{shown} of {total}")
+            searched = page.screenshot()
+            page.fill("#f-search", "")
+            page.select_option("#f-status", "regressed")
+            assert visible_ids() and all(page.evaluate("""() => Array.from(document.querySelectorAll('[data-case]'))
+                .filter(el => !el.hidden).map(el => el.dataset.status === 'regressed')"""))
+            page.select_option("#f-status", "")
+            page.select_option("#f-suite", "intent")
+            assert page.locator("#suite-guardrails_input").is_hidden()
+            assert page.locator("#suite-intent").is_visible()
+            assert all(i.startswith("i-") for i in visible_ids())
+            page.select_option("#f-suite", "")
+            assert page.locator("[data-case]:not([hidden])").count() == total
+            page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")  # no focus ring, top of page
+            again = page.screenshot()
+            diff_back = _pixel_diff(page, first, again)
+            diff_searched = _pixel_diff(page, first, searched)
+        finally:
+            browser.close()
+    assert errors == []
+    # The screenshots are compared pixel by pixel: filtering changes what is on screen, and
+    # clearing every filter brings back the first screen.
+    assert searched != first
+    assert diff_back < 0.001, diff_back
+    assert diff_searched > 0.01, diff_searched
