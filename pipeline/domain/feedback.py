@@ -251,14 +251,20 @@ class FeedbackIntake:
         return record, True
 
     def _existing(self, request: ExplicitFeedbackRequest) -> Feedback | None:
-        for stored in self._feedback.for_session(request.session_id):
-            if stored.feedback_id == request.feedback_id:
-                if stored.interaction_id != request.interaction_id or stored.source != "explicit":
-                    raise FeedbackConflictError(
-                        f"feedback_id {request.feedback_id} was used for another interaction"
-                    )
-                return stored
-        return None
+        # One read by the table's key (not the session's every record: a long session has
+        # one implicit record per turn).
+        stored = self._feedback.get(request.feedback_id) if request.feedback_id else None
+        if stored is None:
+            return None
+        if (
+            stored.session_id != request.session_id
+            or stored.interaction_id != request.interaction_id
+            or stored.source != "explicit"
+        ):
+            raise FeedbackConflictError(
+                f"feedback_id {request.feedback_id} was used for another interaction"
+            )
+        return stored
 
 
 # ---------------------------------------------------------------------------

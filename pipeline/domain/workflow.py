@@ -292,8 +292,8 @@ def _nonnegative_int(value: Any, default: int) -> int:
 
 def _history(conversations: ConversationStore, capture: Capture, turns: int) -> list[Turn]:
     """Earlier turns of the session (the current one excluded), oldest first, redacted."""
-    if turns <= 0:
-        return []
+    if turns <= 0 or capture.turn_index <= 0:
+        return []  # the session's first turn has no earlier ones: nothing to read
     recent = conversations.recent_turns(capture.session_id, turns + 1)
     return [t for t in recent if t.turn_index < capture.turn_index][-turns:]
 

@@ -234,6 +234,11 @@ class DynamoFeedbackStore:
                 raise RecordExistsError(f"feedback {feedback.feedback_id} already exists") from None
             raise
 
+    def get(self, feedback_id: str) -> Feedback | None:
+        # Consistent: an idempotent retry must see the record its first attempt wrote.
+        found = self._table.get_item(Key={"feedback_id": feedback_id}, ConsistentRead=True).get("Item")
+        return Feedback.from_dict(from_item(found)) if found else None
+
     def for_session(self, session_id: str) -> list[Feedback]:
         items = _query_all(
             self._table,

@@ -79,6 +79,9 @@ class InMemoryFeedbackStore:
                 raise RecordExistsError(f"feedback {feedback.feedback_id} already exists")
             self._records[feedback.feedback_id] = feedback
 
+    def get(self, feedback_id: str) -> Feedback | None:
+        return self._records.get(feedback_id)
+
     def for_session(self, session_id: str) -> list[Feedback]:
         found = [f for f in self._records.values() if f.session_id == session_id]
         return sorted(found, key=lambda f: f.timestamp)

@@ -178,6 +178,8 @@ def test_feedback_store_no_overwrite_session_and_time_queries(aws) -> None:
             )
         )
     assert {f.feedback_id for f in store.for_session("session-0001")} == {"f1", "f2", "f3"}
+    assert store.get("f2") == next(f for f in store.for_session("session-0001") if f.feedback_id == "f2")
+    assert store.get("f1").source == "implicit" and store.get("missing") is None  # the original kept
     since = list(store.since("2026-03-02T09:00:00+00:00"))
     assert [f.feedback_id for f in since] == ["f2", "f3"]
     assert since[0].signals == signals

@@ -58,6 +58,8 @@ def test_feedback_store_never_overwrites_and_filters_by_time_and_session() -> No
             Feedback("f1", "session-0001", "r1", "2026-03-03T10:00:00+00:00", "explicit", rating=1)
         )
     assert [f.feedback_id for f in store.for_session("session-0001")] == ["f1"]
+    assert store.get("f1").rating == 5 and store.get("f2").thumbs == "down"  # the originals
+    assert store.get("f3") is None
     assert [f.feedback_id for f in store.since("2026-03-02T00:00:00+00:00")] == ["f2"]
 
 
