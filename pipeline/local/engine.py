@@ -1,7 +1,7 @@
-"""Per-execution costs of moto's Step Functions interpreter, paid once instead.
+"""Per-execution costs of moto's Step Functions interpreter and DynamoDB, paid once instead.
 
-moto runs each execution exactly like AWS would, but it redoes two expensive things for
-every one of them, which made the local server CPU-bound at ~3 requests/s:
+moto runs each execution exactly like AWS would, but it redid expensive things for every
+one of them, which made the local server CPU-bound at ~3 requests/s:
 
 * it parses the state machine definition with its ANTLR grammar (~45 % of an execution's
   CPU time for our 14-state definition);
@@ -15,27 +15,29 @@ every one of them, which made the local server CPU-bound at ~3 requests/s:
   with a new jsonpath-ng parser, PLY tables included, each time a state evaluates it
   (~4 % of an execution);
 * moto's DynamoDB answers a ``Query`` on a table's key by sorting *every item of the table*
-  and then keeping the partition asked for: each of the ~5 history reads of an execution
-  cost O(table size), so the local server got slower with every stored turn (7 req/s after
-  500 turns, falling);
+  and keeping the partition asked for, so each history read of an execution cost
+  O(table size) and the local server got slower with every stored turn (7 req/s after 500
+  turns, falling); then it deep-copies the items found, which are only read afterwards
+  (over half of a history read's CPU time);
 * it lists a response class's methods with ``inspect.getmembers`` on every API call.
 
 :func:`install` keeps one parsed program per definition text while a
-:class:`~pipeline.local.workflow.LocalWorkflow` is open, compiles each JSONPath once,
-reads a key query's partition directly (the same items, in the same order), lists each
-moto response class's methods once, hands a Lambda task's payload
-straight to the workflow's invoke hook (the one moto's Lambda backend calls) with the
-response moto's Lambda API would give (``FunctionError``, the payload size limit), and
-signals the end of each execution. The parsed program is safe to share between concurrent
-executions: it is immutable (moto keeps every per-execution value (retry attempt counters,
-the data stack) in the execution's ``Environment``, under keys the components get once,
-assigned here before the program is shared). Nothing about what an execution does
-changes: the same interpreter, Retry and Catch, the same handler events.
+:class:`~pipeline.local.workflow.LocalWorkflow` is open, compiles each JSONPath once, reads
+a key query's partition directly (the same items, in the same order, copied as a list),
+lists each moto response class's methods once, hands a Lambda task's payload straight to
+the workflow's invoke hook (the one moto's Lambda backend calls) with the response moto's
+Lambda API would give (``FunctionError``, the payload size limit), and signals the end of
+each execution. The parsed program is safe to share between concurrent executions: it is
+immutable (moto keeps every per-execution value (retry attempt counters, the data stack)
+in the execution's ``Environment``, under keys the components get once, assigned here
+before the program is shared). Nothing about what an execution does changes: the same
+interpreter, Retry and Catch, the same handler events, the same items read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import threading
@@ -153,6 +155,7 @@ def _install_partition_query(stack: contextlib.ExitStack) -> None:
     sort, paging and limits after it, so the answer is the same item list. Index queries
     and scans are untouched.
     """
+    from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.table import Table
 
     original_query = Table.query
@@ -185,6 +188,27 @@ def _install_partition_query(stack: contextlib.ExitStack) -> None:
     Table.all_items = all_items  # type: ignore[method-assign]
     stack.callback(setattr, Table, "query", original_query)
     stack.callback(setattr, Table, "all_items", original_all_items)
+    stack.callback(setattr, table_module, "copy", table_module.copy)
+    table_module.copy = _CopyOfKeyQueryResults()
+
+
+class _CopyOfKeyQueryResults:
+    """The ``copy`` module as moto's table module sees it, except in a key query.
+
+    ``Table.query`` deep-copies the items it found (``copy.deepcopy(results)``, over half of
+    a history read's CPU time) so that what follows cannot change the stored items. What
+    follows a key query only reads them: the filter evaluates, projections build new items,
+    the response serializer reads. A copy of the list is enough there; everything else
+    (index queries, scans, backups) still gets moto's deep copy.
+    """
+
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, list) and getattr(_QUERY, "scope", None) is not None:
+            return list(value)
+        return copy.deepcopy(value, memo)
 
 
 def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -234,10 +235,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  max_in_flight=args.max_in_flight)
         return holder["api"]
 
-    server, thread, url = start_in_thread(create_app(factory))  # 127.0.0.1, ephemeral port
+    server, thread, url = start_in_thread(create_app(factory, freeze_startup_heap=True))  # loopback, ephemeral port
     try:
         run = run_load if args.in_process_clients else run_clients_in_subprocess
+        cpu_start = time.process_time()
         results, seconds = run(url, args.requests, args.clients, args.max_seconds, golden_queries())
+        server_cpu = time.process_time() - cpu_start  # this process: the server (and clients if in-process)
         checks = verify(holder["api"], results)
     finally:
         server.should_exit = True
@@ -245,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = sum(len(v) for v in results.latencies.values())
     print(f"requests: {total} in {seconds:.1f} s = {total / seconds:.1f} req/s "
           f"({args.clients} clients max, offline model, local engine)")
+    print(f"server process CPU: {server_cpu:.1f} s = {server_cpu / max(1, total) * 1000:.1f} ms per request "
+          f"({server_cpu / seconds:.2f} cores; executions at once <= {args.max_in_flight}; "
+          f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
     print(f"{'route':10} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for route, values in results.latencies.items():
         if values:

@@ -145,6 +145,7 @@ def test_a_key_query_reads_only_its_partition_and_answers_exactly_as_moto_does()
         client = boto3.client("dynamodb", region_name="us-east-1")
         _conversations_like_table(client)
         expected = _queries(client)
+        stored = client.scan(TableName="turns")["Items"]
         with contextlib.ExitStack() as stack:
             engine._install_partition_query(stack)
             whole_table_reads = []
@@ -161,6 +162,7 @@ def test_a_key_query_reads_only_its_partition_and_answers_exactly_as_moto_does()
             finally:
                 Table.all_items = patched_all_items
         assert Table.all_items is not patched_all_items  # restored when the stack closed
+        assert client.scan(TableName="turns")["Items"] == stored  # reading changed nothing
     assert answered == expected
     # Key queries saw their partition (6 items or none), the index query the whole table (18).
     assert whole_table_reads and set(whole_table_reads) <= {0, 6, 18}
