@@ -84,3 +84,57 @@ def test_the_client_waits_out_backpressure_and_reports_what_it_could_not_retry(m
     http = ScriptedHttp(*[Reply(503, "1")] * load.MAX_RETRIES)
     assert load._post(http, "/feedback", {}, {}, results, lock).status_code == 503
     assert http.calls == load.MAX_RETRIES
+
+
+class GatedModel:
+    """The offline model, held at a gate until the test opens it."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from pipeline.adapters.local.offline_model import OfflineModel
+
+        self.inner, self.entered, self.gate = OfflineModel(), threading.Event(), threading.Event()
+
+    def generate(self, request: Any) -> Any:
+        self.entered.set()
+        assert self.gate.wait(120)
+        return self.inner.generate(request)
+
+
+def test_beyond_its_execution_slots_the_server_answers_503_with_retry_after_at_once(
+    stack_template: Any, tmp_path: Path
+) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    model = GatedModel()
+
+    def factory() -> LocalApi:
+        return LocalApi(workflow=LocalWorkflow(stack_template, model=model), key_file=tmp_path / "session.key",
+                        max_in_flight=1, max_waiting=0)
+
+    server, thread, url = server_module.start_in_thread(server_module.create_app(factory))
+    try:
+        with httpx.Client(base_url=url, timeout=120) as client, ThreadPoolExecutor(1) as pool:
+            first = pool.submit(client.post, "/query", json={"query": "my ec2 instance will not start"},
+                                headers={"Idempotency-Key": "slots-first-0001"})
+            assert model.entered.wait(120)  # the only slot is taken
+            start = time.monotonic()
+            refused = client.post("/query", json={"query": "why is my s3 bucket access denied"},
+                                  headers={"Idempotency-Key": "slots-second-001"})
+            assert time.monotonic() - start < 30  # answered without waiting for the slot
+            assert refused.status_code == 503 and refused.headers["retry-after"].isdigit()
+            assert refused.json()["error"]["code"] == "service_unavailable"
+            model.gate.set()
+            assert first.result().status_code == 200
+            # Nothing ran for the refused request: its Idempotency-Key is free, the retry runs.
+            retried = client.post("/query", json={"query": "why is my s3 bucket access denied"},
+                                  headers={"Idempotency-Key": "slots-second-001"})
+            assert retried.status_code == 200 and retried.json()["response_type"]
+    finally:
+        model.gate.set()
+        server.should_exit = True
+        thread.join(60)
