@@ -212,13 +212,13 @@ class FeedbackIntake:
             original = self._existing(request)
             if original is not None:
                 return original, False
-        turns = self._conversations.recent_turns(request.session_id, self._lookback)
-        if not turns:
-            raise UnknownInteractionError(f"session {request.session_id} not found")
-        turn = next((t for t in turns if t.interaction_id == request.interaction_id), None)
+        # One turn read back (a long session's every turn was read before).
+        turn = self._conversations.find_turn(
+            request.session_id, request.interaction_id, self._lookback
+        )
         if turn is None:
             raise UnknownInteractionError(
-                f"interaction {request.interaction_id} not found in the session"
+                f"interaction {request.interaction_id} not found in session {request.session_id}"
             )
         comment = self._guard(request.comment).redacted_text if request.comment else None
         record = Feedback(

@@ -181,6 +181,26 @@ class DynamoConversationStore:
         )
         return [Turn.from_dict(from_item(i)) for i in reversed(items)]
 
+    def find_turn(self, session_id: str, interaction_id: str, within: int) -> Turn | None:
+        # Newest first; the filter runs server-side, so only the matching item comes back
+        # (the read still evaluates up to ``within`` items: Limit counts evaluated items).
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("session_id").eq(session_id),
+            "FilterExpression": Attr("interaction_id").eq(interaction_id),
+            "ScanIndexForward": False,
+        }
+        evaluated = 0
+        while evaluated < within:
+            page = self._table.query(Limit=within - evaluated, **kwargs)
+            if page.get("Items"):
+                return Turn.from_dict(from_item(page["Items"][0]))
+            evaluated += int(page.get("ScannedCount", 0))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        return None
+
     def next_turn_index(self, session_id: str) -> int:
         last = self.recent_turns(session_id, 1)
         return last[0].turn_index + 1 if last else 0

@@ -48,6 +48,9 @@ class InMemoryConversationStore:
         turns = self._sessions.get(session_id, {})
         return [turns[i] for i in sorted(turns)[-limit:]]
 
+    def find_turn(self, session_id: str, interaction_id: str, within: int) -> Turn | None:
+        return next((t for t in self.recent_turns(session_id, within) if t.interaction_id == interaction_id), None)
+
     def next_turn_index(self, session_id: str) -> int:
         turns = self._sessions.get(session_id, {})
         return max(turns) + 1 if turns else 0

@@ -121,6 +121,14 @@ def test_a_thousand_turn_session_works_and_reads_back_in_order(aws) -> None:
     recent = store.recent_turns("session-0001", 6)
     assert [t.turn_index for t in recent] == list(range(994, 1000))
     assert len(store.recent_turns("session-0001", 1000)) == 1000  # pages through query results
+    # An interaction's turn among the last `within`, read back alone (the filter pages too:
+    # 1 MB pages of 300-character turns hold fewer than 1,000 items).
+    found = store.find_turn("session-0001", "req-3", 1000)
+    assert found is not None and found.turn_index == 3 and found.interaction_id == "req-3"
+    assert store.find_turn("session-0001", "req-3", 996) is None  # older than the last 996
+    assert store.find_turn("session-0001", "req-996", 4).turn_index == 996
+    assert store.find_turn("session-0001", "req-nope", 1000) is None
+    assert store.find_turn("session-9999", "req-3", 1000) is None
 
 
 def test_append_never_overwrites_and_update_needs_an_existing_turn(aws) -> None:
