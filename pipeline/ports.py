@@ -172,8 +172,9 @@ class ConversationStore(Protocol):
         """Replace the turn with the same (session_id, turn_index): used to add the reply."""
         ...
 
-    def recent_turns(self, session_id: str, limit: int) -> list[Turn]:
-        """The last ``limit`` turns, oldest first."""
+    def recent_turns(self, session_id: str, limit: int, before: int | None = None) -> list[Turn]:
+        """The last ``limit`` turns, oldest first (with ``before``: of the turns whose
+        ``turn_index`` is below it)."""
         ...
 
     def find_turn(self, session_id: str, interaction_id: str, within: int) -> Turn | None:

@@ -295,8 +295,9 @@ def _history(conversations: ConversationStore, capture: Capture, turns: int) -> 
     """Earlier turns of the session (the current one excluded), oldest first, redacted."""
     if turns <= 0 or capture.turn_index <= 0:
         return []  # the session's first turn has no earlier ones: nothing to read
-    recent = conversations.recent_turns(capture.session_id, turns + 1)
-    return [t for t in recent if t.turn_index < capture.turn_index][-turns:]
+    # Only the earlier turns are read (a concurrent request's later turn never takes the
+    # place of one of them).
+    return conversations.recent_turns(capture.session_id, turns, before=capture.turn_index)
 
 
 class QueryCapture:

@@ -170,13 +170,16 @@ class DynamoConversationStore:
                 ) from None
             raise
 
-    def recent_turns(self, session_id: str, limit: int) -> list[Turn]:
+    def recent_turns(self, session_id: str, limit: int, before: int | None = None) -> list[Turn]:
         if limit <= 0:
             return []
+        condition = Key("session_id").eq(session_id)
+        if before is not None:
+            condition = condition & Key("turn_index").lt(before)
         items = _query_limited(
             self._table,
             limit,
-            KeyConditionExpression=Key("session_id").eq(session_id),
+            KeyConditionExpression=condition,
             ScanIndexForward=False,
         )
         return [Turn.from_dict(from_item(i)) for i in reversed(items)]

@@ -120,6 +120,9 @@ def test_a_thousand_turn_session_works_and_reads_back_in_order(aws) -> None:
     assert store.next_turn_index("session-0001") == 1000
     recent = store.recent_turns("session-0001", 6)
     assert [t.turn_index for t in recent] == list(range(994, 1000))
+    earlier = store.recent_turns("session-0001", 6, before=500)
+    assert [t.turn_index for t in earlier] == list(range(494, 500))
+    assert store.recent_turns("session-0001", 6, before=0) == []
     assert len(store.recent_turns("session-0001", 1000)) == 1000  # pages through query results
     # An interaction's turn among the last `within`, read back alone (the filter pages too:
     # 1 MB pages of 300-character turns hold fewer than 1,000 items).

@@ -27,6 +27,8 @@ def test_conversation_store_appends_reads_recent_and_never_overwrites() -> None:
     assert store.next_turn_index("session-0001") == 1000
     assert [t.turn_index for t in store.recent_turns("session-0001", 3)] == [997, 998, 999]
     assert store.recent_turns("session-0001", 0) == []
+    assert [t.turn_index for t in store.recent_turns("session-0001", 3, before=500)] == [497, 498, 499]
+    assert store.recent_turns("session-0001", 3, before=0) == []
     assert store.find_turn("session-0001", "req-3", 1000).turn_index == 3
     assert store.find_turn("session-0001", "req-3", 996) is None  # older than the last 996
     assert store.find_turn("session-0001", "req-nope", 1000) is None
