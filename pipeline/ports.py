@@ -172,8 +172,14 @@ class ConversationStore(Protocol):
         """Replace the turn with the same (session_id, turn_index): used to add the reply."""
         ...
 
-    def recent_turns(self, session_id: str, limit: int) -> list[Turn]:
-        """The last ``limit`` turns, oldest first."""
+    def recent_turns(self, session_id: str, limit: int, before: int | None = None) -> list[Turn]:
+        """The last ``limit`` turns, oldest first (with ``before``: of the turns whose
+        ``turn_index`` is below it)."""
+        ...
+
+    def find_turn(self, session_id: str, interaction_id: str, within: int) -> Turn | None:
+        """The turn of ``interaction_id`` among the session's last ``within`` turns, or None
+        (one turn read back, not ``within``)."""
         ...
 
     def next_turn_index(self, session_id: str) -> int: ...
@@ -232,6 +238,10 @@ class SummaryWriter(Protocol):
 class FeedbackStore(Protocol):
     def put(self, feedback: Feedback) -> None:
         """Store a new record; never overwrites an existing feedback_id."""
+        ...
+
+    def get(self, feedback_id: str) -> Feedback | None:
+        """The record with this feedback_id (the table's key: one read), or None."""
         ...
 
     def for_session(self, session_id: str) -> list[Feedback]: ...

@@ -212,13 +212,13 @@ class FeedbackIntake:
             original = self._existing(request)
             if original is not None:
                 return original, False
-        turns = self._conversations.recent_turns(request.session_id, self._lookback)
-        if not turns:
-            raise UnknownInteractionError(f"session {request.session_id} not found")
-        turn = next((t for t in turns if t.interaction_id == request.interaction_id), None)
+        # One turn read back (a long session's every turn was read before).
+        turn = self._conversations.find_turn(
+            request.session_id, request.interaction_id, self._lookback
+        )
         if turn is None:
             raise UnknownInteractionError(
-                f"interaction {request.interaction_id} not found in the session"
+                f"interaction {request.interaction_id} not found in session {request.session_id}"
             )
         comment = self._guard(request.comment).redacted_text if request.comment else None
         record = Feedback(
@@ -251,14 +251,20 @@ class FeedbackIntake:
         return record, True
 
     def _existing(self, request: ExplicitFeedbackRequest) -> Feedback | None:
-        for stored in self._feedback.for_session(request.session_id):
-            if stored.feedback_id == request.feedback_id:
-                if stored.interaction_id != request.interaction_id or stored.source != "explicit":
-                    raise FeedbackConflictError(
-                        f"feedback_id {request.feedback_id} was used for another interaction"
-                    )
-                return stored
-        return None
+        # One read by the table's key (not the session's every record: a long session has
+        # one implicit record per turn).
+        stored = self._feedback.get(request.feedback_id) if request.feedback_id else None
+        if stored is None:
+            return None
+        if (
+            stored.session_id != request.session_id
+            or stored.interaction_id != request.interaction_id
+            or stored.source != "explicit"
+        ):
+            raise FeedbackConflictError(
+                f"feedback_id {request.feedback_id} was used for another interaction"
+            )
+        return stored
 
 
 # ---------------------------------------------------------------------------

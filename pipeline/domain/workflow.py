@@ -75,6 +75,7 @@ METRIC_QUALITY_SCORE = "QualityScore"  # no dimension (alarm on the average)
 METRIC_REGENERATIONS = "Regenerations"
 METRIC_LATENCY = "WorkflowLatency"  # milliseconds from capture to collect
 METRIC_OUTPUT_GUARDRAIL = "OutputGuardrailActions"  # dimension action
+METRIC_UNUSABLE_ANSWERS = "UnusableAnswers"  # dimension reason: replaced by the fallback reply
 METRIC_MODEL_UNAVAILABLE = "ModelUnavailable"  # the configured model cannot be invoked (alarmed)
 
 # ---------------------------------------------------------------------------
@@ -292,10 +293,11 @@ def _nonnegative_int(value: Any, default: int) -> int:
 
 def _history(conversations: ConversationStore, capture: Capture, turns: int) -> list[Turn]:
     """Earlier turns of the session (the current one excluded), oldest first, redacted."""
-    if turns <= 0:
-        return []
-    recent = conversations.recent_turns(capture.session_id, turns + 1)
-    return [t for t in recent if t.turn_index < capture.turn_index][-turns:]
+    if turns <= 0 or capture.turn_index <= 0:
+        return []  # the session's first turn has no earlier ones: nothing to read
+    # Only the earlier turns are read (a concurrent request's later turn never takes the
+    # place of one of them).
+    return conversations.recent_turns(capture.session_id, turns, before=capture.turn_index)
 
 
 class QueryCapture:
@@ -486,7 +488,10 @@ class QualityStep:
 
     ``retry`` is true when the report did not pass and fewer than ``max_regenerations``
     regenerations have been made (attempt 1 is the first answer, so at most
-    ``1 + max_regenerations`` generations happen).
+    ``1 + max_regenerations`` generations happen). ``unusable`` (with
+    ``unusable_reasons``, see :mod:`pipeline.domain.quality.usable`) is true when the
+    failed answer could not be delivered at all: when it is not regenerated, CheckQuality
+    replaces it with the fallback reply.
     """
 
     def __init__(
@@ -507,6 +512,10 @@ class QualityStep:
         self._p95 = generation_p95
 
     def validate(self, state: dict[str, Any]) -> dict[str, Any]:
+        # Here, not at module level: the quality package is heavy and this module is
+        # imported by every handler (only validate_quality builds a validator anyway).
+        from pipeline.domain.quality.usable import unusable_reasons
+
         capture = Capture.from_dict(_require_dict(state, "capture"))
         intent, _ = intent_from_state(state)
         generation, _ = generation_from_state(state)
@@ -518,9 +527,16 @@ class QualityStep:
         )
         attempt = max(1, generation.attempt)
         retry = (not report.passed) and (attempt - 1) < self._max_regenerations
-        result: dict[str, Any] = {**report.to_dict(), "retry": retry, "attempt": attempt}
+        # CheckQuality sends an unusable answer that is not regenerated to Fallback: the
+        # customer gets the fallback reply instead of an empty or garbled "answer".
+        reasons = unusable_reasons(generation.text, report)
+        result: dict[str, Any] = {
+            **report.to_dict(), "retry": retry, "attempt": attempt,
+            "unusable": bool(reasons), "unusable_reasons": list(reasons),
+        }
         if (_optional_dict(state, "generation") or {}).get("budget_decision"):
-            result["retry"] = False  # the static fallback stood in for an answer: keep it
+            # The static fallback stood in for an answer (our own text): keep it.
+            result.update(retry=False, unusable=False, unusable_reasons=[])
             return result
         if self._p95 is not None:
             self._p95.observe(generation.latency_ms)
@@ -593,6 +609,8 @@ class FeedbackCollection:
         self._record_implicit(capture, signals, now)
         if decision is not None:
             self._metrics.put_metric(METRIC_BUDGET_DECISIONS, 1, "Count", {"decision": decision})
+        for reason in replaced_answer_reasons(state, response):
+            self._metrics.put_metric(METRIC_UNUSABLE_ANSWERS, 1, "Count", {"reason": reason})
         self._emit(response, signals, quality)
         return response
 
@@ -669,6 +687,16 @@ def _experiment_of(generation: dict[str, Any]) -> tuple[str, str] | None:
     if isinstance(found, dict) and isinstance(found.get("id"), str) and isinstance(found.get("variant"), str):
         return found["id"], found["variant"]
     return None
+
+
+def replaced_answer_reasons(state: dict[str, Any], response: dict[str, Any]) -> list[str]:
+    """Why the generated answer was replaced by the fallback reply (``$.quality.unusable``
+    on the Fallback path), or nothing when it was not."""
+    quality = _optional_dict(state, "quality") or {}
+    if response.get("response_type") != ResponseType.FALLBACK.value or quality.get("unusable") is not True:
+        return []
+    reasons = quality.get("unusable_reasons")
+    return [str(r) for r in reasons] if isinstance(reasons, list) and reasons else ["unusable"]
 
 
 def budget_decision(state: dict[str, Any]) -> str | None:

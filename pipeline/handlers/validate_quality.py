@@ -1,7 +1,8 @@
 """ValidateQuality: score the generated answer and decide whether to regenerate.
 
 Reads ``$.capture``, ``$.intent``, ``$.generation``; returns ``$.quality`` =
-``QualityReport.to_dict()`` + ``retry`` + ``attempt``.
+``QualityReport.to_dict()`` + ``retry`` + ``attempt`` + ``unusable`` / ``unusable_reasons``
+(CheckQuality replaces an unusable answer that is not regenerated with the fallback reply).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "passed": quality["passed"],
             "attempt": quality["attempt"],
             "retry": quality["retry"],
+            "unusable_reasons": quality.get("unusable_reasons"),
         },
     )
     return quality

@@ -11,7 +11,10 @@ state machine on moto, the real handlers in-process) and answers the four routes
 * ``GET /sessions/{id}`` → token check here (IAM does it in AWS) → the ``sessions_api`` Lambda;
 * ``GET /health`` → ``{"status": "ok"}`` (a mock integration in AWS).
 
-Every answer is ``(status, JSON body)``. The session key is one local file shared by this
+Every answer is ``(status, JSON body)``. Executions are admitted through
+:class:`~pipeline.local.engine.FifoSlots`: a few run at once, the others wait in arrival
+order for a bounded time, and beyond that the answer is 503 ``service_unavailable`` (the
+server adds ``Retry-After``). The session key is one local file shared by this
 process and the handlers' environment (``SESSION_KEY_FILE``).
 """
 
@@ -23,9 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.domain.api_contract import ContractError, check_session_id, error_body
+from pipeline.local.engine import AdmissionRefused, FifoSlots
 from pipeline.local.workflow import DEFAULT_OUTDIR, LocalWorkflow, LocalWorkflowError
 
 DEFAULT_KEY_FILE = Path(__file__).resolve().parents[2] / ".cache" / "session.key"
+#: Executions that run at once. They share one interpreter (one core's worth of Python):
+#: more of them only interleave, each finishing later, and their threads contend for the GIL.
+DEFAULT_MAX_IN_FLIGHT = 4
+#: Requests that may wait for a slot, and how long (well under the state machine's timeout,
+#: so overload is answered 503 + Retry-After at once instead of 504 after half a minute).
+DEFAULT_MAX_WAITING = 128
+DEFAULT_ADMISSION_WAIT = 10.0
 
 
 class LocalApi:
@@ -39,6 +50,9 @@ class LocalApi:
         state_file: str | Path | None = None,
         workflow: LocalWorkflow | None = None,
         timeout: float = 60.0,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_waiting: int = DEFAULT_MAX_WAITING,
+        admission_wait: float = DEFAULT_ADMISSION_WAIT,
     ) -> None:
         self.key_file = Path(key_file)
         # The handlers check tokens with the same key file as this process (not the stack's
@@ -49,6 +63,10 @@ class LocalApi:
             for name, value in key_env.items():
                 workflow.extra_env.setdefault(name, value)
         self.timeout = timeout
+        self.admission = FifoSlots(max_in_flight, max_waiting)
+        self.admission_wait = admission_wait
+        #: Requests answered 503 because no execution slot was free in time (backpressure).
+        self.refused = 0
         self.last_run: Any = None  # the last RunResult (``ask`` prints its path and timings)
 
     def __enter__(self) -> LocalApi:
@@ -106,6 +124,14 @@ class LocalApi:
 
     def _run(self, workflow_input: dict[str, Any], execution_name: str) -> dict[str, Any]:
         try:
+            self.admission.acquire(self.admission_wait)
+        except AdmissionRefused:
+            self.refused += 1
+            # Raised before anything ran: QueryApi releases the Idempotency-Key, and the
+            # client retries after Retry-After (the server adds it to every 503).
+            raise ContractError(503, "service_unavailable",
+                                "the assistant is at capacity; retry after the Retry-After delay") from None
+        try:
             run = self.workflow.execute(workflow_input, name=execution_name, timeout=self.timeout)
             self.last_run = run
         except LocalWorkflowError:
@@ -114,6 +140,8 @@ class LocalApi:
             if "ExecutionAlreadyExists" in type(error).__name__ + str(error):
                 return {"status": "FAILED", "output": None}
             raise
+        finally:
+            self.admission.release()
         return {"status": run.status, "output": run.output}
 
     @staticmethod

@@ -1,7 +1,7 @@
-"""Per-execution costs of moto's Step Functions interpreter, paid once instead.
+"""Per-execution costs of moto's Step Functions interpreter and DynamoDB, paid once instead.
 
-moto runs each execution exactly like AWS would, but it redoes two expensive things for
-every one of them, which made the local server CPU-bound at ~3 requests/s:
+moto runs each execution exactly like AWS would, but it redid expensive things for every
+one of them, which made the local server CPU-bound at ~3 requests/s:
 
 * it parses the state machine definition with its ANTLR grammar (~45 % of an execution's
   CPU time for our 14-state definition);
@@ -10,22 +10,34 @@ every one of them, which made the local server CPU-bound at ~3 requests/s:
   botocore's serialiser and moto's HTTP-level dispatch to reach the in-process handler
   (~10 %);
 * the caller can only poll for the end of an execution (32 pollers waking every few ms
-  compete with the executions for the GIL).
+  compete with the executions for the GIL);
+* it compiles every JSONPath (``InputPath``, ``ResultSelector``'s ``$.x``, ``ResultPath``)
+  with a new jsonpath-ng parser, PLY tables included, each time a state evaluates it
+  (~4 % of an execution);
+* moto's DynamoDB answers a ``Query`` on a table's key by sorting *every item of the table*
+  and keeping the partition asked for, so each history read of an execution cost
+  O(table size) and the local server got slower with every stored turn (7 req/s after 500
+  turns, falling); then it deep-copies the items found, which are only read afterwards
+  (over half of a history read's CPU time);
+* it lists a response class's methods with ``inspect.getmembers`` on every API call.
 
 :func:`install` keeps one parsed program per definition text while a
-:class:`~pipeline.local.workflow.LocalWorkflow` is open, hands a Lambda task's payload
-straight to the workflow's invoke hook (the one moto's Lambda backend calls) with the
-response moto's Lambda API would give (``FunctionError``, the payload size limit), and
-signals the end of each execution. The parsed program is safe to share between concurrent
-executions: it is immutable (moto keeps every per-execution value (retry attempt counters,
-the data stack) in the execution's ``Environment``, under keys the components get once,
-assigned here before the program is shared). Nothing about what an execution does
-changes: the same interpreter, Retry and Catch, the same handler events.
+:class:`~pipeline.local.workflow.LocalWorkflow` is open, compiles each JSONPath once, reads
+a key query's partition directly (the same items, in the same order, copied as a list),
+lists each moto response class's methods once, hands a Lambda task's payload straight to
+the workflow's invoke hook (the one moto's Lambda backend calls) with the response moto's
+Lambda API would give (``FunctionError``, the payload size limit), and signals the end of
+each execution. The parsed program is safe to share between concurrent executions: it is
+immutable (moto keeps every per-execution value (retry attempt counters, the data stack)
+in the execution's ``Environment``, under keys the components get once, assigned here
+before the program is shared). Nothing about what an execution does changes: the same
+interpreter, Retry and Catch, the same handler events, the same items read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import threading
@@ -103,8 +115,105 @@ def execution_running() -> bool:
     return env is None or bool(env.is_running())
 
 
+_QUERY = threading.local()  # the partition key of the table query this thread evaluates
+
+
+def _install_json_path_cache(stack: contextlib.ExitStack) -> None:
+    """Compile each JSONPath once: the compiled path objects are immutable (``find`` and
+    ``update_or_create`` build new results and never change the path), so concurrent
+    executions can share them."""
+    from functools import lru_cache
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        original = module.parse
+        module.parse = lru_cache(maxsize=4096)(original)
+        stack.callback(setattr, module, "parse", original)
+
+
+def _install_method_names_cache(stack: contextlib.ExitStack) -> None:
+    """moto lists a response class's methods (``inspect.getmembers``) on every API call to
+    find the action's handler; a class's methods do not change while it serves, so list
+    them once per class."""
+    from functools import lru_cache
+
+    from moto.core import responses
+
+    original = responses.method_names_from_class
+    responses.method_names_from_class = lru_cache(maxsize=256)(original)
+    stack.callback(setattr, responses, "method_names_from_class", original)
+
+
+def _install_partition_query(stack: contextlib.ExitStack) -> None:
+    """A DynamoDB ``Query`` on the table's own key reads that one partition.
+
+    moto's ``Table.query`` takes every item of the table (``all_items`` sorts them all) and
+    keeps those whose hash key matches; here ``all_items`` returns only the queried
+    partition's items while such a query runs in this thread. moto keeps the same filter,
+    sort, paging and limits after it, so the answer is the same item list. Index queries
+    and scans are untouched.
+    """
+    from moto.dynamodb.models import table as table_module
+    from moto.dynamodb.models.table import Table
+
+    original_query = Table.query
+    original_all_items = Table.all_items
+
+    # moto passes ``index_name`` positionally (8th argument after self).
+    def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        _QUERY.scope = (self, hash_key)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _QUERY.scope = None
+
+    def all_items(self: Table) -> Any:
+        scope = getattr(_QUERY, "scope", None)
+        if scope is None or scope[0] is not self:
+            return original_all_items(self)
+        # .get: indexing the defaultdict would create an empty partition.
+        partition = self.items.get(scope[1])
+        if partition is None:
+            return []
+        if not self.range_key_attr:
+            return [partition]
+        return sorted(list(partition.values()), key=lambda item: item.range_key)
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+    stack.callback(setattr, Table, "query", original_query)
+    stack.callback(setattr, Table, "all_items", original_all_items)
+    stack.callback(setattr, table_module, "copy", table_module.copy)
+    table_module.copy = _CopyOfKeyQueryResults()
+
+
+class _CopyOfKeyQueryResults:
+    """The ``copy`` module as moto's table module sees it, except in a key query.
+
+    ``Table.query`` deep-copies the items it found (``copy.deepcopy(results)``, over half of
+    a history read's CPU time) so that what follows cannot change the stored items. What
+    follows a key query only reads them: the filter evaluates, projections build new items,
+    the response serializer reads. A copy of the list is enough there; everything else
+    (index queries, scans, backups) still gets moto's deep copy.
+    """
+
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, list) and getattr(_QUERY, "scope", None) is not None:
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+
 def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
-    """Patch moto's execution worker and Lambda task invocation while ``stack`` is open."""
+    """Patch moto's execution worker, Lambda task invocation, JSONPath compilation and
+    DynamoDB key queries while ``stack`` is open."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
@@ -155,6 +264,9 @@ def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
     stack.callback(setattr, ExecutionWorker, "_get_evaluation_entrypoint", original_entrypoint)
     stack.callback(setattr, ExecutionWorker, "_execution_logic", original_logic)
     stack.callback(setattr, lambda_eval_utils, "_invoke_lambda_function", original_invoke)
+    _install_json_path_cache(stack)
+    _install_partition_query(stack)
+    _install_method_names_cache(stack)
 
 
 class FifoLock:
@@ -199,3 +311,59 @@ class FifoLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class AdmissionRefused(Exception):
+    """No execution slot became free in time, or too many requests already wait for one."""
+
+
+class FifoSlots:
+    """``capacity`` execution slots, granted in arrival order, with a bounded queue.
+
+    What keeps an overloaded local server answering: at most ``capacity`` executions run at
+    once (they share one interpreter and its GIL, so more of them only interleave and each
+    finishes later), at most ``max_waiting`` requests wait for a slot, and none waits longer
+    than ``timeout`` seconds. A request beyond those bounds is refused at once
+    (:class:`AdmissionRefused`; the API answers 503 with ``Retry-After``) instead of queueing
+    until the state machine's timeout turns it into a 504 after half a minute.
+    """
+
+    def __init__(self, capacity: int, max_waiting: int) -> None:
+        if capacity < 1 or max_waiting < 0:
+            raise ValueError("capacity must be >= 1 and max_waiting >= 0")
+        self.capacity = capacity
+        self.max_waiting = max_waiting
+        self._guard = threading.Lock()
+        self._free = capacity
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float) -> None:
+        with self._guard:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return
+            if len(self._waiters) >= self.max_waiting:
+                raise AdmissionRefused(f"{len(self._waiters)} requests already wait for a slot")
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiters.append(gate)
+        if gate.acquire(timeout=max(0.0, timeout)):
+            return  # release() handed its slot to this request
+        with self._guard:
+            if gate in self._waiters:  # still queued: leave the queue
+                self._waiters.remove(gate)
+                raise AdmissionRefused(f"no slot became free within {timeout:g} s")
+        # The slot was handed over between the timeout and the guard: it is ours.
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().release()  # the slot passes to the oldest waiter
+            elif self._free < self.capacity:
+                self._free += 1
+            else:
+                raise RuntimeError("release of a slot that was not acquired")
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)

@@ -2,10 +2,14 @@
 check the store.
 
 Starts the local server in-process on an ephemeral loopback port (nothing else is ever
-contacted), ramps from 1 to ``--clients`` concurrent clients over the first quarter of the
+contacted) and runs the clients in a second process (so that they do not share the server's
+interpreter lock, as real clients would not). It ramps from 1 to ``--clients`` concurrent clients over the first quarter of the
 run, and sends ``--requests`` requests built from golden intent queries of the train/dev
 splits (never the blind split): a new session, then follow-ups on it with its token, and a
-rating for every fourth answer. Bounded in count and time (``--max-seconds``), with a
+rating for every fourth answer. A 429/503 answer with ``Retry-After`` (the server's
+backpressure) is waited out and retried with the same Idempotency-Key, at most
+:data:`MAX_RETRIES` times; its latency includes the wait, and the retries are reported.
+Bounded in count and time (``--max-seconds``), with a
 progress bar on stderr. Afterwards every acknowledged turn and feedback record is looked
 up in the Conversations and Feedback tables: lost or doubled writes are counted.
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -50,12 +55,19 @@ def golden_queries(limit: int = 500) -> list[str]:
 
 @dataclass
 class Results:
+    """What the clients saw (plain values: it travels back from the clients' process)."""
+
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"query": [], "feedback": []})
     errors: Counter[str] = field(default_factory=Counter)
+    #: 429/503 answers with Retry-After that the client waited out and retried (the same
+    #: Idempotency-Key); the request's latency includes the wait. Not errors: backpressure.
+    retried: Counter[str] = field(default_factory=Counter)
     turns: list[tuple[str, str]] = field(default_factory=list)  # (session_id, interaction_id)
     feedback: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
     done: int = 0
+
+#: Retries of one request after 429/503 + Retry-After before it counts as an error.
+MAX_RETRIES = 5
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -73,11 +85,26 @@ def _progress(done: int, total: int, start: float, stream: Any) -> None:
     stream.flush()
 
 
+def _post(http: Any, path: str, body: dict[str, Any], headers: dict[str, str], results: Results,
+          lock: threading.Lock) -> Any:
+    """POST, waiting out and retrying 429/503 answers that carry Retry-After (bounded)."""
+    for _ in range(MAX_RETRIES):
+        reply = http.post(path, json=body, headers=headers)
+        delay = reply.headers.get("retry-after", "")
+        if reply.status_code not in (429, 503) or not delay.isdigit():
+            return reply
+        with lock:
+            results.retried[f"{path.strip('/')} {reply.status_code}"] += 1
+        time.sleep(min(int(delay), 10))
+    return reply
+
+
 def run_load(url: str, requests: int, clients: int, max_seconds: float, queries: Sequence[str],
              stream: Any = sys.stderr) -> tuple[Results, float]:
     import httpx
 
     results = Results()
+    lock = threading.Lock()
     deadline = time.monotonic() + max_seconds
     start = time.monotonic()
     ramp = max(1, requests // 4)
@@ -111,13 +138,13 @@ def run_load(url: str, requests: int, clients: int, max_seconds: float, queries:
                     headers["X-Session-Token"] = session[1]
                 t0 = time.perf_counter()
                 try:
-                    reply = http.post("/query", json=body, headers=headers)
+                    reply = _post(http, "/query", body, headers, results, lock)
                 except httpx.HTTPError as error:
-                    with results.lock:
+                    with lock:
                         results.errors[f"query {type(error).__name__}"] += 1
                     continue
                 elapsed = time.perf_counter() - t0
-                with results.lock:
+                with lock:
                     results.latencies["query"].append(elapsed)
                     if reply.status_code != 200:
                         results.errors[f"query {reply.status_code}"] += 1
@@ -128,16 +155,17 @@ def run_load(url: str, requests: int, clients: int, max_seconds: float, queries:
                 if i % 4 == 0:
                     feedback_id = f"load-fb-{i:08d}"
                     t0 = time.perf_counter()
-                    reply = http.post("/feedback", headers={"X-Session-Token": session[1]}, json={
+                    reply = _post(http, "/feedback", {
                         "session_id": answer["session_id"], "interaction_id": answer["interaction_id"],
-                        "rating": 1 + i % 5, "feedback_id": feedback_id})
-                    with results.lock:
+                        "rating": 1 + i % 5, "feedback_id": feedback_id},
+                        {"X-Session-Token": session[1]}, results, lock)
+                    with lock:
                         results.latencies["feedback"].append(time.perf_counter() - t0)
                         if reply.status_code == 201:
                             results.feedback.append(feedback_id)
                         else:
                             results.errors[f"feedback {reply.status_code}"] += 1
-                with results.lock:
+                with lock:
                     results.done += 1
                     _progress(results.done, requests, start, stream)
 
@@ -146,6 +174,18 @@ def run_load(url: str, requests: int, clients: int, max_seconds: float, queries:
             pool.submit(client_loop, number)
     stream.write("\n")
     return results, time.monotonic() - start
+
+
+def run_clients_in_subprocess(url: str, requests: int, clients: int, max_seconds: float,
+                              queries: Sequence[str]) -> tuple[Results, float]:
+    """:func:`run_load` in a separate process: the clients' own Python work (HTTP, JSON)
+    then does not compete with the server's for one interpreter lock, as real clients would
+    not. Progress goes to this process's stderr (inherited)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(run_load, url, requests, clients, max_seconds, list(queries)).result()
 
 
 def verify(api: Any, results: Results) -> dict[str, int]:
@@ -165,14 +205,25 @@ def verify(api: Any, results: Results) -> dict[str, int]:
     }
 
 
+def failures(results: Results, checks: dict[str, int]) -> int:
+    """Errors plus lost, doubled or unfinished writes: 0 means the run met its checks."""
+    return sum(results.errors.values()) + sum(v for k, v in checks.items() if not k.startswith("acknowledged"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from pipeline.local.api_runtime import DEFAULT_MAX_IN_FLIGHT
+
     parser = argparse.ArgumentParser(prog="python -m pipeline.local.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--max-seconds", type=float, default=900.0, help="stop sending after this [900]")
+    parser.add_argument("--max-in-flight", type=int, default=DEFAULT_MAX_IN_FLIGHT,
+                        help=f"executions the server runs at once [{DEFAULT_MAX_IN_FLIGHT}]")
+    parser.add_argument("--in-process-clients", action="store_true",
+                        help="run the clients in the server's process (they then share its GIL)")
     args = parser.parse_args(argv)
-    if not (1 <= args.requests <= 100_000 and 1 <= args.clients <= 256):
-        parser.error("--requests must be 1..100000 and --clients 1..256")
+    if not (1 <= args.requests <= 100_000 and 1 <= args.clients <= 256 and 1 <= args.max_in_flight <= 256):
+        parser.error("--requests must be 1..100000, --clients and --max-in-flight 1..256")
 
     from pipeline.local.api_runtime import LocalApi
     from pipeline.local.server import create_app, start_in_thread
@@ -180,12 +231,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     holder: dict[str, LocalApi] = {}
 
     def factory() -> LocalApi:
-        holder["api"] = LocalApi(key_file=REPO_ROOT / ".cache" / "load-session.key")
+        holder["api"] = LocalApi(key_file=REPO_ROOT / ".cache" / "load-session.key",
+                                 max_in_flight=args.max_in_flight)
         return holder["api"]
 
-    server, thread, url = start_in_thread(create_app(factory))  # 127.0.0.1, ephemeral port
+    server, thread, url = start_in_thread(create_app(factory, freeze_startup_heap=True))  # loopback, ephemeral port
     try:
-        results, seconds = run_load(url, args.requests, args.clients, args.max_seconds, golden_queries())
+        run = run_load if args.in_process_clients else run_clients_in_subprocess
+        cpu_start = time.process_time()
+        results, seconds = run(url, args.requests, args.clients, args.max_seconds, golden_queries())
+        server_cpu = time.process_time() - cpu_start  # this process: the server (and clients if in-process)
         checks = verify(holder["api"], results)
     finally:
         server.should_exit = True
@@ -193,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = sum(len(v) for v in results.latencies.values())
     print(f"requests: {total} in {seconds:.1f} s = {total / seconds:.1f} req/s "
           f"({args.clients} clients max, offline model, local engine)")
+    print(f"server process CPU: {server_cpu:.1f} s = {server_cpu / max(1, total) * 1000:.1f} ms per request "
+          f"({server_cpu / seconds:.2f} cores; executions at once <= {args.max_in_flight}; "
+          f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
     print(f"{'route':10} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for route, values in results.latencies.items():
         if values:
@@ -200,12 +258,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{_percentile(values, .95) * 1000:8.0f} {_percentile(values, .99) * 1000:8.0f} "
                   f"{statistics.fmean(values) * 1000:8.0f}")
     print(f"errors: {sum(results.errors.values())} {dict(results.errors) or ''}")
+    print(f"retried after Retry-After (backpressure, latency includes the wait): "
+          f"{sum(results.retried.values())} {dict(results.retried) or ''}")
     failed = holder["api"].workflow.handler_errors
     print(f"failed handler invocations (retried or answered by Fallback): {sum(failed.values())} "
           f"{ {f'{h}:{e}': n for (h, e), n in failed.items()} or ''}")
     print("store: " + ", ".join(f"{k}={v}" for k, v in checks.items()))
-    bad = sum(results.errors.values()) + sum(v for k, v in checks.items() if not k.startswith("acknowledged"))
-    return 0 if bad == 0 else 1
+    return 0 if failures(results, checks) == 0 else 1
 
 
 if __name__ == "__main__":

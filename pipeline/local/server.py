@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import re
@@ -28,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -69,7 +71,16 @@ def openapi_document() -> dict[str, Any]:
     return yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
 
 
+#: Seconds a client should wait before retrying a 429 or 503 (one execution's worth of queue).
+RETRY_AFTER_SECONDS = 1
+
+
+def _retry_headers(status: int) -> dict[str, str] | None:
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (429, 503) else None
+
+
 def _error(status: int, code: str, message: str, request_id: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    headers = {**(_retry_headers(status) or {}), **(headers or {})} or None
     return JSONResponse(error_body(code, message, request_id), status_code=status, headers=headers)
 
 
@@ -99,8 +110,15 @@ def _headers(request: Request) -> dict[str, str]:
     return {name: request.headers[name] for name in keep if name in request.headers}
 
 
-def create_app(api_factory: Callable[[], Any] | None = None) -> Starlette:
-    """The ASGI app. ``api_factory`` builds the LocalApi (tests inject one)."""
+def create_app(api_factory: Callable[[], Any] | None = None, *, freeze_startup_heap: bool = False) -> Starlette:
+    """The ASGI app. ``api_factory`` builds the LocalApi (tests inject one).
+
+    ``freeze_startup_heap`` (long-running servers: ``serve``, ``load``): once the workflow is
+    set up, move everything allocated so far (the template, botocore's models, moto's
+    backends, the handlers' catalogues) out of the garbage collector's view
+    (``gc.freeze()``). It stays alive for the server's life anyway, and every full
+    collection would otherwise walk it again: ~0.25 s pauses of every request in flight.
+    """
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -109,6 +127,16 @@ def create_app(api_factory: Callable[[], Any] | None = None) -> Starlette:
 
         api = (api_factory or LocalApi)()
         state["api"] = await run_in_threadpool(api.__enter__)
+        if freeze_startup_heap:
+            gc.collect()
+            gc.freeze()
+        # Every request waiting for an execution slot holds a worker thread: size the pool
+        # so that the admission queue, not the thread pool, is where requests wait (a
+        # request queued for a thread would never be refused with 503).
+        admission = getattr(state["api"], "admission", None)
+        if admission is not None:
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            limiter.total_tokens = max(limiter.total_tokens, admission.capacity + admission.max_waiting + 8)
         try:
             yield
         finally:
@@ -122,7 +150,7 @@ def create_app(api_factory: Callable[[], Any] | None = None) -> Starlette:
             status, payload = await run_in_threadpool(call, *args)
         except ContractError as error:
             return _error(error.status, error.code, error.message, _request_id(request))
-        return JSONResponse(payload, status_code=status)
+        return JSONResponse(payload, status_code=status, headers=_retry_headers(status))
 
     async def query(request: Request) -> Response:
         try:
@@ -293,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     access_log.info("starting", extra={"fields": {"type": "server", "host": args.host, "port": args.port}})
     uvicorn.run(
-        create_app(),
+        create_app(freeze_startup_heap=True),
         host=args.host,
         port=args.port,
         access_log=False,  # our middleware writes JSON access lines with request ids

@@ -17,6 +17,8 @@ for ``CaptureUserQuery`` (no turn stored yet) and ``CollectFeedback`` itself, in
 ``$``): the raw query never reaches a later state, only ``$.capture.redacted_query`` does. The
 regeneration loop is bounded twice: by ``validate_quality`` (``retry`` is false once the
 attempts are used) and by ``CheckQuality`` itself (``attempt`` must be <= max_regenerations).
+An answer that is not regenerated and that ``validate_quality`` marks ``unusable`` (empty,
+garbage, unsafe) goes to ``Fallback``: the customer gets the fallback reply.
 
 Logging is ALL with ``includeExecutionData: false``: the raw query never reaches the logs.
 """
@@ -181,6 +183,15 @@ class Workflow(Construct):
                     ),
                 ),
                 generate,
+            )
+            # Not regenerated and unusable (empty, garbage, unsafe): the customer
+            # gets the fallback reply, stored and counted by CollectFeedback like any other.
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.quality.unusable"),
+                    sfn.Condition.boolean_equals("$.quality.unusable", True),
+                ),
+                fallback,
             )
             .otherwise(collect)
         )

@@ -153,7 +153,4 @@ def test_no_secret_of_the_golden_set_is_stored_or_logged(stack_template: Any, tm
     assert "DEBUG" in logs or handler_log.getvalue(), "the handlers' logs were captured"
     leaks = sorted((case_id, where) for case_id, _text, needles in cases for needle in needles
                    for where, haystack in (("store", stored), ("logs", logs)) if needle in haystack)
-    # Known, reported, not fixed here (the input guardrail's recall): a session token
-    # split over shell line continuations ("…"\\\n"…") keeps its later chunks.
-    known = {"sa-0099"}
-    assert not [leak for leak in leaks if leak[0] not in known], f"{len(leaks)} secrets persisted: {leaks[:20]}"
+    assert not leaks, f"{len(leaks)} secrets persisted: {leaks[:20]}"

@@ -63,10 +63,14 @@ def test_choices_and_paths(definition):
     assert s[c.S_CLARIFY]["Next"] == c.S_COLLECT and s[c.S_ESCALATE]["Next"] == c.S_COLLECT
     assert s[c.S_GENERATE]["Next"] == c.S_VALIDATE and s[c.S_VALIDATE]["Next"] == c.S_CHECK_QUALITY
     quality = s[c.S_CHECK_QUALITY]
-    (choice,) = quality["Choices"]
+    choice, unusable = quality["Choices"]  # in this order: a regeneration comes first
     assert choice["Next"] == c.S_GENERATE and quality["Default"] == c.S_COLLECT
     bound = [x for x in choice["And"] if x["Variable"] == "$.quality.attempt"]
     assert bound == [{"Variable": "$.quality.attempt", "NumericLessThanEquals": 2}]
+    # An unusable answer that is not regenerated is replaced by the fallback reply.
+    assert unusable == {"And": [{"Variable": "$.quality.unusable", "IsPresent": True},
+                                {"Variable": "$.quality.unusable", "BooleanEquals": True}],
+                        "Next": c.S_FALLBACK}
     assert s[c.S_COLLECT]["End"] is True and s[c.S_FALLBACK_RESPONSE]["End"] is True
     # The Fallback path stores its reply on the turn like every other path.
     assert s[c.S_FALLBACK]["Next"] == c.S_COLLECT and s[c.S_FALLBACK]["ResultPath"] == "$.reply"

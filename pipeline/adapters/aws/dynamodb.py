@@ -170,16 +170,39 @@ class DynamoConversationStore:
                 ) from None
             raise
 
-    def recent_turns(self, session_id: str, limit: int) -> list[Turn]:
+    def recent_turns(self, session_id: str, limit: int, before: int | None = None) -> list[Turn]:
         if limit <= 0:
             return []
+        condition = Key("session_id").eq(session_id)
+        if before is not None:
+            condition = condition & Key("turn_index").lt(before)
         items = _query_limited(
             self._table,
             limit,
-            KeyConditionExpression=Key("session_id").eq(session_id),
+            KeyConditionExpression=condition,
             ScanIndexForward=False,
         )
         return [Turn.from_dict(from_item(i)) for i in reversed(items)]
+
+    def find_turn(self, session_id: str, interaction_id: str, within: int) -> Turn | None:
+        # Newest first; the filter runs server-side, so only the matching item comes back
+        # (the read still evaluates up to ``within`` items: Limit counts evaluated items).
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("session_id").eq(session_id),
+            "FilterExpression": Attr("interaction_id").eq(interaction_id),
+            "ScanIndexForward": False,
+        }
+        evaluated = 0
+        while evaluated < within:
+            page = self._table.query(Limit=within - evaluated, **kwargs)
+            if page.get("Items"):
+                return Turn.from_dict(from_item(page["Items"][0]))
+            evaluated += int(page.get("ScannedCount", 0))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        return None
 
     def next_turn_index(self, session_id: str) -> int:
         last = self.recent_turns(session_id, 1)
@@ -233,6 +256,11 @@ class DynamoFeedbackStore:
             if _is_conditional_failure(error):
                 raise RecordExistsError(f"feedback {feedback.feedback_id} already exists") from None
             raise
+
+    def get(self, feedback_id: str) -> Feedback | None:
+        # Consistent: an idempotent retry must see the record its first attempt wrote.
+        found = self._table.get_item(Key={"feedback_id": feedback_id}, ConsistentRead=True).get("Item")
+        return Feedback.from_dict(from_item(found)) if found else None
 
     def for_session(self, session_id: str) -> list[Feedback]:
         items = _query_all(

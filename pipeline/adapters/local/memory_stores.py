@@ -42,11 +42,15 @@ class InMemoryConversationStore:
                 )
             turns[turn.turn_index] = turn
 
-    def recent_turns(self, session_id: str, limit: int) -> list[Turn]:
+    def recent_turns(self, session_id: str, limit: int, before: int | None = None) -> list[Turn]:
         if limit <= 0:
             return []
         turns = self._sessions.get(session_id, {})
-        return [turns[i] for i in sorted(turns)[-limit:]]
+        indexes = sorted(i for i in turns if before is None or i < before)
+        return [turns[i] for i in indexes[-limit:]]
+
+    def find_turn(self, session_id: str, interaction_id: str, within: int) -> Turn | None:
+        return next((t for t in self.recent_turns(session_id, within) if t.interaction_id == interaction_id), None)
 
     def next_turn_index(self, session_id: str) -> int:
         turns = self._sessions.get(session_id, {})
@@ -78,6 +82,9 @@ class InMemoryFeedbackStore:
             if feedback.feedback_id in self._records:
                 raise RecordExistsError(f"feedback {feedback.feedback_id} already exists")
             self._records[feedback.feedback_id] = feedback
+
+    def get(self, feedback_id: str) -> Feedback | None:
+        return self._records.get(feedback_id)
 
     def for_session(self, session_id: str) -> list[Feedback]:
         found = [f for f in self._records.values() if f.session_id == session_id]

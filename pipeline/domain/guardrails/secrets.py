@@ -53,8 +53,10 @@ def access_key_split(spec: RuleSpec, text: str, windows: Sequence[Window]) -> It
 
 
 # Separators people and chat clients put inside keys: spaces, dashes, dots, middle dots,
-# pipes, line breaks, and string concatenation ("AKIA" + "…", 'AKIA' '…', "AKIA" . "…").
-_GROUP_SEP = re.compile(r"""(?:["'`]?[ \t]*[+.&]?[ \t]*(?:\\n|\r?\n)?[ \t]*["'`]|[ \t\-_.·|:\u2028\u2029/]{1,3}|\r?\n[ \t]*|\\n)""")
+# pipes, line breaks, shell line continuations, and string concatenation ("AKIA" + "…",
+# 'AKIA' '…', "AKIA" . "…").
+# A shell line continuation (a backslash ending the line) counts as a line break.
+_GROUP_SEP = re.compile(r"""(?:["'`]?[ \t]*[+.&]?[ \t]*(?:\\n|\\?\r?\n)?[ \t]*["'`]|[ \t\-_.·|:\u2028\u2029/]{1,3}|\\?\r?\n[ \t]*|\\n)""")
 
 
 def _join_groups(text: str, start: int, prefix_len: int, total: int, alphabet: str,
@@ -189,9 +191,14 @@ def secret_key_grouped(spec: RuleSpec, text: str, windows: Sequence[Window]) -> 
         yield spec.rule_id, start, end
 
 
+_SPLIT_JOINERS = re.compile(r"""\\n|[\s"'\\]""")
+
+
 def session_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for match in finditer_windows(spec.patterns[0], text, windows):
-        value = "".join(match.group(1).replace("\\n", "").split())
+        # The value without what split it: line breaks (real or a literal backslash-n),
+        # shell line continuations ("…"\<newline>"…"), the quotes closed and reopened.
+        value = _SPLIT_JOINERS.sub("", match.group(1))
         if len(value) >= 60 and "EXAMPLE" not in value.upper() and entropy(value) >= 4.0:
             yield spec.rule_id, match.start(1), match.end(1)
 

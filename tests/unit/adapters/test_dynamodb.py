@@ -120,7 +120,18 @@ def test_a_thousand_turn_session_works_and_reads_back_in_order(aws) -> None:
     assert store.next_turn_index("session-0001") == 1000
     recent = store.recent_turns("session-0001", 6)
     assert [t.turn_index for t in recent] == list(range(994, 1000))
+    earlier = store.recent_turns("session-0001", 6, before=500)
+    assert [t.turn_index for t in earlier] == list(range(494, 500))
+    assert store.recent_turns("session-0001", 6, before=0) == []
     assert len(store.recent_turns("session-0001", 1000)) == 1000  # pages through query results
+    # An interaction's turn among the last `within`, read back alone (the filter pages too:
+    # 1 MB pages of 300-character turns hold fewer than 1,000 items).
+    found = store.find_turn("session-0001", "req-3", 1000)
+    assert found is not None and found.turn_index == 3 and found.interaction_id == "req-3"
+    assert store.find_turn("session-0001", "req-3", 996) is None  # older than the last 996
+    assert store.find_turn("session-0001", "req-996", 4).turn_index == 996
+    assert store.find_turn("session-0001", "req-nope", 1000) is None
+    assert store.find_turn("session-9999", "req-3", 1000) is None
 
 
 def test_append_never_overwrites_and_update_needs_an_existing_turn(aws) -> None:
@@ -178,6 +189,8 @@ def test_feedback_store_no_overwrite_session_and_time_queries(aws) -> None:
             )
         )
     assert {f.feedback_id for f in store.for_session("session-0001")} == {"f1", "f2", "f3"}
+    assert store.get("f2") == next(f for f in store.for_session("session-0001") if f.feedback_id == "f2")
+    assert store.get("f1").source == "implicit" and store.get("missing") is None  # the original kept
     since = list(store.since("2026-03-02T09:00:00+00:00"))
     assert [f.feedback_id for f in since] == ["f2", "f3"]
     assert since[0].signals == signals

@@ -27,6 +27,11 @@ def test_conversation_store_appends_reads_recent_and_never_overwrites() -> None:
     assert store.next_turn_index("session-0001") == 1000
     assert [t.turn_index for t in store.recent_turns("session-0001", 3)] == [997, 998, 999]
     assert store.recent_turns("session-0001", 0) == []
+    assert [t.turn_index for t in store.recent_turns("session-0001", 3, before=500)] == [497, 498, 499]
+    assert store.recent_turns("session-0001", 3, before=0) == []
+    assert store.find_turn("session-0001", "req-3", 1000).turn_index == 3
+    assert store.find_turn("session-0001", "req-3", 996) is None  # older than the last 996
+    assert store.find_turn("session-0001", "req-nope", 1000) is None
     with pytest.raises(RecordExistsError):
         store.append_turn(turn(5))
     with pytest.raises(RecordNotFoundError):
@@ -58,6 +63,8 @@ def test_feedback_store_never_overwrites_and_filters_by_time_and_session() -> No
             Feedback("f1", "session-0001", "r1", "2026-03-03T10:00:00+00:00", "explicit", rating=1)
         )
     assert [f.feedback_id for f in store.for_session("session-0001")] == ["f1"]
+    assert store.get("f1").rating == 5 and store.get("f2").thumbs == "down"  # the originals
+    assert store.get("f3") is None
     assert [f.feedback_id for f in store.since("2026-03-02T00:00:00+00:00")] == ["f2"]
 
 

@@ -105,6 +105,22 @@ def test_intake_refuses_unknown_sessions_and_interactions(body) -> None:
     assert store.all() == []
 
 
+def test_a_feedback_id_is_answered_once_and_never_reused_across_interactions() -> None:
+    from pipeline.domain.feedback import FeedbackConflictError
+
+    intake, store = intake_with_one_turn()
+    first, created = intake.submit_once({**VALID, "feedback_id": "fb-client-01"})
+    again, created_again = intake.submit_once({**VALID, "feedback_id": "fb-client-01", "rating": 1})
+    assert created and not created_again and again == first and len(store.all()) == 1
+    store.put(Feedback("fb-other-sess", "session-0002", "req-1", "2026-03-01T10:00:00+00:00", "explicit",
+                       rating=2))
+    store.put(Feedback("implicit-req-1", "session-0001", "req-1", "2026-03-01T10:00:00+00:00", "implicit"))
+    for reused in ("fb-other-sess", "implicit-req-1"):  # another session's id, an implicit record's
+        with pytest.raises(FeedbackConflictError):
+            intake.submit_once({**VALID, "feedback_id": reused})
+    assert len(store.all()) == 3
+
+
 def implicit(
     interaction: str,
     *,

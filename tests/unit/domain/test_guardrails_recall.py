@@ -6,6 +6,7 @@ Each case is written from GUIDE.md §3.1/§3.3; fake credentials are random, nev
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 
@@ -132,3 +133,30 @@ def test_overlap_resolution_matches_the_quadratic_reference() -> None:
             findings.append(Finding(category, f"{category}.x", start, start + rng.randint(1, 10), GuardrailAction.BLOCK))
         findings = sorted(set(findings), key=lambda f: (f.start, f.end, f.rule_id))
         assert resolve_overlaps(findings) == _reference(findings)
+
+
+# A key pasted from a shell script split over line continuations: `\` ending the line,
+# with or without the quotes closed before it and reopened after it (sa-0099's shape).
+TOKEN = ("IQoJb3JpZ2luX2VjEPr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDx7Kp2Lm9Qr4Ts6Uv8Wy0Za3Bc5De7Fg9Hi"
+         "Jk2Lm4Np6Qr8St0Uv2Wx4Yz6Ab8Cd0Ef2Gh4Ij6Kl8Mn0Op2Qr4St6Uv8Wx0Yz2")
+
+
+@pytest.mark.parametrize(("text", "secret", "category"), [
+    (f'AWS_SESSION_TOKEN="{TOKEN[:70]}"\\\n"{TOKEN[70:]}" \\\nterraform apply', TOKEN, "aws_session_token"),
+    (f'export AWS_SESSION_TOKEN={TOKEN[:50]}\\\n  {TOKEN[50:]}\nterraform plan', TOKEN, "aws_session_token"),
+    (f'aws_session_token = "{TOKEN[:40]}" \\\n    "{TOKEN[40:90]}" \\\n    "{TOKEN[90:]}"', TOKEN,
+     "aws_session_token"),
+    (f'export AWS_ACCESS_KEY_ID="{KEY[:12]}"\\\n"{KEY[12:]}"', KEY, "aws_access_key"),
+    (f"AWS_SECRET_ACCESS_KEY={SECRET[:22]}\\\n{SECRET[22:]} aws s3 ls", SECRET, "aws_secret_key"),
+    (f'AWS_SECRET_ACCESS_KEY="{SECRET[:20]}"\\\n"{SECRET[20:]}"', SECRET, "aws_secret_key"),
+])
+def test_a_key_split_by_shell_line_continuations_is_redacted_whole(text: str, secret: str, category: str) -> None:
+    verdict = scan_input(text)
+    assert verdict.action is GuardrailAction.BLOCK and category in verdict.categories
+    chunks = [c for c in re.split(r'[\s"\\=]+', text) if len(c) >= 8 and c in secret]
+    assert len(chunks) >= 2, chunks  # the text really holds the key in pieces
+    assert not [c for c in chunks if c in verdict.redacted_text], verdict.redacted_text
+    # What follows the key (the command the line continued into) is kept.
+    for word in ("terraform", "aws s3 ls"):
+        if word in text:
+            assert word in verdict.redacted_text

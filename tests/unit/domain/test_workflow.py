@@ -225,6 +225,67 @@ def test_quality_retry_is_bounded(
     assert result["score"] == score
 
 
+class ReportOf:
+    """A validator returning a fixed report (which checks failed decides usability)."""
+
+    def __init__(self, passed: bool, **scores: float) -> None:
+        checks = tuple(QualityCheckResult(c, scores.get(c, 1.0)) for c in
+                       ("completeness", "structure", "accuracy", "relevance", "tone", "safety"))
+        self.report = QualityReport(0.9 if passed else 0.5, passed, 0.75, checks)
+
+    def validate(self, query, response, *, intent=None, sentiment=None) -> QualityReport:
+        return self.report
+
+
+@pytest.mark.parametrize(("text", "validator", "attempt", "retry", "reasons"), [
+    ("", ReportOf(False, completeness=0.4), 1, True, ["empty"]),  # regenerated first
+    ("", ReportOf(False, completeness=0.4), 3, False, ["empty"]),  # then replaced
+    ("Check the security group", ReportOf(False, completeness=0.4), 3, False, []),  # delivered
+    ("lorem ipsum " * 30, ReportOf(False, relevance=0.4), 3, False, ["garbage"]),
+    ("Check the security group", ReportOf(False, relevance=0.4), 3, False, []),
+    ("Check the security group.", ReportOf(True), 1, False, []),
+])
+def test_validation_marks_a_failed_answer_unusable_with_its_reasons(
+    text, validator, attempt, retry, reasons, conversations, clock
+) -> None:
+    capture = QueryCapture(conversations, clock, input_guard=fake_guard).capture(workflow_input())
+    state = {
+        "capture": capture.to_dict(),
+        "intent": {"intent": "ec2_troubleshooting", "confidence": 0.9},
+        "generation": Generation(text, "compute", "v1", "offline", attempt=attempt).to_dict(),
+    }
+    result = QualityStep(validator, max_regenerations=2).validate(state)
+    assert (result["retry"], result["unusable"], result["unusable_reasons"]) == (retry, bool(reasons), reasons)
+    # The budget's static fallback reply is our own text: never replaced, never regenerated.
+    state["generation"]["budget_decision"] = "fallback"
+    result = QualityStep(validator, max_regenerations=2).validate(state)
+    assert (result["retry"], result["unusable"], result["unusable_reasons"]) == (False, False, [])
+
+
+def test_collect_counts_an_unusable_answer_replaced_by_the_fallback(conversations, clock) -> None:
+    from pipeline.domain.workflow import METRIC_UNUSABLE_ANSWERS
+
+    feedback, metrics = InMemoryFeedbackStore(), InMemoryMetrics()
+    state = answered_state(conversations, clock, attempt=3)
+    state["generation"]["text"] = ""
+    state["quality"] = {"score": 0.5, "passed": False, "retry": False, "attempt": 3,
+                        "unusable": True, "unusable_reasons": ["empty"]}
+    state["reply"] = {"response_type": "fallback", "response": "Sorry, try again later."}  # Fallback
+    response = FeedbackCollection(conversations, feedback, metrics, clock).collect(state)
+    assert response["response_type"] == "fallback" and response["response"] == "Sorry, try again later."
+    assert metrics.total(METRIC_UNUSABLE_ANSWERS, reason="empty") == 1
+    assert metrics.total(METRIC_QUERIES, response_type="fallback") == 1
+    turn = conversations.recent_turns("session-0001", 1)[0]
+    assert (turn.assistant_text, turn.response_type) == ("Sorry, try again later.", "fallback")
+    assert feedback.all()[0].signals.response_type == "fallback"
+    # A fallback for another reason (a failed task) is not counted as an unusable answer.
+    del state["reply"], state["quality"]["unusable"]
+    state["reply"] = {"response_type": "fallback", "response": "Sorry"}
+    metrics = InMemoryMetrics()
+    FeedbackCollection(conversations, InMemoryFeedbackStore(), metrics, clock).collect(state)
+    assert metrics.total(METRIC_UNUSABLE_ANSWERS) == 0
+
+
 def answered_state(conversations, clock, *, route: str = "answer", attempt: int = 2) -> dict:
     capture = QueryCapture(conversations, clock, input_guard=fake_guard).capture(workflow_input())
     generation = Generation(

@@ -1,10 +1,13 @@
-"""The local engine's shared, once-paid parts: the FIFO handler lock and the parse cache."""
+"""The local engine's shared, once-paid parts: the FIFO handler lock, the parse and JSONPath
+caches, the partition query, and the admission slots."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+
+import pytest
 
 from pipeline.local import engine
 
@@ -86,3 +89,132 @@ def test_a_task_of_an_ended_execution_is_known_to_the_invoke_hook() -> None:
             assert engine.execution_running() is running
         finally:
             engine._TASK.env = None
+
+
+def _conversations_like_table(client) -> None:
+    client.create_table(
+        TableName="turns", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"},
+                   {"AttributeName": "turn_index", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"},
+                              {"AttributeName": "turn_index", "AttributeType": "N"},
+                              {"AttributeName": "user_id", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_user", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                 "KeySchema": [{"AttributeName": "user_id", "KeyType": "HASH"},
+                                               {"AttributeName": "turn_index", "KeyType": "RANGE"}]}])
+    for session in ("a", "b", "c"):
+        for index in (3, 0, 11, 2, 7, 1):  # out of order: the answer must be sorted anyway
+            client.put_item(TableName="turns", Item={
+                "session_id": {"S": session}, "turn_index": {"N": str(index)},
+                "user_id": {"S": f"u{index % 2}"}, "text": {"S": f"{session}-{index}"}})
+
+
+def _queries(client) -> list:
+    def pages(**kwargs) -> list:
+        found, answers = [], 0
+        while True:
+            page = client.query(TableName="turns", **kwargs)
+            found.append((page["Items"], page.get("LastEvaluatedKey"), page["Count"], page["ScannedCount"]))
+            answers += 1
+            if "LastEvaluatedKey" not in page or answers > 20:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    key = {"KeyConditionExpression": "session_id = :s", "ExpressionAttributeValues": {":s": {"S": "b"}}}
+    return [
+        pages(**key),
+        pages(**key, ScanIndexForward=False, Limit=2),
+        pages(KeyConditionExpression="session_id = :s AND turn_index BETWEEN :lo AND :hi",
+              ExpressionAttributeValues={":s": {"S": "a"}, ":lo": {"N": "1"}, ":hi": {"N": "7"}}, Limit=2),
+        pages(**{**key, "ExpressionAttributeValues": {":s": {"S": "c"}, ":t": {"S": "c-7"}}},
+              FilterExpression="#t <> :t", ExpressionAttributeNames={"#t": "text"}),
+        pages(KeyConditionExpression="session_id = :s", ExpressionAttributeValues={":s": {"S": "none"}}),
+        pages(IndexName="by_user", KeyConditionExpression="user_id = :u",
+              ExpressionAttributeValues={":u": {"S": "u1"}}, ScanIndexForward=False),
+    ]
+
+
+def test_a_key_query_reads_only_its_partition_and_answers_exactly_as_moto_does() -> None:
+    import contextlib
+
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.table import Table
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        _conversations_like_table(client)
+        expected = _queries(client)
+        stored = client.scan(TableName="turns")["Items"]
+        with contextlib.ExitStack() as stack:
+            engine._install_partition_query(stack)
+            whole_table_reads = []
+            patched_all_items = Table.all_items
+
+            def counting(self):
+                found = patched_all_items(self)
+                whole_table_reads.append(len(found))
+                return found
+
+            Table.all_items = counting
+            try:
+                answered = _queries(client)
+            finally:
+                Table.all_items = patched_all_items
+        assert Table.all_items is not patched_all_items  # restored when the stack closed
+        assert client.scan(TableName="turns")["Items"] == stored  # reading changed nothing
+    assert answered == expected
+    # Key queries saw their partition (6 items or none), the index query the whole table (18).
+    assert whole_table_reads and set(whole_table_reads) <= {0, 6, 18}
+    assert whole_table_reads.count(18) == 1
+
+
+def test_json_paths_are_compiled_once_while_installed() -> None:
+    import contextlib
+
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    original = json_path.parse
+    with contextlib.ExitStack() as stack:
+        engine._install_json_path_cache(stack)
+        assert json_path.parse("$.capture.session_id") is json_path.parse("$.capture.session_id")
+        assert json_path.extract_json("$.a[1]", {"a": [5, 6]}) == 6
+    assert json_path.parse is original
+
+
+def test_admission_slots_are_granted_in_arrival_order_and_refuse_beyond_their_bounds() -> None:
+    slots = engine.FifoSlots(capacity=1, max_waiting=2)
+    slots.acquire(timeout=0)
+    order: list[int] = []
+    refused: list[str] = []
+
+    def wait_for_slot(number: int) -> None:
+        try:
+            slots.acquire(timeout=30)
+        except engine.AdmissionRefused as error:
+            refused.append(str(error))
+            return
+        order.append(number)
+        slots.release()
+
+    threads = []
+    for number in range(2):
+        threads.append(threading.Thread(target=wait_for_slot, args=(number,)))
+        threads[-1].start()
+        _wait_until(lambda n=number: slots.waiting == n + 1)
+    with pytest.raises(engine.AdmissionRefused):  # the queue is full: refused at once
+        slots.acquire(timeout=30)
+    slots.release()
+    for thread in threads:
+        thread.join(10)
+    assert order == [0, 1] and refused == []
+    # A waiter that times out leaves the queue and is refused; the slot stays usable.
+    slots.acquire(timeout=0)
+    with pytest.raises(engine.AdmissionRefused):
+        slots.acquire(timeout=0.05)
+    assert slots.waiting == 0
+    slots.release()
+    slots.acquire(timeout=0)
+    slots.release()
+    with pytest.raises(RuntimeError):
+        slots.release()
