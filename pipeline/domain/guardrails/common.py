@@ -112,7 +112,7 @@ def is_placeholder(value: str) -> bool:
         return True
     if _DOTTED_IDENTIFIER.fullmatch(stripped) and not any(
         ch.isdigit() for ch in stripped.split(".")[-1][:1]
-    ):
+    ) and max(map(len, stripped.split("."))) <= 40:  # a JWT's segments are no attribute names
         return True
     if _CALL.fullmatch(stripped) and "." in stripped.split("(", 1)[0]:
         return True
