@@ -26,34 +26,31 @@ _ODD_SEPARATOR = re.compile(
 
 # Groups of one length (4 to 10) separated by one or two blanks, or by single dashes: at
 # least four groups, the last one shorter or equal ("nanuDPM2  SFE3eS/H  …", "sk_l ive_ jeZ2
-# …", "ghp_1M-hP8Hss-fFYn15-…"). Prose rarely has four words of exactly one length in a
-# row, and a run without a digit is dropped below.
-_TOKEN = r"[A-Za-z0-9_\-./+=]"
-_TOKEN_NO_DASH = r"[A-Za-z0-9_./+=]"
-
-
-def _grouped_alternatives(token: str, sep: str) -> str:
-    return "|".join(
-        rf"(?:{token}{{{size}}}{sep}){{3,}}{token}{{1,{size}}}(?!{token})" for size in range(4, 11)
-    )
-
-
-_BLANKS = r"[ \t]{1,2}"
-_GROUPED = re.compile(
-    r"(?<![A-Za-z0-9_\-./+=])(?:" + _grouped_alternatives(_TOKEN, _BLANKS)
-    + "|" + _grouped_alternatives(_TOKEN_NO_DASH, "-") + ")"
+# …", "ghp_1M-hP8Hss-fFYn15-…"). One pass finds runs of 4-10 character pieces; the equal
+# lengths and a digit (prose rarely has either) are checked on the few runs it returns.
+_BLANK_RUN = re.compile(
+    r"(?<![A-Za-z0-9_\-./+=])(?:[A-Za-z0-9_\-./+=]{4,10}[ \t]{1,2}){3,}[A-Za-z0-9_\-./+=]{1,10}(?![A-Za-z0-9_\-./+=])"
 )
-_GROUP_SEPARATOR = re.compile(r"[ \t]{1,2}|-")
+_DASH_RUN = re.compile(
+    r"(?<![A-Za-z0-9_\-./+=])(?:[A-Za-z0-9_./+=]{4,10}-){3,}[A-Za-z0-9_./+=]{1,10}(?![A-Za-z0-9_\-./+=])"
+)
+_BLANKS = re.compile(r"[ \t]{1,2}")
+_DASH = re.compile(r"-")
+_DIGIT = re.compile(r"[0-9]")
+_WORD = re.compile(r"[A-Za-z]?[a-z]+")
+
 
 # String literals joined in code. A literal never contains its own quote, so a failed
 # attempt stops at the next quote on the line.
-_LITERAL = r"""(?:"[^"\n]{1,200}"|'[^'\n]{1,200}'|`[^`\n]{1,200}`)"""
+_LITERAL = r"""(?:"[^"\s][^"\n]{0,199}"|'[^'\s][^'\n]{0,199}'|`[^`\s][^`\n]{0,199}`)"""
 _CHAIN = re.compile(
     rf"{_LITERAL}(?:\s{{0,40}}(?:\.\.|[+.&])?\s{{0,40}}{_LITERAL})+"  # "a" + "b", 'a' . 'b', "a" "b"
     rf"|{_LITERAL}\s{{0,8}}\.concat\(\s{{0,8}}{_LITERAL}(?:\s{{0,8}},\s{{0,40}}{_LITERAL})*"  # "a".concat("b", "c")
     rf"|(?<=\[)\s{{0,40}}{_LITERAL}(?:\s{{0,8}},\s{{0,40}}{_LITERAL})+\s{{0,40}}(?=\])"  # ["a", "b", "c"]
 )
 _ONE_LITERAL = re.compile(_LITERAL)
+# A closing quote, a joiner and an opening quote: every chain has one (cheap to look for).
+_JOINT = re.compile(r"""["'`]\s{0,40}(?:\.\.|[+.&,]|\.concat\()?\s{0,40}["'`]""")
 # A backslash-newline inside a quoted shell string (or a C/Python string) is a continuation.
 _CONTINUATION = re.compile(r"\\\r?\n")
 
@@ -79,18 +76,43 @@ def odd_separator_positions(original: str, offsets: Sequence[int] | None) -> lis
     return positions
 
 
+def _equal_groups(run: re.Match[str], separator: re.Pattern[str]) -> Iterable[tuple[int, int]]:
+    """The separators of the run's stretches of 4+ pieces of one length (last one shorter)."""
+    text, offset = run.group(), run.start()
+    if _DIGIT.search(text) is None:
+        return  # "that will make sure": words, not a key
+    seps = [(m.start(), m.end()) for m in separator.finditer(text)]
+    bounds = [0] + [end for _s, end in seps]  # piece starts
+    ends = [start for start, _e in seps] + [len(text)]  # piece ends
+    lengths = [e - b for b, e in zip(bounds, ends, strict=True)]
+    first = 0
+    while first < len(lengths):
+        equal_end = first
+        while equal_end + 1 < len(lengths) and lengths[equal_end + 1] == lengths[first]:
+            equal_end += 1
+        last = equal_end
+        if last + 1 < len(lengths) and lengths[last + 1] < lengths[first]:
+            last += 1  # the shorter tail piece
+        start = first
+        while start < last and _WORD.fullmatch(text, bounds[start], ends[start]):
+            start += 1  # "the code sk_l ive_ …": leading prose words are not part of the key
+        if last - start >= 3:
+            yield from ((offset + s, offset + e) for s, e in seps[start:last])
+            first = last + 1
+        else:
+            first = equal_end + 1  # the tail piece may start the next stretch
+
+
 def _grouped_joints(text: str) -> Iterable[tuple[int, int]]:
-    for run in _GROUPED.finditer(text):
-        piece = run.group()
-        if not (any(ch.isdigit() for ch in piece) and any(ch.isalpha() for ch in piece)):
-            continue  # "that will make sure": words, not a key
-        start = run.start()
-        for sep in _GROUP_SEPARATOR.finditer(piece):
-            yield start + sep.start(), start + sep.end()
+    for run in _BLANK_RUN.finditer(text):
+        yield from _equal_groups(run, _BLANKS)
+    if "-" in text:
+        for run in _DASH_RUN.finditer(text):
+            yield from _equal_groups(run, _DASH)
 
 
 def _chain_joints(text: str) -> Iterable[tuple[int, int]]:
-    if not ('"' in text or "'" in text or "`" in text):
+    if _JOINT.search(text) is None:
         return
     for chain in _CHAIN.finditer(text):
         previous_end = None
