@@ -23,7 +23,9 @@ patterns inside bounded windows: linear time on any input); :mod:`.secrets`, :mo
 :mod:`.topics`, :mod:`.prompt_attacks` and :mod:`.output_policies` hold the detector code
 rules refer to (:mod:`.clauses` splits whole answers into the sentences and clauses the output
 rules judge); :mod:`.decoding` builds the base64 / ROT13 / leetspeak / reversed views
-that are rescanned; :mod:`.verdicts` turns hits into findings and verdicts.
+that are rescanned; :mod:`.closeup` closes up secrets written in pieces (equal groups, odd
+separators, joined string literals) for a rescan by the secret rules; :mod:`.verdicts`
+turns hits into findings and verdicts.
 
 Every finding's span refers to the ORIGINAL text, so the redaction of the original text
 removes exactly what was matched on the normalised view.
