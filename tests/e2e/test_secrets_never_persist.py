@@ -41,6 +41,7 @@ _PATTERNS = [
     re.compile(r"(?i)(?:password|passwd|pwd|secret|token|api[_-]?key)\w*\s*[:=]\s*[\"']?([^\s\"',;]{8,})"),
     re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b"),  # e-mail addresses
 ]
+_ARN = re.compile(r"arn:aws[\w-]*:[\w-]+:[\w-]*:\d{12}:[^\s\"',]+")
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
 
@@ -55,6 +56,7 @@ def _luhn(digits: str) -> bool:
 def secrets_in(text: str) -> set[str]:
     found: set[str] = set()
     for form in {text, unicodedata.normalize("NFKC", text)}:
+        form = _ARN.sub(" ", form)  # "…:secret:prod/db-8Hk2Qa" names a secret, it is not one
         for pattern in _PATTERNS:
             for match in pattern.finditer(form):
                 found.add(match.group(match.lastindex or 0))
@@ -76,7 +78,8 @@ def _public(value: str) -> bool:
     (a service account's ``private_key_id``, a SHA-1), a base64 PEM certificate, a role
     mailbox of a company."""
     if "@" in value:
-        return bool(_ROLE_MAILBOX.match(value))
+        # "ssh ubuntu@ec2-….compute-1.amazonaws.com" logs into a host: no mailbox
+        return bool(_ROLE_MAILBOX.match(value)) or value.lower().endswith(".amazonaws.com")
     if not (re.search(r"\d", value) and re.search(r"[A-Za-z]", value)):
         return True
     if re.fullmatch(r"[0-9a-fA-F]{40}", value):

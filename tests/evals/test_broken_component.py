@@ -119,17 +119,24 @@ def _check_run(root: Path, suite: str) -> tuple[str, str]:
 def _secrets(root: Path) -> set[str]:
     """Secret-looking tokens of every sensitive golden guardrail case."""
     found: set[str] = set()
-    public: set[str] = set()  # tokens that also occur in cases with nothing secret (cipher names, ids)
+    # Texts of cases with nothing secret (stored in clear): a token that also occurs in one,
+    # even inside a longer token, is public (cipher names, ids, the public half of an
+    # OpenSSH key that its private key file embeds).
+    public_texts: list[str] = []
     for name in ("guardrails_input.jsonl", "guardrails_output.jsonl"):
         for line in (root / "golden_sets" / name).read_text(encoding="utf-8").split("\n"):
             if not line.strip():
                 continue
             case = json.loads(line)
             sensitive = bool(set(case["expected"].get("categories") or ()) & SENSITIVE_CATEGORIES)
+            if not sensitive:
+                public_texts.append(case["input"])
+                continue
             for token in re.findall(r"[A-Za-z0-9+/=_\-]{16,}", case["input"]):
                 if any(c.isdigit() for c in token) and any(c.isalpha() for c in token):
-                    (found if sensitive else public).add(token)
-    return found - public
+                    found.add(token)
+    public = "\n".join(public_texts)
+    return {token for token in found if token not in public}
 
 
 def test_broken_access_key_rule_exits_1_with_the_regression_first(tmp_path):

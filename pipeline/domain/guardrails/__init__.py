@@ -23,7 +23,9 @@ patterns inside bounded windows: linear time on any input); :mod:`.secrets`, :mo
 :mod:`.topics`, :mod:`.prompt_attacks` and :mod:`.output_policies` hold the detector code
 rules refer to (:mod:`.clauses` splits whole answers into the sentences and clauses the output
 rules judge); :mod:`.decoding` builds the base64 / ROT13 / leetspeak / reversed views
-that are rescanned; :mod:`.verdicts` turns hits into findings and verdicts.
+that are rescanned; :mod:`.closeup` closes up secrets written in pieces (equal groups, odd
+separators, joined string literals) for a rescan by the secret rules; :mod:`.verdicts`
+turns hits into findings and verdicts.
 
 Every finding's span refers to the ORIGINAL text, so the redaction of the original text
 removes exactly what was matched on the normalised view.
@@ -32,8 +34,9 @@ removes exactly what was matched on the normalised view.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from pipeline.domain.guardrails import decoding
+from pipeline.domain.guardrails import closeup, decoding
 from pipeline.domain.guardrails import output_policies as _output_policies
 from pipeline.domain.guardrails import pii as _pii
 from pipeline.domain.guardrails import prompt_attacks as _prompt_attacks
@@ -105,8 +108,13 @@ class Scanner:
         return self.engine.candidates(lowered) if gated else None
 
     def secrets_and_pii(self, text: str, lowered: str, gated: bool = True,
-                        candidates: frozenset[int] | None = None, pii: bool = True) -> list[Hit]:
-        """Secret (and PII) hits; a private key's body is blanked before the other detectors."""
+                        candidates: frozenset[int] | None = None, pii: bool = True,
+                        odd: Sequence[int] = ()) -> list[Hit]:
+        """Secret (and PII) hits; a private key's body is blanked before the other detectors.
+
+        ``odd``: positions of odd separators inside tokens (no-break spaces, middle dots…),
+        closed up with the other joints of split secrets (:mod:`.closeup`) for a rescan.
+        """
         run = self.engine.run
         if gated and candidates is None:
             candidates = self.engine.candidates(lowered)
@@ -122,6 +130,12 @@ class Scanner:
             collapsed, offsets = spaced
             low = lowered_view(collapsed)
             found = run(self.stage["secrets"], collapsed, low, self._candidates(low, gated))
+            hits.extend((rule_id, offsets[start], offsets[end - 1] + 1) for rule_id, start, end in found)
+        joined = closeup.closed_up(text, odd)
+        if joined is not None:
+            view, offsets = joined
+            low = lowered_view(view)
+            found = run(self.stage["secrets"], view, low, self._candidates(low, gated))
             hits.extend((rule_id, offsets[start], offsets[end - 1] + 1) for rule_id, start, end in found)
         return hits
 
@@ -160,7 +174,8 @@ class Scanner:
         view = normalize(text)
         lowered = lowered_view(view.text)
         candidates = self._candidates(lowered, gated)
-        return view, lowered, candidates, self.secrets_and_pii(view.text, lowered, gated, candidates)
+        odd = closeup.odd_separator_positions(text, view.offsets)
+        return view, lowered, candidates, self.secrets_and_pii(view.text, lowered, gated, candidates, odd=odd)
 
     def scan_input(self, text: str, gated: bool = True) -> GuardrailVerdict:
         view, lowered, candidates, hits = self._prepare(text, gated)

@@ -82,6 +82,7 @@ _DOTTED_IDENTIFIER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(.*\))?|[A-
 _CALL = re.compile(r"[A-Za-z_][\w.]*\(.*")
 # A lookup cut at its quoted key (``password = secret["password"]`` captured as ``secret[``).
 _CUT_SUBSCRIPT = re.compile(r"[A-Za-z_][\w.]*\[")
+_LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
 _PLACEHOLDER_PHRASE = re.compile(
     r"(?:your|my|the|some|new|old|strong|secure|example|sample|real|actual)[_\- ]?"
@@ -112,7 +113,8 @@ def is_placeholder(value: str) -> bool:
         return True
     if _DOTTED_IDENTIFIER.fullmatch(stripped) and not any(
         ch.isdigit() for ch in stripped.split(".")[-1][:1]
-    ):
+    ) and max(map(len, stripped.split("."))) <= 40 and len(_LETTER_DIGIT_SWITCH.findall(stripped)) <= 4:
+        # a JWT's segments and random keys with dots are no attribute names
         return True
     if _CALL.fullmatch(stripped) and "." in stripped.split("(", 1)[0]:
         return True

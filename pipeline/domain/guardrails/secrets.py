@@ -223,7 +223,7 @@ _PASSWORD_KEY_SKIP = re.compile(
     r"length|policy|polic|required|reset|expir|age\b|minimum|maximum|\bmin|\bmax|_min|_max|\bmin_|\bmax_|enabled|enable|hint|prompt|file|path|field|label|type|"
     r"valid|complex|strength|rotat|attempt|last|changed|arn|secret_?name|secretname|secret_?id|_id\b|count|"
     r"auth_?type|mode|manage|generat|less|_url|rule|regex|pattern|template|param|noecho|\bpwd\b(?=\s*=\s*/)|"
-    r"encoder|hash|algorithm|digest",
+    r"encoder|hash|algorithm|digest|variable|\bvar\b|_var\b",
     re.I,
 )
 _PROSE_STOPWORDS = frozenset(
@@ -273,8 +273,8 @@ def password_cli(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
             value, start, end, quoted = value_of(match)
-            if is_placeholder(value) or value.startswith("-") or value.isdigit():
-                continue
+            if is_placeholder(value) or value.startswith("-") or value.isdigit() or "://" in value:
+                continue  # a URL after "-u" is a flag's argument, not a password
             if not quoted and (value.lower() in _PROSE_STOPWORDS or value.lower() in _CLI_PROSE):
                 continue  # "Using --password via the CLI is insecure": a sentence, not a value
             yield spec.rule_id, start, end
@@ -417,6 +417,65 @@ def secret_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
             yield spec.rule_id, match.start("value"), match.end("value")
 
 
+_HASH_OR_FORMAT = re.compile(r"sha-?\d|md5|pbkdf|bcrypt|scrypt|argon|aes-?\d|hmac|rsa-?\d|utf-?8|\.[a-z]{2,5}$", re.I)
+
+
+def strong_password(value: str) -> bool:
+    """A value that can only be a password: 8+ characters mixing lower-case letters, digits
+    and a symbol or an inner capital ("Bluebird#4455", "Cafecito.2024"); no hash names,
+    file names, URLs or settings ("PBKDF2-SHA256", "policy.json", "MinLength=8")."""
+    if len(value) < 8 or is_placeholder(value) or "://" in value or _HASH_OR_FORMAT.search(value):
+        return False
+    if any(ch in ":=" for ch in value.rstrip("=")):
+        return False
+    has_lower = any(ch.islower() for ch in value)
+    has_digit = any(ch.isdigit() for ch in value)
+    has_symbol = any(not ch.isalnum() for ch in value)
+    inner_capital = any(ch.isupper() for ch in value[1:])
+    return has_lower and has_digit and (has_symbol or inner_capital)
+
+
+def password_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """"…and the password Bluebird#4455": a password word followed by a strong value."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            value, start, _end, _quoted = value_of(match)
+            stripped = value.rstrip(".,!?;:)")
+            if stripped.lower() not in _PROSE_STOPWORDS and strong_password(stripped):
+                yield spec.rule_id, start, start + len(stripped)
+
+
+def password_literal(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A ``Password=…;`` field of a connection string: the value is literal text, so a
+    capitalised dotted value ("Sunflower.Fields.Forever") is a password, not a code reference."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            value, start, _end, _quoted = value_of(match)
+            value = value.rstrip()
+            if len(value) < 4 or value.startswith(("{", "$", "%", "<", "[")) or value.lower() in _PROSE_STOPWORDS:
+                continue  # {0}, ${DB_PASS}, %PASSWORD%, <password>
+            literal_words = _DOTTED_WORDS.fullmatch(value) is not None and not value.islower()
+            if not literal_words and is_placeholder(value):
+                continue
+            yield spec.rule_id, start, start + len(value)
+
+
+_DOTTED_WORDS = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def secret_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """"…and client secret .4tcf2NVoQh1…": a credential name followed by a random value."""
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        value = match.group("value").rstrip(".")
+        if len(value) < 20 or is_placeholder(value) or HEX.fullmatch(value.replace("-", "")) or UUID.fullmatch(value):
+            continue
+        if not (any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value)):
+            continue
+        if entropy(value) >= 4.0:
+            start = match.start("value")
+            yield spec.rule_id, start, start + len(value)
+
+
 _USER_PASSWORD = re.compile(r"([^\s:]{1,64}):(\S{6,200})")
 
 
@@ -439,7 +498,8 @@ def base64_credential(spec: RuleSpec, text: str, windows: Sequence[Window]) -> I
 
 # Detectors that treat every pattern of their rule alike (the engine may skip the patterns
 # that cannot match a text); the others give patterns[0], [1]… distinct roles.
-for _uniform in (password_assignment, password_cli, password_prose, password_prose_strict, valued):
+for _uniform in (password_assignment, password_cli, password_prose, password_prose_strict, valued,
+                 password_named, password_literal):
     _uniform.uniform_patterns = True  # type: ignore[attr-defined]
 
 DETECTORS = {
@@ -468,5 +528,8 @@ DETECTORS = {
         "secret_assignment": secret_assignment,
         "secret_prose": secret_prose,
         "base64_credential": base64_credential,
+        "password_named": password_named,
+        "password_literal": password_literal,
+        "secret_named": secret_named,
     }.items()
 }
