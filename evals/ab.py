@@ -69,6 +69,9 @@ class Comparison:
     b: Arm
     template: str | None = None
     hypothesis: str = ""
+    #: Two model ids (``--a-model-id``/``--b-model-id``): the same prompts, a model per arm.
+    a_model_id: str = ""
+    b_model_id: str = ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants-dir", type=Path, default=VARIANTS_DIR,
                         help="candidate versions overlaid on pipeline/prompts (default evals/prompt_variants)")
     parser.add_argument("--model", choices=MODELS, default="offline", help="model behind both arms (default offline)")
+    parser.add_argument("--a-model-id", default="", help="a model id for arm A (with --b-model-id and --model "
+                                                           "bedrock or replay): the shipped prompts, two models")
+    parser.add_argument("--b-model-id", default="", help="the model id for arm B (with --a-model-id)")
+    parser.add_argument("--region", default=None, help="Bedrock Region of both models (default $AWS_REGION)")
+    parser.add_argument("--cassettes", type=Path, default=None,
+                        help="cassette folder for --model replay (default evals/cassettes)")
     parser.add_argument("--limit", type=int, help="only the first N cases (sorted by id) of each comparison")
     parser.add_argument("--config", type=Path, default=AB_CONFIG, help="A/B settings (default evals/ab.toml)")
     parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default reports/out")
@@ -138,9 +147,20 @@ def plan(args: argparse.Namespace) -> list[Comparison]:
     """The comparisons the arguments ask for; raises :class:`ABInputError` on bad input."""
     from pipeline.domain.generation import PromptTemplateError
 
-    modes = sum([bool(args.template), bool(args.all), bool(args.a_dir or args.b_dir)])
+    two_models = bool(args.a_model_id or args.b_model_id)
+    modes = sum([bool(args.template), bool(args.all), bool(args.a_dir or args.b_dir), two_models])
     if modes != 1:
-        raise ABInputError("choose one of --template ID --a V --b V, --all, or --a-dir DIR --b-dir DIR")
+        raise ABInputError("choose one of --template ID --a V --b V, --all, --a-dir DIR --b-dir DIR, "
+                           "or --a-model-id ID --b-model-id ID")
+    if two_models:
+        if not (args.a_model_id and args.b_model_id):
+            raise ABInputError("--a-model-id and --b-model-id go together")
+        if args.model == "offline":
+            raise ABInputError("two model ids need --model bedrock or --model replay (the offline model has one id)")
+        if args.a_model_id == args.b_model_id:
+            raise ABInputError("--a-model-id and --b-model-id are the same model")
+        return [Comparison(f"model {args.a_model_id} vs {args.b_model_id}", Arm("A"), Arm("B"),
+                           a_model_id=args.a_model_id, b_model_id=args.b_model_id)]
     try:
         if args.a_dir or args.b_dir:
             if not (args.a_dir and args.b_dir):
@@ -229,23 +249,55 @@ def _run_arm(arm: Arm, cases: list[GoldenCase], config: RunConfig, run_dir: Path
 
 def _model_info(result: SuiteResult, config: RunConfig) -> dict[str, Any]:
     ids = sorted({c.output.get("model_id") for c in result.cases if c.output and c.output.get("model_id")})
-    return {"id": ", ".join(ids) or config.model, "backend": config.model, "params": {}}
+    session_id = getattr(config.models, "model_id", "") if config.models is not None else ""
+    return {"id": ", ".join(ids) or session_id or config.model, "backend": config.model, "params": {}}
+
+
+def arm_configs(comparison: Comparison, config: RunConfig, *, region: str | None = None,
+                cassettes: Path | None = None, client_factory: Any = None) -> tuple[RunConfig, RunConfig]:
+    """The run settings of each arm: the shared ones, or (two model ids) one model session per arm."""
+    if not comparison.a_model_id:
+        return config, config
+    from evals.models import ModelSession
+
+    def arm(model_id: str) -> RunConfig:
+        extra: dict[str, Any] = {"client_factory": client_factory} if client_factory is not None else {}
+        if cassettes is not None:
+            extra["cassettes"] = cassettes
+        session = ModelSession(backend=config.model, model_id=model_id, region=region, **extra)
+        return RunConfig(model=config.model, seed=config.seed, models=session)
+
+    return arm(comparison.a_model_id), arm(comparison.b_model_id)
 
 
 def run_comparison(comparison: Comparison, cases: list[GoldenCase], config: RunConfig, cfg: Any,
-                   run_dir: Path, *, limit: int | None = None) -> tuple[ABAnalysis, dict[str, Any]]:
-    """Run both arms on the same cases, write both run records and the analysis."""
-    chosen = cases_for(comparison, cases, config)
+                   run_dir: Path, *, limit: int | None = None,
+                   configs: tuple[RunConfig, RunConfig] | None = None) -> tuple[ABAnalysis, dict[str, Any]]:
+    """Run both arms on the same cases, write both run records and the analysis.
+
+    ``configs``: per-arm settings (two model ids, see :func:`arm_configs`); each arm's model
+    session is checked (cassettes, credentials, model access) before either arm runs.
+    """
+    config_a, config_b = configs or (config, config)
+    chosen = cases_for(comparison, cases, config_a)
     chosen = sorted(chosen, key=lambda c: c.id)[:limit] if limit else chosen
     if not chosen:
         raise ABInputError(f"{comparison.label}: no case is answered by template {comparison.template!r}")
-    _, rec_a = _run_arm(comparison.a, chosen, config, run_dir)
-    _, rec_b = _run_arm(comparison.b, chosen, config, run_dir)
+    if configs is not None and config_a is not config_b:
+        from evals.models import ModelConfigError, preflight
+
+        try:
+            for arm_config in (config_a, config_b):
+                preflight(arm_config.model_session(), {"generation": chosen})
+        except ModelConfigError as exc:
+            raise ABInputError(str(exc)) from exc
+    _, rec_a = _run_arm(comparison.a, chosen, config_a, run_dir)
+    _, rec_b = _run_arm(comparison.b, chosen, config_b, run_dir)
     analysis = analyse(rec_a["suites"]["generation"], rec_b["suites"]["generation"], cfg)
     summary = {
         "label": comparison.label, "template": comparison.template, "hypothesis": comparison.hypothesis,
         "a": comparison.a.describe(), "b": comparison.b.describe(),
-        "model": rec_a["model"], "seed": config.seed, "records": {"A": "A/run.json", "B": "B/run.json"},
+        "model": rec_a["model"], "model_b": rec_b["model"], "seed": config.seed, "records": {"A": "A/run.json", "B": "B/run.json"},
         "git": rec_a["git"], "created_at": rec_a["created_at"], "analysis": analysis.to_dict(),
     }
     write_json_atomic(summary, run_dir / "ab.json")
@@ -273,9 +325,12 @@ def _signed(name: str, x: float | None) -> str:
 
 def print_comparison(out: TextIO, summary: dict[str, Any], analysis: ABAnalysis, run_dir: Path) -> None:
     """The printed verdict with its statistics (one screen)."""
-    a_label = summary["a"]["versions"] or summary["a"]["prompt_dirs"]
-    b_label = summary["b"]["versions"] or summary["b"]["prompt_dirs"]
-    print(f"\nA/B {summary['label']}  (A={_arm_text(a_label)}, B={_arm_text(b_label)}; model {summary['model']['id']}, "
+    a_label = summary["a"]["versions"] or summary["a"]["prompt_dirs"] or ["shipped prompts"]
+    b_label = summary["b"]["versions"] or summary["b"]["prompt_dirs"] or ["shipped prompts"]
+    model_b = (summary.get("model_b") or summary["model"])["id"]
+    models = (f"model {summary['model']['id']}" if model_b == summary["model"]["id"]
+              else f"models A={summary['model']['id']}, B={model_b}")
+    print(f"\nA/B {summary['label']}  (A={_arm_text(a_label)}, B={_arm_text(b_label)}; {models}, "
           f"seed {summary['seed']}; {analysis.n} paired cases)", file=out)
     if summary.get("hypothesis"):
         print(f"hypothesis (B): {summary['hypothesis']}", file=out)
@@ -370,7 +425,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         run_dir = root / _slug(comparison.label) if len(comparisons) > 1 else root
         print(f"[ab] {comparison.label}: running both arms …", file=err, flush=True)
         try:
-            analysis, summary = run_comparison(comparison, cases, config, cfg, run_dir, limit=args.limit)
+            configs = arm_configs(comparison, config, region=args.region, cassettes=args.cassettes)
+            analysis, summary = run_comparison(comparison, cases, config, cfg, run_dir, limit=args.limit,
+                                               configs=configs)
         except (ABInputError, ValueError) as exc:
             print(f"error: {exc}", file=err)
             return EXIT_BAD_INPUT

@@ -42,6 +42,10 @@ def _degraded(tmp_path: Path) -> Path:
     (("--template", "compute_troubleshooting", "--a", "v1", "--b", "v8"), "has no version 'v8'"),
     (("--a-dir", "pipeline/prompts"), "go together"),
     (("--all", "--limit", "0"), "--limit"),
+    (("--a-model-id", "m1", "--b-model-id", "m2"), "need --model bedrock or --model replay"),
+    (("--model", "replay", "--a-model-id", "m1"), "go together"),
+    (("--model", "replay", "--a-model-id", "m1", "--b-model-id", "m1"), "the same model"),
+    (("--all", "--model", "replay", "--a-model-id", "m1", "--b-model-id", "m2"), "choose one of"),
 ])
 def test_bad_input_exits_2_with_a_message(argv, message):
     code, _out, err = _run(*argv)
@@ -126,3 +130,66 @@ def test_nox_has_a_documented_ab_session():
     match = re.search(r'def ab\(session: nox.Session\) -> None:\n    """(.+?)"""', source, re.DOTALL)
     assert match and "evals ab" in match.group(1)
     assert '"evals", "ab"' in source
+
+
+def test_two_model_ids_without_cassettes_is_a_configuration_error_before_any_arm_runs(tmp_path):
+    code, out, err = _run("--model", "replay", "--a-model-id", "us.example.model-a-v1:0", "--b-model-id",
+                          "us.example.model-b-v1:0", "--limit", "3", "--cassettes", str(tmp_path / "none"),
+                          "--report-dir", str(tmp_path / "out"))
+    assert code == 2
+    assert "cassettes of us.example.model-a-v1:0 missing" in err
+    assert not list((tmp_path / "out").glob("*-ab/A/run.json"))  # nothing ran
+
+
+class _FakeConverse:
+    """A bedrock-runtime stand-in: every answer the same text (one per model)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.calls: list[str] = []
+
+    def converse(self, **request):
+        self.calls.append(request["modelId"])
+        return {"output": {"message": {"role": "assistant", "content": [{"text": self.text}]}},
+                "stopReason": "end_turn", "usage": {"inputTokens": 100, "outputTokens": 50, "totalTokens": 150},
+                "metrics": {"latencyMs": 20}}
+
+
+def test_two_model_ids_run_one_model_per_arm_and_keep_both_records(tmp_path, monkeypatch):
+    from evals.ab_analysis import load_ab_config
+
+    # preflight looks for credentials and makes a five-token call per model (the fakes answer it)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    from evals.generation_suite import generation_suite
+    from evals.runner import RunConfig
+
+    good = ("## Fix the SSH timeout\n\n1. Check the security group allows TCP 22 from your IP.\n"
+            "2. Check the route table has a route to the internet gateway.\n3. Check the network ACL.\n\n"
+            "```bash\naws ec2 describe-security-groups --group-ids sg-0123456789abcdef0\n```\n")
+    terse = "Check your settings."
+    clients = {"model-a": _FakeConverse(good), "model-b": _FakeConverse(terse)}
+    comparison = ab.Comparison("model model-a vs model-b", ab.Arm("A"), ab.Arm("B"),
+                               a_model_id="model-a", b_model_id="model-b")
+    config = RunConfig(model="bedrock")
+    config_a, config_b = ab.arm_configs(comparison, config, region="us-east-1",
+                                        client_factory=lambda region: _Router(clients))
+    cases = generation_suite().load_cases()
+    analysis, summary = ab.run_comparison(comparison, cases, config, load_ab_config(ab.AB_CONFIG), tmp_path,
+                                          limit=12, configs=(config_a, config_b))
+    assert clients["model-a"].calls and set(clients["model-a"].calls) == {"model-a"}
+    assert clients["model-b"].calls and set(clients["model-b"].calls) == {"model-b"}
+    assert summary["model"]["id"] == "model-a" and summary["model_b"]["id"] == "model-b"
+    assert analysis.n == 12  # the same 12 cases, paired
+    for arm in ("A", "B"):
+        assert (tmp_path / arm / "run.json").is_file()
+
+
+class _Router:
+    """Sends each Converse call to the fake of the model it names."""
+
+    def __init__(self, clients):
+        self.clients = clients
+
+    def converse(self, **request):
+        return self.clients[request["modelId"]].converse(**request)
