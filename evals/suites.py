@@ -647,7 +647,7 @@ def _conversation_solver(config: RunConfig) -> Solver:
                     "guardrail_action": guard.get("action"), "guardrail_categories": guard.get("categories"),
                     "quality_score": out.get("quality_score"), "confidence": out.get("confidence"),
                     "template": out.get("template"), "status": run.status, "path": run.path,
-                    "errors": run.errors, "response": (out.get("response") or "")[:300],
+                    "errors": run.errors, "response": out.get("response") or "",
                 })
                 timing.append({"latency_ms": round(run.total_seconds * 1000, 2),
                                "handler_ms": round(run.handler_seconds * 1000, 2)})

@@ -250,6 +250,22 @@ _PROSE_STOPWORDS = frozenset(
 _SHORT_NUMBER = re.compile(r"\d{1,3}")
 
 
+_VALUE_TAIL = re.compile(r"[&)}\]<>,;]\S{0,200}")
+
+
+def _env_value_end(text: str, key_start: int, end: int) -> int:
+    """Where an unquoted value really ends. In a URL query ``&`` starts the next parameter;
+    on an env-file or shell line (``ADMIN_PASSWORD=Chorizo&Queso!2024``) it is part of the
+    value, which runs to the end of the word: redacting only ``Chorizo`` would leave the
+    rest of the password in the stored text."""
+    line_start = text.rfind("\n", 0, key_start) + 1
+    before = text[line_start:key_start]
+    if "?" in before or "://" in before or text[end : end + 1] != "&":
+        return end
+    tail = _VALUE_TAIL.match(text, end)
+    return tail.end() if tail else end
+
+
 def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
@@ -259,6 +275,8 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
             value, start, end, quoted = value_of(match)
             if key.lower() == "pwd" and value.startswith(("/", "~")):
                 continue  # $PWD is the working directory
+            if not quoted:
+                end = _env_value_end(text, match.start(), end)
             if is_placeholder(value) or _SHORT_NUMBER.fullmatch(value):
                 continue
             if not quoted and value.lower() in _PROSE_STOPWORDS:

@@ -303,3 +303,12 @@ def test_regression_negatives_pass(text: str) -> None:
 def test_role_play_jailbreaks_block(text: str) -> None:
     verdict = scan_input(text)
     assert verdict.blocked and "prompt_attack" in verdict.categories
+
+
+def test_an_env_file_password_with_an_ampersand_is_redacted_whole():
+    # In a URL query "&" starts the next parameter; on an env-file line it is part of the value.
+    text = "ADMIN_EMAIL=admin@shop.example\nADMIN_PASSWORD=Tortilla&Salsa!88\nS3_BUCKET=assets"
+    verdict = scan_input(text)
+    assert verdict.blocked
+    assert "Salsa" not in verdict.redacted_text and "Tortilla" not in verdict.redacted_text
+    assert "S3_BUCKET=assets" in verdict.redacted_text
