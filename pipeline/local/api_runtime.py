@@ -39,6 +39,22 @@ DEFAULT_MAX_WAITING = 128
 DEFAULT_ADMISSION_WAIT = 10.0
 
 
+def _env_int(name: str) -> int | None:
+    """A positive integer from the environment, None when unset; a bad value is an error."""
+    import os
+
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected a whole number of requests or seconds") from None
+    if value < 1:
+        raise ValueError(f"{name}={raw!r}: must be 1 or more")
+    return value
+
+
 class LocalApi:
     """The four routes over one LocalWorkflow. Use as a context manager."""
 
@@ -53,8 +69,17 @@ class LocalApi:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_waiting: int = DEFAULT_MAX_WAITING,
         admission_wait: float = DEFAULT_ADMISSION_WAIT,
+        session_limit: int | None = None,
+        session_window_seconds: int | None = None,
     ) -> None:
         self.key_file = Path(key_file)
+        # The deployed stack limits requests per session (SESSION_THROTTLE_LIMIT per
+        # SESSION_THROTTLE_WINDOW_SECONDS, 30 per 60 s there). Locally the limit is opt-in, from
+        # the arguments or the same environment variables: load and concurrency runs put
+        # 50 requests on one session on purpose.
+        self.session_limit = session_limit if session_limit is not None else _env_int("SESSION_THROTTLE_LIMIT")
+        self.session_window_seconds = (session_window_seconds if session_window_seconds is not None
+                                       else _env_int("SESSION_THROTTLE_WINDOW_SECONDS") or 60)
         # The handlers check tokens with the same key file as this process (not the stack's
         # Secrets Manager secret, which LocalWorkflow fills with a random value).
         key_env = {"SESSION_KEY_FILE": str(self.key_file), "SESSION_KEY_SECRET_ARN": ""}
@@ -81,7 +106,12 @@ class LocalApi:
             KeyFileSessionKey(self.key_file), has_turns=self.workflow.session_has_turns
         )
         self.idempotency = InMemoryIdempotencyStore()
-        self.query_api = QueryApi(self._run, self.authority, self.idempotency, SystemClock())
+        throttle = None
+        if self.session_limit:
+            from pipeline.adapters.local.session_throttle import InMemorySessionThrottle
+
+            throttle = InMemorySessionThrottle(limit=self.session_limit, window_seconds=self.session_window_seconds)
+        self.query_api = QueryApi(self._run, self.authority, self.idempotency, SystemClock(), throttle=throttle)
         return self
 
     def __exit__(self, *exc: object) -> None:

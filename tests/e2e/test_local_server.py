@@ -41,12 +41,12 @@ class Running:
 def start_server(stack_template: Any, tmp_path: Path) -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
-    def start(**workflow_kwargs: Any) -> Running:
+    def start(api_kwargs: dict[str, Any] | None = None, **workflow_kwargs: Any) -> Running:
         holder: dict[str, LocalApi] = {}
 
         def factory() -> LocalApi:
             workflow = LocalWorkflow(stack_template, **workflow_kwargs)
-            holder["api"] = LocalApi(workflow=workflow, key_file=tmp_path / "session.key")
+            holder["api"] = LocalApi(workflow=workflow, key_file=tmp_path / "session.key", **(api_kwargs or {}))
             return holder["api"]
 
         log = io.StringIO()
@@ -148,6 +148,27 @@ def test_fifty_concurrent_requests_on_one_session_lose_and_duplicate_no_turn(sta
     acknowledged = {r.json()["interaction_id"] for r in replies} | {first["interaction_id"]}
     assert {t["interaction_id"] for t in turns} == acknowledged
     assert all(t.get("assistant_text") for t in turns)  # every turn finished, none half-written
+
+
+def test_the_per_session_limit_answers_429_and_runs_nothing_for_it(start_server) -> None:
+    running = start_server(api_kwargs={"session_limit": 2, "session_window_seconds": 3600})
+    with httpx.Client(base_url=running.url, timeout=120) as client:
+        first = client.post("/query", json={"query": "my lambda function times out"}).json()
+        sid, headers = first["session_id"], {"X-Session-Token": first["session_token"]}
+        codes = [client.post("/query", json={"query": f"follow-up {i}", "session_id": sid}, headers=headers)
+                 for i in range(3)]
+        other = client.post("/query", json={"query": "how do I enable S3 versioning"})
+    assert [r.status_code for r in codes] == [200, 200, 429]
+    error = codes[2].json()["error"]
+    assert error["code"] == "throttled" and error["request_id"]
+    assert [int(t["turn_index"]) for t in running.turns(sid)] == [0, 1, 2]  # nothing ran for the 429
+    assert other.status_code == 200  # another session is not limited
+
+
+def test_a_bad_session_limit_in_the_environment_is_a_clear_error(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("SESSION_THROTTLE_LIMIT", "thirty")
+    with pytest.raises(ValueError, match="SESSION_THROTTLE_LIMIT='thirty'"):
+        LocalApi(key_file=tmp_path / "k")
 
 
 def test_errors_are_json_with_request_ids_and_access_logs_cannot_be_forged(start_server) -> None:
