@@ -69,9 +69,10 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return value
 
 
-def _number(
+def env_number(
     env: Mapping[str, str], name: str, default: Any, kind: type, low: float, high: float
 ) -> Any:
+    """A number from ``env`` within [low, high], ``default`` when unset; else SettingsError."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -143,32 +144,32 @@ class Settings:
             model_backend=_choice(env, "MODEL_BACKEND", MODEL_BACKENDS, "offline"),
             nlp_backend=_choice(env, "NLP_BACKEND", NLP_BACKENDS, "offline"),
             model_id=env.get("MODEL_ID") or None,
-            quality_threshold=_number(env, "QUALITY_THRESHOLD", None, float, 0.0, 1.0),
-            max_regenerations=_number(env, "MAX_REGENERATIONS", 2, int, 0, 10),
-            history_turns=_number(env, "HISTORY_TURNS", HISTORY_TURNS, int, 0, 100),
-            conversation_ttl_days=_number(env, "CONVERSATION_TTL_DAYS", 30, int, 1, 3650),
-            feedback_window_hours=_number(
+            quality_threshold=env_number(env, "QUALITY_THRESHOLD", None, float, 0.0, 1.0),
+            max_regenerations=env_number(env, "MAX_REGENERATIONS", 2, int, 0, 10),
+            history_turns=env_number(env, "HISTORY_TURNS", HISTORY_TURNS, int, 0, 100),
+            conversation_ttl_days=env_number(env, "CONVERSATION_TTL_DAYS", 30, int, 1, 3650),
+            feedback_window_hours=env_number(
                 env, "FEEDBACK_WINDOW_HOURS", 24.0, float, 0.01, 24.0 * 90
             ),
-            experiment_window_hours=_number(
+            experiment_window_hours=env_number(
                 env, "EXPERIMENT_WINDOW_HOURS", 24.0 * 14, float, 0.01, 24.0 * 90
             ),
-            experiment_refresh_seconds=_number(
+            experiment_refresh_seconds=env_number(
                 env, "EXPERIMENT_REFRESH_SECONDS", 60.0, float, 0.0, 3600.0
             ),
             feedback_summary_bucket=env.get("FEEDBACK_SUMMARY_BUCKET") or None,
-            latency_budget_ms=_number(env, "LATENCY_BUDGET_MS", 25_000, int, 0, 900_000),
-            generation_p95_ms=_number(env, "GENERATION_P95_MS", 12_000, int, 1, 900_000),
+            latency_budget_ms=env_number(env, "LATENCY_BUDGET_MS", 25_000, int, 0, 900_000),
+            generation_p95_ms=env_number(env, "GENERATION_P95_MS", 12_000, int, 1, 900_000),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "SupportAssistant",
             service_name=env.get("POWERTOOLS_SERVICE_NAME") or "support-assistant",
             session_key_secret_arn=env.get("SESSION_KEY_SECRET_ARN") or None,
             session_key_file=env.get("SESSION_KEY_FILE") or None,
             state_machine_arn=env.get("STATE_MACHINE_ARN") or None,
             idempotency_table=env.get("IDEMPOTENCY_TABLE") or None,
-            idempotency_lease_seconds=_number(env, "IDEMPOTENCY_LEASE_SECONDS", 60, int, 1, 3600),
+            idempotency_lease_seconds=env_number(env, "IDEMPOTENCY_LEASE_SECONDS", 60, int, 1, 3600),
             session_throttle_table=env.get("SESSION_THROTTLE_TABLE") or None,
-            session_throttle_limit=_number(env, "SESSION_THROTTLE_LIMIT", 30, int, 1, 100_000),
-            session_throttle_window_seconds=_number(
+            session_throttle_limit=env_number(env, "SESSION_THROTTLE_LIMIT", 30, int, 1, 100_000),
+            session_throttle_window_seconds=env_number(
                 env, "SESSION_THROTTLE_WINDOW_SECONDS", 60, int, 1, 86_400
             ),
         )

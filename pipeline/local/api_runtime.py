@@ -21,6 +21,7 @@ process and the handlers' environment (``SESSION_KEY_FILE``).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,22 +38,6 @@ DEFAULT_MAX_IN_FLIGHT = 4
 #: so overload is answered 503 + Retry-After at once instead of 504 after half a minute).
 DEFAULT_MAX_WAITING = 128
 DEFAULT_ADMISSION_WAIT = 10.0
-
-
-def _env_int(name: str) -> int | None:
-    """A positive integer from the environment, None when unset; a bad value is an error."""
-    import os
-
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected a whole number of requests or seconds") from None
-    if value < 1:
-        raise ValueError(f"{name}={raw!r}: must be 1 or more")
-    return value
 
 
 class LocalApi:
@@ -77,9 +62,13 @@ class LocalApi:
         # SESSION_THROTTLE_WINDOW_SECONDS, 30 per 60 s there). Locally the limit is opt-in, from
         # the arguments or the same environment variables: load and concurrency runs put
         # 50 requests on one session on purpose.
-        self.session_limit = session_limit if session_limit is not None else _env_int("SESSION_THROTTLE_LIMIT")
+        # Read and bounded as the deployed handler's settings are (composition.env_number).
+        from pipeline.handlers.composition import env_number
+
+        self.session_limit = (session_limit if session_limit is not None
+                              else env_number(os.environ, "SESSION_THROTTLE_LIMIT", None, int, 1, 100_000))
         self.session_window_seconds = (session_window_seconds if session_window_seconds is not None
-                                       else _env_int("SESSION_THROTTLE_WINDOW_SECONDS") or 60)
+                                       else env_number(os.environ, "SESSION_THROTTLE_WINDOW_SECONDS", 60, int, 1, 86_400))
         # The handlers check tokens with the same key file as this process (not the stack's
         # Secrets Manager secret, which LocalWorkflow fills with a random value).
         key_env = {"SESSION_KEY_FILE": str(self.key_file), "SESSION_KEY_SECRET_ARN": ""}

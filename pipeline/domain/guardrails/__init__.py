@@ -61,10 +61,6 @@ from pipeline.domain.models import (
 )
 from pipeline.domain.textnorm import NormalizedText, normalize
 
-_SECRET_CATEGORIES = frozenset(
-    {"aws_access_key", "aws_secret_key", "aws_session_token", "password", "private_key", "generic_secret"}
-)
-
 __all__ = ["RULES", "Rule", "redact", "scan_input", "scan_output"]
 
 SPECS: tuple[RuleSpec, ...] = tuple(load_catalogue())
@@ -72,6 +68,8 @@ MESSAGES: dict[str, str] = load_messages()
 RULES: tuple[Rule, ...] = tuple(spec.rule for spec in SPECS)
 _RULE_BY_ID: dict[str, Rule] = {rule.rule_id: rule for rule in RULES}
 _RULE_SPEC_BY_ID: dict[str, RuleSpec] = {spec.rule_id: spec for spec in SPECS}
+#: The categories of the catalogue's secret rules (family ``secrets``), derived, not listed.
+_SECRET_CATEGORIES = frozenset(spec.rule.category for spec in SPECS if spec.family == "secrets")
 assert {r.category for r in RULES} == set(INPUT_CATEGORIES) | set(OUTPUT_CATEGORIES)
 
 DETECTORS = {
