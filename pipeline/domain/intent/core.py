@@ -565,14 +565,26 @@ class IntentDetector:
 
         vague = is_too_vague(text)
         previous = _last_intent(history)
+        # "I want to talk to a person, I've been at this for 3 hours" names no topic of its
+        # own: mid-conversation it is about the conversation's topic (GUIDE §2.4).
+        topicless_human_request = rule is not None and rule[1] == "human_request"
         if (
             previous is not None
-            and rule is None
-            and (_is_follow_up(text, vague, classifier_confidence, self._clarify_threshold)
+            and (rule is None or topicless_human_request)
+            and (topicless_human_request
+                 or _is_follow_up(text, vague, classifier_confidence, self._clarify_threshold)
                  # Mid-conversation, "I added the port 22 rule but it still times out" is
                  # the same problem, not an off-topic question: only a rule (another
                  # world, a clearly everyday topic) takes a conversation out of scope.
-                 or (classifier_intent == "out_of_scope" and not is_other_world(text)))
+                 or (classifier_intent == "out_of_scope" and not is_other_world(text))
+                 # The catch-all intent does not "clearly change" a specific topic unless
+                 # the classifier is sure of it ("the $1,200 for Redshift, I deleted the
+                 # cluster" after a billing dispute is still about billing), and a request
+                 # for a human ("production line is stopped, please call me") is about
+                 # the problem the conversation is already on.
+                 or (classifier_intent == "general_support"
+                     and (classifier_confidence < GENERAL_FOLLOW_UP_CONFIDENCE
+                          or trigger_fires("explicit_human_request", text))))
         ):
             # A short follow-up ("still not working", "what about eu-west-1?") continues
             # the previous topic; its own words say too little to classify.
@@ -647,11 +659,20 @@ def follow_up_confidence(previous_confidence: float, current_probability: float)
     return q * previous_confidence + (1.0 - q) * current_probability
 
 
+#: Below this classifier probability, a mid-conversation message the classifier calls
+#: ``general_support`` continues the conversation's specific topic.
+GENERAL_FOLLOW_UP_CONFIDENCE = 0.6
+#: Intents a follow-up does not inherit: they name no topic to continue.
+_NOT_INHERITED = frozenset({"out_of_scope", "general_support"})
+
+
 def _last_intent(history: Sequence[Turn]) -> tuple[str, float] | None:
+    """The most recent specific intent of the conversation, with its confidence."""
     for turn in reversed(history):
-        if turn.intent and turn.intent in INTENTS and turn.intent != "out_of_scope":
+        if turn.intent and turn.intent in INTENTS and turn.intent not in _NOT_INHERITED:
             return turn.intent, float(turn.confidence if turn.confidence is not None else 0.5)
     return None
+
 
 
 def _is_follow_up(text: str, vague: bool, confidence: float, threshold: float) -> bool:

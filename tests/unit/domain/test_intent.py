@@ -23,6 +23,7 @@ from pipeline.domain.intent import (
     route,
     rule_intent,
 )
+from pipeline.domain.intent.core import GENERAL_FOLLOW_UP_CONFIDENCE
 from pipeline.domain.models import INTENTS, Entity, IntentResult, NlpAnalysis, Turn
 from pipeline.ports import NlpClient
 
@@ -595,3 +596,31 @@ def test_a_clearly_other_topic_still_leaves_the_conversation(detector):
     history = [turn("ssh to my ec2 instance times out after 60 seconds", "ec2_troubleshooting", 0.95)]
     result = detector.detect("can you recommend a good pizza recipe for tonight?", history)
     assert result.intent == "out_of_scope"
+
+
+def test_a_request_for_a_human_mid_conversation_keeps_the_conversation_topic(detector):
+    history = [turn("my ec2 instance does not answer ping", "ec2_troubleshooting", 0.95)]
+    text = "I want to talk to a person, I've been at this for three hours"
+    alone = detector.detect(text)
+    followed = detector.detect(text, history)
+    assert alone.intent == "general_support" and alone.escalate
+    assert followed.intent == "ec2_troubleshooting"
+    assert followed.escalate and "follow_up" in followed.reasons
+
+
+def test_an_unsure_catch_all_follow_up_continues_the_specific_topic(detector):
+    history = [turn("I'm disputing the AWS charges on my invoice", "billing_cost", 0.8)]
+    text = "the $1,200 for Redshift. I created a cluster for a tutorial and deleted it after an hour"
+    alone = detector.detect(text)
+    followed = detector.detect(text, history)
+    assert alone.intent == "general_support"
+    assert alone.confidence < GENERAL_FOLLOW_UP_CONFIDENCE
+    assert followed.intent == "billing_cost" and "follow_up" in followed.reasons
+
+
+def test_a_catch_all_turn_is_not_a_topic_to_inherit(detector):
+    # After "something is wrong" (clarified as general_support), a vague reply stays vague.
+    history = [turn("something is wrong", "general_support", 0.72)]
+    result = detector.detect("help", history)
+    assert "follow_up" not in result.reasons
+    assert result.needs_clarification
