@@ -109,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
                 false_flags[rule_id].append(note)
             elif has_accuracy:
                 hits[rule_id].append(note)
-            else:  # failed for another reason: a flag here is a false accuracy defect
-                false_flags[rule_id].append(note + " [labelled failed, not accuracy]")
                 caught_by["all"].add(case["id"])
                 if old is not None and rule_id not in old:
                     caught_by["new"].add(case["id"])
+            else:  # failed for another reason: a flag here is a false accuracy defect
+                false_flags[rule_id].append(note + " [labelled failed, not accuracy]")
     for where, text in other_texts():
         for rule_id, claim in flagged(text).items():
             other[rule_id].append(f"{where}: {claim}")
