@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re._constants as sre_constants
 import re._parser as sre_parser
+from pathlib import Path
 
 import pytest
 
@@ -92,4 +93,20 @@ def test_a_correct_answer_on_the_same_topics_is_not_flagged():
     )
     found = Findings()
     check_facts(parse_response(text), found)
+    assert found.errors == []
+
+
+CORRECT = [
+    line.strip()
+    for line in (Path(__file__).parent / "data" / "correct_aws_statements.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+]
+
+
+@pytest.mark.parametrize("statement", CORRECT)
+def test_no_fact_rule_flags_a_correct_statement(statement):
+    # Every rule, not only the one about the statement's topic: a number near another
+    # rule's words must not be read as that rule's claim.
+    found = Findings()
+    check_facts(parse_response(statement), found)
     assert found.errors == []
