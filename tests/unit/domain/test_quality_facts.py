@@ -110,3 +110,17 @@ def test_no_fact_rule_flags_a_correct_statement(statement):
     found = Findings()
     check_facts(parse_response(statement), found)
     assert found.errors == []
+
+
+WRONG = [
+    line.strip()
+    for line in (Path(__file__).parent / "data" / "wrong_aws_statements.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+]
+
+
+@pytest.mark.parametrize("statement", WRONG)
+def test_a_wrong_statement_is_flagged(statement):
+    found = Findings()
+    check_facts(parse_response(statement), found)
+    assert found.errors, statement
