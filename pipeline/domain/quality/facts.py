@@ -1,8 +1,9 @@
 """Well-known AWS facts that answers get wrong (``catalogue/facts.toml``), part of ``accuracy``.
 
 A fact rule matches a claim. With ``allowed`` values, the claimed value (named group ``n``,
-or ``m`` in a second wording) is checked against them; without, the claim is wrong as
-stated unless its sentence denies it before the match ("VPC peering is *not* transitive").
+or another named group in a second wording) is checked against them; without, the claim is
+wrong as stated unless its clause denies it before the match ("VPC peering is *not*
+transitive"; a leading "No," answers the question and denies nothing).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ FACTS: tuple[Rule, ...] = tuple(
 )
 _DENIAL = re.compile(
     r"\b(?:not|never|no\s+longer|isn'?t|aren'?t|wasn'?t|doesn'?t|don'?t|cannot|can'?t|myth|misconception|"
-    r"wrong(?:ly)?|contrary|unlike|nicht|kein\w*|pas|jamais|no)\b",
+    r"wrong(?:ly)?|contrary|unlike|nicht|kein\w*|pas|jamais|no(?!\s*,))\b",
     re.IGNORECASE,
 )
-_SENTENCE_START = re.compile(r"(?:[.!?]\s+|\n)(?=[^.!?\n]*$)")
+#: Where the clause of a claim starts: a denial before a colon or semicolon belongs to another
+#: clause ("No downtime is needed: EC2 can change the type of a running instance live").
+_SENTENCE_START = re.compile(r"(?:[.!?:;]\s+|\n)(?=[^.!?:;\n]*$)")
 
 
 def violations(rule: Rule, text: str) -> list[re.Match[str]]:
@@ -30,7 +33,7 @@ def violations(rule: Rule, text: str) -> list[re.Match[str]]:
     wrong = []
     for match in rule.regex.finditer(text):
         if rule.allowed:
-            value = next((v for k, v in match.groupdict().items() if k in ("n", "m") and v), "")
+            value = next((v for v in match.groupdict().values() if v), "")
             if re.sub(r"[\s,]", "", value).lower() in rule.allowed:
                 continue
         else:

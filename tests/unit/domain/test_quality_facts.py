@@ -1,0 +1,126 @@
+"""The fact engine (``quality/facts.py``): clauses, denials, values, and pattern shape."""
+
+from __future__ import annotations
+
+import re._constants as sre_constants
+import re._parser as sre_parser
+from pathlib import Path
+
+import pytest
+
+from pipeline.domain.quality.catalogue import catalogue
+from pipeline.domain.quality.facts import FACTS, check_facts, violations
+from pipeline.domain.quality.parsing import parse_response
+from pipeline.domain.quality.scoring import Findings
+
+RULES = catalogue().rules
+_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT)
+
+
+def _nests_unbounded(items, inside: bool = False) -> bool:
+    # An unbounded repeat (* + {n,}) inside another unbounded repeat can backtrack exponentially.
+    for op, av in items:
+        if op in _REPEATS:
+            _low, high, sub = av
+            unbounded = high == sre_constants.MAXREPEAT
+            children, inner = [sub], inside or unbounded
+            if unbounded and inside:
+                return True
+        elif op == sre_constants.SUBPATTERN:
+            children, inner = [av[-1]], inside
+        elif op == sre_constants.BRANCH:
+            children, inner = av[1], inside
+        elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+            children, inner = [av[1]], inside
+        else:
+            continue
+        if any(_nests_unbounded(child, inner) for child in children):
+            return True
+    return False
+
+
+def test_the_shape_check_sees_nested_repeats():
+    assert _nests_unbounded(sre_parser.parse(r"(?:a+b)*"))
+    assert not _nests_unbounded(sre_parser.parse(r"(?:(?!x)[^.\n]){0,40}?\bfoo\s+bar"))
+
+
+@pytest.mark.parametrize("rule", FACTS, ids=[r.id for r in FACTS])
+def test_fact_pattern_has_no_nested_unbounded_repeat(rule):
+    assert not _nests_unbounded(sre_parser.parse(rule.regex.pattern, rule.regex.flags)), rule.id
+
+
+@pytest.mark.parametrize("rule", FACTS, ids=[r.id for r in FACTS])
+def test_fact_names_its_documentation(rule):
+    assert rule.source.startswith("https://"), rule.id
+    assert "amazon" in rule.source or "aws" in rule.source, rule.id
+
+
+def test_a_denial_in_an_earlier_clause_does_not_hide_the_claim():
+    rule = RULES["accuracy.fact.resize_running_instance"]
+    assert violations(rule, "No downtime is needed: EC2 can change the type of a running instance live.")
+    assert not violations(rule, "You cannot change the type of a running instance; stop it first.")
+
+
+def test_a_leading_no_answers_the_question_and_denies_nothing():
+    rule = RULES["accuracy.fact.data_transfer_in_free"]
+    assert violations(rule, "No, inbound data is charged at the same per-GB rate as outbound.")
+    assert not violations(rule, "No inbound data is charged: transfer in from the internet is free.")
+
+
+def test_the_value_of_a_second_wording_is_checked():
+    rule = RULES["accuracy.fact.sqs_visibility_default"]
+    assert violations(rule, "SQS hides it for the visibility timeout (5 minutes by default).")
+    assert not violations(rule, "SQS hides it for the visibility timeout (30 seconds by default).")
+
+
+def test_check_facts_names_the_line_and_the_fact():
+    text = "## Limits\n\nSome context.\nLambda memory can be set from 64 MB to 10,240 MB.\n"
+    found = Findings()
+    check_facts(parse_response(text), found)
+    assert len(found.errors) == 1
+    assert found.errors[0].startswith("line 4: ")
+    assert RULES["accuracy.fact.lambda_memory_min"].description in found.errors[0]
+
+
+def test_a_correct_answer_on_the_same_topics_is_not_flagged():
+    text = (
+        "Lambda functions time out after at most 15 minutes; memory goes from 128 MB to 10,240 MB "
+        "and `/tmp` defaults to 512 MB.\n"
+        "SQS keeps messages for 4 days by default, and the visibility timeout can be up to 12 hours.\n"
+        "A DynamoDB item can be up to 400 KB, and BatchWriteItem accepts up to 25 items.\n"
+        "For CloudFront, request the ACM certificate in us-east-1; for an ALB, in the ALB's own Region.\n"
+        "Deploy to us-east-1 (N. Virginia) or eu-west-1 (Ireland).\n"
+    )
+    found = Findings()
+    check_facts(parse_response(text), found)
+    assert found.errors == []
+
+
+CORRECT = [
+    line.strip()
+    for line in (Path(__file__).parent / "data" / "correct_aws_statements.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+]
+
+
+@pytest.mark.parametrize("statement", CORRECT)
+def test_no_fact_rule_flags_a_correct_statement(statement):
+    # Every rule, not only the one about the statement's topic: a number near another
+    # rule's words must not be read as that rule's claim.
+    found = Findings()
+    check_facts(parse_response(statement), found)
+    assert found.errors == []
+
+
+WRONG = [
+    line.strip()
+    for line in (Path(__file__).parent / "data" / "wrong_aws_statements.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+]
+
+
+@pytest.mark.parametrize("statement", WRONG)
+def test_a_wrong_statement_is_flagged(statement):
+    found = Findings()
+    check_facts(parse_response(statement), found)
+    assert found.errors, statement
