@@ -35,7 +35,9 @@ SECRET_CATEGORIES = {"aws_access_key", "aws_secret_key", "aws_session_token", "p
                      "generic_secret", "private_key", "pii"}
 
 _PATTERNS = [
-    re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA|ANPA)[A-Z0-9]{16}\b"),
+    # access key ids only: AROA/AIDA/ANPA… are role, user and policy ids (GUIDE §3.1:
+    # resource ids are never secrets), printed by every AssumeRole and CloudTrail record
+    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
     re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),  # secret access keys
     re.compile(r"[A-Za-z0-9/+=]{100,}"),  # session tokens, key bodies
     re.compile(r"(?i)(?:password|passwd|pwd|secret|token|api[_-]?key)\w*\s*[:=]\s*[\"']?([^\s\"',;]{8,})"),
@@ -82,6 +84,8 @@ def _public(value: str) -> bool:
         return bool(_ROLE_MAILBOX.match(value)) or value.lower().endswith(".amazonaws.com")
     if not (re.search(r"\d", value) and re.search(r"[A-Za-z]", value)):
         return True
+    if re.fullmatch(r"[A-Za-z_][\w.]*\(.*\)(?:\.\w+\(.*\))*", value):
+        return True  # code that computes a value ("base64.b64encode(dig).decode()"), not one
     if re.fullmatch(r"[0-9a-fA-F]{40}", value):
         return True
     try:

@@ -83,6 +83,7 @@ _CALL = re.compile(r"[A-Za-z_][\w.]*\(.*")
 # A lookup cut at its quoted key (``password = secret["password"]`` captured as ``secret[``).
 _CUT_SUBSCRIPT = re.compile(r"[A-Za-z_][\w.]*\[")
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
+_CASE_HUMP = re.compile(r"[a-z](?=[A-Z])")
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
 _PLACEHOLDER_PHRASE = re.compile(
     r"(?:your|my|the|some|new|old|strong|secure|example|sample|real|actual)[_\- ]?"
@@ -113,7 +114,12 @@ def is_placeholder(value: str) -> bool:
         return True
     if _DOTTED_IDENTIFIER.fullmatch(stripped) and not any(
         ch.isdigit() for ch in stripped.split(".")[-1][:1]
-    ) and max(map(len, stripped.split("."))) <= 40 and len(_LETTER_DIGIT_SWITCH.findall(stripped)) <= 4:
+    ) and max(map(len, stripped.split("."))) <= 40 and (
+        # camelCase humps and letter/digit switches: an attribute name has a few
+        # ("config.db2Password"), a random password with a dot many ("uedtwXg9wYhEqXjw.lKipH")
+        len(_LETTER_DIGIT_SWITCH.findall(stripped)) <= 4
+        and len(_LETTER_DIGIT_SWITCH.findall(stripped)) + len(_CASE_HUMP.findall(stripped)) < 6
+    ):
         # a JWT's segments and random keys with dots are no attribute names
         return True
     if _CALL.fullmatch(stripped) and "." in stripped.split("(", 1)[0]:

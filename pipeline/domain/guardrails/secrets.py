@@ -277,6 +277,8 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
                 continue  # $PWD is the working directory
             if not quoted:
                 end = _env_value_end(text, match.start(), end)
+                # judged whole: "s&qq&dSHU0Bpa@G6$faQ2tU" is one value, not the lone "s"
+                value = text[start:end]
             if is_placeholder(value) or _SHORT_NUMBER.fullmatch(value):
                 continue
             if not quoted and value.lower() in _PROSE_STOPWORDS:
@@ -401,6 +403,7 @@ def basic_header(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
             yield spec.rule_id, match.start(1), match.end(1)
 
 
+_BARE_TOKEN_KEY = re.compile(r"tokens?", re.I)
 _SECRET_KEY_NAME_SKIP = re.compile(
     r"next|continuation|idempoten|pagination|client_?token|request_?token|type|name|_?id$|_id_|arn|ttl|expir|url|uri|path|"
     r"file|length|count|limit|header|endpoint|version|string$|\bref\b|_ref\b|ref_|manager|policy|rotation|kms|aws_secret|"
@@ -412,9 +415,14 @@ _SECRET_KEY_NAME_SKIP = re.compile(
 
 def secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for match in finditer_windows(spec.patterns[0], text, windows):
-        if _SECRET_KEY_NAME_SKIP.search(key_name(text, match)):
-            continue
+        key = key_name(text, match)
         value, start, end, _quoted = value_of(match)
+        if _SECRET_KEY_NAME_SKIP.search(key) and not (
+            # a bare "token" names too many things ("token: 1500") to trust on its own; a
+            # long random value after it is a credential (Terraform's `token = "…atlasv1…"`)
+            _BARE_TOKEN_KEY.fullmatch(key) and len(value) >= 40 and entropy(value) >= 4.0
+        ):
+            continue
         if len(value) < 12 or is_placeholder(value) or " " in value or UUID.fullmatch(value):
             continue
         classes = sum(
