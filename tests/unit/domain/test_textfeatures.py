@@ -98,3 +98,30 @@ def test_a_head_bank_decides_exactly_as_each_head() -> None:
         features = set(rng.sample(vocab + ["w:unknown"], rng.randint(0, 12)))
         assert bank.decisions(features) == [h.decide(features) for h in heads]
         assert bank.decisions(features, skip={"h1"}) == [heads[0].decide(features), False, heads[2].decide(features)]
+
+
+def test_a_head_bank_decides_from_words_exactly_as_from_features() -> None:
+    """The word-level fast path (ids, cached per word, columns per head) against the feature
+    path, on texts whose words share character n-grams and bigrams, with heads that miss
+    features, zero weights, and the shipped heads."""
+    import random
+    import re
+
+    from pipeline.domain.guardrails.topic_model import load_heads
+
+    rng = random.Random(11)
+    syllables = ["pa", "ss", "wor", "d", "key", "the", "ing", "ac", "ce", "ss", "1", "22", "tok", "en"]
+    vocab_words = ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(40)]
+    feature_pool = sorted(set().union(*(ngram_features(w) for w in vocab_words))
+                          | {"b:" + a + " " + b for a in vocab_words[:10] for b in vocab_words[:10]})
+    heads = [BinaryHead(f"h{k}", {f: rng.uniform(-3, 3) if rng.random() > 0.1 else 0.0
+                                  for f in feature_pool if rng.random() > 0.3},
+                        rng.uniform(-1, 1), rng.uniform(0.5, 2), rng.uniform(0.2, 0.8), {}) for k in range(3)]
+    for bank in (HeadBank(heads), HeadBank(load_heads())):
+        for _ in range(300):
+            text = " ".join(rng.choice(vocab_words + ["password", "roadmap", "ignore"]) for _ in range(rng.randint(0, 30)))
+            words = re.findall(r"[a-z0-9]+", text)
+            features = ngram_features(text, words)
+            assert bank.decisions_for_words(words) == bank.decisions(features)
+            skip = {bank.heads[1].name}
+            assert bank.decisions_for_words(words, skip) == bank.decisions(features, skip)
