@@ -276,12 +276,14 @@ class Engine:
         """Hits of the rules ``indices`` (``candidates=None``: ungated reference path)."""
         hits: list[Hit] = []
         full = [(0, len(text))]
+        if candidates is not None:
+            # Only the candidates, in the order given (one intersection in C instead of a
+            # membership test per rule: most rules are not candidates of most texts).
+            indices = sorted(candidates.intersection(indices)) if candidates else ()
         for i in indices:
             rule = self.rules[i]
             spec = rule.spec
             if spec.requires and not all(word in lowered for word in spec.requires):
-                continue
-            if candidates is not None and i not in candidates:
                 continue
             if candidates is not None and rule.supersets is not False:
                 supersets = rule.supersets if rule.supersets is not None else self._supersets(rule)
