@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 WORD_RE = re.compile(r"[a-z0-9]+")
@@ -172,8 +173,9 @@ class HeadBank:
         # in every head (0.0 where a head has none; ``_missing`` says which), and each word
         # the ids of its known features, computed once.
         self._ids: dict[str, int] = {f: i for i, f in enumerate(self.table, start=1)}
-        self._rows: list[tuple[float, ...]] = [()] + [
-            tuple(0.0 if w is None else w for w in row) for row in self.table.values()
+        self._columns: list[list[float]] = [
+            [0.0] + [0.0 if row[k] is None else row[k] for row in self.table.values()]  # type: ignore[misc]
+            for k in range(len(self.heads))
         ]
         self._missing: list[frozenset[int]] = [
             frozenset(i for f, i in self._ids.items() if self.table[f][k] is None) for k in range(len(self.heads))
@@ -222,19 +224,20 @@ class HeadBank:
         if len(words) > 1:
             bigrams = map(str.__add__, map(prefixes.__getitem__, words[:-1]), words[1:])
             present.update(filter(None, map(self._ids.get, bigrams)))
-        # One row per present feature, transposed into one column of weights per head.
-        columns = list(zip(*map(self._rows.__getitem__, present), strict=True)) if present else [()] * len(self.heads)
+        # One gather in C per head (itemgetter of one id returns the item, not a tuple).
+        gather = itemgetter(*present) if len(present) > 1 else (lambda column: (column[next(iter(present))],))
         decided = []
         for k, head in enumerate(self.heads):
-            if head.name in skipped:
+            if head.name in skipped or not present:
                 decided.append(False)
                 continue
+            column = self._columns[k]
             missing = self._missing[k]
             if missing and not missing.isdisjoint(present):
                 # features this head has no weight for are not present for it
-                weights = [self._rows[i][k] for i in present if i not in missing]
+                weights = [column[i] for i in present if i not in missing]
             else:
-                weights = list(columns[k])
+                weights = list(gather(column))
             decided.append(head.decide_weights(weights))
         return decided
 
