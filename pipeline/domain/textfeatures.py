@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -138,7 +139,7 @@ class BinaryHead:
         weights = self.weights
         return self.decide_weights([weights[f] for f in features if f in weights])
 
-    def decide_weights(self, present: list[float]) -> bool:
+    def decide_weights(self, present: Sequence[float]) -> bool:
         """:meth:`decide` given the weights of the features present (in any order: ``fsum``
         is exact, so the order of the terms does not change the sum).
 
@@ -192,8 +193,10 @@ class HeadBank:
         # in every head (0.0 where a head has none; ``_missing`` says which), and each word
         # the ids of its known features, computed once.
         self._ids: dict[str, int] = {f: i for i, f in enumerate(self.table, start=1)}
-        self._columns: list[list[float]] = [
-            [0.0] + [0.0 if row[k] is None else row[k] for row in self.table.values()]  # type: ignore[misc]
+        # Columns are arrays of doubles (contiguous: gathering ~200 scattered ids from a list
+        # of 60,000 float objects was mostly cache misses); the values are the same doubles.
+        self._columns: list[array[float]] = [
+            array("d", [0.0] + [0.0 if row[k] is None else row[k] for row in self.table.values()])  # type: ignore[misc]
             for k in range(len(self.heads))
         ]
         self._missing: list[frozenset[int]] = [
@@ -256,7 +259,7 @@ class HeadBank:
                 # features this head has no weight for are not present for it
                 weights = [column[i] for i in present if i not in missing]
             else:
-                weights = list(gather(column))
+                weights = gather(column)
             decided.append(head.decide_weights(weights))
         return decided
 
