@@ -22,6 +22,14 @@ MODULES = ("guardrails", "adversarial", "intent", "triage", "workflow", "harness
 DEFAULT_JSON = Path("reports/out/bench.json")
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load averages: other work on the machine slows every measurement."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def machine_info() -> dict[str, str]:
     cpu = platform.processor() or "unknown"
     try:
@@ -37,10 +45,7 @@ def machine_info() -> dict[str, str]:
         memory = f"{kib / 1024 / 1024:.1f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    try:  # other work on the machine slows every measurement: record how busy it was
-        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        load = "unknown"
+    load = load_average()
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
         print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
+    info["load average (1/5/15 min) at end"] = load_average()
+    print(f"load average (1/5/15 min) at end: {info['load average (1/5/15 min) at end']}")
     print(render_table(results))
     for failure in failures:
         print(f"benchmark failed: {failure}", file=sys.stderr)

@@ -12,7 +12,10 @@ Measures, in one process on one core:
   finding in the file, the guardrail only with a block naming every expected secret
   category).
 
-Targets (issue 2): ≥ 20,000 texts/s and ≥ 40× detect-secrets with higher recall.
+Targets (issue 7, replacing issue 2's ≥ 20,000 texts/s and ≥ 40×): the input guardrail's
+throughput ≥ 100× detect-secrets' in the same run, at higher secret recall. Both run in
+this one process, so the ratio holds on a busy machine where absolute numbers do not
+(the table's header records the machine and its load).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ scan_input = offline_services().input_guard
 
 AREA = "guardrails"
 TARGET_TEXTS = 20_000
+RATIO_TARGET = 100.0  # issue 7: >= 100x detect-secrets' throughput, same run
 DETECT_SECRETS_SAMPLE = 400  # detect-secrets runs at a few hundred texts/s: a sample keeps this < 60 s
 
 
@@ -66,19 +70,22 @@ def run() -> list[BenchResult]:
         scan_input(text)
     samples = []
     perf = time.perf_counter
-    start_all = perf()
+    start_all, cpu_start = perf(), time.process_time()
     for text in workload:
         start = perf()
         scan_input(text)
         samples.append(perf() - start)
     elapsed = perf() - start_all
+    # Below 100%, other processes took the core part of the time (the ratio still holds).
+    cpu_share = (time.process_time() - cpu_start) / elapsed
     throughput = len(workload) / elapsed
     ours_recall = sum(_guardrail_catches(t, e) for t, e in secret_cases) / len(secret_cases)
 
     results = [
-        BenchResult(AREA, "input guardrail throughput", round(throughput), "texts/s", ">= 20000",
-                    throughput >= 20_000, f"{len(workload)} golden inputs, one process, "
-                    + ("RE2 set + supersets" if SCANNER.engine.use_re2 else "pure-Python path")),
+        BenchResult(AREA, "input guardrail throughput", round(throughput), "texts/s", "", None,
+                    f"{len(workload)} golden inputs, one process, "
+                    + ("RE2 set + supersets" if SCANNER.engine.use_re2 else "pure-Python path")
+                    + f"; CPU share {cpu_share:.0%}; the target is the ratio to detect-secrets below"),
         BenchResult(AREA, "input guardrail p50", round(percentile(samples, 50) * 1e6, 1), "µs"),
         BenchResult(AREA, "input guardrail p99", round(percentile(samples, 99) * 1e6, 1), "µs"),
         BenchResult(AREA, "input guardrail secret recall", round(ours_recall, 4), "ratio", "> detect-secrets",
@@ -114,7 +121,8 @@ def run() -> list[BenchResult]:
         BenchResult(AREA, "detect-secrets throughput", round(ds_throughput), "texts/s",
                     detail=f"SecretsCollection().scan_file, default plugins, {len(paths)} files"),
         # Issue 7 raised the target from 40x to 100x detect-secrets, at higher recall.
-        BenchResult(AREA, "throughput ratio vs detect-secrets", round(ratio, 1), "x", ">= 100", ratio >= 100),
+        BenchResult(AREA, "throughput ratio vs detect-secrets", round(ratio, 1), "x", f">= {RATIO_TARGET:g}",
+                    ratio >= RATIO_TARGET, "issue 7: >= 100x detect-secrets in the same bench run"),
         BenchResult(AREA, "detect-secrets secret recall", round(ds_recall, 4), "ratio",
                     detail="any finding in the file counts"),
         BenchResult(AREA, "recall advantage over detect-secrets", round(ours_recall - ds_recall, 4), "ratio",

@@ -183,8 +183,8 @@ class RuleSupersets:
         rule_set.Compile()
         self.set = rule_set
 
-    def live(self, text: str) -> list[int]:
-        """Indices of the patterns that can match ``text``, in pattern order."""
+    def live(self, text: str | bytes) -> list[int]:
+        """Indices of the patterns that can match ``text`` (or its UTF-8 bytes), in pattern order."""
         found = self.set.Match(text) or ()
         if self.sentinel not in found:
             return list(range(self.size))  # the DFA gave up: assume every pattern can match
@@ -221,6 +221,7 @@ class Engine:
         self.index = {rule.spec.rule_id: i for i, rule in enumerate(self.rules)}
         self.use_re2 = RE2_AVAILABLE if use_re2 is None else use_re2 and RE2_AVAILABLE
         self._set = None
+        self._encoded: tuple[str, bytes] = ("", b"")
         # Set entry -> (rule index, is the anchor). A rule is a candidate when its anchor
         # and its gate (if any) both occur: each is necessary for a match, so is both.
         self._entries: list[tuple[int, bool]] = []
@@ -251,6 +252,16 @@ class Engine:
                 # params instead of patterns (output clause rules) has nothing to filter on
                 rule.supersets = None if rule.spec.patterns else False
 
+    def _utf8(self, text: str) -> bytes:
+        """``text`` in UTF-8 for the RE2 sets, encoded once per text (the last one is kept:
+        the stages of one scan ask about the same text; RE2 encodes a ``str`` on every call)."""
+        last = self._encoded
+        if last[0] is text:
+            return last[1]
+        encoded = text.encode("utf-8")
+        self._encoded = (text, encoded)
+        return encoded
+
     def _supersets(self, rule: CompiledRule) -> RuleSupersets:
         rule.supersets = RuleSupersets(rule.spec.patterns, self._superset_options)
         return rule.supersets
@@ -276,16 +287,18 @@ class Engine:
         """Hits of the rules ``indices`` (``candidates=None``: ungated reference path)."""
         hits: list[Hit] = []
         full = [(0, len(text))]
+        if candidates is not None:
+            # Only the candidates, in the order given (one intersection in C instead of a
+            # membership test per rule: most rules are not candidates of most texts).
+            indices = sorted(candidates.intersection(indices)) if candidates else ()
         for i in indices:
             rule = self.rules[i]
             spec = rule.spec
             if spec.requires and not all(word in lowered for word in spec.requires):
                 continue
-            if candidates is not None and i not in candidates:
-                continue
             if candidates is not None and rule.supersets is not False:
                 supersets = rule.supersets if rule.supersets is not None else self._supersets(rule)
-                live = supersets.live(text)
+                live = supersets.live(self._utf8(text))
                 if not live:
                     continue
                 if len(live) < len(spec.patterns) and getattr(rule.detector, "uniform_patterns", False):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
 from pipeline.domain.guardrails.catalogue import RuleSpec
 from pipeline.domain.guardrails.common import (
@@ -253,20 +255,45 @@ _SHORT_NUMBER = re.compile(r"\d{1,3}")
 _VALUE_TAIL = re.compile(r"[&)}\]<>,;]\S{0,200}")
 
 
-def _env_value_end(text: str, key_start: int, end: int) -> int:
+class _LineMarks:
+    """Where lines start and where ``?`` and ``://`` occur in a text, found once, so that
+    "does this line have a URL query before the key" costs a binary search per match
+    (slicing the line for every match was quadratic on 100 KB without a line break)."""
+
+    def __init__(self, text: str) -> None:
+        self.newlines = [m.start() for m in re.finditer("\n", text)]
+        self.queries = [m.start() for m in re.finditer("\\?", text)]
+        self.schemes = [m.start() for m in re.finditer("://", text)]
+
+    def url_before(self, key_start: int) -> bool:
+        """``"?" in line or "://" in line`` for the line's text before ``key_start``."""
+        line = bisect_left(self.newlines, key_start)
+        line_start = self.newlines[line - 1] + 1 if line else 0
+        query = bisect_left(self.queries, key_start)
+        if query and self.queries[query - 1] >= line_start:
+            return True
+        scheme = bisect_right(self.schemes, key_start - 3)  # "://" wholly before key_start
+        return bool(scheme) and self.schemes[scheme - 1] >= line_start
+
+
+def _env_value_end(text: str, key_start: int, end: int, marks: list[_LineMarks]) -> int:
     """Where an unquoted value really ends. In a URL query ``&`` starts the next parameter;
     on an env-file or shell line (``ADMIN_PASSWORD=Chorizo&Queso!2024``) it is part of the
     value, which runs to the end of the word: redacting only ``Chorizo`` would leave the
-    rest of the password in the stored text."""
-    line_start = text.rfind("\n", 0, key_start) + 1
-    before = text[line_start:key_start]
-    if "?" in before or "://" in before or text[end : end + 1] != "&":
+    rest of the password in the stored text. ``marks`` holds the text's :class:`_LineMarks`
+    once built (at most one per text)."""
+    if text[end : end + 1] != "&":
+        return end
+    if not marks:
+        marks.append(_LineMarks(text))
+    if marks[0].url_before(key_start):
         return end
     tail = _VALUE_TAIL.match(text, end)
     return tail.end() if tail else end
 
 
 def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    marks: list[_LineMarks] = []
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
             key = key_name(text, match)
@@ -276,7 +303,7 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
             if key.lower() == "pwd" and value.startswith(("/", "~")):
                 continue  # $PWD is the working directory
             if not quoted:
-                end = _env_value_end(text, match.start(), end)
+                end = _env_value_end(text, match.start(), end, marks)
                 # judged whole: "s&qq&dSHU0Bpa@G6$faQ2tU" is one value, not the lone "s"
                 value = text[start:end]
             if is_placeholder(value) or _SHORT_NUMBER.fullmatch(value):
@@ -300,6 +327,8 @@ def password_cli(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
             yield spec.rule_id, start, end
 
 
+# Pure functions of a value, remembered (bounded): a pasted log or config repeats its values.
+@lru_cache(maxsize=4096)
 def looks_like_password(value: str, quoted: bool) -> bool:
     """Heuristic: does a prose value look like a real password rather than a word?"""
     value = value.rstrip(".,!?;:)")
@@ -446,6 +475,7 @@ def secret_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
 _HASH_OR_FORMAT = re.compile(r"sha-?\d|md5|pbkdf|bcrypt|scrypt|argon|aes-?\d|hmac|rsa-?\d|utf-?8|\.[a-z]{2,5}$", re.I)
 
 
+@lru_cache(maxsize=4096)
 def strong_password(value: str) -> bool:
     """A value that can only be a password: 8+ characters mixing lower-case letters, digits
     and a symbol or an inner capital ("Bluebird#4455", "Cafecito.2024"); no hash names,

@@ -64,11 +64,36 @@ def count_words(text: str) -> int:
     return sum(1 for run in _WORD_RUN_RE.findall(text) if has_letter(run))
 
 
+def _has_words(text: str, wanted: int) -> bool:
+    """``count_words(text) >= wanted``, stopping at the ``wanted``-th word."""
+    has_letter = _LETTER_RE.search
+    found = 0
+    for run in _WORD_RUN_RE.finditer(text):
+        if has_letter(run.group()):
+            found += 1
+            if found >= wanted:
+                return True
+    return found >= wanted
+
+
+def _may_hold_placeholder_setting(view: str) -> bool:
+    """False when :data:`_PLACEHOLDER_SETTING_RE` cannot match ``view``: every match has a
+    ``:`` or ``=`` and a value starting with ``$``, ``***``, ``<``, ``{{`` or naming the
+    environment (``os.environ``, ``getenv(``, ``process.env.``, ``env[``: all hold ``env``)."""
+    return (":" in view or "=" in view) and (
+        "$" in view or "*" in view or "<" in view or "env" in view or "{{" in view
+    )
+
+
 def head_view(lowered: str) -> str | None:
     """What the heads read of a lower-cased message, or None when they abstain (too short)."""
-    view = _PLACEHOLDER_SETTING_RE.sub(" ", lowered[:MAX_CHARS])
+    view = lowered[:MAX_CHARS]
+    if _may_hold_placeholder_setting(view):
+        view = _PLACEHOLDER_SETTING_RE.sub(" ", view)
+    if _CJK_RE.search(view) is None:
+        return view if _has_words(view, MIN_WORDS) else None
     cjk = len(_CJK_RE.findall(view))
-    words = count_words(view) if cjk == 0 else count_words(_CJK_RE.sub(" ", view)) + cjk / 2
+    words = count_words(_CJK_RE.sub(" ", view)) + cjk / 2
     return view if words >= MIN_WORDS else None
 
 
@@ -106,6 +131,8 @@ def learned_rule_ids(lowered: str, already: frozenset[str] = frozenset()) -> lis
     heads = load_heads()
     if all(h.name in already for h in heads):
         return []
-    features = topic_features(lowered)
-    bank = _bank(heads)
-    return [HEAD_RULES[h.name] for h, yes in zip(heads, bank.decisions(features, already), strict=True) if yes]
+    view = head_view(lowered)
+    if view is None:
+        return []  # no features: a head never says yes without them
+    decisions = _bank(heads).decisions_for_words(WORD_RE.findall(view), already)
+    return [HEAD_RULES[h.name] for h, yes in zip(heads, decisions, strict=True) if yes]

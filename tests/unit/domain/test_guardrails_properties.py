@@ -11,7 +11,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.domain.guardrails import Scanner, scan_input
+from pipeline.domain.guardrails import Scanner, scan_input, scan_output
 from pipeline.domain.models import GuardrailAction
 
 BASE32 = string.ascii_uppercase + "234567"
@@ -209,3 +209,16 @@ def test_secret_at_the_very_end_of_long_random_text_is_found(noise: str, key: st
     }[which]
     verdict = scan_input(noise + tail[0])
     assert tail[1] in verdict.categories
+
+
+# The adversarial benchmark's repeated prefixes (evals/benchmarks/adversarial.py), long enough
+# to make rules fire thousands of times: a key after them is still found by both directions.
+@settings(max_examples=30, deadline=None)
+@given(prefix=st.sampled_from(["mysql ", "password: ", "AKIA", "secret=", "token: ", "--password ", "1111 ",
+                               "Bearer ", "eyJ", "a://", "-" * 7, "{{", "[", "\u00a0"]),
+       repeats=st.integers(min_value=200, max_value=3000), key=access_keys)
+def test_a_key_after_a_long_repeated_prefix_is_found_in_input_and_output(prefix: str, repeats: int, key: str) -> None:
+    text = prefix * repeats + f"\n{key}"
+    assert "aws_access_key" in scan_input(text).categories
+    output = scan_output(text)
+    assert output.blocked and key not in output.redacted_text

@@ -98,3 +98,59 @@ def test_a_head_bank_decides_exactly_as_each_head() -> None:
         features = set(rng.sample(vocab + ["w:unknown"], rng.randint(0, 12)))
         assert bank.decisions(features) == [h.decide(features) for h in heads]
         assert bank.decisions(features, skip={"h1"}) == [heads[0].decide(features), False, heads[2].decide(features)]
+
+
+def test_a_head_bank_decides_from_words_exactly_as_from_features() -> None:
+    """The word-level fast path (ids, cached per word, columns per head) against the feature
+    path, on texts whose words share character n-grams and bigrams, with heads that miss
+    features, zero weights, and the shipped heads."""
+    import random
+    import re
+
+    from pipeline.domain.guardrails.topic_model import load_heads
+
+    rng = random.Random(11)
+    syllables = ["pa", "ss", "wor", "d", "key", "the", "ing", "ac", "ce", "ss", "1", "22", "tok", "en"]
+    vocab_words = ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(40)]
+    feature_pool = sorted(set().union(*(ngram_features(w) for w in vocab_words))
+                          | {"b:" + a + " " + b for a in vocab_words[:10] for b in vocab_words[:10]})
+    heads = [BinaryHead(f"h{k}", {f: rng.uniform(-3, 3) if rng.random() > 0.1 else 0.0
+                                  for f in feature_pool if rng.random() > 0.3},
+                        rng.uniform(-1, 1), rng.uniform(0.5, 2), rng.uniform(0.2, 0.8), {}) for k in range(3)]
+    for bank in (HeadBank(heads), HeadBank(load_heads())):
+        for _ in range(300):
+            text = " ".join(rng.choice(vocab_words + ["password", "roadmap", "ignore"]) for _ in range(rng.randint(0, 30)))
+            words = re.findall(r"[a-z0-9]+", text)
+            features = ngram_features(text, words)
+            assert bank.decisions_for_words(words) == bank.decisions(features)
+            skip = {bank.heads[1].name}
+            assert bank.decisions_for_words(words, skip) == bank.decisions(features, skip)
+
+
+def _decide_with_fsum(head: BinaryHead, present: list[float]) -> bool:
+    """The written-out decision: an exact sum, then the calibrated score against the threshold."""
+    if not present:
+        return False
+    z = (head.bias + math.fsum(present) / math.sqrt(len(present))) / head.temperature
+    return z >= math.log(head.threshold / (1.0 - head.threshold))
+
+
+def test_a_head_decides_as_with_an_exact_sum_even_at_a_hair_from_its_threshold() -> None:
+    """decide_weights sums with ``sum`` and falls back to ``fsum`` near the threshold: the
+    decisions equal the exact-sum ones, on scores set to land on the threshold (where the
+    rounding of a plain sum would flip them) and with heavy cancellation."""
+    import random
+
+    rng = random.Random(5)
+    for trial in range(3000):
+        size = rng.randint(1, 400)
+        present = [rng.uniform(-3, 3) * 10 ** rng.randint(-3, 3) for _ in range(size)]
+        if trial % 3 == 0:
+            present += [1e16, -1e16, 1.0]  # cancellation a plain sum gets wrong
+        temperature, threshold = rng.uniform(0.5, 2), rng.uniform(0.2, 0.9)
+        logit = math.log(threshold / (1.0 - threshold))
+        # a bias that puts the exact score on the threshold, give or take a few ulps
+        bias = logit * temperature - math.fsum(present) / math.sqrt(len(present))
+        bias += rng.choice([0.0, 1e-15, -1e-15, 1e-12, -1e-12, 0.5, -0.5]) * abs(bias or 1.0)
+        head = BinaryHead("h", {}, bias, temperature, threshold, {})
+        assert head.decide_weights(present) == _decide_with_fsum(head, present)
