@@ -333,3 +333,4 @@ def test_only_plain_attribute_values_take_the_short_cut() -> None:
     for other in ({"B": b"x"}, {"BS": [b"x"]}, {"S": "x", "N": "1"}, {}, {"S": 1}, {"SS": ["a", 1]},
                   {"M": {"a": {"B": b"x"}}}, {"L": [None]}, {"BOOL": "true"}, {"s": "x"}):
         assert plain(other) is engine._NOT_PLAIN, other
+
