@@ -19,12 +19,18 @@ one of them, which made the local server CPU-bound at ~3 requests/s:
   O(table size) and the local server got slower with every stored turn (7 req/s after 500
   turns, falling); then it deep-copies the items found, which are only read afterwards
   (over half of a history read's CPU time);
-* it lists a response class's methods with ``inspect.getmembers`` on every API call.
+* it lists a response class's methods with ``inspect.getmembers`` on every API call;
+* its JSON response serializer walks DynamoDB's ten-member ``AttributeValue`` shape for
+  every value of every item, asking five alias providers for each member's names (~22 % of
+  the CPU, by a yappi profile of sequential queries across all threads);
+* its interpreter deep-copies the whole workflow state ~50 times per execution, and
+  ``copy.deepcopy``'s memo bookkeeping made that ~20 %.
 
 :func:`install` keeps one parsed program per definition text while a
 :class:`~pipeline.local.workflow.LocalWorkflow` is open, compiles each JSONPath once, reads
 a key query's partition directly (the same items, in the same order, copied as a list),
-lists each moto response class's methods once, hands a Lambda task's payload straight to
+lists each moto response class's methods once, writes plain DynamoDB values in their wire
+form, copies JSON state with a plain recursive copy, hands a Lambda task's payload straight to
 the workflow's invoke hook (the one moto's Lambda backend calls) with the response moto's
 Lambda API would give (``FunctionError``, the payload size limit), and signals the end of
 each execution. The parsed program is safe to share between concurrent executions: it is
@@ -211,6 +217,164 @@ class _CopyOfKeyQueryResults:
         return copy.deepcopy(value, memo)
 
 
+class _NotJson(Exception):
+    """The value holds something other than JSON data (the deep copy then is moto's own)."""
+
+
+_JSON_LEAVES = (str, int, float, bool, type(None))
+
+
+def _copy_json(value: Any) -> Any:
+    """A copy of a JSON value (dicts, lists, strings, numbers, booleans, null)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_json(item) for item in value]
+    if kind in _JSON_LEAVES:
+        return value  # immutable
+    raise _NotJson
+
+
+class _StateCopies:
+    """The ``copy`` module as moto's Step Functions interpreter sees it: a deep copy of JSON
+    data is a plain recursive copy.
+
+    The interpreter deep-copies the whole state on every read and write of it (each state's
+    input, every JSONPath result, the result, the task frame's stack: ~50 copies of the
+    state per execution of our definition), and ``copy.deepcopy``'s memo and keep-alive
+    bookkeeping made them ~15 % of an execution's CPU. A state is JSON data; anything else
+    (program states, events) still gets ``copy.deepcopy``. The copies are equal and share
+    nothing with the original, as before.
+    """
+
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if memo is None:
+            try:
+                return _copy_json(value)
+            except _NotJson:
+                pass
+        return copy.deepcopy(value, memo)
+
+
+#: The interpreter modules whose ``copy.deepcopy`` copies execution state.
+_STATE_COPY_MODULES = (
+    "moto.stepfunctions.parser.asl.eval.states",
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+    "moto.stepfunctions.parser.asl.component.common.path.result_path",
+    "moto.stepfunctions.parser.asl.component.state.exec.execute_state",
+    "moto.stepfunctions.parser.asl.eval.event.event_manager",
+)
+
+
+def _install_state_copies(stack: contextlib.ExitStack) -> None:
+    import importlib
+
+    for name in _STATE_COPY_MODULES:
+        module = importlib.import_module(name)
+        stack.callback(setattr, module, "copy", getattr(module, "copy"))  # noqa: B009 - a module's global
+        setattr(module, "copy", _StateCopies())  # noqa: B010 - replacing a module's global
+
+
+def _install_attribute_key_cache(stack: contextlib.ExitStack) -> None:
+    """moto's response serializer finds each member of a response in the result by asking
+    five alias providers for candidate names, for every value it serializes (a DynamoDB
+    item is a tree of ``AttributeValue`` structures of ten members each: ~40 % of a
+    history read's CPU). For a ``dict`` the candidates depend only on the member's name
+    and shape (a dict has no ``Meta`` aliases and always the same class name), and the
+    shapes live as long as moto's cached service models: list them once per (name, shape).
+    Other objects still ask the providers every time.
+    """
+    from moto.core import serialize
+
+    picker = serialize.XFormedAttributePicker
+    original = picker.get_possible_keys
+    found: dict[tuple[str, int], tuple[Any, tuple[str, ...]]] = {}
+
+    def get_possible_keys(self: Any, context: Any) -> Any:
+        if (type(context.obj) is not dict or context.shape is None
+                or self.alias_providers is not serialize.DEFAULT_ALIAS_PROVIDERS):
+            return original(self, context)
+        cache_key = (context.key, id(context.shape))
+        cached = found.get(cache_key)
+        if cached is None or cached[0] is not context.shape:
+            # The shape is kept with its keys, so its id cannot be reused while cached.
+            cached = (context.shape, tuple(original(self, context)))
+            found[cache_key] = cached
+        return cached[1]
+
+    picker.get_possible_keys = get_possible_keys  # type: ignore[method-assign]
+    stack.callback(setattr, picker, "get_possible_keys", original)
+
+
+_NOT_PLAIN = object()
+_STRING_MEMBERS = frozenset({"S", "N"})
+_FLAG_MEMBERS = frozenset({"BOOL", "NULL"})
+_STRING_SET_MEMBERS = frozenset({"SS", "NS"})
+
+
+def _plain_attribute_value(value: Any) -> Any:
+    """A DynamoDB ``AttributeValue`` as moto's JSON serializer writes it, when it holds
+    only strings, numbers, flags, string sets, maps and lists of such values; otherwise
+    ``_NOT_PLAIN`` (binary values, several members, anything unexpected: the serializer's
+    own walk then writes it)."""
+    if type(value) is not dict or len(value) != 1:
+        return _NOT_PLAIN
+    ((member, item),) = value.items()
+    kind = type(item)
+    if member in _STRING_MEMBERS and kind is str:
+        return {member: item}
+    if member in _FLAG_MEMBERS and kind is bool:
+        return {member: item}
+    if member == "M" and kind is dict:
+        written = {}
+        for name, entry in item.items():
+            plain = _plain_attribute_value(entry)
+            if plain is _NOT_PLAIN or type(name) is not str:
+                return _NOT_PLAIN
+            written[name] = plain
+        return {"M": written}
+    if member == "L" and kind is list:
+        entries = []
+        for entry in item:
+            plain = _plain_attribute_value(entry)
+            if plain is _NOT_PLAIN:
+                return _NOT_PLAIN
+            entries.append(plain)
+        return {"L": entries}
+    if member in _STRING_SET_MEMBERS and kind is list and all(type(entry) is str for entry in item):
+        return {member: list(item)}
+    return _NOT_PLAIN
+
+
+def _install_attribute_value_writer(stack: contextlib.ExitStack) -> None:
+    """moto's JSON serializer writes a DynamoDB item by walking the ``AttributeValue``
+    shape: ten members per value, each looked up under its candidate names, recursively
+    (over half of a history read's CPU). A plain value (strings, numbers, flags, string
+    sets, maps, lists) is already in its wire form: it is written as the walk would write
+    it, with the same members and values; any other value still takes the walk.
+    """
+    from moto.core import serialize
+
+    serializer = serialize.BaseJSONSerializer
+    original = serializer._serialize_type_structure
+
+    def write_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and type(value) is dict \
+                and self.operation_model.service_model.service_name == "dynamodb":
+            plain = _plain_attribute_value(value)
+            if plain is not _NOT_PLAIN:
+                serialized[self.get_serialized_name(shape, key)] = plain
+                return
+        original(self, serialized, value, shape, key)
+
+    serializer._serialize_type_structure = write_structure  # type: ignore[method-assign]
+    stack.callback(setattr, serializer, "_serialize_type_structure", original)
+
+
 def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
     """Patch moto's execution worker, Lambda task invocation, JSONPath compilation and
     DynamoDB key queries while ``stack`` is open."""
@@ -267,6 +431,9 @@ def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
     _install_json_path_cache(stack)
     _install_partition_query(stack)
     _install_method_names_cache(stack)
+    _install_state_copies(stack)
+    _install_attribute_key_cache(stack)
+    _install_attribute_value_writer(stack)
 
 
 class FifoLock:

@@ -554,8 +554,10 @@ def _patched_env(env: Mapping[str, str]) -> Iterator[None]:
     ``os.environ`` without our lock, and a key deleted mid-iteration raised ``KeyError``
     in them under concurrent executions.
     """
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    # Only the keys whose value changes are written (each write is a putenv): consecutive
+    # handlers share most of their environment (tables, region, LOCAL_ENV).
+    saved = {k: os.environ.get(k) for k, v in env.items() if os.environ.get(k) != v}
+    os.environ.update({k: env[k] for k in saved})
     try:
         yield
     finally:
@@ -564,6 +566,9 @@ def _patched_env(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
             elif key not in LOCAL_ENV:
                 os.environ[key] = ""
+        for key, value in env.items():
+            if key not in saved and os.environ.get(key) != value:
+                os.environ[key] = value  # the handler changed it: back to what it was before
 
 
 def _restore_env(saved: Mapping[str, str]) -> None:

@@ -218,3 +218,119 @@ def test_admission_slots_are_granted_in_arrival_order_and_refuse_beyond_their_bo
     slots.release()
     with pytest.raises(RuntimeError):
         slots.release()
+
+
+def test_state_copies_are_equal_independent_and_fall_back_to_deepcopy_for_other_objects() -> None:
+    import contextlib
+    import copy
+
+    from moto.stepfunctions.parser.asl.eval import states
+
+    state = {"capture": {"session_id": "s", "turn": 3, "score": 0.5, "blocked": False, "user": None},
+             "history": [{"text": "a"}, {"text": "b", "tags": ["x", "y"]}], "empty": {}, "none": []}
+    original = states.copy
+    with contextlib.ExitStack() as stack:
+        engine._install_state_copies(stack)
+        copied = states.copy.deepcopy(state)
+        assert copied == state
+        copied["capture"]["turn"] = 4
+        copied["history"][1]["tags"].append("z")
+        assert state["capture"]["turn"] == 3 and state["history"][1]["tags"] == ["x", "y"]
+
+        class Marker:
+            pass
+
+        shared = Marker()
+        other = {"a": shared, "b": shared, "c": [1]}
+        copied_other = states.copy.deepcopy(other)  # not JSON: copy.deepcopy (aliasing kept)
+        assert copied_other["a"] is copied_other["b"] and copied_other["a"] is not shared
+        memo: dict = {}
+        assert states.copy.deepcopy([1, {"k": "v"}], memo) == [1, {"k": "v"}] and memo  # memo: moto's own
+        assert states.copy.copy is copy.copy
+    assert states.copy is original
+
+
+_ITEMS = [
+    {"session_id": {"S": "p"}, "turn_index": {"N": "0"}, "text": {"S": ""}, "flag": {"BOOL": True},
+     "nothing": {"NULL": True}, "tags": {"SS": ["a", "b"]}, "scores": {"NS": ["1", "2.5"]},
+     "nested": {"M": {"inner": {"L": [{"S": "x"}, {"N": "3"}, {"M": {}}, {"L": []}, {"BOOL": False}]},
+                      "empty": {"M": {}}}}, "list": {"L": []}},
+    {"session_id": {"S": "p"}, "turn_index": {"N": "1"}, "blob": {"B": b"\x00\x01raw"},
+     "blobs": {"BS": [b"1", b"2"]}, "mixed": {"L": [{"S": "y"}, {"B": b"z"}]},
+     "deep": {"M": {"b": {"B": b"q"}, "s": {"S": "t"}}}},
+    {"session_id": {"S": "p"}, "turn_index": {"N": "2"}, "unicode": {"S": "é ☃ \u2028 \"quoted\""},
+     "number": {"N": "-1.5e3"}},
+]
+
+
+def _dynamodb_answers(client) -> list:
+    return [
+        client.query(TableName="items", KeyConditionExpression="session_id = :s",
+                     ExpressionAttributeValues={":s": {"S": "p"}}),
+        client.query(TableName="items", KeyConditionExpression="session_id = :s",
+                     ExpressionAttributeValues={":s": {"S": "p"}}, ScanIndexForward=False, Limit=1),
+        client.get_item(TableName="items", Key={"session_id": {"S": "p"}, "turn_index": {"N": "0"}}),
+        client.get_item(TableName="items", Key={"session_id": {"S": "p"}, "turn_index": {"N": "1"}}),
+        client.scan(TableName="items"),
+        client.put_item(TableName="items", Item={**_ITEMS[0], "turn_index": {"N": "9"}}, ReturnValues="ALL_OLD"),
+        client.put_item(TableName="items", Item={**_ITEMS[1], "turn_index": {"N": "9"}}, ReturnValues="ALL_OLD"),
+    ]
+
+
+def test_dynamodb_answers_are_serialized_exactly_as_moto_serializes_them() -> None:
+    import contextlib
+
+    import boto3
+    from moto import mock_aws
+    from moto.core import serialize
+
+    def answers() -> list:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            client.create_table(
+                TableName="items", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"},
+                           {"AttributeName": "turn_index", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"},
+                                      {"AttributeName": "turn_index", "AttributeType": "N"}])
+            for item in _ITEMS:
+                client.put_item(TableName="items", Item=item)
+            found = _dynamodb_answers(client)
+        for answer in found:
+            answer.pop("ResponseMetadata")
+        return found
+
+    expected = answers()
+    written, plain_calls = [], []
+    original_plain = engine._plain_attribute_value
+    original_structure = serialize.BaseJSONSerializer._serialize_type_structure
+    original_keys = serialize.XFormedAttributePicker.get_possible_keys
+
+    def counting(value):
+        found = original_plain(value)
+        plain_calls.append(found is not engine._NOT_PLAIN)
+        return found
+
+    with contextlib.ExitStack() as stack:
+        engine._install_attribute_key_cache(stack)
+        engine._install_attribute_value_writer(stack)
+        engine._plain_attribute_value = counting
+        try:
+            written = answers()
+            written_again = answers()  # the second time from the key cache
+        finally:
+            engine._plain_attribute_value = original_plain
+    assert written == expected and written_again == expected
+    assert True in plain_calls and False in plain_calls  # both the short cut and the walk ran
+    assert serialize.BaseJSONSerializer._serialize_type_structure is original_structure
+    assert serialize.XFormedAttributePicker.get_possible_keys is original_keys
+
+
+def test_only_plain_attribute_values_take_the_short_cut() -> None:
+    plain = engine._plain_attribute_value
+    assert plain({"S": "x"}) == {"S": "x"} and plain({"N": "1"}) == {"N": "1"}
+    assert plain({"M": {"a": {"L": [{"BOOL": True}, {"NULL": True}]}}}) == {"M": {"a": {"L": [{"BOOL": True}, {"NULL": True}]}}}
+    for other in ({"B": b"x"}, {"BS": [b"x"]}, {"S": "x", "N": "1"}, {}, {"S": 1}, {"SS": ["a", 1]},
+                  {"M": {"a": {"B": b"x"}}}, {"L": [None]}, {"BOOL": "true"}, {"s": "x"}):
+        assert plain(other) is engine._NOT_PLAIN, other
+
