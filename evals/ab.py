@@ -15,6 +15,8 @@ analysis) and ``index.html`` under ``reports/out/<run-id>-ab/``, copied to
 ``reports/out/ab-latest/``.
 
 Exit codes: 0 no comparison found B worse; 1 at least one did (a regression); 2 bad input.
+With ``--expect-worse`` (canaries: prompts known to be worse, ``evals/ab_canaries``) the
+meaning of 0 and 1 turns round: 0 every canary was caught, 1 one was missed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ examples:
   python -m evals ab --all
   python -m evals ab --a-dir pipeline/prompts --b-dir /tmp/candidate-prompts
   nox -s ab -- --all
+  python -m evals ab --template compute_troubleshooting --a v2 --b v9 --variants-dir evals/ab_canaries --expect-worse
+                            the degraded-prompt canary CI runs: must be caught as B worse
 
 decision (evals/ab_analysis.py; settings in evals/ab.toml):
   B worse                   answer_score's paired-bootstrap 95% CI is below 0, or McNemar's exact
@@ -55,8 +59,8 @@ decision (evals/ab_analysis.py; settings in evals/ab.toml):
   no detectable difference  neither; the smallest effect this sample detects is printed
 
 exit codes:
-  0  no comparison found B worse
-  1  B worse in at least one comparison (a regression)
+  0  no comparison found B worse (--expect-worse: every comparison found B worse)
+  1  B worse in at least one comparison, a regression (--expect-worse: a canary not caught)
   2  bad input or configuration"""
 
 
@@ -95,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cassettes", type=Path, default=None,
                         help="cassette folder for --model replay (default evals/cassettes)")
     parser.add_argument("--limit", type=int, help="only the first N cases (sorted by id) of each comparison")
+    parser.add_argument("--expect-worse", action="store_true",
+                        help="the comparisons are canaries, B a known regression (evals/ab_canaries): exit 0 only "
+                             "when every one is called B worse, 1 when one is not (CI: .ci/run)")
     parser.add_argument("--config", type=Path, default=AB_CONFIG, help="A/B settings (default evals/ab.toml)")
     parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default reports/out")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML report")
@@ -453,6 +460,14 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     copy_latest(root, Path(args.report_dir) / "ab-latest")
     worse = [c.label for c, a in results if a.regression]
     print("", file=out)
+    if args.expect_worse:
+        missed = [c.label for c, a in results if not a.regression]
+        if missed:
+            print(f"CANARY MISSED: B not found worse in {len(missed)} of {len(results)} comparison(s) of a known "
+                  f"regression: {'; '.join(missed)}", file=out)
+            return EXIT_WORSE
+        print(f"canary caught: B worse in all {len(results)} comparison(s) of a known regression", file=out)
+        return EXIT_OK
     if worse:
         print(f"REGRESSION: B worse in {len(worse)} of {len(results)} comparison(s): {'; '.join(worse)}", file=out)
         return EXIT_WORSE

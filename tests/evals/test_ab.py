@@ -193,3 +193,28 @@ class _Router:
 
     def converse(self, **request):
         return self.clients[request["modelId"]].converse(**request)
+
+
+CANARIES = Path(__file__).resolve().parents[2] / "evals" / "ab_canaries"
+
+
+def test_the_committed_canary_is_the_shipped_prompt_degraded_as_issue_10_describes():
+    shipped = json.loads((PROMPTS_DIR / "compute_troubleshooting" / "v2.json").read_text())
+    canary = json.loads((CANARIES / "compute_troubleshooting" / "v9.json").read_text())
+    assert canary["system_prompt"] == shipped["system_prompt"]
+    assert canary["user_template"] == shipped["user_template"]
+    assert canary["format_instructions"] == [d for d in shipped["format_instructions"]
+                                             if d.partition(":")[0] not in STRUCTURE_DIRECTIVES] + ["max_words:40"]
+
+
+def test_expect_worse_passes_a_caught_canary_and_fails_a_missed_one(tmp_path):
+    code, out, _ = _run("--template", "compute_troubleshooting", "--a", "v2", "--b", "v9",
+                        "--variants-dir", str(CANARIES), "--limit", "30", "--expect-worse",
+                        "--no-html", "--report-dir", str(tmp_path / "caught"))
+    assert code == 0, out
+    assert "verdict: B worse" in out and "canary caught: B worse in all 1 comparison(s)" in out
+    # the same prompt on both arms is no regression: a canary that is not caught fails
+    code, out, _ = _run("--template", "compute_troubleshooting", "--a", "v2", "--b", "v2", "--limit", "30",
+                        "--expect-worse", "--no-html", "--report-dir", str(tmp_path / "missed"))
+    assert code == 1, out
+    assert "CANARY MISSED: B not found worse in 1 of 1 comparison(s)" in out
