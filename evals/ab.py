@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants-dir", type=Path, default=VARIANTS_DIR,
                         help="candidate versions overlaid on pipeline/prompts (default evals/prompt_variants)")
     parser.add_argument("--model", choices=MODELS, default="offline", help="model behind both arms (default offline)")
+    parser.add_argument("--model-id", default=None,
+                        help="with --model bedrock or replay, the model behind both arms of a prompt comparison")
     parser.add_argument("--a-model-id", default="", help="a model id for arm A (with --b-model-id and --model "
                                                            "bedrock or replay): the shipped prompts, two models")
     parser.add_argument("--b-model-id", default="", help="the model id for arm B (with --a-model-id)")
@@ -159,6 +161,9 @@ def plan(args: argparse.Namespace) -> list[Comparison]:
     if modes != 1:
         raise ABInputError("choose one of --template ID --a V --b V, --all, --a-dir DIR --b-dir DIR, "
                            "or --a-model-id ID --b-model-id ID")
+    if args.model_id and (two_models or args.model == "offline"):
+        raise ABInputError("--model-id names the one model of a prompt comparison with --model bedrock or replay; "
+                           "two models take --a-model-id and --b-model-id")
     if two_models:
         if not (args.a_model_id and args.b_model_id):
             raise ABInputError("--a-model-id and --b-model-id go together")
@@ -290,16 +295,27 @@ def run_comparison(comparison: Comparison, cases: list[GoldenCase], config: RunC
     chosen = sorted(chosen, key=lambda c: c.id)[:limit] if limit else chosen
     if not chosen:
         raise ABInputError(f"{comparison.label}: no case is answered by template {comparison.template!r}")
-    if configs is not None and config_a is not config_b:
+    arms = (config_a,) if config_b is config_a else (config_a, config_b)  # equal settings, maybe two models
+    if config_a.model != "offline":
         from evals.models import ModelConfigError, preflight
 
         try:
-            for arm_config in (config_a, config_b):
+            for arm_config in arms:
                 preflight(arm_config.model_session(), {"generation": chosen})
         except ModelConfigError as exc:
             raise ABInputError(str(exc)) from exc
     _, rec_a = _run_arm(comparison.a, chosen, config_a, run_dir)
     _, rec_b = _run_arm(comparison.b, chosen, config_b, run_dir)
+    for arm_config in arms:
+        misses = arm_config.model_session().usage().replay_misses if arm_config.model == "replay" else 0
+        if misses:  # the manifest holds one recording per case: an arm with other prompts finds none
+            raise ABInputError(f"{comparison.label}: {misses} model request(s) had no cassette (a recording holds one "
+                               "prompt version per case); compare prompts with --model offline or bedrock, or "
+                               "replay two recorded models with --a-model-id/--b-model-id. No result is comparable")
+    for arm, record in (("A", rec_a), ("B", rec_b)):
+        errors = [c["error"] for c in record["suites"]["generation"]["cases"] if c["error"]]
+        if len(errors) == len(chosen):  # nothing was answered: a verdict would compare two failures
+            raise ABInputError(f"{comparison.label}: arm {arm}: all {len(chosen)} cases failed, e.g. {errors[0]}")
     analysis = analyse(rec_a["suites"]["generation"], rec_b["suites"]["generation"], cfg)
     summary = {
         "label": comparison.label, "template": comparison.template, "hypothesis": comparison.hypothesis,
@@ -394,6 +410,14 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+def _session(args: argparse.Namespace) -> Any:
+    """The model session both arms of a prompt comparison share (two model ids: one per arm)."""
+    from evals.models import DEFAULT_CASSETTES, ModelSession
+
+    return ModelSession(backend=args.model, model_id=args.model_id, region=args.region,
+                        cassettes=args.cassettes or DEFAULT_CASSETTES)
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-")[:60]
 
@@ -411,6 +435,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         print("error: --limit must be at least 1", file=err)
         return EXIT_BAD_INPUT
     from evals.judge import JudgeConfigError
+    from evals.models import ModelConfigError
 
     judge = None
     try:
@@ -423,7 +448,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         print(f"error: {exc}", file=err)
         return EXIT_BAD_INPUT
     judge_agreement = None
-    config = RunConfig(model=args.model)
+    config = RunConfig(model=args.model, models=_session(args))
     run_id = new_run_id()
     root = Path(args.report_dir) / f"{run_id}-ab"
     results = []
@@ -435,7 +460,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             configs = arm_configs(comparison, config, region=args.region, cassettes=args.cassettes)
             analysis, summary = run_comparison(comparison, cases, config, cfg, run_dir, limit=args.limit,
                                                configs=configs)
-        except (ABInputError, ValueError) as exc:
+        except (ABInputError, ValueError, ModelConfigError) as exc:
             print(f"error: {exc}", file=err)
             return EXIT_BAD_INPUT
         if judge is not None:
