@@ -247,11 +247,18 @@ def cases_for(comparison: Comparison, cases: list[GoldenCase], config: RunConfig
     return chosen
 
 
-def _run_arm(arm: Arm, cases: list[GoldenCase], config: RunConfig, run_dir: Path) -> tuple[SuiteResult, dict]:
+def _run_arm(arm: Arm, cases: list[GoldenCase], config: RunConfig, run_dir: Path,
+             progress: Any = None) -> tuple[SuiteResult, dict]:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     suite = generation_suite(arm)
-    result = run_suite(suite, config, cases=cases)
+    label = f"arm {arm.name}"
+    if progress is not None:  # a bar on a terminal, start/end lines in CI logs (evals.cli.Progress)
+        progress.start(label, len(cases))
+    result = run_suite(suite, config, cases=cases,
+                       progress=(lambda _s, done, total: progress(label, done, total)) if progress else None)
+    if progress is not None:
+        progress.end(result, label)
     record = build_record([result], config, run_id=f"{run_dir.name}-{arm.name}", started_at=started,
                           wall_s=time.perf_counter() - t0, model=_model_info(result, config))
     record["ab_arm"] = arm.describe()
@@ -284,7 +291,8 @@ def arm_configs(comparison: Comparison, config: RunConfig, *, region: str | None
 
 def run_comparison(comparison: Comparison, cases: list[GoldenCase], config: RunConfig, cfg: Any,
                    run_dir: Path, *, limit: int | None = None,
-                   configs: tuple[RunConfig, RunConfig] | None = None) -> tuple[ABAnalysis, dict[str, Any]]:
+                   configs: tuple[RunConfig, RunConfig] | None = None,
+                   progress: Any = None) -> tuple[ABAnalysis, dict[str, Any]]:
     """Run both arms on the same cases, write both run records and the analysis.
 
     ``configs``: per-arm settings (two model ids, see :func:`arm_configs`); each arm's model
@@ -304,8 +312,8 @@ def run_comparison(comparison: Comparison, cases: list[GoldenCase], config: RunC
                 preflight(arm_config.model_session(), {"generation": chosen})
         except ModelConfigError as exc:
             raise ABInputError(str(exc)) from exc
-    _, rec_a = _run_arm(comparison.a, chosen, config_a, run_dir)
-    _, rec_b = _run_arm(comparison.b, chosen, config_b, run_dir)
+    _, rec_a = _run_arm(comparison.a, chosen, config_a, run_dir, progress)
+    _, rec_b = _run_arm(comparison.b, chosen, config_b, run_dir, progress)
     for arm_config in arms:
         misses = arm_config.model_session().usage().replay_misses if arm_config.model == "replay" else 0
         if misses:  # the manifest holds one recording per case: an arm with other prompts finds none
@@ -434,6 +442,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     if args.limit is not None and args.limit < 1:
         print("error: --limit must be at least 1", file=err)
         return EXIT_BAD_INPUT
+    from evals.cli import Progress
     from evals.judge import JudgeConfigError
     from evals.models import ModelConfigError
 
@@ -459,7 +468,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         try:
             configs = arm_configs(comparison, config, region=args.region, cassettes=args.cassettes)
             analysis, summary = run_comparison(comparison, cases, config, cfg, run_dir, limit=args.limit,
-                                               configs=configs)
+                                               configs=configs, progress=Progress(err))
         except (ABInputError, ValueError, ModelConfigError) as exc:
             print(f"error: {exc}", file=err)
             return EXIT_BAD_INPUT

@@ -118,10 +118,11 @@ class Progress:
             self.stream.flush()
             self._last = line
 
-    def end(self, result: SuiteResult) -> None:
+    def end(self, result: SuiteResult, label: str | None = None) -> None:
         pr = result.metrics.get("pass_rate")
-        msg = (f"[{result.suite.name}] {len(result.cases):,} cases in {result.timings['total_s']:.2f} s, "
-               f"pass rate {pr.value:.3f}" if pr and pr.n else f"[{result.suite.name}] no cases")
+        name = label or result.suite.name
+        msg = (f"[{name}] {len(result.cases):,} cases in {result.timings['total_s']:.2f} s, "
+               f"pass rate {pr.value:.3f}" if pr and pr.n else f"[{name}] no cases")
         if result.setup_error:
             msg += f" — SETUP FAILED: {result.setup_error}"
         if self.tty and self._last:

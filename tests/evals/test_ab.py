@@ -233,10 +233,12 @@ def test_the_committed_canary_is_the_shipped_prompt_degraded_as_issue_10_describ
 
 
 def test_expect_worse_passes_a_caught_canary_and_fails_a_missed_one(tmp_path):
-    code, out, _ = _run("--template", "compute_troubleshooting", "--a", "v2", "--b", "v9",
-                        "--variants-dir", str(CANARIES), "--limit", "30", "--expect-worse",
-                        "--no-html", "--report-dir", str(tmp_path / "caught"))
+    code, out, err = _run("--template", "compute_troubleshooting", "--a", "v2", "--b", "v9",
+                          "--variants-dir", str(CANARIES), "--limit", "30", "--expect-worse",
+                          "--no-html", "--report-dir", str(tmp_path / "caught"))
     assert code == 0, out
+    # progress of each arm (plain lines: not a terminal)
+    assert "[arm A] running 30 cases" in err and "[arm B] 30 cases in" in err
     assert "verdict: B worse" in out and "canary caught: B worse in all 1 comparison(s)" in out
     # the same prompt on both arms is no regression: a canary that is not caught fails
     code, out, _ = _run("--template", "compute_troubleshooting", "--a", "v2", "--b", "v2", "--limit", "30",
