@@ -58,7 +58,9 @@ def ab(session: nox.Session) -> None:
     template with two or more versions, candidates in evals/prompt_variants included) or
     ``-- --a-dir DIR --b-dir DIR``. Prints the verdict (B better, B worse, or no detectable
     difference with the smallest detectable effect) with its statistics, writes both run
-    records and an HTML page under reports/out/, and exits 1 when B is worse.
+    records and an HTML page under reports/out/, and exits 1 when B is worse. CI also runs the
+    degraded-prompt canary (``--variants-dir evals/ab_canaries --expect-worse``: exit 1 when the
+    A/B does not call it B worse).
     """
     install(session, "evals", "test", "stack")
     session.run("python", "-m", "evals", "ab", *(session.posargs or ["--all"]), env=CDK_ENV)

@@ -15,6 +15,8 @@ analysis) and ``index.html`` under ``reports/out/<run-id>-ab/``, copied to
 ``reports/out/ab-latest/``.
 
 Exit codes: 0 no comparison found B worse; 1 at least one did (a regression); 2 bad input.
+With ``--expect-worse`` (canaries: prompts known to be worse, ``evals/ab_canaries``) the
+meaning of 0 and 1 turns round: 0 every canary was caught, 1 one was missed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ examples:
   python -m evals ab --all
   python -m evals ab --a-dir pipeline/prompts --b-dir /tmp/candidate-prompts
   nox -s ab -- --all
+  python -m evals ab --template compute_troubleshooting --a v2 --b v9 --variants-dir evals/ab_canaries --expect-worse
+                            the degraded-prompt canary CI runs: must be caught as B worse
 
 decision (evals/ab_analysis.py; settings in evals/ab.toml):
   B worse                   answer_score's paired-bootstrap 95% CI is below 0, or McNemar's exact
@@ -55,8 +59,8 @@ decision (evals/ab_analysis.py; settings in evals/ab.toml):
   no detectable difference  neither; the smallest effect this sample detects is printed
 
 exit codes:
-  0  no comparison found B worse
-  1  B worse in at least one comparison (a regression)
+  0  no comparison found B worse (--expect-worse: every comparison found B worse)
+  1  B worse in at least one comparison, a regression (--expect-worse: a canary not caught)
   2  bad input or configuration"""
 
 
@@ -88,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants-dir", type=Path, default=VARIANTS_DIR,
                         help="candidate versions overlaid on pipeline/prompts (default evals/prompt_variants)")
     parser.add_argument("--model", choices=MODELS, default="offline", help="model behind both arms (default offline)")
+    parser.add_argument("--model-id", default=None,
+                        help="with --model bedrock or replay, the model behind both arms of a prompt comparison")
     parser.add_argument("--a-model-id", default="", help="a model id for arm A (with --b-model-id and --model "
                                                            "bedrock or replay): the shipped prompts, two models")
     parser.add_argument("--b-model-id", default="", help="the model id for arm B (with --a-model-id)")
@@ -95,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cassettes", type=Path, default=None,
                         help="cassette folder for --model replay (default evals/cassettes)")
     parser.add_argument("--limit", type=int, help="only the first N cases (sorted by id) of each comparison")
+    parser.add_argument("--expect-worse", action="store_true",
+                        help="the comparisons are canaries, B a known regression (evals/ab_canaries): exit 0 only "
+                             "when every one is called B worse, 1 when one is not (CI: .ci/run)")
     parser.add_argument("--config", type=Path, default=AB_CONFIG, help="A/B settings (default evals/ab.toml)")
     parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default reports/out")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML report")
@@ -152,6 +161,9 @@ def plan(args: argparse.Namespace) -> list[Comparison]:
     if modes != 1:
         raise ABInputError("choose one of --template ID --a V --b V, --all, --a-dir DIR --b-dir DIR, "
                            "or --a-model-id ID --b-model-id ID")
+    if args.model_id and (two_models or args.model == "offline"):
+        raise ABInputError("--model-id names the one model of a prompt comparison with --model bedrock or replay; "
+                           "two models take --a-model-id and --b-model-id")
     if two_models:
         if not (args.a_model_id and args.b_model_id):
             raise ABInputError("--a-model-id and --b-model-id go together")
@@ -235,11 +247,18 @@ def cases_for(comparison: Comparison, cases: list[GoldenCase], config: RunConfig
     return chosen
 
 
-def _run_arm(arm: Arm, cases: list[GoldenCase], config: RunConfig, run_dir: Path) -> tuple[SuiteResult, dict]:
+def _run_arm(arm: Arm, cases: list[GoldenCase], config: RunConfig, run_dir: Path,
+             progress: Any = None) -> tuple[SuiteResult, dict]:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     suite = generation_suite(arm)
-    result = run_suite(suite, config, cases=cases)
+    label = f"arm {arm.name}"
+    if progress is not None:  # a bar on a terminal, start/end lines in CI logs (evals.cli.Progress)
+        progress.start(label, len(cases))
+    result = run_suite(suite, config, cases=cases,
+                       progress=(lambda _s, done, total: progress(label, done, total)) if progress else None)
+    if progress is not None:
+        progress.end(result, label)
     record = build_record([result], config, run_id=f"{run_dir.name}-{arm.name}", started_at=started,
                           wall_s=time.perf_counter() - t0, model=_model_info(result, config))
     record["ab_arm"] = arm.describe()
@@ -272,7 +291,8 @@ def arm_configs(comparison: Comparison, config: RunConfig, *, region: str | None
 
 def run_comparison(comparison: Comparison, cases: list[GoldenCase], config: RunConfig, cfg: Any,
                    run_dir: Path, *, limit: int | None = None,
-                   configs: tuple[RunConfig, RunConfig] | None = None) -> tuple[ABAnalysis, dict[str, Any]]:
+                   configs: tuple[RunConfig, RunConfig] | None = None,
+                   progress: Any = None) -> tuple[ABAnalysis, dict[str, Any]]:
     """Run both arms on the same cases, write both run records and the analysis.
 
     ``configs``: per-arm settings (two model ids, see :func:`arm_configs`); each arm's model
@@ -283,16 +303,27 @@ def run_comparison(comparison: Comparison, cases: list[GoldenCase], config: RunC
     chosen = sorted(chosen, key=lambda c: c.id)[:limit] if limit else chosen
     if not chosen:
         raise ABInputError(f"{comparison.label}: no case is answered by template {comparison.template!r}")
-    if configs is not None and config_a is not config_b:
+    arms = (config_a,) if config_b is config_a else (config_a, config_b)  # equal settings, maybe two models
+    if config_a.model != "offline":
         from evals.models import ModelConfigError, preflight
 
         try:
-            for arm_config in (config_a, config_b):
+            for arm_config in arms:
                 preflight(arm_config.model_session(), {"generation": chosen})
         except ModelConfigError as exc:
             raise ABInputError(str(exc)) from exc
-    _, rec_a = _run_arm(comparison.a, chosen, config_a, run_dir)
-    _, rec_b = _run_arm(comparison.b, chosen, config_b, run_dir)
+    _, rec_a = _run_arm(comparison.a, chosen, config_a, run_dir, progress)
+    _, rec_b = _run_arm(comparison.b, chosen, config_b, run_dir, progress)
+    for arm_config in arms:
+        misses = arm_config.model_session().usage().replay_misses if arm_config.model == "replay" else 0
+        if misses:  # the manifest holds one recording per case: an arm with other prompts finds none
+            raise ABInputError(f"{comparison.label}: {misses} model request(s) had no cassette (a recording holds one "
+                               "prompt version per case); compare prompts with --model offline or bedrock, or "
+                               "replay two recorded models with --a-model-id/--b-model-id. No result is comparable")
+    for arm, record in (("A", rec_a), ("B", rec_b)):
+        errors = [c["error"] for c in record["suites"]["generation"]["cases"] if c["error"]]
+        if len(errors) == len(chosen):  # nothing was answered: a verdict would compare two failures
+            raise ABInputError(f"{comparison.label}: arm {arm}: all {len(chosen)} cases failed, e.g. {errors[0]}")
     analysis = analyse(rec_a["suites"]["generation"], rec_b["suites"]["generation"], cfg)
     summary = {
         "label": comparison.label, "template": comparison.template, "hypothesis": comparison.hypothesis,
@@ -387,6 +418,14 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+def _session(args: argparse.Namespace) -> Any:
+    """The model session both arms of a prompt comparison share (two model ids: one per arm)."""
+    from evals.models import DEFAULT_CASSETTES, ModelSession
+
+    return ModelSession(backend=args.model, model_id=args.model_id, region=args.region,
+                        cassettes=args.cassettes or DEFAULT_CASSETTES)
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-")[:60]
 
@@ -403,7 +442,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     if args.limit is not None and args.limit < 1:
         print("error: --limit must be at least 1", file=err)
         return EXIT_BAD_INPUT
+    from evals.cli import Progress
     from evals.judge import JudgeConfigError
+    from evals.models import ModelConfigError
 
     judge = None
     try:
@@ -416,7 +457,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         print(f"error: {exc}", file=err)
         return EXIT_BAD_INPUT
     judge_agreement = None
-    config = RunConfig(model=args.model)
+    config = RunConfig(model=args.model, models=_session(args))
     run_id = new_run_id()
     root = Path(args.report_dir) / f"{run_id}-ab"
     results = []
@@ -427,8 +468,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         try:
             configs = arm_configs(comparison, config, region=args.region, cassettes=args.cassettes)
             analysis, summary = run_comparison(comparison, cases, config, cfg, run_dir, limit=args.limit,
-                                               configs=configs)
-        except (ABInputError, ValueError) as exc:
+                                               configs=configs, progress=Progress(err))
+        except (ABInputError, ValueError, ModelConfigError) as exc:
             print(f"error: {exc}", file=err)
             return EXIT_BAD_INPUT
         if judge is not None:
@@ -453,6 +494,14 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     copy_latest(root, Path(args.report_dir) / "ab-latest")
     worse = [c.label for c, a in results if a.regression]
     print("", file=out)
+    if args.expect_worse:
+        missed = [c.label for c, a in results if not a.regression]
+        if missed:
+            print(f"CANARY MISSED: B not found worse in {len(missed)} of {len(results)} comparison(s) of a known "
+                  f"regression: {'; '.join(missed)}", file=out)
+            return EXIT_WORSE
+        print(f"canary caught: B worse in all {len(results)} comparison(s) of a known regression", file=out)
+        return EXIT_OK
     if worse:
         print(f"REGRESSION: B worse in {len(worse)} of {len(results)} comparison(s): {'; '.join(worse)}", file=out)
         return EXIT_WORSE

@@ -32,7 +32,7 @@ from evals.agreement import load_agreement
 from evals.batch import BatchError
 from evals.compare import SuiteComparison, compare_suite
 from evals.datasets import GoldenSetError
-from evals.epochs import REDUCERS, reduce_epochs
+from evals.epochs import REDUCERS
 from evals.gates import (
     GATES_FILE,
     GateConfigError,
@@ -51,6 +51,7 @@ from evals.models import (
     preflight,
     price_usd,
 )
+from evals.parallel import DEFAULT_JOBS, run_suites
 from evals.record import (
     REPO_ROOT,
     RecordError,
@@ -117,14 +118,16 @@ class Progress:
             self.stream.flush()
             self._last = line
 
-    def end(self, result: SuiteResult) -> None:
+    def end(self, result: SuiteResult, label: str | None = None) -> None:
         pr = result.metrics.get("pass_rate")
-        msg = (f"[{result.suite.name}] {len(result.cases):,} cases in {result.timings['total_s']:.2f} s, "
-               f"pass rate {pr.value:.3f}" if pr and pr.n else f"[{result.suite.name}] no cases")
+        name = label or result.suite.name
+        msg = (f"[{name}] {len(result.cases):,} cases in {result.timings['total_s']:.2f} s, "
+               f"pass rate {pr.value:.3f}" if pr and pr.n else f"[{name}] no cases")
         if result.setup_error:
             msg += f" — SETUP FAILED: {result.setup_error}"
         if self.tty and self._last:
             self.stream.write("\r" + " " * 70 + "\r")
+            self._last = ""  # a bar still running (--jobs) is drawn again on its next step
         print(msg, file=self.stream, flush=True)
 
 
@@ -189,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how --epochs combine: majority (default) or mean")
     parser.add_argument("--concurrency", type=int, default=4,
                         help="cases run at once in suites that allow it (a bounded thread pool; default 4)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="suites run at once, each in its own process (suites that call the model stay in the "
+                             "main one); 1 runs them one after another. Same results either way (default: "
+                             f"{DEFAULT_JOBS}, the cores up to 4, when the suites are expected to take 10 s or more)")
     parser.add_argument("--budget-usd", type=float, default=None,
                         help="stop cleanly before a model call could take the run's spend over this cap")
     parser.add_argument("--cassettes", type=Path, default=DEFAULT_CASSETTES,
@@ -330,6 +337,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return _fail("--backend batch needs --model bedrock, --batch-bucket and --batch-role-arn", err)
     if args.epochs < 1:
         return _fail("--epochs must be 1 or more", err)
+    if args.jobs is not None and not 1 <= args.jobs <= 32:
+        return _fail("--jobs must be between 1 and 32", err)
     if not 1 <= args.concurrency <= 64:
         return _fail("--concurrency must be between 1 and 64", err)
     if args.budget_usd is not None and args.budget_usd <= 0:
@@ -353,20 +362,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     progress = Progress(err)
-    results = []
-    for suite in suites:
-        progress.start(suite.name, len(loaded[suite.name]))
-        epochs = args.epochs if suite.generates else 1
-        runs = []
-        for _epoch in range(epochs):
-            runs.append(run_suite(suite, config, progress=progress, cases=loaded[suite.name]))
-            if session.exhausted:
-                break
-        result = reduce_epochs(runs, args.reducer, config)
-        progress.end(result)
-        results.append(result)
-        if session.exhausted:
-            break
+    results = run_suites(suites, loaded, config, jobs=args.jobs or DEFAULT_JOBS, auto=args.jobs is None,
+                         epochs=args.epochs, reducer=args.reducer, progress=progress, baselines=baselines,
+                         stopped=lambda: session.exhausted)
     wall = time.perf_counter() - t0
     usage = session.usage()
     manifest = session.finish()
@@ -393,7 +391,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
                                                 {n: available[n] for n in names})
     if batch_summary is not None:
         record["model"]["batch"] = batch_summary
-    record["config"].update({"backend": args.backend, "epochs": args.epochs, "reducer": args.reducer, "budget_usd": args.budget_usd,
+    record["config"].update({"jobs": args.jobs or DEFAULT_JOBS, "backend": args.backend, "epochs": args.epochs, "reducer": args.reducer, "budget_usd": args.budget_usd,
                              "concurrency": args.concurrency,
                              "region": args.region if args.model == "bedrock" else None})
     if session.exhausted:

@@ -207,7 +207,11 @@ def make_solver(arm: Arm) -> Any:
         detector = services.detector
         scan_input = services.input_guard
 
+        begin_case = getattr(model, "begin_case", None)  # the run's metered model (not the bare offline one)
+
         def solve(inp: dict[str, Any]) -> dict[str, Any]:
+            if begin_case is not None:  # the case's requests, for the cassette manifest (--record / replay)
+                begin_case("generation", inp)
             history: list[Any] = []
             queries: list[str] = []
             turns = [*inp.get("history", []), inp["query"]]
@@ -412,6 +416,9 @@ def generation_suite(arm: Arm | None = None) -> Suite:
         safe_input=_safe_input,
         components=("pipeline.domain.generation.ResponseGenerator", "pipeline.domain.quality.QualityValidator",
                     "pipeline.domain.intent.IntentDetector", "pipeline.adapters.local.offline_model.OfflineModel"),
+        # --model replay|bedrock, --record, --epochs and --budget-usd apply; cassettes and Bedrock
+        # access are checked before the run.
+        generates=True,
     )
 
 

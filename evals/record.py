@@ -118,7 +118,8 @@ def suite_record(result: SuiteResult) -> dict[str, Any]:
         "dataset": {"path": dataset, "sha256": result.dataset_sha256, "n_cases": len(result.cases),
                     "splits": list(suite.splits) if suite.splits else None},
         "solver": {"name": suite.solver.name, "params": clean(suite.solver.params),
-                   "components": _components(suite)},
+                   "components": result.components if result.components is not None
+                   else suite_components(suite)},
         "scorers": [s.describe() for s in suite.scorers],
         "metrics": {k: v.to_dict() for k, v in result.metrics.items()},
         "details": clean(result.details),
@@ -129,7 +130,7 @@ def suite_record(result: SuiteResult) -> dict[str, Any]:
     }
 
 
-def _components(suite: Any) -> Any:
+def suite_components(suite: Any) -> Any:
     """The real constructor arguments of the suite's components (None when not declared)."""
     if suite.solver.components is None:
         return None

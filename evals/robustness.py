@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -319,10 +320,15 @@ def robustness_metrics(results: Sequence[CaseResult]) -> SuiteMetrics:
                                         for s, p in SOURCES.items() if p.is_file()}})
 
 
-def _finalize(results: Sequence[CaseResult], solver: Solver, config: RunConfig) -> dict[str, Any]:
+def _finalize(results: Sequence[CaseResult], solver: Solver, config: RunConfig, *,
+              seed: int = RunConfig().seed) -> dict[str, Any]:
     """Shrink up to a few failures per mutation type with hypothesis to minimal failing inputs."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
+
+    if any(r.input.get("base_id") not in _BASE_TEXTS for r in results if isinstance(r.input, dict)):
+        # The cases were drawn in another process (``--jobs``): the base texts are the seed's.
+        _BASE_TEXTS.update({c.id: c.input for _, c in _bases(seed)})
 
     labelers = solver.labelers  # type: ignore[attr-defined]
     cases_by_id = {}
@@ -398,6 +404,6 @@ def robustness_suite(seed: int = RunConfig().seed) -> Suite:
         load=lambda: generate_cases(seed),
         safe_input=_safe_input,
         sensitive=lambda c: bool(c.expected.get("sensitive")),
-        finalize=_finalize,
+        finalize=functools.partial(_finalize, seed=seed),
         components=("pipeline.domain.guardrails.scan_input", "pipeline.domain.intent.IntentDetector"),
     )

@@ -152,6 +152,7 @@ class ConfigRecord:
     budget_usd: float | None = None
     concurrency: int | None = None
     region: str | None = None
+    jobs: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

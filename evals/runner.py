@@ -251,6 +251,9 @@ class SuiteResult:
     dataset_sha256: str | None
     n_errors: int
     setup_error: str | None = None
+    #: The components' constructor arguments, when read in the process that ran the suite
+    #: (``--jobs``: a worker process); None: read from this process's object graph.
+    components: Any = None
 
 
 def _hash_text(value: Any) -> str:

@@ -780,6 +780,9 @@ SUITES: dict[str, Callable[[], Suite]] = {
     "robustness": _robustness,
     "generation": _generation,
 }
+#: The harness's own suites, as registered at import (``SUITES`` may be swapped by a caller);
+#: a worker process of ``--jobs`` builds its suite from here.
+BUILTIN_SUITES: dict[str, Callable[[], Suite]] = dict(SUITES)
 #: Suites run only when named (``--suite generation``) or by ``python -m evals ab``: the
 #: generation suite scores answers whose text depends on every prompt and on retrieval, and
 #: is the material of prompt A/B comparisons rather than a gate of every run.

@@ -168,21 +168,46 @@ def test_two_model_ids_run_one_model_per_arm_and_keep_both_records(tmp_path, mon
             "2. Check the route table has a route to the internet gateway.\n3. Check the network ACL.\n\n"
             "```bash\naws ec2 describe-security-groups --group-ids sg-0123456789abcdef0\n```\n")
     terse = "Check your settings."
-    clients = {"model-a": _FakeConverse(good), "model-b": _FakeConverse(terse)}
-    comparison = ab.Comparison("model model-a vs model-b", ab.Arm("A"), ab.Arm("B"),
-                               a_model_id="model-a", b_model_id="model-b")
+    # ids of the family the shipped templates are written for (anthropic.claude): any other
+    # family is refused by the Bedrock adapter (see the next test)
+    a_id, b_id = "us.anthropic.claude-model-a-v1:0", "us.anthropic.claude-model-b-v1:0"
+    clients = {a_id: _FakeConverse(good), b_id: _FakeConverse(terse)}
+    comparison = ab.Comparison(f"model {a_id} vs {b_id}", ab.Arm("A"), ab.Arm("B"), a_model_id=a_id, b_model_id=b_id)
     config = RunConfig(model="bedrock")
     config_a, config_b = ab.arm_configs(comparison, config, region="us-east-1",
                                         client_factory=lambda region: _Router(clients))
     cases = generation_suite().load_cases()
     analysis, summary = ab.run_comparison(comparison, cases, config, load_ab_config(ab.AB_CONFIG), tmp_path,
                                           limit=12, configs=(config_a, config_b))
-    assert clients["model-a"].calls and set(clients["model-a"].calls) == {"model-a"}
-    assert clients["model-b"].calls and set(clients["model-b"].calls) == {"model-b"}
-    assert summary["model"]["id"] == "model-a" and summary["model_b"]["id"] == "model-b"
+    # one preflight call per model, then every case's answer (before: only the preflight calls
+    # were made and every case failed on the model family, unnoticed)
+    assert len(clients[a_id].calls) > 1 and set(clients[a_id].calls) == {a_id}
+    assert len(clients[b_id].calls) > 1 and set(clients[b_id].calls) == {b_id}
+    assert summary["model"]["id"] == a_id and summary["model_b"]["id"] == b_id
     assert analysis.n == 12  # the same 12 cases, paired
-    for arm in ("A", "B"):
-        assert (tmp_path / arm / "run.json").is_file()
+    for arm, text in (("A", good), ("B", terse)):
+        record = json.loads((tmp_path / arm / "run.json").read_text())
+        assert [c["error"] for c in record["suites"]["generation"]["cases"]] == [None] * 12
+        assert {c["output"]["response"] for c in record["suites"]["generation"]["cases"]
+                if c["output"]["response_type"] == "answer"} == {text}
+    assert analysis.decision == "B worse"
+
+
+def test_an_arm_whose_every_case_fails_is_a_configuration_error_not_a_verdict(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    from evals.ab_analysis import load_ab_config
+    from evals.generation_suite import generation_suite
+    from evals.runner import RunConfig
+
+    clients = {"model-a": _FakeConverse("a"), "model-b": _FakeConverse("b")}  # not anthropic.claude
+    comparison = ab.Comparison("model model-a vs model-b", ab.Arm("A"), ab.Arm("B"),
+                               a_model_id="model-a", b_model_id="model-b")
+    config = RunConfig(model="bedrock")
+    configs = ab.arm_configs(comparison, config, region="us-east-1", client_factory=lambda region: _Router(clients))
+    with pytest.raises(ab.ABInputError, match=r"arm A: all 5 cases failed.*not of the family 'anthropic.claude'"):
+        ab.run_comparison(comparison, generation_suite().load_cases(), config, load_ab_config(ab.AB_CONFIG),
+                          tmp_path, limit=5, configs=configs)
 
 
 class _Router:
@@ -193,3 +218,60 @@ class _Router:
 
     def converse(self, **request):
         return self.clients[request["modelId"]].converse(**request)
+
+
+CANARIES = Path(__file__).resolve().parents[2] / "evals" / "ab_canaries"
+
+
+def test_the_committed_canary_is_the_shipped_prompt_degraded_as_issue_10_describes():
+    shipped = json.loads((PROMPTS_DIR / "compute_troubleshooting" / "v2.json").read_text())
+    canary = json.loads((CANARIES / "compute_troubleshooting" / "v9.json").read_text())
+    assert canary["system_prompt"] == shipped["system_prompt"]
+    assert canary["user_template"] == shipped["user_template"]
+    assert canary["format_instructions"] == [d for d in shipped["format_instructions"]
+                                             if d.partition(":")[0] not in STRUCTURE_DIRECTIVES] + ["max_words:40"]
+
+
+def test_expect_worse_passes_a_caught_canary_and_fails_a_missed_one(tmp_path):
+    code, out, err = _run("--template", "compute_troubleshooting", "--a", "v2", "--b", "v9",
+                          "--variants-dir", str(CANARIES), "--limit", "30", "--expect-worse",
+                          "--no-html", "--report-dir", str(tmp_path / "caught"))
+    assert code == 0, out
+    # progress of each arm (plain lines: not a terminal)
+    assert "[arm A] running 30 cases" in err and "[arm B] 30 cases in" in err
+    assert "verdict: B worse" in out and "canary caught: B worse in all 1 comparison(s)" in out
+    # the same prompt on both arms is no regression: a canary that is not caught fails
+    code, out, _ = _run("--template", "compute_troubleshooting", "--a", "v2", "--b", "v2", "--limit", "30",
+                        "--expect-worse", "--no-html", "--report-dir", str(tmp_path / "missed"))
+    assert code == 1, out
+    assert "CANARY MISSED: B not found worse in 1 of 1 comparison(s)" in out
+
+
+def test_replay_without_cassettes_is_a_configuration_error_before_either_arm_runs(tmp_path):
+    # Before: both arms' cases failed alike and the verdict read "no detectable difference", exit 0.
+    code, out, err = _run("--template", "compute_troubleshooting", "--a", "v1", "--b", "v2", "--model", "replay",
+                          "--cassettes", str(tmp_path / "none"), "--limit", "5", "--report-dir", str(tmp_path / "out"))
+    assert code == 2 and "--model replay: the cassettes in" in err and "hold no recordings" in err
+    assert "verdict" not in out and not list((tmp_path / "out").glob("*-ab/A/run.json"))
+
+
+def test_replaying_a_prompt_comparison_with_one_arm_recorded_is_a_configuration_error(tmp_path):
+    from evals import models
+    from evals.runner import RunConfig
+
+    comparison = ab._version_comparison((ab.PROMPTS_DIR,), "compute_troubleshooting", "v1", "v2")
+    chosen = ab.cases_for(comparison, ab.generation_suite().load_cases(), RunConfig())
+    ids = [c.id for c in sorted(chosen, key=lambda c: c.id)[:3]]
+    models.record_cases("generation", ids, cassettes=tmp_path / "cassettes")  # the shipped prompts (v2) only
+    code, out, err = _run("--template", "compute_troubleshooting", "--a", "v1", "--b", "v2", "--model", "replay",
+                          "--cassettes", str(tmp_path / "cassettes"), "--limit", "3", "--no-html",
+                          "--report-dir", str(tmp_path / "out"))
+    assert code == 2, out
+    assert "had no cassette (a recording holds one prompt version per case)" in err and "verdict" not in out
+
+
+def test_model_id_belongs_to_a_prompt_comparison_on_a_real_or_replayed_model():
+    code, _out, err = _run("--all", "--model-id", "m1")
+    assert code == 2 and "--model-id names the one model" in err
+    code, _out, err = _run("--template", "compute_troubleshooting", "--a", "v1", "--b", "v2", "--model", "bedrock")
+    assert code == 2 and "--model bedrock needs --model-id" in err

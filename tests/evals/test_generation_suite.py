@@ -75,3 +75,34 @@ def test_overlay_store_prefers_later_directories(tmp_path):
     assert store.get("networking").version == "v7"
     assert store.get("networking", "v1").version == "v1"
     assert store.get("networking", "v7").hypothesis == "h"
+
+
+
+
+def test_generation_is_a_generating_suite_recorded_and_replayed_like_the_conversations(tmp_path, capsys):
+    """--model replay is checked before the suite runs; a recording replays to the same answers."""
+    from evals import cli
+    from evals.record import load_record
+
+    assert suites.get_suite("generation").generates
+    picked = ["--suite", "generation", "--case", "intent-v1-0002", "--case", "intent-v1-0003", "--no-html"]
+    cassettes = tmp_path / "cassettes"
+    assert cli.main(["--suite", "generation", "--case", "intent-v1-0005", "--no-html", "--record",
+                     "--cassettes", str(cassettes), "--report-dir", str(tmp_path / "other")]) == 0  # another case
+    capsys.readouterr()
+    code = cli.main([*picked, "--model", "replay", "--cassettes", str(cassettes),
+                     "--report-dir", str(tmp_path / "none-out")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_BAD_INPUT and "generation: 2 of 2 cases have no cassettes" in err
+    assert "running" not in err and not (tmp_path / "none-out").exists()
+    assert cli.main([*picked, "--record", "--cassettes", str(cassettes), "--report-dir", str(tmp_path / "rec")]) == 0
+    assert cli.main([*picked, "--model", "replay", "--cassettes", str(cassettes),
+                     "--report-dir", str(tmp_path / "rep")]) == 0
+    capsys.readouterr()
+    recorded, replayed = (load_record(tmp_path / d / "latest" / "run.json") for d in ("rec", "rep"))
+    assert replayed["model"]["usage"]["replay_hits"] == 2 and replayed["model"]["usage"]["replay_misses"] == 0
+
+    def answers(record):
+        return [(c["id"], c["output"]["response"], c["scores"]) for c in record["suites"]["generation"]["cases"]]
+
+    assert answers(replayed) == answers(recorded)

@@ -79,15 +79,15 @@ def test_benchmarks_measure_the_root_components():
 
 
 def test_run_record_logs_the_real_constructor_arguments():
-    from evals.record import _components
+    from evals.record import suite_components
 
-    recorded = _components(get_suite("quality"))
+    recorded = suite_components(get_suite("quality"))
     assert recorded == offline_services().describe_components("validator")
     args = recorded["validator"]["args"]
     assert args["shell_checker"].endswith("code_checks.check_shell)")
     assert args["yaml_checker"].endswith("code_checks.check_yaml)")
     assert args["threshold"] == offline_services().validator.threshold
-    assert _components(get_suite("intent"))["detector"]["args"]["nlp"].endswith("OfflineNlp")
+    assert suite_components(get_suite("intent"))["detector"]["args"]["nlp"].endswith("OfflineNlp")
 
 
 def test_one_history_setting_reaches_every_step_and_the_generator():
