@@ -32,11 +32,13 @@ from typing import Any, TextIO
 
 from evals.ab_analysis import AB_CONFIG, ABAnalysis, ABConfigError, analyse, load_ab_config
 from evals.datasets import GoldenCase, GoldenSetError
+from evals.exits import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_OK, parse_args
 from evals.generation_suite import Arm, OverlayPromptStore, build_generator, generation_suite
 from evals.record import REPO_ROOT, build_record, copy_latest, new_run_id, write_json_atomic
 from evals.runner import RunConfig, SuiteResult, run_suite
 
-EXIT_OK, EXIT_WORSE, EXIT_BAD_INPUT = 0, 1, 2
+#: An A/B that finds B worse fails like a gate.
+EXIT_WORSE = EXIT_GATE_FAILED
 PROMPTS_DIR = REPO_ROOT / "pipeline" / "prompts"
 VARIANTS_DIR = REPO_ROOT / "evals" / "prompt_variants"
 DEFAULT_REPORT_DIR = REPO_ROOT / "reports" / "out"
@@ -435,10 +437,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_BAD_INPUT if exc.code else EXIT_OK
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     if args.limit is not None and args.limit < 1:
         print("error: --limit must be at least 1", file=err)
         return EXIT_BAD_INPUT

@@ -33,6 +33,7 @@ from evals.batch import BatchError
 from evals.compare import SuiteComparison, compare_suite
 from evals.datasets import GoldenSetError
 from evals.epochs import REDUCERS
+from evals.exits import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_OK, parse_args
 from evals.gates import (
     GATES_FILE,
     GateConfigError,
@@ -76,7 +77,6 @@ from evals.selection import (
 from evals.suites import OPT_IN_SUITES, SUITES, get_suite
 from evals.summary import print_summary
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_REPORT_DIR = REPO_ROOT / "reports" / "out"
 MODELS = ("offline", "replay", "bedrock")
 
@@ -269,10 +269,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
         return feedback_report(argv[1:], out=out, err=err)
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_BAD_INPUT if exc.code else EXIT_OK
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     if args.record and args.model == "replay":
         return _fail("--record needs a model that answers: --model offline or --model bedrock", err)
     try:

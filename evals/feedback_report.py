@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from evals.exits import EXIT_BAD_INPUT, EXIT_OK, parse_args
 from evals.record import REPO_ROOT
 from pipeline.adapters.local.clock import FixedClock
 from pipeline.adapters.local.memory_stores import InMemoryFeedbackStore
@@ -35,7 +36,6 @@ from pipeline.domain.feedback import FeedbackReport
 from pipeline.domain.feedback_analytics import interactions
 from pipeline.domain.models import Feedback
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 DEFAULT_OUTPUT = REPO_ROOT / "reports" / "out" / "feedback" / "index.html"
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
@@ -263,10 +263,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     parser.add_argument("--now", help="end of the windows, ISO-8601 (default: now)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--json", type=Path, help="also write the summary JSON here")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_BAD_INPUT if exc.code else EXIT_OK
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     hours = sorted(set(args.hours or [24.0, 168.0]))
     if any(h <= 0 for h in hours):
         err.write("feedback-report: --hours must be positive\n")

@@ -22,14 +22,13 @@ from typing import Any, TextIO
 
 from evals import baseline as baseline_mod
 from evals.compare import SuiteComparison, compare_suite
+from evals.exits import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_OK, parse_args
 from evals.gates import GATES_FILE, GateConfigError, evaluate, evaluate_targets, load_gates
 from evals.junit import write_junit
 from evals.models import baseline_model_warnings
 from evals.record import RecordError, load_record
 from evals.selection import restrict_baseline
 from evals.summary import print_summary, rel
-
-EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,10 +70,9 @@ def comparisons_for(record: dict[str, Any], against: dict[str, Any] | None, base
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO, err: TextIO) -> int:
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_BAD_INPUT if exc.code else EXIT_OK
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     try:
         record = load_record(args.run)
         against = load_record(args.against) if args.against else None

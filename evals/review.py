@@ -43,10 +43,10 @@ from typing import Any, TextIO
 from evals import baseline as baseline_mod
 from evals.agreement import ADJUDICATIONS_FILE
 from evals.datasets import GOLDEN_DIR, iter_cases
+from evals.exits import EXIT_BAD_INPUT, EXIT_OK, parse_args
 from evals.record import REPO_ROOT, RecordError, load_record
 from evals.runner import BLIND_SPLIT
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 EXPORT_STATUSES = ("regressed", "fixed", "changed", "new")
 _REQUIRED = ("set", "id", "run_id", "fields", "expected", "label", "comment")
 
@@ -229,10 +229,9 @@ def export_main(argv: Sequence[str] | None, *, out: TextIO, err: TextIO) -> int:
     parser.add_argument("--against", type=Path, metavar="BASE.json", help="what 'changed' is measured against "
                                                                          "(default: the committed baselines)")
     parser.add_argument("--baseline-dir", type=Path, default=baseline_mod.BASELINE_DIR)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_BAD_INPUT if exc.code else EXIT_OK
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     from evals.report_cmd import comparisons_for
 
     try:
@@ -264,10 +263,9 @@ def import_main(argv: Sequence[str] | None, *, out: TextIO, err: TextIO) -> int:
                         help="the file appended to (default golden_sets/adjudications.jsonl)")
     parser.add_argument("--golden-dir", type=Path, default=GOLDEN_DIR)
     parser.add_argument("--date", default=None, help="the review date (default: today, UTC)")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_BAD_INPUT if exc.code else EXIT_OK
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     if not args.reviewer.strip():
         print("error: --reviewer must name who judged the cases", file=err)
         return EXIT_BAD_INPUT
