@@ -39,20 +39,26 @@ def test_temperature_fit_lowers_the_log_loss_of_overconfident_scores() -> None:
     assert loss(t) < loss(1.0)
 
 
-def test_train_head_learns_a_separable_toy_problem_and_loads_at_runtime() -> None:
-    def features(word: str, n: int) -> set[str]:
-        return {f"w:{word}", f"w:noise{n % 7}", f"w:filler{n % 3}"}
+def _toy_features(word: str, n: int) -> set[str]:
+    return {f"w:{word}", f"w:noise{n % 7}", f"w:filler{n % 3}"}
 
-    train = [features("human", n) for n in range(40)] + [features("lambda", n) for n in range(40)]
-    labels = [True] * 40 + [False] * 40
-    dev = [features("human", n) for n in range(10)] + [features("lambda", n) for n in range(30)]
-    dev_labels = [True] * 10 + [False] * 30
-    data = train_head("toy", train_features=train, train_labels=labels, dev_features=dev,
-                      dev_labels=dev_labels, dev_rule_fires=[False] * 40, settings=HeadSettings(max_false_rate=0.0))
+
+def _toy_problem() -> dict[str, list]:
+    """A separable toy: "human" positives, "lambda" negatives, 80 train and 40 dev messages."""
+    return {
+        "train_features": [_toy_features("human", n) for n in range(40)] + [_toy_features("lambda", n) for n in range(40)],
+        "train_labels": [True] * 40 + [False] * 40,
+        "dev_features": [_toy_features("human", n) for n in range(10)] + [_toy_features("lambda", n) for n in range(30)],
+        "dev_labels": [True] * 10 + [False] * 30,
+    }
+
+
+def test_train_head_learns_a_separable_toy_problem_and_loads_at_runtime() -> None:
+    data = train_head("toy", **_toy_problem(), dev_rule_fires=[False] * 40, settings=HeadSettings(max_false_rate=0.0))
     head = BinaryHead.from_dict("toy", data)
     assert data["metadata"]["dev"]["dev_recall_combined"] == 1.0
     assert data["metadata"]["dev"]["dev_false_rate_combined"] == 0.0
-    assert head.decide(features("human", 99)) and not head.decide(features("lambda", 99))
+    assert head.decide(_toy_features("human", 99)) and not head.decide(_toy_features("lambda", 99))
 
 
 def test_out_of_fold_scores_come_from_models_that_never_saw_the_case() -> None:
@@ -73,15 +79,7 @@ def test_out_of_fold_scores_come_from_models_that_never_saw_the_case() -> None:
 def test_cross_fit_judges_the_threshold_on_dev_and_out_of_fold_cases() -> None:
     from evals.train_heads import CrossFit
 
-    def features(word: str, n: int) -> set[str]:
-        return {f"w:{word}", f"w:noise{n % 7}", f"w:filler{n % 3}"}
-
-    train = [features("human", n) for n in range(40)] + [features("lambda", n) for n in range(40)]
-    labels = [True] * 40 + [False] * 40
-    dev = [features("human", n) for n in range(10)] + [features("lambda", n) for n in range(30)]
-    dev_labels = [True] * 10 + [False] * 30
-    data = train_head("toy", train_features=train, train_labels=labels, dev_features=dev, dev_labels=dev_labels,
-                      dev_rule_fires=[False] * 40, settings=HeadSettings(max_false_rate=0.0),
+    data = train_head("toy", **_toy_problem(), dev_rule_fires=[False] * 40, settings=HeadSettings(max_false_rate=0.0),
                       cross_fit=CrossFit(indices=list(range(80)), rule_fires=[False] * 80))
     measured = data["metadata"]["dev"]
     assert measured["dev_negatives"] == 30 + 40 and measured["dev_positives"] == 10 + 40
