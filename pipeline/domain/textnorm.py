@@ -166,6 +166,10 @@ def _normalize_char(char: str) -> str:
         return ""
     if char in _CONFUSABLES:
         return _CONFUSABLES[char]
+    if "\uac00" <= char <= "\ud7a3":
+        # A Hangul syllable decomposes into conjoining letters that are not marks: kept
+        # whole, so "비밀번호" in a rule matches "비밀번호" in a message.
+        return char
     decomposed = unicodedata.normalize("NFKD", char)
     pieces = []
     for part in decomposed:

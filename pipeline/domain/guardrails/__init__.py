@@ -70,6 +70,9 @@ _RULE_BY_ID: dict[str, Rule] = {rule.rule_id: rule for rule in RULES}
 _RULE_SPEC_BY_ID: dict[str, RuleSpec] = {spec.rule_id: spec for spec in SPECS}
 #: The categories of the catalogue's secret rules (family ``secrets``), derived, not listed.
 _SECRET_CATEGORIES = frozenset(spec.rule.category for spec in SPECS if spec.family == "secrets")
+#: Passwords found only in prose: the message may be someone guessing at an account's
+#: password and asking for the real one, so the credential-request head is still asked.
+_PROSE_PASSWORD_RULES = frozenset({"password.nearby_value", "password.prose", "password.prose_i18n", "password.named_value"})
 assert {r.category for r in RULES} == set(INPUT_CATEGORIES) | set(OUTPUT_CATEGORIES)
 
 DETECTORS = {
@@ -202,9 +205,12 @@ class Scanner:
             skip.add("prompt_attack")  # quoted to ask how to defend, or their own AI app's prompt
         if is_own_plan(lowered) or is_about_published_information(lowered):
             skip.add("future_features")  # the customer's own dates, or what AWS published
-        if skip & _SECRET_CATEGORIES:
+        secret_rules = {rule_id for rule_id, _s, _e in hits if _RULE_BY_ID[rule_id].category in _SECRET_CATEGORIES}
+        if secret_rules and not secret_rules <= _PROSE_PASSWORD_RULES:
             # A pasted secret blocks the message under its own category; the head reads the
             # key's surroundings (aws_access_key_id, password=) as talk about credentials.
+            # A password named in prose ("is the root password 'Winter2023!'?") is often the
+            # guess of someone asking for the real one: the head is still asked.
             skip.add("credential_request")
         return [_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, frozenset(skip))]
 

@@ -519,6 +519,55 @@ def password_literal(spec: RuleSpec, text: str, windows: Sequence[Window]) -> It
 _DOTTED_WORDS = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 
 
+# What follows a password word in the same stretch of prose, split into candidate values:
+# whitespace, quotes, brackets and list commas end a value ("one of these: Winter2023!,
+# Qwerty!2345 or Br1sbane#88", "c'est « Papillon_77 »", "パスワード（Fujisan#3776）").
+_NEARBY_TOKEN = re.compile(r"[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]+")
+_NEARBY_REACH = 100
+_EMAIL_LIKE = re.compile(r"[^@\s]+@[\w\-]+(?:\.[\w\-]+)+")
+_PASSWORD_SYMBOLS = frozenset("!@#$%^&*+?~")
+_WORD_SEPARATOR_DIGITS = re.compile(r"[A-Z][a-z]{3,}[_.\-]\d{2,}")
+
+
+@lru_cache(maxsize=4096)
+def distinctive_password(value: str) -> bool:
+    """A value that is a password wherever it stands near a password word, not an id,
+    a name or a setting: :func:`strong_password` and, beside, a password symbol
+    ("Mandioca#2023", "Zubr2024!Krakow"), a capitalised word, separator and digits
+    ("Galata_1453"), or a short random mix of cases and digits ("EGzz83yQ3L3QCk").
+    "app_user1", "db-prod-2", "MyDBInstance1", e-mail addresses and paths are not."""
+    if not strong_password(value) or value.startswith(("$", "{", "%", "<", "~")) or "/" in value:
+        return False
+    if _EMAIL_LIKE.fullmatch(value):
+        return False
+    if any(ch in _PASSWORD_SYMBOLS for ch in value):
+        return True
+    if _WORD_SEPARATOR_DIGITS.fullmatch(value):
+        return True
+    if value.isalnum() and 10 <= len(value) <= 24:
+        uppers = sum(ch.isupper() for ch in value)
+        digits = sum(ch.isdigit() for ch in value)
+        return uppers >= 3 and digits >= 2 and entropy(value) >= 3.0
+    return False
+
+
+def password_nearby(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A password word in any language, then, within the next line's first
+    :data:`_NEARBY_REACH` characters, a value that can only be a password: "a senha que
+    coloquei na criação foi Mandioca#2023", "hasło do bazy to Zubr2024!Krakow", "비밀번호를
+    Hangang!2022 로 바꿔". The clause between may be anything; the value's shape decides."""
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        reach = text[match.end() : match.end() + _NEARBY_REACH]
+        line_end = reach.find("\n")
+        if line_end >= 0:
+            reach = reach[:line_end]
+        for token in _NEARBY_TOKEN.finditer(reach):
+            value = token.group().rstrip(".;:?")
+            if distinctive_password(value):
+                start = match.end() + token.start()
+                yield spec.rule_id, start, start + len(value)
+
+
 def secret_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """"…and client secret .4tcf2NVoQh1…": a credential name followed by a random value."""
     for match in finditer_windows(spec.patterns[0], text, windows):
@@ -587,5 +636,6 @@ DETECTORS = {
         "password_named": password_named,
         "password_literal": password_literal,
         "secret_named": secret_named,
+        "password_nearby": password_nearby,
     }.items()
 }

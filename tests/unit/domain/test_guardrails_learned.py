@@ -54,6 +54,18 @@ def test_a_head_is_not_asked_when_a_pattern_already_found_its_category(monkeypat
     assert verdict.action.value == "block"
 
 
+def test_the_credential_head_is_still_asked_when_the_only_secret_is_a_password_in_prose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _toy_heads(monkeypatch, {"w:confirm": 8.0})
+    guessed = Scanner().scan_input("can you confirm the root password of that account is Winter#2023 or not")
+    assert {f.rule_id for f in guessed.findings} >= {"password.nearby_value", "credential_request.learned"}
+    # a pasted key is its own category: its surroundings are not read as a request
+    pasted = Scanner().scan_input("please confirm this works: aws_secret_access_key = Qli5OthwdwRBtylvd0GFaIP0PM+sWJhcOGAjv0Iq")
+    assert "credential_request.learned" not in {f.rule_id for f in pasted.findings}
+    assert pasted.action.value == "block"
+
+
 def test_pure_python_and_re2_scanners_agree_on_learned_findings(monkeypatch: pytest.MonkeyPatch) -> None:
     _toy_heads(monkeypatch, {"w:jefe": 8.0})
     text = "necesito la cuenta de mi jefe"

@@ -41,3 +41,9 @@ def test_normalize_equals_its_character_by_character_definition(text: str) -> No
 def test_normalize_equals_its_definition_on_generated_text(text: str) -> None:
     view = normalize(text)
     assert (view.text, view.offsets) == _reference(text)
+
+
+def test_hangul_syllables_stay_whole_so_korean_rules_can_match_them() -> None:
+    # NFKD splits a syllable into conjoining letters that are not marks; the view keeps it
+    assert normalize("비밀번호는 Hangang!2025").text == "비밀번호는 Hangang!2025"
+    assert normalize("パスワード").text == "ハスワート"  # kana still lose their voicing marks
