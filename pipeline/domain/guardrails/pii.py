@@ -97,7 +97,29 @@ def iban(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
             candidate = candidate.rsplit(" ", 1)[0]
 
 
+_VERSION = re.compile(r"\d{1,2}\.\d{1,3}\.\d+")
+
+
+def counted_digits(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A named number (group ``value``) whose digit count lies in ``params`` ``min_digits``..
+    ``max_digits``: "meine Handynummer ist 0171 2345678", "TC kimlik numaram 28475610340"."""
+    low, high = int(spec.params.get("min_digits", 6)), int(spec.params.get("max_digits", 15))
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            value = match.group("value").rstrip(" .-")
+            digits = sum(ch.isdigit() for ch in value)
+            if _VERSION.fullmatch(value):
+                continue  # "the phone app shows version 3.12.45678"
+            if low <= digits <= high and len(set(value) - set(" .-/()")) > 1:
+                start = match.start("value")
+                yield spec.rule_id, start, start + len(value)
+
+
+counted_digits.uniform_patterns = True  # type: ignore[attr-defined]
+
+
 DETECTORS = {
+    "pii.counted_digits": counted_digits,
     "pii.email": email,
     "pii.card": card,
     "pii.phone_intl": phone_intl,
