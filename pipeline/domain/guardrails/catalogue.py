@@ -25,6 +25,8 @@ A catalogue file::
     detector = "access_key"     # default "regex": every match is a finding
     must_match = ["..."]
     must_not_match = ["..."]
+    params = { min_length = 20 }  # optional: read by the detector; ``whole_text = true`` tells
+                                  # the engine to give the detector the whole text, not windows
 
 Errors name the file and the rule (:class:`CatalogueError`).
 """

@@ -304,7 +304,9 @@ class Engine:
                 if len(live) < len(spec.patterns) and getattr(rule.detector, "uniform_patterns", False):
                     # The detector treats every pattern alike: run only those that can match.
                     spec = replace(spec, patterns=tuple(spec.patterns[k] for k in live))
-            if candidates is None or len(text) <= SHORT_TEXT:
+            if candidates is None or len(text) <= SHORT_TEXT or spec.params.get("whole_text"):
+                # whole_text: the detector runs its own linear passes (windows around a very
+                # frequent anchor would cost more than they save)
                 windows = full
             else:
                 windows = windows_for(rule.anchor, lowered, spec.before, spec.after)

@@ -522,8 +522,9 @@ _DOTTED_WORDS = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 # What follows a password word in the same stretch of prose, split into candidate values:
 # whitespace, quotes, brackets and list commas end a value ("one of these: Winter2023!,
 # Qwerty!2345 or Br1sbane#88", "c'est « Papillon_77 »", "パスワード（Fujisan#3776）").
-_NEARBY_TOKEN = re.compile(r"[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]+")
 _NEARBY_REACH = 100
+_DIGIT = re.compile(r"\d")
+_NEARBY_DIGIT_TOKEN = re.compile(r"(?<![^\s\"'`“”‘’«»()\[\]{}<>、，,;：。])[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*\d[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*")
 _EMAIL_LIKE = re.compile(r"[^@\s]+@[\w\-]+(?:\.[\w\-]+)+")
 _PASSWORD_SYMBOLS = frozenset("!@#$%^&*+?~")
 _WORD_SEPARATOR_DIGITS = re.compile(r"[A-Z][a-z]{3,}[_.\-]\d{2,}")
@@ -555,17 +556,27 @@ def password_nearby(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
     """A password word in any language, then, within the next line's first
     :data:`_NEARBY_REACH` characters, a value that can only be a password: "a senha que
     coloquei na criação foi Mandioca#2023", "hasło do bazy to Zubr2024!Krakow", "비밀번호를
-    Hangang!2022 로 바꿔". The clause between may be anything; the value's shape decides."""
-    for match in finditer_windows(spec.patterns[0], text, windows):
-        reach = text[match.end() : match.end() + _NEARBY_REACH]
-        line_end = reach.find("\n")
-        if line_end >= 0:
-            reach = reach[:line_end]
-        for token in _NEARBY_TOKEN.finditer(reach):
-            value = token.group().rstrip(".;:?")
-            if distinctive_password(value):
-                start = match.end() + token.start()
-                yield spec.rule_id, start, start + len(value)
+    Hangang!2022 로 바꿔". The clause between may be anything; the value's shape decides.
+
+    Such values are rare and all have a digit, so the search starts from them: one regex
+    pass over the tokens with a digit and, only once a distinctive one turns up, one pass for
+    the password words, each value then judged against the closest word before it. A text
+    repeating "password" 10,000 times costs those passes, not 10,000 looks ahead. The rule
+    searches the whole text (``params.whole_text``): windows around a word this frequent
+    would cost more than the passes."""
+    if _DIGIT.search(text) is None:
+        return
+    word_ends: list[int] | None = None
+    for token in _NEARBY_DIGIT_TOKEN.finditer(text):
+        value = token.group().rstrip(".;:?")
+        if not distinctive_password(value):
+            continue
+        if word_ends is None:
+            word_ends = [match.end() for match in spec.patterns[0].finditer(text)]
+        start = token.start()
+        closest = bisect_right(word_ends, start) - 1
+        if closest >= 0 and start - word_ends[closest] <= _NEARBY_REACH and "\n" not in text[word_ends[closest] : start]:
+            yield spec.rule_id, start, start + len(value)
 
 
 def secret_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
