@@ -213,6 +213,11 @@ class Capture:
     user_id: str | None = None
     #: The request's deadline (epoch ms) from the latency budget; None = no budget.
     deadline_ms: int | None = None
+    #: The session's turns before this one, oldest first (redacted, as stored), read by
+    #: CaptureUserQuery in the query that finds the next turn index, so that DetectIntent
+    #: and GenerateResponse need not read them again. ``None``: not captured (a state
+    #: written before this key existed, or a retried capture): those steps read the store.
+    history: tuple[Turn, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -226,6 +231,7 @@ class Capture:
             "block_message": self.block_message,
             "created_at": self.created_at,
             "user_id": self.user_id,
+            "history": None if self.history is None else [t.to_dict() for t in self.history],
         }
 
     @classmethod
@@ -235,8 +241,9 @@ class Capture:
         turn_index = data.get("turn_index")
         if isinstance(turn_index, bool) or not isinstance(turn_index, int):
             raise WorkflowInputError("$.capture.turn_index must be an integer")
+        session_id = _require_str(data, "session_id", where="$.capture")
         return cls(
-            session_id=_require_str(data, "session_id", where="$.capture"),
+            session_id=session_id,
             interaction_id=_require_str(data, "interaction_id", where="$.capture"),
             turn_index=turn_index,
             redacted_query=_require_str(
@@ -248,7 +255,25 @@ class Capture:
             created_at=str(data.get("created_at") or ""),
             user_id=data.get("user_id") or None,
             deadline_ms=_nonnegative_int(data.get("deadline_ms"), 0) or None,
+            history=_history_from_state(data.get("history"), session_id, turn_index),
         )
+
+
+def _history_from_state(data: Any, session_id: str, turn_index: int) -> tuple[Turn, ...] | None:
+    """``$.capture.history`` as turns: earlier turns of the same session only, oldest first."""
+    if data is None:
+        return None
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise WorkflowInputError("$.capture.history must be a list of turns or null")
+    try:
+        turns = tuple(Turn.from_dict(item) for item in data)
+    except (KeyError, TypeError, ValueError) as error:
+        raise WorkflowInputError(f"$.capture.history is malformed: {error}") from error
+    indices = [t.turn_index for t in turns]
+    if any(t.session_id != session_id for t in turns) or indices != sorted(set(indices)) \
+            or any(i >= turn_index for i in indices):
+        raise WorkflowInputError("$.capture.history must hold earlier turns of the same session, oldest first")
+    return turns
 
 
 def intent_to_state(result: IntentResult, route: str) -> dict[str, Any]:
@@ -292,9 +317,17 @@ def _nonnegative_int(value: Any, default: int) -> int:
 
 
 def _history(conversations: ConversationStore, capture: Capture, turns: int) -> list[Turn]:
-    """Earlier turns of the session (the current one excluded), oldest first, redacted."""
+    """Earlier turns of the session (the current one excluded), oldest first, redacted.
+
+    The ones CaptureUserQuery read (``$.capture.history``) when they cover what is asked
+    (``turns`` of them, or every earlier turn of the session); otherwise they are read
+    from the store.
+    """
     if turns <= 0 or capture.turn_index <= 0:
         return []  # the session's first turn has no earlier ones: nothing to read
+    captured = capture.history
+    if captured is not None and len(captured) >= min(turns, capture.turn_index):
+        return list(captured[-turns:])
     # Only the earlier turns are read (a concurrent request's later turn never takes the
     # place of one of them).
     return conversations.recent_turns(capture.session_id, turns, before=capture.turn_index)
@@ -316,12 +349,14 @@ class QueryCapture:
         input_guard: Guard,
         max_append_attempts: int = 100,
         budget: LatencyBudget | None = None,
+        history_turns: int = HISTORY_TURNS,
     ) -> None:
         self._conversations = conversations
         self._clock = clock
         self._guard = input_guard
         self._max_attempts = max_append_attempts
         self._budget = budget
+        self._history_turns = history_turns
 
     def capture(self, request: WorkflowInput) -> Capture:
         now = self._clock.now()
@@ -330,7 +365,7 @@ class QueryCapture:
         )
         verdict = self._guard(request.query)
         created_at = now.isoformat()
-        turn = self._store_turn(request, verdict, created_at)
+        turn, history = self._store_turn(request, verdict, created_at)
         return Capture(
             session_id=turn.session_id,
             interaction_id=turn.interaction_id,
@@ -342,15 +377,21 @@ class QueryCapture:
             created_at=turn.created_at,
             user_id=turn.user_id,
             deadline_ms=deadline,
+            history=history,
         )
 
     def _store_turn(
         self, request: WorkflowInput, verdict: GuardrailVerdict, created_at: str
-    ) -> Turn:
+    ) -> tuple[Turn, tuple[Turn, ...] | None]:
+        """The stored turn, and the session's turns before it as read (None when unknown)."""
         for _ in range(self._max_attempts):
-            last = self._conversations.recent_turns(request.session_id, 1)
+            # The latest turns: the newest gives the next index, and the same read gives
+            # the later steps their history (one query instead of one per step).
+            last = self._conversations.recent_turns(request.session_id, max(1, self._history_turns))
             if last and last[-1].interaction_id == request.interaction_id:
-                return last[-1]  # a retried invocation: the turn is already stored
+                # A retried invocation: the turn is already stored. What this read saw of
+                # the earlier turns is one short: the later steps read them.
+                return last[-1], None
             turn = Turn(
                 session_id=request.session_id,
                 interaction_id=request.interaction_id,
@@ -366,7 +407,7 @@ class QueryCapture:
                 self._conversations.append_turn(turn)
             except RecordExistsError:
                 continue  # another request took this index first: read again
-            return turn
+            return turn, tuple(last[-self._history_turns:]) if self._history_turns > 0 else ()
         raise RecordExistsError(
             f"could not append a turn to session {request.session_id} after {self._max_attempts} attempts"
         )

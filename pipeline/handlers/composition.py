@@ -525,7 +525,11 @@ class Services:
         from pipeline.domain.workflow import QueryCapture
 
         return QueryCapture(
-            self.conversations, self.clock, input_guard=self.input_guard, budget=self.budget
+            self.conversations,
+            self.clock,
+            input_guard=self.input_guard,
+            budget=self.budget,
+            history_turns=self.settings.history_turns,
         )
 
     @cached_property

@@ -223,3 +223,35 @@ def test_conversation_continues_across_processes(stack_template, tmp_path):
         turns = sorted(second.scan("ConversationsTable"), key=lambda t: t["turn_index"])
     assert [int(t["turn_index"]) for t in turns] == [int(turns[0]["turn_index"]), int(turns[0]["turn_index"]) + 1]
     assert run.output["session_id"] == "e2e-convo-00001"
+
+
+def test_the_history_travels_in_the_state_and_is_read_once(workflow, monkeypatch):
+    """CaptureUserQuery reads the session's latest turns once (the next index and the
+    history); DetectIntent and GenerateResponse take the history from ``$.capture.history``
+    instead of querying the Conversations table again."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    first = workflow.run("My EC2 instance refuses SSH connections, it times out.", session_id="e2e-history-001")
+    assert first.output["response_type"] == "answer"
+    queries: list[str] = []
+    original = DynamoDBBackend.query
+
+    def counting_query(self, table_name, *args, **kwargs):
+        queries.append(table_name)
+        return original(self, table_name, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "query", counting_query)
+    run = workflow.run(f"and what about port 22? my phone is {_PHONE}", session_id="e2e-history-001")
+    monkeypatch.undo()
+    assert run.status == "SUCCEEDED" and run.path[:5] == [
+        "CaptureUserQuery", "CheckGuardrailStatus", "DetectIntent", "CheckIntentClarity", "GenerateResponse"]
+    entered = {e["stateEnteredEventDetails"]["name"]: json.loads(e["stateEnteredEventDetails"]["input"])
+               for e in run.events if "stateEnteredEventDetails" in e}
+    for name in ("DetectIntent", "GenerateResponse"):
+        history = entered[name]["capture"]["history"]
+        assert [(t["turn_index"], t["interaction_id"]) for t in history] == [
+            (0, first.input["interaction_id"])], name
+        assert history[0]["assistant_text"] == first.output["response"]
+        assert _PHONE not in json.dumps(entered[name])
+    conversations = workflow.table_name("ConversationsTable")
+    assert queries.count(conversations) == 1, queries  # CaptureUserQuery's read only

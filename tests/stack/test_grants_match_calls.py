@@ -52,6 +52,12 @@ KNOWN_UNUSED_GRANTS: dict[str, set[str]] = {
         f"bedrock:InvokeModel on arn:aws:bedrock:{region}::foundation-model/{DEFAULT_MODEL_ID[3:]}"
         for region in INFERENCE_PROFILE_REGIONS["us"]
     }
+    # The history query: these steps take the session's earlier turns from
+    # $.capture.history and read the table only when the state holds none (a retried
+    # capture, a state written before the key existed; docs/workflow-contract.md), which
+    # the recorded runs do not produce.
+    | {"dynamodb:Query on Conversations"},
+    "detect_intent": {"dynamodb:Query on Conversations"},
 }
 
 

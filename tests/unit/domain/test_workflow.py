@@ -409,3 +409,80 @@ def test_collect_stores_the_fallback_reply_of_a_failed_step(conversations, clock
     assert turn.assistant_text == "Sorry, try again." and turn.response_type == "fallback"
     assert len(feedback.all()) == 1
     assert metrics.total(METRIC_QUERIES, response_type="fallback") == 1
+
+
+class CountingStore(InMemoryConversationStore):
+    """Counts the history reads of the steps after capture (``before`` given)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history_reads = 0
+
+    def recent_turns(self, session_id, limit, before=None):
+        if before is not None:
+            self.history_reads += 1
+        return super().recent_turns(session_id, limit, before)
+
+
+def test_capture_hands_the_history_it_read_to_detect_and_generate() -> None:
+    """One read of the session's turns per request: the later steps take them from
+    ``$.capture.history`` (through the JSON state) and read nothing themselves."""
+    store, clock = CountingStore(), FixedClock(datetime(2026, 3, 1, tzinfo=UTC))
+    capture = QueryCapture(store, clock, input_guard=fake_guard, history_turns=2)
+    first = capture.capture(workflow_input("first question", "req-1"))
+    assert first.history == ()
+    capture.capture(workflow_input("second question", "req-2"))
+    current = capture.capture(workflow_input(f"third {SECRET}", "req-3"))
+    assert [t.user_text for t in current.history] == ["first question", "second question"][-2:]
+    state = {"capture": Capture.from_dict(current.to_dict()).to_dict()}
+    detector, generator = FakeDetector(), FakeGenerator()
+    state["intent"] = IntentStep(detector, store, route=lambda r: "answer", history_turns=2).detect(
+        Capture.from_dict(state["capture"])
+    )
+    GenerationStep(generator, store, history_turns=2).generate(state)
+    assert detector.calls == [("third [REDACTED]", ("first question", "second question"))]
+    assert [t.user_text for t in generator.calls[0]["history"]] == ["first question", "second question"]
+    assert store.history_reads == 0
+    assert SECRET not in repr(state)
+
+
+def test_steps_read_the_store_when_the_capture_holds_no_or_too_little_history(conversations, clock) -> None:
+    capture = QueryCapture(conversations, clock, input_guard=fake_guard, history_turns=1)
+    for n in range(3):
+        current = capture.capture(workflow_input(f"question {n}", f"req-{n}"))
+    assert len(current.history) == 1
+    store = CountingStore()
+    for turn in conversations.all_turns():
+        store.append_turn(turn)
+    detector = FakeDetector()
+    step = IntentStep(detector, store, route=lambda r: "answer", history_turns=2)
+    step.detect(current)  # one captured turn, two asked: read
+    without = Capture.from_dict({**current.to_dict(), "history": None})  # an older state
+    step.detect(without)
+    assert store.history_reads == 2
+    assert detector.calls == [("question 2", ("question 0", "question 1"))] * 2
+
+
+def test_a_retried_capture_leaves_the_history_to_the_store(conversations, clock) -> None:
+    capture = QueryCapture(conversations, clock, input_guard=fake_guard)
+    capture.capture(workflow_input("first", "req-1"))
+    capture.capture(workflow_input("second", "req-2"))
+    again = capture.capture(workflow_input("second", "req-2"))
+    assert again.turn_index == 1 and again.history is None
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        "nope",
+        [{"session_id": "other", "interaction_id": "x", "turn_index": 0, "created_at": "", "user_text": "q"}],
+        [{"session_id": "s", "interaction_id": "x", "turn_index": 3, "created_at": "", "user_text": "q"}],
+        [{"session_id": "s", "interaction_id": "x", "turn_index": 1, "created_at": "", "user_text": "q"},
+         {"session_id": "s", "interaction_id": "y", "turn_index": 0, "created_at": "", "user_text": "q"}],
+        [{"session_id": "s", "turn_index": 0}],
+    ],
+)
+def test_capture_rejects_history_of_another_session_or_not_earlier(history) -> None:
+    capture = Capture("s", "i", 3, "q", {"action": "allow", "categories": []}, False, None, "")
+    with pytest.raises(WorkflowInputError):
+        Capture.from_dict({**capture.to_dict(), "history": history})
