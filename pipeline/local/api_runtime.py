@@ -56,7 +56,6 @@ class LocalApi:
         admission_wait: float = DEFAULT_ADMISSION_WAIT,
         session_limit: int | None = None,
         session_window_seconds: int | None = None,
-        handler_process: bool = False,
     ) -> None:
         self.key_file = Path(key_file)
         # The deployed stack limits requests per session (SESSION_THROTTLE_LIMIT per
@@ -73,8 +72,7 @@ class LocalApi:
         # The handlers check tokens with the same key file as this process (not the stack's
         # Secrets Manager secret, which LocalWorkflow fills with a random value).
         key_env = {"SESSION_KEY_FILE": str(self.key_file), "SESSION_KEY_SECRET_ARN": ""}
-        self.workflow = workflow or LocalWorkflow(outdir=outdir, state_file=state_file, env=key_env,
-                                                  handler_process=handler_process)
+        self.workflow = workflow or LocalWorkflow(outdir=outdir, state_file=state_file, env=key_env)
         if workflow is not None:
             for name, value in key_env.items():
                 workflow.extra_env.setdefault(name, value)

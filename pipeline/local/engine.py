@@ -429,16 +429,9 @@ def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
     stack.callback(setattr, ExecutionWorker, "_execution_logic", original_logic)
     stack.callback(setattr, lambda_eval_utils, "_invoke_lambda_function", original_invoke)
     _install_json_path_cache(stack)
-    _install_state_copies(stack)
-    install_data_service_patches(stack)
-
-
-def install_data_service_patches(stack: contextlib.ExitStack) -> None:
-    """The patches of moto's request handling and DynamoDB alone (key queries, response
-    classes' methods, the JSON serializer), for a process that serves the data services
-    without the Step Functions interpreter (:mod:`pipeline.local.sandbox`)."""
     _install_partition_query(stack)
     _install_method_names_cache(stack)
+    _install_state_copies(stack)
     _install_attribute_key_cache(stack)
     _install_attribute_value_writer(stack)
 

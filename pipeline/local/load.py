@@ -221,8 +221,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"executions the server runs at once [{DEFAULT_MAX_IN_FLIGHT}]")
     parser.add_argument("--in-process-clients", action="store_true",
                         help="run the clients in the server's process (they then share its GIL)")
-    parser.add_argument("--handler-process", action=argparse.BooleanOptionalAction, default=False,
-                        help="run the handlers and their data services in a second server process")
     args = parser.parse_args(argv)
     if not (1 <= args.requests <= 100_000 and 1 <= args.clients <= 256 and 1 <= args.max_in_flight <= 256):
         parser.error("--requests must be 1..100000, --clients and --max-in-flight 1..256")
@@ -234,18 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def factory() -> LocalApi:
         holder["api"] = LocalApi(key_file=REPO_ROOT / ".cache" / "load-session.key",
-                                 max_in_flight=args.max_in_flight, handler_process=args.handler_process)
+                                 max_in_flight=args.max_in_flight)
         return holder["api"]
 
     server, thread, url = start_in_thread(create_app(factory, freeze_startup_heap=True))  # loopback, ephemeral port
     try:
         run = run_load if args.in_process_clients else run_clients_in_subprocess
-        workflow = holder["api"].workflow
-        cpu_start, handlers_cpu_start = time.process_time(), workflow.handler_process_cpu_seconds()
+        cpu_start = time.process_time()
         results, seconds = run(url, args.requests, args.clients, args.max_seconds, golden_queries())
-        engine_cpu = time.process_time() - cpu_start  # this process: the server (and clients if in-process)
-        handlers_cpu = workflow.handler_process_cpu_seconds() - handlers_cpu_start
-        server_cpu = engine_cpu + handlers_cpu
+        server_cpu = time.process_time() - cpu_start  # this process: the server (and clients if in-process)
         checks = verify(holder["api"], results)
     finally:
         server.should_exit = True
@@ -256,9 +251,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"server process CPU: {server_cpu:.1f} s = {server_cpu / max(1, total) * 1000:.1f} ms per request "
           f"({server_cpu / seconds:.2f} cores; executions at once <= {args.max_in_flight}; "
           f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
-    if args.handler_process:
-        print(f"  of which the handler process: {handlers_cpu:.1f} s ({handlers_cpu / seconds:.2f} cores), "
-              f"the engine's: {engine_cpu:.1f} s ({engine_cpu / seconds:.2f} cores)")
     print(f"{'route':10} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for route, values in results.latencies.items():
         if values:

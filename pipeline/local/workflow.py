@@ -47,7 +47,7 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +129,6 @@ class LocalWorkflow:
             save them after every run, so separate processes continue a conversation.
         services: composition-root members to replace (``clock``, ``metrics`` …), as ``model``
             replaces the ModelClient.
-        handler_process: run the handlers, and the DynamoDB/S3/Secrets Manager they use, in
-            a second process (:mod:`pipeline.local.sandbox`: a second core for the long-running
-            server); not with ``model`` or ``services``, which replace objects in this process.
     """
 
     def __init__(
@@ -144,13 +141,7 @@ class LocalWorkflow:
         env: Mapping[str, str] | None = None,
         state_file: str | Path | None = None,
         services: Mapping[str, Any] | None = None,
-        handler_process: bool = False,
     ) -> None:
-        if handler_process and (model is not None or services):
-            raise LocalWorkflowError("model and services replace objects in this process: "
-                                     "not with handler_process")
-        self.handler_process = handler_process
-        self._sandbox: Any = None
         self.synthesized = False
         if template is None:
             template, self.synthesized = load_template(outdir)
@@ -210,11 +201,6 @@ class LocalWorkflow:
         self._stack.callback(self._reset_services)
         self._reset_services()
         try:
-            if self.handler_process:
-                from pipeline.local.sandbox import Sandbox
-
-                self._sandbox = Sandbox(self.template)
-                self._stack.callback(self._close_sandbox)
             self._create_resources()
             if self.state_file and self.state_file.exists():
                 self.load_state(self.state_file)
@@ -228,28 +214,11 @@ class LocalWorkflow:
         self._stack.close()
 
     def client(self, service: str) -> Any:
-        """A boto3 client of the local services (with a handler process, every service but
-        Step Functions lives there: the client's calls run in it)."""
         if service not in self._clients:
-            if self._sandbox is not None and service != "stepfunctions":
-                from pipeline.local.sandbox import RemoteClient
+            import boto3
 
-                self._clients[service] = RemoteClient(self._sandbox, service)
-            else:
-                import boto3
-
-                self._clients[service] = boto3.client(service, region_name=REGION)
+            self._clients[service] = boto3.client(service, region_name=REGION)
         return self._clients[service]
-
-    def _close_sandbox(self) -> None:
-        sandbox, self._sandbox = self._sandbox, None
-        self._clients = {k: v for k, v in self._clients.items() if k == "stepfunctions"}
-        if sandbox is not None:
-            sandbox.close()
-
-    def handler_process_cpu_seconds(self) -> float:
-        """CPU time of the handler process so far (0 without one)."""
-        return self._sandbox.cpu_seconds() if self._sandbox is not None else 0.0
 
     @staticmethod
     def _reset_services() -> None:
@@ -261,8 +230,49 @@ class LocalWorkflow:
     # -- resources ------------------------------------------------------------------------
 
     def _create_resources(self) -> None:
-        if self._sandbox is None:  # else the handler process made them when it started
-            create_data_resources(self.template, self.client)
+        ddb = self.client("dynamodb")
+        for logical, props in self.template.tables().items():
+            name = self.template.ref(logical)
+            kwargs: dict[str, Any] = {
+                "TableName": name,
+                "KeySchema": props["KeySchema"],
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "BillingMode": "PAY_PER_REQUEST",
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = [
+                    {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+                    for g in props["GlobalSecondaryIndexes"]
+                ]
+            ddb.create_table(**kwargs)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                ddb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+                )
+        # Secrets as the stack's GenerateSecretString makes them (random, never in the
+        # template); a Secret's Ref is its local name (the logical id).
+        secrets = self.client("secretsmanager")
+        for logical in self.template.of_type("AWS::SecretsManager::Secret"):
+            secrets.create_secret(Name=self.template.ref(logical), SecretString=uuid.uuid4().hex + uuid.uuid4().hex)
+        s3 = self.client("s3")
+        for name in self.template.buckets():
+            s3.create_bucket(Bucket=name)
+        for source, bucket, prefix in self.template.bucket_deployments():
+            if not source.is_dir():
+                raise LocalWorkflowError(f"asset folder {source} is missing; re-synthesize")
+            for path in sorted(source.rglob("*")):
+                if path.is_file():
+                    key = prefix + path.relative_to(source).as_posix()
+                    s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        for table, items in self.template.index_items():
+            for item in items:
+                ddb.put_item(TableName=table, Item=item)
+        for call in self.template.sdk_calls():
+            client = self.client(call["service"].lower())
+            method = re.sub(r"(?<!^)(?=[A-Z])", "_", call["action"]).lower()
+            getattr(client, method)(**call.get("parameters", {}))
         sfn = self.client("stepfunctions")
         created = sfn.create_state_machine(
             name=self.sm_logical,
@@ -274,7 +284,10 @@ class LocalWorkflow:
 
     def table_name(self, table: str) -> str:
         """Physical name of a table by its construct id (``ConversationsTable``) or logical id."""
-        return table_name(self.template, table)
+        for logical in self.template.tables():
+            if logical == table or logical.startswith(f"Tables{table}"):
+                return self.template.ref(logical)
+        raise KeyError(table)
 
     def scan(self, table: str) -> list[dict[str, Any]]:
         """Every item of a table as plain Python values (tests read the tables back)."""
@@ -345,8 +358,6 @@ class LocalWorkflow:
             return _error_payload(injected, f"injected fault in {spec.short_name}")
 
         env = {**spec.environment, **LOCAL_ENV, **self.extra_env}
-        if self._sandbox is not None:
-            return self._invoke_in_sandbox(spec, body, env, response_headers)
         with _ENV_LOCK, _patched_env(env), contextlib.redirect_stdout(self.handler_output):
             start = time.perf_counter()
             try:
@@ -369,25 +380,6 @@ class LocalWorkflow:
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error_payload(error, str(result), result)
         return json.dumps(result, default=str).encode("utf-8")
-
-    def _invoke_in_sandbox(self, spec: FunctionSpec, body: Any, env: dict[str, str],
-                           response_headers: dict[str, str]) -> bytes:
-        """The same call in the handler process: one at a time, in arrival order."""
-        raw = body if isinstance(body, bytes) else str(body or "{}").encode("utf-8")
-        with _ENV_LOCK:
-            if not engine.execution_running():  # see _invoke
-                payload, error, elapsed, output = (
-                    _error_payload("ExecutionEndedError", "the execution ended before this task ran"),
-                    "ExecutionEndedError", 0.0, "")
-            else:
-                payload, error, elapsed, output = self._sandbox.invoke(spec, raw, env)
-        if output:
-            self.handler_output.write(output)
-        self._calls.append(HandlerCall(spec.short_name, elapsed, error))
-        if error is not None:
-            self._record_failure(spec, error)
-            response_headers["x-amz-function-error"] = "Unhandled"
-        return payload
 
     def _record_failure(self, spec: FunctionSpec, error: str) -> None:
         """Count a failed invocation and log it the way the Lambda runtime would: the
@@ -550,61 +542,6 @@ class LocalWorkflow:
         if self.state_file is not None:
             self.save_state(self.state_file)
         return result
-
-
-def create_data_resources(template: StackTemplate, client: Callable[[str], Any]) -> None:
-    """The template's tables, secrets, buckets (with the prompt assets) and deploy-time items,
-    created through ``client(service)`` (the engine's process, or the handler process)."""
-    ddb = client("dynamodb")
-    for logical, props in template.tables().items():
-        name = template.ref(logical)
-        kwargs: dict[str, Any] = {
-            "TableName": name,
-            "KeySchema": props["KeySchema"],
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        if props.get("GlobalSecondaryIndexes"):
-            kwargs["GlobalSecondaryIndexes"] = [
-                {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
-                for g in props["GlobalSecondaryIndexes"]
-            ]
-        ddb.create_table(**kwargs)
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            ddb.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-            )
-    # Secrets as the stack's GenerateSecretString makes them (random, never in the
-    # template); a Secret's Ref is its local name (the logical id).
-    secrets = client("secretsmanager")
-    for logical in template.of_type("AWS::SecretsManager::Secret"):
-        secrets.create_secret(Name=template.ref(logical), SecretString=uuid.uuid4().hex + uuid.uuid4().hex)
-    s3 = client("s3")
-    for name in template.buckets():
-        s3.create_bucket(Bucket=name)
-    for source, bucket, prefix in template.bucket_deployments():
-        if not source.is_dir():
-            raise LocalWorkflowError(f"asset folder {source} is missing; re-synthesize")
-        for path in sorted(source.rglob("*")):
-            if path.is_file():
-                key = prefix + path.relative_to(source).as_posix()
-                s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-    for table, items in template.index_items():
-        for item in items:
-            ddb.put_item(TableName=table, Item=item)
-    for call in template.sdk_calls():
-        method = re.sub(r"(?<!^)(?=[A-Z])", "_", call["action"]).lower()
-        getattr(client(call["service"].lower()), method)(**call.get("parameters", {}))
-
-
-def table_name(template: StackTemplate, table: str) -> str:
-    """Physical name of a table by its construct id (``ConversationsTable``) or logical id."""
-    for logical in template.tables():
-        if logical == table or logical.startswith(f"Tables{table}"):
-            return template.ref(logical)
-    raise KeyError(table)
 
 
 @contextlib.contextmanager

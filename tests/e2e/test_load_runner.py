@@ -17,15 +17,13 @@ from pipeline.local.workflow import LocalWorkflow
 pytestmark = pytest.mark.xdist_group("local_server")
 
 
-@pytest.mark.parametrize("handler_process", [False, True], ids=["one-process", "handler-process"])
 def test_the_verification_passes_a_clean_run_and_fails_on_a_dropped_or_doubled_write(
-    stack_template: Any, tmp_path: Path, handler_process: bool
+    stack_template: Any, tmp_path: Path
 ) -> None:
     holder: dict[str, LocalApi] = {}
 
     def factory() -> LocalApi:
-        holder["api"] = LocalApi(workflow=LocalWorkflow(stack_template, handler_process=handler_process),
-                                 key_file=tmp_path / "session.key")
+        holder["api"] = LocalApi(workflow=LocalWorkflow(stack_template), key_file=tmp_path / "session.key")
         return holder["api"]
 
     server, thread, url = server_module.start_in_thread(server_module.create_app(factory))
