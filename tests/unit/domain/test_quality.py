@@ -149,6 +149,33 @@ def test_made_up_region(validator):
     assert not report.passed
 
 
+_POLICY = """Add this statement to the bucket policy:
+
+```json
+{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::reports/*",
+ "Condition": {"StringNotEquals": {"%s": "vpce-1a2b3c4d"}}}
+```
+"""
+
+
+def test_a_made_up_global_condition_key_is_an_accuracy_defect(validator):
+    report = validator.validate("Only allow access through my VPC endpoint", _POLICY % "aws:SourceVpcEndpoint")
+    assert any("`aws:SourceVpcEndpoint` is not an AWS global condition key" in i["message"] for i in report.issues)
+    assert "accuracy" in failing(report)
+
+
+@pytest.mark.parametrize("key", ["aws:SourceVpce", "aws:sourcevpce", "aws:ResourceTag/team", "aws:cloudformation:stack-name"])
+def test_real_condition_keys_tag_namespaces_and_variables_pass(validator, key):
+    report = validator.validate("Only allow access through my VPC endpoint", _POLICY % key)
+    assert not any("condition key" in i["message"] for i in report.issues)
+
+
+def test_a_cloudwatch_agent_variable_is_not_a_condition_key(validator):
+    text = 'Agent config:\n\n```json\n{"append_dimensions": {"InstanceId": "${aws:InstanceId}"}}\n```\n'
+    report = validator.validate("How do I add the instance id dimension?", text)
+    assert not any("condition key" in i["message"] for i in report.issues)
+
+
 @pytest.mark.parametrize(
     "snippet",
     ["[INSERT BUCKET NAME]", "TODO: fill in", "{{bucket_name}}", "`s3://<value>/data`", "`s3://<xxx>/data`"],
