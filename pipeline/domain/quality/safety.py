@@ -41,6 +41,7 @@ _STATEMENT_END = re.compile(r"\n\s*\}|\}\s*,\s*\{|\}\s*\]")
 _CONDITION_OR_DENY = re.compile(r'"Condition"|"Effect"\s*:\s*"Deny"')
 _DENY = re.compile(r'"Effect"\s*:\s*"Deny"')
 _PUBLIC_INTENT = _CATALOGUE.regex("safety.public_intent")
+_ENDPOINT_POLICY = _CATALOGUE.regex("safety.endpoint_policy")
 
 _REASONS = {
     "sensitive_data": "the answer contains a secret or personal data",
@@ -91,6 +92,8 @@ def insecure_advice(query: str, response: str, found: Findings) -> None:
     skip = public_by_design or not _may_match(_PUBLIC_PRINCIPAL, lowered)
     for match in () if skip else _PUBLIC_PRINCIPAL.regex.finditer(response):
         statement = _statement_around(response, match.start(), match.end())
+        if _ENDPOINT_POLICY.search(_around_block(response, match.start(), match.end())):
+            continue  # a VPC endpoint policy names "*": it limits what goes through, IAM still applies
         if not _CONDITION_OR_DENY.search(statement) and not _warned_against(response, match.start()):
             found.errors.append("insecure advice: a policy allows any principal (\"Principal\": \"*\") without a condition")
             break
@@ -104,9 +107,22 @@ def _may_match(rule: Rule, lowered: str) -> bool:
 def _warned_against(text: str, position: int) -> bool:
     """The sentence (or line) holding ``position`` warns against what it names."""
     start = max(text.rfind(". ", 0, position), text.rfind("\n", 0, position)) + 1
+    # A shell command continued with backslashes is one sentence ("aws ec2 revoke-… \\n --port 22").
+    while start >= 2 and text[start - 1] == "\n" and text[max(0, start - 200) : start - 1].rstrip(" ").endswith("\\"):
+        start = text.rfind("\n", 0, start - 1) + 1
     end_candidates = [i for i in (text.find(". ", position), text.find("\n", position)) if i != -1]
     end = min(end_candidates) if end_candidates else len(text)
     return bool(_WARNING.search(text[start:end]))
+
+
+def _around_block(text: str, start: int, end: int) -> str:
+    """The 300 characters before the code block holding a match and the 300 after it: where an
+    answer says what the block is ("### Endpoint policy", "aws ec2 modify-vpc-endpoint …")."""
+    fence = text.rfind("```", 0, start)
+    close = text.find("```", end)
+    before = text[max(0, fence - 300) : fence] if fence != -1 else text[max(0, start - 300) : start]
+    after = text[close : close + 300] if close != -1 else text[end : end + 300]
+    return before + "\n" + after
 
 
 def _statement_around(text: str, start: int, end: int) -> str:

@@ -76,3 +76,26 @@ def test_an_answer_that_makes_public_only_content_it_says_is_public_is_not_insec
     response = ('Enable static website hosting and allow public reads: disable Block Public Access for this bucket. '
                 'This bucket contains only the public maintenance page, so that is appropriate here.')
     assert _advice("How do I fail over to a maintenance page when the ALB is down?", response) == []
+
+
+_ENDPOINT_STATEMENT = ('{"Effect": "Allow", "Principal": "*", "Action": "s3:*", '
+                       '"Resource": ["arn:aws:s3:::corp-data-*", "arn:aws:s3:::corp-data-*/*"]}')
+
+
+def test_principal_star_in_a_vpc_endpoint_policy_is_the_documented_form():
+    response = f"### Endpoint policy\n\n```json\n{_ENDPOINT_STATEMENT}\n```\n"
+    assert _advice("Can an endpoint policy limit my subnets to our buckets?", response) == []
+
+
+def test_principal_star_in_a_bucket_policy_is_still_a_defect():
+    response = f"### Bucket policy\n\n```json\n{_ENDPOINT_STATEMENT}\n```\n"
+    assert _advice("Our partner gets AccessDenied on the corp-data bucket", response)
+
+
+def test_revoking_an_open_port_in_a_continued_command_is_not_advice_to_open_it():
+    response = ("Remove the rule that allows SSH from anywhere:\n\n```bash\n"
+                "aws ec2 revoke-security-group-ingress --group-id sg-0web123 \\\n"
+                "  --protocol tcp --port 22 --cidr 0.0.0.0/0\n```\n")
+    assert _advice("Who is trying to SSH into my instance?", response) == []
+    opening = response.replace("revoke-security-group-ingress", "authorize-security-group-ingress")
+    assert _advice("Who is trying to SSH into my instance?", opening.replace("Remove the rule that", "Add a rule that"))
