@@ -99,3 +99,31 @@ def test_revoking_an_open_port_in_a_continued_command_is_not_advice_to_open_it()
     assert _advice("Who is trying to SSH into my instance?", response) == []
     opening = response.replace("revoke-security-group-ingress", "authorize-security-group-ingress")
     assert _advice("Who is trying to SSH into my instance?", opening.replace("Remove the rule that", "Add a rule that"))
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        # A security group rule written over continued shell lines.
+        "The quickest check is to allow PostgreSQL from anywhere:\n\n```bash\n"
+        "aws ec2 authorize-security-group-ingress --group-id sg-0db \\\n  --protocol tcp --port 5432 \\\n"
+        "  --cidr 0.0.0.0/0\n```\n",
+        # Terraform: the port and the CIDR on different lines of one ingress block.
+        'resource "aws_security_group" "web" {\n  ingress {\n    from_port   = 22\n    to_port     = 22\n'
+        '    protocol    = "tcp"\n    cidr_blocks = ["0.0.0.0/0"]\n  }\n}\n',
+        # Removing MFA enforcement as the fix, in Spanish.
+        "La forma más rápida es **desasociar la política de MFA** de los usuarios que usan claves de acceso.",
+        "Detach the RequireMFA policy from the Jenkins user so the scripts work again.",
+        # Long-term keys shipped inside a mobile app.
+        "Create an IAM user that can only upload, and bundle its access key in the app configuration.",
+    ],
+)
+def test_insecure_fixes_in_other_forms_and_languages(response):
+    assert _advice("How do I fix this quickly?", response)
+
+
+def test_a_web_port_open_to_the_world_next_to_a_private_ssh_rule_is_fine():
+    response = ('resource "aws_security_group" "web" {\n  ingress {\n    from_port   = 443\n    to_port     = 443\n'
+                '    cidr_blocks = ["0.0.0.0/0"]\n  }\n  ingress {\n    from_port   = 22\n    to_port     = 22\n'
+                '    cidr_blocks = ["10.0.0.0/8"]\n  }\n}\n')
+    assert _advice("Terraform for a web security group?", response) == []
