@@ -355,3 +355,35 @@ def test_a_short_yes_no_question_answered_at_essay_length_is_a_structure_defect(
     assert far_too_long("quick q: can i rename a dynamodb table? just need yes/no", essay)
     assert far_too_long("quick q: can i rename a dynamodb table? just need yes/no", "No. Create a new table and copy the data.") is None
     assert far_too_long("How do I migrate 300 GB of MySQL to RDS with 15 minutes of downtime?", essay) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "confused", "on_topic"),
+    [
+        (  # an access error answered as throttling
+            "Bedrock invoke_model fails: AccessDeniedException: You don't have access to the model with the specified model ID.",
+            "Bedrock applies per-model quotas on requests per minute. Retry with backoff when it throttles you.",
+            "Request access to the model in the Bedrock console (Model access), then retry; AccessDeniedException goes away.",
+        ),
+        (  # throttling answered as permissions
+            "DynamoDB returns ThrottlingException: Rate exceeded on every batch write.",
+            "Your IAM policy is missing dynamodb:BatchWriteItem; add it to the role.",
+            "The table is throttling writes: switch to on-demand or raise the write capacity.",
+        ),
+        (  # DNS failover between Regions answered with one ALB's target health checks
+            "Active-passive: if us-east-1 goes down, DNS (Route 53) should fail over to us-west-2. How?",
+            "### 1. Configure the target group health check\n\naws elbv2 modify-target-group --health-check-path /health",
+            "Create two failover records in Route 53 with a health check on the primary ALB.",
+        ),
+        (  # Aurora replica lag answered as MySQL binlog replication, in Spanish
+            "Tenemos un clúster Aurora MySQL con dos réplicas y AuroraReplicaLag sube a 3 segundos.",
+            "Las réplicas de lectura de MySQL reciben los cambios a través del binlog.",
+            "Las réplicas de Aurora comparten el volumen del clúster; el retraso suele venir de la carga del escritor.",
+        ),
+    ],
+)
+def test_answers_about_a_different_error_or_mechanism_are_off_topic(query, confused, on_topic):
+    from pipeline.domain.quality.relevance import confused_variant
+
+    assert confused_variant(query, confused)
+    assert confused_variant(query, on_topic) is None
