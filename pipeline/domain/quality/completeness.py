@@ -39,6 +39,9 @@ _WHY = _CATALOGUE.regex("completeness.why")
 #: CLI commands and inline code a customer pasted ("aws sts get-caller-identity shows …"): what
 #: they ran, not what they ask about.
 _COMMANDS = _CATALOGUE.regex("completeness.pasted_command")
+#: What the customer does not want ("ideally without writing a Lambda function"): a service
+#: named there is not one the answer must take up.
+_NOT_WANTED = _CATALOGUE.regex("completeness.not_wanted")
 _EXPLANATION = _CATALOGUE.regex("completeness.explanation")
 _LIST_ITEM = _CATALOGUE.regex("structure.list_item")
 _DANGLING_END = _CATALOGUE.words("dangling_end")
@@ -92,7 +95,7 @@ class CompletenessCheck:
         asks = ask_sentences(query)
         # A service named only in context (a pasted error, the setup) need not be addressed.
         asked = " ".join(asks) if asks else query
-        named = sorted(self._services.services_in(_COMMANDS.sub(" ", asked)))
+        named = sorted(self._services.services_in(_NOT_WANTED.sub(" ", _COMMANDS.sub(" ", asked))))
         missing = [s for s in named if not mentions_service(s, response_lower, response_services)]
         # A message without a question states a problem: its services are the setup ("an API
         # that calls a Lambda"), and an answer that takes up one of them is on the problem.

@@ -221,3 +221,35 @@ def test_a_service_only_in_a_pasted_command_need_not_be_addressed(validator: Qua
               "--principal-arn arn:aws:iam::111122223333:role/Admin`.\n"
               "2. Associate the cluster admin policy with `aws eks associate-access-policy`.\n")
     assert not _failed(validator, query, answer, "completeness")
+
+
+def test_a_service_the_customer_does_not_want_need_not_be_addressed(validator: QualityValidator) -> None:
+    query = ("We want all dev EC2 instances to stop at 20:00 and start at 07:00 on weekdays. What's the simplest way, "
+             "ideally without writing and maintaining a Lambda function?")
+    answer = ("Stop and start the EC2 instances with EventBridge Scheduler and Systems Manager Automation; "
+              "no code to maintain.\n\n"
+              "1. Create two schedules with `aws scheduler create-schedule`, one at 20:00 and one at 07:00.\n"
+              "2. Target the AWS-StopEC2Instance and AWS-StartEC2Instance runbooks with the tag env=dev.\n")
+    assert not _failed(validator, query, answer, "completeness")
+
+
+def test_a_constraint_to_keep_working_is_still_an_ask(validator: QualityValidator) -> None:
+    query = ("How do I make CloudFront return index.html for client-side routes without breaking our /api/* "
+             "behavior, which goes to an ALB?")
+    answer = ("Add a CloudFront Function on viewer request that rewrites paths without a file extension to "
+              "/index.html.\n\n1. Create the function.\n2. Associate it with the default cache behavior.\n")
+    assert _failed(validator, query, answer, "completeness")
+
+
+def test_a_statement_starting_with_cant_is_not_an_ask(validator: QualityValidator) -> None:
+    from pipeline.domain.quality.text import ask_sentences
+
+    assert ask_sentences("Can't SSH anymore since a reboot this morning. What are my options?") == ["What are my options?"]
+
+
+def test_pros_and_cons_are_answered_by_benefits_and_considerations(validator: QualityValidator) -> None:
+    query = "Should we move our order pipeline from chained SQS queues to Step Functions? Pros/cons?"
+    answer = ("Step Functions is usually a good fit here.\n\n### What Step Functions gives you\n\n"
+              "- Visibility of each order's step.\n- Declarative retries.\n\n### What to consider\n\n"
+              "- Price per state transition.\n- A 256 KB payload limit; keep SQS in front for buffering.\n")
+    assert not _failed(validator, query, answer, "completeness")

@@ -62,3 +62,15 @@ def test_slang_and_lecturing_in_other_phrasings_are_defects(response):
 
 def test_a_checkmark_or_a_word_containing_ha_is_not_slang():
     assert _errors("How do I fix my deployment?", "✅ Deployed; the Yokohama and Mahajanga edge locations serve it." + _FIX) == ()
+
+
+def test_pasted_terminal_output_in_capitals_is_not_shouting():
+    query = ("I grew the root volume to 50 GiB but the disk is still full:\n\n$ lsblk\n"
+             "NAME MAJ:MIN RM SIZE RO TYPE MOUNTPOINTS\nnvme0n1 259:0 0 50G 0 disk\n\ndid it not work?")
+    assert not user_upset(query, None)
+    assert user_upset("WHY IS THIS STILL BROKEN AFTER THREE DAYS", None)
+
+
+def test_saying_the_change_surprises_many_customers_acknowledges_an_upset_user():
+    query = "Why am I charged for PublicIPv4:InUseAddress?? This is honestly infuriating."
+    assert _errors(query, "That used to be free, and the change surprises a lot of customers." + _FIX) == ()
