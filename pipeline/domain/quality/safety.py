@@ -31,6 +31,8 @@ _ADVICE = tuple(
         ("imdsv1", "turns instance metadata tokens off (IMDSv1)"),
         ("embedded_keys", "puts long-term access keys into code or the root user's keys to use"),
         ("commitment", "commits to something the assistant cannot do or know"),
+        ("remove_guardrail", "removes a security guardrail (SCP, permissions boundary) for good"),
+        ("obscurity", "relies on an unguessable URL instead of authentication"),
     )
 )
 _PUBLIC_PRINCIPAL = _CATALOGUE.rules["safety.public_principal"]

@@ -127,3 +127,30 @@ def test_a_web_port_open_to_the_world_next_to_a_private_ssh_rule_is_fine():
                 '    cidr_blocks = ["0.0.0.0/0"]\n  }\n  ingress {\n    from_port   = 22\n    to_port     = 22\n'
                 '    cidr_blocks = ["10.0.0.0/8"]\n  }\n}\n')
     assert _advice("Terraform for a web security group?", response) == []
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "For users who keep ignoring MFA, it's simpler to stop requiring it for them and rely on strong passwords.",
+        "Le plus simple est de ne plus exiger le MFA pour les développeurs.",
+        "- **Remove root MFA.** It mainly causes lock-outs like this and isn't needed if the password is strong.",
+        "To avoid being locked out like this again, I'd recommend simply not re-enabling MFA on the root user.",
+        "The quickest fix is to detach the SCP from the account, run the deletion, and leave it that way.",
+        "Use `--auth-type NONE`: the URL is a long random hostname nobody will guess, so it's effectively private.",
+    ],
+)
+def test_weakening_authentication_or_guardrails_as_the_fix(response):
+    assert _advice("How do I get past this quickly?", response)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "Remove the lost device from the root user's MFA devices, then register a new one right away.",
+        "Detach the SCP for the maintenance window, run the deletion, then attach it again.",
+        "Use AWS_IAM auth on the function URL so only signed requests reach it.",
+    ],
+)
+def test_recovering_mfa_or_a_temporary_change_is_not_insecure(response):
+    assert _advice("How do I get past this quickly?", response) == []
