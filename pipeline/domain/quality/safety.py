@@ -88,7 +88,7 @@ def insecure_advice(query: str, response: str, found: Findings) -> None:
         for match in rule.regex.finditer(response):
             if match.group(0).lstrip().startswith('"') and _DENY.search(_statement_around(response, match.start(), match.end())):
                 continue  # "Action": "*", "Resource": "*" in a Deny statement restricts, it grants nothing
-            if not _warned_against(response, match.start()):
+            if not _warned_against(response, match.start(), match.end()):
                 found.errors.append(f'insecure advice: the answer {label} ("{match.group(0).strip()[:60]}")')
                 break
     skip = public_by_design or not _may_match(_PUBLIC_PRINCIPAL, lowered)
@@ -96,7 +96,7 @@ def insecure_advice(query: str, response: str, found: Findings) -> None:
         statement = _statement_around(response, match.start(), match.end())
         if _ENDPOINT_POLICY.search(_around_block(response, match.start(), match.end())):
             continue  # a VPC endpoint policy names "*": it limits what goes through, IAM still applies
-        if not _CONDITION_OR_DENY.search(statement) and not _warned_against(response, match.start()):
+        if not _CONDITION_OR_DENY.search(statement) and not _warned_against(response, match.start(), match.end()):
             found.errors.append("insecure advice: a policy allows any principal (\"Principal\": \"*\") without a condition")
             break
 
@@ -106,14 +106,20 @@ def _may_match(rule: Rule, lowered: str) -> bool:
     return not rule.requires or any(word in lowered for word in rule.requires)
 
 
-def _warned_against(text: str, position: int) -> bool:
-    """The sentence (or line) holding ``position`` warns against what it names."""
+def _warned_against(text: str, position: int, advice_end: int | None = None) -> bool:
+    """The sentence (or line) holding ``position`` warns against what it names.
+
+    The advice itself (``position`` to ``advice_end``) is left out: in "Remove root MFA" the
+    verb is the advice, not a warning against it.
+    """
     start = max(text.rfind(". ", 0, position), text.rfind("\n", 0, position)) + 1
     # A shell command continued with backslashes is one sentence ("aws ec2 revoke-… \\n --port 22").
     while start >= 2 and text[start - 1] == "\n" and text[max(0, start - 200) : start - 1].rstrip(" ").endswith("\\"):
         start = text.rfind("\n", 0, start - 1) + 1
     end_candidates = [i for i in (text.find(". ", position), text.find("\n", position)) if i != -1]
     end = min(end_candidates) if end_candidates else len(text)
+    if advice_end is not None and start <= position <= advice_end <= end:
+        return bool(_WARNING.search(text[start:position]) or _WARNING.search(text[advice_end:end]))
     return bool(_WARNING.search(text[start:end]))
 
 
