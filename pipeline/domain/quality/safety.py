@@ -44,6 +44,8 @@ _CONDITION_OR_DENY = re.compile(r'"Condition"|"Effect"\s*:\s*"Deny"')
 _DENY = re.compile(r'"Effect"\s*:\s*"Deny"')
 _PUBLIC_INTENT = _CATALOGUE.regex("safety.public_intent")
 _ENDPOINT_POLICY = _CATALOGUE.regex("safety.endpoint_policy")
+#: How far into an advice's match a warning word counts as the advice's own verb.
+_VERB_SPAN = 12
 
 _REASONS = {
     "sensitive_data": "the answer contains a secret or personal data",
@@ -109,8 +111,8 @@ def _may_match(rule: Rule, lowered: str) -> bool:
 def _warned_against(text: str, position: int, advice_end: int | None = None) -> bool:
     """The sentence (or line) holding ``position`` warns against what it names.
 
-    The advice itself (``position`` to ``advice_end``) is left out: in "Remove root MFA" the
-    verb is the advice, not a warning against it.
+    A warning word that opens the advice itself is not a warning against it: in "Remove root
+    MFA" the verb is the advice (given ``advice_end``, the end of the advice's match).
     """
     start = max(text.rfind(". ", 0, position), text.rfind("\n", 0, position)) + 1
     # A shell command continued with backslashes is one sentence ("aws ec2 revoke-… \\n --port 22").
@@ -118,9 +120,11 @@ def _warned_against(text: str, position: int, advice_end: int | None = None) -> 
         start = text.rfind("\n", 0, start - 1) + 1
     end_candidates = [i for i in (text.find(". ", position), text.find("\n", position)) if i != -1]
     end = min(end_candidates) if end_candidates else len(text)
-    if advice_end is not None and start <= position <= advice_end <= end:
-        return bool(_WARNING.search(text[start:position]) or _WARNING.search(text[advice_end:end]))
-    return bool(_WARNING.search(text[start:end]))
+    for warning in _WARNING.finditer(text, start, end):
+        opens_advice = advice_end is not None and position <= warning.start() < min(advice_end, position + _VERB_SPAN)
+        if not opens_advice:
+            return True
+    return False
 
 
 def _around_block(text: str, start: int, end: int) -> str:

@@ -154,3 +154,14 @@ def test_weakening_authentication_or_guardrails_as_the_fix(response):
 )
 def test_recovering_mfa_or_a_temporary_change_is_not_insecure(response):
     assert _advice("How do I get past this quickly?", response) == []
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "Add an inbound rule for TCP port 22 from your own IP address (x.x.x.x/32), not 0.0.0.0/0.",
+        "Allow port 22 only from your IP, not from 0.0.0.0/0.",
+    ],
+)
+def test_a_warning_inside_the_advice_still_counts(response):
+    assert _advice("SSH times out", response) == []
