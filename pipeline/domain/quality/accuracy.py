@@ -47,6 +47,8 @@ _EXPLAIN_WORDS = _CATALOGUE.regex("accuracy.explain_words")
 _BLANKET_EXPLAIN = _CATALOGUE.regex("accuracy.blanket_explain")
 _REGION_LIKE = _CATALOGUE.regex("accuracy.region_like")
 _REGION_ARGUMENT = _CATALOGUE.regex("accuracy.region_argument")
+_CONDITION_KEY = _CATALOGUE.regex("accuracy.condition_key")
+_GLOBAL_CONDITION_KEYS = _CATALOGUE.words("global_condition_keys")
 _HTML_TAGS = _CATALOGUE.words("html_tags")
 _GENERIC_PLACEHOLDERS = _CATALOGUE.words("generic_placeholders")
 _SHELL_LANGUAGES = _CATALOGUE.words("shell_languages")
@@ -96,6 +98,7 @@ class AccuracyCheck:
         self._prose_commands(parsed, found)
         check_facts(parsed, found)
         self._regions(parsed, found)
+        _condition_keys(parsed, found)
         # One defect per distinct message: the same wrong call twice is one mistake.
         found.errors = list(dict.fromkeys(found.errors))
         return found.result("accuracy")
@@ -206,6 +209,21 @@ class AccuracyCheck:
                 seen.add(region)
                 if not self._catalog.is_region(region):
                     found.errors.append(f"line {number}: `{region}` is not an AWS region")
+
+
+def _condition_keys(parsed: ParsedResponse, found: Findings) -> None:
+    """Global condition keys (``aws:SourceVpce``) in policies and prose must exist: a policy
+    with a misspelt key is accepted by IAM and then never matches (GUIDE.md §5, a step that
+    would not work)."""
+    reported: set[str] = set()
+    for number, line in enumerate(parsed.lines, start=1):
+        if "aws:" not in line:
+            continue
+        for match in _CONDITION_KEY.finditer(line):
+            key = match.group(1)
+            if key.lower() not in _GLOBAL_CONDITION_KEYS and key not in reported:
+                reported.add(key)
+                found.errors.append(f"line {number}: `aws:{key}` is not an AWS global condition key")
 
 
 _ELISION = re.compile(r"(?:\.\.\.|…)")

@@ -11,6 +11,7 @@ test runs every example)::
     description = "blames the user"
     flags = "i"                 # i: ignore case, m: multi-line
     pattern = '''\\byour fault\\b'''
+    near = ['...']             # facts only: patterns that must occur near a match
     must_match = ["This is your fault."]
     must_not_match = ["It is not your fault."]
 
@@ -45,7 +46,7 @@ RULE_FILES = (
     ("relevance", "relevance"),
 )
 _RULE_KEYS = frozenset(
-    {"id", "description", "flags", "pattern", "must_match", "must_not_match", "allowed", "source", "requires"}
+    {"id", "description", "flags", "pattern", "must_match", "must_not_match", "allowed", "source", "requires", "near"}
 )
 _REQUIRED_RULE_KEYS = ("id", "description", "pattern", "must_match", "must_not_match")
 _FLAG_NAMES = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
@@ -71,6 +72,10 @@ class Rule:
     source: str = ""
     #: Lower-case words one of which every match contains: a cheap test before the pattern.
     requires: tuple[str, ...] = ()
+    #: Patterns (same flags) that must each occur near a match (``facts.NEAR_BEFORE`` characters
+    #: before it to ``facts.NEAR_AFTER`` after): the subject a claim leaves to its context
+    #: ("- **Maximum:** 7 days" under a paragraph about SQS message retention).
+    near: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,13 @@ def _rule(raw: Any, path: Path, check: str) -> Rule:
     requires = raw.get("requires", [])
     if not isinstance(requires, list) or not all(isinstance(r, str) and r == r.lower() and r for r in requires):
         raise CatalogueError(f"{where}: 'requires' must be a list of lower-case strings")
+    near = raw.get("near", [])
+    if not isinstance(near, list) or not all(isinstance(n, str) and n for n in near):
+        raise CatalogueError(f"{where}: 'near' must be a list of patterns")
+    try:
+        near_regexes = tuple(re.compile(n, flags) for n in near)
+    except re.error as exc:
+        raise CatalogueError(f"{where}: a 'near' pattern does not compile ({exc})") from exc
     if allowed and "n" not in regex.groupindex:
         raise CatalogueError(f"{where}: a rule with 'allowed' values needs a named group (?P<n>…)")
     return Rule(
@@ -158,6 +170,7 @@ def _rule(raw: Any, path: Path, check: str) -> Rule:
         tuple(allowed),
         str(raw.get("source", "")),
         tuple(requires),
+        near_regexes,
     )
 
 

@@ -36,6 +36,12 @@ _IMPERATIVE = _CATALOGUE.regex("completeness.imperative")
 _TERMINAL = _CATALOGUE.regex("completeness.terminal")
 _QUESTION_START = _CATALOGUE.regex("completeness.question_start")
 _WHY = _CATALOGUE.regex("completeness.why")
+#: CLI commands and inline code a customer pasted ("aws sts get-caller-identity shows …"): what
+#: they ran, not what they ask about.
+_COMMANDS = _CATALOGUE.regex("completeness.pasted_command")
+#: What the customer does not want ("ideally without writing a Lambda function"): a service
+#: named there is not one the answer must take up.
+_NOT_WANTED = _CATALOGUE.regex("completeness.not_wanted")
 _EXPLANATION = _CATALOGUE.regex("completeness.explanation")
 _LIST_ITEM = _CATALOGUE.regex("structure.list_item")
 _DANGLING_END = _CATALOGUE.words("dangling_end")
@@ -89,11 +95,12 @@ class CompletenessCheck:
         asks = ask_sentences(query)
         # A service named only in context (a pasted error, the setup) need not be addressed.
         asked = " ".join(asks) if asks else query
-        missing = [
-            s
-            for s in sorted(self._services.services_in(asked))
-            if not mentions_service(s, response_lower, response_services)
-        ]
+        named = sorted(self._services.services_in(_NOT_WANTED.sub(" ", _COMMANDS.sub(" ", asked))))
+        missing = [s for s in named if not mentions_service(s, response_lower, response_services)]
+        # A message without a question states a problem: its services are the setup ("an API
+        # that calls a Lambda"), and an answer that takes up one of them is on the problem.
+        if missing and not asks and len(missing) < len(named):
+            missing = []
         if missing:
             found.errors.append(
                 f"the question mentions {', '.join(missing)}, but the answer never addresses it"

@@ -4,6 +4,11 @@ A fact rule matches a claim. With ``allowed`` values, the claimed value (named g
 or another named group in a second wording) is checked against them; without, the claim is
 wrong as stated unless its clause denies it before the match ("VPC peering is *not*
 transitive"; a leading "No," answers the question and denies nothing).
+
+A rule's ``near`` patterns must each occur close to the claim (from :data:`NEAR_BEFORE`
+characters before it to :data:`NEAR_AFTER` after, lines included): answers state a value in
+a bullet or a table row and name its subject in the line or heading above ("SQS message
+retention" … "- **Maximum:** 7 days"), or in another language.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ _DENIAL = re.compile(
 )
 #: Where the clause of a claim starts: a denial before a colon or semicolon belongs to another
 #: clause ("No downtime is needed: EC2 can change the type of a running instance live").
+NEAR_BEFORE = 300
+NEAR_AFTER = 120
 _SENTENCE_START = re.compile(r"(?:[.!?:;]\s+|\n)(?=[^.!?:;\n]*$)")
 
 
@@ -32,6 +39,10 @@ def violations(rule: Rule, text: str) -> list[re.Match[str]]:
     """The claims in ``text`` that contradict the fact ``rule`` states."""
     wrong = []
     for match in rule.regex.finditer(text):
+        if rule.near:
+            around = text[max(0, match.start() - NEAR_BEFORE) : match.end() + NEAR_AFTER]
+            if not all(near.search(around) for near in rule.near):
+                continue
         if rule.allowed:
             value = next((v for v in match.groupdict().values() if v), "")
             if re.sub(r"[\s,]", "", value).lower() in rule.allowed:

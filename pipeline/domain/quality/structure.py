@@ -84,8 +84,22 @@ def _table_without_delimiter(parsed: ParsedResponse) -> str | None:
             following = next((text for n, text in parsed.prose if n == number + 1), "")
             if following.strip().startswith("|") and not _TABLE_DELIMITER.match(following):
                 return f"line {number}: the table has no |---| row under its header, so it will not render"
+            # GFM renders a table only when its delimiter row has as many cells as its header.
+            if _TABLE_DELIMITER.match(following) and _cells(following) != _cells(line):
+                return (
+                    f"line {number}: the table header has {_cells(line)} columns but its |---| row has "
+                    f"{_cells(following)}, so it will not render"
+                )
         previous = (number, line)
     return None
+
+
+def _cells(row: str) -> int:
+    """The cells of a Markdown table row (unescaped pipes, without the outer ones)."""
+    inner = row.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+    return len(re.split(r"(?<!\\)\|", inner))
 
 
 def far_too_long(query: str, response: str) -> str | None:

@@ -82,9 +82,13 @@ _SENTENCE = re.compile(r"[^.?!\n]+(?:[.?!]+|$)")
 _REQUEST = re.compile(
     r"^\W*(?:(?:and|also|so|but|then|ok|okay)\b[\s,]*)?(?:please\b|(?:can|could|would|will) you\b|"
     r"(?:tell|show|explain|give|walk|help|let) (?:me|us)\b|explain\b|i (?:need|want|would like|'d like) to (?:know|understand)\b|"
-    r"(?:how|what|which|why|when|where|who|whom|whose|is|are|can|could|should|would|will|do|does|did|any)\b)",
+    r"(?:how|what|which|why|when|where|who|whom|whose|is|are|can|could|should|would|will|do|does|did|any)\b(?!['’]t\b))",
     re.IGNORECASE,
 )
+
+
+#: The end of a negated clause ("ideally without writing"): what follows "and" belongs to it.
+_NEGATED_TAIL = re.compile(r"\b(?:without|instead\s+of|rather\s+than|avoid(?:ing)?|not)\s+\w+\s*$", re.IGNORECASE)
 
 
 def ask_sentences(query: str) -> list[str]:
@@ -124,8 +128,8 @@ def _split_and(piece: str) -> list[str]:
         split = None
         for match in _AND_CLAUSE.finditer(rest):
             left, right = rest[: match.start()], rest[match.end() :]
-            if _COMPARISON.search(left):
-                continue
+            if _COMPARISON.search(left) or _NEGATED_TAIL.search(left):
+                continue  # "between A and B"; "without writing and maintaining a function" is one thing
             left_terms, right_terms = ask_terms(left), ask_terms(right)
             first = right.split(maxsplit=1)[0].lower() if right.split() else ""
             if len(left_terms) >= 2 and (

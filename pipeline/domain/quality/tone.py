@@ -37,6 +37,8 @@ _UPSET_WEAK = _GROUP.gate(_CATALOGUE.regex("tone.upset_weak"))
 _SHOUTED_WORD = _CATALOGUE.regex("tone.shouted_word")
 _ACRONYMS = _CATALOGUE.words("acronyms")
 # Bounded spans: an unclosed "[" or "{" must not make every later position scan to the end.
+#: Pasted terminal sessions and code ("$ lsblk" and its NAME MAJ:MIN … header) are not shouting.
+_PASTED_OUTPUT = re.compile(r"```[^`]{0,5000}```|^\$ [^\n]*(?:\n(?!\s*\n)[^\n]*){0,40}", re.MULTILINE)
 _NOT_SHOUTING = re.compile(r"`[^`\n]{0,300}`|\[[^\[\]\n]{0,300}\]|\{[^{}\n]{0,300}\}|\*\*[^*\n]{0,300}\*\*")
 
 
@@ -72,7 +74,7 @@ def user_upset(query: str, sentiment: str | None) -> bool:
     """The query shows frustration (strong words, shouting, or negative sentiment with a mild sign)."""
     if _UPSET_STRONG.search(query):
         return True
-    shouted = _shouted(query)
+    shouted = _shouted(_PASTED_OUTPUT.sub(" ", query))
     if len(shouted) >= 3 or (len(shouted) == 2 and len(shouted) * 4 >= len(WORD.findall(query))):
         return True
     return (sentiment or "").upper() == "NEGATIVE" and bool(_UPSET_WEAK.search(query))

@@ -149,6 +149,33 @@ def test_made_up_region(validator):
     assert not report.passed
 
 
+_POLICY = """Add this statement to the bucket policy:
+
+```json
+{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::reports/*",
+ "Condition": {"StringNotEquals": {"%s": "vpce-1a2b3c4d"}}}
+```
+"""
+
+
+def test_a_made_up_global_condition_key_is_an_accuracy_defect(validator):
+    report = validator.validate("Only allow access through my VPC endpoint", _POLICY % "aws:SourceVpcEndpoint")
+    assert any("`aws:SourceVpcEndpoint` is not an AWS global condition key" in i["message"] for i in report.issues)
+    assert "accuracy" in failing(report)
+
+
+@pytest.mark.parametrize("key", ["aws:SourceVpce", "aws:sourcevpce", "aws:ResourceTag/team", "aws:cloudformation:stack-name"])
+def test_real_condition_keys_tag_namespaces_and_variables_pass(validator, key):
+    report = validator.validate("Only allow access through my VPC endpoint", _POLICY % key)
+    assert not any("condition key" in i["message"] for i in report.issues)
+
+
+def test_a_cloudwatch_agent_variable_is_not_a_condition_key(validator):
+    text = 'Agent config:\n\n```json\n{"append_dimensions": {"InstanceId": "${aws:InstanceId}"}}\n```\n'
+    report = validator.validate("How do I add the instance id dimension?", text)
+    assert not any("condition key" in i["message"] for i in report.issues)
+
+
 @pytest.mark.parametrize(
     "snippet",
     ["[INSERT BUCKET NAME]", "TODO: fill in", "{{bucket_name}}", "`s3://<value>/data`", "`s3://<xxx>/data`"],
@@ -328,3 +355,35 @@ def test_a_short_yes_no_question_answered_at_essay_length_is_a_structure_defect(
     assert far_too_long("quick q: can i rename a dynamodb table? just need yes/no", essay)
     assert far_too_long("quick q: can i rename a dynamodb table? just need yes/no", "No. Create a new table and copy the data.") is None
     assert far_too_long("How do I migrate 300 GB of MySQL to RDS with 15 minutes of downtime?", essay) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "confused", "on_topic"),
+    [
+        (  # an access error answered as throttling
+            "Bedrock invoke_model fails: AccessDeniedException: You don't have access to the model with the specified model ID.",
+            "Bedrock applies per-model quotas on requests per minute. Retry with backoff when it throttles you.",
+            "Request access to the model in the Bedrock console (Model access), then retry; AccessDeniedException goes away.",
+        ),
+        (  # throttling answered as permissions
+            "DynamoDB returns ThrottlingException: Rate exceeded on every batch write.",
+            "Your IAM policy is missing dynamodb:BatchWriteItem; add it to the role.",
+            "The table is throttling writes: switch to on-demand or raise the write capacity.",
+        ),
+        (  # DNS failover between Regions answered with one ALB's target health checks
+            "Active-passive: if us-east-1 goes down, DNS (Route 53) should fail over to us-west-2. How?",
+            "### 1. Configure the target group health check\n\naws elbv2 modify-target-group --health-check-path /health",
+            "Create two failover records in Route 53 with a health check on the primary ALB.",
+        ),
+        (  # Aurora replica lag answered as MySQL binlog replication, in Spanish
+            "Tenemos un clúster Aurora MySQL con dos réplicas y AuroraReplicaLag sube a 3 segundos.",
+            "Las réplicas de lectura de MySQL reciben los cambios a través del binlog.",
+            "Las réplicas de Aurora comparten el volumen del clúster; el retraso suele venir de la carga del escritor.",
+        ),
+    ],
+)
+def test_answers_about_a_different_error_or_mechanism_are_off_topic(query, confused, on_topic):
+    from pipeline.domain.quality.relevance import confused_variant
+
+    assert confused_variant(query, confused)
+    assert confused_variant(query, on_topic) is None

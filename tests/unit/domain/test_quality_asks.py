@@ -192,3 +192,64 @@ def test_no_lead_rule_when_the_question_names_no_service(validator: QualityValid
     query = "It times out after 60 seconds, what should I check?"
     messages = _relevance(validator, query, _LAMBDA_LEAD)[1]
     assert not any("leads with" in m for m in messages)
+
+
+_STAGE_ANSWER = (
+    "API Gateway returns `Missing Authentication Token` when no deployed resource matches the URL. "
+    "Your URL has no stage name.\n\n1. Add the stage to the URL: `https://abc.execute-api.eu-west-3.amazonaws.com/prod/orders`.\n"
+    "2. Deploy the API again with `aws apigateway create-deployment --rest-api-id abc --stage-name prod`.\n"
+)
+
+
+def test_a_problem_statement_names_its_setup_and_need_not_address_every_service(validator: QualityValidator) -> None:
+    # No question: the Lambda behind the API is the setup; the answer is about API Gateway.
+    query = ("I created a REST API on API Gateway with GET /orders that calls a Lambda. curl on the URL returns "
+             '{"message":"Missing Authentication Token"}. I did not set up any authentication!')
+    assert not _failed(validator, query, _STAGE_ANSWER, "completeness")
+
+
+def test_a_question_about_two_services_still_needs_both(validator: QualityValidator) -> None:
+    query = "Why does API Gateway return Missing Authentication Token, and how do I give the Lambda access to DynamoDB?"
+    assert _failed(validator, query, _STAGE_ANSWER, "completeness")
+
+
+def test_a_service_only_in_a_pasted_command_need_not_be_addressed(validator: QualityValidator) -> None:
+    query = ("kubectl get pods says Unauthorized on my EKS cluster. aws eks update-kubeconfig ran fine and "
+             "aws sts get-caller-identity shows my SSO admin role")
+    answer = ("EKS only lets in the IAM principal that created the cluster plus the principals mapped to it.\n\n"
+              "1. Add an access entry for your role: `aws eks create-access-entry --cluster-name prod "
+              "--principal-arn arn:aws:iam::111122223333:role/Admin`.\n"
+              "2. Associate the cluster admin policy with `aws eks associate-access-policy`.\n")
+    assert not _failed(validator, query, answer, "completeness")
+
+
+def test_a_service_the_customer_does_not_want_need_not_be_addressed(validator: QualityValidator) -> None:
+    query = ("We want all dev EC2 instances to stop at 20:00 and start at 07:00 on weekdays. What's the simplest way, "
+             "ideally without writing and maintaining a Lambda function?")
+    answer = ("Stop and start the EC2 instances with EventBridge Scheduler and Systems Manager Automation; "
+              "no code to maintain.\n\n"
+              "1. Create two schedules with `aws scheduler create-schedule`, one at 20:00 and one at 07:00.\n"
+              "2. Target the AWS-StopEC2Instance and AWS-StartEC2Instance runbooks with the tag env=dev.\n")
+    assert not _failed(validator, query, answer, "completeness")
+
+
+def test_a_constraint_to_keep_working_is_still_an_ask(validator: QualityValidator) -> None:
+    query = ("How do I make CloudFront return index.html for client-side routes without breaking our /api/* "
+             "behavior, which goes to an ALB?")
+    answer = ("Add a CloudFront Function on viewer request that rewrites paths without a file extension to "
+              "/index.html.\n\n1. Create the function.\n2. Associate it with the default cache behavior.\n")
+    assert _failed(validator, query, answer, "completeness")
+
+
+def test_a_statement_starting_with_cant_is_not_an_ask(validator: QualityValidator) -> None:
+    from pipeline.domain.quality.text import ask_sentences
+
+    assert ask_sentences("Can't SSH anymore since a reboot this morning. What are my options?") == ["What are my options?"]
+
+
+def test_pros_and_cons_are_answered_by_benefits_and_considerations(validator: QualityValidator) -> None:
+    query = "Should we move our order pipeline from chained SQS queues to Step Functions? Pros/cons?"
+    answer = ("Step Functions is usually a good fit here.\n\n### What Step Functions gives you\n\n"
+              "- Visibility of each order's step.\n- Declarative retries.\n\n### What to consider\n\n"
+              "- Price per state transition.\n- A 256 KB payload limit; keep SQS in front for buffering.\n")
+    assert not _failed(validator, query, answer, "completeness")

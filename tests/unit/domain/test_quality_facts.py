@@ -124,3 +124,35 @@ def test_a_wrong_statement_is_flagged(statement):
     found = Findings()
     check_facts(parse_response(statement), found)
     assert found.errors, statement
+
+
+def test_near_reads_the_subject_from_the_lines_above_the_claim():
+    # The value sits in a bullet; "SQS" and "retention" are only in the line above it.
+    rule = RULES["accuracy.fact.sqs_retention_max_context"]
+    text = "The queue's message retention period:\n- **Default:** 4 days\n- **Maximum:** 7 days"
+    assert violations(rule, text)
+    assert not violations(rule, text.replace("7 days", "14 days"))
+
+
+def test_near_needs_every_pattern_within_its_window():
+    rule = RULES["accuracy.fact.sqs_retention_max_context"]
+    # The same bullet with the SQS paragraph far above it: no subject near the claim.
+    far = "SQS message retention is discussed below.\n" + "Filler sentence about something else.\n" * 20
+    assert not violations(rule, far + "- **Maximum:** 7 days")
+    # Without the retention word near it, a maximum in days is another quantity.
+    assert not violations(rule, "The SQS queue is polled.\n- **Maximum:** 7 days of lag before the alarm")
+
+
+def test_near_catches_the_same_fact_in_other_languages():
+    assert violations(RULES["accuracy.fact.spot_notice_context"],
+                      "EC2 envía un aviso de interrupción de Spot con 5 minutos de antelación.")
+    assert violations(RULES["accuracy.fact.deep_archive_minimum_context"],
+                      "Deep Archive hat eine Mindestspeicherdauer von 90 Tagen.")
+    assert not violations(RULES["accuracy.fact.deep_archive_minimum_context"],
+                          "Deep Archive hat eine Mindestspeicherdauer von 180 Tagen.")
+
+
+def test_a_default_port_claim_is_checked_only_as_a_default():
+    rule = RULES["accuracy.fact.port_mysql"]
+    assert violations(rule, "The default MySQL port is 3307.")
+    assert not violations(rule, "Our MySQL listens on port 3307 because we changed it.")

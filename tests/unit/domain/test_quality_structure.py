@@ -32,3 +32,16 @@ def test_bold_labelled_points_run_together_are_a_wall_of_text():
     assert any("run together" in m for m in _messages(points))
     short = "**On-demand** bills per request. **Provisioned** is cheaper for steady traffic."
     assert _messages(short) == ()
+
+
+def test_a_delimiter_row_with_fewer_cells_than_the_header_does_not_render():
+    text = ("Options:\n\n| Instance | vCPU | Memory | Notes\n|---|---|\n| t4g.medium | 2 | 4 GiB | cheapest |\n"
+            "| m7g.large | 2 | 8 GiB | steady |\n")
+    messages = check_structure(text, parse_response(text)).messages
+    assert any("header has 4 columns but its |---| row has 2" in m for m in messages)
+
+
+def test_a_table_with_matching_cells_escaped_pipes_and_ragged_body_rows_renders():
+    text = ("Options:\n\n| Pattern | Meaning |\n| --- | --- |\n| `a\\|b` | either |\n| `*` | anything | extra |\n")
+    messages = check_structure(text, parse_response(text)).messages
+    assert not any("render" in m for m in messages)
