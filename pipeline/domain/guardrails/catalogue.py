@@ -131,18 +131,27 @@ class Lexicon:
         name: The lexicon's name (its file name without ``.toml``).
         terms: Every name and alias, as written (case matters in patterns).
         kinds: The kind of each entry's terms, by term.
+        not_followed_by: Words after which a term is not this lexicon's (the vendor "Elastic"
+            is not "Elastic Beanstalk" or "Elastic IP", which are AWS products), by term.
     """
 
     name: str
     terms: tuple[str, ...]
     kinds: dict[str, str] = field(default_factory=dict)
+    not_followed_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def pattern(self) -> str:
         """A case-sensitive alternation of the terms, longest first; a space matches any run of
         white space, so "Google  Cloud" across a line break is still the provider."""
         ordered = sorted(set(self.terms), key=lambda t: (-len(t), t))
-        body = "|".join(r"\s+".join(re.escape(word) for word in term.split()) for term in ordered)
-        return f"(?-i:{body})"
+        return "(?-i:" + "|".join(self._term_pattern(term) for term in ordered) + ")"
+
+    def _term_pattern(self, term: str) -> str:
+        source = r"\s+".join(re.escape(word) for word in term.split())
+        following = self.not_followed_by.get(term)
+        if following:
+            source += r"(?!\s+(?:" + "|".join(re.escape(word) for word in following) + r")\b)"
+        return source
 
     def anchor(self) -> str:
         """The terms' lower-cased literals (an anchor: literals only, linear in any engine)."""
@@ -163,12 +172,17 @@ def load_lexicons(directory: Path) -> dict[str, Lexicon]:
             raise _fail(path, None, "no [[terms]]")
         terms: list[str] = []
         kinds: dict[str, str] = {}
+        not_followed_by: dict[str, tuple[str, ...]] = {}
         seen: set[str] = set()
         for index, entry in enumerate(entries):
             name = entry.get("name")
             where = name if isinstance(name, str) else f"#{index + 1}"
-            if set(entry) - {"name", "aliases", "kind"}:
-                raise _fail(path, where, f"unknown keys {sorted(set(entry) - {'name', 'aliases', 'kind'})}")
+            unknown = set(entry) - {"name", "aliases", "kind", "not_followed_by"}
+            if unknown:
+                raise _fail(path, where, f"unknown keys {sorted(unknown)}")
+            following = entry.get("not_followed_by", [])
+            if not isinstance(following, list) or not all(isinstance(w, str) and w for w in following):
+                raise _fail(path, where, "'not_followed_by' must be a list of words")
             aliases = entry.get("aliases", [])
             if not isinstance(name, str) or not isinstance(aliases, list):
                 raise _fail(path, where, "a term needs a 'name' string and an 'aliases' list")
@@ -183,7 +197,9 @@ def load_lexicons(directory: Path) -> dict[str, Lexicon]:
                 seen.add(term)
                 terms.append(term)
                 kinds[term] = kind
-        lexicons[path.stem] = Lexicon(path.stem, tuple(terms), kinds)
+                if following:
+                    not_followed_by[term] = tuple(following)
+        lexicons[path.stem] = Lexicon(path.stem, tuple(terms), kinds, not_followed_by)
     return lexicons
 
 

@@ -24,6 +24,9 @@ A pattern is a string or a list of alternatives (one meaning per line in the cat
 * ``carry``: when the unit has the head but not the rest, the next sentence is judged too
   if it matches ``carry`` (a pronoun: "Twilio will take your money. Their reporting is a
   joke.").
+* ``table_columns``: when the anchored sentence is the header row of a Markdown table, each
+  column whose header holds the head is judged cell by cell with the rest (a comparison
+  table whose "Vercel" column says "predatory pricing" names Vercel in the header only).
 
 Every rule's anchor is searched on the whole text and the sentences around its hits are
 judged (:func:`.clauses.anchored_sentences`), so the verdict does not depend on the engine's
@@ -101,6 +104,7 @@ class ClauseRule:
         self.subject_not = _pattern(subject_not) if subject_not else None
         carry = params.get("carry")
         self.carry = _pattern(carry) if carry else None
+        self.table_columns = bool(params.get("table_columns", False))
 
     def judge(self, unit: str) -> bool | None:
         """True: a finding; False: the head occurs but the rest does not; None: no head."""
@@ -139,11 +143,80 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_SEPARATOR_CHARS = frozenset("|-: \t")
+
+
+def _is_separator_row(row: str) -> bool:
+    """A Markdown table's separator row: | --- | :---: | (checked by its characters: linear)."""
+    return "--" in row and "|" in row and set(row) <= _SEPARATOR_CHARS
+#: Body rows judged under one header (a bound: a table is read once, whatever its size).
+MAX_TABLE_ROWS = 200
+
+
+def _line(text: str, position: int) -> tuple[int, int]:
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    return start, len(text) if end < 0 else end
+
+
+def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of the cells of the table row text[start:end] (outer pipes dropped)."""
+    row = text[start:end]
+    inner_lo = row.find("|") + 1 if row.lstrip().startswith("|") else 0
+    inner_hi = row.rfind("|") if row.rstrip().endswith("|") and row.count("|") > 1 else len(row)
+    cells = []
+    cursor = inner_lo
+    while cursor <= inner_hi:
+        bar = row.find("|", cursor, inner_hi)
+        stop = inner_hi if bar < 0 else bar
+        cells.append((start + cursor, start + stop))
+        cursor = stop + 1
+    return cells
+
+
+def table_column_hits(rule: ClauseRule, text: str, header: tuple[int, int]) -> Iterator[tuple[int, int]]:
+    """The body cells whose column header holds the rule's head and which satisfy its rest.
+
+    ``header`` is the (start, end) of a line; nothing is returned unless it is the header row
+    of a Markdown table (a row of pipes followed by a separator row).
+    """
+    lo, hi = header
+    if "|" not in text[lo:hi]:
+        return
+    separator = _line(text, hi + 1) if hi < len(text) else None
+    if separator is None or not _is_separator_row(text[separator[0] : separator[1]]):
+        return
+    columns = [i for i, (a, b) in enumerate(_cells(text, lo, hi)) if rule.head.search(text[a:b])]
+    if not columns:
+        return
+    cursor = separator[1] + 1
+    for _ in range(MAX_TABLE_ROWS):
+        if cursor >= len(text):
+            return
+        row = _line(text, cursor)
+        if "|" not in text[row[0] : row[1]]:
+            return
+        cells = _cells(text, *row)
+        for column in columns:
+            if column < len(cells):
+                a, b = cells[column]
+                if rule.rest(text[a:b]):
+                    yield _trimmed(text, a, b)
+        cursor = row[1] + 1
+
+
 def clause(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """The units (clauses or sentences) of the anchored sentences that satisfy the rule."""
     rule = clause_rule(spec)
     lowered = lowered_view(text)
+    headers_seen: set[int] = set()
     for lo, hi in clauses.anchored_sentences(text, lowered, rule.anchor):
+        if rule.table_columns:
+            header = _line(text, lo)
+            if header[0] not in headers_seen:
+                headers_seen.add(header[0])
+                for a, b in table_column_hits(rule, text, header):
+                    yield spec.rule_id, a, b
         sentence = text[lo:hi]
         if rule.sentence_none is not None and rule.sentence_none.search(sentence):
             continue
