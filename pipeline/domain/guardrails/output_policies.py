@@ -343,6 +343,35 @@ def documentation_example(spec: RuleSpec, rule_id: str, text: str, start: int, e
     return bool(words) and all(w in _role_words(spec) for w in words)
 
 
+# A bare lower-case snake_case name (``senha_temporaria``, ``new_password``): a variable of the
+# code around it, not a value.
+_VARIABLE_NAME = re.compile(r"[a-z]+(?:_[a-z]+)+")
+# After a quoted name, the noun it names ("a separate "superuser" secret"): a label.
+_NAMED_NOUN = re.compile(r"[\"'`]?\s+(?:secret|user|role|account|login|profile|parameter|key)s?\b", re.IGNORECASE)
+_PASSWORD_RULES = ("password.",)
+
+
+def not_a_written_value(rule_id: str, text: str, start: int, end: int) -> bool:
+    """A password finding of an answer whose "value" is code or prose, not a credential.
+
+    An answer explains code: ``"PASSWORD": new_password`` passes a variable; ``docker login
+    -p`` followed by a table cell is a flag named in prose (the finding then spans words and
+    a cell border); ``the "superuser" secret`` names a secret. A written password is one
+    token: it has no line break or table border, is not a bare snake_case name, and a quoted
+    lower-case word followed by the noun it names is a name.
+    """
+    if not rule_id.startswith(_PASSWORD_RULES):
+        return False
+    span = text[start:end]
+    if "\n" in span or " |" in span or "| " in span:
+        return True
+    before = text[start - 1] if start > 0 else ""
+    if before not in "\"'`" and _VARIABLE_NAME.fullmatch(span):
+        return True
+    return (before in "\"'`" and span.isalpha() and span.islower()
+            and _NAMED_NOUN.match(text, end, end + 40) is not None)
+
+
 def _role_words(spec: RuleSpec) -> frozenset[str]:
     words = _ROLE_WORDS.get(id(spec))
     if words is None or words[0] is not spec:
