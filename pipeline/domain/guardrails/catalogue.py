@@ -154,8 +154,13 @@ class Lexicon:
         return source
 
     def anchor(self) -> str:
-        """The terms' lower-cased literals (an anchor: literals only, linear in any engine)."""
-        ordered = sorted({t.lower() for t in self.terms}, key=lambda t: (-len(t), t))
+        """The terms' lower-cased literals (an anchor: literals only, linear in any engine),
+        without the terms that hold another term."""
+        lowered = {t.lower() for t in self.terms}
+        # A term holding a shorter term ("google cloud" holds "google") adds nothing to a
+        # prefilter: every text it occurs in holds the shorter one.
+        kept = [t for t in lowered if not any(o != t and o in t for o in lowered)]
+        ordered = sorted(kept, key=lambda t: (-len(t), t))
         return "|".join(_ANCHOR_SPECIAL.sub(r"\\\g<0>", term) for term in ordered)
 
 

@@ -149,8 +149,11 @@ _SEPARATOR_CHARS = frozenset("|-: \t")
 def _is_separator_row(row: str) -> bool:
     """A Markdown table's separator row: | --- | :---: | (checked by its characters: linear)."""
     return "--" in row and "|" in row and set(row) <= _SEPARATOR_CHARS
-#: Body rows judged under one header (a bound: a table is read once, whatever its size).
+#: Body rows read under one header, and body cells judged per text and rule: bounds that
+#: keep a 100 KB answer made of table headers as cheap as prose (a real comparison table
+#: has a few dozen rows; past the budget, cells are judged only as sentences).
 MAX_TABLE_ROWS = 200
+MAX_TABLE_CELLS = 1000
 
 
 def _line(text: str, position: int) -> tuple[int, int]:
@@ -174,49 +177,55 @@ def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return cells
 
 
-def table_column_hits(rule: ClauseRule, text: str, header: tuple[int, int]) -> Iterator[tuple[int, int]]:
-    """The body cells whose column header holds the rule's head and which satisfy its rest.
+def table_column_hits(rule: ClauseRule, text: str, header: tuple[int, int],
+                      found: list[tuple[int, int]], budget: list[int]) -> int:
+    """The body cells whose column header holds the rule's head and which satisfy its rest,
+    appended to ``found``; returns where the table's body ends (the header's end if none).
 
-    ``header`` is the (start, end) of a line; nothing is returned unless it is the header row
-    of a Markdown table (a row of pipes followed by a separator row).
+    ``header`` is the (start, end) of a line; nothing is found unless it is the header row of
+    a Markdown table (a row of pipes followed by a separator row). At most
+    :data:`MAX_TABLE_ROWS` body rows are read, so each line is read a bounded number of times,
+    and ``budget[0]`` cells are judged at most (decremented).
     """
     lo, hi = header
     if "|" not in text[lo:hi]:
-        return
+        return hi
     separator = _line(text, hi + 1) if hi < len(text) else None
     if separator is None or not _is_separator_row(text[separator[0] : separator[1]]):
-        return
+        return hi
     columns = [i for i, (a, b) in enumerate(_cells(text, lo, hi)) if rule.head.search(text[a:b])]
-    if not columns:
-        return
     cursor = separator[1] + 1
     for _ in range(MAX_TABLE_ROWS):
         if cursor >= len(text):
-            return
+            break
         row = _line(text, cursor)
         if "|" not in text[row[0] : row[1]]:
-            return
-        cells = _cells(text, *row)
-        for column in columns:
-            if column < len(cells):
-                a, b = cells[column]
-                if rule.rest(text[a:b]):
-                    yield _trimmed(text, a, b)
+            break
+        if columns and budget[0] > 0:
+            cells = _cells(text, *row)
+            for column in columns:
+                if column < len(cells):
+                    budget[0] -= 1
+                    a, b = cells[column]
+                    if rule.rest(text[a:b]):
+                        found.append(_trimmed(text, a, b))
         cursor = row[1] + 1
+    return cursor
 
 
 def clause(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """The units (clauses or sentences) of the anchored sentences that satisfy the rule."""
     rule = clause_rule(spec)
     lowered = lowered_view(text)
-    headers_seen: set[int] = set()
+    table_end = -1  # a line before this is a header or body row already read
+    budget = [MAX_TABLE_CELLS]
     for lo, hi in clauses.anchored_sentences(text, lowered, rule.anchor):
-        if rule.table_columns:
+        if rule.table_columns and lo >= table_end:
             header = _line(text, lo)
-            if header[0] not in headers_seen:
-                headers_seen.add(header[0])
-                for a, b in table_column_hits(rule, text, header):
-                    yield spec.rule_id, a, b
+            found: list[tuple[int, int]] = []
+            table_end = table_column_hits(rule, text, header, found, budget)
+            for a, b in found:
+                yield spec.rule_id, a, b
         sentence = text[lo:hi]
         if rule.sentence_none is not None and rule.sentence_none.search(sentence):
             continue
@@ -381,6 +390,9 @@ def _role_words(spec: RuleSpec) -> frozenset[str]:
 
 _ROLE_WORDS: dict[int, tuple[RuleSpec, frozenset[str]]] = {}
 
+
+# Clause rules find their anchor hits on the whole text themselves (module docstring).
+clause.whole_text = True  # type: ignore[attr-defined]
 
 DETECTORS = {
     "output_policies.disparagement": disparagement,
