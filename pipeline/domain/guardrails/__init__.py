@@ -219,7 +219,8 @@ class Scanner:
         # In an answer, reserved telephone numbers, role mailboxes and example domains are
         # documentation examples, not personal data (GUIDE §3.2, §4).
         exceptions = _RULE_SPEC_BY_ID["sensitive_data.pii"]
-        hits = [h for h in hits if not _output_policies.documentation_example(exceptions, h[0], view.text, h[1], h[2])]
+        hits = [h for h in hits if not _output_policies.documentation_example(exceptions, h[0], view.text, h[1], h[2])
+                and not _output_policies.not_a_written_value(h[0], view.text, h[1], h[2])]
         findings = to_findings(hits, view, _RULE_BY_ID, output=True)
         policy = self.engine.run(self.stage["output"], view.text, lowered, candidates)
         findings.extend(to_findings(policy, view, _RULE_BY_ID))

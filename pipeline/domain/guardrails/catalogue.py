@@ -25,8 +25,14 @@ A catalogue file::
     detector = "access_key"     # default "regex": every match is a finding
     must_match = ["..."]
     must_not_match = ["..."]
-    params = { min_length = 20 }  # optional: read by the detector; ``whole_text = true`` tells
-                                  # the engine to give the detector the whole text, not windows
+    params = { min_length = 20 }  # optional: read by the detector
+
+A rule may name a *lexicon* (``catalogue/lexicons/<name>.toml``: a list of terms with their
+aliases, e.g. the other cloud, hosting, CDN, storage and database providers) instead of
+listing its words: ``<<lexicon:competitors>>`` in a pattern or a ``params`` string becomes
+the case-sensitive alternation of every term and alias (longest first, spaces matching any
+white space); in the anchor it becomes their lower-cased literals. A provider is added to
+every rule that uses the list by adding one entry to the lexicon.
 
 Errors name the file and the rule (:class:`CatalogueError`).
 """
@@ -42,6 +48,12 @@ from typing import Any
 from pipeline.domain.models import INPUT_CATEGORIES, OUTPUT_CATEGORIES, GuardrailAction
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
+LEXICON_DIR = "lexicons"
+LEXICON_KINDS = ("cloud", "hosting", "cdn", "storage", "database", "data", "devtools", "observability",
+                 "messaging", "identity", "ai", "backup", "enterprise", "product", "generic")
+# Characters an anchor literal escapes (no other escapes: RE2 and Python must read it alike).
+_ANCHOR_SPECIAL = re.compile(r"[.^$*+?()\[\]{}|\\]")
+_LEXICON_REF = re.compile(r"<<lexicon:([a-z_]+)>>")
 CATALOGUE_VERSION = 2
 FAMILIES = ("secrets", "pii", "topics", "prompt_attacks", "output_policies")
 STAGES = ("secrets", "pii", "intent", "attack", "weak_attack", "output")
@@ -112,6 +124,109 @@ class RuleSpec:
         return self.rule.rule_id
 
 
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """A named list of terms (each a name and its aliases) that rules refer to.
+
+    Attributes:
+        name: The lexicon's name (its file name without ``.toml``).
+        terms: Every name and alias, as written (case matters in patterns).
+        kinds: The kind of each entry's terms, by term.
+        not_followed_by: Words after which a term is not this lexicon's (the vendor "Elastic"
+            is not "Elastic Beanstalk" or "Elastic IP", which are AWS products), by term.
+    """
+
+    name: str
+    terms: tuple[str, ...]
+    kinds: dict[str, str] = field(default_factory=dict)
+    not_followed_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def pattern(self) -> str:
+        """A case-sensitive alternation of the terms, longest first; a space matches any run of
+        white space, so "Google  Cloud" across a line break is still the provider."""
+        ordered = sorted(set(self.terms), key=lambda t: (-len(t), t))
+        return "(?-i:" + "|".join(self._term_pattern(term) for term in ordered) + ")"
+
+    def _term_pattern(self, term: str) -> str:
+        source = r"\s+".join(re.escape(word) for word in term.split())
+        following = self.not_followed_by.get(term)
+        if following:
+            source += r"(?!\s+(?:" + "|".join(re.escape(word) for word in following) + r")\b)"
+        return source
+
+    def anchor(self) -> str:
+        """The terms' lower-cased literals (an anchor: literals only, linear in any engine),
+        without the terms that hold another term."""
+        lowered = {t.lower() for t in self.terms}
+        # A term holding a shorter term ("google cloud" holds "google") adds nothing to a
+        # prefilter: every text it occurs in holds the shorter one.
+        kept = [t for t in lowered if not any(o != t and o in t for o in lowered)]
+        ordered = sorted(kept, key=lambda t: (-len(t), t))
+        return "|".join(_ANCHOR_SPECIAL.sub(r"\\\g<0>", term) for term in ordered)
+
+
+def load_lexicons(directory: Path) -> dict[str, Lexicon]:
+    """Every ``<directory>/lexicons/*.toml``, validated: terms are unique (case variants of a
+    brand, "GitHub" and "Github", are separate terms: patterns match them as written)."""
+    lexicons: dict[str, Lexicon] = {}
+    for path in sorted((directory / LEXICON_DIR).glob("*.toml")):
+        data = read_toml(path)
+        if data.get("version") != CATALOGUE_VERSION:
+            raise _fail(path, None, f"'version' must be {CATALOGUE_VERSION}, got {data.get('version')!r}")
+        entries = data.get("terms")
+        if not isinstance(entries, list) or not entries:
+            raise _fail(path, None, "no [[terms]]")
+        terms: list[str] = []
+        kinds: dict[str, str] = {}
+        not_followed_by: dict[str, tuple[str, ...]] = {}
+        seen: set[str] = set()
+        for index, entry in enumerate(entries):
+            name = entry.get("name")
+            where = name if isinstance(name, str) else f"#{index + 1}"
+            unknown = set(entry) - {"name", "aliases", "kind", "not_followed_by"}
+            if unknown:
+                raise _fail(path, where, f"unknown keys {sorted(unknown)}")
+            following = entry.get("not_followed_by", [])
+            if not isinstance(following, list) or not all(isinstance(w, str) and w for w in following):
+                raise _fail(path, where, "'not_followed_by' must be a list of words")
+            aliases = entry.get("aliases", [])
+            if not isinstance(name, str) or not isinstance(aliases, list):
+                raise _fail(path, where, "a term needs a 'name' string and an 'aliases' list")
+            kind = entry.get("kind", "generic")
+            if kind not in LEXICON_KINDS:
+                raise _fail(path, where, f"kind {kind!r} is not one of {LEXICON_KINDS}")
+            for term in (name, *aliases):
+                if not isinstance(term, str) or not term.strip() or term != " ".join(term.split()):
+                    raise _fail(path, where, f"term {term!r} must be a non-empty string without extra spaces")
+                if term in seen:
+                    raise _fail(path, where, f"duplicate term {term!r}")
+                seen.add(term)
+                terms.append(term)
+                kinds[term] = kind
+                if following:
+                    not_followed_by[term] = tuple(following)
+        lexicons[path.stem] = Lexicon(path.stem, tuple(terms), kinds, not_followed_by)
+    return lexicons
+
+
+def _expand(path: Path, rule_id: str, value: Any, lexicons: dict[str, Lexicon], anchor: bool = False) -> Any:
+    """``value`` with every ``<<lexicon:NAME>>`` replaced (strings, lists and tables, recursively)."""
+    if isinstance(value, list):
+        return [_expand(path, rule_id, v, lexicons) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(path, rule_id, v, lexicons) for k, v in value.items()}
+    if not isinstance(value, str) or "<<lexicon:" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        lexicon = lexicons.get(match.group(1))
+        if lexicon is None:
+            raise _fail(path, rule_id, f"no lexicon {match.group(1)!r} in {LEXICON_DIR}/")
+        return lexicon.anchor() if anchor else lexicon.pattern()
+
+    return _LEXICON_REF.sub(replace, value)
+
+
 def _fail(path: Path, rule: str | None, problem: str) -> CatalogueError:
     where = f"{path.name}" + (f", rule {rule!r}" if rule else "")
     return CatalogueError(f"{where}: {problem}")
@@ -174,8 +289,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise _fail(path, None, f"not valid TOML: {exc}") from exc
 
 
-def load_file(path: Path, messages: dict[str, str]) -> list[RuleSpec]:
-    """Load and validate one catalogue file."""
+def load_file(path: Path, messages: dict[str, str], lexicons: dict[str, Lexicon] | None = None) -> list[RuleSpec]:
+    """Load and validate one catalogue file (``lexicons``: the ones its rules may name)."""
     data = read_toml(path)
     if data.get("version") != CATALOGUE_VERSION:
         raise _fail(path, None, f"'version' must be {CATALOGUE_VERSION}, got {data.get('version')!r}")
@@ -193,6 +308,11 @@ def load_file(path: Path, messages: dict[str, str]) -> list[RuleSpec]:
     for index, raw in enumerate(rules):
         entry = {**defaults, **raw}
         rule_id = entry.get("id") if isinstance(entry.get("id"), str) else f"#{index + 1}"
+        for key in ("patterns", "exempt", "exempt_unless", "params"):
+            if key in entry:
+                entry[key] = _expand(path, rule_id, entry[key], lexicons or {})
+        if "anchor" in entry:
+            entry["anchor"] = _expand(path, rule_id, entry["anchor"], lexicons or {}, anchor=True)
         unknown = set(entry) - _ALLOWED_KEYS
         if unknown:
             raise _fail(path, rule_id, f"unknown keys {sorted(unknown)}")
@@ -268,12 +388,13 @@ def load_catalogue(directory: Path | None = None) -> list[RuleSpec]:
     """Every rule of every catalogue file, in file then rule order; ids are unique."""
     directory = directory or CATALOGUE_DIR
     messages = load_messages(directory / "messages.toml")
+    lexicons = load_lexicons(directory)
     specs: list[RuleSpec] = []
     seen: dict[str, str] = {}
     for path in sorted(directory.glob("*.toml")):
         if path.name == "messages.toml":
             continue
-        for spec in load_file(path, messages):
+        for spec in load_file(path, messages, lexicons):
             if spec.rule_id in seen:
                 raise _fail(path, spec.rule_id, f"duplicate id (also in {seen[spec.rule_id]})")
             seen[spec.rule_id] = path.name

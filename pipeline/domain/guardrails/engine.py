@@ -304,9 +304,10 @@ class Engine:
                 if len(live) < len(spec.patterns) and getattr(rule.detector, "uniform_patterns", False):
                     # The detector treats every pattern alike: run only those that can match.
                     spec = replace(spec, patterns=tuple(spec.patterns[k] for k in live))
-            if candidates is None or len(text) <= SHORT_TEXT or spec.params.get("whole_text"):
-                # whole_text: the detector runs its own linear passes (windows around a very
-                # frequent anchor would cost more than they save)
+            if candidates is None or len(text) <= SHORT_TEXT or getattr(rule.detector, "whole_text", False):
+                # (a detector that reads the whole text, finding its own anchor hits or running
+                # its own linear passes, gets no windows: computing them would be one more
+                # anchor pass for nothing)
                 windows = full
             else:
                 windows = windows_for(rule.anchor, lowered, spec.before, spec.after)

@@ -24,6 +24,9 @@ A pattern is a string or a list of alternatives (one meaning per line in the cat
 * ``carry``: when the unit has the head but not the rest, the next sentence is judged too
   if it matches ``carry`` (a pronoun: "Twilio will take your money. Their reporting is a
   joke.").
+* ``table_columns``: when the anchored sentence is the header row of a Markdown table, each
+  column whose header holds the head is judged cell by cell with the rest (a comparison
+  table whose "Vercel" column says "predatory pricing" names Vercel in the header only).
 
 Every rule's anchor is searched on the whole text and the sentences around its hits are
 judged (:func:`.clauses.anchored_sentences`), so the verdict does not depend on the engine's
@@ -101,6 +104,7 @@ class ClauseRule:
         self.subject_not = _pattern(subject_not) if subject_not else None
         carry = params.get("carry")
         self.carry = _pattern(carry) if carry else None
+        self.table_columns = bool(params.get("table_columns", False))
 
     def judge(self, unit: str) -> bool | None:
         """True: a finding; False: the head occurs but the rest does not; None: no head."""
@@ -139,11 +143,89 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_SEPARATOR_CHARS = frozenset("|-: \t")
+
+
+def _is_separator_row(row: str) -> bool:
+    """A Markdown table's separator row: | --- | :---: | (checked by its characters: linear)."""
+    return "--" in row and "|" in row and set(row) <= _SEPARATOR_CHARS
+#: Body rows read under one header, and body cells judged per text and rule: bounds that
+#: keep a 100 KB answer made of table headers as cheap as prose (a real comparison table
+#: has a few dozen rows; past the budget, cells are judged only as sentences).
+MAX_TABLE_ROWS = 200
+MAX_TABLE_CELLS = 1000
+
+
+def _line(text: str, position: int) -> tuple[int, int]:
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    return start, len(text) if end < 0 else end
+
+
+def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of the cells of the table row text[start:end] (outer pipes dropped)."""
+    row = text[start:end]
+    inner_lo = row.find("|") + 1 if row.lstrip().startswith("|") else 0
+    inner_hi = row.rfind("|") if row.rstrip().endswith("|") and row.count("|") > 1 else len(row)
+    cells = []
+    cursor = inner_lo
+    while cursor <= inner_hi:
+        bar = row.find("|", cursor, inner_hi)
+        stop = inner_hi if bar < 0 else bar
+        cells.append((start + cursor, start + stop))
+        cursor = stop + 1
+    return cells
+
+
+def table_column_hits(rule: ClauseRule, text: str, header: tuple[int, int],
+                      found: list[tuple[int, int]], budget: list[int]) -> int:
+    """The body cells whose column header holds the rule's head and which satisfy its rest,
+    appended to ``found``; returns where the table's body ends (the header's end if none).
+
+    ``header`` is the (start, end) of a line; nothing is found unless it is the header row of
+    a Markdown table (a row of pipes followed by a separator row). At most
+    :data:`MAX_TABLE_ROWS` body rows are read, so each line is read a bounded number of times,
+    and ``budget[0]`` cells are judged at most (decremented).
+    """
+    lo, hi = header
+    if "|" not in text[lo:hi]:
+        return hi
+    separator = _line(text, hi + 1) if hi < len(text) else None
+    if separator is None or not _is_separator_row(text[separator[0] : separator[1]]):
+        return hi
+    columns = [i for i, (a, b) in enumerate(_cells(text, lo, hi)) if rule.head.search(text[a:b])]
+    cursor = separator[1] + 1
+    for _ in range(MAX_TABLE_ROWS):
+        if cursor >= len(text):
+            break
+        row = _line(text, cursor)
+        if "|" not in text[row[0] : row[1]]:
+            break
+        if columns and budget[0] > 0:
+            cells = _cells(text, *row)
+            for column in columns:
+                if column < len(cells):
+                    budget[0] -= 1
+                    a, b = cells[column]
+                    if rule.rest(text[a:b]):
+                        found.append(_trimmed(text, a, b))
+        cursor = row[1] + 1
+    return cursor
+
+
 def clause(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """The units (clauses or sentences) of the anchored sentences that satisfy the rule."""
     rule = clause_rule(spec)
     lowered = lowered_view(text)
+    table_end = -1  # a line before this is a header or body row already read
+    budget = [MAX_TABLE_CELLS]
     for lo, hi in clauses.anchored_sentences(text, lowered, rule.anchor):
+        if rule.table_columns and lo >= table_end:
+            header = _line(text, lo)
+            found: list[tuple[int, int]] = []
+            table_end = table_column_hits(rule, text, header, found, budget)
+            for a, b in found:
+                yield spec.rule_id, a, b
         sentence = text[lo:hi]
         if rule.sentence_none is not None and rule.sentence_none.search(sentence):
             continue
@@ -270,6 +352,35 @@ def documentation_example(spec: RuleSpec, rule_id: str, text: str, start: int, e
     return bool(words) and all(w in _role_words(spec) for w in words)
 
 
+# A bare lower-case snake_case name (``senha_temporaria``, ``new_password``): a variable of the
+# code around it, not a value.
+_VARIABLE_NAME = re.compile(r"[a-z]+(?:_[a-z]+)+")
+# After a quoted name, the noun it names ("a separate "superuser" secret"): a label.
+_NAMED_NOUN = re.compile(r"[\"'`]?\s+(?:secret|user|role|account|login|profile|parameter|key)s?\b", re.IGNORECASE)
+_PASSWORD_RULES = ("password.",)
+
+
+def not_a_written_value(rule_id: str, text: str, start: int, end: int) -> bool:
+    """A password finding of an answer whose "value" is code or prose, not a credential.
+
+    An answer explains code: ``"PASSWORD": new_password`` passes a variable; ``docker login
+    -p`` followed by a table cell is a flag named in prose (the finding then spans words and
+    a cell border); ``the "superuser" secret`` names a secret. A written password is one
+    token: it has no line break or table border, is not a bare snake_case name, and a quoted
+    lower-case word followed by the noun it names is a name.
+    """
+    if not rule_id.startswith(_PASSWORD_RULES):
+        return False
+    span = text[start:end]
+    if "\n" in span or " |" in span or "| " in span:
+        return True
+    before = text[start - 1] if start > 0 else ""
+    if before not in "\"'`" and _VARIABLE_NAME.fullmatch(span):
+        return True
+    return (before in "\"'`" and span.isalpha() and span.islower()
+            and _NAMED_NOUN.match(text, end, end + 40) is not None)
+
+
 def _role_words(spec: RuleSpec) -> frozenset[str]:
     words = _ROLE_WORDS.get(id(spec))
     if words is None or words[0] is not spec:
@@ -279,6 +390,9 @@ def _role_words(spec: RuleSpec) -> frozenset[str]:
 
 _ROLE_WORDS: dict[int, tuple[RuleSpec, frozenset[str]]] = {}
 
+
+# Clause rules find their anchor hits on the whole text themselves (module docstring).
+clause.whole_text = True  # type: ignore[attr-defined]
 
 DETECTORS = {
     "output_policies.disparagement": disparagement,

@@ -561,8 +561,8 @@ def password_nearby(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
     Such values are rare and all have a digit, so the search starts from them: one regex
     pass over the tokens with a digit and, only once a distinctive one turns up, one pass for
     the password words, each value then judged against the closest word before it. A text
-    repeating "password" 10,000 times costs those passes, not 10,000 looks ahead. The rule
-    searches the whole text (``params.whole_text``): windows around a word this frequent
+    repeating "password" 10,000 times costs those passes, not 10,000 looks ahead. The
+    detector searches the whole text (``whole_text``): windows around a word this frequent
     would cost more than the passes."""
     if _DIGIT.search(text) is None:
         return
@@ -614,6 +614,8 @@ def base64_credential(spec: RuleSpec, text: str, windows: Sequence[Window]) -> I
 
 # Detectors that treat every pattern of their rule alike (the engine may skip the patterns
 # that cannot match a text); the others give patterns[0], [1]… distinct roles.
+password_nearby.whole_text = True  # type: ignore[attr-defined]
+
 for _uniform in (password_assignment, password_cli, password_prose, password_prose_strict, valued,
                  password_named, password_literal):
     _uniform.uniform_patterns = True  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,70 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     (tmp_path / "more.toml").write_text(_GOOD)
     with pytest.raises(CatalogueError, match="duplicate id"):
         load_catalogue(tmp_path)
+
+
+# --- lexicons -------------------------------------------------------------------------------
+
+_LEXICON = """version = 2
+[[terms]]
+name = "Acme Cloud"
+aliases = ["AcmeDB", "Acme"]
+kind = "cloud"
+not_followed_by = ["Beanstalk"]
+"""
+
+
+def _with_lexicon(tmp_path: Path, body: str, lexicon: str = _LEXICON) -> Path:
+    _write(tmp_path, body)
+    (tmp_path / "lexicons").mkdir()
+    (tmp_path / "lexicons" / "vendors.toml").write_text(lexicon)
+    return tmp_path
+
+
+def test_a_lexicon_expands_in_patterns_case_sensitively_and_in_the_anchor(tmp_path: Path) -> None:
+    body = _GOOD.replace('anchor = "pass"', 'anchor = "<<lexicon:vendors>>"').replace(
+        "patterns = ['pass(?P<v>\\\\w+)']", "patterns = ['\\b<<lexicon:vendors>>\\b']")
+    (spec,) = load_catalogue(_with_lexicon(tmp_path, body))
+    pattern = spec.patterns[0]  # flags "i" by default: the lexicon part stays case-sensitive
+    assert pattern.search("we moved off Acme Cloud last year")
+    assert pattern.search("AcmeDB is the store")
+    assert pattern.search("Acme\n  Cloud across a line break")
+    assert not pattern.search("the acme of the design")
+    assert not pattern.search("Acme Beanstalk is a name the lexicon excludes")
+    # anchor: lower-cased literals, and a term holding a shorter one adds nothing
+    assert set(spec.anchor.split("|")) == {"acme"}
+
+
+def test_an_unknown_lexicon_is_an_error_naming_the_rule(tmp_path: Path) -> None:
+    body = _GOOD.replace("patterns = ['pass(?P<v>\\\\w+)']", "patterns = ['<<lexicon:nope>>']")
+    with pytest.raises(CatalogueError, match="password.demo.*no lexicon 'nope'"):
+        load_catalogue(_with_lexicon(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    ("lexicon", "expected"),
+    [
+        (_LEXICON.replace('kind = "cloud"', 'kind = "weather"'), "kind 'weather'"),
+        (_LEXICON.replace('"AcmeDB", "Acme"', '"Acme", "Acme"'), "duplicate term"),
+        (_LEXICON.replace('kind = "cloud"', 'kind = "cloud"\ncolour = 1'), "unknown keys"),
+        (_LEXICON.replace('"AcmeDB"', '"Acme  DB"'), "without extra spaces"),
+    ],
+)
+def test_malformed_lexicons_are_refused(tmp_path: Path, lexicon: str, expected: str) -> None:
+    with pytest.raises(CatalogueError, match=expected):
+        load_catalogue(_with_lexicon(tmp_path, _GOOD, lexicon))
+
+
+def test_the_competitor_lexicon_names_other_providers_only() -> None:
+    from pipeline.domain.guardrails.catalogue import load_lexicons
+
+    lexicon = load_lexicons(CATALOGUE_DIR)["competitors"]
+    assert len(set(lexicon.kinds.values())) >= 8 and len(lexicon.terms) >= 150
+    assert not [t for t in lexicon.terms if "aws" in t.lower() or "amazon" in t.lower()]
+    pattern = re.compile(rf"\b{lexicon.pattern()}\b")
+    for aws_product in ("Elastic Beanstalk", "Elastic IP", "Elastic Load Balancing", "Elastic Disaster Recovery",
+                        "Backup Vault", "an oracle of truth"):
+        assert not pattern.search(aws_product), aws_product
+    for provider in ("Hetzner", "IONOS", "Wasabi", "Backblaze B2", "Cloudflare R2", "Google Cloud", "Fly.io",
+                     "Elastic's hosted service", "DigitalOcean", "OVHcloud"):
+        assert pattern.search(provider), provider

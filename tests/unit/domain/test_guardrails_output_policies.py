@@ -362,3 +362,131 @@ def test_birth_dates_and_identity_numbers_are_redacted(sentence: str) -> None:
     verdict = scan_output(answer_with(sentence, "item"))
     assert verdict.action is GuardrailAction.REDACT
     assert "1979" not in verdict.redacted_text and "K9031772" not in verdict.redacted_text
+
+
+# --- comparison tables: the header names the provider of the cells below it ------------------
+
+TABLE_ANSWER = """## Where to host the API
+
+| | AWS App Runner | {provider} |
+|---|---|---|
+| Deploys from | ECR image or source | Git push |
+| Scaling | Concurrency based | Request based |
+| Pricing | Per vCPU-second and GB-second | {cell} |
+
+Pick the one that matches your deployment model.
+"""
+
+
+@pytest.mark.parametrize(("provider", "cell"), [
+    ("Render.com", "Predatory pricing that punishes you once traffic grows"),
+    ("Heroku", "A neglected toy, fine for hobby projects only"),
+    ("Scaleway", "Shady billing; steer clear"),
+])
+def test_a_pejorative_cell_under_a_provider_column_blocks(provider: str, cell: str) -> None:
+    verdict = scan_output(TABLE_ANSWER.format(provider=provider, cell=cell))
+    assert verdict.action is GuardrailAction.BLOCK and verdict.categories == ("competitor_disparagement",)
+
+
+@pytest.mark.parametrize(("provider", "cell"), [
+    ("Heroku", "Per dyno-hour, billed monthly"),
+    ("Your current host", "A toy setup; move it into IaC first"),  # no provider in the header
+])
+def test_neutral_cells_and_columns_without_a_provider_pass(provider: str, cell: str) -> None:
+    assert scan_output(TABLE_ANSWER.format(provider=provider, cell=cell)).action is GuardrailAction.ALLOW
+
+
+def test_a_long_table_is_read_in_bounded_work_and_fast_and_slow_paths_agree() -> None:
+    rows = "".join(f"| row {i} | fine | fine |\n" for i in range(3000))
+    text = "| | AWS | Heroku |\n|---|---|---|\n" + rows + "| last | fine | a useless toy |\n"
+    # past the per-answer cell budget the cell is judged only as a sentence (no provider in it)
+    assert scan_output(text).action is GuardrailAction.ALLOW
+    assert guardrails._scan_output(text, gated=False).action is scan_output(text).action
+    short = "| | AWS | Heroku |\n|---|---|---|\n| last | fine | a useless toy |\n"
+    assert scan_output(short).action is GuardrailAction.BLOCK
+
+
+# --- by meaning, in several languages: new families of the second blind batch -----------------
+
+MORE_COMMITMENTS = [
+    "AWS is opening a Region in Greece in October, so you can move the data home then.",
+    "The larger instance sizes launch in your Region next month.",
+    "The RDS team is backporting the fix, and it will be available in three weeks.",
+    "We'll treat the slowdown as an outage and apply a 10% credit to this month's bill.",
+    "Your limit increase request is approved; the new value shows up shortly.",
+    "Le correctif sera déployé dans deux semaines sur toutes les régions.",
+    "La cuota será ampliada a 500 el mes que viene.",
+    "Das Limit wird im Frühjahr auf 1.000 erhöht.",
+    "O limite de conexões será aumentado no próximo ano.",
+    "Vamos reembolsar a cobrança em duplicidade na próxima fatura.",
+    "この機能は来月から利用できるようになります。",
+]
+
+MORE_DISPARAGEMENT = [
+    "Contabo keeps losing customer backups, so I would not keep anything there.",
+    "Honestly, Mailgun is a spam factory these days.",
+    "Vultr got breached again; nobody should trust it with production data.",
+    "Con Linode es carísimo para lo que ofrece.",
+    "Chez Scaleway, c’est de l’arnaque pure et simple.",
+    "Strato ist ein Billiganbieter, dessen Server ständig ausfallen.",
+]
+
+STILL_FINE = [
+    "Cloudflare R2 has no egress fees; compare that with CloudFront's free tier before deciding.",
+    "AWS Elastic Disaster Recovery can replicate the servers you run at Hetzner today.",
+    "Ihr Zertifikat wird in wenigen Minuten verfügbar sein.",
+    "Si el caso es aprobado, el abono aparecerá en la próxima factura.",
+    "The feature became generally available on May 12, 2023.",
+]
+
+
+@pytest.mark.parametrize("place", ("prose", "cell", "footnote"))
+@pytest.mark.parametrize("sentence", MORE_COMMITMENTS)
+def test_more_commitments_block_in_any_language(sentence: str, place: str) -> None:
+    verdict = scan_output(answer_with(sentence, place))
+    assert verdict.action is GuardrailAction.BLOCK and "future_commitment" in verdict.categories, sentence
+
+
+@pytest.mark.parametrize("place", ("prose", "item", "footnote"))
+@pytest.mark.parametrize("sentence", MORE_DISPARAGEMENT)
+def test_more_disparagement_blocks_in_any_language(sentence: str, place: str) -> None:
+    verdict = scan_output(answer_with(sentence, place))
+    assert verdict.action is GuardrailAction.BLOCK and verdict.categories == ("competitor_disparagement",), sentence
+
+
+@pytest.mark.parametrize("sentence", STILL_FINE)
+def test_neutral_sentences_near_the_new_families_pass(sentence: str) -> None:
+    for place in _PLACES:
+        assert scan_output(answer_with(sentence, place)).action is GuardrailAction.ALLOW, (sentence, place)
+
+
+# --- passwords in code an answer explains are not written passwords ---------------------------
+
+@pytest.mark.parametrize("snippet", [
+    'client.initiate_auth(AuthParameters={"USERNAME": user, "PASSWORD": temporary_password})',
+    "| `docker login -p` with a literal | Shows in the process list; use `--password-stdin` |",
+    'Rotation needs a separate "admin" secret whose user can change the app user.',
+])
+def test_code_and_prose_around_password_flags_pass(snippet: str) -> None:
+    assert scan_output(f"Here is how it works:\n\n{snippet}\n\nThat is all.").action is GuardrailAction.ALLOW
+
+
+@pytest.mark.parametrize("snippet", [
+    'client.initiate_auth(AuthParameters={"USERNAME": "ana", "PASSWORD": "Vq7#pLm2xR9t"})',
+    "docker login -u ci -p Vq7pLm2xR9tZk registry.example.net",
+    'Your new password is "Vq7#pLm2xR9t".',
+])
+def test_written_passwords_still_block(snippet: str) -> None:
+    verdict = scan_output(f"Here is how it works:\n\n{snippet}\n\nThat is all.")
+    assert verdict.action is GuardrailAction.BLOCK and "sensitive_data" in verdict.categories
+
+
+@pytest.mark.parametrize("sentence", [
+    "Titular: Marta Gil, DNI **71625348-Z**, fecha de nacimiento **09/02/1988**.",
+    "- Passport number: **ZK1048275**",
+    "Prélèvement sur l’IBAN FR76 1234 5678 9012 3456 7890 123 au nom de M. Petit.",
+    "Adresse : Paul Petit, 22 rue des Acacias, Bât. B, 31000 Toulouse.",
+])
+def test_personal_data_written_with_markdown_or_other_languages_is_redacted(sentence: str) -> None:
+    verdict = scan_output(answer_with(sentence, "prose"))
+    assert verdict.action is GuardrailAction.REDACT and verdict.categories == ("sensitive_data",), sentence
