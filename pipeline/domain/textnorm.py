@@ -220,3 +220,8 @@ def normalize(text: str) -> NormalizedText:
 _PLAIN_RUN = re.compile(r"[\t\n\r\x20-\x7e]+")
 #: :func:`_normalize_char` is a pure function of one character: remembered (bounded).
 _folded_char = lru_cache(maxsize=8192)(_normalize_char)
+
+
+def fold_char(char: str) -> str:
+    """What :func:`normalize` turns one character into ("パ" -> "ハ", "é" -> "e", "" for a mark)."""
+    return _folded_char(char)

@@ -12,6 +12,7 @@ A catalogue file::
     version = 2
     family = "secrets"          # the detector module: secrets, pii, topics, prompt_attacks, output_policies
     stage = "secrets"           # when the rule runs: secrets, pii, intent, attack, weak_attack, output
+    fold = true                 # optional: write rules in any script (see below)
 
     [[rules]]
     id = "aws_access_key.key_id"
@@ -34,6 +35,13 @@ the case-sensitive alternation of every term and alias (longest first, spaces ma
 white space); in the anchor it becomes their lower-cased literals. A provider is added to
 every rule that uses the list by adding one entry to the lexicon.
 
+Rules match the *matching view* of a text (:func:`pipeline.domain.textnorm.normalize`),
+which drops accents and Japanese voicing marks ("パスワード" is seen as "ハスワート"), drops
+Devanagari vowel signs and Arabic vowel marks, and maps Cyrillic look-alikes to Latin
+letters. A file with ``fold = true`` is written in the natural script: every non-ASCII
+literal of its anchors, patterns and exemptions is folded on load the same way
+(:func:`fold_pattern`), so a rule reads as the language it matches.
+
 Errors name the file and the rule (:class:`CatalogueError`).
 """
 
@@ -46,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.domain.models import INPUT_CATEGORIES, OUTPUT_CATEGORIES, GuardrailAction
+from pipeline.domain.textnorm import fold_char
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
 LEXICON_DIR = "lexicons"
@@ -73,6 +82,18 @@ _FLAG_NAMES = {"i": re.IGNORECASE, "s": re.DOTALL, "m": re.MULTILINE, "x": re.VE
 _ANCHOR_FORBIDDEN = re.compile(r"\(\?[=!<P]|\\[1-9bBdDsSwW]")
 _ANCHOR_UNBOUNDED = re.compile(r"(?<!\\)[*+]|\{\d*,\}")
 _CHAR_CLASS = re.compile(r"\[(?:\\.|[^\]\\])*\]")
+
+
+#: The keys of a rule that hold regular expressions over the matching view.
+_FOLDED_KEYS = frozenset({"anchor", "patterns", "exempt", "exempt_unless"})
+
+
+def _folded(value: Any) -> Any:
+    if isinstance(value, str):
+        return fold_pattern(value)
+    if isinstance(value, list):
+        return [fold_pattern(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 class CatalogueError(ValueError):
@@ -256,6 +277,58 @@ def _strings(path: Path, rule_id: str, name: str, value: Any) -> tuple[str, ...]
     return tuple(value)
 
 
+def _view_forms(char: str) -> list[str]:
+    """How ``char`` (in either case) can appear in the lower-cased matching view.
+
+    Cyrillic capitals without a Latin look-alike stay Cyrillic while their small letters
+    may be mapped ("П" is seen as "п", "п" as "n"), so a letter can have two forms.
+    """
+    forms: list[str] = []
+    for variant in (char, char.lower(), char.upper()):
+        if len(variant) != 1:
+            continue
+        folded = "".join(c if len(c.lower()) != 1 else c.lower() for c in fold_char(variant))
+        if folded not in forms:
+            forms.append(folded)
+    return forms
+
+
+def fold_pattern(source: str) -> str:
+    """``source`` with every non-ASCII literal replaced by its form(s) in the matching view.
+
+    ASCII (the regular-expression syntax, escapes included) is kept as written. Outside a
+    character class a literal becomes its folded form, a group of alternatives when it has
+    two, or an empty group when the view drops it (a vowel sign); inside a class each
+    one-character form is added.
+    """
+    if source.isascii():
+        return source
+    out: list[str] = []
+    in_class = escaped = False
+    for char in source:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif char.isascii():
+            if char == "[" and not in_class:
+                in_class = True
+            elif char == "]" and in_class and out[-1] != "[" and out[-2:] != ["[", "^"]:
+                in_class = False
+            out.append(char)
+        elif in_class:
+            out.extend(re.escape(form) for form in _view_forms(char) if len(form) == 1)
+        else:
+            forms = _view_forms(char)
+            if len(forms) == 1 and len(forms[0]) == 1:
+                out.append(re.escape(forms[0]))
+            else:
+                out.append("(?:" + "|".join(re.escape(form) for form in forms) + ")")
+    return "".join(out)
+
+
 def check_anchor(source: str) -> str | None:
     """Why ``source`` cannot be an anchor, or None when it can."""
     bad = _ANCHOR_FORBIDDEN.search(source) or _ANCHOR_UNBOUNDED.search(_CHAR_CLASS.sub("C", source))
@@ -299,6 +372,9 @@ def load_file(path: Path, messages: dict[str, str], lexicons: dict[str, Lexicon]
         raise _fail(path, None, f"'family' must be one of {FAMILIES}, got {family!r}")
     if stage not in STAGES:
         raise _fail(path, None, f"'stage' must be one of {STAGES}, got {stage!r}")
+    fold = data.get("fold", False)
+    if not isinstance(fold, bool):
+        raise _fail(path, None, f"'fold' must be true or false, got {fold!r}")
     defaults = data.get("defaults", {})
     rules = data.get("rules")
     if not isinstance(rules, list) or not rules:
@@ -330,6 +406,8 @@ def load_file(path: Path, messages: dict[str, str], lexicons: dict[str, Lexicon]
             raise _fail(path, rule_id, f"action {entry['action']!r} is not one of allow/redact/block") from exc
         if entry["message"] not in messages:
             raise _fail(path, rule_id, f"message {entry['message']!r} is not in messages.toml")
+        if fold:
+            entry = {key: _folded(entry[key]) if key in _FOLDED_KEYS else value for key, value in entry.items()}
         problem = check_anchor(entry["anchor"]) if isinstance(entry["anchor"], str) else "anchor must be a string"
         if problem:
             raise _fail(path, rule_id, problem)
