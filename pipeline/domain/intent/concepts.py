@@ -51,16 +51,23 @@ def _fold(term: str) -> str:
     return normalize(term).text.lower()
 
 
+def _folds(term: str) -> set[str]:
+    """A term as it can appear in the matching view: the view maps some lower-case Cyrillic
+    letters to Latin look-alikes but not their capitals ("п" is "n", "П" stays), so a word
+    that starts a sentence folds differently; both forms are kept."""
+    return {_fold(term), _fold(term[:1].upper() + term[1:])}
+
+
 def load_concepts(path: Path = CONCEPTS_FILE) -> tuple[Concept, ...]:
     """Read and validate the concept lexicons."""
     data = load_toml(path, FORMAT)  # the intent catalogues' reader: file, TOML and format errors
     concepts = []
     for name, entry in sorted(data.get("concept", {}).items()):
-        terms = [_fold(s) for s in entry.get("stems", ()) if s.strip()]
+        terms = [f for s in entry.get("stems", ()) if s.strip() for f in _folds(s)]
         # A short stem ("ai", "bot", "rep") would start too many unrelated words ("both",
         # "repo"): stems of up to 3 characters, and those listed under `words`, match whole words.
         words = sorted({t for t in terms if len(t.strip()) <= SHORT_STEM}
-                       | {_fold(w) for w in entry.get("words", ()) if w.strip()}, key=len, reverse=True)
+                       | {f for w in entry.get("words", ()) if w.strip() for f in _folds(w)}, key=len, reverse=True)
         stems = sorted({t for t in terms if len(t.strip()) > SHORT_STEM}, key=len, reverse=True)
         # CJK fragments are folded like the text (accent folding splits kana voicing marks).
         cjk = sorted({_fold(s) for s in entry.get("cjk", ()) if s.strip()}, key=len, reverse=True)

@@ -39,7 +39,12 @@ from typing import Any
 from pipeline.domain.intent.catalogue import CATALOGUE
 from pipeline.domain.intent.concepts import MAX_CHARS as CONCEPT_CHARS
 from pipeline.domain.intent.concepts import concept_names, concept_names_folded, pair_features
-from pipeline.domain.intent.escalation import escalation_reasons, frustration_signals, trigger_fires
+from pipeline.domain.intent.escalation import (
+    escalation_reasons,
+    frustration_signals,
+    not_a_current_incident,
+    trigger_fires,
+)
 from pipeline.domain.intent.gazetteer import find_products
 from pipeline.domain.models import INTENTS, IntentResult, NlpAnalysis, Turn
 from pipeline.domain.prefilter import PatternGroup
@@ -224,7 +229,9 @@ def rule_intent(text: str) -> tuple[str, str] | None:
     other_world = _BANK_OR_OTHER_CLOUD_RE.search(text) and not re.search(
         r"\baws\b", text, re.IGNORECASE
     )
-    if other_world and not _AWS_CONTEXT_RE.search(text) and not find_products(text):
+    # "We're moving to Azure if this isn't fixed" names another cloud because it is about AWS.
+    if (other_world and not _AWS_CONTEXT_RE.search(text) and not find_products(text)
+            and not trigger_fires("threat_to_leave", text)):
         return "out_of_scope", "out_of_scope_topic"
     # Incidents, closures and disputes escalate: only an explicit bank word ("my bank
     # account was hacked", "close my savings account") without AWS context keeps them
@@ -257,6 +264,9 @@ def rule_intent(text: str) -> tuple[str, str] | None:
         return "general_support", "human_request"
     return None
 
+
+#: Triggers that escalate even a message the classifier calls ``out_of_scope``.
+_ESCALATES_OFF_TOPIC = frozenset({"explicit_human_request", "threat_to_leave"})
 
 #: Concepts (concepts.toml) that name what a message is about, in any language.
 _TOPIC_CONCEPTS = frozenset({"money", "account", "dispute", "compromise", "locked", "production"})
@@ -597,13 +607,17 @@ class IntentDetector:
 
         escalate_reasons = escalation_reasons(text)
         if intent == "out_of_scope":
-            # A refund from a shop or a suspended bank account is not an AWS incident.
-            escalate_reasons = tuple(r for r in escalate_reasons if r == "explicit_human_request")
+            # A refund from a shop or a suspended bank account is not an AWS incident; a
+            # request for a human, or a chargeback or move elsewhere announced to AWS, still is.
+            escalate_reasons = tuple(r for r in escalate_reasons if r in _ESCALATES_OFF_TOPIC)
         elif not escalate_reasons:
             # The triggers' paraphrases no rule lists ("is there anyone I can actually talk
             # to", "ich brauche jemanden am Telefon"): a head trained on blind-written data.
+            # It reads what a message is about, not when: a hypothetical, general, hearsay or
+            # past-and-resolved question about an outage or a refund stays with the assistant.
             head = self._model.heads.get("escalate")
-            if head is not None and head.decide(escalation_features(text, features)):
+            if (head is not None and not not_a_current_incident(text)
+                    and head.decide(escalation_features(text, features))):
                 escalate_reasons = ("learned_escalation",)
         reasons.extend(escalate_reasons)
         # Anger alone never escalates (GUIDE §2.3): it is recorded so the reply acknowledges it.

@@ -7,13 +7,23 @@ from pathlib import Path
 import pytest
 
 from pipeline.domain.intent.catalogue import CATALOGUE, CatalogueError, IntentCatalogue
-from pipeline.domain.intent.escalation import SIGNALS, TRIGGER_IDS, TRIGGERS, load_triggers
+from pipeline.domain.intent.escalation import (
+    FRAMINGS,
+    SIGNALS,
+    TRIGGER_IDS,
+    TRIGGERS,
+    escalation_reasons,
+    load_triggers,
+    not_a_current_incident,
+)
 from pipeline.domain.intent.gazetteer import find_products, load_gazetteer
+from pipeline.domain.textnorm import normalize
 
 PATTERN_EXAMPLES = [(name, text, True) for name, spec in CATALOGUE.patterns.items() for text in spec.must_match] + [
     (name, text, False) for name, spec in CATALOGUE.patterns.items() for text in spec.must_not_match]
-TRIGGER_EXAMPLES = [(t.id, text, True) for t in (*TRIGGERS, *SIGNALS.values()) for text in t.must_match] + [
-    (t.id, text, False) for t in (*TRIGGERS, *SIGNALS.values()) for text in t.must_not_match]
+_ESCALATION_ENTRIES = (*TRIGGERS, *SIGNALS.values(), *FRAMINGS.values())
+TRIGGER_EXAMPLES = [(t.id, text, True) for t in _ESCALATION_ENTRIES for text in t.must_match] + [
+    (t.id, text, False) for t in _ESCALATION_ENTRIES for text in t.must_not_match]
 
 
 @pytest.mark.parametrize(("name", "text", "matches"), PATTERN_EXAMPLES)
@@ -23,8 +33,9 @@ def test_pattern_examples(name: str, text: str, matches: bool) -> None:
 
 @pytest.mark.parametrize(("trigger", "text", "fires"), TRIGGER_EXAMPLES)
 def test_trigger_examples(trigger: str, text: str, fires: bool) -> None:
-    found = next(t for t in (*TRIGGERS, *SIGNALS.values()) if t.id == trigger)
-    assert found.fires(text) is fires
+    found = next(t for t in _ESCALATION_ENTRIES if t.id == trigger)
+    # The detector asks the triggers about the normalised view ("が" is "か" there).
+    assert found.fires(normalize(text).text) is fires
 
 
 def test_every_trigger_has_examples_both_ways() -> None:
@@ -42,6 +53,31 @@ def test_a_malformed_catalogue_names_the_file_and_the_entry(tmp_path: Path) -> N
     missing.write_text('format = "escalation-catalogue-v1"\n[[trigger]]\nid = "threat_to_leave"\nany_of = ["x"]\n')
     with pytest.raises(CatalogueError, match="no trigger for"):
         load_triggers(missing)
+
+
+def test_every_framing_has_examples_both_ways_and_silences_the_triggers_that_name_it() -> None:
+    assert set(FRAMINGS) == {"hypothetical", "general_question", "hearsay", "past_resolved"}
+    for framing in FRAMINGS.values():
+        assert framing.must_match and framing.must_not_match, framing.id
+    # The same subject escalates when it is happening now and not when it is asked about.
+    assert escalation_reasons("We want a refund for the double charge on our invoice.") == ("billing_dispute",)
+    assert escalation_reasons("How do refunds work at AWS in general, for a double charge?") == ()
+    assert escalation_reasons("Our account was hacked, there are IAM users nobody created.") == ("account_compromise",)
+    assert escalation_reasons("Our account was hacked two years ago; it's resolved since. Which SCPs help?") == ()
+
+
+def test_not_a_current_incident_is_any_framing() -> None:
+    assert not_a_current_incident("What happens if our production database goes down during a sale?")
+    assert not_a_current_incident("Mein Chef meint, AWS erstattet Ausfälle automatisch. Stimmt das?")
+    assert not not_a_current_incident("Production is down and customers cannot pay, call me now.")
+
+
+def test_a_trigger_naming_an_unknown_framing_is_an_error(tmp_path: Path) -> None:
+    source = (Path(__file__).resolve().parents[3] / "pipeline/domain/intent/escalation.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "escalation.toml"
+    bad.write_text(source.replace('not_when = ["hypothetical"', 'not_when = ["someday"', 1), encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"not_when must list framings"):
+        load_triggers(bad)
 
 
 @pytest.mark.parametrize(("text", "service"), [
