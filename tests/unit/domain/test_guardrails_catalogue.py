@@ -176,3 +176,15 @@ def test_the_competitor_lexicon_names_other_providers_only() -> None:
     for provider in ("Hetzner", "IONOS", "Wasabi", "Backblaze B2", "Cloudflare R2", "Google Cloud", "Fly.io",
                      "Elastic's hosted service", "DigitalOcean", "OVHcloud"):
         assert pattern.search(provider), provider
+
+
+# Long enough that the engine searches windows around the anchor hits instead of the whole
+# text, and free of every anchor: a rule whose match starts before its anchor by more than
+# its window's ``before`` is found by the whole-text path only (a fast-path miss).
+_PADDING = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 12
+
+
+@pytest.mark.parametrize(("rule_id", "text"), _examples("must_match"))
+def test_rule_matches_its_positive_examples_inside_a_long_text(rule_id: str, text: str) -> None:
+    padded = f"{_PADDING}\n{text}\n{_PADDING}"
+    assert _rule_hits(rule_id, padded), f"{rule_id}: the windowed fast path misses {text!r} inside a long text"
