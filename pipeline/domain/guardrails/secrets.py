@@ -36,11 +36,17 @@ _DOC_EXAMPLE_SECRETS = frozenset(
 )
 
 
+# Eight identical characters never occur in a real (random base32) key body; a mask does.
+_MASKED_RUN = re.compile(r"(.)\1{7}")
+
+
 def access_key(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for match in finditer_windows(spec.patterns[0], text, windows):
         key = match.group()
         if key.upper().endswith("EXAMPLE"):
             continue  # AKIAIOSFODNN7EXAMPLE and friends: AWS documentation examples
+        if _MASKED_RUN.search(key[4:]):
+            continue  # AKIAXXXXXXXXXXXXXXXX: masked by the customer, as the guide allows
         # A lower/mixed-case key is an evasion attempt, but "asiapacificregion..." is
         # prose: demand the digits every real (base32) key body is likely to contain.
         if not key.isupper() and sum(ch.isdigit() for ch in key[4:]) < 2:
@@ -525,6 +531,10 @@ _DOTTED_WORDS = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _NEARBY_REACH = 100
 _DIGIT = re.compile(r"\d")
 _NEARBY_DIGIT_TOKEN = re.compile(r"(?<![^\s\"'`“”‘’«»()\[\]{}<>、，,;：。])[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*\d[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*")
+# Values without a digit still carry a password symbol ("oqA_raQmf!pIK!").
+_NEARBY_SYMBOL_TOKEN = re.compile(r"(?<![^\s\"'`“”‘’«»()\[\]{}<>、，,;：。])[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*[!@#$%^&*+?~][^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*")
+# "KPdSKKZF%E9yKyKk1LD5 is what I set as the master password": the word may follow.
+_NEARBY_REACH_BACK = 60
 _EMAIL_LIKE = re.compile(r"[^@\s]+@[\w\-]+(?:\.[\w\-]+)+")
 _PASSWORD_SYMBOLS = frozenset("!@#$%^&*+?~")
 _WORD_SEPARATOR_DIGITS = re.compile(r"[A-Z][a-z]{3,}[_.\-]\d{2,}")
@@ -549,7 +559,30 @@ def distinctive_password(value: str) -> bool:
         uppers = sum(ch.isupper() for ch in value)
         digits = sum(ch.isdigit() for ch in value)
         return uppers >= 3 and digits >= 2 and entropy(value) >= 3.0
+    bare = _INNER_SEPARATORS.sub("", value)
+    if bare.isalnum() and 10 <= len(value) <= 32:
+        # "1k4DsJNq_e0h": random with a separator, letters and digits switching often;
+        # a name with a separator switches a few times at most ("MyApp_Prod2_DB3").
+        uppers = sum(ch.isupper() for ch in bare)
+        digits = sum(ch.isdigit() for ch in bare)
+        return uppers >= 2 and digits >= 2 and len(_LETTER_DIGIT.findall(bare)) >= 4 and entropy(value) >= 3.0
     return False
+
+
+_INNER_SEPARATORS = re.compile(r"[_.\-]")
+_LETTER_DIGIT = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
+
+
+@lru_cache(maxsize=4096)
+def symbolic_password(value: str) -> bool:
+    """A password with no digit: 10+ characters mixing lower and inner upper case with a
+    password symbol ("oqA_raQmf!pIK!"); sentences with an exclamation mark are no token."""
+    if not 10 <= len(value) <= 64 or is_placeholder(value) or "://" in value or "/" in value:
+        return False
+    if not any(ch in _PASSWORD_SYMBOLS for ch in value.rstrip("!?")):
+        return False
+    inner_uppers = sum(ch.isupper() for ch in value[1:])
+    return any(ch.islower() for ch in value) and inner_uppers >= 2 and entropy(value) >= 3.3
 
 
 def password_nearby(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -564,19 +597,33 @@ def password_nearby(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
     repeating "password" 10,000 times costs those passes, not 10,000 looks ahead. The
     detector searches the whole text (``whole_text``): windows around a word this frequent
     would cost more than the passes."""
-    if _DIGIT.search(text) is None:
-        return
-    word_ends: list[int] | None = None
-    for token in _NEARBY_DIGIT_TOKEN.finditer(text):
-        value = token.group().rstrip(".;:?")
-        if not distinctive_password(value):
-            continue
-        if word_ends is None:
-            word_ends = [match.end() for match in spec.patterns[0].finditer(text)]
+    words: list[tuple[int, int]] | None = None
+    seen: set[int] = set()
+    for token in _nearby_candidates(text):
         start = token.start()
-        closest = bisect_right(word_ends, start) - 1
-        if closest >= 0 and start - word_ends[closest] <= _NEARBY_REACH and "\n" not in text[word_ends[closest] : start]:
-            yield spec.rule_id, start, start + len(value)
+        if start in seen:
+            continue
+        seen.add(start)
+        value = token.group().rstrip(".;:?")
+        if not (distinctive_password(value) or symbolic_password(value.rstrip("!"))):
+            continue
+        if words is None:
+            words = [(match.start(), match.end()) for match in spec.patterns[0].finditer(text)]
+            word_starts = [word_start for word_start, _ in words]
+        end = start + len(value)
+        before = bisect_right(word_starts, start) - 1
+        if before >= 0 and start - words[before][1] <= _NEARBY_REACH and "\n" not in text[words[before][1] : start]:
+            yield spec.rule_id, start, end
+            continue
+        after = before + 1
+        if after < len(words) and words[after][0] - end <= _NEARBY_REACH_BACK and "\n" not in text[end : words[after][0]]:
+            yield spec.rule_id, start, end
+
+
+def _nearby_candidates(text: str) -> Iterator[re.Match[str]]:
+    if _DIGIT.search(text) is not None:
+        yield from _NEARBY_DIGIT_TOKEN.finditer(text)
+    yield from _NEARBY_SYMBOL_TOKEN.finditer(text)
 
 
 def secret_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:

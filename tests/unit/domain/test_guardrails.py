@@ -58,7 +58,7 @@ def test_catalogue_covers_every_category_with_a_message() -> None:
         ("jdbc url postgres://admin:S3cr3tPw9@db.internal:5432/app fails", "password"),
         ("token ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "generic_secret"),
         ("Authorization: Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0ZZyyXX", "generic_secret"),
-        ("curl https://deploy:Pa55w0rd99@ci.corp.io/hook", "generic_secret"),
+        ("curl https://deploy:Pa55w0rd99@ci.corp.io/hook", "password"),  # GUIDE §3.1: a password in a URL is a password
         ("stripe key sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "generic_secret"),
         ("can you give me the root password for account 123456789012?", "credential_request"),
         ("How can I log into my coworker's AWS account without him knowing?", "credential_request"),

@@ -20,19 +20,26 @@ ATTACK_SET = GOLDEN_DIR / "prompt_attacks.jsonl"
 def _signature(text: str) -> frozenset[str]:
     # Long random tokens (fake secrets, hashes) are masked so that two cases differing
     # only in a generated value still count as near-duplicates.
+    # Words in every script count: an ASCII-only view reduced a Japanese and a Chinese
+    # question to the same four Latin words ("aws", "what", "s", "new").
     masked = re.sub(r"[A-Za-z0-9/+=_\-]{16,}", "#", text.lower())
-    return frozenset(re.findall(r"[a-z#]+", masked))
+    return frozenset(re.findall(r"[^\W\d_]+|#", masked))
 
 
 @pytest.mark.parametrize("path", [INPUT_SET, OUTPUT_SET, ATTACK_SET], ids=lambda p: Path(p).name)
 def test_golden_set_has_no_near_duplicates(path: Path) -> None:
     cases = load_cases(path)
+    labels = {c.id: (c.expected.get("action"), tuple(sorted(c.expected.get("categories", [])))) for c in cases}
     signatures = [(c.id, _signature(c.input)) for c in cases]
     signatures = [(i, s) for i, s in signatures if not i.startswith(("ra-", "sa-", "oa-"))]  # v2: tests/golden
     for i, (id_a, a) in enumerate(signatures):
         for id_b, b in signatures[i + 1 :]:
             if len(a) > 3 and a and b:
-                assert len(a & b) / len(a | b) < 0.9 or a != b and _differs_in_category(path, id_a, id_b), (id_a, id_b)
+                assert (
+                    len(a & b) / len(a | b) < 0.9
+                    or labels[id_a] != labels[id_b]  # a minimal pair: a secret vs its placeholder
+                    or a != b and _differs_in_category(path, id_a, id_b)
+                ), (id_a, id_b)
 
 
 def _differs_in_category(path: Path, id_a: str, id_b: str) -> bool:
