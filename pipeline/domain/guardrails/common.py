@@ -85,6 +85,22 @@ _CUT_SUBSCRIPT = re.compile(r"[A-Za-z_][\w.]*\[")
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
 _CASE_HUMP = re.compile(r"[a-z](?=[A-Z])")
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
+# A password hash in crypt(3) form ("$2b$12$…", "$6$salt$…", "$argon2id$…"): hashes are never
+# secrets (GUIDE §3.1).
+_CRYPT_HASH = re.compile(
+    r"\$(?:2[abxy]?|5|6|y|gy|7|argon2(?:id|i|d)?|pbkdf2[\w-]*|scrypt)\$\S{8,}"
+    r"|SCRAM-SHA-(?:1|256)\$\d+:\S{8,}|md5[0-9a-f]{32}"  # PostgreSQL / PgBouncer stored verifiers
+)
+# A reference to where a secret lives, not the secret: an SSM parameter path
+# ("/myapp/prod/db_password") or a Secrets Manager name with a JSON key
+# ("ci/dockerhub:password"), written as lower-case words.
+_PARAMETER_PATH = re.compile(r"/[\w.\-]+(?:/[\w.\-]+)+|[a-z][a-z0-9_.\-]*(?:/[a-z0-9_.\-]+)+(?::[a-z0-9_.\-]+)?")
+# Function words: a value made of a sentence ("Password does not conform to the policy") is
+# an error message, not a passphrase of random words.
+_SENTENCE_WORDS = frozenset(
+    "a an the is are was does do not no to of for in on at by with and or be been must should "
+    "can cannot this that it its your you".split()
+)
 _PLACEHOLDER_PHRASE = re.compile(
     r"(?:your|my|the|some|new|old|strong|secure|example|sample|real|actual)[_\- ]?"
     r"(?:db[_\- ]?|admin[_\- ]?|api[_\- ]?|secret[_\- ]?|access[_\- ]?|app[_\- ]?|user[_\- ]?)?"
@@ -111,6 +127,11 @@ def is_placeholder(value: str) -> bool:
     if len(stripped) < 3 or lowered in _PLACEHOLDER_WORDS or _MASKED.fullmatch(stripped):
         return True
     if lowered.startswith(_PLACEHOLDER_PREFIXES) or _SHELL_VARIABLE.fullmatch(stripped):
+        return True
+    if _CRYPT_HASH.fullmatch(stripped) or _PARAMETER_PATH.fullmatch(stripped):
+        return True
+    words = lowered.split()
+    if len(words) >= 4 and sum(word in _SENTENCE_WORDS for word in words) >= 2:
         return True
     if _DOTTED_IDENTIFIER.fullmatch(stripped) and not any(
         ch.isdigit() for ch in stripped.split(".")[-1][:1]

@@ -126,7 +126,9 @@ _DATA_CONTEXT = re.compile(r"user_?data|base64|fn::base64|certificate|-----begin
 def _looks_random_40(token: str) -> bool:
     has_upper = any(ch.isupper() for ch in token)
     has_lower = any(ch.islower() for ch in token)
-    has_digit_or_symbol = any(ch.isdigit() or ch in "/+" for ch in token)
+    # A slash alone is not enough: "role/AmazonBedrockExecutionRoleForAgents" is 40 characters
+    # of words; a random key without a digit or "+" happens once in ~2,000.
+    has_digit_or_symbol = any(ch.isdigit() or ch == "+" for ch in token)
     return has_upper and has_lower and has_digit_or_symbol and entropy(token) >= 4.2
 
 
@@ -364,14 +366,25 @@ def password_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iter
                 yield spec.rule_id, start, start + len(stripped)
 
 
+_CJK_PASSWORD_WORD = re.compile(r"パスワード|ハスワート|密码|密碼|비밀번호|암호|口令")
+# One word or two joined ("root-gebruiker", "sign-in"); three or more joined are a passphrase
+# ("otter-marlin-lantern-osprey").
+_PLAIN_WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
+
+
 def password_prose_strict(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """Prose in any language: the value must be quoted or carry digits, symbols or mixed case."""
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
             value, start, _end, quoted = value_of(match)
             stripped = value.rstrip(".,!?;:)")
-            plain_word = stripped.isalpha() and (stripped.islower() or stripped[1:].islower())
-            if (quoted or not plain_word) and looks_like_password(stripped, quoted):
+            # a word or two joined ("root-gebruiker"): not a password unless quoted; a
+            # quoted phrase naming the password itself ("パスワードの有効期限") never is
+            plain_word = _PLAIN_WORDS.fullmatch(stripped) is not None and (
+                stripped.islower() or stripped[1:].islower() or not stripped.isascii()
+            )
+            caseless_word = plain_word and not stripped.isascii() and _CJK_PASSWORD_WORD.search(stripped) is not None
+            if not caseless_word and (quoted or not plain_word) and looks_like_password(stripped, quoted):
                 yield spec.rule_id, start, start + len(stripped)
 
 
@@ -533,11 +546,25 @@ _DIGIT = re.compile(r"\d")
 _NEARBY_DIGIT_TOKEN = re.compile(r"(?<![^\s\"'`“”‘’«»()\[\]{}<>、，,;：。])[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*\d[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*")
 # Values without a digit still carry a password symbol ("oqA_raQmf!pIK!").
 _NEARBY_SYMBOL_TOKEN = re.compile(r"(?<![^\s\"'`“”‘’«»()\[\]{}<>、，,;：。])[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*[!@#$%^&*+?~][^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*")
+_NEARBY_DICEWARE_TOKEN = re.compile(r"(?<![\w-])[a-z]{3,}(?:-[a-z]{3,}){3,6}(?![\w-])")
 # "KPdSKKZF%E9yKyKk1LD5 is what I set as the master password": the word may follow.
 _NEARBY_REACH_BACK = 60
 _EMAIL_LIKE = re.compile(r"[^@\s]+@[\w\-]+(?:\.[\w\-]+)+")
 _PASSWORD_SYMBOLS = frozenset("!@#$%^&*+?~")
-_WORD_SEPARATOR_DIGITS = re.compile(r"[A-Z][a-z]{3,}[_.\-]\d{2,}")
+_WORD_SEPARATOR_DIGITS = re.compile(r"[A-Z][a-z]{3,}[_.\-]\d{2,}|(?:[A-Z][a-z]{2,}[_.\-]){2,3}\d{2,}")
+# A diceware passphrase: four or more random words joined by hyphens ("osprey-juniper-quokka-
+# saffron"); names of things are built from the words below ("read-only-replica-user").
+_DICEWARE = re.compile(r"[a-z]{3,}(?:-[a-z]{3,}){3,6}")
+_NAME_WORDS = frozenset(
+    "prod production dev develop staging stage test qa uat app api web www backend frontend service "
+    "svc user users role admin read only write replica primary main master db database cluster "
+    "instance bucket queue topic lambda function stack team group policy account region east west "
+    "north south central default internal external public private data logs log backup deploy "
+    "build pipeline worker job task server client "
+    # verbs of CLI commands and API operations ("verify-sms-sandbox-phone-number")
+    "create verify delete describe list get put update set start stop enable disable attach "
+    "detach add remove modify run invoke send receive tag untag import export copy sync".split()
+)
 
 
 @lru_cache(maxsize=4096)
@@ -547,6 +574,8 @@ def distinctive_password(value: str) -> bool:
     ("Mandioca#2023", "Zubr2024!Krakow"), a capitalised word, separator and digits
     ("Galata_1453"), or a short random mix of cases and digits ("EGzz83yQ3L3QCk").
     "app_user1", "db-prod-2", "MyDBInstance1", e-mail addresses and paths are not."""
+    if _DICEWARE.fullmatch(value):
+        return not any(word in _NAME_WORDS for word in value.split("-"))
     if not strong_password(value) or value.startswith(("$", "{", "%", "<", "~")) or "/" in value:
         return False
     if _EMAIL_LIKE.fullmatch(value):
@@ -570,6 +599,7 @@ def distinctive_password(value: str) -> bool:
 
 
 _INNER_SEPARATORS = re.compile(r"[_.\-]")
+_SHELL_VARIABLE_INSIDE = re.compile(r"\$\{?[A-Za-z_]")
 _LETTER_DIGIT = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 
 
@@ -577,7 +607,9 @@ _LETTER_DIGIT = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 def symbolic_password(value: str) -> bool:
     """A password with no digit: 10+ characters mixing lower and inner upper case with a
     password symbol ("oqA_raQmf!pIK!"); sentences with an exclamation mark are no token."""
-    if not 10 <= len(value) <= 64 or is_placeholder(value) or "://" in value or "/" in value:
+    if not 10 <= len(value) <= 64 or is_placeholder(value) or "/" in value or "=" in value or ":" in value:
+        return False  # URLs, paths, settings ("-user=$DB_USER")
+    if value.startswith(("$", "-", "{", "%", "<", "~")) or _SHELL_VARIABLE_INSIDE.search(value):
         return False
     if not any(ch in _PASSWORD_SYMBOLS for ch in value.rstrip("!?")):
         return False
@@ -605,6 +637,8 @@ def password_nearby(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
             continue
         seen.add(start)
         value = token.group().rstrip(".;:?")
+        if value.startswith(("**", "__")) or value.endswith(("**", "__")):
+            continue  # Markdown emphasis ("**EC2Rescue for Windows**"), not a value
         if not (distinctive_password(value) or symbolic_password(value.rstrip("!"))):
             continue
         if words is None:
@@ -624,6 +658,7 @@ def _nearby_candidates(text: str) -> Iterator[re.Match[str]]:
     if _DIGIT.search(text) is not None:
         yield from _NEARBY_DIGIT_TOKEN.finditer(text)
     yield from _NEARBY_SYMBOL_TOKEN.finditer(text)
+    yield from _NEARBY_DICEWARE_TOKEN.finditer(text)
 
 
 def secret_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:

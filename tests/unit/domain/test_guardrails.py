@@ -119,6 +119,15 @@ def test_pii_is_redacted_not_blocked(text: str) -> None:
         "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEexampleexampleexample\n-----END PUBLIC KEY-----",
         "We plan to migrate to Graviton next quarter, any gotchas?",
         "my account id is 123456789012",
+        # references to where a secret lives, hashes, masks and messages are no secrets (GUIDE §3.1)
+        'env:\n  parameter-store:\n    DB_PASSWORD: /myapp/prod/db_password',
+        'secrets-manager:\n    DOCKERHUB_PASS: "ci/dockerhub:password"',
+        "we store bcrypt hashes like $2b$12$Qm7vR2xKp9LnT4sWc8ZyUe3fJ1aH6dG0bN5kV7mX2qP9rS4tY8wEu in DynamoDB",
+        'GuardDuty finding: "accessKeyId": "AKIAXXXXXXXXXXXXXXXX", "userName": "legacy-ftp-sync"',
+        'New user can\'t set a password: "Password does not conform to the account password policy requirements."',
+        "arn:aws:iam::123456789012:role/AmazonBedrockExecutionRoleForAgents_XK4TQ9",
+        "Ik ben het wachtwoord van de root-gebruiker vergeten. Hoe reset ik het?",
+        "IAM のパスワードポリシーで「パスワードの有効期限」を 90 日に設定した場合はどうなりますか",
     ],
 )
 def test_hard_negatives_pass(text: str) -> None:
