@@ -327,12 +327,15 @@ class _Marks:
         self.subjects = subjects
 
     def last_before(self, spans: tuple[list[int], list[int]], position: int, reach: int,
-                    gap: re.Pattern[str]) -> int | None:
-        """The end of the last span ending at most ``reach`` characters before ``position``
-        with nothing matching ``gap`` in between, or None."""
+                    gap: re.Pattern[str], floor: int) -> int | None:
+        """The end of the last span starting at ``floor`` (the sentence) or later and ending
+        at most ``reach`` characters before ``position`` with nothing matching ``gap`` in
+        between, or None."""
         starts, ends = spans
         index = bisect.bisect_right(ends, position) - 1
-        if index < 0 or position - ends[index] > reach or gap.search(self.text, ends[index], position):
+        if index < 0 or starts[index] < floor or position - ends[index] > reach:
+            return None
+        if gap.search(self.text, ends[index], position):
             return None
         return ends[index]
 
@@ -371,7 +374,7 @@ def claims(text: str, table: QuantityTable, start: int, end: int, marks: _Marks 
         if low is None:
             continue
         at = match.start()
-        if marks.last_before(marks.skip, at, 80, _CLAUSE_GAP) is not None:
+        if marks.last_before(marks.skip, at, 80, _CLAUSE_GAP, start) is not None:
             continue  # denied, past, or the user's own setting: not a claim about the limit
         if _RANGE_END.search(text, max(start, at - 20), at):
             continue
@@ -388,14 +391,14 @@ def claims(text: str, table: QuantityTable, start: int, end: int, marks: _Marks 
                 low_factor = table.units[low_unit.lower()][1]
             if high is None or high * factor <= low * low_factor:
                 continue
-            if marks.last_before(marks.range_start, at, 40, _DIGIT_GAP) is None:
+            if marks.last_before(marks.range_start, at, 40, _DIGIT_GAP, start) is None:
                 continue
             for kind, amount in (("min", low * low_factor), ("max", high * factor)):
                 yield Claim(at, claim_end, amount, dimension, kind, unit, written, per_time)
             continue
         if match.group("lounit"):
             continue  # "5 GB 10 GB": two values, not one claim
-        ends = {k: e for k in KINDS if (e := marks.last_before(marks.before[k], at, QUALIFIER_BEFORE, _NUMBER_GAP))
+        ends = {k: e for k in KINDS if (e := marks.last_before(marks.before[k], at, QUALIFIER_BEFORE, _NUMBER_GAP, start))
                 is not None}
         kinds = set(ends) | {k for k in KINDS if table.qualifier_after[k].search(tail)}
         # "up to 10 … by default" is a quota's maximum: a bound outranks "default".

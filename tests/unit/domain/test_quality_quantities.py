@@ -71,6 +71,7 @@ def test_a_wrong_claim_is_read_in_other_languages_and_shapes(text: str) -> None:
         "Azure Load Balancer idle timeouts are 4 minutes by default, unlike an ALB.",  # another cloud
         "| Retention (up to 31 days) | SQS retention up to 14 days |",  # another table cell
         "With SQS batches of 10 messages that is up to 3,000 messages per second.",  # a rate
+        "Athena bills a 10 MB minimum per query. Your bill shows 410 TB scanned.",  # the next sentence
     ],
 )
 def test_values_that_are_not_claims_about_the_limit_pass(text: str) -> None:
