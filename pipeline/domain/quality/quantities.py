@@ -47,10 +47,12 @@ QUALIFIER_AFTER = 44
 #: How far from the value the quantity's term may be (before / after), within the sentence.
 TERM_BEFORE = 110
 TERM_AFTER = 45
-#: How much of an answer's prose is read for claims: a support answer is 1-10 KB; past this
-#: point a text is a flood, and reading it all would only cost time (the review budget is
-#: 250 ms per 100 KB for every check together).
-MAX_TEXT = 30_000
+#: How much of an answer's prose is read for claims: a support answer (200-1,500 words)
+#: is 1-10 KB; past this point a text is a flood, and reading it all would only cost time
+#: (the review budget is 250 ms per 100 KB for every check together).
+MAX_TEXT = 15_000
+#: How many claims are read at most: a support answer states a few dozen numbers at most.
+MAX_CLAIMS = 150
 #: Context above a sentence where its subject may be named (a heading, the row's title).
 SUBJECT_CONTEXT = 300
 
@@ -495,8 +497,12 @@ def wrong_quantities(text: str, table: QuantityTable | None = None) -> list[tupl
     marks = _Marks(text, table)
     named = {name for _, _, name in marks.subjects if name}
     found = []
+    read = 0
     for sentence in _sentences(text):
+        if read >= MAX_CLAIMS:
+            break
         for claim in claims(text, table, *sentence, marks=marks):
+            read += 1
             candidates = _candidates(marks, table, sentence, claim)
             if not candidates or any(q.accepts(claim.amount) for q in candidates):
                 continue
