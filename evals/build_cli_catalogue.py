@@ -60,8 +60,12 @@ def _basic_command(command: Any) -> list[str] | None:
     (``aws cloudformation deploy`` shows codedeploy's subcommands too, an awscli quirk of
     two commands named ``deploy``: a command with options of its own keeps them.)
     """
+    # The subcommand table first: building it emits ``building-command-table.<name>``, where
+    # awscli's plugins add options (``s3 sync``'s --delete, --size-only, --exact-timestamps
+    # come from its sync strategies); the argument table read before that lacks them.
+    subcommands = getattr(command, "subcommand_table", None)
     options = _options(command.arg_table)
-    if not options and getattr(command, "subcommand_table", None):
+    if not options and subcommands:
         return None
     return options
 

@@ -34,11 +34,17 @@ from pathlib import Path
 from evals.datasets import GOLDEN_DIR
 from pipeline.domain.quality.facts import FACTS, violations
 from pipeline.domain.quality.parsing import parse_response
+from pipeline.domain.quality.quantities import (
+    prose_for_quantities,
+    quantity_table,
+    wrong_quantities,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE_DIR = ROOT / "pipeline" / "knowledge"
 CONVERSATIONS_BASELINE = ROOT / "evals" / "baselines" / "conversations.json"
 FACTS_FILE = "pipeline/domain/quality/catalogue/facts.toml"
+QUANTITIES_FILE = "pipeline/domain/quality/catalogue/quantities.toml"
 SEEN = ("train", "dev", "test")
 
 
@@ -113,12 +119,23 @@ def flagged(text: str) -> dict[str, str]:
         wrong = violations(rule, prose)
         if wrong:
             found[rule.id] = wrong[0].group(0).strip()[:90]
+    for _, entry, claim in wrong_quantities(prose_for_quantities(parse_response(text).prose)):
+        found.setdefault(f"quantity.{entry.id}", claim.text)
     return found
+
+
+def _all_ids() -> list[str]:
+    """Every fact rule id and every quantity (``quantity.<id>``) the audit reports on."""
+    return [r.id for r in FACTS] + [f"quantity.{q.id}" for q in quantity_table().quantities]
 
 
 def _rule_ids_at(ref: str) -> set[str]:
     raw = subprocess.run(["git", "show", f"{ref}:{FACTS_FILE}"], cwd=ROOT, capture_output=True, text=True, check=True)
-    return {rule["id"] for rule in tomllib.loads(raw.stdout)["rules"]}
+    ids = {rule["id"] for rule in tomllib.loads(raw.stdout)["rules"]}
+    quantities = subprocess.run(["git", "show", f"{ref}:{QUANTITIES_FILE}"], cwd=ROOT, capture_output=True, text=True)
+    if quantities.returncode == 0:
+        ids |= {f"quantity.{q['id']}" for q in tomllib.loads(quantities.stdout).get("quantity", [])}
+    return ids
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,16 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     for where, text in texts:
         for rule_id, claim in flagged(text).items():
             other[rule_id].append(f"{where}: {claim}")
-    new_ids = [r.id for r in FACTS if old is not None and r.id not in old]
-    print(f"{len(FACTS)} fact rules" + (f", {len(new_ids)} new since {args.since}" if old is not None else ""))
+    all_ids = _all_ids()
+    new_ids = [rule_id for rule_id in all_ids if old is not None and rule_id not in old]
+    print(f"{len(all_ids)} fact rules and quantities" + (f", {len(new_ids)} new since {args.since}" if old is not None else ""))
     print(f"seen quality cases with an accuracy defect: {labelled_accuracy}; flagged by any fact rule: "
           f"{len(caught_by['all'])}" + (f", by a new rule: {len(caught_by['new'])}" if old is not None else ""))
     print(f"{'rule':55} {'new':>3} {'no-accuracy flagged':>19} {'accuracy flagged':>16} {'other texts':>11}")
-    for rule in FACTS:
-        row = (len(false_flags[rule.id]), len(hits[rule.id]), len(other[rule.id]))
-        is_new = old is not None and rule.id not in old
+    for rule_id in all_ids:
+        row = (len(false_flags[rule_id]), len(hits[rule_id]), len(other[rule_id]))
+        is_new = old is not None and rule_id not in old
         if any(row) or is_new:
-            print(f"{rule.id:55} {'*' if is_new else '':>3} {row[0]:>19} {row[1]:>16} {row[2]:>11}")
+            print(f"{rule_id:55} {'*' if is_new else '':>3} {row[0]:>19} {row[1]:>16} {row[2]:>11}")
     for title, table in (("FALSE FLAGS (no accuracy defect)", false_flags), ("OTHER TEXTS", other), ("ACCURACY HITS", hits)):
         shown = [(k, v) for k, v in sorted(table.items()) if v]
         if shown:

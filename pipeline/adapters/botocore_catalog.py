@@ -246,6 +246,36 @@ class BotocoreApiCatalog:
             return ()
         return tuple(_xform(op, "-") for op in self._model(botocore_name).operation_names)
 
+    def waiter_names(self, service: str) -> frozenset[str] | None:
+        """A service's waiters, normalised (``instanceRunning`` -> ``instancerunning``): the
+        CLI writes them ``instance-running``, boto3 ``instance_running``. None when the
+        service is unknown; empty when it has no waiters."""
+        return self._model_names(service, "waiters")
+
+    def paginator_names(self, service: str) -> frozenset[str] | None:
+        """The operations a boto3 paginator exists for, normalised; see :meth:`waiter_names`."""
+        return self._model_names(service, "paginators")
+
+    def _model_names(self, service: str, kind: str) -> frozenset[str] | None:
+        botocore_name = self.resolve_service(service)
+        if botocore_name is None:
+            return None
+        cache_key = (f"{kind}:{botocore_name}", "")
+        cached = self._operations.get(cache_key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        session = self._get_session()
+        try:
+            if kind == "waiters":
+                raw = session.get_waiter_model(botocore_name).waiter_names
+            else:
+                raw = session.get_paginator_model(botocore_name)._paginator_config
+            names = frozenset(_normalise(n) for n in raw)
+        except Exception:  # noqa: BLE001 - botocore's DataNotFoundError: the service has none
+            names = frozenset()
+        self._operations[cache_key] = names  # type: ignore[assignment]
+        return names
+
     def service_ids(self) -> Sequence[str]:
         """Every botocore service name plus the CLI aliases."""
         return tuple(sorted(self._service_set() | set(self._cli_aliases)))

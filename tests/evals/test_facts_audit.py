@@ -13,7 +13,8 @@ def test_only_seen_quality_cases_are_read():
 
 def test_flagged_reads_prose_like_the_accuracy_check():
     text = "Lambda memory can be set from 64 MB to 10,240 MB.\n\n```bash\necho 'up to 15 layers per function'\n```\n"
-    assert set(facts_audit.flagged(text)) == {"accuracy.fact.lambda_memory_min"}  # code blocks are not prose
+    # code blocks are not prose; the documented-quantity table reads the same claim
+    assert set(facts_audit.flagged(text)) == {"accuracy.fact.lambda_memory_min", "quantity.lambda.memory.min"}
 
 
 def test_other_texts_cover_knowledge_conversations_and_guardrail_outputs():
@@ -24,5 +25,5 @@ def test_other_texts_cover_knowledge_conversations_and_guardrail_outputs():
 def test_report_marks_new_rules(capsys):
     assert facts_audit.main(["--since", "HEAD", "--show", "0"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"{len(facts_audit.FACTS)} fact rules")
+    assert out.startswith(f"{len(facts_audit._all_ids())} fact rules and quantities")
     assert "new rules flagging answers without an accuracy defect:" in out

@@ -36,6 +36,7 @@ from pipeline.domain.quality.parsing import (
     sentences,
     strip_doctest,
 )
+from pipeline.domain.quality.quantities import check_quantities
 from pipeline.domain.quality.scoring import Findings
 from pipeline.ports import AwsApiCatalog
 
@@ -97,6 +98,7 @@ class AccuracyCheck:
                 self._boto3.check_inline(code, number, found)
         self._prose_commands(parsed, found)
         check_facts(parsed, found)
+        check_quantities(parsed.prose, found)
         self._regions(parsed, found)
         _condition_keys(parsed, found)
         # One defect per distinct message: the same wrong call twice is one mistake.

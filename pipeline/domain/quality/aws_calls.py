@@ -100,6 +100,9 @@ class CliChecker:
             return
         command = tokens[index + 1]
         call = f"aws {service} {command}"
+        if command == "wait" and index + 2 < len(tokens) and _CLI_NAME.fullmatch(tokens[index + 2]):
+            self._check_waiter(service, tokens[index + 2], f"{call} {tokens[index + 2]}", number, found)
+            return
         if not _CLI_NAME.fullmatch(command):
             if re.fullmatch(r"[A-Za-z0-9_]+", command):
                 found.errors.append(
@@ -151,6 +154,14 @@ class CliChecker:
             names = ", ".join(f"--{_dashed(p)}" for p in missing)
             found.errors.append(f"line {number}: `{call}` is missing required parameter(s) {names}")
 
+    def _check_waiter(self, service: str, waiter: str, call: str, number: int, found: Findings) -> None:
+        """``aws <service> wait <waiter>``: the waiter must exist (botocore's waiter models)."""
+        names = _waiters(self._catalog, service)
+        if names and _norm(waiter) not in names:
+            suggestion = difflib.get_close_matches(_norm(waiter), sorted(names), n=1, cutoff=0.7)
+            hint = f" (the closest is {suggestion[0]})" if suggestion else ""
+            found.errors.append(f"line {number}: `{call}` is not a waiter of `aws {service}`{hint}")
+
     def _op_hint(self, service: str, command: str) -> str:
         label = service.upper() if len(service) <= 3 else service
         if service == "s3":
@@ -196,11 +207,30 @@ class Boto3Checker:
                 if key in resources:
                     continue
                 service = clients.get(key or "") or self._service_from_variable(key)
+            if service is not None and method in {"get_waiter", "get_paginator"}:
+                self._check_helper(service, method, node, start_line + node.lineno - 1, found)
+                continue
             if service is None or method in _BOTO3_CLIENT_HELPERS or method.startswith("_"):
                 continue
             keywords = [k.arg for k in node.keywords if k.arg is not None]
             has_star = any(k.arg is None for k in node.keywords) or bool(node.args)
             self._check_call(service, method, keywords, has_star, start_line + node.lineno - 1, found)
+
+    def _check_helper(self, service: str, method: str, node: ast.Call, number: int, found: Findings) -> None:
+        """``client.get_waiter("instance_running")`` / ``client.get_paginator("list_objects_v2")``:
+        the name must be one of the service's waiters / paginated operations."""
+        if not node.args or not isinstance(node.args[0], ast.Constant) or not isinstance(node.args[0].value, str):
+            return
+        name = node.args[0].value
+        if method == "get_waiter":
+            names, what = _waiters(self._catalog, service), "waiter"
+        else:
+            lookup = getattr(self._catalog, "paginator_names", None)
+            names, what = (lookup(service) if lookup else None), "paginator"
+        if names and _norm(name) not in names:
+            suggestion = difflib.get_close_matches(_norm(name), sorted(names), n=1, cutoff=0.7)
+            hint = f" (the closest is {suggestion[0]})" if suggestion else ""
+            found.errors.append(f"line {number}: `{service}.{method}({name!r})`: boto3 {service} has no {what} {name!r}{hint}")
 
     def check_inline(self, code: str, number: int, found: Findings) -> None:
         """Check inline code shaped like ``client.method(Param=…)``."""
@@ -247,6 +277,12 @@ class Boto3Checker:
             missing = sorted(info.required - set(keywords))
             if missing:
                 found.errors.append(f"line {number}: `{call}` is missing required parameter(s) {', '.join(missing)}")
+
+
+def _waiters(catalog: AwsApiCatalog, service: str) -> frozenset[str] | None:
+    """The service's waiter names (normalised), when the catalogue knows them."""
+    lookup = getattr(catalog, "waiter_names", None)  # optional on the port: fakes may lack it
+    return lookup(service) if lookup else None
 
 
 def _client_factory(call: ast.Call) -> tuple[str | None, str | None]:

@@ -134,6 +134,10 @@ class CompletenessCheck:
                 return
 
 
+_HEADING = re.compile(r"#{1,6}\s+\S")
+_EMPTY_ITEM = re.compile(r"(?:[-*+]|\d{1,3}[.)])")
+
+
 def truncated(parsed: ParsedResponse) -> str | None:
     """A message when the answer is empty or its last prose line stops mid-sentence."""
     if not parsed.lines or not "".join(parsed.lines).strip():
@@ -144,8 +148,15 @@ def truncated(parsed: ParsedResponse) -> str | None:
     if last_number not in prose_numbers:
         return None  # ends with a closed code block
     line = parsed.lines[last_index].strip()
+    if _HEADING.match(line):
+        # A heading announces what follows; as the last line, nothing did.
+        return f'line {last_number}: the answer ends with a heading and nothing under it ("{line[:40]}")'
+    if _EMPTY_ITEM.fullmatch(line):
+        return f"line {last_number}: the answer ends with an empty list item (truncated?)"
     if line.startswith(("|", "#", ">", "<", "[")) or line.endswith(("```", "~~~")):
         return None
+    # "3. **Dependencies:**": the emphasis around a label is not the end of the sentence.
+    line = line.rstrip("*_ ") or line
     words = WORD.findall(line)
     last_word = words[-1].lower() if words else ""
     if _CUT_PUNCTUATION.search(line):

@@ -28,6 +28,7 @@ _OFFENCES = tuple(
         ("condescending", "talks down to the user"),
         ("sarcasm", "is sarcastic"),
         ("dismissive", "is dismissive"),
+        ("condescending_i18n", "talks down to the user"),
     )
 )
 _SLANG = _GROUP.gate(_CATALOGUE.regex("tone.slang"))

@@ -97,3 +97,13 @@ def test_nothing_loaded_until_first_use():
     assert list(fresh._models) == ["sts"]
     fresh.operation("sts", "get_caller_identity")
     assert list(fresh._models) == ["sts"]  # cached, not reloaded
+
+
+def test_waiter_and_paginator_names_come_from_botocore_models():
+    from pipeline.adapters.botocore_catalog import BotocoreApiCatalog
+
+    catalog = BotocoreApiCatalog()
+    assert "instancerunning" in catalog.waiter_names("ec2")
+    assert "bucketexists" in catalog.waiter_names("s3api")  # the CLI name resolves too
+    assert "listobjectsv2" in catalog.paginator_names("s3")
+    assert catalog.waiter_names("no-such-service") is None

@@ -148,3 +148,46 @@ def test_the_negative_spelling_of_a_required_boolean_satisfies_it(validator):
     for flag in ("--egress", "--ingress"):
         assert _accuracy(validator, "Add the rule:\n\n" + entry.format(flag=flag)) == ()
     assert any("--egress" in m for m in _accuracy(validator, "Add the rule:\n\n" + entry.format(flag="")))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        # Options awscli's s3 plugins add when `sync` builds its command table (sync strategies).
+        "aws s3 sync ./site s3://my-bucket --delete --exclude '*.tmp'",
+        "aws s3 sync s3://a s3://b --size-only",
+        "aws s3 sync ./build s3://my-bucket --exact-timestamps",
+        # Waiters, from botocore's waiter models.
+        "aws ec2 wait instance-running --instance-ids i-0123456789abcdef0",
+        "aws cloudformation wait stack-create-complete --stack-name app",
+        "aws s3api wait bucket-exists --bucket my-bucket",
+    ],
+)
+def test_sync_strategy_options_and_real_waiters_pass(validator, command):
+    assert _accuracy(validator, f"```bash\n{command}\n```") == ()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("aws ec2 wait instance-started --instance-ids i-0123456789abcdef0", "is not a waiter of `aws ec2`"),
+        ("aws dynamodb wait table-active --table-name t", "is not a waiter of `aws dynamodb`"),
+    ],
+)
+def test_a_waiter_that_does_not_exist_fails(validator, command, message):
+    assert any(message in m for m in _accuracy(validator, f"```bash\n{command}\n```"))
+
+
+@pytest.mark.parametrize(
+    ("code", "valid"),
+    [
+        ("ec2.get_waiter('instance_running').wait(InstanceIds=['i-1'])", True),
+        ("ec2.get_waiter('instance_started').wait(InstanceIds=['i-1'])", False),
+        ("ec2.get_paginator('describe_instances')", True),
+        ("ec2.get_paginator('describe_instance')", False),
+    ],
+)
+def test_boto3_waiter_and_paginator_names_are_checked(validator, code, valid):
+    response = f"```python\nimport boto3\nec2 = boto3.client('ec2')\n{code}\n```"
+    messages = _accuracy(validator, response)
+    assert (messages == ()) is valid, messages
