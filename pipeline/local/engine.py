@@ -221,16 +221,20 @@ class _NotJson(Exception):
     """The value holds something other than JSON data (the deep copy then is moto's own)."""
 
 
-_JSON_LEAVES = (str, int, float, bool, type(None))
+_JSON_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 def _copy_json(value: Any) -> Any:
-    """A copy of a JSON value (dicts, lists, strings, numbers, booleans, null)."""
+    """A copy of a JSON value (dicts, lists, strings, numbers, booleans, null).
+
+    Leaves (immutable) are taken as they are without a call per leaf: most of a state's
+    values are strings, and the call was most of the copy's cost.
+    """
     kind = type(value)
     if kind is dict:
-        return {key: _copy_json(item) for key, item in value.items()}
+        return {key: item if type(item) in _JSON_LEAVES else _copy_json(item) for key, item in value.items()}
     if kind is list:
-        return [_copy_json(item) for item in value]
+        return [item if type(item) in _JSON_LEAVES else _copy_json(item) for item in value]
     if kind in _JSON_LEAVES:
         return value  # immutable
     raise _NotJson
