@@ -24,14 +24,20 @@ one of them, which made the local server CPU-bound at ~3 requests/s:
   every value of every item, asking five alias providers for each member's names (~22 % of
   the CPU, by a yappi profile of sequential queries across all threads);
 * its interpreter deep-copies the whole workflow state ~50 times per execution, and
-  ``copy.deepcopy``'s memo bookkeeping made that ~20 %.
+  ``copy.deepcopy``'s memo bookkeeping made that ~20 %;
+* it evaluates every Task state in a new thread and waits for it (three thread hand-overs
+  per task; on one busy core each wake-up under the GIL can park the whole process), keeps
+  every thread it started in a list nothing reads, and botocore signs every request to it
+  (SigV4, ~3 % of the server's CPU) although nothing checks the signature.
 
 :func:`install` keeps one parsed program per definition text while a
 :class:`~pipeline.local.workflow.LocalWorkflow` is open, compiles each JSONPath once, reads
 a key query's partition directly (the same items, in the same order, copied as a list),
 lists each moto response class's methods once, writes plain DynamoDB values in their wire
-form, copies JSON state with a plain recursive copy, hands a Lambda task's payload straight to
-the workflow's invoke hook (the one moto's Lambda backend calls) with the response moto's
+form, copies JSON state with a plain recursive copy, runs a Lambda task without its own
+``TimeoutSeconds`` in the execution's thread, drops finished threads from moto's list,
+leaves DynamoDB/Step Functions/Secrets Manager requests unsigned, hands a Lambda task's
+payload straight to the workflow's invoke hook (the one moto's Lambda backend calls) with the response moto's
 Lambda API would give (``FunctionError``, the payload size limit), and signals the end of
 each execution. The parsed program is safe to share between concurrent executions: it is
 immutable (moto keeps every per-execution value (retry attempt counters, the data stack)
