@@ -24,14 +24,20 @@ one of them, which made the local server CPU-bound at ~3 requests/s:
   every value of every item, asking five alias providers for each member's names (~22 % of
   the CPU, by a yappi profile of sequential queries across all threads);
 * its interpreter deep-copies the whole workflow state ~50 times per execution, and
-  ``copy.deepcopy``'s memo bookkeeping made that ~20 %.
+  ``copy.deepcopy``'s memo bookkeeping made that ~20 %;
+* it evaluates every Task state in a new thread and waits for it (three thread hand-overs
+  per task; on one busy core each wake-up under the GIL can park the whole process), keeps
+  every thread it started in a list nothing reads, and botocore signs every request to it
+  (SigV4, ~3 % of the server's CPU) although nothing checks the signature.
 
 :func:`install` keeps one parsed program per definition text while a
 :class:`~pipeline.local.workflow.LocalWorkflow` is open, compiles each JSONPath once, reads
 a key query's partition directly (the same items, in the same order, copied as a list),
 lists each moto response class's methods once, writes plain DynamoDB values in their wire
-form, copies JSON state with a plain recursive copy, hands a Lambda task's payload straight to
-the workflow's invoke hook (the one moto's Lambda backend calls) with the response moto's
+form, copies JSON state with a plain recursive copy, runs a Lambda task without its own
+``TimeoutSeconds`` in the execution's thread, drops finished threads from moto's list,
+leaves DynamoDB/Step Functions/Secrets Manager requests unsigned, hands a Lambda task's
+payload straight to the workflow's invoke hook (the one moto's Lambda backend calls) with the response moto's
 Lambda API would give (``FunctionError``, the payload size limit), and signals the end of
 each execution. The parsed program is safe to share between concurrent executions: it is
 immutable (moto keeps every per-execution value (retry attempt counters, the data stack)
@@ -221,16 +227,20 @@ class _NotJson(Exception):
     """The value holds something other than JSON data (the deep copy then is moto's own)."""
 
 
-_JSON_LEAVES = (str, int, float, bool, type(None))
+_JSON_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 def _copy_json(value: Any) -> Any:
-    """A copy of a JSON value (dicts, lists, strings, numbers, booleans, null)."""
+    """A copy of a JSON value (dicts, lists, strings, numbers, booleans, null).
+
+    Leaves (immutable) are taken as they are without a call per leaf: most of a state's
+    values are strings, and the call was most of the copy's cost.
+    """
     kind = type(value)
     if kind is dict:
-        return {key: _copy_json(item) for key, item in value.items()}
+        return {key: item if type(item) in _JSON_LEAVES else _copy_json(item) for key, item in value.items()}
     if kind is list:
-        return [_copy_json(item) for item in value]
+        return [item if type(item) in _JSON_LEAVES else _copy_json(item) for item in value]
     if kind in _JSON_LEAVES:
         return value  # immutable
     raise _NotJson
@@ -375,6 +385,107 @@ def _install_attribute_value_writer(stack: contextlib.ExitStack) -> None:
     stack.callback(setattr, serializer, "_serialize_type_structure", original)
 
 
+def _install_inline_lambda_tasks(stack: contextlib.ExitStack) -> None:
+    """A Lambda Task state without its own ``TimeoutSeconds`` runs in the thread that
+    evaluates the execution, not in a new thread.
+
+    moto evaluates every Task state in a fresh thread and waits for it with the state's
+    timeout; for a Task without ``TimeoutSeconds`` that wait is 99,999,999 s, i.e. the
+    execution's thread only waits for the task's. Each such hand-over (start the thread,
+    wait for it to start, wake the waiting thread at the end) costs wake-ups of sleeping
+    threads under the interpreter lock: with four executions and the HTTP threads sharing
+    one core, the sampled profile put ~2-3 % of the server's CPU on them, and the thread
+    objects stay in moto's ``TMP_THREADS`` list for the process's life. Running the task
+    inline does the same steps in the same order (frame opened with the state's input and
+    a copy of the stack, the task evaluated, the frame ended and closed, an error re-raised
+    after that, then ResultSelector/ResultPath). A Task with a ``TimeoutSeconds`` (or one
+    computed at run time), and every other state kind, still takes moto's threaded path,
+    which can give up waiting.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
+        StateTaskLambda,
+    )
+
+    original = execute_state.ExecutionState._evaluate_with_timeout
+
+    def evaluate(self: Any, env: Any) -> None:
+        if not isinstance(self, StateTaskLambda) or not self.timeout.is_default_value():
+            return original(self, env)
+        self.timeout.eval(env=env)
+        env.stack.pop()  # the default timeout: never reached by a task that returns
+        frame = env.open_frame()
+        frame.states.reset(input_value=env.states.get_input())
+        frame.stack = execute_state.copy.deepcopy(env.stack)
+        outputs: list[Any] = []
+        error: Exception | None = None
+        try:
+            self._eval_execution(frame)
+            outputs.extend(frame.stack)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after the frame closed (as moto does)
+            error = exc
+        frame.set_ended()
+        env.close_frame(frame)
+        if error is not None:
+            raise error
+        env.stack.append(outputs.pop())
+        if not self._is_language_query_jsonpath():
+            env.states.set_result(env.stack[-1])
+        if self.assign_decl:
+            self.assign_decl.eval(env=env)
+        if self.result_selector:
+            self.result_selector.eval(env=env)
+        if self.result_path:
+            self.result_path.eval(env)
+        else:
+            env.states.reset(input_value=env.stack.pop())
+
+    execute_state.ExecutionState._evaluate_with_timeout = evaluate  # type: ignore[method-assign]
+    stack.callback(setattr, execute_state.ExecutionState, "_evaluate_with_timeout", original)
+
+
+#: Services whose requests to the in-process moto are not signed (their moto backends read
+#: nothing from the signature but the access key, i.e. the account).
+UNSIGNED_SERVICES = frozenset({"dynamodb", "sfn", "secrets-manager"})
+
+
+def _install_unsigned_requests(stack: contextlib.ExitStack) -> None:
+    """Requests to the in-process moto are not signed (SigV4: ~3 % of the local server's CPU
+    under load, ~0.1 ms per API call).
+
+    Nothing checks a signature here: moto runs in this process with dummy credentials and
+    IAM authentication off; it reads the account from the access key in the Authorization
+    header, and without one it takes its default account, the same ``123456789012`` the
+    dummy key maps to. Only the services in :data:`UNSIGNED_SERVICES` skip it (moto's S3
+    treats an unsigned request as anonymous and applies bucket ACLs: S3 is still signed),
+    only for ordinary requests (pre-signed URLs are still signed), and only while the local
+    workflow is open: a process that talks to AWS never opens one, and the deployed Lambdas
+    sign every request as before.
+    """
+    import botocore
+    from botocore.signers import RequestSigner
+
+    original = RequestSigner._choose_signer
+
+    def choose_signer(self: RequestSigner, operation_name: str, signing_type: str, context: Any) -> Any:
+        if signing_type == "standard" and self._service_id.hyphenize() in UNSIGNED_SERVICES:
+            return botocore.UNSIGNED
+        return original(self, operation_name, signing_type, context)
+
+    RequestSigner._choose_signer = choose_signer  # type: ignore[method-assign]
+    stack.callback(setattr, RequestSigner, "_choose_signer", original)
+
+
+def _forget_finished_threads() -> None:
+    """moto appends every thread its interpreter starts to ``TMP_THREADS``, a module list
+    nothing reads, so finished threads (with their events, conditions and locks) stayed
+    for the process's life and every full garbage collection walked them again. A running
+    thread is still referenced by ``threading`` itself; only finished ones are dropped."""
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
+
+
 def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
     """Patch moto's execution worker, Lambda task invocation, JSONPath compilation and
     DynamoDB key queries while ``stack`` is open."""
@@ -393,6 +504,7 @@ def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
         try:
             original_logic(self)
         finally:
+            _forget_finished_threads()
             finished_event(self._evaluation_details.execution_details.arn).set()
 
     def invoke_lambda(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
@@ -434,6 +546,8 @@ def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
     _install_state_copies(stack)
     _install_attribute_key_cache(stack)
     _install_attribute_value_writer(stack)
+    _install_unsigned_requests(stack)
+    _install_inline_lambda_tasks(stack)
 
 
 class FifoLock:

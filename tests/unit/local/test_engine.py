@@ -334,3 +334,104 @@ def test_only_plain_attribute_values_take_the_short_cut() -> None:
                   {"M": {"a": {"B": b"x"}}}, {"L": [None]}, {"BOOL": "true"}, {"s": "x"}):
         assert plain(other) is engine._NOT_PLAIN, other
 
+
+
+def test_unsigned_requests_get_the_same_answers_from_moto_and_only_while_installed() -> None:
+    import contextlib
+
+    import boto3
+    from moto import mock_aws
+
+    def answers(client, s3, secrets) -> list:
+        found = _queries(client)
+        found.append(client.get_item(TableName="turns", Key={
+            "session_id": {"S": "a"}, "turn_index": {"N": "2"}})["Item"])
+        s3.put_object(Bucket="prompts", Key="a/b.txt", Body=b"body")
+        found.append(s3.get_object(Bucket="prompts", Key="a/b.txt")["Body"].read())
+        found.append(secrets.get_secret_value(SecretId="key")["SecretString"])
+        return found
+
+    authorization: list[bool] = []
+
+    def seen(request, **_) -> None:
+        if "s3." not in request.url:  # S3 stays signed (moto's S3 applies ACLs to anonymous requests)
+            authorization.append("Authorization" in request.headers)
+
+    s3_signed: list[bool] = []
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.meta.events.register_first("before-send", lambda request, **_: s3_signed.append(
+            "Authorization" in request.headers))
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        for service in (client, s3, secrets):
+            service.meta.events.register_first("before-send", seen)
+        _conversations_like_table(client)
+        s3.create_bucket(Bucket="prompts")
+        secrets.create_secret(Name="key", SecretString="value")
+        expected = answers(client, s3, secrets)
+        assert authorization and all(authorization)
+        authorization.clear()
+        with contextlib.ExitStack() as stack:
+            engine._install_unsigned_requests(stack)
+            unsigned = answers(client, s3, secrets)
+            assert authorization and not any(authorization)
+            url = s3.generate_presigned_url("get_object", Params={"Bucket": "prompts", "Key": "a/b.txt"})
+            assert "Signature=" in url or "X-Amz-Signature=" in url  # pre-signed URLs still are
+        authorization.clear()
+        answers(client, s3, secrets)
+        assert authorization and all(authorization)  # signed again once the stack closed
+    assert _without_metadata(unsigned) == _without_metadata(expected)
+    assert s3_signed and all(s3_signed)
+
+
+def _without_metadata(answers: list) -> list:
+    return [{k: v for k, v in a.items() if k != "ResponseMetadata"} if isinstance(a, dict) else a
+            for a in answers]
+
+
+def test_lambda_tasks_run_inline_with_moto_s_results_and_errors_and_finished_threads_are_dropped() -> None:
+    """The executed workflow (real handlers) takes the inline path for its Lambda tasks, gives
+    the same output and path as moto's threaded path, reports a handler error the same way,
+    and moto's thread list keeps no finished thread but the last execution's own."""
+    import threading
+
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    from pipeline.local.workflow import Faults, LocalWorkflow
+
+    def runs(inline: bool) -> list:
+        found = []
+        with LocalWorkflow(faults=Faults().fail_once("detect_intent")) as workflow:
+            patched = execute_state.ExecutionState._evaluate_with_timeout
+            if not inline:  # moto's own method, which the install wrapped
+                execute_state.ExecutionState._evaluate_with_timeout = next(
+                    c.cell_contents for c in patched.__closure__
+                    if getattr(c.cell_contents, "__name__", "") == "_evaluate_with_timeout")
+            started = []
+            original_start = threading.Thread.start
+
+            def counting_start(self, *args, **kwargs):
+                started.append(self)
+                return original_start(self, *args, **kwargs)
+
+            threading.Thread.start = counting_start
+            try:
+                for query in ("why does my EC2 instance refuse SSH?", "how do I rotate an IAM access key?"):
+                    run = workflow.run(query)
+                    output = {k: v for k, v in run.output.items()
+                              if k not in ("session_id", "interaction_id", "request_id")}
+                    found.append((run.status, run.path, output, [(c.handler, c.error) for c in run.calls]))
+            finally:
+                threading.Thread.start = original_start
+                execute_state.ExecutionState._evaluate_with_timeout = patched
+            found.append(len(started))
+            # at most the last execution's own thread (it swept the list before it ended)
+            assert sum(not thread.is_alive() for thread in TMP_THREADS) <= 1
+        return found
+
+    inline, threaded = runs(True), runs(False)
+    assert inline[:-1] == threaded[:-1]
+    assert ("detect_intent", "Lambda.TooManyRequestsException") in inline[0][3]  # injected, retried alike
+    assert inline[-1] < threaded[-1]  # fewer threads started for the same runs
