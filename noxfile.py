@@ -113,11 +113,13 @@ def load(session: nox.Session) -> None:
 
 @nox.session
 def train(session: nox.Session) -> None:
-    """Retrain the intent classifier (with its escalate head) and the input guardrail's learned
-    refusal heads from the golden sets' train splits, calibrated and thresholded on dev."""
+    """Retrain the intent classifier (with its escalate head), the input guardrail's learned
+    refusal heads and the output guardrail's learned policy heads from the golden sets' train
+    splits (and golden_sets/training/), calibrated and thresholded on dev / out of fold."""
     install(session, "train", "evals")
     session.run("python", "-m", "evals.train_intent", *session.posargs)
     session.run("python", "-m", "evals.train_guardrail_heads")
+    session.run("python", "-m", "evals.train_output_heads")
 
 
 @nox.session

@@ -188,6 +188,22 @@ def out_of_fold_scores(name: str, train_features: Sequence[set[str]], train_labe
     return [scores[i] for i in indices]
 
 
+def grouped_fold_heads(name: str, train_features: Sequence[set[str]], train_labels: Sequence[bool],
+                       groups: Sequence[str | None], settings: HeadSettings, folds: int) -> dict[str, BinaryHead]:
+    """For every group (a document whose passages are all training items), the head fitted
+    without the fold holding it: each document is scored by a model that saw none of its
+    passages. Items whose group is None (generated negatives) are always trained on."""
+    order = sorted({g for g in groups if g is not None})
+    fold_of = {g: k % folds for k, g in enumerate(order)}
+    by_group: dict[str, BinaryHead] = {}
+    for fold in range(folds):
+        keep = [j for j, g in enumerate(groups) if g is None or fold_of[g] != fold]
+        weights, bias = fit_weights([train_features[j] for j in keep], [train_labels[j] for j in keep], settings)
+        probe = BinaryHead(name, weights, bias, 1.0, 0.5, {})
+        by_group.update({g: probe for g in order if fold_of[g] == fold})
+    return by_group
+
+
 def train_head(name: str, *, train_features: Sequence[set[str]], train_labels: Sequence[bool],
                dev_features: Sequence[set[str]], dev_labels: Sequence[bool], dev_rule_fires: Sequence[bool],
                dev_applies: Sequence[bool] | None = None,

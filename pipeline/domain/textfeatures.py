@@ -14,12 +14,14 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 WORD_RE = re.compile(r"[a-z0-9]+")
@@ -165,6 +167,21 @@ class BinaryHead:
     @property
     def _logit_threshold(self) -> float:
         return math.log(self.threshold / (1.0 - self.threshold))
+
+
+def load_head_file(path: str | Path, fmt: str, names: Iterable[str], trainer: str) -> tuple[BinaryHead, ...]:
+    """The heads of a model file written by a trainer in ``evals`` (validated: a file of another
+    format, a malformed head or a head not in ``names`` is an error naming ``trainer``).
+
+    Shared by the input guardrail's refusal heads and the output guardrail's policy heads."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("format") != fmt:
+        raise LinearHeadError(f"{path}: format must be {fmt!r}; retrain with python -m {trainer}")
+    heads = tuple(BinaryHead.from_dict(name, head) for name, head in sorted(data["heads"].items()))
+    unknown = {h.name for h in heads} - set(names)
+    if unknown:
+        raise LinearHeadError(f"{path}: unknown heads {sorted(unknown)}")
+    return heads
 
 
 _UNIT_ROUNDOFF = 2.0**-53  # the relative rounding error of one float operation

@@ -50,6 +50,7 @@ from pipeline.domain.guardrails.contexts import (
     is_quoted_attack_question,
 )
 from pipeline.domain.guardrails.engine import Engine, Hit, lowered_view, regex_detector
+from pipeline.domain.guardrails.output_model import learned_hits
 from pipeline.domain.guardrails.topic_model import learned_rule_ids
 from pipeline.domain.guardrails.verdicts import blank, redact, to_findings, verdict
 from pipeline.domain.models import (
@@ -91,7 +92,8 @@ class Scanner:
 
     def __init__(self, use_re2: bool | None = None, *, learned_heads: bool = True) -> None:
         self.engine = Engine(_ENGINE_SPECS, DETECTORS, use_re2=use_re2)
-        # False only for training the heads against what the patterns alone decide.
+        # False only for training the heads (input refusals, output policies) against what
+        # the patterns alone decide.
         self.learned_heads = learned_heads
         stage = {name: [] for name in ("secrets", "pii", "intent", "attack", "weak_attack", "output")}
         pem = []
@@ -223,6 +225,10 @@ class Scanner:
                 and not _output_policies.not_a_written_value(h[0], view.text, h[1], h[2])]
         findings = to_findings(hits, view, _RULE_BY_ID, output=True)
         policy = self.engine.run(self.stage["output"], view.text, lowered, candidates)
+        if self.learned_heads:
+            # The learned output heads judge each passage for a category no rule found.
+            found = frozenset(_RULE_BY_ID[rule_id].category for rule_id, _s, _e in policy)
+            policy.extend(learned_hits(lowered, found))
         findings.extend(to_findings(policy, view, _RULE_BY_ID))
         findings.sort(key=lambda f: (f.start, f.end, f.rule_id))
         return verdict(text, findings, MESSAGES)

@@ -14,7 +14,6 @@ masks nothing (the redacted text of a blocked message keeps its words for review
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +22,7 @@ from pipeline.domain.textfeatures import (
     WORD_RE,
     BinaryHead,
     HeadBank,
-    LinearHeadError,
+    load_head_file,
     ngram_features,
 )
 
@@ -107,14 +106,7 @@ def topic_features(lowered: str) -> set[str]:
 @lru_cache(maxsize=4)
 def load_heads(path: str = str(MODEL_PATH)) -> tuple[BinaryHead, ...]:
     """The heads shipped with the package (validated; a malformed file is an error)."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if data.get("format") != FORMAT:
-        raise LinearHeadError(f"{path}: format must be {FORMAT!r}; retrain with python -m evals.train_guardrail_heads")
-    heads = tuple(BinaryHead.from_dict(name, head) for name, head in sorted(data["heads"].items()))
-    unknown = {h.name for h in heads} - set(HEAD_RULES)
-    if unknown:
-        raise LinearHeadError(f"{path}: unknown heads {sorted(unknown)}")
-    return heads
+    return load_head_file(path, FORMAT, HEAD_RULES, "evals.train_guardrail_heads")
 
 
 _BANK: list[HeadBank] = []  # the bank of the heads last loaded
