@@ -169,6 +169,9 @@ class CrossFit:
     indices: Sequence[int]
     rule_fires: Sequence[bool]
     folds: int = 5
+    #: Per case, whether the runtime asks the head at all (None: always); a case the
+    #: runtime never asks cannot be a false positive of the head.
+    applies: Sequence[bool] | None = None
 
 
 def out_of_fold_scores(name: str, train_features: Sequence[set[str]], train_labels: Sequence[bool],
@@ -220,7 +223,7 @@ def train_head(name: str, *, train_features: Sequence[set[str]], train_labels: S
         scored += out_of_fold_scores(name, train_features, train_labels, cross_fit.indices, settings, cross_fit.folds)
         labels += [bool(train_labels[i]) for i in cross_fit.indices]
         rule_fires += list(cross_fit.rule_fires)
-        applies += [True] * len(cross_fit.indices)
+        applies += list(cross_fit.applies) if cross_fit.applies is not None else [True] * len(cross_fit.indices)
     temperature = fit_binary_temperature([s for s, _ in scored], labels)
     calibrated = BinaryHead(name, weights, bias, temperature, 0.5, {})
     probabilities = [calibrated.probability_of_score(s) if a and known else 0.0

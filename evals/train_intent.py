@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.datasets import GOLDEN_DIR, GoldenCase, load_cases
-from evals.train_heads import HeadSettings, minimise_temperature, train_head
+from evals.train_heads import CrossFit, HeadSettings, minimise_temperature, train_head
 from pipeline.domain.intent import (
     MODEL_FORMAT,
     MODEL_PATH,
@@ -59,13 +59,22 @@ from pipeline.domain.intent import (
     out_of_scope_vetoed,
     rule_intent,
 )
+from pipeline.domain.intent.escalation import not_a_current_incident
 from pipeline.domain.models import INTENTS, NlpAnalysis
 from pipeline.domain.textnorm import normalize
 
 INTENT_SET = GOLDEN_DIR / "intent.jsonl"
-#: The escalate head: paraphrases of the triggers; false escalations on dev (rules and head
-#: together) may not exceed 2.5% (GUIDE §2.3 target on blind: 5%).
-ESCALATE_HEAD = HeadSettings(c=4.0, max_false_rate=0.025)
+#: The escalate head: paraphrases of the triggers. How the rules and the head share the
+#: false-escalation allowance (GUIDE §2.3 target on blind: 5%): the rules' own false
+#: escalations are theirs to answer for (each trigger has must-not-match examples), and the
+#: head may *add* at most ``max_false_rate`` false escalations among the messages it is asked
+#: about (not out_of_scope, not a hypothetical/general/past framing), judged on the dev split
+#: plus every training case scored out of fold (:class:`evals.train_heads.CrossFit`): a
+#: budget judged on 425 dev negatives moved by one message and let the head spend whatever
+#: the rules left of a combined 2.5% (false escalations 8 -> 15 of 665 on seen dev when
+#: escalation_train2 joined); judged on ~4,000 cases, including its 190 near misses, it holds.
+#: Chosen by 5-fold cross-validation on train+dev (see the commit message).
+ESCALATE_HEAD = HeadSettings(c=4.0, max_false_rate=0.01, budget_includes_rules=False)
 #: Committed with its licence (evals/data/clinc150/README.md) so a clone trains the same model.
 CLINC_PATH = Path(__file__).resolve().parent / "data" / "clinc150" / "clinc150_train_val.json"
 
@@ -194,6 +203,7 @@ def train(
     extra_out_of_scope: Sequence[str] = (),
     extra_source: str = "",
     nlp: Any = None,
+    head_settings: HeadSettings = ESCALATE_HEAD,
 ) -> dict[str, Any]:
     """Fit on the train split, calibrate on the dev split; return the model JSON structure.
 
@@ -205,6 +215,7 @@ def train(
         nlp: The NlpClient the runtime uses (OfflineNlp), so calibration applies the same
             ``out_of_scope`` veto as :class:`~pipeline.domain.intent.IntentDetector`;
             None uses the text-only evidence.
+        head_settings: The ``escalate`` head's settings (:data:`ESCALATE_HEAD`).
 
     Returns:
         A JSON-serialisable dict that :class:`pipeline.domain.intent.IntentModel` loads.
@@ -319,7 +330,13 @@ def train(
         }),
         nlp if nlp is not None else _NoNlp(),
     )
+    def head_asked(case: GoldenCase, result: Any) -> bool:
+        """Whether the runtime asks the head about this message (IntentDetector.detect)."""
+        return (result.intent != "out_of_scope" and not result.escalate
+                and not not_a_current_incident(normalize(case.input).text))
+
     dev_results = [without_head.detect(c.input) for c in dev_cases]
+    train_results = [without_head.detect(c.input) for c in train_cases]
     escalate_head = train_head(
         "escalate",
         train_features=[escalation_features(normalize(c.input).text) for c in train_cases],
@@ -327,9 +344,14 @@ def train(
         dev_features=[escalation_features(normalize(c.input).text) for c in dev_cases],
         dev_labels=[bool(c.expected.get("escalate")) for c in dev_cases],
         dev_rule_fires=[r.escalate for r in dev_results],
-        dev_applies=[r.intent != "out_of_scope" for r in dev_results],
-        settings=ESCALATE_HEAD,
-        notes={"combined_with": "the escalation triggers (escalation.toml), by OR; not applied to out_of_scope"},
+        dev_applies=[head_asked(c, r) for c, r in zip(dev_cases, dev_results, strict=True)],
+        settings=head_settings,
+        cross_fit=CrossFit(
+            indices=range(len(train_cases)),
+            rule_fires=[r.escalate for r in train_results],
+            applies=[head_asked(c, r) for c, r in zip(train_cases, train_results, strict=True)],
+        ),
+        notes={"combined_with": "the escalation triggers (escalation.toml), by OR; not asked about out_of_scope or not-current framings"},
     )
 
     return {

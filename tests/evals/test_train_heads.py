@@ -85,3 +85,33 @@ def test_cross_fit_judges_the_threshold_on_dev_and_out_of_fold_cases() -> None:
     assert measured["dev_negatives"] == 30 + 40 and measured["dev_positives"] == 10 + 40
     assert measured["cross_fit_cases"] == 80 and measured["dev_false_rate_at_threshold"] == 0.0
     assert measured["dev_recall_at_threshold"] == 1.0
+
+
+def test_cross_fit_cases_the_runtime_never_asks_do_not_spend_the_budget() -> None:
+    from evals.train_heads import CrossFit
+
+    # Training negatives that look exactly like positives ("human" words, label False): scored
+    # out of fold they would be false positives, unless the runtime never asks the head about
+    # them (the escalate head is silent on hypothetical and past framings).
+    problem = _toy_problem()
+    problem["train_features"] += [_toy_features("human", n) for n in range(40, 60)]
+    problem["train_labels"] += [False] * 20
+    indices = list(range(100))
+    asked_everywhere = train_head("toy", **problem, dev_rule_fires=[False] * 40,
+                                  settings=HeadSettings(max_false_rate=0.0),
+                                  cross_fit=CrossFit(indices=indices, rule_fires=[False] * 100))
+    not_asked_about_lookalikes = train_head(
+        "toy", **problem, dev_rule_fires=[False] * 40, settings=HeadSettings(max_false_rate=0.0),
+        cross_fit=CrossFit(indices=indices, rule_fires=[False] * 100, applies=[True] * 80 + [False] * 20))
+    assert not_asked_about_lookalikes["threshold"] < asked_everywhere["threshold"]
+    assert not_asked_about_lookalikes["metadata"]["dev"]["dev_recall_at_threshold"] == 1.0
+
+
+def test_an_added_only_budget_leaves_the_rules_false_positives_out() -> None:
+    labels = [True] * 10 + [False] * 100
+    probabilities = [0.9] * 10 + [0.6] * 3 + [0.1] * 97
+    rules = [False] * 10 + [False] * 3 + [True] * 3 + [False] * 94  # the rules: 3 false positives
+    combined, _ = choose_threshold(probabilities, labels, rules, 0.03)
+    added_only, _ = choose_threshold(probabilities, labels, rules, 0.03, budget_includes_rules=False)
+    assert combined > 0.6  # the rules already spent the 3%: the head may add nothing
+    assert added_only <= 0.6  # the head's own 3 false positives fit the 3% it is given
