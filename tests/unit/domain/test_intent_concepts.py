@@ -69,7 +69,11 @@ def test_the_shipped_model_has_an_escalate_head_chosen_on_dev() -> None:
     head = load_intent_model().heads["escalate"]
     dev = head.metadata["dev"]
     assert 0.0 < head.threshold < 1.0
-    assert dev["dev_false_rate_combined"] <= head.metadata["settings"]["max_false_rate"] + 1e-9
+    settings = head.metadata["settings"]
+    if settings.get("budget_includes_rules", True):
+        assert dev["dev_false_rate_combined"] <= settings["max_false_rate"] + 1e-9
+    else:  # the head's budget counts only the false escalations it adds to the rules' own
+        assert dev["dev_false_rate_combined"] - dev["dev_false_rate_rules_only"] <= settings["max_false_rate"] + 1e-9
     assert dev["dev_recall_combined"] >= dev["dev_recall_rules_only"]
 
 
