@@ -90,11 +90,18 @@ _ENGINE_SPECS = [spec for spec in SPECS if spec.detector != "derived"]
 class Scanner:
     """Input and output scanning over one :class:`Engine` (RE2 or pure Python)."""
 
-    def __init__(self, use_re2: bool | None = None, *, learned_heads: bool = True) -> None:
+    def __init__(self, use_re2: bool | None = None, *, learned_heads: bool = True,
+                 output_heads: bool = False) -> None:
         self.engine = Engine(_ENGINE_SPECS, DETECTORS, use_re2=use_re2)
         # False only for training the heads (input refusals, output policies) against what
         # the patterns alone decide.
         self.learned_heads = learned_heads
+        # The output guardrail's learned heads are trained and measured (blind action accuracy
+        # 0.859 -> 0.894) but not shipped on by default: they block sentences the guide allows
+        # ("The Node.js 16 runtime will be deprecated next year", "The next deployment will
+        # pick up the new retry settings", a neutral note on Linode) and added 5 false blocks
+        # of 38 allowed answers in a fresh batch. Opt in with output_heads=True.
+        self.output_heads = output_heads
         stage = {name: [] for name in ("secrets", "pii", "intent", "attack", "weak_attack", "output")}
         pem = []
         for index, rule in enumerate(self.engine.rules):
@@ -225,7 +232,7 @@ class Scanner:
                 and not _output_policies.not_a_written_value(h[0], view.text, h[1], h[2])]
         findings = to_findings(hits, view, _RULE_BY_ID, output=True)
         policy = self.engine.run(self.stage["output"], view.text, lowered, candidates)
-        if self.learned_heads:
+        if self.learned_heads and self.output_heads:
             # The learned output heads judge each passage for a category no rule found.
             found = frozenset(_RULE_BY_ID[rule_id].category for rule_id, _s, _e in policy)
             policy.extend(learned_hits(lowered, found))

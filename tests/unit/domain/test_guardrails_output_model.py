@@ -85,7 +85,7 @@ def test_a_head_blocks_a_passage_no_rule_describes_and_masks_it(monkeypatch: pyt
     text = "Your table is fine as it is. Quedará resuelto cuando el equipo despliegue el parche."
     assert Scanner(learned_heads=False).scan_output(text).action.value == "allow"
     _toy_heads(monkeypatch, {"w:parche": 8.0})
-    verdict = Scanner().scan_output(text)
+    verdict = Scanner(output_heads=True).scan_output(text)
     assert verdict.action.value == "block"
     assert verdict.categories == ("future_commitment",)
     finding = verdict.findings[0]
@@ -96,7 +96,7 @@ def test_a_head_blocks_a_passage_no_rule_describes_and_masks_it(monkeypatch: pyt
 
 def test_a_head_is_not_asked_when_a_rule_found_its_category(monkeypatch: pytest.MonkeyPatch) -> None:
     _toy_heads(monkeypatch, {"w:rust": 8.0})
-    verdict = Scanner().scan_output("Rust support will be released in Q3 next year.")
+    verdict = Scanner(output_heads=True).scan_output("Rust support will be released in Q3 next year.")
     assert verdict.action.value == "block"
     assert "future_commitment.learned" not in {f.rule_id for f in verdict.findings}
 
