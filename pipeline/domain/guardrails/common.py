@@ -119,6 +119,11 @@ def has_placeholder_words(value: str) -> bool:
     return _EMBEDDED_PLACEHOLDER.search(value.strip().strip("\"'`")) is not None
 
 
+#: Capitalised words joined by dots and ending in digits ("Edelweiss.Alm2025",
+#: "Cafe.Lisboa.88") are how people compose passwords; attribute paths start lower-case.
+_DOTTED_PASSWORD = re.compile(r"[A-Z][a-z]+(?:\.[A-Z]?[a-z]+)+\d{2,}|[A-Z][a-z]+(?:\.[A-Z][a-z]+)*\.\d{2,}")
+
+
 @lru_cache(maxsize=4096)  # a pure function of the value; a pasted log repeats its values
 def is_placeholder(value: str) -> bool:
     """True when a credential-looking value is a placeholder, reference or mask."""
@@ -133,7 +138,7 @@ def is_placeholder(value: str) -> bool:
     words = lowered.split()
     if len(words) >= 4 and sum(word in _SENTENCE_WORDS for word in words) >= 2:
         return True
-    if _DOTTED_IDENTIFIER.fullmatch(stripped) and not any(
+    if _DOTTED_IDENTIFIER.fullmatch(stripped) and not _DOTTED_PASSWORD.fullmatch(stripped) and not any(
         ch.isdigit() for ch in stripped.split(".")[-1][:1]
     ) and max(map(len, stripped.split("."))) <= 40 and (
         # camelCase humps and letter/digit switches: an attribute name has a few

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from pipeline.domain.guardrails.catalogue import RuleSpec
 from pipeline.domain.guardrails.common import (
+    _LETTER_DIGIT_SWITCH,
     HEX,
     UUID,
     entropy,
@@ -378,6 +379,8 @@ def password_prose_strict(spec: RuleSpec, text: str, windows: Sequence[Window]) 
         for match in finditer_windows(pattern, text, windows):
             value, start, _end, quoted = value_of(match)
             stripped = value.rstrip(".,!?;:)")
+            if "://" in stripped:
+                continue  # "the connection string has no password: postgresql://app@db…"
             # a word or two joined ("root-gebruiker"): not a password unless quoted; a
             # quoted phrase naming the password itself ("パスワードの有効期限") never is
             plain_word = _PLAIN_WORDS.fullmatch(stripped) is not None and (
@@ -494,6 +497,9 @@ def secret_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
 _HASH_OR_FORMAT = re.compile(r"sha-?\d|md5|pbkdf|bcrypt|scrypt|argon|aes-?\d|hmac|rsa-?\d|utf-?8|\.[a-z]{2,5}$", re.I)
 
 
+_SETTING = re.compile(r"[A-Za-z_][\w.\-]*[:=]")
+
+
 @lru_cache(maxsize=4096)
 def strong_password(value: str) -> bool:
     """A value that can only be a password: 8+ characters mixing lower-case letters, digits
@@ -501,8 +507,8 @@ def strong_password(value: str) -> bool:
     file names, URLs or settings ("PBKDF2-SHA256", "policy.json", "MinLength=8")."""
     if len(value) < 8 or is_placeholder(value) or "://" in value or _HASH_OR_FORMAT.search(value):
         return False
-    if any(ch in ":=" for ch in value.rstrip("=")):
-        return False
+    if _SETTING.match(value.rstrip("=")):
+        return False  # "MinLength=8", "aws:SourceIp": a setting; "x%8Lb=kT2vQ" is a password
     has_lower = any(ch.islower() for ch in value)
     has_digit = any(ch.isdigit() for ch in value)
     has_symbol = any(not ch.isalnum() for ch in value)
@@ -543,10 +549,10 @@ _DOTTED_WORDS = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 # Qwerty!2345 or Br1sbane#88", "c'est « Papillon_77 »", "パスワード（Fujisan#3776）").
 _NEARBY_REACH = 100
 _DIGIT = re.compile(r"\d")
-_NEARBY_DIGIT_TOKEN = re.compile(r"(?<![^\s\"'`“”‘’«»()\[\]{}<>、，,;：。])[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*\d[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*")
+_VALUE_END = "\\s\"'`“”‘’«»()\\[\\]{}<>、，,;：。"  # a character class's body
+_NEARBY_DIGIT_TOKEN = re.compile(f"(?<![^{_VALUE_END}])[^{_VALUE_END}]*\\d[^{_VALUE_END}]*")
 # Values without a digit still carry a password symbol ("oqA_raQmf!pIK!").
-_NEARBY_SYMBOL_TOKEN = re.compile(r"(?<![^\s\"'`“”‘’«»()\[\]{}<>、，,;：。])[^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*[!@#$%^&*+?~][^\s\"'`“”‘’«»()\[\]{}<>、，,;：。]*")
-_NEARBY_DICEWARE_TOKEN = re.compile(r"(?<![\w-])[a-z]{3,}(?:-[a-z]{3,}){3,6}(?![\w-])")
+_NEARBY_SYMBOL_TOKEN = re.compile(f"(?<![^{_VALUE_END}])[^{_VALUE_END}]*[!@#$%^&*+?~][^{_VALUE_END}]*")
 # "KPdSKKZF%E9yKyKk1LD5 is what I set as the master password": the word may follow.
 _NEARBY_REACH_BACK = 60
 _EMAIL_LIKE = re.compile(r"[^@\s]+@[\w\-]+(?:\.[\w\-]+)+")
@@ -555,6 +561,7 @@ _WORD_SEPARATOR_DIGITS = re.compile(r"[A-Z][a-z]{3,}[_.\-]\d{2,}|(?:[A-Z][a-z]{2
 # A diceware passphrase: four or more random words joined by hyphens ("osprey-juniper-quokka-
 # saffron"); names of things are built from the words below ("read-only-replica-user").
 _DICEWARE = re.compile(r"[a-z]{3,}(?:-[a-z]{3,}){3,6}")
+_NEARBY_DICEWARE_TOKEN = re.compile(rf"(?<![\w-]){_DICEWARE.pattern}(?![\w-])")
 _NAME_WORDS = frozenset(
     "prod production dev develop staging stage test qa uat app api web www backend frontend service "
     "svc user users role admin read only write replica primary main master db database cluster "
@@ -594,13 +601,12 @@ def distinctive_password(value: str) -> bool:
         # a name with a separator switches a few times at most ("MyApp_Prod2_DB3").
         uppers = sum(ch.isupper() for ch in bare)
         digits = sum(ch.isdigit() for ch in bare)
-        return uppers >= 2 and digits >= 2 and len(_LETTER_DIGIT.findall(bare)) >= 4 and entropy(value) >= 3.0
+        return uppers >= 2 and digits >= 2 and len(_LETTER_DIGIT_SWITCH.findall(bare)) >= 4 and entropy(value) >= 3.0
     return False
 
 
 _INNER_SEPARATORS = re.compile(r"[_.\-]")
 _SHELL_VARIABLE_INSIDE = re.compile(r"\$\{?[A-Za-z_]")
-_LETTER_DIGIT = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 
 
 @lru_cache(maxsize=4096)

@@ -100,7 +100,10 @@ def redact(text: str, findings: Sequence[Finding]) -> str:
     """Mask the spans of ``findings`` in ``text``.
 
     Overlapping or adjacent spans are merged into one mask labelled with the most specific
-    category among them, so no part of any matched span survives.
+    category among them, so no part of any matched span survives. A mask holding a secret
+    that starts or ends inside a token (a rule's value cap, a key-shaped slice of a longer
+    token) is widened to the whole token: the rest of a token is as secret as the part a
+    rule matched.
 
     Args:
         text: The original text the findings were computed on.
@@ -120,6 +123,18 @@ def redact(text: str, findings: Sequence[Finding]) -> str:
     )
     if not spans:
         return text
+    pieces = []
+    cursor = 0
+    for start, end, category in _merge(_widen_secrets(text, _merge(spans))):
+        pieces.append(text[cursor:start])
+        pieces.append(f"[REDACTED:{category}]")
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _merge(spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Overlapping or touching spans (sorted by start) as one, with the most specific category."""
     merged: list[list] = []
     for start, end, category in spans:
         if merged and start <= merged[-1][1]:
@@ -129,14 +144,40 @@ def redact(text: str, findings: Sequence[Finding]) -> str:
                 last[2] = category
         else:
             merged.append([start, end, category])
-    pieces = []
-    cursor = 0
-    for start, end, category in merged:
-        pieces.append(text[cursor:start])
-        pieces.append(f"[REDACTED:{category}]")
-        cursor = end
-    pieces.append(text[cursor:])
-    return "".join(pieces)
+    return [(start, end, category) for start, end, category in merged]
+
+
+#: Characters a key, token or encoded value is written with.
+_TOKEN_TAIL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-.~%")
+#: Leftwards '=' is not part of the value: ``password=[REDACTED:password]`` keeps its name.
+_TOKEN_HEAD = _TOKEN_TAIL - {"="}
+
+
+def _widen_secrets(text: str, merged: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Widen each merged mask holding a secret (not only PII) to the token it sits in.
+
+    Linear: a mask widens leftwards no further than the previous mask's (widened) end and
+    rightwards no further than the next mask's start (the two then merge, and the next
+    mask's own end decides how far the token goes on), so each character is looked at once.
+    """
+    widened = []
+    reached = 0
+    for index, (start, end, category) in enumerate(merged):
+        if category in SPECIFICITY and category != "pii":
+            limit = merged[index + 1][0] if index + 1 < len(merged) else len(text)
+            if text[start] in _TOKEN_HEAD:
+                while start > reached and text[start - 1] in _TOKEN_HEAD:
+                    start -= 1
+            if text[end - 1] in _TOKEN_TAIL:
+                matched_end = end
+                while end < limit and text[end] in _TOKEN_TAIL:
+                    end += 1
+                if end == len(text) or text[end] not in _TOKEN_TAIL:  # else it runs on into the next mask
+                    while end > matched_end and text[end - 1] == ".":  # a sentence's full stop
+                        end -= 1
+        widened.append((start, end, category))
+        reached = end
+    return widened
 
 
 def verdict(text: str, findings: list[Finding], messages: dict[str, str]) -> GuardrailVerdict:

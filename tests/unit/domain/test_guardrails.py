@@ -163,13 +163,14 @@ def test_block_message_for_secrets_says_rotate_and_how() -> None:
 
 
 def test_redact_merges_overlapping_spans() -> None:
-    text = "abcdefghij"
+    # words apart, so the secret's mask has no token of its own to widen into
+    text = "ab cdefgh ij"
     findings = [
         Finding("pii", "pii.email", 2, 6, GuardrailAction.REDACT),
-        Finding("password", "password.prose", 4, 8, GuardrailAction.BLOCK),
+        Finding("password", "password.prose", 4, 9, GuardrailAction.BLOCK),
         Finding("pii", "pii.phone", 3, 5, GuardrailAction.REDACT),
     ]
-    assert redact(text, findings) == "ab[REDACTED:password]ij"
+    assert redact(text, findings) == "ab[REDACTED:password] ij"
 
 
 def test_redact_without_findings_returns_text() -> None:
