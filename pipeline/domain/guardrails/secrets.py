@@ -488,9 +488,11 @@ def secret_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
         value = match.group("value")
         if is_placeholder(value) or HEX.fullmatch(value.replace("-", "")):
             continue
-        if not (any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value)):
-            continue
-        if entropy(value) >= 3.5:
+        mixed = any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value)
+        # one-case random strings (a Cognito app client secret is 51 lower-case letters and
+        # digits): long, switching between letters and digits all the way through
+        one_case = len(value) >= 32 and len(_LETTER_DIGIT_SWITCH.findall(value)) >= 10
+        if (mixed and entropy(value) >= 3.5) or (one_case and entropy(value) >= 4.0):
             yield spec.rule_id, match.start("value"), match.end("value")
 
 
