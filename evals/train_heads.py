@@ -211,8 +211,13 @@ def train_head(name: str, *, train_features: Sequence[set[str]], train_labels: S
                dev_features: Sequence[set[str]], dev_labels: Sequence[bool], dev_rule_fires: Sequence[bool],
                dev_applies: Sequence[bool] | None = None,
                settings: HeadSettings = HeadSettings(), notes: dict[str, Any] | None = None,
-               cross_fit: CrossFit | None = None) -> dict[str, Any]:
-    """Fit, calibrate and threshold one head; the JSON structure ``BinaryHead.from_dict`` loads."""
+               cross_fit: CrossFit | None = None,
+               on_pool: Callable[[list[float], list[bool], list[bool]], None] | None = None) -> dict[str, Any]:
+    """Fit, calibrate and threshold one head; the JSON structure ``BinaryHead.from_dict`` loads.
+
+    ``on_pool``, when given, receives the pool the threshold is chosen on (calibrated
+    probabilities, labels, rule fires: dev, then the out-of-fold training cases), so a
+    cross-validation can sweep budgets without refitting (:mod:`evals.intent_cv`)."""
     weights, bias = fit_weights(train_features, train_labels, settings)
     probe = BinaryHead(name, weights, bias, 1.0, 0.5, {})
     # A text with no known feature is never a yes at runtime (BinaryHead.decide).
@@ -228,6 +233,8 @@ def train_head(name: str, *, train_features: Sequence[set[str]], train_labels: S
     calibrated = BinaryHead(name, weights, bias, temperature, 0.5, {})
     probabilities = [calibrated.probability_of_score(s) if a and known else 0.0
                      for (s, known), a in zip(scored, applies, strict=True)]
+    if on_pool is not None:
+        on_pool(list(probabilities), list(labels), list(rule_fires))
     threshold, measured = choose_threshold(probabilities, labels, rule_fires, settings.max_false_rate,
                                            budget_includes_rules=settings.budget_includes_rules)
     if cross_fit is not None:

@@ -179,3 +179,14 @@ def test_the_committed_clinc_copy_is_what_training_reads():
 
     assert CLINC_PATH.is_file() and (CLINC_PATH.parent / "README.md").is_file()
     assert "CC BY 3.0" in (CLINC_PATH.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_without_head_settings_the_classifier_is_fitted_alone(small_cases, small_model):
+    """The cross-validation of the classifier (evals.intent_cv --no-head) skips the head; the
+    classifier and its calibration are the same as with it."""
+    alone = train(small_cases, settings=TrainSettings(clinc_per_intent=0, clinc_oos=0), head_settings=None)
+    assert alone["heads"] == {}
+    assert "escalate" in small_model["heads"]
+    assert alone["weights"] == small_model["weights"]
+    assert alone["calibration"]["temperature"] == small_model["calibration"]["temperature"]
+    IntentModel.from_dict(alone)  # loads at runtime without a head
