@@ -18,10 +18,15 @@ cuts from an answer (its sentences):
   allowed text is allowed).
 * **threshold**, chosen on documents the way the runtime decides them (a document is a yes
   when any of its passages is): the ``dev`` answers scored by the final model, and the train
-  answers and excerpts scored **out of fold** (5 folds by document: no model scores a
-  document it saw a passage of). The threshold is the lowest at which the head adds at most
-  ``MAX_FALSE_RATE`` false blocks of the allowed answers, and of the allowed excerpts, on top
-  of the rules (the rules' own false blocks are reported, and fixed in the rules).
+  answers and excerpts scored **leave one batch out** (a batch is what one blind author wrote
+  at one time: ``os1``, ``os2``, ``ot``, ``ot2``, ``ot3``, ``ot4``, ``gout``; each batch is
+  scored by a model fitted on the other batches, word salads included). A batch shares an
+  author's habits, so a model that saw other documents of the same batch scores it too kindly;
+  scored from the other batches, its false blocks are what a fresh batch would show. The
+  threshold is the lowest at which the head adds at most ``MAX_FALSE_RATE`` false blocks of
+  the allowed answers, and of the allowed excerpts, on top of the rules (the rules' own false
+  blocks are reported, and fixed in the rules). The held-out recall and false blocks of every
+  batch at the chosen threshold are written into the model file and printed.
 * The blind split is never read. Missing data is an error.
 """
 
@@ -42,14 +47,15 @@ from evals.train_heads import (
     choose_threshold,
     fit_binary_temperature,
     fit_weights,
-    grouped_fold_heads,
 )
-from pipeline.domain.guardrails import Scanner
+from pipeline.domain.guardrails import OUTPUT_HEADS_NOT_ASKED, Scanner
 from pipeline.domain.guardrails.engine import lowered_view
 from pipeline.domain.guardrails.output_model import (
     FORMAT,
     HEAD_RULES,
     MODEL_PATH,
+    NOBODY,
+    NotAsked,
     passage_features,
     passages,
     words_of,
@@ -60,12 +66,22 @@ from pipeline.domain.textnorm import normalize
 OUTPUT_SET = GOLDEN_DIR / "guardrails_output.jsonl"
 EXCERPTS = GOLDEN_DIR / "training" / "output_excerpts.jsonl"
 #: What each head may add: false blocks of allowed answers (and, separately, of allowed
-#: excerpts) at most this share, so both heads together stay within 1.5 %.
-MAX_FALSE_RATE = 0.0075
+#: excerpts) at most this share of the pool, so both heads together stay within 1 % ...
+MAX_FALSE_RATE = 0.005
+#: ... and at most this share of the allowed documents of any one batch held out (or of the
+#: dev answers): a new author's batch is where the heads' false blocks showed (5 of 38 in
+#: output_train4), so the budget holds per batch, not only on average (one of 40-45).
+MAX_BATCH_FALSE_RATE = 0.025
 SETTINGS = HeadSettings(c=8.0, max_false_rate=MAX_FALSE_RATE, budget_includes_rules=False)
 SALAD_NEGATIVES = 1500
 SEED = 13
-FOLDS = 5
+
+
+def batch_of(case_id: str) -> str:
+    """The batch a case came in with: its id's prefix (``ot4-0012`` -> ``ot4``; the first,
+    hand-split single sentences ``gout-<category>-NNN`` are one batch, ``gout``)."""
+    prefix = case_id.split("-", 1)[0]
+    return prefix
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,7 @@ class Document:
     id: str
     kind: str  # "answer" (whole answer of the train or dev split) or "excerpt"
     split: str
+    batch: str
     categories: frozenset[str]
     blocked: bool  # labelled block (by any category)
     passages: tuple[tuple[int, int, tuple[str, ...]], ...]  # on the normalised view
@@ -101,7 +118,7 @@ def _document(case_id: str, kind: str, split: str, text: str, expected: dict[str
         spans.setdefault(finding.category, []).append((finding.start, finding.end))
     whole = words_of(lowered) if kind == "excerpt" else None
     return Document(
-        case_id, kind, split, frozenset(expected.get("categories") or ()), expected["action"] == "block",
+        case_id, kind, split, batch_of(case_id), frozenset(expected.get("categories") or ()), expected["action"] == "block",
         tuple((s, e, tuple(w)) for s, e, w in passages(lowered)), tuple(range(len(text) + 1)) if view.offsets is None else tuple(view.offsets),
         {k: tuple(v) for k, v in spans.items()}, None if whole is None else tuple(whole),
     )
@@ -154,11 +171,14 @@ def training_items(documents: Sequence[Document], category: str,
     return features, labels, groups
 
 
-def document_score(head: BinaryHead, doc: Document) -> float | None:
-    """The highest raw score of the document's passages the head knows a feature of (None
-    when it knows none: never a yes at runtime)."""
+def document_score(head: BinaryHead, doc: Document, not_asked: NotAsked = NOBODY) -> float | None:
+    """The highest raw score of the document's passages the head is asked about (not
+    covered by ``not_asked``) and knows a feature of (None when there is none: never a yes
+    at runtime)."""
     best = None
     for _s, _e, words in doc.passages:
+        if not_asked.covers(words):
+            continue
         features = passage_features(list(words))
         if any(f in head.weights for f in features):
             score = head.score(features)
@@ -183,36 +203,64 @@ def measure(docs: Sequence[Document], probabilities: Sequence[float], category: 
     }
 
 
+def held_out_heads(documents: Sequence[Document], category: str, settings: HeadSettings,
+                   excerpt_passages: bool = False) -> dict[str, BinaryHead]:
+    """For every train batch, the head fitted on the other batches only (their word salads
+    included): each document of the batch is scored by a model that saw nothing of its
+    author's batch."""
+    heads = {}
+    for batch in sorted({d.batch for d in documents if d.split == "train"}):
+        features, labels, _groups = training_items([d for d in documents if d.batch != batch], category,
+                                                   excerpt_passages)
+        weights, bias = fit_weights(features, labels, settings)
+        heads[batch] = BinaryHead(category, weights, bias, 1.0, 0.5, {})
+    return heads
+
+
+def batch_threshold(pool: Sequence[Document], probabilities: Sequence[float], category: str,
+                    max_false_rate: float) -> tuple[float, dict[str, float]]:
+    """The threshold (and the one each constraint alone would pick): the lowest at which the
+    head adds at most ``max_false_rate`` false blocks of the allowed answers, and of the
+    allowed excerpts, and at most ``MAX_BATCH_FALSE_RATE`` of the allowed documents of each
+    batch (dev answers as one batch)."""
+    def key(d: Document) -> str:
+        return "dev" if d.split == "dev" else d.batch
+    constraints = {f"{kind}s": ([i for i, d in enumerate(pool) if d.kind == kind], max_false_rate)
+                   for kind in ("answer", "excerpt")}
+    for batch in sorted({key(d) for d in pool}):
+        constraints[f"batch {batch}"] = ([i for i, d in enumerate(pool) if key(d) == batch], MAX_BATCH_FALSE_RATE)
+    chosen = {}
+    for name, (indices, budget) in constraints.items():
+        chosen[name], _ = choose_threshold([probabilities[i] for i in indices], [category in pool[i].categories for i in indices],
+                                           [pool[i].rule_found(category) for i in indices], budget,
+                                           budget_includes_rules=False)
+    return max(chosen.values()), chosen
+
+
 def train_category(documents: Sequence[Document], category: str, settings: HeadSettings,
                    excerpt_passages: bool = False) -> dict[str, Any]:
-    features, labels, groups = training_items(documents, category, excerpt_passages)
+    features, labels, _groups = training_items(documents, category, excerpt_passages)
     weights, bias = fit_weights(features, labels, settings)
     final = BinaryHead(category, weights, bias, 1.0, 0.5, {})
-    by_group = grouped_fold_heads(category, features, labels, groups, settings, FOLDS)
+    by_batch = held_out_heads(documents, category, settings, excerpt_passages)
     # Documents that judge the threshold: the head's positives and the allowed ones (a
     # document blocked for another category is blocked whatever the head says).
     pool = [d for d in documents if category in d.categories or not d.blocked]
-    # A document none of whose passages was trained on (an answer of the category where no rule
-    # found it) is out of fold for every model: the final one scores it.
-    scores = [document_score(by_group.get(d.id, final) if d.split == "train" else final, d) for d in pool]
+    not_asked = OUTPUT_HEADS_NOT_ASKED[category]
+    scores = [document_score(by_batch[d.batch] if d.split == "train" else final, d, not_asked) for d in pool]
     known = [s is not None for s in scores]
     temperature = fit_binary_temperature([s for s in scores if s is not None],
                                          [category in d.categories for d, s in zip(pool, scores, strict=True) if s is not None])
     calibrated = BinaryHead(category, weights, bias, temperature, 0.5, {})
     probabilities = [calibrated.probability_of_score(s) if k and s is not None else 0.0 for s, k in zip(scores, known, strict=True)]
-    thresholds = []
-    for kind in ("answer", "excerpt"):
-        chosen = [i for i, d in enumerate(pool) if d.kind == kind]
-        threshold, _ = choose_threshold([probabilities[i] for i in chosen], [category in pool[i].categories for i in chosen],
-                                        [pool[i].rule_found(category) for i in chosen], settings.max_false_rate,
-                                        budget_includes_rules=False)
-        thresholds.append(threshold)
-    threshold = max(thresholds)
+    threshold, thresholds = batch_threshold(pool, probabilities, category, settings.max_false_rate)
     groups_of = {
         "dev_answers": [i for i, d in enumerate(pool) if d.split == "dev"],
-        "train_answers_out_of_fold": [i for i, d in enumerate(pool) if d.split == "train" and d.kind == "answer"],
-        "excerpts_out_of_fold": [i for i, d in enumerate(pool) if d.kind == "excerpt"],
+        "train_answers_held_out": [i for i, d in enumerate(pool) if d.split == "train" and d.kind == "answer"],
+        "excerpts_held_out": [i for i, d in enumerate(pool) if d.kind == "excerpt"],
     }
+    for batch in sorted(by_batch):
+        groups_of[f"batch {batch} held out"] = [i for i, d in enumerate(pool) if d.split == "train" and d.batch == batch]
     measured = {name: measure([pool[i] for i in idx], [probabilities[i] for i in idx], category, threshold)
                 for name, idx in groups_of.items()}
     return {
@@ -221,7 +269,10 @@ def train_category(documents: Sequence[Document], category: str, settings: HeadS
         "metadata": {
             "train_items": len(labels), "train_positives": sum(labels), "features": len(weights),
             "settings": settings.to_dict(), "measured": measured,
-            "thresholds_by_kind": dict(zip(("answer", "excerpt"), thresholds, strict=True)),
+            "thresholds_by": thresholds,
+            "max_batch_false_rate": MAX_BATCH_FALSE_RATE,
+            "threshold_pool": "dev answers (final model) and every train batch scored by the model fitted "
+                              "on the other batches (leave one batch out)",
             "combined_with": "the output_policies clause rules, by OR, per passage",
             "data": f"{EXCERPTS.relative_to(GOLDEN_DIR.parent)} (Apache-2.0, blind-written) and the train split of "
                     f"{OUTPUT_SET.relative_to(GOLDEN_DIR.parent)}; {SALAD_NEGATIVES} word salads, seed {SEED}",
@@ -251,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.write_text(json.dumps({"format": FORMAT, "heads": heads}, sort_keys=True, separators=(",", ":")) + "\n",
                            encoding="utf-8")
     for name, head in heads.items():
-        print(f"{name}: threshold {head['threshold']} (by kind {head['metadata']['thresholds_by_kind']}), "
+        print(f"{name}: threshold {head['threshold']} (each constraint alone: {head['metadata']['thresholds_by']}), "
               f"T {head['temperature']}, {head['metadata']['features']} features")
         for group, numbers in head["metadata"]["measured"].items():
             print(f"  {group}: {numbers}")

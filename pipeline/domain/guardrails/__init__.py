@@ -50,7 +50,8 @@ from pipeline.domain.guardrails.contexts import (
     is_quoted_attack_question,
 )
 from pipeline.domain.guardrails.engine import Engine, Hit, lowered_view, regex_detector
-from pipeline.domain.guardrails.output_model import learned_hits
+from pipeline.domain.guardrails.output_model import HEAD_RULES as _OUTPUT_HEAD_RULES
+from pipeline.domain.guardrails.output_model import NotAsked, learned_hits
 from pipeline.domain.guardrails.topic_model import learned_rule_ids
 from pipeline.domain.guardrails.verdicts import blank, redact, to_findings, verdict
 from pipeline.domain.models import (
@@ -69,6 +70,10 @@ MESSAGES: dict[str, str] = load_messages()
 RULES: tuple[Rule, ...] = tuple(spec.rule for spec in SPECS)
 _RULE_BY_ID: dict[str, Rule] = {rule.rule_id: rule for rule in RULES}
 _RULE_SPEC_BY_ID: dict[str, RuleSpec] = {spec.rule_id: spec for spec in SPECS}
+#: Per output head, the passages it is not asked about (its learned rule's ``not_asked``).
+OUTPUT_HEADS_NOT_ASKED: dict[str, NotAsked] = {
+    head: NotAsked.from_spec(_RULE_SPEC_BY_ID[rule_id]) for head, rule_id in _OUTPUT_HEAD_RULES.items()
+}
 #: The categories of the catalogue's secret rules (family ``secrets``), derived, not listed.
 _SECRET_CATEGORIES = frozenset(spec.rule.category for spec in SPECS if spec.family == "secrets")
 #: Passwords found only in prose: the message may be someone guessing at an account's
@@ -91,16 +96,16 @@ class Scanner:
     """Input and output scanning over one :class:`Engine` (RE2 or pure Python)."""
 
     def __init__(self, use_re2: bool | None = None, *, learned_heads: bool = True,
-                 output_heads: bool = False) -> None:
+                 output_heads: bool = True) -> None:
         self.engine = Engine(_ENGINE_SPECS, DETECTORS, use_re2=use_re2)
         # False only for training the heads (input refusals, output policies) against what
         # the patterns alone decide.
         self.learned_heads = learned_heads
-        # The output guardrail's learned heads are trained and measured (blind action accuracy
-        # 0.859 -> 0.894) but not shipped on by default: they block sentences the guide allows
-        # ("The Node.js 16 runtime will be deprecated next year", "The next deployment will
-        # pick up the new retry settings", a neutral note on Linode) and added 5 false blocks
-        # of 38 allowed answers in a fresh batch. Opt in with output_heads=True.
+        # The output guardrail's learned heads: on by default. Their thresholds are chosen
+        # leave one batch out (each blind author's batch scored by heads that never saw it),
+        # so they add few false blocks of allowed answers on a new author's text, and kinds
+        # of passage the guide allows are not asked (catalogue: the learned rules' not_asked).
+        # output_heads=False: the clause rules alone (kept for comparison).
         self.output_heads = output_heads
         stage = {name: [] for name in ("secrets", "pii", "intent", "attack", "weak_attack", "output")}
         pem = []
@@ -235,7 +240,7 @@ class Scanner:
         if self.learned_heads and self.output_heads:
             # The learned output heads judge each passage for a category no rule found.
             found = frozenset(_RULE_BY_ID[rule_id].category for rule_id, _s, _e in policy)
-            policy.extend(learned_hits(lowered, found))
+            policy.extend(learned_hits(lowered, found, OUTPUT_HEADS_NOT_ASKED))
         findings.extend(to_findings(policy, view, _RULE_BY_ID))
         findings.sort(key=lambda f: (f.start, f.end, f.rule_id))
         return verdict(text, findings, MESSAGES)

@@ -23,8 +23,11 @@ from functools import lru_cache
 MAX_SENTENCE = 600
 
 # A sentence ends at a line break, or after . ! ? (possibly doubled, or closed by a quote,
-# bracket or emphasis mark) followed by white space.
-_SENTENCE_END = re.compile(r"\n|[.!?]+[\"')\]*_`]*(?=\s)")
+# bracket or emphasis mark) followed by white space. A match starts only at the first mark of
+# a run and takes the run whole (possessive: a shorter run is followed by a mark, never by
+# white space, so nothing is lost): a run of 100,000 dots with no space is read once, not once
+# per dot (that was quadratic: 4 s for 5 KB of "." once the learned heads split every answer).
+_SENTENCE_END = re.compile(r"\n|(?<![.!?])[.!?]++[\"')\]*_`]*+(?=\s)")
 # Clause boundaries inside a sentence. Every alternative is bounded, so a search is linear.
 _CLAUSE_BREAK = re.compile(
     r"[;:]\s|\s[—–-]{1,2}\s|—|"

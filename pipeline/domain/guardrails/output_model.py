@@ -10,6 +10,11 @@ the category. They are trained by ``python -m evals.train_output_heads`` on the 
 ``train`` split and the blind-written excerpts of ``golden_sets/training/``, and thresholded
 out of fold so that they add few false blocks of allowed answers.
 
+Some kinds of passage the guide allows read like a promise to a bag of words (a documented
+deprecation, the customer's own next deployment): the learned rule's ``not_asked`` patterns
+in the catalogue name them, and the head is not asked about such a passage
+(:class:`NotAsked`; each with examples both ways, tested).
+
 Cost: a passage is judged from its words (:meth:`HeadBank.decisions_for_words`, a few set
 unions and one sum per head); only passages starting in the first :data:`MAX_CHARS`
 characters are read and only those of at least ``MIN_WORDS`` words, so an answer of any
@@ -19,10 +24,13 @@ size costs a bounded amount.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from pipeline.domain.guardrails import clauses
+from pipeline.domain.guardrails.catalogue import RuleSpec
 from pipeline.domain.guardrails.topic_model import head_view
 from pipeline.domain.textfeatures import BinaryHead, HeadBank, load_head_file, ngram_features
 
@@ -47,6 +55,35 @@ def words_of(lowered: str) -> list[str] | None:
     or only a placeholder setting such as ``password: ${DB_PASSWORD}``)."""
     view = head_view(lowered)
     return None if view is None else _WORD_RE.findall(view)
+
+
+@dataclass(frozen=True, slots=True)
+class NotAsked:
+    """The passages a head is not asked about: one of ``patterns`` occurs in the passage's
+    words (joined by single spaces) and none of ``unless`` does."""
+
+    patterns: re.Pattern[str] | None
+    unless: re.Pattern[str] | None
+
+    @classmethod
+    def from_spec(cls, spec: RuleSpec) -> NotAsked:
+        """From the learned rule's ``params`` (``not_asked``, ``not_asked_unless``: lists of
+        patterns, one meaning each); a malformed entry is an error naming the rule."""
+        def compiled(key: str) -> re.Pattern[str] | None:
+            value = spec.params.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ValueError(f"{spec.source}, rule {spec.rule_id!r}: params.{key} must be a list of patterns")
+            return re.compile("|".join(f"(?:{v})" for v in value)) if value else None
+        return cls(compiled("not_asked"), compiled("not_asked_unless"))
+
+    def covers(self, words: list[str] | tuple[str, ...]) -> bool:
+        if self.patterns is None:
+            return False
+        text = " ".join(words)
+        return self.patterns.search(text) is not None and (self.unless is None or self.unless.search(text) is None)
+
+
+NOBODY = NotAsked(None, None)
 
 
 def passage_features(words: list[str]) -> set[str]:
@@ -84,17 +121,24 @@ def _bank(heads: tuple[BinaryHead, ...]) -> HeadBank:
     return _BANK[0]
 
 
-def learned_hits(lowered: str, already: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
+def learned_hits(lowered: str, already: frozenset[str] = frozenset(),
+                 not_asked: Mapping[str, NotAsked] | None = None) -> list[tuple[str, int, int]]:
     """(rule id, start, end) of the passages a head says yes to, at most one per head (the
-    first passage), skipping the categories in ``already`` (a rule found them)."""
+    first passage), skipping the categories in ``already`` (a rule found them) and, per
+    head, the passages its ``not_asked`` covers."""
     heads = load_heads()
     pending = {h.name for h in heads} - already
     if not pending:
         return []
     bank = _bank(heads)
     hits = []
+    not_asked = not_asked or {}
     for start, end, words in passages(lowered):
-        decided = bank.decisions_for_words(words, already | (set(HEAD_RULES) - pending))
+        skip = already | (set(HEAD_RULES) - pending)
+        skip |= {name for name in pending if not_asked.get(name, NOBODY).covers(words)}
+        if skip >= pending:
+            continue
+        decided = bank.decisions_for_words(words, skip)
         for head, yes in zip(heads, decided, strict=True):
             if yes and head.name in pending:
                 pending.discard(head.name)

@@ -25,6 +25,17 @@ def test_dots_inside_words_and_numbers_do_not_end_a_sentence() -> None:
     ]
 
 
+def test_a_run_of_marks_ends_a_sentence_whole_and_only_before_white_space() -> None:
+    assert _sentences('Wait... what?! "Really?!" Yes.') == ["Wait...", "what?!", '"Really?!"', "Yes."]
+    assert _sentences("see v1...v2 here") == ["see v1...v2 here"]
+    # a long run with no white space after it is no sentence end anywhere (read once, not
+    # once per mark: the pattern starts only at a run's first mark)
+    text = "a" + "." * 5000 + "b"
+    assert [m.span() for m in clauses._SENTENCE_END.finditer(text)] == []
+    assert [m.span() for m in clauses._SENTENCE_END.finditer(text + " ")] == []
+    assert [m.span() for m in clauses._SENTENCE_END.finditer("a" + "." * 5000 + " b")] == [(1, 5001)]
+
+
 def test_spans_cover_the_text_and_are_bounded() -> None:
     text = "x" * (3 * clauses.MAX_SENTENCE + 17) + ". tail"
     starts, ends = clauses.sentence_spans(text)

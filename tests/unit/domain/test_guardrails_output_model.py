@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,17 @@ from hypothesis import strategies as st
 from evals.datasets import GOLDEN_DIR, load_cases
 from evals.scorers import guardrail_match
 from evals.suites import _guard_solver
-from pipeline.domain.guardrails import RULES, Scanner, output_model, scan_output
+from pipeline.domain.guardrails import (
+    OUTPUT_HEADS_NOT_ASKED,
+    RULES,
+    SPECS,
+    Scanner,
+    output_model,
+    scan_output,
+)
 from pipeline.domain.guardrails.engine import lowered_view
 from pipeline.domain.textfeatures import BinaryHead, LinearHeadError
+from pipeline.domain.textnorm import normalize
 
 
 def test_the_shipped_heads_load_and_name_catalogue_rules() -> None:
@@ -27,18 +36,77 @@ def test_the_shipped_heads_load_and_name_catalogue_rules() -> None:
         assert 0.5 <= head.threshold < 1.0 and head.temperature > 0
 
 
-def test_the_thresholds_keep_the_added_false_blocks_within_the_budget_out_of_fold() -> None:
+def test_the_thresholds_keep_the_added_false_blocks_within_the_budget_held_out() -> None:
     for head in output_model.load_heads():
         measured = head.metadata["measured"]
         budget = head.metadata["settings"]["max_false_rate"]
-        # the threshold is judged on the answers (dev + train out of fold) and on the excerpts
-        answers = [measured["dev_answers"], measured["train_answers_out_of_fold"]]
+        per_batch = head.metadata["max_batch_false_rate"]
+        # the threshold is judged on the answers (dev + train batches held out) and on the excerpts
+        answers = [measured["dev_answers"], measured["train_answers_held_out"]]
         added = sum(round(m["false_rate_added_by_head"] * m["allowed"]) for m in answers)
         assert added <= budget * sum(m["allowed"] for m in answers) + 1e-9
-        excerpts = measured["excerpts_out_of_fold"]
+        excerpts = measured["excerpts_held_out"]
         assert excerpts["false_rate_added_by_head"] <= budget + 1e-9
-        for m in (*answers, excerpts):
+        batches = [m for name, m in measured.items() if name.startswith("batch ")]
+        assert len(batches) >= 6  # os1, os2, ot, ot2, ot3, ot4, ... each scored by a model that never saw it
+        for m in (*answers, excerpts, *batches):
             assert m["recall_combined"] >= m["recall_rules_only"]
+        for m in (measured["dev_answers"], *batches):
+            assert m["false_rate_added_by_head"] <= per_batch + 1e-9
+
+
+def _not_asked_examples(kind: str) -> list[tuple[str, str]]:
+    return [(head, text) for head, rule_id in output_model.HEAD_RULES.items()
+            for text in _RULE_SPECS[rule_id].params.get(kind, [])]
+
+
+_RULE_SPECS = {spec.rule_id: spec for spec in SPECS}
+
+
+def _words(text: str) -> list[str]:
+    words = output_model.words_of(lowered_view(normalize(text).text))
+    assert words is not None
+    return words
+
+
+def test_every_head_with_passages_it_is_not_asked_about_has_examples_both_ways() -> None:
+    for head, rule_id in output_model.HEAD_RULES.items():
+        params = _RULE_SPECS[rule_id].params
+        if params.get("not_asked"):
+            assert params.get("not_asked_examples") and params.get("asked_examples"), head
+
+
+@pytest.mark.parametrize(("head", "text"), _not_asked_examples("not_asked_examples"))
+def test_the_kinds_the_guide_allows_are_not_asked(head: str, text: str) -> None:
+    assert OUTPUT_HEADS_NOT_ASKED[head].covers(_words(text)), text
+
+
+@pytest.mark.parametrize(("head", "text"), _not_asked_examples("asked_examples"))
+def test_close_commitments_and_outcomes_are_still_asked(head: str, text: str) -> None:
+    assert not OUTPUT_HEADS_NOT_ASKED[head].covers(_words(text)), text
+
+
+def test_a_malformed_not_asked_entry_is_an_error_naming_the_rule() -> None:
+    spec = _RULE_SPECS["future_commitment.learned"]
+    broken = replace(spec, params={**spec.params, "not_asked": "deprecated"})
+    with pytest.raises(ValueError, match="future_commitment.learned"):
+        output_model.NotAsked.from_spec(broken)
+
+
+def test_a_passage_not_asked_about_is_not_judged_and_its_neighbour_still_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    _toy_heads(monkeypatch, {"w:runtime": 8.0})
+    allowed = "The Node.js 16 runtime will be deprecated next year; plan the upgrade."
+    assert Scanner(output_heads=True).scan_output(allowed).action.value == "allow"
+    promised = "Pick the runtime that the console patches for you on its own, from today."
+    verdict = Scanner(output_heads=True).scan_output(f"{allowed} {promised}")
+    assert verdict.action.value == "block"
+    finding = verdict.findings[0]
+    assert finding.rule_id == "future_commitment.learned"
+    assert "patches" in f"{allowed} {promised}"[finding.start : finding.end]
+
+
+def test_the_heads_are_on_by_default() -> None:
+    assert Scanner().output_heads is True
 
 
 def _write(tmp_path: Path, data: dict) -> str:
