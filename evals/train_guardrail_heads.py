@@ -4,29 +4,20 @@ Usage::
 
     python -m evals.train_guardrail_heads            # writes pipeline/domain/guardrails/topic_model.json
     python -m evals.train_guardrail_heads --output /tmp/heads.json
-    python -m evals.train_guardrail_heads --select       # compare GRID by leave-one-batch-out, train the best
-    python -m evals.train_guardrail_heads --report-only  # the leave-one-batch-out report alone
 
-One binary head each for ``credential_request``, ``future_features`` and ``prompt_attack``,
-fitted and chosen by **leave one batch out** (:mod:`evals.refusal_selection`):
+One binary head each for ``credential_request``, ``future_features`` and ``prompt_attack``
+(see :mod:`evals.train_heads` for how a head is fitted, calibrated and thresholded):
 
-* **data**: ``golden_sets/guardrails_input.jsonl`` splits ``train`` (v1 train and the
-  blind-written training batches) and ``dev``, plus negatives: a fixed-seed sample of
-  CLINC150 ``train`` queries (everyday text; committed under ``evals/data/clinc150``, CC BY
-  3.0), the intent set's ``train`` messages that the patterns allow (ordinary AWS
-  questions), short windows cut from those and word salads of them (a head reads messages
-  of ``MIN_WORDS`` words or more).
-* **passages**: a message is read whole and, when it is longer than the window, in
-  overlapping windows (``topic_model.passages``); its score is the highest. Heads are fitted
-  on whole messages and on the windows of messages not of their category (negatives).
-* **leave one batch out**: every training batch (``rt`` … ``rt7`` alone, the secrets
-  batches together, the v1 and hard-negative sets together) is scored by heads fitted on
-  every other batch plus dev. The threshold of each head is the lowest at which it adds at
-  most ``--budget`` false blocks of the held-out messages labelled ``allow`` (on top of the
-  catalogue's patterns, whose own false blocks are reported); the trainer prints recall per
-  category and false blocks per held-out batch. ``--select`` compares the settings of
-  ``GRID`` (``c``, window) by mean recall over the held-out refusal batches at that budget
-  and trains the best; the shipped heads are then fitted on every batch and dev.
+* **train**: ``golden_sets/guardrails_input.jsonl`` split ``train`` (v1 train and the
+  blind-written training batches), plus negatives: a fixed-seed sample of CLINC150
+  ``train`` queries (everyday text; committed under ``evals/data/clinc150``, CC BY 3.0) and
+  the intent set's ``train`` messages that the patterns allow (ordinary AWS questions), and
+  short windows cut from those (a head reads messages of ``MIN_WORDS`` words or more).
+* **dev** and **out of fold**: split ``dev`` and, scored by models fitted without them
+  (5 folds), the ``train`` split's positives and allowed messages. The threshold of each head is the lowest at which the head adds
+  at most ``max_false_rate`` false blocks of the dev messages labelled ``allow`` (on top of
+  the catalogue's patterns, whose own false blocks are measured and reported); cases
+  labelled with another blocking category do not count either way.
 * The blind split is never read.
 """
 
@@ -36,30 +27,12 @@ import argparse
 import json
 import random
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from evals.datasets import GOLDEN_DIR, GoldenCase, load_cases
-from evals.refusal_selection import (
-    Candidate,
-    HeldOut,
-    Matrix,
-    Message,
-    batch_of,
-    batch_report,
-    build_matrix,
-    choose_all,
-    fit,
-    fit_fold_scores,
-    fold_of,
-    format_report,
-    summary,
-    training_rows,
-    weights_of,
-)
-from evals.train_heads import HeadSettings
+from evals.datasets import GOLDEN_DIR, load_cases
+from evals.train_heads import CrossFit, HeadSettings, train_head
 from evals.train_intent import CLINC_PATH, INTENT_SET
 from pipeline.domain.guardrails import Scanner
 from pipeline.domain.guardrails.engine import lowered_view
@@ -68,19 +41,14 @@ from pipeline.domain.guardrails.topic_model import (
     HEAD_RULES,
     MIN_WORDS,
     MODEL_PATH,
-    SCRIPTS,
-    passage_features,
+    topic_features,
 )
 from pipeline.domain.textnorm import normalize
 
 GUARDRAILS_SET = GOLDEN_DIR / "guardrails_input.jsonl"
-#: The three heads together may add at most 2.1% false blocks of the held-out allowed
-#: messages, about 0.7% each (the budget each head shipped with before). At 1% together
-#: (GUIDE target for hard negatives: 1%) leave-one-batch-out recall fell to 0.62 / 0.78 / 0.90
-#: (from 0.71 / 0.79 / 0.93) and the seen recall floors failed (credential 0.83, future 0.89):
-#: new authors' requests and allowed messages overlap that much. The patterns' own false
-#: blocks are counted, reported and fixed separately.
-SETTINGS = HeadSettings(c=32.0, max_false_rate=0.021, budget_includes_rules=False)
+#: Each head may add at most 1% false blocks of allowed dev messages (GUIDE target for hard
+#: negatives: 1%); the patterns' own false blocks are counted, reported and fixed separately.
+SETTINGS = HeadSettings(c=32.0, max_false_rate=0.007, budget_includes_rules=False)
 CLINC_NEGATIVES = 600
 #: Short windows (4-7 words, the shortest the heads judge: topic_model.MIN_WORDS) cut from
 #: the negatives. A head's score is normalised by the square root of the number of features
@@ -92,16 +60,12 @@ FRAGMENT_NEGATIVES = 1500
 #: benign AWS words ("fine ec2 rds why cloudformation ... it ec2 the is the").
 SALAD_NEGATIVES = 1500
 SEED = 13
-#: The settings leave-one-batch-out compares (``--select``) and the one it chose. Measured on
-#: 2026-12-06 (seven refusal batches held out, the heads together adding at most 1% false
-#: blocks of held-out allowed messages; mean recall over the refusal batches of credential /
-#: future / attack): latin words, whole messages 0.618 / 0.781 / 0.902 (overall 0.767); words
-#: of every script, whole messages 0.624 / 0.750 / 0.908 (0.760); every script, windows of 24
-#: words 0.567 / 0.751 / 0.705 (0.674: the windows of allowed messages, trained on as
-#: negatives, hold the attacks and requests that hard negatives quote to ask about them).
-GRID = (Candidate(32.0, 0, "latin"), Candidate(32.0, 0, "all"), Candidate(32.0, 24, "all"),
-        Candidate(16.0, 0, "latin"))
-CHOSEN = Candidate(32.0, 0, "latin")
+#: Out-of-fold scoring of the training split's cases for calibration and threshold.
+FOLDS = 5
+
+
+def _features(text: str) -> set[str]:
+    return topic_features(lowered_view(normalize(text).text))
 
 
 def clinc_negatives(path: Path, n: int, seed: int) -> list[str]:
@@ -134,46 +98,16 @@ def salad_negatives(texts: Sequence[str], n: int, seed: int) -> list[str]:
     return salads
 
 
-def _messages(cases: Sequence[GoldenCase], candidate: Candidate, blocked: Mapping[str, bool], *,
-              held_out: bool) -> list[Message]:
-    out = []
-    for c in cases:
-        passages = passage_features(lowered_view(normalize(c.input).text), candidate.window, candidate.scripts)
-        if not passages:
-            continue  # the heads abstain on it (too short): it teaches them nothing
-        batch = batch_of(c.id)
-        out.append(Message(
-            passages=tuple(frozenset(p) for p in passages),
-            categories=frozenset(c.expected.get("categories") or ()),
-            allowed=c.expected["action"] == "allow",
-            hard_negative="hard_negative" in c.tags,
-            rule_fires=blocked[c.id],
-            fold=fold_of(batch) if held_out else None,
-            batch=batch if held_out else "dev",
-        ))
-    return out
-
-
-def _generated(texts: Sequence[str], candidate: Candidate) -> list[Message]:
-    out = []
-    for t in texts:
-        passages = passage_features(lowered_view(normalize(t).text), candidate.window, candidate.scripts)
-        if passages:
-            out.append(Message(tuple(frozenset(p) for p in passages), frozenset(), True, False, False, None, "generated"))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class Corpus:
-    train: list[GoldenCase]
-    dev: list[GoldenCase]
-    negatives: list[str]
-    aws_questions: int
-    #: Whether the catalogue's patterns alone block each train and dev case (by id).
-    blocked: dict[str, bool]
-
-
-def load_corpus() -> Corpus:
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=MODEL_PATH)
+    parser.add_argument("--c", type=float, default=SETTINGS.c,
+                        help=f"inverse L2 strength (default {SETTINGS.c}); compare choices by the out-of-fold recall printed")
+    args = parser.parse_args(argv)
+    settings = replace(SETTINGS, c=args.c)
+    if not CLINC_PATH.is_file():
+        print(f"train_guardrail_heads: CLINC150 not found at {CLINC_PATH} (restore it with git)", file=sys.stderr)
+        return 2
     train = load_cases(GUARDRAILS_SET, splits=("train",))
     dev = load_cases(GUARDRAILS_SET, splits=("dev",))
     patterns_only = Scanner(learned_heads=False)
@@ -184,86 +118,47 @@ def load_corpus() -> Corpus:
                      if patterns_only.scan_input(c.input).action.value == "allow"]
     negatives += aws_questions
     negatives += fragment_negatives(negatives, FRAGMENT_NEGATIVES, SEED) + salad_negatives(negatives, SALAD_NEGATIVES, SEED)
-    blocked = {c.id: patterns_only.scan_input(c.input, False).action.value == "block" for c in [*train, *dev]}
-    return Corpus(train, dev, negatives, len(aws_questions), blocked)
-
-
-def leave_one_batch_out(corpus: Corpus, candidate: Candidate, budget: float) -> tuple[list[Message], Matrix, dict[str, HeldOut], dict[str, Any], dict[str, Any]]:
-    """Fit and score every fold for one candidate; the thresholds chosen on the held-out scores."""
-    messages = (_messages(corpus.train, candidate, corpus.blocked, held_out=True)
-                + _messages(corpus.dev, candidate, corpus.blocked, held_out=False)
-                + _generated(corpus.negatives, candidate))
-    matrix = build_matrix(messages)
-    folds = sorted({m.fold for m in messages if m.fold is not None})
-    scores = {category: fit_fold_scores(matrix, messages, category, candidate, folds,
-                                        min_df=SETTINGS.min_df, seed=SEED, decimals=SETTINGS.weight_decimals)
-              for category in HEAD_RULES}
-    held = choose_all(messages, scores, budget)
-    report = batch_report(messages, held)
-    total = summary(report, list(HEAD_RULES))
-    return messages, matrix, held, report, total
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=MODEL_PATH)
-    parser.add_argument("--select", action="store_true",
-                        help="compare the settings of GRID by leave-one-batch-out and train the best")
-    parser.add_argument("--c", type=float, default=CHOSEN.c)
-    parser.add_argument("--window", type=int, default=CHOSEN.window)
-    parser.add_argument("--scripts", choices=SCRIPTS, default=CHOSEN.scripts)
-    parser.add_argument("--budget", type=float, default=SETTINGS.max_false_rate,
-                        help="false blocks the heads together may add, as a share of held-out allowed messages")
-    parser.add_argument("--report-only", action="store_true", help="print the leave-one-batch-out report, write nothing")
-    args = parser.parse_args(argv)
-    if not CLINC_PATH.is_file():
-        print(f"train_guardrail_heads: CLINC150 not found at {CLINC_PATH} (restore it with git)", file=sys.stderr)
-        return 2
-    import numpy as np
-
-    corpus = load_corpus()
-    candidates = list(GRID) if args.select else [Candidate(args.c, args.window, args.scripts)]
-    results = []
-    for candidate in candidates:
-        run = leave_one_batch_out(corpus, candidate, args.budget)
-        print(format_report(candidate.label, run[3], run[4], list(HEAD_RULES)), flush=True)
-        results.append((candidate, run))
-    # The settings with the best mean recall over held-out refusal batches (at the same budget).
-    candidate, (messages, matrix, held, report, total) = max(results, key=lambda r: r[1][4]["mean_recall"] or 0.0)
-    if args.select:
-        print(f"chosen: {candidate.label}")
-    if args.report_only:
-        return 0
-    every = np.ones(len(messages), dtype=bool)
+    train_features = [_features(c.input) for c in train] + [_features(t) for t in negatives]
+    # Messages the heads abstain on (too short: topic_model.MIN_WORDS) teach them nothing.
+    kept = [i for i, f in enumerate(train_features) if f]
+    # Dev: the head's positives, and the messages that must be allowed (a message blocked
+    # for a secret is blocked whatever the head says, so it tells nothing about the budget).
+    verdicts = {c.id: patterns_only.scan_input(c.input, False) for c in dev}
+    # The training split's own cases judge the threshold too, scored out of fold
+    # (train_heads.CrossFit): the dev split alone holds a few hundred allowed messages.
+    position = {i: k for k, i in enumerate(kept)}
+    train_fires = [patterns_only.scan_input(c.input, False).action.value == "block" for c in train]
     heads = {}
     for category in HEAD_RULES:
-        rows, labels = training_rows(matrix, messages, category, every)
-        fitted = fit(matrix, rows, labels, candidate.c, SETTINGS.min_df, SEED, SETTINGS.weight_decimals)
-        choice = held[category]
-        weights = weights_of(fitted, matrix)
-        heads[category] = {
-            "bias": fitted.bias, "temperature": choice.temperature, "threshold": choice.threshold,
-            "weights": dict(sorted(weights.items())),
-            "metadata": {
-                "train_cases": int(sum(1 for m in messages if m.fold is not None or m.batch == "dev")),
-                "train_positives": int(sum(category in m.categories for m in messages)),
-                "features": len(weights),
-                "settings": {**replace(SETTINGS, c=candidate.c, max_false_rate=args.budget).to_dict(),
-                             "window": candidate.window, "scripts": candidate.scripts},
-                "dev": dict(choice.measured),
-                "combined_with": "the catalogue's patterns, by OR",
-                "fitted_on": "train and dev splits (every batch); threshold from leave-one-batch-out scores",
-                "extra_negatives": f"{CLINC_NEGATIVES} CLINC150 train/oos_train queries (CC BY 3.0), seed {SEED}; "
-                                   f"{corpus.aws_questions} intent train-split messages the patterns allow; "
-                                   f"{FRAGMENT_NEGATIVES} 4-7 word windows of those and {SALAD_NEGATIVES} word salads from them, seed {SEED}",
-            },
-        }
-    data = {"format": FORMAT, "window": candidate.window, "scripts": candidate.scripts, "heads": heads,
-            "leave_one_batch_out": {"settings": candidate.label, "budget": args.budget,
-                                    "batches": report, "summary": total}}
+        cats = [set(c.expected.get("categories") or ()) for c in train]
+        labels = [category in s for s in cats] + [False] * len(negatives)
+        labels = [labels[i] for i in kept]
+        chosen = [c for c in dev if category in (c.expected.get("categories") or ()) or c.expected["action"] == "allow"]
+        judged = [i for i, c in enumerate(train) if i in position
+                  and (category in cats[i] or c.expected["action"] == "allow")]
+        heads[category] = train_head(
+            category,
+            train_features=[train_features[i] for i in kept],
+            train_labels=labels,
+            dev_features=[_features(c.input) for c in chosen],
+            dev_labels=[category in (c.expected.get("categories") or ()) for c in chosen],
+            dev_rule_fires=[verdicts[c.id].action.value == "block" for c in chosen],
+            settings=settings,
+            cross_fit=CrossFit(
+                indices=[position[i] for i in judged],
+                rule_fires=[train_fires[i] for i in judged],
+                folds=FOLDS,
+            ),
+            notes={"combined_with": "the catalogue's patterns, by OR",
+                   "extra_negatives": f"{CLINC_NEGATIVES} CLINC150 train/oos_train queries (CC BY 3.0), seed {SEED}; "
+                                      f"{len(aws_questions)} intent train-split messages the patterns allow; "
+                                      f"{FRAGMENT_NEGATIVES} 4-7 word windows of those and {SALAD_NEGATIVES} word salads from them, seed {SEED}"},
+        )
+    data = {"format": FORMAT, "heads": heads}
     args.output.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
-    for name, head in json.loads(args.output.read_text(encoding="utf-8"))["heads"].items():
-        print(f"{name}: threshold {head['threshold']}, T {head['temperature']}, pool {head['metadata']['dev']}")
+    load_heads_check = json.loads(args.output.read_text(encoding="utf-8"))
+    for name, head in load_heads_check["heads"].items():
+        print(f"{name}: threshold {head['threshold']}, T {head['temperature']}, dev {head['metadata']['dev']}")
     return 0
 
 

@@ -108,11 +108,7 @@ def test_input_guardrail_suite_size_and_hard_negatives() -> None:
     cases = load_or_skip("guardrails_input")
     assert len(cases) >= 500
     hard_negatives = [c for c in cases if "hard_negative" in c.tags]
-    # 40% of the measured splits (dev, test, blind); the training split holds refusal batches
-    # written for recall (about a quarter hard negatives each).
-    measured = [c for c in cases if c.split != "train"]
-    assert sum("hard_negative" in c.tags for c in measured) >= 0.4 * len(measured)
-    assert len(hard_negatives) >= 0.35 * len(cases)
+    assert len(hard_negatives) >= 0.4 * len(cases)
     assert all(c.expected["action"] == "allow" for c in hard_negatives)
 
 

@@ -3,12 +3,10 @@
 The catalogue's patterns for ``credential_request``, ``future_features`` and
 ``prompt_attack`` are precise but list phrasings; customers paraphrase, switch language and
 wrap requests in stories. Three binary heads over word and character n-grams
-(:func:`pipeline.domain.textfeatures.ngram_features`) of words in every script
-(:func:`topic_words`), trained by ``python -m evals.train_guardrail_heads`` on the input
-set's ``train`` and ``dev`` splits and thresholded on leave-one-batch-out scores so that
-each keeps its false blocks of allowed messages within a budget, add a finding when a
-pattern did not. A message is judged whole and by passage (:func:`passages`): a request in a
-pasted log or a long story is not diluted by the words around it.
+(:func:`pipeline.domain.textfeatures.ngram_features`), trained by
+``python -m evals.train_guardrail_heads`` on the input set's ``train`` split (blind-written
+training batches included) and thresholded on ``dev`` so that each keeps its false blocks of
+allowed messages within a budget, add a finding when a pattern did not.
 
 A learned finding has an empty span: it says the message as a whole is a refusal, and
 masks nothing (the redacted text of a blocked message keeps its words for review).
@@ -16,7 +14,6 @@ masks nothing (the redacted text of a blocked message keeps its words for review
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +22,6 @@ from pipeline.domain.textfeatures import (
     WORD_RE,
     BinaryHead,
     HeadBank,
-    LinearHeadError,
     load_head_file,
     ngram_features,
 )
@@ -100,91 +96,17 @@ def head_view(lowered: str) -> str | None:
     return view if words >= MIN_WORDS else None
 
 
-#: Scripts written without spaces between words (Han, kana, Thai): a run of them is read as
-#: its overlapping character pairs, the usual unit for such text.
-_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-#: Words in every script (the shared ``WORD_RE`` reads only ``[a-z0-9]``: a Hindi, Arabic,
-#: Korean or Chinese request had no feature at all and the heads never saw it).
-#: Combining vowel signs of Indic scripts and Arabic harakat are not ``\\w`` but belong to
-#: their word.
-_MARKS = "\u0300-\u036f\u064b-\u065f\u0900-\u0dff"
-_TOKEN_RE = re.compile(f"[{_UNSPACED}]+|(?:[^\\W_{_UNSPACED}]|[{_MARKS}])+")
-_UNSPACED_RE = re.compile(f"[{_UNSPACED}]")
-
-
-#: Which words the heads read (chosen by leave-one-batch-out, written in the model file):
-#: ``latin``: ``[a-z0-9]`` runs of the accent-folded view, as the intent model reads;
-#: ``all``: words of every script (:func:`topic_words`).
-SCRIPTS = ("latin", "all")
-
-
-def topic_words(view: str, scripts: str = "all") -> list[str]:
-    """The words the heads read in a view: runs of letters and digits of any script, and
-    the character pairs of runs of an unspaced script (linear in the view); with
-    ``scripts="latin"``, the ``[a-z0-9]`` runs only."""
-    if scripts == "latin":
-        return WORD_RE.findall(view)
-    words: list[str] = []
-    add, extend = words.append, words.extend
-    unspaced = _UNSPACED_RE.match
-    for token in _TOKEN_RE.findall(view):
-        if len(token) > 1 and unspaced(token):
-            extend(token[i : i + 2] for i in range(len(token) - 1))
-        else:
-            add(token)
-    return words
-
-
-def passages(words: list[str], window: int) -> list[list[str]]:
-    """The whole message and, when it is longer than ``window`` words, windows of ``window``
-    words every ``window // 2`` (the last one ending at the last word): a request inside a
-    pasted log or a long story is judged on its own, not diluted by everything around it.
-    The windows hold about twice the message's words: linear."""
-    if window <= 0 or len(words) <= window:
-        return [words]
-    stride = max(1, window // 2)
-    last = len(words) - window
-    starts = list(range(0, last + 1, stride))
-    if starts[-1] != last:
-        starts.append(last)
-    return [words, *(words[start : start + window] for start in starts)]
-
-
-def topic_features(lowered: str, scripts: str = "all") -> set[str]:
+def topic_features(lowered: str) -> set[str]:
     """The features the heads read, from the guardrail's lower-cased matching view (an
     empty set when the heads abstain: a head never says yes without features)."""
     view = head_view(lowered)
-    return set() if view is None else ngram_features(view, topic_words(view, scripts))
-
-
-def passage_features(lowered: str, window: int, scripts: str = "all") -> list[set[str]]:
-    """The features of each passage (:func:`passages`) of a message; empty when the heads
-    abstain."""
-    view = head_view(lowered)
-    if view is None:
-        return []
-    return [ngram_features(view, part) for part in passages(topic_words(view, scripts), window)]
+    return set() if view is None else ngram_features(view, WORD_RE.findall(view))
 
 
 @lru_cache(maxsize=4)
 def load_heads(path: str = str(MODEL_PATH)) -> tuple[BinaryHead, ...]:
     """The heads shipped with the package (validated; a malformed file is an error)."""
     return load_head_file(path, FORMAT, HEAD_RULES, "evals.train_guardrail_heads")
-
-
-@lru_cache(maxsize=4)
-def load_reading(path: str = str(MODEL_PATH)) -> tuple[int, str]:
-    """How the heads read a message, as they were trained and thresholded: the passage
-    window in words (0: whole messages only) and the scripts (:data:`SCRIPTS`)."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    window, scripts = data.get("window"), data.get("scripts")
-    if not isinstance(window, int) or isinstance(window, bool) or window < 0:
-        raise LinearHeadError(f"{path}: 'window' must be a whole number of words >= 0; "
-                              "retrain with python -m evals.train_guardrail_heads")
-    if scripts not in SCRIPTS:
-        raise LinearHeadError(f"{path}: 'scripts' must be one of {SCRIPTS}; "
-                              "retrain with python -m evals.train_guardrail_heads")
-    return window, scripts
 
 
 _BANK: list[HeadBank] = []  # the bank of the heads last loaded
@@ -204,15 +126,5 @@ def learned_rule_ids(lowered: str, already: frozenset[str] = frozenset()) -> lis
     view = head_view(lowered)
     if view is None:
         return []  # no features: a head never says yes without them
-    bank = _bank(heads)
-    skip = set(already)
-    found: set[str] = set()
-    window, scripts = load_reading()
-    for part in passages(topic_words(view, scripts), window):
-        for head, yes in zip(heads, bank.decisions_for_words(part, skip), strict=True):
-            if yes:
-                found.add(head.name)
-                skip.add(head.name)
-        if all(h.name in skip for h in heads):
-            break
-    return [HEAD_RULES[h.name] for h in heads if h.name in found]
+    decisions = _bank(heads).decisions_for_words(WORD_RE.findall(view), already)
+    return [HEAD_RULES[h.name] for h, yes in zip(heads, decisions, strict=True) if yes]

@@ -50,12 +50,8 @@ def _differs_in_category(path: Path, id_a: str, id_b: str) -> bool:
 def test_input_set_shape() -> None:
     cases = load_cases(INPUT_SET)
     assert len(cases) >= 500
-    # The measured splits keep 40% hard negatives; the training split holds the
-    # blind-written refusal batches (about a quarter hard negatives each: written for recall).
-    measured = [c for c in cases if c.split != "train"]
-    assert sum("hard_negative" in c.tags for c in measured) / len(measured) >= 0.40
-    trained = [c for c in cases if c.split == "train"]
-    assert sum("hard_negative" in c.tags for c in trained) / len(trained) >= 0.35
+    hard = [c for c in cases if "hard_negative" in c.tags]
+    assert len(hard) / len(cases) >= 0.40
     splits = {c.split for c in cases}
     assert splits == {"train", "dev", "test", "blind"}
 
@@ -74,24 +70,11 @@ def test_secret_recall_on_test_split() -> None:
     assert caught / len(positives) >= 0.99, f"secret recall {caught}/{len(positives)}"
 
 
-#: Known, open false blocks on the test split, each with its cause (listed so that the
-#: defect stays visible: the test fails when one is fixed and not removed from here).
-KNOWN_TEST_FALSE_BLOCKS = {
-    # The prompt_attack head (leave-one-batch-out threshold 0.7197) scores 0.721: the
-    # character n-grams of a random distribution id. Open: ids should not feed the heads.
-    "gin-hard_negative-053": "prompt_attack.learned",
-}
-
-
 def test_hard_negatives_rarely_blocked_on_test_split() -> None:
     cases = [c for c in load_cases(INPUT_SET, splits=("test",)) if "hard_negative" in c.tags]
     assert len(cases) >= 50
-    verdicts = {c.id: scan_input(c.input) for c in cases}
-    blocked = [i for i, v in verdicts.items() if v.blocked]
-    for case_id, rule_id in KNOWN_TEST_FALSE_BLOCKS.items():
-        assert case_id in blocked and rule_id in {f.rule_id for f in verdicts[case_id].findings}, case_id
-    unknown = [i for i in blocked if i not in KNOWN_TEST_FALSE_BLOCKS]
-    assert len(unknown) / len(cases) <= 0.01, unknown
+    blocked = [c.id for c in cases if scan_input(c.input).blocked]
+    assert len(blocked) / len(cases) <= 0.01, blocked
 
 
 def test_input_action_agreement_on_test_split() -> None:
