@@ -61,7 +61,7 @@ def test_secrets_written_in_pieces_are_found(text: str, category: str) -> None:
         ("machine git.corp.io\n  login builder\n  password Kq7Rs1Ux5Yt9Lm", "password"),
         ("analytics.corp.internal:5432:bi:reader:Velvet-Owl-1988", "password"),
         ("Data Source=sql01;Initial Catalog=hr;User ID=svc;Password=Quiet.Orchard.Lane;", "password"),
-        ('[{"key": "Partner-Api-Secret", "value": "Zp2Xr6Ln0Vb3Hc9JdTq4Wm8K"}]', "password"),
+        ('[{"key": "Partner-Api-Secret", "value": "Zp2Xr6Ln0Vb3Hc9JdTq4Wm8K"}]', "generic_secret"),  # an API secret: GUIDE §3.1
         ("define( 'MAIL_PASSWORD', 'Otter-Glides-At-Noon' );", "password"),
         ("$conn = mysqli_connect('db.corp', 'shop', 'Harbor!Mint!62');", "password"),
         ("CI_PGPASS: dGhpcy1pcy1ub3QtYS1yZWFsLTQy\nrun: psql", "password"),
