@@ -163,7 +163,7 @@ def _widen_secrets(text: str, merged: list[tuple[int, int, str]]) -> list[tuple[
     widened = []
     reached = 0
     for index, (start, end, category) in enumerate(merged):
-        if category in SPECIFICITY and category != "pii":
+        if category in SECRET_CATEGORIES:
             limit = merged[index + 1][0] if index + 1 < len(merged) else len(text)
             if text[start] in _TOKEN_HEAD:
                 while start > reached and text[start - 1] in _TOKEN_HEAD:
