@@ -319,8 +319,14 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
                 continue
             if not quoted and value.lower() in _PROSE_STOPWORDS:
                 continue  # "the password: is it required?" and other sentences, not values
+            if not quoted and _NEXT_KEY.fullmatch(value):
+                continue  # "password: user: bob": the value is empty, "user:" is the next key
             yield spec.rule_id, start, end
 
+
+#: An unquoted "value" that is a bare word ending in a colon is the next key of a key/value
+#: listing, not a value (and a flood of "password: " makes no finding per repetition).
+_NEXT_KEY = re.compile(r"[A-Za-z_][A-Za-z_.\-]{0,40}:")
 
 _CLI_PROSE = frozenset({"via", "flag", "option", "options", "argument", "parameter", "with", "is", "are", "to"})
 
