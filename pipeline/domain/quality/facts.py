@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import re
 
+from pipeline.domain.prefilter import PatternGroup
 from pipeline.domain.quality.catalogue import Rule, catalogue
 from pipeline.domain.quality.parsing import ParsedResponse
 from pipeline.domain.quality.scoring import Findings
@@ -23,6 +24,13 @@ from pipeline.domain.quality.scoring import Findings
 FACTS: tuple[Rule, ...] = tuple(
     rule for rule_id, rule in sorted(catalogue().rules.items()) if rule_id.startswith("accuracy.fact.")
 )
+#: One RE2 pass over the prose names the rules whose pattern can match it (a superset of each
+#: pattern: see :mod:`pipeline.domain.prefilter`); the others cannot match and are not
+#: searched. An answer usually leaves none of the ~300 rules: without the gate each rule whose
+#: required word occurs walked the prose with Python's engine (~2.5 ms of CPU per answer).
+_GATE = PatternGroup()
+for _rule in FACTS:
+    _GATE.gate(_rule.regex)  # member i is FACTS[i]
 _DENIAL = re.compile(
     r"\b(?:not|never|no\s+longer|isn'?t|aren'?t|wasn'?t|doesn'?t|don'?t|cannot|can'?t|myth|misconception|"
     r"wrong(?:ly)?|contrary|unlike|nicht|kein\w*|pas|jamais|no(?!\s*,))\b",
@@ -63,13 +71,17 @@ def check_facts(parsed: ParsedResponse, found: Findings) -> None:
     line break), and a match's offset gives its line number.
     """
     prose = parsed.prose_text
+    possible = _GATE.candidates(prose)
+    rules = FACTS if possible is None else [FACTS[index] for index in sorted(possible)]
+    if not rules:
+        return
     starts: list[int] = []
     offset = 0
     for _, line in parsed.prose:
         starts.append(offset)
         offset += len(line) + 1
     lowered = prose.lower()
-    for rule in FACTS:
+    for rule in rules:
         if rule.requires and not any(word in lowered for word in rule.requires):
             continue
         wrong = violations(rule, prose)
