@@ -184,6 +184,10 @@ def _storage_config() -> Any:
     )
 
 
+#: Answers whose output-guardrail verdict a process remembers (each at most a few KB).
+OUTPUT_VERDICTS_CACHED = 32
+
+
 def region() -> str:
     """The Region the Lambda runtime sets (we never define a region variable of our own)."""
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -481,8 +485,12 @@ class Services:
         from pipeline.domain.guardrails import scan_output
 
         # scan_output is pure, and a caller that reports the verdict and then validates the
-        # same answer (review, local runs) scans it twice: remember the last text's verdict.
-        return lru_cache(maxsize=1)(scan_output)
+        # same answer (review, local runs) scans it twice: remember recent texts' verdicts.
+        # Several (OUTPUT_VERDICTS_CACHED), not only the last: the local engine interleaves
+        # executions, so another answer is often generated between an answer's generation and
+        # its validation (with one entry, a second full scan of ~9 % of the server's CPU under
+        # load). In AWS the two steps are separate functions: nothing changes there.
+        return lru_cache(maxsize=OUTPUT_VERDICTS_CACHED)(scan_output)
 
     @cached_property
     def detector(self) -> Any:

@@ -255,3 +255,21 @@ def test_the_history_travels_in_the_state_and_is_read_once(workflow, monkeypatch
         assert _PHONE not in json.dumps(entered[name])
     conversations = workflow.table_name("ConversationsTable")
     assert queries.count(conversations) == 1, queries  # CaptureUserQuery's read only
+
+
+@pytest.mark.parametrize("model_fails", [False, True])
+def test_the_run_reads_what_the_public_api_describes(make_workflow, model_fails):
+    # The runner reads an ended execution from moto's backend directly (no input serialised,
+    # the history shallow-copied); Step Functions' own API must describe the same execution.
+    workflow = make_workflow(**({"model": FailingModel(ModelError("down"))} if model_fails else {}))
+    run = workflow.run("How do I enable versioning on an S3 bucket?", session_id="e2e-describe-0001")
+    sfn = workflow.client("stepfunctions")
+    described = sfn.describe_execution(executionArn=run.execution_arn)
+    events = sfn.get_execution_history(executionArn=run.execution_arn, maxResults=1000)["events"]
+    assert run.status == described["status"] == "SUCCEEDED"
+    assert run.output == json.loads(described["output"])
+    assert [e["type"] for e in run.events] == [e["type"] for e in events]
+    assert [e["id"] for e in run.events] == [e["id"] for e in events]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    assert run.path == entered
+    assert ("Fallback" in run.path) == model_fails

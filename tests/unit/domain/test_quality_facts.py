@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.domain.prefilter import RE2_AVAILABLE
+from pipeline.domain.quality import facts as facts_module
 from pipeline.domain.quality.catalogue import catalogue
 from pipeline.domain.quality.facts import FACTS, check_facts, violations
 from pipeline.domain.quality.parsing import parse_response
@@ -156,3 +158,42 @@ def test_a_default_port_claim_is_checked_only_as_a_default():
     rule = RULES["accuracy.fact.port_mysql"]
     assert violations(rule, "The default MySQL port is 3307.")
     assert not violations(rule, "Our MySQL listens on port 3307 because we changed it.")
+
+
+def _examples() -> list[str]:
+    texts = [text for rule in FACTS for text in rule.must_match + rule.must_not_match]
+    return texts + CORRECT + WRONG
+
+
+def test_the_gate_keeps_every_rule_whose_pattern_matches():
+    # Each rule's RE2 gate is a superset of its pattern: a text it rules out cannot match.
+    for text in _examples():
+        for index, rule in enumerate(FACTS):
+            if rule.regex.search(text):
+                assert facts_module.gate_allows(index, text), (rule.id, text)
+
+
+def test_every_rule_has_an_re2_gate():
+    if not RE2_AVAILABLE:
+        pytest.skip("google-re2 is not installed")
+    for index, rule in enumerate(FACTS):
+        facts_module.gate_allows(index, "")
+        assert facts_module._GATES[index] is not facts_module._NO_GATE, rule.id
+
+
+def test_check_facts_finds_the_same_defects_with_and_without_the_gates(monkeypatch):
+    texts = _examples()
+    texts.append("\n".join(texts[:200]))  # many rules' words in one answer
+
+    def errors() -> list[list[str]]:
+        found = []
+        for text in texts:
+            findings = Findings()
+            check_facts(parse_response(text), findings)
+            found.append(findings.errors)
+        return found
+
+    gated = errors()
+    monkeypatch.setattr(facts_module, "gate_allows", lambda index, text: True)
+    assert errors() == gated
+    assert any(gated)

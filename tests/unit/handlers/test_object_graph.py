@@ -114,3 +114,16 @@ def test_deployed_lambdas_configure_the_validator_like_the_eval():
         "HISTORY_TURNS": str(config.history_turns),
     })
     assert Services(deployed).describe_components("validator") == offline_services().describe_components("validator")
+
+
+def test_the_output_guard_remembers_answers_generated_in_between():
+    # The local engine interleaves executions: another answer is scanned between an answer's
+    # generation and its validation, and the validation must not scan it again.
+    from pipeline.handlers.composition import OUTPUT_VERDICTS_CACHED, Services, Settings
+
+    guard = Services(Settings()).output_guard
+    answers = [f"Answer {i}: open the S3 console and choose the bucket." for i in range(OUTPUT_VERDICTS_CACHED)]
+    first = [guard(text) for text in answers]
+    hits = guard.cache_info().hits
+    assert [guard(text) for text in answers] == first
+    assert guard.cache_info().hits == hits + len(answers)
