@@ -57,6 +57,32 @@ _PLACEHOLDER_SETTING_RE = re.compile(
 )
 
 
+#: Identifiers: a run of 8+ letters and digits holding at least two digits and a letter (a
+#: request id, a UUID's groups, an instance or CloudFront id, a hash). They are random: a
+#: head that read their character n-grams once blocked "RequestId: 6c7b…" as a prompt attack.
+_ALNUM_RUN_RE = re.compile(r"[a-z0-9]{8,}")
+_UUID_RE = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+_DIGIT_RE = re.compile(r"\d")
+
+
+def _is_identifier(run: str) -> bool:
+    digits = len(_DIGIT_RE.findall(run))
+    return digits >= 2 and digits < len(run)
+
+
+def without_identifiers(view: str) -> str:
+    """``view`` with identifier-like runs blanked (same length: offsets stay valid)."""
+    if "-" in view:
+        view = _UUID_RE.sub(lambda m: " " * len(m.group()), view)
+    return _ALNUM_RUN_RE.sub(lambda m: " " * len(m.group()) if _is_identifier(m.group()) else m.group(), view)
+
+
+def refusal_view(lowered: str) -> str | None:
+    """What the refusal heads read: :func:`head_view` without identifiers."""
+    view = head_view(lowered)
+    return None if view is None else without_identifiers(view)
+
+
 def count_words(text: str) -> int:
     """The number of words (runs of word characters with a letter) in ``text``."""
     has_letter = _LETTER_RE.search
@@ -99,7 +125,7 @@ def head_view(lowered: str) -> str | None:
 def topic_features(lowered: str) -> set[str]:
     """The features the heads read, from the guardrail's lower-cased matching view (an
     empty set when the heads abstain: a head never says yes without features)."""
-    view = head_view(lowered)
+    view = refusal_view(lowered)
     return set() if view is None else ngram_features(view, WORD_RE.findall(view))
 
 
@@ -123,7 +149,7 @@ def learned_rule_ids(lowered: str, already: frozenset[str] = frozenset()) -> lis
     heads = load_heads()
     if all(h.name in already for h in heads):
         return []
-    view = head_view(lowered)
+    view = refusal_view(lowered)
     if view is None:
         return []  # no features: a head never says yes without them
     decisions = _bank(heads).decisions_for_words(WORD_RE.findall(view), already)
