@@ -115,8 +115,8 @@ def load_frame_file(path: Path) -> FrameFile:
     if data.get("version") != 2:
         raise _fail(path, "file", "'version' must be 2")
     raw_slots = data.get("slots")
-    if not isinstance(raw_slots, dict) or "object" not in raw_slots:
-        raise _fail(path, "file", "needs [slots] with an 'object' slot")
+    if not isinstance(raw_slots, dict) or not raw_slots:
+        raise _fail(path, "file", "needs [slots]")
     slots: dict[str, re.Pattern[str]] = {}
     literals: dict[str, tuple[str, ...]] = {}
     for slot, by_language in raw_slots.items():
