@@ -22,8 +22,10 @@ such slot anywhere: a defensive question about how attackers steal keys). A cata
 runs a frame with ``detector = "frame"`` and ``params = {frames = "<file>", frame = "<id>"}``;
 its anchor is the object slot (``<<slot:<file>.object>>``), which every hit contains.
 
-Sentences come from :mod:`.clauses` (bounded length); a text is judged at its first
-:data:`MAX_OBJECT_HITS` object hits, so the cost is linear in the text.
+Sentences come from :mod:`.clauses` (bounded length). The detector judges the engine's windows
+around the anchor hits (``window = [400, 400]`` covers a frame's reach), each at its first
+:data:`MAX_OBJECT_HITS` pivot hits, so the cost is linear in the text; ``forbid_text`` is
+therefore "anywhere in the window", i.e. within a few hundred characters of the request.
 """
 
 from __future__ import annotations
@@ -35,9 +37,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.domain.guardrails.catalogue import CATALOGUE_DIR, CatalogueError, RuleSpec, fold_pattern, read_toml
+from pipeline.domain.guardrails.catalogue import (
+    CATALOGUE_DIR,
+    CatalogueError,
+    RuleSpec,
+    fold_pattern,
+    read_toml,
+)
 from pipeline.domain.guardrails.clauses import sentence_spans
 from pipeline.domain.guardrails.engine import Hit, Window, lowered_view
+
+try:  # pragma: no cover - exercised by whichever environment runs the tests
+    import re2 as _re2
+except ImportError:  # pragma: no cover
+    _re2 = None
 
 FRAME_DIR = "frames"
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl", "pl", "ru", "uk", "tr", "ar", "hi", "id", "vi",
@@ -81,6 +94,27 @@ class FrameFile:
     slots: dict[str, re.Pattern[str]]
     literals: dict[str, tuple[str, ...]]
     frames: dict[str, Frame]
+    #: Per slot, the plain alternation of its terms (no word boundaries: a superset of the
+    #: slot's matches, found fast; RE2 when installed, the same leftmost-first matches).
+    candidates: dict[str, object]
+
+    def search(self, slot: str, text: str, lo: int = 0, hi: int | None = None) -> bool:
+        """Whether the slot occurs in ``text[lo:hi]`` (the candidate pass, then confirmed)."""
+        hi = len(text) if hi is None else hi
+        confirm = self.slots[slot].match
+        for candidate in self.candidates[slot].finditer(text, lo, hi):  # type: ignore[attr-defined]
+            if confirm(text, candidate.start(), hi) is not None:
+                return True
+        return False
+
+    def finditer(self, slot: str, text: str) -> Iterator[re.Match[str]]:
+        """The slot's matches in ``text``: a fast pass over its plain terms, each candidate
+        confirmed by the slot's pattern at the same position (word boundaries included)."""
+        confirm = self.slots[slot].match
+        for candidate in self.candidates[slot].finditer(text):  # type: ignore[attr-defined]
+            found = confirm(text, candidate.start())
+            if found is not None:
+                yield found
 
     def anchor(self, slot: str) -> str:
         """The slot's terms as an anchor (lower-cased literals, folded into the view)."""
@@ -105,6 +139,12 @@ def _term_pattern(term: str) -> str:
     return source
 
 
+def _plain_pattern(term: str) -> str:
+    """A term without its word boundaries (the candidate pass of :meth:`FrameFile.finditer`)."""
+    body = term[:-1] if term.endswith("$") else term
+    return r"\s+".join(re.escape(part) for part in body.split(" "))
+
+
 def _fail(path: Path, where: str, problem: str) -> CatalogueError:
     return CatalogueError(f"{FRAME_DIR}/{path.name}, {where}: {problem}")
 
@@ -119,6 +159,7 @@ def load_frame_file(path: Path) -> FrameFile:
         raise _fail(path, "file", "needs [slots]")
     slots: dict[str, re.Pattern[str]] = {}
     literals: dict[str, tuple[str, ...]] = {}
+    candidates: dict[str, object] = {}
     for slot, by_language in raw_slots.items():
         if not _SLOT_NAME.fullmatch(slot) or not isinstance(by_language, dict):
             raise _fail(path, f"slot {slot!r}", "a slot is a table of languages")
@@ -145,6 +186,8 @@ def load_frame_file(path: Path) -> FrameFile:
         source = fold_pattern("(?:" + "|".join(_term_pattern(t) for t in ordered) + ")")
         slots[slot] = re.compile(source)
         literals[slot] = tuple(terms)
+        plain = fold_pattern("(?:" + "|".join(_plain_pattern(t) for t in ordered) + ")")
+        candidates[slot] = _re2.compile(plain) if _re2 is not None else re.compile(plain)
     frames: dict[str, Frame] = {}
     for index, raw in enumerate(data.get("frames", [])):
         frame_id = raw.get("id") if isinstance(raw.get("id"), str) else f"#{index + 1}"
@@ -171,7 +214,7 @@ def load_frame_file(path: Path) -> FrameFile:
                                  sentence, lists["forbid_near"], lists["forbid_before"])
     if not frames:
         raise _fail(path, "file", "no [[frames]]")
-    return FrameFile(path.stem, slots, literals, frames)
+    return FrameFile(path.stem, slots, literals, frames, candidates)
 
 
 @lru_cache(maxsize=8)
@@ -185,14 +228,13 @@ def frame_file(name: str, directory: str = str(CATALOGUE_DIR)) -> FrameFile:
 
 def frame_hits(frames: FrameFile, frame: Frame, lowered: str) -> Iterator[tuple[int, int]]:
     """Spans of the object hits of ``lowered`` around which ``frame`` holds."""
-    slots = frames.slots
     for slot in frame.forbid_text:
-        if slots[slot].search(lowered):
+        if frames.search(slot, lowered):
             return
     starts, ends = sentence_spans(lowered)
     size = len(lowered)
     judged = 0
-    for match in slots[frame.pivot].finditer(lowered):
+    for match in frames.finditer(frame.pivot, lowered):
         judged += 1
         if judged > MAX_OBJECT_HITS:
             return
@@ -204,23 +246,30 @@ def frame_hits(frames: FrameFile, frame: Frame, lowered: str) -> Iterator[tuple[
             s_lo, s_hi = 0, size
         lo = max(s_lo, start - frame.reach)
         hi = min(max(s_hi, end), end + frame.reach)
-        if not all(slots[s].search(lowered, lo, hi) for s in frame.require if s != frame.pivot):
+        search = frames.search
+        if not all(search(s, lowered, lo, hi) for s in frame.require if s != frame.pivot):
             continue
-        if any(slots[s].search(lowered, lo, hi) for s in frame.forbid):
+        if any(search(s, lowered, lo, hi) for s in frame.forbid):
             continue
-        if any(slots[s].search(lowered, max(lo, start - NEAR), min(hi, end + NEAR)) for s in frame.forbid_near):
+        if any(search(s, lowered, max(lo, start - NEAR), min(hi, end + NEAR)) for s in frame.forbid_near):
             continue
-        if any(slots[s].search(lowered, lo, end) for s in frame.forbid_before):
+        if any(search(s, lowered, lo, end) for s in frame.forbid_before):
             continue
         yield start, end
 
 
 def frame_detector(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
-    """A catalogue rule that runs a frame (``params = {frames, frame}``) over the whole text."""
+    """A catalogue rule that runs a frame (``params = {frames, frame}``) inside the engine's
+    windows around its anchor (the pivot slot's literals): each window is judged as a text of
+    its own, so the cost is linear in the windows, whatever the length of the message. The
+    rule's ``window`` must cover the frame's ``reach`` (checked by the catalogue tests)."""
     frames = frame_file(spec.params["frames"])
     frame = frames.frames[spec.params["frame"]]
-    for start, end in frame_hits(frames, frame, lowered_view(text)):
-        yield spec.rule_id, start, end
-
-
-frame_detector.whole_text = True  # type: ignore[attr-defined]  # judges sentences around its own hits
+    lowered = lowered_view(text)
+    seen: set[tuple[int, int]] = set()
+    for lo, hi in windows:
+        for start, end in frame_hits(frames, frame, lowered[lo:hi]):
+            span = (lo + start, lo + end)
+            if span not in seen:
+                seen.add(span)
+                yield spec.rule_id, span[0], span[1]
