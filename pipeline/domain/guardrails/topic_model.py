@@ -57,17 +57,25 @@ _PLACEHOLDER_SETTING_RE = re.compile(
 )
 
 
-#: Identifiers: a run of 8+ letters and digits holding at least two digits and a letter (a
-#: request id, a UUID's groups, an instance or CloudFront id, a hash). They are random: a
-#: head that read their character n-grams once blocked "RequestId: 6c7b…" as a prompt attack.
+#: Identifiers: a run of hex digits (8+, two digits or more: a request id, a UUID's groups, an
+#: instance id, a hash), or a longer run (12+) of letters and digits whose digits are not all
+#: leetspeak's letter stand-ins (0 1 3 4 5 7: "1n57rucc10n35" is a word, "e2qwr9uhapomq8" is
+#: not). They are random: a head that read their character n-grams once blocked "RequestId:
+#: 6c7b…" as a prompt attack. Words with a year ("summer2019") are not identifiers.
 _ALNUM_RUN_RE = re.compile(r"[a-z0-9]{8,}")
 _UUID_RE = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+_HEX_RE = re.compile(r"[0-9a-f]+")
 _DIGIT_RE = re.compile(r"\d")
+_LEET_DIGITS = frozenset("013457")
 
 
 def _is_identifier(run: str) -> bool:
-    digits = len(_DIGIT_RE.findall(run))
-    return digits >= 2 and digits < len(run)
+    digits = _DIGIT_RE.findall(run)
+    if len(digits) < 2 or len(digits) == len(run):
+        return False
+    if _HEX_RE.fullmatch(run):
+        return True
+    return len(run) >= 12 and not set(digits) <= _LEET_DIGITS
 
 
 def without_identifiers(view: str) -> str:
