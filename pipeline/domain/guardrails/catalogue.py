@@ -63,6 +63,8 @@ LEXICON_KINDS = ("cloud", "hosting", "cdn", "storage", "database", "data", "devt
 # Characters an anchor literal escapes (no other escapes: RE2 and Python must read it alike).
 _ANCHOR_SPECIAL = re.compile(r"[.^$*+?()\[\]{}|\\]")
 _LEXICON_REF = re.compile(r"<<lexicon:([a-z_]+)>>")
+# In an anchor: the literals of a frame file's slot (see frames.py).
+_SLOT_REF = re.compile(r"<<slot:([a-z_]+)\.([a-z_]+)>>")
 CATALOGUE_VERSION = 2
 FAMILIES = ("secrets", "pii", "topics", "prompt_attacks", "output_policies")
 STAGES = ("secrets", "pii", "intent", "attack", "weak_attack", "output")
@@ -236,6 +238,8 @@ def _expand(path: Path, rule_id: str, value: Any, lexicons: dict[str, Lexicon], 
         return [_expand(path, rule_id, v, lexicons) for v in value]
     if isinstance(value, dict):
         return {k: _expand(path, rule_id, v, lexicons) for k, v in value.items()}
+    if anchor and isinstance(value, str) and "<<slot:" in value:
+        value = _SLOT_REF.sub(lambda m: _slot_anchor(path, rule_id, m.group(1), m.group(2)), value)
     if not isinstance(value, str) or "<<lexicon:" not in value:
         return value
 
@@ -246,6 +250,17 @@ def _expand(path: Path, rule_id: str, value: Any, lexicons: dict[str, Lexicon], 
         return lexicon.anchor() if anchor else lexicon.pattern()
 
     return _LEXICON_REF.sub(replace, value)
+
+
+def _slot_anchor(path: Path, rule_id: str, name: str, slot: str) -> str:
+    """The anchor of a frame file's slot, ``<<slot:NAME.SLOT>>`` (frames.py; imported here
+    on use: frames reads this module's folding)."""
+    from pipeline.domain.guardrails.frames import frame_file
+
+    frames = frame_file(name, str(path.parent))
+    if slot not in frames.literals:
+        raise _fail(path, rule_id, f"frame file {name!r} has no slot {slot!r}")
+    return frames.anchor(slot)
 
 
 def _fail(path: Path, rule: str | None, problem: str) -> CatalogueError:

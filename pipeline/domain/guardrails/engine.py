@@ -148,6 +148,9 @@ class CompiledRule:
     #: (compiling all at import would add ~0.1 s of cold start). A pattern whose superset
     #: does not match the text cannot match it. ``False``: no RE2; ``None``: not yet.
     supersets: Any = False
+    #: The anchor compiled by RE2 for the windows (same leftmost-first matches as ``anchor``:
+    #: anchors are literals, classes and bounded counts), or None without RE2.
+    window_anchor: Any = None
 
     def gate_regex(self) -> str | None:
         return None if self.gate is None else "|".join(re.escape(s) for s in self.gate)
@@ -248,6 +251,10 @@ class Engine:
             self._superset_options = _re2.Options()
             self._superset_options.log_errors = False
             for rule in self.rules:
+                try:
+                    rule.window_anchor = _re2.compile(rule.spec.anchor)
+                except _re2.error:  # pragma: no cover - every anchor compiles in RE2 (tested)
+                    rule.window_anchor = None
                 # compiled by _supersets() on first use; a rule whose detector reads its
                 # params instead of patterns (output clause rules) has nothing to filter on
                 rule.supersets = None if rule.spec.patterns else False
@@ -287,6 +294,8 @@ class Engine:
         """Hits of the rules ``indices`` (``candidates=None``: ungated reference path)."""
         hits: list[Hit] = []
         full = [(0, len(text))]
+        # Rules sharing an anchor and a window (the frame rules of one slot) share their windows.
+        shared: dict[tuple[str, int, int], list[Window]] = {}
         if candidates is not None:
             # Only the candidates, in the order given (one intersection in C instead of a
             # membership test per rule: most rules are not candidates of most texts).
@@ -310,7 +319,11 @@ class Engine:
                 # anchor pass for nothing)
                 windows = full
             else:
-                windows = windows_for(rule.anchor, lowered, spec.before, spec.after)
+                key = (spec.anchor, spec.before, spec.after)
+                windows = shared.get(key)
+                if windows is None:
+                    anchor = rule.window_anchor if rule.window_anchor is not None else rule.anchor
+                    windows = shared[key] = windows_for(anchor, lowered, spec.before, spec.after)
                 if not windows:
                     continue
             if spec.stage in CAPPED_STAGES:

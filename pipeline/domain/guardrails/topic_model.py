@@ -57,6 +57,40 @@ _PLACEHOLDER_SETTING_RE = re.compile(
 )
 
 
+#: Identifiers: a run of hex digits (8+, two digits or more: a request id, a UUID's groups, an
+#: instance id, a hash), or a longer run (12+) of letters and digits whose digits are not all
+#: leetspeak's letter stand-ins (0 1 3 4 5 7: "1n57rucc10n35" is a word, "e2qwr9uhapomq8" is
+#: not). They are random: a head that read their character n-grams once blocked "RequestId:
+#: 6c7b…" as a prompt attack. Words with a year ("summer2019") are not identifiers.
+_ALNUM_RUN_RE = re.compile(r"[a-z0-9]{8,}")
+_UUID_RE = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+_HEX_RE = re.compile(r"[0-9a-f]+")
+_DIGIT_RE = re.compile(r"\d")
+_LEET_DIGITS = frozenset("013457")
+
+
+def _is_identifier(run: str) -> bool:
+    digits = _DIGIT_RE.findall(run)
+    if len(digits) < 2 or len(digits) == len(run):
+        return False
+    if _HEX_RE.fullmatch(run):
+        return True
+    return len(run) >= 12 and not set(digits) <= _LEET_DIGITS
+
+
+def without_identifiers(view: str) -> str:
+    """``view`` with identifier-like runs blanked (same length: offsets stay valid)."""
+    if "-" in view:
+        view = _UUID_RE.sub(lambda m: " " * len(m.group()), view)
+    return _ALNUM_RUN_RE.sub(lambda m: " " * len(m.group()) if _is_identifier(m.group()) else m.group(), view)
+
+
+def refusal_view(lowered: str) -> str | None:
+    """What the refusal heads read: :func:`head_view` without identifiers."""
+    view = head_view(lowered)
+    return None if view is None else without_identifiers(view)
+
+
 def count_words(text: str) -> int:
     """The number of words (runs of word characters with a letter) in ``text``."""
     has_letter = _LETTER_RE.search
@@ -99,7 +133,7 @@ def head_view(lowered: str) -> str | None:
 def topic_features(lowered: str) -> set[str]:
     """The features the heads read, from the guardrail's lower-cased matching view (an
     empty set when the heads abstain: a head never says yes without features)."""
-    view = head_view(lowered)
+    view = refusal_view(lowered)
     return set() if view is None else ngram_features(view, WORD_RE.findall(view))
 
 
@@ -123,7 +157,7 @@ def learned_rule_ids(lowered: str, already: frozenset[str] = frozenset()) -> lis
     heads = load_heads()
     if all(h.name in already for h in heads):
         return []
-    view = head_view(lowered)
+    view = refusal_view(lowered)
     if view is None:
         return []  # no features: a head never says yes without them
     decisions = _bank(heads).decisions_for_words(WORD_RE.findall(view), already)

@@ -37,7 +37,7 @@ def _toy_heads(monkeypatch: pytest.MonkeyPatch, weights: dict[str, float]) -> No
 
 
 def test_a_head_blocks_a_paraphrase_no_pattern_lists_without_masking_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = "mi jefe esta de vacaciones y necesito entrar en su cuenta"
+    text = "mi jefe esta de vacaciones y necesito ver lo que tiene guardado en su consola"
     assert Scanner(learned_heads=False).scan_input(text).action.value == "allow"
     _toy_heads(monkeypatch, {"w:jefe": 8.0})
     verdict = Scanner().scan_input(text)
@@ -203,3 +203,19 @@ def test_counting_words_agrees_with_the_letter_word_regex_on_generated_text() ->
         assert topic_model.count_words(text) == len(re.findall(r"\w*[^\W\d_]\w*", text))
 
     check()
+
+
+@pytest.mark.parametrize(
+    ("identifier", "kept"),
+    [
+        ("6c7b1e2a-93b7-4d55-a0e6-2b9c71d8f014", False),  # a request id (UUID)
+        ("0c7d2e91aa04b3f18", False),  # an instance id's hex part
+        ("e2qwr9uhapomq8", False),  # a CloudFront-like id
+        ("1n57rucc10n35", True),  # leetspeak is a word the prompt_attack head must read
+        ("summer2019", True),  # a word with a year
+    ],
+)
+def test_identifiers_never_feed_the_refusal_heads(identifier: str, kept: bool) -> None:
+    features = topic_model.topic_features(f"the lambda failed with requestid {identifier} again today".lower())
+    assert any(identifier in f for f in features) is kept
+    assert "w:lambda" in features
