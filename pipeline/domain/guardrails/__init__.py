@@ -37,8 +37,8 @@ import re
 from collections.abc import Sequence
 
 from pipeline.domain.guardrails import closeup, decoding
-from pipeline.domain.guardrails import output_policies as _output_policies
 from pipeline.domain.guardrails import disparagement as _disparagement
+from pipeline.domain.guardrails import output_policies as _output_policies
 from pipeline.domain.guardrails import pii as _pii
 from pipeline.domain.guardrails import prompt_attacks as _prompt_attacks
 from pipeline.domain.guardrails import secrets as _secrets
