@@ -37,6 +37,7 @@ import re
 from collections.abc import Sequence
 
 from pipeline.domain.guardrails import closeup, decoding
+from pipeline.domain.guardrails import disparagement as _disparagement
 from pipeline.domain.guardrails import output_policies as _output_policies
 from pipeline.domain.guardrails import pii as _pii
 from pipeline.domain.guardrails import prompt_attacks as _prompt_attacks
@@ -88,6 +89,7 @@ DETECTORS = {
     **_topics.DETECTORS,
     **_prompt_attacks.DETECTORS,
     **_output_policies.DETECTORS,
+    **_disparagement.DETECTORS,
 }
 _ENGINE_SPECS = [spec for spec in SPECS if spec.detector != "derived"]
 
