@@ -105,3 +105,12 @@ def clauses(sentence: str) -> list[tuple[int, int]]:
     if cursor < len(sentence):
         spans.append((cursor, len(sentence)))
     return spans or [(0, len(sentence))]
+
+
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span ``start:end`` of ``text`` without its leading and trailing whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

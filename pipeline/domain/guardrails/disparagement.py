@@ -263,7 +263,7 @@ def find(text: str, head: re.Pattern[str], anchor: re.Pattern[str],
             found = False
             for kind in ("judgement", "weak"):
                 if judgement_at(evaluations, unit, vendors, kind):
-                    yield (kind, *_trimmed(text, lo + start, lo + end))
+                    yield (kind, *clauses.trimmed(text, lo + start, lo + end))
                     found = True
                     break
             if found:
@@ -275,7 +275,7 @@ def find(text: str, head: re.Pattern[str], anchor: re.Pattern[str],
             nxt = lowered_text[a:b]
             if (evaluations.pronoun_start.search(nxt) and evaluations.own.search(nxt) is None
                     and judgement_at(evaluations, nxt, [], "carry")):
-                yield ("carry", *_trimmed(text, a, b))
+                yield ("carry", *clauses.trimmed(text, a, b))
 
 
 def frame(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -297,14 +297,6 @@ def _following(text: str, lo: int, hi: int, parts: list[tuple[int, int]], index:
         return None
     first = clauses.clauses(text[nxt[0] : nxt[1]])[0]
     return nxt[0] + first[0], nxt[0] + first[1]
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 frame.whole_text = True  # type: ignore[attr-defined]

@@ -135,14 +135,6 @@ def clause_rule(spec: RuleSpec) -> ClauseRule:
     return entry[1]
 
 
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 _SEPARATOR_CHARS = frozenset("|-: \t")
 
 
@@ -208,7 +200,7 @@ def table_column_hits(rule: ClauseRule, text: str, header: tuple[int, int],
                     budget[0] -= 1
                     a, b = cells[column]
                     if rule.rest(text[a:b]):
-                        found.append(_trimmed(text, a, b))
+                        found.append(clauses.trimmed(text, a, b))
         cursor = row[1] + 1
     return cursor
 
@@ -234,7 +226,7 @@ def clause(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit
         for start, end in parts:
             verdict = rule.judge(sentence[start:end])
             if verdict:
-                yield (spec.rule_id, *_trimmed(text, lo + start, lo + end))
+                yield (spec.rule_id, *clauses.trimmed(text, lo + start, lo + end))
             elif verdict is False:
                 head_without_rest = True
         if head_without_rest and rule.carry is not None:
@@ -242,7 +234,7 @@ def clause(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit
             if following is not None:
                 nxt = text[following[0] : following[1]]
                 if rule.carry.search(nxt) and rule.rest(nxt):
-                    yield (spec.rule_id, *_trimmed(text, *following))
+                    yield (spec.rule_id, *clauses.trimmed(text, *following))
 
 
 # ---------------------------------------------------------------------------------------
