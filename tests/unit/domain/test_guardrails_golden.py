@@ -51,7 +51,11 @@ def test_input_set_shape() -> None:
     cases = load_cases(INPUT_SET)
     assert len(cases) >= 500
     hard = [c for c in cases if "hard_negative" in c.tags]
-    assert len(hard) / len(cases) >= 0.40
+    # The measured splits keep at least 40% hard negatives (false blocks are measured there);
+    # the whole set 35%, since the imported refusal training batches are mostly positives.
+    measured = [c for c in cases if c.split != "train"]
+    assert sum("hard_negative" in c.tags for c in measured) / len(measured) >= 0.40
+    assert len(hard) / len(cases) >= 0.35
     splits = {c.split for c in cases}
     assert splits == {"train", "dev", "test", "blind"}
 
