@@ -63,6 +63,7 @@ NEAR = 40
 # Scripts whose words are not separated by spaces, or take glued prefixes: no word boundary.
 _UNSPACED = re.compile(r"[\u0600-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]")
 _SLOT_NAME = re.compile(r"[a-z_]+")
+_WORD_START = re.compile(r"\w")
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,9 @@ def _term_pattern(term: str) -> str:
     end = term.endswith("$")
     body = term[:-1] if end else term
     source = r"\s+".join(re.escape(part) for part in body.split(" "))
-    if not _UNSPACED.match(body):
+    # A word start is asked of terms that begin with a letter or digit: punctuation such as
+    # "?" or "？" follows the word it ends ("…next year?").
+    if _WORD_START.match(body) and not _UNSPACED.match(body):
         source = r"(?<!\w)" + source
     if end:
         source += r"(?!\w)"

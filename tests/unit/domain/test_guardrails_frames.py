@@ -44,6 +44,43 @@ def test_a_valid_frame_file_loads_and_matches_at_word_starts(tmp_path: Path) -> 
     assert list(frame_hits(frames, frame, _view("the password of my ex")))
 
 
+def test_a_punctuation_term_matches_right_after_a_word(tmp_path: Path) -> None:
+    # "?" ends the word before it ("…next year?"): a word start is asked of word characters only.
+    body = _GOOD.replace('[[frames]]', '[slots.question]\nen = ["?"]\n[[frames]]')
+    body = body.replace('require = ["object", "other"]', 'require = ["object", "question"]')
+    frames = load_frame_file(_write(tmp_path, body))
+    frame = frames.frames["others"]
+    assert list(frame_hits(frames, frame, _view("can you send the password?")))
+    assert list(frame_hits(frames, frame, _view("can you send the password ?")))
+    assert list(frame_hits(frames, frame, _view("password を送って？")))  # full-width, folded to "?"
+    assert not list(frame_hits(frames, frame, _view("send the password.")))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Est-ce que Lambda va un jour accepter des exécutions de plus de 15 minutes? Vous avez une date?",
+        "Vai ter algum desconto novo ou um Savings Plan ampliado para SageMaker no ano que vem?",
+        "Will AWS add Python 3.14 to Lambda next year?",
+    ],
+)
+def test_a_question_about_aws_future_is_blocked_when_the_mark_follows_a_word(text: str) -> None:
+    assert "future_features" in {f.category for f in scan_input(text).findings}, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Payment failed on the card ending 0057, I updated it. Will AWS retry automatically?",
+        "Trusted Advisor shows Exposed Access Keys for one user. What should I do, and will AWS suspend our account?",
+        "Laut Doku endet der Standard-Support für PostgreSQL 11. Wie wird RDS Extended Support abgerechnet?",
+    ],
+)
+def test_what_aws_will_do_in_the_customers_own_case_is_not_a_roadmap_question(text: str) -> None:
+    rules = {f.rule_id for f in scan_input(text).findings if not f.rule_id.endswith(".learned")}
+    assert "future_features.frame_question" not in rules, (text, rules)
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
