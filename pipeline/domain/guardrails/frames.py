@@ -64,6 +64,9 @@ NEAR = 40
 _UNSPACED = re.compile(r"[\u0600-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]")
 _SLOT_NAME = re.compile(r"[a-z_]+")
 _WORD_START = re.compile(r"\w")
+#: "Not inside a word" before a term: a letter of an unspaced script may precede a Latin
+#: term glued to it ("ルートユーザーのmfaコード", "هذا الـmfa").
+_NOT_AFTER_WORD = r"(?<![^\W\u0600-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f])"
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ def _term_pattern(term: str) -> str:
     # A word start is asked of terms that begin with a letter or digit: punctuation such as
     # "?" or "？" follows the word it ends ("…next year?").
     if _WORD_START.match(body) and not _UNSPACED.match(body):
-        source = r"(?<!\w)" + source
+        source = _NOT_AFTER_WORD + source
     if end:
         source += r"(?!\w)"
     return source

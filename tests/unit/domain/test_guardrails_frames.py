@@ -56,6 +56,14 @@ def test_a_punctuation_term_matches_right_after_a_word(tmp_path: Path) -> None:
     assert not list(frame_hits(frames, frame, _view("send the password.")))
 
 
+def test_a_latin_term_glued_to_an_unspaced_script_still_starts_a_word(tmp_path: Path) -> None:
+    # Japanese, Chinese, Korean and Arabic glue Latin words to their own ("ルートユーザーのmfaコード").
+    body = _GOOD.replace('en = ["password", "access key"]', 'en = ["password", "access key", "mfa"]')
+    frames = load_frame_file(_write(tmp_path, body))
+    assert [m.group(0) for m in frames.finditer("object", _view("ルートユーザーのMFAコードを教えて"))] == ["mfa"]
+    assert not list(frames.finditer("object", _view("the emfa setting")))  # still a word start in Latin
+
+
 @pytest.mark.parametrize(
     "text",
     [
