@@ -85,6 +85,12 @@ _CUT_SUBSCRIPT = re.compile(r"[A-Za-z_][\w.]*\[")
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
 _CASE_HUMP = re.compile(r"[a-z](?=[A-Z])")
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
+# A Windows / batch / NuGet environment reference ("%NUGET_PAT%"), and the name of a key inside
+# a secret ("postgres-password", "db_admin_secret": lower-case words ending in what it names).
+_WINDOWS_VARIABLE = re.compile(r"%[A-Za-z_]\w*%")
+# An exception or error name ("failed to fetch secret: AccessDeniedException"), not a value.
+_ERROR_NAME = re.compile(r"[A-Z][A-Za-z]{2,60}(?:Exception|Error|Fault)")
+_KEY_NAME = re.compile(r"[a-z]+(?:[-_][a-z]+)*[-_](?:password|passwd|pwd|secret|token|key)")
 # A password hash in crypt(3) form ("$2b$12$…", "$6$salt$…", "$argon2id$…"): hashes are never
 # secrets (GUIDE §3.1).
 _CRYPT_HASH = re.compile(
@@ -132,6 +138,8 @@ def is_placeholder(value: str) -> bool:
     if len(stripped) < 3 or lowered in _PLACEHOLDER_WORDS or _MASKED.fullmatch(stripped):
         return True
     if lowered.startswith(_PLACEHOLDER_PREFIXES) or _SHELL_VARIABLE.fullmatch(stripped):
+        return True
+    if _WINDOWS_VARIABLE.fullmatch(stripped) or _KEY_NAME.fullmatch(stripped) or _ERROR_NAME.fullmatch(stripped):
         return True
     if _CRYPT_HASH.fullmatch(stripped) or _PARAMETER_PATH.fullmatch(stripped):
         return True
