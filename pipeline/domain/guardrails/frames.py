@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover
 
 FRAME_DIR = "frames"
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl", "pl", "ru", "uk", "tr", "ar", "hi", "id", "vi",
-             "ja", "zh", "ko", "cs", "sv", "ro")
+             "ja", "zh", "ko", "cs", "sv", "ro", "el", "he", "th")
 #: How many object hits of one text are judged (a text repeating "password" 10,000 times
 #: costs no more than a few).
 MAX_OBJECT_HITS = 48
