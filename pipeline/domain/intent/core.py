@@ -265,8 +265,11 @@ def rule_intent(text: str) -> tuple[str, str] | None:
     return None
 
 
-#: Triggers that escalate even a message the classifier calls ``out_of_scope``.
-_ESCALATES_OFF_TOPIC = frozenset({"explicit_human_request", "threat_to_leave"})
+#: Triggers that escalate even a message the classifier calls ``out_of_scope`` (GUIDE v2.2:
+#: §2.3 applies to any message): a request for a human, a threat, money paid for nothing or
+#: disputed (a shop refund demanded, an unauthorised Prime charge). Locked out and compromised
+#: are about AWS accounts (§2.3 rules 5-6): a blocked bank account is not one.
+_ESCALATES_OFF_TOPIC = frozenset({"explicit_human_request", "threat_to_leave", "billing_dispute"})
 
 #: Concepts (concepts.toml) that name what a message is about, in any language.
 _TOPIC_CONCEPTS = frozenset({"money", "account", "dispute", "compromise", "locked", "production"})
@@ -607,8 +610,8 @@ class IntentDetector:
 
         escalate_reasons = escalation_reasons(text)
         if intent == "out_of_scope":
-            # A refund from a shop or a suspended bank account is not an AWS incident; a
-            # request for a human, or a chargeback or move elsewhere announced to AWS, still is.
+            # A suspended bank account is not an AWS incident; a request for a human, a threat,
+            # or a charge the customer disputes still is (GUIDE v2.2).
             escalate_reasons = tuple(r for r in escalate_reasons if r in _ESCALATES_OFF_TOPIC)
         elif not escalate_reasons:
             # The triggers' paraphrases no rule lists ("is there anyone I can actually talk

@@ -133,8 +133,16 @@ def test_shouting_ignores_aws_acronyms():
     assert frustration_signals("EC2 AMI EBS IAM VPC question about SSH") == ()
 
 
-def test_out_of_scope_refund_is_not_an_aws_billing_dispute(detector):
-    result = detector.detect("my amazon package never arrived, how do I get a refund")
+def test_an_out_of_scope_charge_the_customer_disputes_still_escalates(detector):
+    # GUIDE v2.2: §2.3 applies to any message; rule 3 covers money paid for nothing.
+    result = detector.detect("I ordered a standing desk on amazon.com, it never came. I want my $349 back.")
+    assert result.intent == "out_of_scope"
+    assert result.escalate
+
+
+def test_an_out_of_scope_locked_bank_account_does_not_escalate(detector):
+    # Rule 6 (locked or suspended) is about AWS accounts.
+    result = detector.detect("my bank blocked my savings account yesterday, how do I unlock it")
     assert result.intent == "out_of_scope"
     assert not result.escalate
 
