@@ -486,7 +486,7 @@ def _forget_finished_threads() -> None:
     TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
 
 
-class _DiscardingList(list):  # type: ignore[type-arg]
+class _DiscardingList(list[Any]):
     """A list that keeps nothing appended to it (see :func:`_install_untracked_models`)."""
 
     def append(self, item: Any) -> None:
