@@ -132,7 +132,7 @@ class LocalWorkflow:
             replaces the ModelClient.
         retain_executions: keep every ended execution in moto's Step Functions, so that
             ``describe_execution`` and ``get_execution_history`` still answer for it (tests
-            and ``ask`` read them). The local API server passes ``False``: the deployed API
+            read them). The local API server passes ``False``: the deployed API
             starts Express executions synchronously, and Step Functions keeps nothing of an
             Express execution to describe afterwards; a long-running server would otherwise
             hold every execution, its history and its state, for good.
