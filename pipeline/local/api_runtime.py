@@ -72,7 +72,10 @@ class LocalApi:
         # The handlers check tokens with the same key file as this process (not the stack's
         # Secrets Manager secret, which LocalWorkflow fills with a random value).
         key_env = {"SESSION_KEY_FILE": str(self.key_file), "SESSION_KEY_SECRET_ARN": ""}
-        self.workflow = workflow or LocalWorkflow(outdir=outdir, state_file=state_file, env=key_env)
+        # Like the deployed API (StartSyncExecution of an Express machine), nothing of an
+        # ended execution is kept once its answer is read (see LocalWorkflow's argument).
+        self.workflow = workflow or LocalWorkflow(outdir=outdir, state_file=state_file, env=key_env,
+                                                  retain_executions=False)
         if workflow is not None:
             for name, value in key_env.items():
                 workflow.extra_env.setdefault(name, value)

@@ -486,6 +486,73 @@ def _forget_finished_threads() -> None:
     TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
 
 
+class _DiscardingList(list[Any]):
+    """A list that keeps nothing appended to it (see :func:`_install_untracked_models`)."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+#: moto models whose instances are not tracked while a workflow is open: every DynamoDB
+#: item written (one per put, the overwritten ones included) and the copy of the state
+#: machine moto makes for every execution.
+UNTRACKED_MODELS = ("moto.dynamodb.models.dynamo_type:Item", "moto.stepfunctions.models:StateMachine")
+
+
+def _install_untracked_models(stack: contextlib.ExitStack) -> None:
+    """moto appends every instance of its models to the class's ``instances_tracked`` list,
+    for its standalone server's dashboard (``/moto-api/data.json``), which nothing in this
+    process serves or reads. So every DynamoDB ``Item`` ever created stayed alive for the
+    process's life, each overwritten turn's included (CollectFeedback rewrites the turn
+    CaptureUserQuery wrote), and one deep copy of the state machine per execution: ~1.5
+    items and a state machine per request that only every full garbage collection walked
+    again. For the models in :data:`UNTRACKED_MODELS` the list keeps nothing while the
+    workflow is open; the items in the tables are held by the tables, as before. (S3's models
+    are left alone: moto's S3 reset reads its tracked keys to close their buffers.)
+    """
+    import importlib
+
+    for path in UNTRACKED_MODELS:
+        module_name, class_name = path.split(":")
+        model = getattr(importlib.import_module(module_name), class_name)
+        stack.callback(setattr, model, "instances_tracked", model.instances_tracked)
+        model.instances_tracked = _DiscardingList()
+
+
+def _install_result_size_check(stack: contextlib.ExitStack) -> None:
+    """A Lambda task's result is checked against Step Functions' 256 KB state quota without
+    serialising it again.
+
+    moto checks the invoke response (``{"StatusCode", "ExecutedVersion", "Payload"}``) by
+    writing it as JSON and counting the UTF-8 bytes (~3.5 % of the local server's CPU under
+    load). The payload arrived here as JSON text (the handler's result, written by the
+    invoke hook with ``json.dumps``' defaults, ASCII-only) and moto parsed it; writing the
+    parsed value again with the same settings gives that text again, or a shorter one (keys
+    that collided when written collapse when read), never a longer one. So the response's
+    size is at most its other members' JSON plus the payload's text: when that bound is
+    under the quota, so is the exact size and the answer is the same; otherwise moto's own
+    check decides.
+    """
+    from moto.stepfunctions.parser import quotas
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    original = state_task_lambda.is_within_size_quota
+
+    def is_within_size_quota(value: Any) -> bool:
+        known = getattr(_TASK, "payload", None)
+        if known is not None and isinstance(value, dict) and value.get("Payload") is known[0]:
+            others = {key: member for key, member in value.items() if key != "Payload"}
+            bound = (len(to_json_str(others).encode("utf-8")) + (2 if others else 0)
+                     + len('"Payload": ') + known[1])
+            if bound < quotas.MAX_STATE_SIZE_UTF8_BYTES:
+                return True
+        return bool(original(value))
+
+    state_task_lambda.is_within_size_quota = is_within_size_quota
+    stack.callback(setattr, state_task_lambda, "is_within_size_quota", original)
+
+
 def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
     """Patch moto's execution worker, Lambda task invocation, JSONPath compilation and
     DynamoDB key queries while ``stack`` is open."""
@@ -521,10 +588,13 @@ def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
                                     "Payload": lambda_eval_utils._from_payload(io.BytesIO(body))}
         if headers.get("x-amz-function-error"):
             response["FunctionError"] = headers["x-amz-function-error"]
+        elif isinstance(response["Payload"], dict | list) and body.isascii():
+            _TASK.payload = (response["Payload"], len(body))  # its JSON text's size (see below)
         return response
 
     def integration(env: Any, parameters: dict[str, Any], region: str, state_credentials: Any) -> None:
         _TASK.env = env  # read by execution_running() in the invoke hook, same thread
+        _TASK.payload = None
         try:
             original_integration(env=env, parameters=parameters, region=region,
                                  state_credentials=state_credentials)
@@ -548,6 +618,8 @@ def install(stack: contextlib.ExitStack, invoke: InvokeHook) -> None:
     _install_attribute_value_writer(stack)
     _install_unsigned_requests(stack)
     _install_inline_lambda_tasks(stack)
+    _install_untracked_models(stack)
+    _install_result_size_check(stack)
 
 
 class FifoLock:

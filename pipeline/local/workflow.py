@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import traceback
 import uuid
@@ -129,6 +130,12 @@ class LocalWorkflow:
             save them after every run, so separate processes continue a conversation.
         services: composition-root members to replace (``clock``, ``metrics`` …), as ``model``
             replaces the ModelClient.
+        retain_executions: keep every ended execution in moto's Step Functions, so that
+            ``describe_execution`` and ``get_execution_history`` still answer for it (tests
+            read them). The local API server passes ``False``: the deployed API
+            starts Express executions synchronously, and Step Functions keeps nothing of an
+            Express execution to describe afterwards; a long-running server would otherwise
+            hold every execution, its history and its state, for good.
     """
 
     def __init__(
@@ -141,8 +148,10 @@ class LocalWorkflow:
         env: Mapping[str, str] | None = None,
         state_file: str | Path | None = None,
         services: Mapping[str, Any] | None = None,
+        retain_executions: bool = True,
     ) -> None:
         self.synthesized = False
+        self.retain_executions = retain_executions
         if template is None:
             template, self.synthesized = load_template(outdir)
         self.template = template
@@ -527,6 +536,8 @@ class LocalWorkflow:
             input=json.dumps(workflow_input),
         )["executionArn"]
         described, events = self._wait(execution_arn, start, timeout)
+        if not self.retain_executions:
+            _forget_execution(execution_arn)
         total = time.perf_counter() - start
         path = [
             e["stateEnteredEventDetails"]["name"]
@@ -547,6 +558,22 @@ class LocalWorkflow:
         if self.state_file is not None:
             self.save_state(self.state_file)
         return result
+
+
+_EXECUTIONS_LOCK = threading.Lock()
+
+
+def _forget_execution(execution_arn: str) -> None:
+    """Drop an ended execution from moto's Step Functions (``retain_executions=False``)."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+    state_machine = backend._get_state_machine_for_execution(execution_arn)
+    with _EXECUTIONS_LOCK:  # list.remove by value: no other thread's start is lost
+        for execution in state_machine.executions:
+            if execution.execution_arn == execution_arn:
+                state_machine.executions.remove(execution)
+                break
 
 
 def _ended_history(execution: Any) -> list[dict[str, Any]]:

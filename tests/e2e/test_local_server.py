@@ -230,3 +230,8 @@ def test_graceful_shutdown_lets_in_flight_requests_finish(start_server) -> None:
     assert reply.status_code == 200 and reply.json()["response"]
     running.thread.join(60)
     assert not running.thread.is_alive()
+
+
+def test_the_api_s_own_workflow_keeps_no_ended_execution(tmp_path) -> None:
+    # The deployed API starts Express executions synchronously: nothing is kept to describe.
+    assert LocalApi(key_file=tmp_path / "k").workflow.retain_executions is False

@@ -273,3 +273,20 @@ def test_the_run_reads_what_the_public_api_describes(make_workflow, model_fails)
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
     assert run.path == entered
     assert ("Fallback" in run.path) == model_fails
+
+
+def test_a_workflow_that_retains_no_executions_answers_alike_and_forgets_each_ended_one(make_workflow):
+    # The local API server's setting: like an Express execution started synchronously, an
+    # ended execution leaves nothing in Step Functions to describe once its answer is read.
+    workflow = make_workflow(retain_executions=False)
+    runs = [workflow.run("How do I enable versioning on an S3 bucket?", session_id=f"e2e-forget-000{i}")
+            for i in range(2)]
+    sfn = workflow.client("stepfunctions")
+    for run in runs:
+        assert run.status == "SUCCEEDED" and run.output["response_type"] == "answer"
+        assert run.path[0] == "CaptureUserQuery" and run.path[-1] == "CollectFeedback"
+        assert run.events  # read before the execution was dropped
+        with pytest.raises(sfn.exceptions.ExecutionDoesNotExist):
+            sfn.describe_execution(executionArn=run.execution_arn)
+    assert sfn.list_executions(stateMachineArn=workflow.state_machine_arn)["executions"] == []
+    assert len(workflow.scan("ConversationsTable")) == 2  # what the executions stored stays

@@ -172,3 +172,30 @@ def test_rule_supersets_that_give_up_keep_every_pattern_live() -> None:
     assert supersets.live("nothing to see here") != list(range(len(rule.spec.patterns)))
     supersets.set = _GaveUp()
     assert supersets.live("nothing to see here") == list(range(len(rule.spec.patterns)))
+
+
+def test_gates_and_rewrites_are_cached_but_no_parse_tree_stays_alive(monkeypatch) -> None:
+    """The parse trees (hundreds of objects per pattern) are dropped once a pattern's gate
+    and RE2 rewrite are computed; asking again reuses the small results without parsing."""
+    import gc
+    import weakref
+
+    from pipeline.domain.guardrails import gates
+
+    trees: list[weakref.ref] = []
+    parse = gates._parser.parse
+
+    def tracking(source, flags=0):
+        tree = parse(source, flags)
+        trees.append(weakref.ref(tree))
+        return tree
+
+    patterns = [re.compile(p) for p in (r"unique-gate-test-(?:alpha|beta)\d+", r"(?i)other\s+unique-gate-test")]
+    monkeypatch.setattr(gates._parser, "parse", tracking)  # after compiling: re.compile parses too
+    first = [(required_literals(p), re2_superset(p)) for p in patterns]
+    assert len(trees) == 4  # each pattern parsed once for its gate and once for its rewrite
+    gc.collect()
+    assert all(tree() is None for tree in trees)
+    assert [(required_literals(p), re2_superset(p)) for p in patterns] == first
+    assert len(trees) == 4  # answered from the cached results
+    assert first[0][0] == {"unique-gate-test-alpha", "unique-gate-test-beta"}

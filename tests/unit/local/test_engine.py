@@ -435,3 +435,89 @@ def test_lambda_tasks_run_inline_with_moto_s_results_and_errors_and_finished_thr
     assert inline[:-1] == threaded[:-1]
     assert ("detect_intent", "Lambda.TooManyRequestsException") in inline[0][3]  # injected, retried alike
     assert inline[-1] < threaded[-1]  # fewer threads started for the same runs
+
+
+def test_dynamodb_items_and_state_machine_copies_are_not_tracked_while_installed() -> None:
+    """moto's instance tracking (for its standalone server's dashboard) keeps nothing of the
+    untracked models while installed; the tables still hold their items, and the tracking
+    list comes back when the stack closes."""
+    import contextlib
+
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.stepfunctions.models import StateMachine
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        _conversations_like_table(client)
+        tracked_before = Item.instances_tracked
+        with contextlib.ExitStack() as stack:
+            engine._install_untracked_models(stack)
+            assert StateMachine.instances_tracked == []
+            for turn in range(3):  # the second and third overwrite the first
+                client.put_item(TableName="turns", Item={"session_id": {"S": "s-new"}, "turn_index": {"N": "0"},
+                                                         "text": {"S": f"v{turn}"}})
+            assert Item.instances_tracked == []
+        assert Item.instances_tracked is tracked_before
+        found = client.get_item(TableName="turns", Key={"session_id": {"S": "s-new"}, "turn_index": {"N": "0"}})
+        assert found["Item"]["text"] == {"S": "v2"}
+
+
+def test_a_lambda_result_s_size_check_answers_as_moto_s_own() -> None:
+    """The size check of a Lambda task's result reuses the size of the JSON text it came
+    from when that bounds the exact size under the quota; otherwise moto's check decides.
+    Either way the answer is moto's."""
+    import contextlib
+    import io
+
+    from moto.stepfunctions.parser import quotas
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+        lambda_eval_utils,
+        state_task_lambda,
+    )
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    limit = quotas.MAX_STATE_SIZE_UTF8_BYTES
+    # The response's JSON is the text's length plus 74 characters: 1 byte under the quota,
+    # exactly at it (over: the quota is "less than"), and beyond it.
+    results = [
+        {"response": "short", "n": 1.5, "flags": [True, None], "nested": {"a": [1, 2, {"b": "é ✓"}]}},
+        {1: "an int key", "1": "collides with it once written"},  # shorter when read back
+        {"text": "x" * (limit - 75)},
+        {"text": "x" * (limit - 74)},
+        {"text": "x" * limit},
+        ["a", "list", 3],
+    ]
+    original = state_task_lambda.is_within_size_quota
+    moto_checks = []
+
+    def counting(value):
+        moto_checks.append(value)
+        return original(value)
+
+    state_task_lambda.is_within_size_quota = counting
+    outcomes = []
+    try:
+        with contextlib.ExitStack() as stack:
+            engine._install_result_size_check(stack)
+            patched = state_task_lambda.is_within_size_quota
+            for result in results:
+                body = json.dumps(result, default=str).encode("utf-8")
+                payload = lambda_eval_utils._from_payload(io.BytesIO(body))
+                response = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": payload}
+                exact = len(to_json_str(response).encode("utf-8"))
+                engine._TASK.payload = (payload, len(body))
+                del moto_checks[:]
+                answer = patched(response)
+                assert answer == quotas.is_within_size_quota(response) == (exact < limit)
+                assert bool(moto_checks) == (not answer)  # moto's check only where the bound is not under
+                outcomes.append((exact - limit, answer))
+                engine._TASK.payload = None
+                assert patched(response) == (exact < limit)  # without the known text: moto's own check
+            assert patched({"Payload": {"other": "object"}}) is True
+        assert state_task_lambda.is_within_size_quota is counting  # restored when the stack closed
+    finally:
+        engine._TASK.payload = None
+        state_task_lambda.is_within_size_quota = original
+    assert (-1, True) in outcomes and (0, False) in outcomes
