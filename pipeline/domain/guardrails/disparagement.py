@@ -303,7 +303,7 @@ def _after(text: str, a: int, b: int) -> tuple[int, int] | None:
     """The clause after the clause ``text[a:b]`` (in its sentence or the next one)."""
     lo, hi = clauses.sentence_at(text, a)
     parts = clauses.clauses(text[lo:hi])
-    for index, (start, end) in enumerate(parts):
+    for index, (_start, end) in enumerate(parts):
         if lo + end >= b:
             return _following(text, lo, hi, parts, index)
     return None
