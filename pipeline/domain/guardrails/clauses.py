@@ -27,7 +27,12 @@ MAX_SENTENCE = 600
 # a run and takes the run whole (possessive: a shorter run is followed by a mark, never by
 # white space, so nothing is lost): a run of 100,000 dots with no space is read once, not once
 # per dot (that was quadratic: 4 s for 5 KB of "." once the learned heads split every answer).
-_SENTENCE_END = re.compile(r"\n|(?<![.!?])[.!?]++[\"')\]*_`]*+(?=\s)")
+# The dot of a common abbreviation ("MongoDB Inc. lebt davon …", "e.g. S3", "z.B. Azure")
+# ends no sentence.
+_SENTENCE_END = re.compile(
+    r"\n|(?<![.!?])(?<!\bInc)(?<!\bLtd)(?<!\bCorp)(?<!\be\.g)(?<!\bi\.e)(?<!\bz\.B)(?<!\bbzw)(?<!\bvs)"
+    r"[.!?]++[\"')\]*_`]*+(?=\s)"
+)
 # Clause boundaries inside a sentence. Every alternative is bounded, so a search is linear.
 _CLAUSE_BREAK = re.compile(
     r"[;:]\s|\s[—–-]{1,2}\s|—|"

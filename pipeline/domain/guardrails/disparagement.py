@@ -158,7 +158,10 @@ def load_evaluations(path: Path = EVALUATIONS_FILE) -> Evaluations:
         compiled_frames.append((frame["name"], tuple(must), tuple(must_not)))
     judging_latin = [e for e in merged["judging"] if _LATIN.search(e) or not e.isalpha()]
     judging_cjk = tuple(e for e in merged["judging"] if not _LATIN.search(e) and e.isalpha())
-    pronouns = "|".join(f"(?:{p})" for p in sorted(set(merged["pronouns"]), key=len, reverse=True))
+    # A Latin-script pronoun ends at a word boundary; a CJK or Hangul one does not (those
+    # scripts do not separate words: "他们的服务" starts with "他们").
+    pronouns = "|".join(f"(?:{p}(?![\\w]))" if _is_latin(p) else f"(?:{p})"
+                        for p in sorted(set(merged["pronouns"]), key=len, reverse=True))
     return Evaluations(
         judgement=_alternation(merged["judgement"]),
         weak=_alternation(merged["weak"]),
@@ -166,7 +169,7 @@ def load_evaluations(path: Path = EVALUATIONS_FILE) -> Evaluations:
         judging_cjk=judging_cjk,
         negators=re.compile("|".join(f"(?:{e})" for e in merged["negators"]) or r"(?!x)x"),
         reported=_alternation(merged["reported"]),
-        pronoun_start=re.compile(rf"^\W*(?:(?:and|but|so|y|et|und|e|en|i|pero|mais|aber|ma|maar|ale)\s+)?(?:{pronouns})(?![\w])"),
+        pronoun_start=re.compile(rf"^\W*(?:(?:and|but|so|y|et|und|e|en|i|pero|mais|aber|ma|maar|ale)\s+)?(?:{pronouns})"),
         groups=_alternation(merged["groups"]),
         conditions=_alternation(merged["conditions"]),
         sources=_alternation(merged["sources"]),
@@ -236,6 +239,8 @@ def _compiled(source: str) -> re.Pattern[str]:
 #: Clauses naming a vendor judged per text: a real answer has a few dozen; a text made of
 #: vendor names costs no more than this many (the scan stays linear whatever the input).
 MAX_VENDOR_CLAUSES = 400
+#: Clauses after a vendor's clause read for a judgement that refers back to it with a pronoun.
+CARRY_CLAUSES = 2
 
 
 def find(text: str, head: re.Pattern[str], anchor: re.Pattern[str],
@@ -268,14 +273,21 @@ def find(text: str, head: re.Pattern[str], anchor: re.Pattern[str],
                     break
             if found:
                 continue
+            # The judgement may come one clause later, after a clause that names nobody
+            # ("You mentioned Backblaze B2. I'd steer clear: they're a discount shop …").
             following = _following(text, lo, hi, parts, index)
-            if following is None:
-                continue
-            a, b = following
-            nxt = lowered_text[a:b]
-            if (evaluations.pronoun_start.search(nxt) and evaluations.own.search(nxt) is None
-                    and judgement_at(evaluations, nxt, [], "carry")):
-                yield ("carry", *clauses.trimmed(text, a, b))
+            for _step in range(CARRY_CLAUSES):
+                if following is None:
+                    break
+                a, b = following
+                nxt = lowered_text[a:b]
+                if (evaluations.pronoun_start.search(nxt) and evaluations.own.search(nxt) is None
+                        and judgement_at(evaluations, nxt, [], "carry")):
+                    yield ("carry", *clauses.trimmed(text, a, b))
+                    break
+                if _vendor_spans(head, evaluations, text[a:b], nxt):
+                    break
+                following = _after(text, a, b)
 
 
 def frame(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -285,6 +297,16 @@ def frame(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]
     anchor = _compiled(spec.anchor)
     for _kind, start, end in find(text, head, anchor):
         yield spec.rule_id, start, end
+
+
+def _after(text: str, a: int, b: int) -> tuple[int, int] | None:
+    """The clause after the clause ``text[a:b]`` (in its sentence or the next one)."""
+    lo, hi = clauses.sentence_at(text, a)
+    parts = clauses.clauses(text[lo:hi])
+    for index, (_start, end) in enumerate(parts):
+        if lo + end >= b:
+            return _following(text, lo, hi, parts, index)
+    return None
 
 
 def _following(text: str, lo: int, hi: int, parts: list[tuple[int, int]], index: int) -> tuple[int, int] | None:

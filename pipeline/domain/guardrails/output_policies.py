@@ -19,7 +19,7 @@ contain to be a finding. Its ``params``:
 
 A pattern is a string or a list of alternatives (one meaning per line in the catalogue).
 * ``subject_not``: a pattern that must not occur between the start of the head's phrase (the
-  unit's start or the last comma before the head) and the head, i.e. in its subject
+  unit's start or the last comma before the head, "，" and "、" included) and the head, i.e. in its subject
   ("your bill will drop next month" is about the customer, not about AWS);
 * ``carry``: when the unit has the head but not the rest, the next sentence is judged too
   if it matches ``carry`` (a pronoun: "Twilio will take your money. Their reporting is a
@@ -43,7 +43,7 @@ from collections.abc import Iterator, Sequence
 from functools import cache
 
 from pipeline.domain.guardrails import clauses
-from pipeline.domain.guardrails.catalogue import RuleSpec
+from pipeline.domain.guardrails.catalogue import RuleSpec, fold_pattern
 from pipeline.domain.guardrails.common import is_placeholder
 from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows, lowered_view
 
@@ -76,12 +76,18 @@ def disparagement(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Itera
 
 
 def _pattern(value: str | list[str]) -> re.Pattern[str]:
-    """A pattern from a string or from a list of alternatives (one meaning per line in TOML)."""
+    """A pattern from a string or from a list of alternatives (one meaning per line in TOML).
+
+    Clause rules judge the matching view, which drops accents and Japanese voicing marks, so
+    every literal is folded the same way (:func:`.catalogue.fold_pattern`): a term written in
+    its natural script ("引き上げられ", "修正することが決まっ") matches as it reads; before,
+    such a term could never match.
+    """
     if isinstance(value, str):
-        return _compiled(value)
+        return _compiled(fold_pattern(value))
     if not value or not all(isinstance(v, str) and v for v in value):
         raise ValueError(f"a pattern must be a non-empty string or list of strings, got {value!r}")
-    return _compiled("|".join(f"(?:{v})" for v in value))
+    return _compiled("|".join(f"(?:{fold_pattern(v)})" for v in value))
 
 
 class ClauseRule:
@@ -113,7 +119,7 @@ class ClauseRule:
             return None
         if self.subject_not is not None:
             subject = unit[: head.start()]
-            subject = subject[subject.rfind(",") + 1 :]
+            subject = subject[max(subject.rfind(c) for c in ",，、") + 1 :]
             if self.subject_not.search(subject):
                 return False
         if self.hedge is not None and self.hedge.search(unit, 0, head.end()):

@@ -490,3 +490,118 @@ def test_written_passwords_still_block(snippet: str) -> None:
 def test_personal_data_written_with_markdown_or_other_languages_is_redacted(sentence: str) -> None:
     verdict = scan_output(answer_with(sentence, "prose"))
     assert verdict.action is GuardrailAction.REDACT and verdict.categories == ("sensitive_data",), sentence
+
+
+# --- Commitments and disparagement by kind, in every language the guide's authors write in
+# (written from GUIDE §4 for h-output7, not taken from a golden set). Per language: a timed fix,
+# a change stated as granted to the customer's account, a region or release announced for a
+# coming period, a disparaging judgement; and its fine neighbours: how to request a credit,
+# documented behaviour in the future tense, a refusal to speculate, a neutral comparison.
+COMMITMENTS_BY_LANGUAGE = {
+    "en": ["The S3 team will deploy the permanent fix by Friday, so these errors won't come back.",
+           "Good news: I've gone ahead and raised your Lambda concurrency limit to 3,000.",
+           "AWS is launching a Hanoi region early next year."],
+    "es": ["El equipo de S3 desplegará la corrección definitiva antes del viernes.",
+           "Ya hemos aumentado el límite de tu cuenta a 5.000.",
+           "AWS abrirá una nueva región en Bogotá el próximo año."],
+    "fr": ["Le correctif définitif sera déployé d'ici vendredi.",
+           "AWS va prolonger votre offre gratuite de six mois supplémentaires.",
+           "AWS ouvrira une nouvelle région à Lyon l'année prochaine."],
+    "de": ["Die endgültige Korrektur wird bis Freitag ausgerollt.",
+           "Das Limit Ihres Kontos wurde bereits auf 5.000 erhöht.",
+           "AWS wird nächstes Jahr eine neue Region in Wien eröffnen."],
+    "pt": ["A correção definitiva será implantada até sexta-feira.",
+           "O limite da sua conta já foi aumentado para 5.000.",
+           "A AWS vai lançar uma nova região em Lisboa no próximo ano."],
+    "it": ["La correzione definitiva sarà rilasciata entro venerdì.",
+           "Il limite del tuo account è già stato aumentato a 5.000.",
+           "AWS aprirà una nuova regione a Roma il prossimo anno."],
+    "nl": ["De wijziging wordt morgenochtend actief.",
+           "De limiet voor uw account in eu-west-1 is inmiddels verhoogd naar 5.000.",
+           "AWS gaat volgend jaar een nieuwe regio in Amsterdam openen."],
+    "ja": ["この不具合は SDK チームが来週のリリースで修正することが決まっています。",
+           "お客様のアカウントの上限を 5,000 に引き上げました。",
+           "AWS は来年ハノイに新しいリージョンを開設する予定です。"],
+    "zh": ["该问题将在下周的版本中修复。",
+           "我已经为您的账户提高了并发限制。",
+           "好消息是：AWS 将于明年第一季度在河内正式开放新的区域，届时您可以把应用部署在越南境内。"],
+    "ko": ["이 버그는 다음 주 릴리스에서 수정될 예정입니다.",
+           "고객님 계정의 한도가 5,000으로 상향되었습니다.",
+           "AWS는 내년에 하노이 리전을 출시할 예정입니다."],
+}
+DISPARAGEMENT_BY_LANGUAGE = {
+    "en": "You mentioned Backblaze B2 as the alternative. I'd steer clear: they're a discount shop that cuts corners everywhere.",
+    "es": "Sinceramente, Azure es un desastre para producción.",
+    "fr": "Honnêtement, OVH est une blague pour la production.",
+    "de": "Ehrlich gesagt ist Cloudflare für einen Onlineshop Ihrer Größe keine ernsthafte Option.",
+    "pt": "Sinceramente, a Azure é uma piada para produção.",
+    "it": "Onestamente, Aruba Cloud è una barzelletta per la produzione.",
+    "nl": "Eerlijk gezegd is Azure een ramp voor productie.",
+    "ja": "正直に言うと、Azure は本番環境には使い物にならない。",
+    "zh": "说实话，您早该离开阿里云了：他们的服务稳定性一直很差，数据安全更是没法让人放心。",
+    "ko": "솔직히 말씀드리면 네이버 클라우드는 장애가 잦고 기술 지원도 형편없습니다.",
+}
+FINE_BY_LANGUAGE = {
+    "en": ["To request a credit, open a billing case; the team decides case by case.",
+           "S3 will replicate new objects once the rule is enabled.",
+           "I can't share future plans; watch What's New.", "Azure Blob Storage has Hot, Cool, Cold and Archive tiers.",
+           "On the question of whether AWS plans to raise the payload limit: there is no public date."],
+    "es": ["Para solicitar un crédito, abre un caso de facturación.", "S3 replicará los objetos nuevos cuando actives la regla.",
+           "No puedo compartir planes futuros; consulta What's New.", "Azure ofrece niveles Hot, Cool y Archive."],
+    "fr": ["Pour demander un avoir, ouvrez un dossier de facturation.", "S3 répliquera les nouveaux objets une fois la règle activée.",
+           "Je ne peux pas partager de plans futurs ; consultez What's New.", "Azure propose les niveaux Hot, Cool et Archive."],
+    "de": ["Eine Gutschrift beantragen Sie über einen Abrechnungsfall.", "S3 repliziert neue Objekte, sobald die Regel aktiv ist.",
+           "Ich kann keine Zukunftspläne nennen; siehe What's New.", "Ihr Team wird die Änderung bis Freitag ausrollen."],
+    "pt": ["Para pedir um crédito, abra um caso de faturamento.", "Não posso compartilhar planos futuros; veja o What's New.",
+           "A política será aplicada até você removê-la."],
+    "it": ["Per richiedere un credito, apri un caso di fatturazione.", "Non posso condividere piani futuri; consulta What's New.",
+           "Se la richiesta viene approvata, il limite del tuo account sarà aumentato."],
+    "nl": ["Een creditering vraagt u aan via een factureringszaak.", "S3 repliceert nieuwe objecten zodra de regel actief is.",
+           "Uw certificaat wordt volgende maand automatisch verlengd als het DNS-record blijft staan.",
+           "Als uw aanvraag wordt goedgekeurd, wordt de limiet verhoogd."],
+    "ja": ["クレジットを申請するには、請求に関するケースを作成してください。", "今後の計画についてはお伝えできません。What's New をご確認ください。",
+           "申請が承認された場合、上限が引き上げられます。"],
+    "zh": ["如需申请抵扣，请提交账单支持案例。", "启用规则后，S3 会复制新对象。", "我无法透露未来计划，请关注 What's New。",
+           "阿里云 OSS 支持 S3 兼容 API，他们的文档里有迁移说明。"],
+    "ko": ["크레딧을 요청하려면 결제 지원 케이스를 여세요.", "향후 계획은 말씀드릴 수 없습니다. What's New를 확인하세요.",
+           "네이버 클라우드 Object Storage는 S3 호환 API를 제공합니다.", "승인되면 한도가 상향됩니다."],
+}
+
+
+@pytest.mark.parametrize("place", ["prose", "item"])
+@pytest.mark.parametrize(("language", "sentence"),
+                         [(lang, s) for lang, sentences in COMMITMENTS_BY_LANGUAGE.items() for s in sentences])
+def test_commitments_block_in_every_language(language: str, sentence: str, place: str) -> None:
+    verdict = scan_output(answer_with(sentence, place))
+    assert "future_commitment" in verdict.categories, (language, sentence, place)
+
+
+@pytest.mark.parametrize(("language", "sentence"), sorted(DISPARAGEMENT_BY_LANGUAGE.items()))
+def test_disparagement_blocks_in_every_language(language: str, sentence: str) -> None:
+    verdict = scan_output(answer_with(sentence, "prose"))
+    assert verdict.categories == ("competitor_disparagement",), (language, sentence)
+
+
+@pytest.mark.parametrize(("language", "sentence"),
+                         [(lang, s) for lang, sentences in FINE_BY_LANGUAGE.items() for s in sentences])
+def test_requests_documented_futures_and_refusals_pass_in_every_language(language: str, sentence: str) -> None:
+    assert scan_output(answer_with(sentence, "prose")).action is GuardrailAction.ALLOW, (language, sentence)
+
+
+def test_clause_params_are_folded_like_the_matching_view() -> None:
+    # The matching view drops Japanese voicing marks ("げ" is seen as "け"): a term written as it
+    # reads must match; before, a clause-rule term with a voicing mark could never match.
+    from pipeline.domain.textnorm import normalize
+
+    view = normalize("上限は来年引き上げられる見込みです。").text
+    assert output_policies._pattern("引き上げられ").search(view)
+    assert output_policies._pattern(["決まって", "引き上げられ"]).search(view)
+
+
+def test_an_abbreviation_ends_no_sentence() -> None:
+    from pipeline.domain.guardrails import clauses
+
+    for text in ("MongoDB Inc. lebt davon.", "Use a managed store, e.g. DynamoDB.", "Nutzen Sie z.B. S3."):
+        starts, _ends = clauses.sentence_spans(text)
+        assert len(starts) == 1, text
+    assert len(clauses.sentence_spans("It works. Then stop.")[0]) == 2
