@@ -61,12 +61,13 @@ MAX_OBJECT_HITS = 48
 #: How close a ``forbid_near`` slot must be to the pivot to count.
 NEAR = 40
 # Scripts whose words are not separated by spaces, or take glued prefixes: no word boundary.
-_UNSPACED = re.compile(r"[\u0600-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]")
+_UNSPACED_RANGES = r"\u0600-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f"
+_UNSPACED = re.compile(f"[{_UNSPACED_RANGES}]")
 _SLOT_NAME = re.compile(r"[a-z_]+")
 _WORD_START = re.compile(r"\w")
 #: "Not inside a word" before a term: a letter of an unspaced script may precede a Latin
 #: term glued to it ("ルートユーザーのmfaコード", "هذا الـmfa").
-_NOT_AFTER_WORD = r"(?<![^\W\u0600-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f])"
+_NOT_AFTER_WORD = rf"(?<![^\W{_UNSPACED_RANGES}])"
 
 
 @dataclass(frozen=True)
