@@ -25,6 +25,7 @@ from pipeline.domain.intent.core import (
     IntentModel,
     IntentModelError,
     aws_evidence,
+    deciding_rule,
     escalation_features,
     extract_features,
     follow_up_confidence,
@@ -42,7 +43,7 @@ from pipeline.domain.intent.gazetteer import find_products
 
 __all__ = [
     "DEFAULT_CLARIFY_THRESHOLD", "FOLLOW_UP_CONTINUATION", "MAX_FEATURE_CHARS", "MODEL_FORMAT", "MODEL_PATH",
-    "RULE_IDS", "TOPIC_LEXICON", "IntentDetector", "IntentModel", "IntentModelError", "aws_evidence",
+    "RULE_IDS", "TOPIC_LEXICON", "IntentDetector", "IntentModel", "IntentModelError", "aws_evidence", "deciding_rule",
     "escalation_features", "escalation_reasons", "extract_features", "find_products", "follow_up_confidence", "frustration_signals",
     "has_aws_context", "is_generic_banking", "is_other_world", "is_too_vague", "load_intent_model",
     "out_of_scope_vetoed", "route", "rule_intent",

@@ -15,6 +15,7 @@ from pipeline.domain.intent import (
     IntentDetector,
     IntentModel,
     IntentModelError,
+    deciding_rule,
     escalation_reasons,
     extract_features,
     frustration_signals,
@@ -639,3 +640,35 @@ def test_a_catch_all_turn_is_not_a_topic_to_inherit(detector):
     result = detector.detect("help", history)
     assert "follow_up" not in result.reasons
     assert result.needs_clarification
+
+
+@pytest.mark.parametrize(
+    ("rule", "classifier", "confidence", "decides"),
+    [
+        # A keyword rule yields to a classifier that is sure of another intent...
+        (("billing_cost", "billing_keywords"), "lambda_troubleshooting", 0.9, False),
+        (("account_management", "account_closure"), "iam_security", 0.6, False),
+        # ...not to an unsure one, nor to one that agrees with it.
+        (("billing_cost", "billing_keywords"), "lambda_troubleshooting", 0.59, True),
+        (("billing_cost", "billing_keywords"), "billing_cost", 0.99, True),
+        # Rules measured to be at least as right as the classifier never yield.
+        (("billing_cost", "billing_dispute"), "ec2_troubleshooting", 0.99, True),
+        (("iam_security", "account_compromise"), "ec2_troubleshooting", 0.99, True),
+        (("account_management", "account_keywords"), "billing_cost", 0.99, True),
+        (("out_of_scope", "out_of_scope_topic"), "general_support", 0.99, True),
+    ],
+)
+def test_keyword_rules_yield_to_a_confident_classifier(rule, classifier, confidence, decides):
+    assert (deciding_rule(rule, classifier, confidence) == rule) is decides
+    assert deciding_rule(None, classifier, confidence) is None
+
+
+def test_money_words_in_a_service_incident_do_not_make_it_a_billing_question():
+    # Written for this test: a Lambda incident whose impact is described in money words. The
+    # billing keyword rule fires on it; the classifier is sure it is about Lambda.
+    text = ("Since this afternoon's deploy our Lambda function that handles the payment webhook "
+            "times out on every invocation and the CloudWatch logs show Task timed out after "
+            "3.00 seconds; customers get charged but we never record their orders.")
+    assert rule_intent(text) == ("billing_cost", "billing_keywords")
+    result = IntentDetector(load_intent_model(), FakeNlp()).detect(text)
+    assert result.intent == "lambda_troubleshooting"
