@@ -566,6 +566,7 @@ _NEARBY_REACH_BACK = 60
 _EMAIL_LIKE = re.compile(r"[^@\s]+@[\w\-]+(?:\.[\w\-]+)+")
 _PASSWORD_SYMBOLS = frozenset("!@#$%^&*+?~")
 _WORD_SEPARATOR_DIGITS = re.compile(r"[A-Z][a-z]{3,}[_.\-]\d{2,}|(?:[A-Z][a-z]{2,}[_.\-]){2,3}\d{2,}")
+_WORDS_DIGITS = re.compile(r"(?:[A-Za-z][a-z]{2,}[_.\-]){3,4}\d{2,}")
 # A diceware passphrase: four or more random words joined by hyphens ("osprey-juniper-quokka-
 # saffron"); names of things are built from the words below ("read-only-replica-user").
 _DICEWARE = re.compile(r"[a-z]{3,}(?:-[a-z]{3,}){3,6}")
@@ -599,6 +600,10 @@ def distinctive_password(value: str) -> bool:
         return True
     if _WORD_SEPARATOR_DIGITS.fullmatch(value):
         return True
+    if _WORDS_DIGITS.fullmatch(value):
+        # "kopi-susu-Jakarta-2019": three or more words and a year, in any case; a name of a
+        # thing is built from the words of _NAME_WORDS ("web-server-2019", "read-only-replica-01").
+        return not any(word.lower() in _NAME_WORDS for word in _INNER_SEPARATORS.split(value))
     if value.isalnum() and 10 <= len(value) <= 24:
         uppers = sum(ch.isupper() for ch in value)
         digits = sum(ch.isdigit() for ch in value)
