@@ -54,7 +54,11 @@ ALWAYS_WEAK = frozenset({"lambda", "athena", "neptune", "aurora", "amplify", "co
                          "pricing", "billing", "budgets", "shield", "inspector", "forecast", "connect", "batch",
                          "backup", "transfer", "translate", "comprehend", "personalize", "detective", "polly", "lex",
                          "chime", "outposts", "snowball", "route", "cloud", "data", "service", "services", "api",
-                         "apis", "events", "logs", "mq", "ram", "pi", "sms", "ses", "mwaa"})
+                         "apis", "events", "logs", "mq", "ram", "pi", "sms", "ses", "mwaa",
+                         # service codes that are everyday tech words or name something else: a
+                         # chatbot, Grafana the open-source tool, single sign-on, /dev/sdb, an M.2 drive
+                         "chatbot", "schemas", "signin", "invoicing", "grafana", "sso", "sdb", "m2",
+                         "firehose", "wickr"})
 #: Short forms customers use that no service model spells out (name -> service code).
 SHORT_FORMS: dict[str, str] = {
     "msk": "kafka", "elastic map reduce": "emr", "elastic mapreduce": "emr", "step functions": "stepfunctions",

@@ -85,13 +85,16 @@ def test_a_trigger_naming_an_unknown_framing_is_an_error(tmp_path: Path) -> None
     ("can i customize amazon forecast algorithms?", "forecast"),
     ("my ec2 instance will not start", "ec2"),
     ("msk brokers keep restarting", "kafka"),
+    ("we send alerts through aws chatbot to slack", "chatbot"),
 ])
 def test_gazetteer_finds_products(text: str, service: str) -> None:
     assert service in [h.service for h in find_products(text)]
 
 
 @pytest.mark.parametrize("text", ["what's the weather forecast for tomorrow", "I used glue to fix my shoe",
-                                  "how do I sort with a lambda in python", "the health inspector came"])
+                                  "how do I sort with a lambda in python", "the health inspector came",
+                                  "oh great, another chatbot. tell me a joke then", "our Grafana dashboards are blank",
+                                  "SSO login through Okta fails", "mounted /dev/sdb on the NAS"])
 def test_weak_names_need_amazon_or_aws(text: str) -> None:
     assert find_products(text) == ()
 
