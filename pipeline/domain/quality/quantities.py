@@ -406,7 +406,17 @@ def claims(text: str, table: QuantityTable, start: int, end: int, marks: _Marks 
             low_factor = factor
             if match.group("lounit"):
                 low_unit = _unit(match.group("lounit"), table.units)
-                if low_unit is None or table.units[low_unit.lower()][0] != dimension:
+                if low_unit is None:
+                    continue
+                if table.units[low_unit.lower()][0] != dimension:
+                    # "at most 4 vCPU and 30 GB": two values of different kinds, not a range;
+                    # the qualifier reads the first one (the second has a number before it).
+                    low_dimension, low_factor = table.units[low_unit.lower()]
+                    low_end = match.start("lounit") + len(low_unit)
+                    kind = _kind(marks, table, text, start, at, text[low_end : min(end, low_end + QUALIFIER_AFTER)])
+                    if kind is not None:
+                        yield Claim(at, low_end, low * low_factor, low_dimension, kind, low_unit.lower(),
+                                    text[at:low_end], bool(table.rate.match(text[low_end : low_end + QUALIFIER_AFTER])))
                     continue
                 low_factor = table.units[low_unit.lower()][1]
             if high is None or high * factor <= low * low_factor:
@@ -418,16 +428,43 @@ def claims(text: str, table: QuantityTable, start: int, end: int, marks: _Marks 
             continue
         if match.group("lounit"):
             continue  # "5 GB 10 GB": two values, not one claim
-        ends = {k: e for k in KINDS if (e := marks.last_before(marks.before[k], at, QUALIFIER_BEFORE, _NUMBER_GAP, start))
-                is not None}
-        kinds = set(ends) | {k for k in KINDS if table.qualifier_after[k].search(tail)}
-        # "up to 10 … by default" is a quota's maximum: a bound outranks "default".
-        kind = next((k for k in ("max", "min", "default") if k in kinds), None)
+        kind = _kind(marks, table, text, start, at, tail)
         if kind is None:
             continue
-        if {"max", "min"} <= kinds and "max" in ends and "min" in ends:
-            kind = "max" if ends["max"] >= ends["min"] else "min"
         yield Claim(at, claim_end, low * factor, dimension, kind, unit, written, per_time)
+
+
+def _kind(marks: _Marks, table: QuantityTable, text: str, start: int, at: int, tail: str) -> str | None:
+    """What a value at ``at`` claims (max, min or default) by its qualifiers, or None."""
+    ends = {k: e for k in KINDS if (e := marks.last_before(marks.before[k], at, QUALIFIER_BEFORE, _NUMBER_GAP, start))
+            is not None}
+    kinds = set(ends) | {k for k in KINDS if table.qualifier_after[k].search(tail)}
+    if not kinds and _opens_with_default(table, text, start, at):
+        return "default"
+    # "up to 10 … by default" is a quota's maximum: a bound outranks "default".
+    kind = next((k for k in ("max", "min", "default") if k in kinds), None)
+    if kind is not None and {"max", "min"} <= kinds and "max" in ends and "min" in ends:
+        kind = "max" if ends["max"] >= ends["min"] else "min"
+    return kind
+
+
+#: What may stand before a sentence's first word: list marks, emphasis, a heading's hashes.
+_SENTENCE_LEAD = re.compile(r"[\s>*_#+-]*")
+#: How far a sentence-opening "By default," reaches: the first value of its clause.
+DEFAULT_OPENING_REACH = 120
+
+
+def _opens_with_default(table: QuantityTable, text: str, start: int, at: int) -> bool:
+    """A sentence that opens with "By default," / "Por padrão," / "Standardmäßig" states
+    a default for the first value of its clause, however long the subject between them."""
+    if at - start > DEFAULT_OPENING_REACH:
+        return False
+    lead = _SENTENCE_LEAD.match(text, start, at)
+    begin = lead.end() if lead else start
+    opening = table.qualifier_before["default"].match(text, begin, at)
+    if opening is None or opening.start() != begin:
+        return False
+    return _NUMBER_GAP.search(text, opening.end(), at) is None and _CLAUSE_GAP.search(text, opening.end(), at) is None
 
 
 def _subjects(marks: _Marks, sentence: tuple[int, int], claim: Claim) -> list[str]:
