@@ -276,6 +276,22 @@ class BotocoreApiCatalog:
         self._operations[cache_key] = names  # type: ignore[assignment]
         return names
 
+    def resource_methods(self, service: str, resource: str | None) -> frozenset[str] | None:
+        """What a boto3 resource object can be called with, by boto3's resource model
+        (``boto3/data/<service>/<version>/resources-1.json``): its actions, ``wait_until_*``
+        waiters, sub-resources (``Table``, ``Object``) and ``load``/``reload``, normalised.
+        ``resource`` None is the service resource (``boto3.resource("dynamodb")``). None when
+        boto3 or the resource model is not there: nothing can be said then."""
+        botocore_name = self.resolve_service(service)
+        if botocore_name is None:
+            return None
+        cache_key = (f"resources:{botocore_name}:{resource or ''}", "")
+        if cache_key in self._operations:
+            return self._operations[cache_key]  # type: ignore[return-value]
+        names = _resource_methods(botocore_name, resource)
+        self._operations[cache_key] = names  # type: ignore[assignment]
+        return names
+
     def service_ids(self) -> Sequence[str]:
         """Every botocore service name plus the CLI aliases."""
         return tuple(sorted(self._service_set() | set(self._cli_aliases)))
@@ -289,3 +305,27 @@ def _xform(name: str, sep: str) -> str:
     import botocore  # lazy; already imported once a model was loaded
 
     return botocore.xform_name(name, sep)
+
+
+def _resource_methods(botocore_name: str, resource: str | None) -> frozenset[str] | None:
+    import json
+    from pathlib import Path
+
+    try:
+        import boto3  # lazy, like botocore: only an answer with a resource object needs it
+    except ImportError:
+        return None
+    versions = sorted((Path(boto3.__file__).parent / "data" / botocore_name).glob("*/resources-1.json"))
+    if not versions:
+        return None
+    model = json.loads(versions[-1].read_text(encoding="utf-8"))
+    entry = model.get("service") if resource is None else (model.get("resources") or {}).get(resource)
+    if entry is None:
+        return None
+    names = {_normalise(a) for a in entry.get("actions") or {}}
+    names |= {_normalise(f"WaitUntil{w}") for w in entry.get("waiters") or {}}
+    names |= {_normalise(h) for h in entry.get("has") or {}}
+    names |= {"getavailablesubresources"}
+    if "load" in entry:
+        names |= {"load", "reload"}
+    return frozenset(names)

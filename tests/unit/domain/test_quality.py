@@ -130,6 +130,40 @@ def test_s3_high_level_namespace_is_not_the_api(validator):
     assert any("use `aws s3api get-object`" in i["message"] for i in report.issues)
 
 
+@pytest.fixture(scope="module")
+def botocore_validator() -> QualityValidator:
+    from pipeline.adapters.botocore_catalog import BotocoreApiCatalog
+
+    return QualityValidator(BotocoreApiCatalog(), output_guard=allow_all)
+
+
+def test_boto3_resource_called_with_a_client_method_it_lacks(botocore_validator):
+    # A DynamoDB Table resource has get_item/query/scan…, not batch_get_item (the service
+    # resource's and the client's); boto3's own helpers (batch_writer) are not in the model.
+    response = (
+        "Read them in one call:\n\n```python\nimport boto3\n\n"
+        "dynamodb = boto3.resource('dynamodb')\ntable = dynamodb.Table('customers')\n"
+        "resp = table.batch_get_item(Keys=[{'pk': '1'}])\n```\n"
+    )
+    report = botocore_validator.validate("How do I fetch several DynamoDB items in Python?", response)
+    messages = " ".join(i["message"] for i in report.issues)
+    assert "`table.batch_get_item()` is not a method of a boto3 dynamodb Table resource" in messages
+
+
+def test_boto3_resource_methods_of_the_model_and_helpers_pass(botocore_validator):
+    response = (
+        "Use the Table resource:\n\n```python\nimport boto3\n\n"
+        "dynamodb = boto3.resource('dynamodb')\ntable = dynamodb.Table('customers')\n"
+        "item = table.get_item(Key={'pk': '1'})\ntable.wait_until_exists()\n"
+        "with table.batch_writer() as batch:\n    batch.put_item(Item={'pk': '2'})\n"
+        "resp = dynamodb.batch_get_item(RequestItems={'customers': {'Keys': [{'pk': '1'}]}})\n"
+        "s3 = boto3.resource('s3')\nbucket = s3.Bucket('b')\nbucket.upload_file('a.txt', 'a.txt')\n"
+        "bucket.Object('a.txt').load()\n```\n"
+    )
+    report = botocore_validator.validate("How do I read DynamoDB items with the resource API?", response)
+    assert not any("resource" in i["message"] for i in report.issues), report.issues
+
+
 def test_boto3_wrong_method_and_parameter(validator):
     response = (
         "Read it with boto3:\n\n```python\nimport boto3\n\ns3 = boto3.client('s3')\n"
