@@ -589,8 +589,57 @@ def prose_for_quantities(prose_lines: tuple[tuple[int, str], ...]) -> str:
     return "\n".join(_INLINE_LITERAL.sub(lambda m: " " * len(m.group(0)), line) for _, line in prose_lines)
 
 
+_TABLE_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+#: What a table's header says its values are: limits, defaults or allowed ranges. A header
+#: names the quantity for every cell of its column ("| Limit | Value |", "| Token | Default |").
+_HEADER_MAX = re.compile(r"\b(?:limits?|max(?:imum)?|quotas?|l[íi]mites?|Grenze|Höchst\w*|limiti)\b|上限|最大", re.IGNORECASE)
+_HEADER_DEFAULT = re.compile(r"\b(?:default|por\s+defecto|predeterminad[oa]|padr[ãa]o|par\s+d[ée]faut|Standardwert|predefinit[oa])\b|デフォルト|既定|默认",
+                             re.IGNORECASE)
+_HEADER_RANGE = re.compile(r"\b(?:range|rango|intervalo|plage|Bereich|allowed|configurable|valid|intervallo)\b|範囲", re.IGNORECASE)
+
+
+def _cells(line: str) -> list[str]:
+    row = _TABLE_ROW.match(line)
+    return [c.strip() for c in row.group(1).split("|")] if row else []
+
+
+def table_sentences(prose_lines: tuple[tuple[int, str], ...]) -> tuple[tuple[int, str], ...]:
+    """The prose with each Markdown table row read as sentences: a cell's value under its
+    row's title and its column's header ("| Refresh token | 7 days |" under "| Token |
+    Default |" reads "Refresh token (Default): by default 7 days."). A row alone has no
+    qualifier: the header says whether its values are limits, defaults or ranges."""
+    lines: list[tuple[int, str]] = []
+    header: list[str] = []
+    previous = ""
+    for number, line in prose_lines:
+        cells = _cells(line)
+        if not cells:
+            header, previous = [], line
+            lines.append((number, line))
+            continue
+        if _TABLE_RULE.match(line):
+            header = _cells(previous)
+            lines.append((number, ""))
+            previous = line
+            continue
+        previous = line
+        if not header or len(cells) < 2:
+            lines.append((number, line))
+            continue
+        for j, cell in enumerate(cells[1:], start=1):
+            column = header[j] if j < len(header) else ""
+            named = f"{header[0]} {column}"
+            lead = ("between " if _HEADER_RANGE.search(named) else "up to " if _HEADER_MAX.search(named)
+                    else "by default " if _HEADER_DEFAULT.search(named) else "")
+            label = f" ({column})" if column else ""
+            lines.append((number, f"{cells[0]}{label}: {lead}{cell.rstrip('.')}."))
+    return tuple(lines)
+
+
 def check_quantities(prose_lines: tuple[tuple[int, str], ...], found: Findings) -> None:
     """Add a defect for each documented quantity the prose states wrongly (one per entry)."""
+    prose_lines = table_sentences(prose_lines)
     text = prose_for_quantities(prose_lines)
     if not any(ch.isdigit() for ch in text):
         return
