@@ -64,6 +64,12 @@ _PROSE_CLI = re.compile(
 )
 
 
+#: An ``aws <service> <operation> …`` command of a script (continuations joined) and its
+#: ``--option file://name.json`` inputs.
+_CLI_FILE_COMMAND = re.compile(r"\baws\s+(?P<service>[a-z0-9][a-z0-9-]*)\s+(?P<operation>[a-z0-9][a-z0-9-]*)[^\n|;&]*")
+_FILE_OPTION = re.compile(r"--(?P<option>[a-z0-9][a-z0-9-]*)[ =]+file://(?P<file>[\w./-]+\.json)\b")
+
+
 class AccuracyCheck:
     """Scores ``accuracy``.
 
@@ -97,6 +103,7 @@ class AccuracyCheck:
             else:
                 self._boto3.check_inline(code, number, found)
         self._prose_commands(parsed, found)
+        self._file_inputs(parsed, found)
         check_facts(parsed, found)
         check_quantities(parsed.prose, found)
         self._regions(parsed, found)
@@ -123,6 +130,37 @@ class AccuracyCheck:
                 if "-" not in command and self._catalog.operation(service, command) is None:
                     continue
                 self._cli.check_line(match.group(0).rstrip(".:"), number, found, inline=True)
+
+    def _file_inputs(self, parsed: ParsedResponse, found: Findings) -> None:
+        """A JSON block the answer saves to a file and passes to a command
+        (``--cors-configuration file://cors.json``): its keys must be the parameter's fields.
+        The block is the one whose file name is written just above it or inside it, or the
+        only JSON object of the answer."""
+        documents: list[tuple[int, str, dict[str, object]]] = []
+        for block in parsed.blocks:
+            if not block.closed or "{" not in block.text:
+                continue
+            try:
+                data = json.loads(block.text)
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                around = " ".join(parsed.lines[max(0, block.start_line - 4) : block.start_line - 1])
+                documents.append((block.start_line, around, data))
+        if not documents:
+            return
+        for block in parsed.blocks:
+            if "file://" not in block.text:
+                continue
+            script = block.text.replace("\\\n", " ")
+            for command in _CLI_FILE_COMMAND.finditer(script):
+                service, operation = command.group("service"), command.group("operation")
+                for option in _FILE_OPTION.finditer(command.group(0)):
+                    name = option.group("file").rsplit("/", 1)[-1]
+                    named = [d for d in documents if name in d[1]]
+                    chosen = named[0] if len(named) == 1 else documents[0] if len(documents) == 1 else None
+                    if chosen is not None:
+                        self._boto3.check_value(service, operation, option.group("option"), chosen[2], chosen[0], found)
 
     def _placeholders(self, parsed: ParsedResponse, found: Findings) -> None:
         for number, line in enumerate(parsed.lines, start=1):

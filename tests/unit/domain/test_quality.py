@@ -164,6 +164,33 @@ def test_boto3_resource_methods_of_the_model_and_helpers_pass(botocore_validator
     assert not any("resource" in i["message"] for i in report.issues), report.issues
 
 
+def test_nested_fields_of_a_boto3_parameter_follow_the_service_model(botocore_validator):
+    wrong = (
+        "Call Converse:\n\n```python\nimport boto3\n\nclient = boto3.client('bedrock-runtime')\n"
+        "response = client.converse(modelId='m', messages=[{'role': 'user', 'content': [{'text': 'hi'}]}],\n"
+        "    inferenceConfig={'max_tokens': 400, 'temperature': 0.3})\n```\n"
+    )
+    report = botocore_validator.validate("How do I call a Bedrock model with Converse?", wrong)
+    assert any("`inferenceConfig.max_tokens`" in i["message"] for i in report.issues)
+    right = wrong.replace("'max_tokens'", "'maxTokens'")
+    report = botocore_validator.validate("How do I call a Bedrock model with Converse?", right)
+    assert not any("has no field" in i["message"] for i in report.issues), report.issues
+
+
+def test_a_json_file_given_to_a_cli_option_follows_the_parameter_shape(botocore_validator):
+    wrong = (
+        "Save this as `cors.json`:\n\n```json\n"
+        '{"CORSRules": [{"AllowOrigins": ["https://app.example.com"], "AllowedMethods": ["PUT"], "MaxAgeSeconds": 3000}]}\n'
+        "```\n\nThen apply it:\n\n```bash\naws s3api put-bucket-cors --bucket b \\\n"
+        "  --cors-configuration file://cors.json\n```\n"
+    )
+    report = botocore_validator.validate("How do I configure CORS on my bucket?", wrong)
+    assert any("`cors-configuration.CORSRules[].AllowOrigins`" in i["message"] for i in report.issues), report.issues
+    right = wrong.replace('"AllowOrigins"', '"AllowedOrigins"')
+    report = botocore_validator.validate("How do I configure CORS on my bucket?", right)
+    assert not any("has no field" in i["message"] for i in report.issues), report.issues
+
+
 def test_boto3_wrong_method_and_parameter(validator):
     response = (
         "Read it with boto3:\n\n```python\nimport boto3\n\ns3 = boto3.client('s3')\n"
