@@ -104,6 +104,7 @@ class AccuracyCheck:
                 self._boto3.check_inline(code, number, found)
         self._prose_commands(parsed, found)
         self._file_inputs(parsed, found)
+        _asl_error_handlers(parsed, found)
         check_facts(parsed, found)
         check_quantities(parsed.prose, found)
         self._regions(parsed, found)
@@ -302,3 +303,44 @@ def _explained(inner: str, prose_sentences: Sequence[str]) -> bool:
                 continue
             return True
     return False
+
+
+_ASL_FIELDS = {"Retry": _CATALOGUE.words("asl_retrier_fields"), "Catch": _CATALOGUE.words("asl_catcher_fields")}
+
+
+def _asl_error_handlers(parsed: ParsedResponse, found: Findings) -> None:
+    """A state's ``Retry`` and ``Catch`` entries have a fixed set of fields (``MaxAttempts``,
+    not ``MaxRetries``): an unknown one is ignored or rejected by Step Functions. A block that
+    is one state (``"CallUpstream": {…}``) is read as an object too."""
+    for block in parsed.blocks:
+        if not block.closed or ('"Retry"' not in block.text and '"Catch"' not in block.text):
+            continue
+        data = _json_object(block.text)
+        if data is None:
+            continue
+        wrong: list[str] = []
+        stack: list[object] = [data]
+        while stack and len(stack) < 10_000:
+            node = stack.pop()
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if key in _ASL_FIELDS and isinstance(value, list):
+                        for entry in value:
+                            if isinstance(entry, dict):
+                                wrong += [f"{key}.{field}" for field in entry if field not in _ASL_FIELDS[key]]
+                    stack.append(value)
+            elif isinstance(node, list):
+                stack.extend(node)
+        if wrong:
+            fields = ", ".join(f"`{w}`" for w in dict.fromkeys(wrong))
+            found.errors.append(f"line {block.start_line}: Step Functions retriers and catchers have no field(s) {fields}")
+
+
+def _json_object(text: str) -> dict[str, object] | None:
+    for candidate in (text, "{" + text.strip().rstrip(",") + "}"):
+        try:
+            data = json.loads(candidate)
+        except ValueError:
+            continue
+        return data if isinstance(data, dict) else None
+    return None

@@ -191,6 +191,20 @@ def test_a_json_file_given_to_a_cli_option_follows_the_parameter_shape(botocore_
     assert not any("has no field" in i["message"] for i in report.issues), report.issues
 
 
+def test_step_functions_retriers_and_catchers_have_the_fields_of_the_spec(validator):
+    state = (
+        '"CallUpstream": {\n  "Type": "Task",\n  "Resource": "arn:aws:states:::lambda:invoke",\n'
+        '  "Retry": [{"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 2, "MaxRetries": 3, "BackoffRate": 2.0}],\n'
+        '  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}],\n'
+        '  "Next": "Done"\n}'
+    )
+    answer = "Add a retrier and a catcher:\n\n```json\n" + state + "\n```\n"
+    report = validator.validate("How do I retry a Lambda task in Step Functions?", answer)
+    assert any("`Retry.MaxRetries`" in i["message"] for i in report.issues), report.issues
+    report = validator.validate("How do I retry a Lambda task in Step Functions?", answer.replace("MaxRetries", "MaxAttempts"))
+    assert not any("retriers and catchers" in i["message"] for i in report.issues), report.issues
+
+
 def test_boto3_wrong_method_and_parameter(validator):
     response = (
         "Read it with boto3:\n\n```python\nimport boto3\n\ns3 = boto3.client('s3')\n"
