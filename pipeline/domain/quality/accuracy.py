@@ -105,6 +105,7 @@ class AccuracyCheck:
         self._prose_commands(parsed, found)
         self._file_inputs(parsed, found)
         _asl_error_handlers(parsed, found)
+        _s3_resource_types(parsed, found)
         check_facts(parsed, found)
         check_quantities(parsed.prose, found)
         self._regions(parsed, found)
@@ -344,3 +345,47 @@ def _json_object(text: str) -> dict[str, object] | None:
             continue
         return data if isinstance(data, dict) else None
     return None
+
+
+_S3_BUCKET_ACTIONS = frozenset(a.lower() for a in _CATALOGUE.words("s3_bucket_actions"))
+_S3_OBJECT_ACTIONS = frozenset(a.lower() for a in _CATALOGUE.words("s3_object_actions"))
+
+
+def _s3_resource_types(parsed: ParsedResponse, found: Findings) -> None:
+    """An Allow statement whose S3 actions are all of one resource type and whose S3
+    resources are all of the other grants nothing: ``s3:ListBucket`` on
+    ``arn:aws:s3:::bucket/prefix/*`` (it needs the bucket ARN, with an ``s3:prefix``
+    condition to limit it), ``s3:GetObject`` on ``arn:aws:s3:::bucket`` (it needs ``/*``)."""
+    for block in parsed.blocks:
+        if not block.closed or "arn:aws:s3:::" not in block.text or '"Statement"' not in block.text:
+            continue
+        data = _json_object(block.text)
+        statements = data.get("Statement") if isinstance(data, dict) else None
+        if isinstance(statements, dict):
+            statements = [statements]
+        for statement in statements if isinstance(statements, list) else []:
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                continue
+            actions = _strings(statement.get("Action"))
+            resources = [r for r in _strings(statement.get("Resource")) if r.startswith("arn:aws:s3:::")]
+            if not actions or not resources or any("*" in a.split(":", 1)[-1] for a in actions):
+                continue
+            lowered = {a.lower() for a in actions}
+            objects = all("/" in r for r in resources)
+            buckets = all("/" not in r for r in resources)
+            bucket_only = sorted(a for a in actions if a.lower() in _S3_BUCKET_ACTIONS)
+            object_only = sorted(a for a in actions if a.lower() in _S3_OBJECT_ACTIONS)
+            if objects and bucket_only and lowered <= _S3_BUCKET_ACTIONS | _S3_OBJECT_ACTIONS:
+                found.errors.append(f"line {block.start_line}: {', '.join(bucket_only)} applies to the bucket ARN "
+                                    f"(arn:aws:s3:::bucket), but the statement names only object ARNs")
+            elif buckets and object_only and lowered <= _S3_BUCKET_ACTIONS | _S3_OBJECT_ACTIONS:
+                found.errors.append(f"line {block.start_line}: {', '.join(object_only)} applies to object ARNs "
+                                    f"(arn:aws:s3:::bucket/*), but the statement names only the bucket")
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []

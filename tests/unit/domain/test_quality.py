@@ -205,6 +205,23 @@ def test_step_functions_retriers_and_catchers_have_the_fields_of_the_spec(valida
     assert not any("retriers and catchers" in i["message"] for i in report.issues), report.issues
 
 
+def test_s3_actions_need_resources_of_their_type(validator):
+    policy = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "arn:aws:s3:::exports/data/*"}]}'
+    )
+    answer = "Attach this policy:\n\n```json\n" + policy + "\n```\n"
+    report = validator.validate("Give me a least-privilege policy for the exports bucket", answer)
+    assert any("s3:ListBucket applies to the bucket ARN" in i["message"] for i in report.issues), report.issues
+    split = policy.replace(
+        '"Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "arn:aws:s3:::exports/data/*"}',
+        '"Action": "s3:ListBucket", "Resource": "arn:aws:s3:::exports"}, '
+        '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::exports/data/*"}',
+    )
+    report = validator.validate("Give me a least-privilege policy for the exports bucket", answer.replace(policy, split))
+    assert not any("applies to" in i["message"] for i in report.issues), report.issues
+
+
 def test_boto3_wrong_method_and_parameter(validator):
     response = (
         "Read it with boto3:\n\n```python\nimport boto3\n\ns3 = boto3.client('s3')\n"
