@@ -276,6 +276,43 @@ class BotocoreApiCatalog:
         self._operations[cache_key] = names  # type: ignore[assignment]
         return names
 
+    def resource_methods(self, service: str, resource: str | None) -> frozenset[str] | None:
+        """What a boto3 resource object can be called with, by boto3's resource model
+        (``boto3/data/<service>/<version>/resources-1.json``): its actions, ``wait_until_*``
+        waiters, sub-resources (``Table``, ``Object``) and ``load``/``reload``, normalised.
+        ``resource`` None is the service resource (``boto3.resource("dynamodb")``). None when
+        boto3 or the resource model is not there: nothing can be said then."""
+        botocore_name = self.resolve_service(service)
+        if botocore_name is None:
+            return None
+        cache_key = (f"resources:{botocore_name}:{resource or ''}", "")
+        if cache_key in self._operations:
+            return self._operations[cache_key]  # type: ignore[return-value]
+        names = _resource_methods(botocore_name, resource)
+        self._operations[cache_key] = names  # type: ignore[assignment]
+        return names
+
+    def unknown_keys(self, service: str, operation: str, parameter: str, value: Any) -> list[str] | None:
+        """The keys of ``value`` (a parameter's value as literal dicts and lists) that its
+        shape in the service model does not have, as paths (``inferenceConfig.max_tokens``).
+        ``parameter`` in any spelling (``--cors-configuration``, ``CORSConfiguration``). None
+        when the operation or the parameter is unknown: nothing can be said then. Maps and
+        documents take any key; only structures are checked."""
+        info = self.operation(service, operation)
+        botocore_name = self.resolve_service(service)
+        if info is None or info.high_level or botocore_name is None:
+            return None
+        shape = self._model(botocore_name).operation_model(info.name).input_shape
+        if shape is None:
+            return None
+        wanted = _normalise(parameter.lstrip("-"))
+        member = next((m for name, m in shape.members.items() if _normalise(name) == wanted), None)
+        if member is None:
+            return None
+        unknown: list[str] = []
+        _walk_shape(member, value, parameter.lstrip("-"), unknown)
+        return unknown
+
     def service_ids(self) -> Sequence[str]:
         """Every botocore service name plus the CLI aliases."""
         return tuple(sorted(self._service_set() | set(self._cli_aliases)))
@@ -289,3 +326,49 @@ def _xform(name: str, sep: str) -> str:
     import botocore  # lazy; already imported once a model was loaded
 
     return botocore.xform_name(name, sep)
+
+
+def _resource_methods(botocore_name: str, resource: str | None) -> frozenset[str] | None:
+    import json
+    from pathlib import Path
+
+    try:
+        import boto3  # lazy, like botocore: only an answer with a resource object needs it
+    except ImportError:
+        return None
+    versions = sorted((Path(boto3.__file__).parent / "data" / botocore_name).glob("*/resources-1.json"))
+    if not versions:
+        return None
+    model = json.loads(versions[-1].read_text(encoding="utf-8"))
+    entry = model.get("service") if resource is None else (model.get("resources") or {}).get(resource)
+    if entry is None:
+        return None
+    names = {_normalise(a) for a in entry.get("actions") or {}}
+    names |= {_normalise(f"WaitUntil{w}") for w in entry.get("waiters") or {}}
+    names |= {_normalise(h) for h in entry.get("has") or {}}
+    names |= {"getavailablesubresources"}
+    if "load" in entry:
+        names |= {"load", "reload"}
+    return frozenset(names)
+
+
+#: How deep a literal is walked: API parameters nest a few levels; deeper is not an answer's.
+_MAX_DEPTH = 12
+
+
+def _walk_shape(shape: Any, value: Any, path: str, unknown: list[str], depth: int = 0) -> None:
+    if depth > _MAX_DEPTH or getattr(shape, "is_document_type", False):
+        return
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                continue
+            member = shape.members.get(key)
+            if member is None:
+                unknown.append(f"{path}.{key}")
+                continue
+            _walk_shape(member, item, f"{path}.{key}", unknown, depth + 1)
+    elif kind == "list" and isinstance(value, list):
+        for item in value:
+            _walk_shape(shape.member, item, f"{path}[]", unknown, depth + 1)

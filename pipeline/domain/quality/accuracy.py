@@ -64,6 +64,12 @@ _PROSE_CLI = re.compile(
 )
 
 
+#: An ``aws <service> <operation> …`` command of a script (continuations joined) and its
+#: ``--option file://name.json`` inputs.
+_CLI_FILE_COMMAND = re.compile(r"\baws\s+(?P<service>[a-z0-9][a-z0-9-]*)\s+(?P<operation>[a-z0-9][a-z0-9-]*)[^\n|;&]*")
+_FILE_OPTION = re.compile(r"--(?P<option>[a-z0-9][a-z0-9-]*)[ =]+file://(?P<file>[\w./-]+\.json)\b")
+
+
 class AccuracyCheck:
     """Scores ``accuracy``.
 
@@ -97,6 +103,9 @@ class AccuracyCheck:
             else:
                 self._boto3.check_inline(code, number, found)
         self._prose_commands(parsed, found)
+        self._file_inputs(parsed, found)
+        _asl_error_handlers(parsed, found)
+        _s3_resource_types(parsed, found)
         check_facts(parsed, found)
         check_quantities(parsed.prose, found)
         self._regions(parsed, found)
@@ -123,6 +132,37 @@ class AccuracyCheck:
                 if "-" not in command and self._catalog.operation(service, command) is None:
                     continue
                 self._cli.check_line(match.group(0).rstrip(".:"), number, found, inline=True)
+
+    def _file_inputs(self, parsed: ParsedResponse, found: Findings) -> None:
+        """A JSON block the answer saves to a file and passes to a command
+        (``--cors-configuration file://cors.json``): its keys must be the parameter's fields.
+        The block is the one whose file name is written just above it or inside it, or the
+        only JSON object of the answer."""
+        documents: list[tuple[int, str, dict[str, object]]] = []
+        for block in parsed.blocks:
+            if not block.closed or "{" not in block.text:
+                continue
+            try:
+                data = json.loads(block.text)
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                around = " ".join(parsed.lines[max(0, block.start_line - 4) : block.start_line - 1])
+                documents.append((block.start_line, around, data))
+        if not documents:
+            return
+        for block in parsed.blocks:
+            if "file://" not in block.text:
+                continue
+            script = block.text.replace("\\\n", " ")
+            for command in _CLI_FILE_COMMAND.finditer(script):
+                service, operation = command.group("service"), command.group("operation")
+                for option in _FILE_OPTION.finditer(command.group(0)):
+                    name = option.group("file").rsplit("/", 1)[-1]
+                    named = [d for d in documents if name in d[1]]
+                    chosen = named[0] if len(named) == 1 else documents[0] if len(documents) == 1 else None
+                    if chosen is not None:
+                        self._boto3.check_value(service, operation, option.group("option"), chosen[2], chosen[0], found)
 
     def _placeholders(self, parsed: ParsedResponse, found: Findings) -> None:
         for number, line in enumerate(parsed.lines, start=1):
@@ -264,3 +304,88 @@ def _explained(inner: str, prose_sentences: Sequence[str]) -> bool:
                 continue
             return True
     return False
+
+
+_ASL_FIELDS = {"Retry": _CATALOGUE.words("asl_retrier_fields"), "Catch": _CATALOGUE.words("asl_catcher_fields")}
+
+
+def _asl_error_handlers(parsed: ParsedResponse, found: Findings) -> None:
+    """A state's ``Retry`` and ``Catch`` entries have a fixed set of fields (``MaxAttempts``,
+    not ``MaxRetries``): an unknown one is ignored or rejected by Step Functions. A block that
+    is one state (``"CallUpstream": {…}``) is read as an object too."""
+    for block in parsed.blocks:
+        if not block.closed or ('"Retry"' not in block.text and '"Catch"' not in block.text):
+            continue
+        data = _json_object(block.text)
+        if data is None:
+            continue
+        wrong: list[str] = []
+        stack: list[object] = [data]
+        while stack and len(stack) < 10_000:
+            node = stack.pop()
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if key in _ASL_FIELDS and isinstance(value, list):
+                        for entry in value:
+                            if isinstance(entry, dict):
+                                wrong += [f"{key}.{field}" for field in entry if field not in _ASL_FIELDS[key]]
+                    stack.append(value)
+            elif isinstance(node, list):
+                stack.extend(node)
+        if wrong:
+            fields = ", ".join(f"`{w}`" for w in dict.fromkeys(wrong))
+            found.errors.append(f"line {block.start_line}: Step Functions retriers and catchers have no field(s) {fields}")
+
+
+def _json_object(text: str) -> dict[str, object] | None:
+    for candidate in (text, "{" + text.strip().rstrip(",") + "}"):
+        try:
+            data = json.loads(candidate)
+        except ValueError:
+            continue
+        return data if isinstance(data, dict) else None
+    return None
+
+
+_S3_BUCKET_ACTIONS = frozenset(a.lower() for a in _CATALOGUE.words("s3_bucket_actions"))
+_S3_OBJECT_ACTIONS = frozenset(a.lower() for a in _CATALOGUE.words("s3_object_actions"))
+
+
+def _s3_resource_types(parsed: ParsedResponse, found: Findings) -> None:
+    """An Allow statement whose S3 actions are all of one resource type and whose S3
+    resources are all of the other grants nothing: ``s3:ListBucket`` on
+    ``arn:aws:s3:::bucket/prefix/*`` (it needs the bucket ARN, with an ``s3:prefix``
+    condition to limit it), ``s3:GetObject`` on ``arn:aws:s3:::bucket`` (it needs ``/*``)."""
+    for block in parsed.blocks:
+        if not block.closed or "arn:aws:s3:::" not in block.text or '"Statement"' not in block.text:
+            continue
+        data = _json_object(block.text)
+        statements = data.get("Statement") if isinstance(data, dict) else None
+        if isinstance(statements, dict):
+            statements = [statements]
+        for statement in statements if isinstance(statements, list) else []:
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                continue
+            actions = _strings(statement.get("Action"))
+            resources = [r for r in _strings(statement.get("Resource")) if r.startswith("arn:aws:s3:::")]
+            if not actions or not resources or any("*" in a.split(":", 1)[-1] for a in actions):
+                continue
+            lowered = {a.lower() for a in actions}
+            objects = all("/" in r for r in resources)
+            buckets = all("/" not in r for r in resources)
+            bucket_only = sorted(a for a in actions if a.lower() in _S3_BUCKET_ACTIONS)
+            object_only = sorted(a for a in actions if a.lower() in _S3_OBJECT_ACTIONS)
+            if objects and bucket_only and lowered <= _S3_BUCKET_ACTIONS | _S3_OBJECT_ACTIONS:
+                found.errors.append(f"line {block.start_line}: {', '.join(bucket_only)} applies to the bucket ARN "
+                                    f"(arn:aws:s3:::bucket), but the statement names only object ARNs")
+            elif buckets and object_only and lowered <= _S3_BUCKET_ACTIONS | _S3_OBJECT_ACTIONS:
+                found.errors.append(f"line {block.start_line}: {', '.join(object_only)} applies to object ARNs "
+                                    f"(arn:aws:s3:::bucket/*), but the statement names only the bucket")
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []

@@ -183,15 +183,25 @@ class Boto3Checker:
         """Check every client call of a parsed Python block."""
         clients: dict[str, str] = {}
         resources: set[str] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-                kind, service = _client_factory(node.value)
-                for target in node.targets:
-                    key = _expr_key(target)
-                    if key and kind == "client" and service:
-                        clients[key] = service
-                    elif key and kind == "resource":
-                        resources.add(key)
+        #: Resource objects whose type is known: variable -> (service, resource name or None
+        #: for the service resource): ``dynamodb = boto3.resource("dynamodb")``,
+        #: ``table = dynamodb.Table("orders")``.
+        typed: dict[str, tuple[str, str | None]] = {}
+        assignments = [n for n in ast.walk(tree) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)]
+        for node in sorted(assignments, key=lambda n: (n.lineno, n.col_offset)):
+            kind, service = _client_factory(node.value)
+            sub = _sub_resource(node.value, typed)
+            for target in node.targets:
+                key = _expr_key(target)
+                if key and kind == "client" and service:
+                    clients[key] = service
+                elif key and kind == "resource":
+                    resources.add(key)
+                    if service:
+                        typed[key] = (service, None)
+                elif key and sub is not None:
+                    resources.add(key)
+                    typed[key] = sub
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
@@ -204,6 +214,8 @@ class Boto3Checker:
                     service = None
             else:
                 key = _expr_key(owner)
+                if key in typed and not method.startswith("_"):
+                    self._check_resource_call(*typed[key], key or "", method, start_line + node.lineno - 1, found)
                 if key in resources:
                     continue
                 service = clients.get(key or "") or self._service_from_variable(key)
@@ -214,7 +226,11 @@ class Boto3Checker:
                 continue
             keywords = [k.arg for k in node.keywords if k.arg is not None]
             has_star = any(k.arg is None for k in node.keywords) or bool(node.args)
-            self._check_call(service, method, keywords, has_star, start_line + node.lineno - 1, found)
+            number = start_line + node.lineno - 1
+            if self._check_call(service, method, keywords, has_star, number, found):
+                for keyword in node.keywords:
+                    if keyword.arg is not None and isinstance(keyword.value, (ast.Dict, ast.List)):
+                        self.check_value(service, method, keyword.arg, _literal(keyword.value), number, found)
 
     def _check_helper(self, service: str, method: str, node: ast.Call, number: int, found: Findings) -> None:
         """``client.get_waiter("instance_running")`` / ``client.get_paginator("list_objects_v2")``:
@@ -231,6 +247,23 @@ class Boto3Checker:
             suggestion = difflib.get_close_matches(_norm(name), sorted(names), n=1, cutoff=0.7)
             hint = f" (the closest is {suggestion[0]})" if suggestion else ""
             found.errors.append(f"line {number}: `{service}.{method}({name!r})`: boto3 {service} has no {what} {name!r}{hint}")
+
+    def _check_resource_call(self, service: str, resource: str | None, variable: str, method: str, number: int,
+                             found: Findings) -> None:
+        """A resource object called with a client method it does not have (``table.batch_get_item``:
+        a Table has get_item, query, scan…; batch_get_item is the service resource's and the
+        client's). Only a name that is a real client operation is reported: boto3 adds helpers
+        to resources (``batch_writer``, ``upload_file``) that no model lists."""
+        lookup = getattr(self._catalog, "resource_methods", None)  # optional on the port
+        names = lookup(service, resource) if lookup else None
+        if names is None or _norm(method) in names or not method.islower():
+            return
+        info = self._catalog.operation(service, method)
+        if info is None or info.high_level:
+            return
+        what = f"a boto3 {service} {resource} resource" if resource else f"the boto3 {service} service resource"
+        found.errors.append(f"line {number}: `{variable}.{method}()` is not a method of {what} "
+                            f"(it is a {service} client method)")
 
     def check_inline(self, code: str, number: int, found: Findings) -> None:
         """Check inline code shaped like ``client.method(Param=…)``."""
@@ -254,12 +287,24 @@ class Boto3Checker:
             return name
         return None
 
+    def check_value(self, service: str, operation: str, parameter: str, value: object, number: int,
+                    found: Findings) -> None:
+        """A parameter's literal value (``inferenceConfig={"max_tokens": 400}``, a JSON file given
+        to ``--cors-configuration file://cors.json``): its keys must be members of the
+        parameter's shape (``maxTokens``, ``AllowedOrigins``)."""
+        lookup = getattr(self._catalog, "unknown_keys", None)  # optional on the port
+        unknown = lookup(service, operation, parameter, value) if lookup else None
+        if unknown:
+            paths = ", ".join(f"`{p}`" for p in unknown[:3]) + (" …" if len(unknown) > 3 else "")
+            found.errors.append(f"line {number}: {service} {operation} {parameter} has no field(s) {paths}")
+
     def _check_call(
         self, service: str, method: str, keywords: Sequence[str], has_star: bool, number: int, found: Findings
-    ) -> None:
+    ) -> bool:
+        """Check one call; True when the method exists (its values can be checked too)."""
         if not self._catalog.has_service(service):
             found.errors.append(f"line {number}: boto3 has no service client {service!r}")
-            return
+            return False
         call = f"{service}.{method}()"
         info = self._catalog.operation(service, method) if method.islower() else None
         if info is None or info.high_level:
@@ -267,7 +312,7 @@ class Boto3Checker:
             suggestion = difflib.get_close_matches(method, candidates, n=1, cutoff=0.75)
             hint = f" (did you mean {suggestion[0]}?)" if suggestion else ""
             found.errors.append(f"line {number}: `{call}` is not a boto3 {service} client method{hint}")
-            return
+            return False
         for keyword in keywords:
             if keyword not in info.parameters:
                 suggestion = difflib.get_close_matches(keyword, sorted(info.parameters), n=1, cutoff=0.6)
@@ -277,6 +322,7 @@ class Boto3Checker:
             missing = sorted(info.required - set(keywords))
             if missing:
                 found.errors.append(f"line {number}: `{call}` is missing required parameter(s) {', '.join(missing)}")
+        return True
 
 
 def _waiters(catalog: AwsApiCatalog, service: str) -> frozenset[str] | None:
@@ -296,6 +342,29 @@ def _client_factory(call: ast.Call) -> tuple[str | None, str | None]:
                 service = str(keyword.value.value)
         return func.attr, service
     return None, None
+
+
+def _literal(node: ast.AST, depth: int = 0) -> object:
+    """A literal dict/list as Python values (keys that are string constants; anything that is
+    not a literal is None, which any shape accepts)."""
+    if depth > 12:
+        return None
+    if isinstance(node, ast.Dict):
+        return {k.value: _literal(v, depth + 1) for k, v in zip(node.keys, node.values, strict=True)
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_literal(e, depth + 1) for e in node.elts]
+    return None
+
+
+def _sub_resource(call: ast.Call, typed: dict[str, tuple[str, str | None]]) -> tuple[str, str | None] | None:
+    """``dynamodb.Table("orders")`` on a known resource object: (service, "Table")."""
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr[:1].isupper():
+        owner = _expr_key(func.value)
+        if owner in typed:
+            return typed[owner][0], func.attr
+    return None
 
 
 def _expr_key(node: ast.AST) -> str | None:

@@ -51,6 +51,10 @@ _ANOTHER_ASK = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE = re.compile(r",\s+(?:and|but|so|which|or|because|while|then)\s", re.IGNORECASE)
+#: A list item that is a sentence, then a colon and more words ("- The split is **by client,
+#: not by request**: a big resolver …"): that is prose, and prose ends with a stop. A short
+#: label before the colon ("- **Option A**: use a role") is a terse item, not a sentence.
+_SENTENCE_THEN_COLON = re.compile(r"^\W*(?:[^\s:]+\s+){3,}[^\s:]+:\s+(?:\*\*)?[a-z][^:]*?(?:\s\S+){3}")
 _CUT_PUNCTUATION = re.compile(r"[,;(\-\u2013\u2014]\s*$")
 _COMMAND_PREFIXES = ("aws ", "kubectl ", "ssh ", "sam ", "cdk ")
 
@@ -167,7 +171,7 @@ def truncated(parsed: ParsedResponse) -> str | None:
         return None
     is_item = bool(_LIST_ITEM.match(parsed.lines[last_index]))
     # A list item written as sentences ("…charge. Each archived") ends like one.
-    prose_item = is_item and (". " in line or bool(_CLAUSE.search(line)))
+    prose_item = is_item and (". " in line or bool(_CLAUSE.search(line)) or bool(_SENTENCE_THEN_COLON.search(line)))
     if last_word in _DANGLING_END or ((not is_item or prose_item) and len(words) >= 5):
         return f'line {last_number}: the answer stops mid-sentence ("…{line[-40:]}")'
     return None

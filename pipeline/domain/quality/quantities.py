@@ -406,7 +406,17 @@ def claims(text: str, table: QuantityTable, start: int, end: int, marks: _Marks 
             low_factor = factor
             if match.group("lounit"):
                 low_unit = _unit(match.group("lounit"), table.units)
-                if low_unit is None or table.units[low_unit.lower()][0] != dimension:
+                if low_unit is None:
+                    continue
+                if table.units[low_unit.lower()][0] != dimension:
+                    # "at most 4 vCPU and 30 GB": two values of different kinds, not a range;
+                    # the qualifier reads the first one (the second has a number before it).
+                    low_dimension, low_factor = table.units[low_unit.lower()]
+                    low_end = match.start("lounit") + len(low_unit)
+                    kind = _kind(marks, table, text, start, at, text[low_end : min(end, low_end + QUALIFIER_AFTER)])
+                    if kind is not None:
+                        yield Claim(at, low_end, low * low_factor, low_dimension, kind, low_unit.lower(),
+                                    text[at:low_end], bool(table.rate.match(text[low_end : low_end + QUALIFIER_AFTER])))
                     continue
                 low_factor = table.units[low_unit.lower()][1]
             if high is None or high * factor <= low * low_factor:
@@ -418,16 +428,43 @@ def claims(text: str, table: QuantityTable, start: int, end: int, marks: _Marks 
             continue
         if match.group("lounit"):
             continue  # "5 GB 10 GB": two values, not one claim
-        ends = {k: e for k in KINDS if (e := marks.last_before(marks.before[k], at, QUALIFIER_BEFORE, _NUMBER_GAP, start))
-                is not None}
-        kinds = set(ends) | {k for k in KINDS if table.qualifier_after[k].search(tail)}
-        # "up to 10 … by default" is a quota's maximum: a bound outranks "default".
-        kind = next((k for k in ("max", "min", "default") if k in kinds), None)
+        kind = _kind(marks, table, text, start, at, tail)
         if kind is None:
             continue
-        if {"max", "min"} <= kinds and "max" in ends and "min" in ends:
-            kind = "max" if ends["max"] >= ends["min"] else "min"
         yield Claim(at, claim_end, low * factor, dimension, kind, unit, written, per_time)
+
+
+def _kind(marks: _Marks, table: QuantityTable, text: str, start: int, at: int, tail: str) -> str | None:
+    """What a value at ``at`` claims (max, min or default) by its qualifiers, or None."""
+    ends = {k: e for k in KINDS if (e := marks.last_before(marks.before[k], at, QUALIFIER_BEFORE, _NUMBER_GAP, start))
+            is not None}
+    kinds = set(ends) | {k for k in KINDS if table.qualifier_after[k].search(tail)}
+    if not kinds and _opens_with_default(table, text, start, at):
+        return "default"
+    # "up to 10 … by default" is a quota's maximum: a bound outranks "default".
+    kind = next((k for k in ("max", "min", "default") if k in kinds), None)
+    if kind is not None and {"max", "min"} <= kinds and "max" in ends and "min" in ends:
+        kind = "max" if ends["max"] >= ends["min"] else "min"
+    return kind
+
+
+#: What may stand before a sentence's first word: list marks, emphasis, a heading's hashes.
+_SENTENCE_LEAD = re.compile(r"[\s>*_#+-]*")
+#: How far a sentence-opening "By default," reaches: the first value of its clause.
+DEFAULT_OPENING_REACH = 120
+
+
+def _opens_with_default(table: QuantityTable, text: str, start: int, at: int) -> bool:
+    """A sentence that opens with "By default," / "Por padrão," / "Standardmäßig" states
+    a default for the first value of its clause, however long the subject between them."""
+    if at - start > DEFAULT_OPENING_REACH:
+        return False
+    lead = _SENTENCE_LEAD.match(text, start, at)
+    begin = lead.end() if lead else start
+    opening = table.qualifier_before["default"].match(text, begin, at)
+    if opening is None or opening.start() != begin:
+        return False
+    return _NUMBER_GAP.search(text, opening.end(), at) is None and _CLAUSE_GAP.search(text, opening.end(), at) is None
 
 
 def _subjects(marks: _Marks, sentence: tuple[int, int], claim: Claim) -> list[str]:
@@ -552,8 +589,57 @@ def prose_for_quantities(prose_lines: tuple[tuple[int, str], ...]) -> str:
     return "\n".join(_INLINE_LITERAL.sub(lambda m: " " * len(m.group(0)), line) for _, line in prose_lines)
 
 
+_TABLE_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+#: What a table's header says its values are: limits, defaults or allowed ranges. A header
+#: names the quantity for every cell of its column ("| Limit | Value |", "| Token | Default |").
+_HEADER_MAX = re.compile(r"\b(?:limits?|max(?:imum)?|quotas?|l[íi]mites?|Grenze|Höchst\w*|limiti)\b|上限|最大", re.IGNORECASE)
+_HEADER_DEFAULT = re.compile(r"\b(?:default|por\s+defecto|predeterminad[oa]|padr[ãa]o|par\s+d[ée]faut|Standardwert|predefinit[oa])\b|デフォルト|既定|默认",
+                             re.IGNORECASE)
+_HEADER_RANGE = re.compile(r"\b(?:range|rango|intervalo|plage|Bereich|allowed|configurable|valid|intervallo)\b|範囲", re.IGNORECASE)
+
+
+def _cells(line: str) -> list[str]:
+    row = _TABLE_ROW.match(line)
+    return [c.strip() for c in row.group(1).split("|")] if row else []
+
+
+def table_sentences(prose_lines: tuple[tuple[int, str], ...]) -> tuple[tuple[int, str], ...]:
+    """The prose with each Markdown table row read as sentences: a cell's value under its
+    row's title and its column's header ("| Refresh token | 7 days |" under "| Token |
+    Default |" reads "Refresh token (Default): by default 7 days."). A row alone has no
+    qualifier: the header says whether its values are limits, defaults or ranges."""
+    lines: list[tuple[int, str]] = []
+    header: list[str] = []
+    previous = ""
+    for number, line in prose_lines:
+        cells = _cells(line)
+        if not cells:
+            header, previous = [], line
+            lines.append((number, line))
+            continue
+        if _TABLE_RULE.match(line):
+            header = _cells(previous)
+            lines.append((number, ""))
+            previous = line
+            continue
+        previous = line
+        if not header or len(cells) < 2:
+            lines.append((number, line))
+            continue
+        for j, cell in enumerate(cells[1:], start=1):
+            column = header[j] if j < len(header) else ""
+            named = f"{header[0]} {column}"
+            lead = ("between " if _HEADER_RANGE.search(named) else "up to " if _HEADER_MAX.search(named)
+                    else "by default " if _HEADER_DEFAULT.search(named) else "")
+            label = f" ({column})" if column else ""
+            lines.append((number, f"{cells[0]}{label}: {lead}{cell.rstrip('.')}."))
+    return tuple(lines)
+
+
 def check_quantities(prose_lines: tuple[tuple[int, str], ...], found: Findings) -> None:
     """Add a defect for each documented quantity the prose states wrongly (one per entry)."""
+    prose_lines = table_sentences(prose_lines)
     text = prose_for_quantities(prose_lines)
     if not any(ch.isdigit() for ch in text):
         return

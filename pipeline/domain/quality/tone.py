@@ -29,6 +29,7 @@ _OFFENCES = tuple(
         ("sarcasm", "is sarcastic"),
         ("dismissive", "is dismissive"),
         ("condescending_i18n", "talks down to the user"),
+        ("lecturing", "lectures or blames the user"),
     )
 )
 _SLANG = _GROUP.gate(_CATALOGUE.regex("tone.slang"))

@@ -130,6 +130,98 @@ def test_s3_high_level_namespace_is_not_the_api(validator):
     assert any("use `aws s3api get-object`" in i["message"] for i in report.issues)
 
 
+@pytest.fixture(scope="module")
+def botocore_validator() -> QualityValidator:
+    from pipeline.adapters.botocore_catalog import BotocoreApiCatalog
+
+    return QualityValidator(BotocoreApiCatalog(), output_guard=allow_all)
+
+
+def test_boto3_resource_called_with_a_client_method_it_lacks(botocore_validator):
+    # A DynamoDB Table resource has get_item/query/scan…, not batch_get_item (the service
+    # resource's and the client's); boto3's own helpers (batch_writer) are not in the model.
+    response = (
+        "Read them in one call:\n\n```python\nimport boto3\n\n"
+        "dynamodb = boto3.resource('dynamodb')\ntable = dynamodb.Table('customers')\n"
+        "resp = table.batch_get_item(Keys=[{'pk': '1'}])\n```\n"
+    )
+    report = botocore_validator.validate("How do I fetch several DynamoDB items in Python?", response)
+    messages = " ".join(i["message"] for i in report.issues)
+    assert "`table.batch_get_item()` is not a method of a boto3 dynamodb Table resource" in messages
+
+
+def test_boto3_resource_methods_of_the_model_and_helpers_pass(botocore_validator):
+    response = (
+        "Use the Table resource:\n\n```python\nimport boto3\n\n"
+        "dynamodb = boto3.resource('dynamodb')\ntable = dynamodb.Table('customers')\n"
+        "item = table.get_item(Key={'pk': '1'})\ntable.wait_until_exists()\n"
+        "with table.batch_writer() as batch:\n    batch.put_item(Item={'pk': '2'})\n"
+        "resp = dynamodb.batch_get_item(RequestItems={'customers': {'Keys': [{'pk': '1'}]}})\n"
+        "s3 = boto3.resource('s3')\nbucket = s3.Bucket('b')\nbucket.upload_file('a.txt', 'a.txt')\n"
+        "bucket.Object('a.txt').load()\n```\n"
+    )
+    report = botocore_validator.validate("How do I read DynamoDB items with the resource API?", response)
+    assert not any("resource" in i["message"] for i in report.issues), report.issues
+
+
+def test_nested_fields_of_a_boto3_parameter_follow_the_service_model(botocore_validator):
+    wrong = (
+        "Call Converse:\n\n```python\nimport boto3\n\nclient = boto3.client('bedrock-runtime')\n"
+        "response = client.converse(modelId='m', messages=[{'role': 'user', 'content': [{'text': 'hi'}]}],\n"
+        "    inferenceConfig={'max_tokens': 400, 'temperature': 0.3})\n```\n"
+    )
+    report = botocore_validator.validate("How do I call a Bedrock model with Converse?", wrong)
+    assert any("`inferenceConfig.max_tokens`" in i["message"] for i in report.issues)
+    right = wrong.replace("'max_tokens'", "'maxTokens'")
+    report = botocore_validator.validate("How do I call a Bedrock model with Converse?", right)
+    assert not any("has no field" in i["message"] for i in report.issues), report.issues
+
+
+def test_a_json_file_given_to_a_cli_option_follows_the_parameter_shape(botocore_validator):
+    wrong = (
+        "Save this as `cors.json`:\n\n```json\n"
+        '{"CORSRules": [{"AllowOrigins": ["https://app.example.com"], "AllowedMethods": ["PUT"], "MaxAgeSeconds": 3000}]}\n'
+        "```\n\nThen apply it:\n\n```bash\naws s3api put-bucket-cors --bucket b \\\n"
+        "  --cors-configuration file://cors.json\n```\n"
+    )
+    report = botocore_validator.validate("How do I configure CORS on my bucket?", wrong)
+    assert any("`cors-configuration.CORSRules[].AllowOrigins`" in i["message"] for i in report.issues), report.issues
+    right = wrong.replace('"AllowOrigins"', '"AllowedOrigins"')
+    report = botocore_validator.validate("How do I configure CORS on my bucket?", right)
+    assert not any("has no field" in i["message"] for i in report.issues), report.issues
+
+
+def test_step_functions_retriers_and_catchers_have_the_fields_of_the_spec(validator):
+    state = (
+        '"CallUpstream": {\n  "Type": "Task",\n  "Resource": "arn:aws:states:::lambda:invoke",\n'
+        '  "Retry": [{"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 2, "MaxRetries": 3, "BackoffRate": 2.0}],\n'
+        '  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}],\n'
+        '  "Next": "Done"\n}'
+    )
+    answer = "Add a retrier and a catcher:\n\n```json\n" + state + "\n```\n"
+    report = validator.validate("How do I retry a Lambda task in Step Functions?", answer)
+    assert any("`Retry.MaxRetries`" in i["message"] for i in report.issues), report.issues
+    report = validator.validate("How do I retry a Lambda task in Step Functions?", answer.replace("MaxRetries", "MaxAttempts"))
+    assert not any("retriers and catchers" in i["message"] for i in report.issues), report.issues
+
+
+def test_s3_actions_need_resources_of_their_type(validator):
+    policy = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "arn:aws:s3:::exports/data/*"}]}'
+    )
+    answer = "Attach this policy:\n\n```json\n" + policy + "\n```\n"
+    report = validator.validate("Give me a least-privilege policy for the exports bucket", answer)
+    assert any("s3:ListBucket applies to the bucket ARN" in i["message"] for i in report.issues), report.issues
+    split = policy.replace(
+        '"Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "arn:aws:s3:::exports/data/*"}',
+        '"Action": "s3:ListBucket", "Resource": "arn:aws:s3:::exports"}, '
+        '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::exports/data/*"}',
+    )
+    report = validator.validate("Give me a least-privilege policy for the exports bucket", answer.replace(policy, split))
+    assert not any("applies to" in i["message"] for i in report.issues), report.issues
+
+
 def test_boto3_wrong_method_and_parameter(validator):
     response = (
         "Read it with boto3:\n\n```python\nimport boto3\n\ns3 = boto3.client('s3')\n"

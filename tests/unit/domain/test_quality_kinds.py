@@ -36,6 +36,8 @@ def _check(validator, query: str, response: str, name: str) -> float:
         "### 3. Next steps",  # a heading with nothing under it
         "2.",  # an empty list item
         "-",
+        # a sentence, its colon and the start of the next clause, then nothing
+        "- The split is **by client, not by request**: a big corporate resolver",
     ],
 )
 def test_answers_cut_off_in_these_shapes_are_incomplete(validator, ending):
@@ -60,5 +62,30 @@ def test_answers_cut_off_in_these_shapes_are_incomplete(validator, ending):
 )
 def test_condescension_in_other_languages_is_a_tone_defect(validator, rude, polite):
     query = "My instance in a private subnet cannot reach the internet."
+    assert _check(validator, query, rude, "tone") < 0.5
+    assert _check(validator, query, polite, "tone") >= 0.5
+
+
+@pytest.mark.parametrize(
+    "ending",
+    ["- **Option A**: use a role for the function", "- Timeout: 30 seconds in the console"],
+)
+def test_a_terse_labelled_last_item_is_not_cut_off(validator, ending):
+    query = "My Beanstalk app returns 502. Why?"
+    assert _check(validator, query, BODY + ending, "completeness") >= 0.5
+
+
+@pytest.mark.parametrize(
+    ("rude", "polite"),
+    [
+        ("Il s'agit d'une règle simple. Ce n'était pas si compliqué.", "Il s'agit d'une règle simple."),
+        ("Isso é um erro bem básico de modelagem.", "Isso é um erro comum de modelagem."),
+        ("Non è un problema di AWS, è semplicemente una svista vostra.", "Il file è stato rinominato: aggiorniamo l'handler."),
+        ("A quick look at the reference page would have answered this in seconds.",
+         "The reference page lists every parameter."),
+    ],
+)
+def test_lecturing_is_a_tone_defect(validator, rude, polite):
+    query = "Why does my function fail?"
     assert _check(validator, query, rude, "tone") < 0.5
     assert _check(validator, query, polite, "tone") >= 0.5

@@ -143,3 +143,38 @@ def test_the_work_grows_at_most_linearly_with_a_flood_of_claims() -> None:
 
     cost(small)
     assert cost(large) < 8 * cost(small)
+
+
+def test_a_table_row_is_read_under_its_column_header() -> None:
+    from pipeline.domain.quality.quantities import check_quantities, table_sentences
+    from pipeline.domain.quality.scoring import Findings
+
+    table = (
+        "Amazon Cognito token lifetimes:",
+        "| Token | Default | Configurable range |",
+        "|---|---|---|",
+        "| Access token | 60 minutes | 5 minutes – 1 day |",
+        "| Refresh token | 7 days | 1 hour – 365 days |",
+    )
+    lines = tuple(enumerate(table, start=1))
+    read = [line for _, line in table_sentences(lines)]
+    assert "Refresh token (Default): by default 7 days." in read
+    assert "Refresh token (Configurable range): between 1 hour – 365 days." in read
+    found = Findings()
+    check_quantities(lines, found)
+    # the default is 30 days and the maximum 10 years: both cells of the row are wrong
+    assert len(found.errors) == 2 and all(e.startswith("line 5: a Cognito refresh token") for e in found.errors)
+    right = tuple(enumerate((*table[:3], "| Refresh token | 30 days | 1 hour – 3650 days |"), start=1))
+    found = Findings()
+    check_quantities(right, found)
+    assert found.errors == []
+
+
+def test_a_table_without_a_qualifying_header_states_no_limit() -> None:
+    from pipeline.domain.quality.quantities import check_quantities
+    from pipeline.domain.quality.scoring import Findings
+
+    lines = tuple(enumerate(("Our Lambda functions:", "| Function | Timeout |", "|---|---|", "| etl | 60 seconds |"), start=1))
+    found = Findings()
+    check_quantities(lines, found)
+    assert found.errors == []
