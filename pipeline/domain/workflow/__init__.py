@@ -14,7 +14,10 @@ ROUTES and MODES), :mod:`.errors`, :mod:`.metrics` (metric names), :mod:`.collab
 (the protocols the steps use), :mod:`.history` (the session's earlier turns), one module per
 step (:mod:`.capture_step`, :mod:`.intent_step`, :mod:`.generation_step`,
 :mod:`.quality_step`, :mod:`.feedback_step`) and :mod:`.response` (the response shape every
-path returns). This package re-exports their public names.
+path returns). This package re-exports their public names, each module imported the first
+time one of its names is used (PEP 562 ``__getattr__``): a handler that needs only the state
+records or the errors does not load the five steps, so splitting the one module into
+eleven did not make the handlers' cold-start imports slower.
 
 Example:
     >>> capture = QueryCapture(conversations, clock, input_guard=scan_input)  # doctest: +SKIP
@@ -23,86 +26,67 @@ Example:
 
 from __future__ import annotations
 
-from pipeline.domain.workflow.capture_step import QueryCapture
-from pipeline.domain.workflow.collaborators import (
-    ExperimentAssigning,
-    Guard,
-    IntentDetecting,
-    QualityValidating,
-    ResponseGenerating,
-    VariantAssignment,
-)
-from pipeline.domain.workflow.errors import (
-    RecordExistsError,
-    RecordNotFoundError,
-    WorkflowInputError,
-)
-from pipeline.domain.workflow.feedback_step import (
-    FeedbackCollection,
-    budget_decision,
-    implicit_feedback_id,
-    replaced_answer_reasons,
-)
-from pipeline.domain.workflow.generation_step import GenerationStep
-from pipeline.domain.workflow.intent_step import IntentStep
-from pipeline.domain.workflow.metrics import (
-    METRIC_GUARDRAIL_BLOCKS,
-    METRIC_GUARDRAIL_REDACTIONS,
-    METRIC_INTENT,
-    METRIC_LATENCY,
-    METRIC_MODEL_UNAVAILABLE,
-    METRIC_OUTPUT_GUARDRAIL,
-    METRIC_QUALITY_SCORE,
-    METRIC_QUERIES,
-    METRIC_REGENERATIONS,
-    METRIC_UNUSABLE_ANSWERS,
-)
-from pipeline.domain.workflow.quality_step import QualityStep
-from pipeline.domain.workflow.response import build_response
-from pipeline.domain.workflow.state import (
-    MODES,
-    ROUTES,
-    Capture,
-    WorkflowInput,
-    generation_from_state,
-    intent_from_state,
-    intent_to_state,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "METRIC_GUARDRAIL_BLOCKS",
-    "METRIC_GUARDRAIL_REDACTIONS",
-    "METRIC_INTENT",
-    "METRIC_LATENCY",
-    "METRIC_MODEL_UNAVAILABLE",
-    "METRIC_OUTPUT_GUARDRAIL",
-    "METRIC_QUALITY_SCORE",
-    "METRIC_QUERIES",
-    "METRIC_REGENERATIONS",
-    "METRIC_UNUSABLE_ANSWERS",
-    "MODES",
-    "ROUTES",
-    "Capture",
-    "ExperimentAssigning",
-    "FeedbackCollection",
-    "GenerationStep",
-    "Guard",
-    "IntentDetecting",
-    "IntentStep",
-    "QualityStep",
-    "QualityValidating",
-    "QueryCapture",
-    "RecordExistsError",
-    "RecordNotFoundError",
-    "ResponseGenerating",
-    "VariantAssignment",
-    "WorkflowInput",
-    "WorkflowInputError",
-    "budget_decision",
-    "build_response",
-    "generation_from_state",
-    "implicit_feedback_id",
-    "intent_from_state",
-    "intent_to_state",
-    "replaced_answer_reasons",
-]
+#: Each public name, by the module (in this package) that defines it.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "capture_step": ("QueryCapture",),
+    "collaborators": (
+        "ExperimentAssigning",
+        "Guard",
+        "IntentDetecting",
+        "QualityValidating",
+        "ResponseGenerating",
+        "VariantAssignment",
+    ),
+    "errors": ("RecordExistsError", "RecordNotFoundError", "WorkflowInputError"),
+    "feedback_step": (
+        "FeedbackCollection",
+        "budget_decision",
+        "implicit_feedback_id",
+        "replaced_answer_reasons",
+    ),
+    "generation_step": ("GenerationStep",),
+    "intent_step": ("IntentStep",),
+    "metrics": (
+        "METRIC_GUARDRAIL_BLOCKS",
+        "METRIC_GUARDRAIL_REDACTIONS",
+        "METRIC_INTENT",
+        "METRIC_LATENCY",
+        "METRIC_MODEL_UNAVAILABLE",
+        "METRIC_OUTPUT_GUARDRAIL",
+        "METRIC_QUALITY_SCORE",
+        "METRIC_QUERIES",
+        "METRIC_REGENERATIONS",
+        "METRIC_UNUSABLE_ANSWERS",
+    ),
+    "quality_step": ("QualityStep",),
+    "response": ("build_response",),
+    "state": (
+        "MODES",
+        "ROUTES",
+        "Capture",
+        "WorkflowInput",
+        "generation_from_state",
+        "intent_from_state",
+        "intent_to_state",
+    ),
+}
+_MODULE_OF: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    """The public name ``name``, importing the module that defines it on first use."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups find it without calling this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
