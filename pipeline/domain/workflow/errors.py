@@ -1,9 +1,10 @@
 """Errors shared by the stores and the workflow's steps.
 
 ``WorkflowInputError``: the workflow state (or a handler's event) is malformed.
-``RecordExistsError`` / ``RecordNotFoundError``: every store (DynamoDB, in memory, prompt
-files) raises them and the steps and the prompt registry catch them. A module of their own
-so that the stores and the handlers depend on these types only, not on the steps.
+``RecordExistsError`` / ``RecordNotFoundError``: the stores (DynamoDB, in memory, prompt
+files) raise them; the steps, the feedback intake, the prompt registry and the API handler
+catch them. A module of their own so that the stores and the handlers depend on these
+types only, not on the steps.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """CollectFeedback's logic: finish the turn, record implicit feedback, emit metrics, respond.
 
-One module per step: each is the whole logic of one Lambda (``pipeline/handlers``). With
-the step: what it reads off the state for its records (``budget_decision``,
+One module per step: each is the whole logic of one Lambda (``pipeline/handlers``). Beside
+the step: the readers of what it records from the state (``budget_decision``,
 ``replaced_answer_reasons``) and the implicit-feedback id.
 """
 

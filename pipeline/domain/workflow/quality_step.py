@@ -53,8 +53,8 @@ class QualityStep:
         self._p95 = generation_p95
 
     def validate(self, state: dict[str, Any]) -> dict[str, Any]:
-        # Here, not at module level: the quality package is heavy and this module is
-        # imported by every handler (only validate_quality builds a validator anyway).
+        # Here, not at module level: the quality package is heavy, and importing this
+        # module must not load it (only validate_quality builds a validator anyway).
         from pipeline.domain.quality.usable import unusable_reasons
 
         capture = Capture.from_dict(require_dict(state, "capture"))
