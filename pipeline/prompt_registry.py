@@ -57,7 +57,7 @@ from pipeline.domain.generation import (
     parse_template,
 )
 from pipeline.domain.models import PromptTemplate
-from pipeline.domain.workflow import RecordExistsError
+from pipeline.domain.workflow.errors import RecordExistsError
 from pipeline.ports import PromptRegistry
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2

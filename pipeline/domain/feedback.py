@@ -41,7 +41,7 @@ from pipeline.domain.feedback_analytics import (
     segments,
 )
 from pipeline.domain.models import Feedback, GuardrailVerdict, ImplicitSignals
-from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError
+from pipeline.domain.workflow.errors import RecordExistsError, RecordNotFoundError
 from pipeline.ports import (
     Clock,
     ConversationStore,

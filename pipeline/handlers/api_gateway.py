@@ -12,7 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.domain.api_contract import ContractError
-from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError, WorkflowInputError
+from pipeline.domain.workflow.errors import (
+    RecordExistsError,
+    RecordNotFoundError,
+    WorkflowInputError,
+)
 from pipeline.handlers.observability import logger
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.domain.workflow import WorkflowInput
+from pipeline.domain.workflow.state import WorkflowInput
 from pipeline.handlers import composition
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.domain.workflow import WorkflowInputError
+from pipeline.domain.workflow.errors import WorkflowInputError
 from pipeline.handlers import composition
 
 

@@ -530,7 +530,7 @@ class Services:
 
     @cached_property
     def capture(self) -> Any:
-        from pipeline.domain.workflow import QueryCapture
+        from pipeline.domain.workflow.capture_step import QueryCapture
 
         return QueryCapture(
             self.conversations,
@@ -543,7 +543,7 @@ class Services:
     @cached_property
     def intent(self) -> Any:
         from pipeline.domain.intent import route
-        from pipeline.domain.workflow import IntentStep
+        from pipeline.domain.workflow.intent_step import IntentStep
 
         return IntentStep(
             self.detector,
@@ -566,7 +566,7 @@ class Services:
 
     @cached_property
     def generation(self) -> Any:
-        from pipeline.domain.workflow import GenerationStep
+        from pipeline.domain.workflow.generation_step import GenerationStep
 
         return GenerationStep(
             self.generator,
@@ -579,7 +579,7 @@ class Services:
 
     @cached_property
     def quality(self) -> Any:
-        from pipeline.domain.workflow import QualityStep
+        from pipeline.domain.workflow.quality_step import QualityStep
 
         return QualityStep(
             self.validator,
@@ -591,7 +591,7 @@ class Services:
 
     @cached_property
     def collection(self) -> Any:
-        from pipeline.domain.workflow import FeedbackCollection
+        from pipeline.domain.workflow.feedback_step import FeedbackCollection
 
         return FeedbackCollection(self.conversations, self.feedback_store, self.metrics, self.clock)
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.domain.workflow import Capture, WorkflowInputError
+from pipeline.domain.workflow.errors import WorkflowInputError
+from pipeline.domain.workflow.state import Capture
 from pipeline.handlers import composition
 
 

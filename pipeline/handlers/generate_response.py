@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.domain.workflow import METRIC_MODEL_UNAVAILABLE, WorkflowInputError
+from pipeline.domain.workflow.errors import WorkflowInputError
+from pipeline.domain.workflow.metrics import METRIC_MODEL_UNAVAILABLE
 from pipeline.handlers import composition
 from pipeline.ports import ModelUnavailableError
 

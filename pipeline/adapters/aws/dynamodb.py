@@ -47,7 +47,7 @@ from pipeline.domain.generation import (
     parse_template_body,
 )
 from pipeline.domain.models import Feedback, ModelParameters, PromptTemplate, Turn
-from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError
+from pipeline.domain.workflow.errors import RecordExistsError, RecordNotFoundError
 
 USER_ID_INDEX = "UserIdIndex"
 SESSION_ID_INDEX = "SessionIdIndex"

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 
 from pipeline.domain.models import Feedback, Turn
-from pipeline.domain.workflow import RecordExistsError, RecordNotFoundError
+from pipeline.domain.workflow.errors import RecordExistsError, RecordNotFoundError
 
 
 class InMemoryConversationStore:

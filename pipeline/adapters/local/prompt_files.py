@@ -31,7 +31,7 @@ from pipeline.domain.generation import (
     parse_template_body,
 )
 from pipeline.domain.models import PromptTemplate
-from pipeline.domain.workflow import RecordExistsError
+from pipeline.domain.workflow.errors import RecordExistsError
 
 #: The templates committed with the code (and deployed to the prompt bucket).
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
