@@ -90,6 +90,12 @@ def turn(text: str, intent: str, confidence: float = 0.9, index: int = 0) -> Tur
         ("I am disputing this charge", "billing_dispute"),
         ("my account was suspended yesterday", "locked_out"),
         ("how do I reopen a closed account", "locked_out"),
+        # A person asked for by the role's name, and a compromise reported calmly (GUIDE §2.3).
+        ("Send us a technician, our Direct Connect link has been dead since noon.", "explicit_human_request"),
+        ("Chcemy inżyniera z AWS, sami tego nie rozwiążemy.", "explicit_human_request"),
+        ("Tarvitsemme insinöörin AWS:ltä, kiitos.", "explicit_human_request"),
+        ("No rush, but GuardDuty shows Backdoor:EC2/C&CActivity.B for one of our web servers.", "account_compromise"),
+        ("Es laufen Instanzen in Tokio, die niemand von uns kennt.", "account_compromise"),
     ],
 )
 def test_each_escalation_trigger_fires_and_routes_to_escalate(detector, text, reason):
@@ -111,6 +117,21 @@ def test_each_escalation_trigger_fires_and_routes_to_escalate(detector, text, re
     ],
 )
 def test_ordinary_questions_do_not_escalate(detector, text):
+    assert not detector.detect(text).escalate
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A person described by what they must have is a requirement, not a request for a human.
+        "Necesitamos una persona con permisos de administrador para aprobar el rol.",
+        # Findings asked about, explained away or planned for are not a compromise happening now.
+        "How do I enable GuardDuty in every region of our organization?",
+        "GuardDuty flagged CryptoCurrency:EC2/BitcoinTool.B, but it was a false positive from our own scanner.",
+        "What happens if GuardDuty finds UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration for a role?",
+    ],
+)
+def test_requirements_and_findings_asked_about_do_not_escalate(detector, text):
     assert not detector.detect(text).escalate
 
 

@@ -56,7 +56,7 @@ def test_a_malformed_catalogue_names_the_file_and_the_entry(tmp_path: Path) -> N
 
 
 def test_every_framing_has_examples_both_ways_and_silences_the_triggers_that_name_it() -> None:
-    assert set(FRAMINGS) == {"hypothetical", "general_question", "hearsay", "past_resolved"}
+    assert set(FRAMINGS) == {"hypothetical", "general_question", "hearsay", "past_resolved", "false_alarm"}
     for framing in FRAMINGS.values():
         assert framing.must_match and framing.must_not_match, framing.id
     # The same subject escalates when it is happening now and not when it is asked about.
