@@ -32,7 +32,9 @@ A rule may name a *lexicon* (``catalogue/lexicons/<name>.toml``: a list of terms
 aliases, e.g. the other cloud, hosting, CDN, storage and database providers) instead of
 listing its words: ``<<lexicon:competitors>>`` in a pattern or a ``params`` string becomes
 the case-sensitive alternation of every term and alias (longest first, spaces matching any
-white space); in the anchor it becomes their lower-cased literals. A provider is added to
+white space); in the anchor it becomes their lower-cased literals; ``<<lexicon:NAME:words>>``
+becomes the terms as the learned output heads read a passage (lower-cased words joined by
+single spaces, for their ``not_asked`` patterns). A provider is added to
 every rule that uses the list by adding one entry to the lexicon.
 
 Rules match the *matching view* of a text (:func:`pipeline.domain.textnorm.normalize`),
@@ -62,7 +64,9 @@ LEXICON_KINDS = ("cloud", "hosting", "cdn", "storage", "database", "data", "devt
                  "messaging", "identity", "ai", "backup", "enterprise", "product", "generic")
 # Characters an anchor literal escapes (no other escapes: RE2 and Python must read it alike).
 _ANCHOR_SPECIAL = re.compile(r"[.^$*+?()\[\]{}|\\]")
-_LEXICON_REF = re.compile(r"<<lexicon:([a-z_]+)>>")
+_LEXICON_REF = re.compile(r"<<lexicon:([a-z_]+)(:words)?>>")
+# A word of a term in the learned heads' view (output_model.words_of).
+_TERM_WORD = re.compile(r"[^\W_]+")
 # In an anchor: the literals of a frame file's slot (see frames.py).
 _SLOT_REF = re.compile(r"<<slot:([a-z_]+)\.([a-z_]+)>>")
 CATALOGUE_VERSION = 2
@@ -177,6 +181,13 @@ class Lexicon:
             source += r"(?!\s+(?:" + "|".join(re.escape(word) for word in following) + r")\b)"
         return source
 
+    def words(self) -> str:
+        """An alternation of the terms as the learned heads read a passage: lower-cased words
+        joined by single spaces, punctuation dropped ("Bunny.net" is "bunny net")."""
+        forms = {" ".join(_TERM_WORD.findall(t.lower())) for t in self.terms}
+        ordered = sorted((f for f in forms if f), key=lambda f: (-len(f), f))
+        return "(?:" + "|".join(re.escape(f) for f in ordered) + ")"
+
     def anchor(self) -> str:
         """The terms' lower-cased literals (an anchor: literals only, linear in any engine),
         without the terms that hold another term."""
@@ -247,6 +258,8 @@ def _expand(path: Path, rule_id: str, value: Any, lexicons: dict[str, Lexicon], 
         lexicon = lexicons.get(match.group(1))
         if lexicon is None:
             raise _fail(path, rule_id, f"no lexicon {match.group(1)!r} in {LEXICON_DIR}/")
+        if match.group(2):
+            return lexicon.words()
         return lexicon.anchor() if anchor else lexicon.pattern()
 
     return _LEXICON_REF.sub(replace, value)
