@@ -161,12 +161,24 @@ class Lexicon:
         kinds: The kind of each entry's terms, by term.
         not_followed_by: Words after which a term is not this lexicon's (the vendor "Elastic"
             is not "Elastic Beanstalk" or "Elastic IP", which are AWS products), by term.
+        short_forms: Short forms that name the vendor only in a text that names it in full
+            ("Atlas" once "MongoDB Atlas" has been written: alone, it is a common word), by
+            the full term.
     """
 
     name: str
     terms: tuple[str, ...]
     kinds: dict[str, str] = field(default_factory=dict)
     not_followed_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    short_forms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def short_forms_named(self, text: str) -> tuple[str, ...]:
+        """The short forms whose full term occurs in ``text`` (as written), in one pass."""
+        if not self.short_forms:
+            return ()
+        found = {m.group() for m in _full_terms(self).finditer(text)}
+        return tuple(sorted({short for full in found for short in self.short_forms.get(
+            " ".join(full.split()), ())}))
 
     def pattern(self) -> str:
         """A case-sensitive alternation of the terms, longest first; a space matches any run of
@@ -199,6 +211,19 @@ class Lexicon:
         return "|".join(_ANCHOR_SPECIAL.sub(r"\\\g<0>", term) for term in ordered)
 
 
+_FULL_TERMS: dict[int, tuple[Lexicon, re.Pattern[str]]] = {}
+
+
+def _full_terms(lexicon: Lexicon) -> re.Pattern[str]:
+    """The full terms that have short forms, as one alternation (built once per lexicon)."""
+    entry = _FULL_TERMS.get(id(lexicon))
+    if entry is None or entry[0] is not lexicon:
+        ordered = sorted(lexicon.short_forms, key=lambda t: (-len(t), t))
+        source = "|".join(r"\s+".join(re.escape(w) for w in t.split()) for t in ordered)
+        entry = _FULL_TERMS[id(lexicon)] = (lexicon, re.compile(rf"(?<![A-Za-z0-9])(?:{source})(?![A-Za-z0-9])"))
+    return entry[1]
+
+
 def load_lexicons(directory: Path) -> dict[str, Lexicon]:
     """Every ``<directory>/lexicons/*.toml``, validated: terms are unique (case variants of a
     brand, "GitHub" and "Github", are separate terms: patterns match them as written)."""
@@ -213,13 +238,23 @@ def load_lexicons(directory: Path) -> dict[str, Lexicon]:
         terms: list[str] = []
         kinds: dict[str, str] = {}
         not_followed_by: dict[str, tuple[str, ...]] = {}
+        short_forms: dict[str, tuple[str, ...]] = {}
         seen: set[str] = set()
         for index, entry in enumerate(entries):
             name = entry.get("name")
             where = name if isinstance(name, str) else f"#{index + 1}"
-            unknown = set(entry) - {"name", "aliases", "kind", "not_followed_by"}
+            unknown = set(entry) - {"name", "aliases", "kind", "not_followed_by", "short_forms"}
             if unknown:
                 raise _fail(path, where, f"unknown keys {sorted(unknown)}")
+            shorts = entry.get("short_forms", {})
+            if not isinstance(shorts, dict) or not all(
+                    isinstance(full, str) and isinstance(forms, list) and forms
+                    and all(isinstance(f, str) and f.strip() for f in forms) for full, forms in shorts.items()):
+                raise _fail(path, where, "'short_forms' must map a term to a list of short forms")
+            for full, forms in shorts.items():
+                if full != name and full not in entry.get("aliases", []):
+                    raise _fail(path, where, f"short form of {full!r}, which is not a term of this entry")
+                short_forms[full] = tuple(forms)
             following = entry.get("not_followed_by", [])
             if not isinstance(following, list) or not all(isinstance(w, str) and w for w in following):
                 raise _fail(path, where, "'not_followed_by' must be a list of words")
@@ -239,7 +274,7 @@ def load_lexicons(directory: Path) -> dict[str, Lexicon]:
                 kinds[term] = kind
                 if following:
                     not_followed_by[term] = tuple(following)
-        lexicons[path.stem] = Lexicon(path.stem, tuple(terms), kinds, not_followed_by)
+        lexicons[path.stem] = Lexicon(path.stem, tuple(terms), kinds, not_followed_by, short_forms)
     return lexicons
 
 

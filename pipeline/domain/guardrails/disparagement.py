@@ -36,7 +36,15 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.domain.guardrails import clauses
-from pipeline.domain.guardrails.catalogue import CatalogueError, RuleSpec, fold_pattern, read_toml
+from pipeline.domain.guardrails.catalogue import (
+    CATALOGUE_DIR,
+    CatalogueError,
+    Lexicon,
+    RuleSpec,
+    fold_pattern,
+    load_lexicons,
+    read_toml,
+)
 from pipeline.domain.guardrails.engine import Hit, Window, lowered_view
 
 EVALUATIONS_FILE = Path(__file__).resolve().parent / "evaluations.toml"
@@ -236,6 +244,14 @@ def _compiled(source: str) -> re.Pattern[str]:
     return re.compile(source)
 
 
+@cache
+def _lexicon(name: str) -> Lexicon:
+    lexicons = load_lexicons(CATALOGUE_DIR)
+    if name not in lexicons:
+        raise CatalogueError(f"params.short_forms_of: no lexicon {name!r}")
+    return lexicons[name]
+
+
 #: Clauses naming a vendor judged per text: a real answer has a few dozen; a text made of
 #: vendor names costs no more than this many (the scan stays linear whatever the input).
 MAX_VENDOR_CLAUSES = 400
@@ -292,9 +308,21 @@ def find(text: str, head: re.Pattern[str], anchor: re.Pattern[str],
 
 def frame(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """The rule's findings: the clauses :func:`find` returns (the windows are not used: the
-    anchor is searched on the whole text, so the fast path and the whole-text path agree)."""
+    anchor is searched on the whole text, so the fast path and the whole-text path agree).
+
+    ``params.short_forms_of`` names a lexicon whose short forms ("Atlas") count as vendors in
+    a text that names their full term ("MongoDB Atlas"); the full term holds an anchor
+    literal, so the rule is a candidate of every such text on the fast path too.
+    """
     head = _compiled(spec.params["head"])
     anchor = _compiled(spec.anchor)
+    lexicon_name = spec.params.get("short_forms_of")
+    if lexicon_name:
+        shorts = _lexicon(lexicon_name).short_forms_named(text)
+        if shorts:
+            names = "|".join(re.escape(short) for short in shorts)
+            head = _compiled(f"{head.pattern}|(?<![A-Za-z0-9])(?-i:{names})(?![A-Za-z0-9])")
+            anchor = _compiled(f"{anchor.pattern}|{'|'.join(re.escape(short.lower()) for short in shorts)}")
     for _kind, start, end in find(text, head, anchor):
         yield spec.rule_id, start, end
 
