@@ -32,7 +32,9 @@ A rule may name a *lexicon* (``catalogue/lexicons/<name>.toml``: a list of terms
 aliases, e.g. the other cloud, hosting, CDN, storage and database providers) instead of
 listing its words: ``<<lexicon:competitors>>`` in a pattern or a ``params`` string becomes
 the case-sensitive alternation of every term and alias (longest first, spaces matching any
-white space); in the anchor it becomes their lower-cased literals. A provider is added to
+white space); in the anchor it becomes their lower-cased literals; ``<<lexicon:NAME:words>>``
+becomes the terms as the learned output heads read a passage (lower-cased words joined by
+single spaces, for their ``not_asked`` patterns). A provider is added to
 every rule that uses the list by adding one entry to the lexicon.
 
 Rules match the *matching view* of a text (:func:`pipeline.domain.textnorm.normalize`),
@@ -62,7 +64,9 @@ LEXICON_KINDS = ("cloud", "hosting", "cdn", "storage", "database", "data", "devt
                  "messaging", "identity", "ai", "backup", "enterprise", "product", "generic")
 # Characters an anchor literal escapes (no other escapes: RE2 and Python must read it alike).
 _ANCHOR_SPECIAL = re.compile(r"[.^$*+?()\[\]{}|\\]")
-_LEXICON_REF = re.compile(r"<<lexicon:([a-z_]+)>>")
+_LEXICON_REF = re.compile(r"<<lexicon:([a-z_]+)(:words)?>>")
+# A word of a term in the learned heads' view (output_model.words_of).
+_TERM_WORD = re.compile(r"[^\W_]+")
 # In an anchor: the literals of a frame file's slot (see frames.py).
 _SLOT_REF = re.compile(r"<<slot:([a-z_]+)\.([a-z_]+)>>")
 CATALOGUE_VERSION = 2
@@ -157,12 +161,24 @@ class Lexicon:
         kinds: The kind of each entry's terms, by term.
         not_followed_by: Words after which a term is not this lexicon's (the vendor "Elastic"
             is not "Elastic Beanstalk" or "Elastic IP", which are AWS products), by term.
+        short_forms: Short forms that name the vendor only in a text that names it in full
+            ("Atlas" once "MongoDB Atlas" has been written: alone, it is a common word), by
+            the full term.
     """
 
     name: str
     terms: tuple[str, ...]
     kinds: dict[str, str] = field(default_factory=dict)
     not_followed_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    short_forms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def short_forms_named(self, text: str) -> tuple[str, ...]:
+        """The short forms whose full term occurs in ``text`` (as written), in one pass."""
+        if not self.short_forms:
+            return ()
+        found = {m.group() for m in _full_terms(self).finditer(text)}
+        return tuple(sorted({short for full in found for short in self.short_forms.get(
+            " ".join(full.split()), ())}))
 
     def pattern(self) -> str:
         """A case-sensitive alternation of the terms, longest first; a space matches any run of
@@ -177,6 +193,13 @@ class Lexicon:
             source += r"(?!\s+(?:" + "|".join(re.escape(word) for word in following) + r")\b)"
         return source
 
+    def words(self) -> str:
+        """An alternation of the terms as the learned heads read a passage: lower-cased words
+        joined by single spaces, punctuation dropped ("Bunny.net" is "bunny net")."""
+        forms = {" ".join(_TERM_WORD.findall(t.lower())) for t in self.terms}
+        ordered = sorted((f for f in forms if f), key=lambda f: (-len(f), f))
+        return "(?:" + "|".join(re.escape(f) for f in ordered) + ")"
+
     def anchor(self) -> str:
         """The terms' lower-cased literals (an anchor: literals only, linear in any engine),
         without the terms that hold another term."""
@@ -186,6 +209,19 @@ class Lexicon:
         kept = [t for t in lowered if not any(o != t and o in t for o in lowered)]
         ordered = sorted(kept, key=lambda t: (-len(t), t))
         return "|".join(_ANCHOR_SPECIAL.sub(r"\\\g<0>", term) for term in ordered)
+
+
+_FULL_TERMS: dict[int, tuple[Lexicon, re.Pattern[str]]] = {}
+
+
+def _full_terms(lexicon: Lexicon) -> re.Pattern[str]:
+    """The full terms that have short forms, as one alternation (built once per lexicon)."""
+    entry = _FULL_TERMS.get(id(lexicon))
+    if entry is None or entry[0] is not lexicon:
+        ordered = sorted(lexicon.short_forms, key=lambda t: (-len(t), t))
+        source = "|".join(r"\s+".join(re.escape(w) for w in t.split()) for t in ordered)
+        entry = _FULL_TERMS[id(lexicon)] = (lexicon, re.compile(rf"(?<![A-Za-z0-9])(?:{source})(?![A-Za-z0-9])"))
+    return entry[1]
 
 
 def load_lexicons(directory: Path) -> dict[str, Lexicon]:
@@ -202,13 +238,23 @@ def load_lexicons(directory: Path) -> dict[str, Lexicon]:
         terms: list[str] = []
         kinds: dict[str, str] = {}
         not_followed_by: dict[str, tuple[str, ...]] = {}
+        short_forms: dict[str, tuple[str, ...]] = {}
         seen: set[str] = set()
         for index, entry in enumerate(entries):
             name = entry.get("name")
             where = name if isinstance(name, str) else f"#{index + 1}"
-            unknown = set(entry) - {"name", "aliases", "kind", "not_followed_by"}
+            unknown = set(entry) - {"name", "aliases", "kind", "not_followed_by", "short_forms"}
             if unknown:
                 raise _fail(path, where, f"unknown keys {sorted(unknown)}")
+            shorts = entry.get("short_forms", {})
+            if not isinstance(shorts, dict) or not all(
+                    isinstance(full, str) and isinstance(forms, list) and forms
+                    and all(isinstance(f, str) and f.strip() for f in forms) for full, forms in shorts.items()):
+                raise _fail(path, where, "'short_forms' must map a term to a list of short forms")
+            for full, forms in shorts.items():
+                if full != name and full not in entry.get("aliases", []):
+                    raise _fail(path, where, f"short form of {full!r}, which is not a term of this entry")
+                short_forms[full] = tuple(forms)
             following = entry.get("not_followed_by", [])
             if not isinstance(following, list) or not all(isinstance(w, str) and w for w in following):
                 raise _fail(path, where, "'not_followed_by' must be a list of words")
@@ -228,7 +274,7 @@ def load_lexicons(directory: Path) -> dict[str, Lexicon]:
                 kinds[term] = kind
                 if following:
                     not_followed_by[term] = tuple(following)
-        lexicons[path.stem] = Lexicon(path.stem, tuple(terms), kinds, not_followed_by)
+        lexicons[path.stem] = Lexicon(path.stem, tuple(terms), kinds, not_followed_by, short_forms)
     return lexicons
 
 
@@ -247,6 +293,8 @@ def _expand(path: Path, rule_id: str, value: Any, lexicons: dict[str, Lexicon], 
         lexicon = lexicons.get(match.group(1))
         if lexicon is None:
             raise _fail(path, rule_id, f"no lexicon {match.group(1)!r} in {LEXICON_DIR}/")
+        if match.group(2):
+            return lexicon.words()
         return lexicon.anchor() if anchor else lexicon.pattern()
 
     return _LEXICON_REF.sub(replace, value)

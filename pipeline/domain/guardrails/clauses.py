@@ -43,6 +43,28 @@ _CLAUSE_BREAK = re.compile(
 )
 
 
+# A code comment's line: indentation, a comment marker, then its words ("*" is left out: it
+# is also a Markdown bullet, and two bullets are two sentences).
+_COMMENT_LINE = re.compile(r"[ \t]*(#+|//+|--)[ \t]+(\S)")
+
+
+def _continues_comment(text: str, newline: int) -> bool:
+    """Whether the line break at ``newline`` wraps one code comment onto its next line.
+
+    A comment is prose wrapped to fit the code ("# boto3 will ship a paginator with\n
+    # server-side filtering in its next release"): the break is no sentence end when both
+    lines are comments with the same marker, the first does not end a sentence (. ! ? :) and
+    the second goes on in lower case. Each line is read a bounded number of times: linear.
+    """
+    line_start = text.rfind("\n", 0, newline) + 1
+    current = _COMMENT_LINE.match(text, line_start, newline)
+    if current is None or text[line_start:newline].rstrip()[-1:] in ".!?:":
+        return False
+    following = _COMMENT_LINE.match(text, newline + 1)
+    return (following is not None and following.group(1) == current.group(1)
+            and following.group(2).islower())
+
+
 @lru_cache(maxsize=4)
 def sentence_spans(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(starts, ends) of the sentences of ``text``, in order, each at most MAX_SENTENCE long."""
@@ -61,6 +83,8 @@ def sentence_spans(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
             ends.append(hi)
 
     for match in _SENTENCE_END.finditer(text):
+        if match.group() == "\n" and _continues_comment(text, match.start()):
+            continue
         add(cursor, match.end())
         cursor = match.end()
     add(cursor, size)

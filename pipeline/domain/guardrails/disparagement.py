@@ -29,14 +29,23 @@ Cost: anchored sentences only (:func:`.clauses.anchored_sentences`, each at most
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.domain.guardrails import clauses
-from pipeline.domain.guardrails.catalogue import CatalogueError, RuleSpec, fold_pattern, read_toml
+from pipeline.domain.guardrails import clauses, output_policies
+from pipeline.domain.guardrails.catalogue import (
+    CATALOGUE_DIR,
+    CatalogueError,
+    Lexicon,
+    RuleSpec,
+    fold_pattern,
+    load_lexicons,
+    read_toml,
+)
 from pipeline.domain.guardrails.engine import Hit, Window, lowered_view
 
 EVALUATIONS_FILE = Path(__file__).resolve().parent / "evaluations.toml"
@@ -236,6 +245,14 @@ def _compiled(source: str) -> re.Pattern[str]:
     return re.compile(source)
 
 
+@cache
+def _lexicon(name: str) -> Lexicon:
+    lexicons = load_lexicons(CATALOGUE_DIR)
+    if name not in lexicons:
+        raise CatalogueError(f"params.short_forms_of: no lexicon {name!r}")
+    return lexicons[name]
+
+
 #: Clauses naming a vendor judged per text: a real answer has a few dozen; a text made of
 #: vendor names costs no more than this many (the scan stays linear whatever the input).
 MAX_VENDOR_CLAUSES = 400
@@ -253,9 +270,29 @@ def find(text: str, head: re.Pattern[str], anchor: re.Pattern[str],
     evaluations = evaluations or load_evaluations()
     lowered_text = lowered_view(text)
     budget = MAX_VENDOR_CLAUSES
+    cells = [output_policies.MAX_TABLE_CELLS]
+    table_end = -1  # a line before this is a header or body row already read
+    section_end = -1  # a sentence before this is in a section already read
+
+    def judged(lowered_unit: str) -> bool:
+        return any(judgement_at(evaluations, lowered_unit, [], kind) for kind in ("judgement", "weak"))
+
     for lo, hi in clauses.anchored_sentences(text, lowered_text, anchor):
         if budget <= 0:
             return
+        if lo >= table_end:
+            # A comparison table whose column is headed by a vendor: its cells are said of it.
+            found: list[tuple[int, int]] = []
+            table_end = output_policies.column_cell_hits(
+                text, output_policies._line(text, lo), lambda cell: head.search(cell) is not None,
+                lambda cell: not head.search(cell) and judged(lowered_view(cell)), found, cells)
+            for a, b in found:
+                yield ("judgement", a, b)
+        if lo >= section_end and _SECTION_TITLE.fullmatch(text, lo, hi) and head.fullmatch(
+                _SECTION_TITLE.fullmatch(text, lo, hi).group("title")):
+            # A section titled by a vendor ("## Netlify"): its sentences that name no vendor
+            # are said of it, up to the next heading.
+            section_end = yield from _section(text, lowered_text, hi, head, judged)
         sentence = text[lo:hi]
         lowered = lowered_text[lo:hi]
         parts = clauses.clauses(sentence)
@@ -290,11 +327,54 @@ def find(text: str, head: re.Pattern[str], anchor: re.Pattern[str],
                 following = _after(text, a, b)
 
 
+# A line that is only a title: a Markdown heading, or a line in bold ("**Netlify**").
+_SECTION_TITLE = re.compile(r"[ \t]*(?:#{1,6}[ \t]+|\*\*)(?P<title>[^\n*#]{1,60}?)(?:\*\*)?[ \t]*:?[ \t]*\n?")
+_HEADING = re.compile(r"[ \t]*#{1,6}[ \t]")
+#: Characters of a vendor's section read after its title (bounded: linear).
+MAX_SECTION = 4000
+
+
+def _section(text: str, lowered_text: str, start: int, head: re.Pattern[str],
+             judged: Callable[[str], bool]) -> Generator[tuple[str, int, int], None, int]:
+    """The clauses judged in the section after a vendor's title (``start``: the title's
+    end) that name no vendor; returns where the section ends."""
+    end = min(len(text), start + MAX_SECTION)
+    heading = _HEADING.search(text, start, end)
+    while heading is not None and heading.start() > 0 and text[heading.start() - 1] != "\n":
+        heading = _HEADING.search(text, heading.end(), end)
+    if heading is not None:
+        end = heading.start()
+    starts, ends = clauses.sentence_spans(text)
+    index = bisect_right(starts, start)
+    while index < len(starts) and starts[index] < end:
+        lo, hi = starts[index], min(ends[index], end)
+        sentence = text[lo:hi]
+        if not head.search(sentence):
+            for a, b in clauses.clauses(sentence):
+                if judged(lowered_text[lo + a : lo + b]):
+                    yield ("judgement", *clauses.trimmed(text, lo + a, lo + b))
+                    break
+        index += 1
+    return end
+
+
 def frame(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """The rule's findings: the clauses :func:`find` returns (the windows are not used: the
-    anchor is searched on the whole text, so the fast path and the whole-text path agree)."""
+    anchor is searched on the whole text, so the fast path and the whole-text path agree).
+
+    ``params.short_forms_of`` names a lexicon whose short forms ("Atlas") count as vendors in
+    a text that names their full term ("MongoDB Atlas"); the full term holds an anchor
+    literal, so the rule is a candidate of every such text on the fast path too.
+    """
     head = _compiled(spec.params["head"])
     anchor = _compiled(spec.anchor)
+    lexicon_name = spec.params.get("short_forms_of")
+    if lexicon_name:
+        shorts = _lexicon(lexicon_name).short_forms_named(text)
+        if shorts:
+            names = "|".join(re.escape(short) for short in shorts)
+            head = _compiled(f"{head.pattern}|(?<![A-Za-z0-9])(?-i:{names})(?![A-Za-z0-9])")
+            anchor = _compiled(f"{anchor.pattern}|{'|'.join(re.escape(short.lower()) for short in shorts)}")
     for _kind, start, end in find(text, head, anchor):
         yield spec.rule_id, start, end
 

@@ -39,7 +39,7 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 
 from pipeline.domain.guardrails import clauses
@@ -179,6 +179,15 @@ def table_column_hits(rule: ClauseRule, text: str, header: tuple[int, int],
                       found: list[tuple[int, int]], budget: list[int]) -> int:
     """The body cells whose column header holds the rule's head and which satisfy its rest,
     appended to ``found``; returns where the table's body ends (the header's end if none).
+    (:func:`column_cell_hits` with the rule's head and rest.)"""
+    return column_cell_hits(text, header, lambda cell: rule.head.search(cell) is not None,
+                            rule.rest, found, budget)
+
+
+def column_cell_hits(text: str, header: tuple[int, int], heads_column: Callable[[str], bool],
+                     accepts: Callable[[str], bool], found: list[tuple[int, int]], budget: list[int]) -> int:
+    """The body cells whose column header ``heads_column`` and which ``accepts``, appended to
+    ``found``; returns where the table's body ends (the header's end if none).
 
     ``header`` is the (start, end) of a line; nothing is found unless it is the header row of
     a Markdown table (a row of pipes followed by a separator row). At most
@@ -191,7 +200,7 @@ def table_column_hits(rule: ClauseRule, text: str, header: tuple[int, int],
     separator = _line(text, hi + 1) if hi < len(text) else None
     if separator is None or not _is_separator_row(text[separator[0] : separator[1]]):
         return hi
-    columns = [i for i, (a, b) in enumerate(_cells(text, lo, hi)) if rule.head.search(text[a:b])]
+    columns = [i for i, (a, b) in enumerate(_cells(text, lo, hi)) if heads_column(text[a:b])]
     cursor = separator[1] + 1
     for _ in range(MAX_TABLE_ROWS):
         if cursor >= len(text):
@@ -205,7 +214,7 @@ def table_column_hits(rule: ClauseRule, text: str, header: tuple[int, int],
                 if column < len(cells):
                     budget[0] -= 1
                     a, b = cells[column]
-                    if rule.rest(text[a:b]):
+                    if accepts(text[a:b]):
                         found.append(clauses.trimmed(text, a, b))
         cursor = row[1] + 1
     return cursor

@@ -156,11 +156,23 @@ def test_an_unknown_lexicon_is_an_error_naming_the_rule(tmp_path: Path) -> None:
         (_LEXICON.replace('"AcmeDB", "Acme"', '"Acme", "Acme"'), "duplicate term"),
         (_LEXICON.replace('kind = "cloud"', 'kind = "cloud"\ncolour = 1'), "unknown keys"),
         (_LEXICON.replace('"AcmeDB"', '"Acme  DB"'), "without extra spaces"),
+        (_LEXICON + 'short_forms = { "Other Cloud" = ["Other"] }\n', "not a term of this entry"),
+        (_LEXICON + 'short_forms = { "AcmeDB" = [] }\n', "'short_forms' must map"),
     ],
 )
 def test_malformed_lexicons_are_refused(tmp_path: Path, lexicon: str, expected: str) -> None:
     with pytest.raises(CatalogueError, match=expected):
         load_catalogue(_with_lexicon(tmp_path, _GOOD, lexicon))
+
+
+def test_a_short_form_names_the_vendor_only_in_a_text_that_names_it_in_full(tmp_path: Path) -> None:
+    from pipeline.domain.guardrails.catalogue import load_lexicons
+
+    _with_lexicon(tmp_path, _GOOD, _LEXICON + 'short_forms = { "AcmeDB" = ["DB"] }\n')
+    lexicon = load_lexicons(tmp_path)["vendors"]
+    assert lexicon.short_forms_named("We moved off AcmeDB. DB was slow.") == ("DB",)
+    assert lexicon.short_forms_named("Size the DB instance first.") == ()
+    assert lexicon.short_forms_named("MyAcmeDB is ours") == ()
 
 
 def test_the_competitor_lexicon_names_other_providers_only() -> None:
