@@ -61,7 +61,14 @@ _LEET_WORDS = re.compile(
     r"ignore|instruction|prompt|system|jailbreak|disregard|pretend|restriction|guardrail|password|previous|reveal|override"
 )
 _LEET_GATE = re.compile(r"[a-z][0134579@$|!][a-z]|[0134579@$][a-z]{2}")
-_REVERSED_GATE = re.compile(r"snoitcurtsni|tpmorp|erongi|drowssap|metsys")
+#: Reversed attack vocabulary as the matching view reads it: English, then Spanish, German,
+#: Italian and Portuguese "instructions", "ignora", and Russian/Ukrainian промпт, инструкц/інструкц,
+#: игнор/ігнор, систем, пароль in their homoglyph-folded form (Cyrillic reversed was never gated).
+_REVERSED_GATE = re.compile(
+    r"snoitcurtsni|tpmorp|erongi|drowssap|metsys"
+    r"|senoiccurtsni|negnusiewna|inoizurtsi|seocurtsni|arongi"
+    r"|tnmopn|kyptch[иi]|pohr[иi]|metcиc|bлopan"
+)
 
 
 def rot13_view(lowered: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Prompt-attack detectors: the weak-signal combination rule (strong rules are pure data)."""
+"""Prompt-attack detectors: the weak-signal combination rule and frames (:mod:`.frames`:
+system-prompt extraction as per-language lexicons); strong rules are pure data."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator, Sequence
 
 from pipeline.domain.guardrails.catalogue import RuleSpec
 from pipeline.domain.guardrails.engine import Hit, Window, search_windows
+from pipeline.domain.guardrails.frames import frame_detector
 
 
 def combined(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -22,4 +24,4 @@ def combined(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[H
 
 combined.uniform_patterns = True  # type: ignore[attr-defined]  # a pattern that cannot match adds no signal
 
-DETECTORS = {"prompt_attacks.combined": combined}
+DETECTORS = {"prompt_attacks.combined": combined, "prompt_attacks.frame": frame_detector}
