@@ -72,7 +72,8 @@ def secrets_in(text: str) -> set[str]:
 
 
 #: GUIDE §3.2: a role mailbox on a company domain ("noreply@", "support@") is not pii.
-_ROLE_MAILBOX = re.compile(r"(?i)^(?:no-?reply|do-?not-?reply|support|security|billing|info|contact|sales|admin|ops|alerts)"
+_ROLE_MAILBOX = re.compile(r"(?i)^(?:no-?reply|do-?not-?reply|support|security|billing|info|contact|sales|admin|ops|alerts"
+                           r"|rechnung|buchhaltung|kontakt|factura(?:cion)?|facturation|fatura|contacto|faturamento)"
                            r"(?:[.+_-][\w.+-]*)?@(?!(?:gmail|yahoo|hotmail|outlook|icloud|proton|gmx)\.)")
 
 

@@ -181,9 +181,10 @@ def test_broken_billing_intent_rule_exits_1_with_the_regression_first(tmp_path):
     assert (root / "baselines" / "intent.json").is_file(), base.stdout + base.stderr
     failed_before = _failed_gates(root)
 
-    # The billing keyword rule now routes every cost question to account management.
-    _break(root / "pipeline" / "domain" / "intent" / "core.py", r'return "billing_cost", "billing_keywords"',
-           'return "account_management", "billing_keywords"')
+    # The billing dispute rule now routes every disputed charge to account management (the
+    # keyword rules would yield to a confident classifier: breaking them hides in its answers).
+    _break(root / "pipeline" / "domain" / "intent" / "core.py", r'return "billing_cost", "billing_dispute"',
+           'return "account_management", "billing_dispute"')
     run = _run_evals(root, "intent")
     assert run.returncode == 1, run.stdout + run.stderr
     new_failures = _failed_gates(root) - failed_before

@@ -231,7 +231,10 @@ def pem(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
 
 
 _PASSWORD_KEY_SKIP = re.compile(
-    r"length|policy|polic|required|reset|expir|age\b|minimum|maximum|\bmin|\bmax|_min|_max|\bmin_|\bmax_|enabled|enable|hint|prompt|file|path|field|label|type|"
+    r"length|policy|polic|required|reset|expir|age\b|minimum|maximum|\bmin|\bmax|_min|_max|\bmin_|\bmax_|enabled|enable|hint|prompt|file|path|field|label|"
+    # "type" as a part of the name (password_type, passwordType, PASSWORD_TYPE), not inside
+    # another word: Gradle's sonatypePassword is a password
+    r"(?-i:(?<![a-z])type|Type|TYPE)|"
     r"valid|complex|strength|rotat|attempt|last|changed|arn|secret_?name|secretname|secret_?id|_id\b|count|"
     r"auth_?type|mode|manage|generat|less|_url|rule|regex|pattern|template|param|noecho|\bpwd\b(?=\s*=\s*/)|"
     r"encoder|hash|algorithm|digest|variable|\bvar\b|_var\b",
