@@ -230,12 +230,17 @@ def pem(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
         yield spec.rule_id, match.start(), end
 
 
+def _name_part(stem: str) -> str:
+    """``stem`` as a part of a key name (``password_type``, ``passwordType``, ``PASSWORD_TYPE``),
+    not inside another word: Gradle's ``sonatypePassword``, ``ELASTIC_PASSWORD`` and
+    ``SERVICE_ACCOUNT_PASSWORD`` are passwords, not a type, a last change or a count."""
+    return rf"(?-i:(?<![a-z]){stem}|{stem.capitalize()}|(?<![A-Z]){stem.upper()})"
+
+
 _PASSWORD_KEY_SKIP = re.compile(
     r"length|policy|polic|required|reset|expir|age\b|minimum|maximum|\bmin|\bmax|_min|_max|\bmin_|\bmax_|enabled|enable|hint|prompt|file|path|field|label|"
-    # "type" as a part of the name (password_type, passwordType, PASSWORD_TYPE), not inside
-    # another word: Gradle's sonatypePassword is a password
-    r"(?-i:(?<![a-z])type|Type|TYPE)|"
-    r"valid|complex|strength|rotat|attempt|last|changed|arn|secret_?name|secretname|secret_?id|_id\b|count|"
+    + "|".join(_name_part(stem) for stem in ("type", "last", "count")) + "|"
+    r"valid|complex|strength|rotat|attempt|changed|arn|secret_?name|secretname|secret_?id|_id\b|"
     r"auth_?type|mode|manage|generat|less|_url|rule|regex|pattern|template|param|noecho|\bpwd\b(?=\s*=\s*/)|"
     r"encoder|hash|algorithm|digest|variable|\bvar\b|_var\b",
     re.I,
