@@ -149,6 +149,10 @@ def _dotted_segment(text: str, start: int, end: int) -> bool:
     return glued_before or glued_after
 
 
+#: An access key id shortly before a 40-character token: the token is its secret key.
+_KEY_ID_BEFORE = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
+
+
 def _secret_key_kind(text: str, match: re.Match[str]) -> str | None:
     token = match.group()
     if token in _DOC_EXAMPLE_SECRETS or token.endswith("EXAMPLEKEY") or HEX.fullmatch(token):
@@ -164,8 +168,10 @@ def _secret_key_kind(text: str, match: re.Match[str]) -> str | None:
     if _GENERIC_TOKEN_CONTEXT.search(before):
         return None  # "x-api-key: …", "auth_token: …": the generic-secret rules own these
     if _looks_random_40(token) and not _decodes_to_text(token):
-        if _DATA_CONTEXT.search(text[max(0, start - 200) : start]):
-            return None  # a line of base64 data (EC2 user data, a certificate)
+        if _DATA_CONTEXT.search(text[max(0, start - 200) : start]) and not _KEY_ID_BEFORE.search(before + " "):
+            # a line of base64 data (EC2 user data, a certificate); not the second half of a
+            # key pair ("new BasicAWSCredentials("AKIA…", "…")" after a sentence naming a certificate)
+            return None
         return "bare"
     return None
 
