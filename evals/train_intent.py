@@ -341,7 +341,7 @@ def train(
         rule_confidence[rule_id] = round((correct + 1) / (fired + 2), 4)
 
     threshold, threshold_f1 = _choose_clarify_threshold(
-        dev_cases, runtime_logits, temperature, rule_confidence, classes, excluded_class, decided_by_rule
+        dev_cases, classifier_top, rule_confidence, decided_by_rule
     )
 
     heads: dict[str, Any] = {}
@@ -443,12 +443,14 @@ def utility_threshold() -> float:
 
 
 def _choose_clarify_threshold(
-    dev_cases, runtime_logits, temperature, rule_confidence, classes, excluded_class=None, decided_by_rule=rule_intent
+    dev_cases, classifier_top, rule_confidence, decided_by_rule=rule_intent
 ) -> tuple[float, float]:
     """The threshold maximising the mean :data:`CLARIFY_UTILITY` on dev (ties: the lower one).
 
-    A case whose gold label needs clarification but gets an answer counts as a wrong
-    answer. Returns the threshold and its mean utility.
+    ``classifier_top`` gives the classifier's intent and calibrated confidence as the
+    runtime computes them (veto and temperature included); a case a rule decides takes
+    that rule's confidence. A case whose gold label needs clarification but gets an
+    answer counts as a wrong answer. Returns the threshold and its mean utility.
     """
     rows = []
     for case in dev_cases:
@@ -456,15 +458,7 @@ def _choose_clarify_threshold(
         if decided is not None:
             intent, confidence = decided[0], rule_confidence[decided[1]]
         else:
-            logits = runtime_logits(case.input)
-            drop = excluded_class(case.input, logits) if excluded_class is not None else None
-            top = max(z for i, z in enumerate(logits) if i != drop)
-            exps = [
-                0.0 if i == drop else math.exp((z - top) / temperature)
-                for i, z in enumerate(logits)
-            ]
-            top_class = max(range(len(exps)), key=exps.__getitem__)
-            intent, confidence = classes[top_class], exps[top_class] / sum(exps)
+            intent, confidence = classifier_top(case.input)
         gold_clarify = bool(case.expected.get("needs_clarification"))
         right = intent == case.expected["intent"] and not gold_clarify
         rows.append((confidence, is_too_vague(case.input), gold_clarify, right))
