@@ -225,6 +225,28 @@ def test_conversation_continues_across_processes(stack_template, tmp_path):
     assert run.output["session_id"] == "e2e-convo-00001"
 
 
+def test_scan_reads_every_stored_item_as_stored(workflow):
+    """``LocalWorkflow.scan`` (what the secrets and load checks read back) returns every item
+    of a table past DynamoDB's 1 MB page, each value as GetItem would give it."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    ddb, name = workflow.client("dynamodb"), workflow.table_name("ConversationsTable")
+    written = {f"e2e-scan-{n:04d}" for n in range(400)}
+    for session_id in written:  # ~1.6 MB: more than one Scan page
+        ddb.put_item(TableName=name, Item={"session_id": {"S": session_id}, "turn_index": {"N": "0"},
+                                           "user_text": {"S": "é" * 2000}})
+    mixed = {"session_id": {"S": "e2e-scan-mixed"}, "turn_index": {"N": "7"}, "score": {"N": "0.25"},
+             "tags": {"L": [{"S": "a"}, {"M": {"ok": {"BOOL": True}, "none": {"NULL": True}}}]},
+             "set": {"SS": ["x", "y"]}, "raw": {"B": b"\x00\x01"}}
+    ddb.put_item(TableName=name, Item=mixed)
+    stored = workflow.scan("ConversationsTable")
+    assert {item["session_id"] for item in stored} == written | {"e2e-scan-mixed"}
+    got = ddb.get_item(TableName=name, Key={"session_id": {"S": "e2e-scan-mixed"}, "turn_index": {"N": "7"}})["Item"]
+    des = TypeDeserializer()
+    assert [item for item in stored if item["session_id"] == "e2e-scan-mixed"] == [
+        {key: des.deserialize(value) for key, value in got.items()}]
+
+
 def test_the_history_travels_in_the_state_and_is_read_once(workflow, monkeypatch):
     """CaptureUserQuery reads the session's latest turns once (the next index and the
     history); DetectIntent and GenerateResponse take the history from ``$.capture.history``
