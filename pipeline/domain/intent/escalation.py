@@ -192,7 +192,8 @@ def trigger_fires(trigger_id: str, text: str) -> bool:
 
 def not_a_current_incident(text: str) -> bool:
     """True when a message asks hypothetically, in general, about hearsay, about a past
-    incident already resolved, or about an alert it explains as a false alarm (GUIDE §2.3:
+    incident already resolved, about an alert it explains as a false alarm or a port probe it
+    asks the meaning of, or describes a person by the access they must have (GUIDE §2.3:
     "asking how refunds work in general → no").
 
     The learned ``escalate`` head is silent on such a message: it reads what a message is

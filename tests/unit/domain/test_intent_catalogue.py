@@ -56,7 +56,8 @@ def test_a_malformed_catalogue_names_the_file_and_the_entry(tmp_path: Path) -> N
 
 
 def test_every_framing_has_examples_both_ways_and_silences_the_triggers_that_name_it() -> None:
-    assert set(FRAMINGS) == {"hypothetical", "general_question", "hearsay", "past_resolved", "false_alarm"}
+    assert set(FRAMINGS) == {"hypothetical", "general_question", "hearsay", "past_resolved", "false_alarm",
+                             "requirement"}
     for framing in FRAMINGS.values():
         assert framing.must_match and framing.must_not_match, framing.id
     # The same subject escalates when it is happening now and not when it is asked about.
@@ -64,6 +65,8 @@ def test_every_framing_has_examples_both_ways_and_silences_the_triggers_that_nam
     assert escalation_reasons("How do refunds work at AWS in general, for a double charge?") == ()
     assert escalation_reasons("Our account was hacked, there are IAM users nobody created.") == ("account_compromise",)
     assert escalation_reasons("Our account was hacked two years ago; it's resolved since. Which SCPs help?") == ()
+    assert escalation_reasons("I want to talk to a person about the role.") == ("explicit_human_request",)
+    assert escalation_reasons("We need a person with admin rights to approve the role.") == ()
 
 
 def test_not_a_current_incident_is_any_framing() -> None:
