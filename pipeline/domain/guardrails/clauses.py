@@ -34,10 +34,28 @@ _SENTENCE_END = re.compile(
     r"[.!?]++[\"')\]*_`]*+(?=\s)"
 )
 # Clause boundaries inside a sentence. Every alternative is bounded, so a search is linear.
+# A comma before a conjunction starts a new clause in every language answers are written in:
+# "…de este mes, ya que se trata de un error" is two clauses, and a word of the second ("se",
+# "si": "if" in one language, a pronoun in another) must not cancel a promise in the first.
+# One-letter conjunctions ("e", "o") are left out: after a comma they are as often an article
+# ("No próximo trimestre, o limite será…"), and the time would be cut from its change.
+_CONJUNCTIONS = (
+    # English
+    "but|so|and|which|whereas|while|though|although|yet|or|then|because|since|as|once|if|"
+    "unless|otherwise|instead|however|"
+    # Spanish, Portuguese
+    "pero|porque|ya\\s+que|pues|as[ií]\\s+que|aunque|mientras|sino|entonces|por\\s+lo\\s+que|y|"
+    "mas|pois|j[áa]\\s+que|ent[ãa]o|embora|enquanto|por\\s+isso|"
+    # French
+    "mais|car|donc|puisque|parce\\s+qu|alors|bien\\s+que|tandis\\s+que|et|ou|"
+    # German
+    "aber|denn|weil|doch|sondern|obwohl|w[äa]hrend|und|oder|"
+    # Italian
+    "ma|perch[ée]|poich[ée]|dato\\s+che|quindi|anche\\s+se|mentre|allora"
+)
 _CLAUSE_BREAK = re.compile(
     r"[;:]\s|\s[—–-]{1,2}\s|—|"
-    r",\s*(?=(?:but|so|and|which|whereas|while|though|although|yet|or|then|because|since|as|once|if|"
-    r"unless|otherwise|instead|however)\b)"
+    rf",\s*(?=(?:{_CONJUNCTIONS})\b)"
     r"|\s(?=but\s)",
     re.IGNORECASE,
 )

@@ -612,3 +612,23 @@ def test_an_abbreviation_ends_no_sentence() -> None:
         starts, _ends = clauses.sentence_spans(text)
         assert len(starts) == 1, text
     assert len(clauses.sentence_spans("It works. Then stop.")[0]) == 2
+
+
+# --- a comma before a conjunction starts a clause in every language ----------------------------
+
+@pytest.mark.parametrize("sentence", [
+    "El equipo de facturación le anulará el recargo de octubre, ya que se trató de un fallo de la consola.",
+    "Il team di fatturazione le rimborserà la quota di ottobre, dato che si tratta di un errore della console.",
+])
+def test_a_word_of_the_next_clause_does_not_cancel_a_promise(sentence: str) -> None:
+    # "se" / "si" are "if" in one language and a pronoun in another: they belong to the
+    # clause after the conjunction, not to the promise before it
+    verdict = scan_output(answer_with(sentence, "prose"))
+    assert "future_commitment" in verdict.categories, sentence
+
+
+def test_a_comma_before_an_article_does_not_cut_a_time_from_its_change() -> None:
+    from pipeline.domain.guardrails import clauses
+
+    sentence = "No próximo trimestre, o limite será aumentado para 500."
+    assert clauses.clauses(sentence) == [(0, len(sentence))]
