@@ -28,10 +28,13 @@ MAX_SENTENCE = 600
 # white space, so nothing is lost): a run of 100,000 dots with no space is read once, not once
 # per dot (that was quadratic: 4 s for 5 KB of "." once the learned heads split every answer).
 # The dot of a common abbreviation ("MongoDB Inc. lebt davon …", "e.g. S3", "z.B. Azure")
-# ends no sentence.
+# ends no sentence. Japanese and Chinese write no space after their full stops: "。", "！" and
+# "？" end a sentence wherever they stand (a paragraph of Japanese was one sentence, and a
+# "申請は不要です" at its end cancelled the promise three sentences before it).
 _SENTENCE_END = re.compile(
     r"\n|(?<![.!?])(?<!\bInc)(?<!\bLtd)(?<!\bCorp)(?<!\be\.g)(?<!\bi\.e)(?<!\bz\.B)(?<!\bbzw)(?<!\bvs)"
     r"[.!?]++[\"')\]*_`]*+(?=\s)"
+    r"|(?<![。！？])[。！？]++[」』）]*+"
 )
 # Clause boundaries inside a sentence. Every alternative is bounded, so a search is linear.
 # A comma before a conjunction starts a new clause in every language answers are written in:
