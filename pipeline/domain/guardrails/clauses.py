@@ -31,11 +31,15 @@ MAX_SENTENCE = 600
 # ends no sentence. Japanese and Chinese write no space after their full stops: "。", "！" and
 # "？" end a sentence wherever they stand (a paragraph of Japanese was one sentence, and a
 # "申請は不要です" at its end cancelled the promise three sentences before it).
-_SENTENCE_END = re.compile(
+# The input guardrail's frames (:mod:`.frames`) read a customer's message, where a request
+# and its question often sit in two short CJK sentences ("…確認しておいて」とのことです。いつ頃
+# になりますか？"): they keep reading such a message as one sentence (``cjk_stops=False``).
+_LATIN_SENTENCE_END = (
     r"\n|(?<![.!?])(?<!\bInc)(?<!\bLtd)(?<!\bCorp)(?<!\be\.g)(?<!\bi\.e)(?<!\bz\.B)(?<!\bbzw)(?<!\bvs)"
     r"[.!?]++[\"')\]*_`]*+(?=\s)"
-    r"|(?<![。！？])[。！？]++[」』）]*+"
 )
+_SENTENCE_END = re.compile(_LATIN_SENTENCE_END + r"|(?<![。！？])[。！？]++[」』）]*+")
+_SENTENCE_END_WITHOUT_CJK_STOPS = re.compile(_LATIN_SENTENCE_END)
 # Clause boundaries inside a sentence. Every alternative is bounded, so a search is linear.
 # A comma before a conjunction starts a new clause in every language answers are written in:
 # "…de este mes, ya que se trata de un error" is two clauses, and a word of the second ("se",
@@ -87,8 +91,9 @@ def _continues_comment(text: str, newline: int) -> bool:
 
 
 @lru_cache(maxsize=4)
-def sentence_spans(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(starts, ends) of the sentences of ``text``, in order, each at most MAX_SENTENCE long."""
+def sentence_spans(text: str, cjk_stops: bool = True) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(starts, ends) of the sentences of ``text``, in order, each at most MAX_SENTENCE long
+    (``cjk_stops``: whether "。", "！" and "？" end a sentence with no space after them)."""
     starts: list[int] = []
     ends: list[int] = []
     cursor = 0
@@ -103,7 +108,8 @@ def sentence_spans(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
             starts.append(lo)
             ends.append(hi)
 
-    for match in _SENTENCE_END.finditer(text):
+    ends_pattern = _SENTENCE_END if cjk_stops else _SENTENCE_END_WITHOUT_CJK_STOPS
+    for match in ends_pattern.finditer(text):
         if match.group() == "\n" and _continues_comment(text, match.start()):
             continue
         add(cursor, match.end())
