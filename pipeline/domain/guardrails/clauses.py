@@ -28,16 +28,41 @@ MAX_SENTENCE = 600
 # white space, so nothing is lost): a run of 100,000 dots with no space is read once, not once
 # per dot (that was quadratic: 4 s for 5 KB of "." once the learned heads split every answer).
 # The dot of a common abbreviation ("MongoDB Inc. lebt davon …", "e.g. S3", "z.B. Azure")
-# ends no sentence.
-_SENTENCE_END = re.compile(
+# ends no sentence. Japanese and Chinese write no space after their full stops: "。", "！" and
+# "？" end a sentence wherever they stand (a paragraph of Japanese was one sentence, and a
+# "申請は不要です" at its end cancelled the promise three sentences before it).
+# The input guardrail's frames (:mod:`.frames`) read a customer's message, where a request
+# and its question often sit in two short CJK sentences ("…確認しておいて」とのことです。いつ頃
+# になりますか？"): they keep reading such a message as one sentence (``cjk_stops=False``).
+_LATIN_SENTENCE_END = (
     r"\n|(?<![.!?])(?<!\bInc)(?<!\bLtd)(?<!\bCorp)(?<!\be\.g)(?<!\bi\.e)(?<!\bz\.B)(?<!\bbzw)(?<!\bvs)"
     r"[.!?]++[\"')\]*_`]*+(?=\s)"
 )
+_SENTENCE_END = re.compile(_LATIN_SENTENCE_END + r"|(?<![。！？])[。！？]++[」』）]*+")
+_SENTENCE_END_WITHOUT_CJK_STOPS = re.compile(_LATIN_SENTENCE_END)
 # Clause boundaries inside a sentence. Every alternative is bounded, so a search is linear.
+# A comma before a conjunction starts a new clause in every language answers are written in:
+# "…de este mes, ya que se trata de un error" is two clauses, and a word of the second ("se",
+# "si": "if" in one language, a pronoun in another) must not cancel a promise in the first.
+# One-letter conjunctions ("e", "o") are left out: after a comma they are as often an article
+# ("No próximo trimestre, o limite será…"), and the time would be cut from its change.
+_CONJUNCTIONS = (
+    # English
+    "but|so|and|which|whereas|while|though|although|yet|or|then|because|since|as|once|if|"
+    "unless|otherwise|instead|however|"
+    # Spanish, Portuguese
+    "pero|porque|ya\\s+que|pues|as[ií]\\s+que|aunque|mientras|sino|entonces|por\\s+lo\\s+que|y|"
+    "mas|pois|j[áa]\\s+que|ent[ãa]o|embora|enquanto|por\\s+isso|"
+    # French
+    "mais|car|donc|puisque|parce\\s+qu|alors|bien\\s+que|tandis\\s+que|et|ou|"
+    # German
+    "aber|denn|weil|doch|sondern|obwohl|w[äa]hrend|und|oder|"
+    # Italian
+    "ma|perch[ée]|poich[ée]|dato\\s+che|quindi|anche\\s+se|mentre|allora"
+)
 _CLAUSE_BREAK = re.compile(
     r"[;:]\s|\s[—–-]{1,2}\s|—|"
-    r",\s*(?=(?:but|so|and|which|whereas|while|though|although|yet|or|then|because|since|as|once|if|"
-    r"unless|otherwise|instead|however)\b)"
+    rf",\s*(?=(?:{_CONJUNCTIONS})\b)"
     r"|\s(?=but\s)",
     re.IGNORECASE,
 )
@@ -66,8 +91,9 @@ def _continues_comment(text: str, newline: int) -> bool:
 
 
 @lru_cache(maxsize=4)
-def sentence_spans(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(starts, ends) of the sentences of ``text``, in order, each at most MAX_SENTENCE long."""
+def sentence_spans(text: str, cjk_stops: bool = True) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(starts, ends) of the sentences of ``text``, in order, each at most MAX_SENTENCE long
+    (``cjk_stops``: whether "。", "！" and "？" end a sentence with no space after them)."""
     starts: list[int] = []
     ends: list[int] = []
     cursor = 0
@@ -82,7 +108,8 @@ def sentence_spans(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
             starts.append(lo)
             ends.append(hi)
 
-    for match in _SENTENCE_END.finditer(text):
+    ends_pattern = _SENTENCE_END if cjk_stops else _SENTENCE_END_WITHOUT_CJK_STOPS
+    for match in ends_pattern.finditer(text):
         if match.group() == "\n" and _continues_comment(text, match.start()):
             continue
         add(cursor, match.end())

@@ -238,7 +238,7 @@ def frame_hits(frames: FrameFile, frame: Frame, lowered: str) -> Iterator[tuple[
     for slot in frame.forbid_text:
         if frames.search(slot, lowered):
             return
-    starts, ends = sentence_spans(lowered)
+    starts, ends = sentence_spans(lowered, cjk_stops=False)
     size = len(lowered)
     judged = 0
     for match in frames.finditer(frame.pivot, lowered):

@@ -60,10 +60,18 @@ def words_of(lowered: str) -> list[str] | None:
 @dataclass(frozen=True, slots=True)
 class NotAsked:
     """The passages a head is not asked about: one of ``patterns`` occurs in the passage's
-    words (joined by single spaces) and none of ``unless`` does."""
+    words (joined by single spaces) and none of ``unless`` does.
+
+    ``deflections`` are the assistant saying what it cannot do ("I can't promise", "I'm not
+    able to waive or refund"): a bag of words reads "waive", "refund" and "promise" as a
+    promise. A passage with a deflection is not asked either, and the words a deflection
+    negates are not outcomes for ``unless``: "I can't waive it myself, but the billing team
+    will refund you" keeps its "refund" after the deflection is taken out, and stays asked.
+    """
 
     patterns: re.Pattern[str] | None
     unless: re.Pattern[str] | None
+    deflections: re.Pattern[str] | None = None
 
     @classmethod
     def from_spec(cls, spec: RuleSpec) -> NotAsked:
@@ -74,13 +82,16 @@ class NotAsked:
             if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
                 raise ValueError(f"{spec.source}, rule {spec.rule_id!r}: params.{key} must be a list of patterns")
             return re.compile("|".join(f"(?:{v})" for v in value)) if value else None
-        return cls(compiled("not_asked"), compiled("not_asked_unless"))
+        return cls(compiled("not_asked"), compiled("not_asked_unless"), compiled("not_asked_deflections"))
 
     def covers(self, words: list[str] | tuple[str, ...]) -> bool:
-        if self.patterns is None:
-            return False
         text = " ".join(words)
-        return self.patterns.search(text) is not None and (self.unless is None or self.unless.search(text) is None)
+        found = self.patterns is not None and self.patterns.search(text) is not None
+        if self.deflections is not None:
+            rest = self.deflections.sub(" ", text)
+            if rest != text:
+                found, text = True, rest
+        return found and (self.unless is None or self.unless.search(text) is None)
 
 
 NOBODY = NotAsked(None, None)

@@ -288,6 +288,10 @@ _SETTING = re.compile(r"[a-z]+(?:_[a-z]+)*=[^=]+")
 # joined by underscores, one of them a word of four letters or more), not a generated value.
 _CONSTANT_NAME = re.compile(r"[A-Z0-9]+(?:_[A-Z0-9]+)+")
 _LETTER_RUN = re.compile(r"[A-Z]{4,}")
+# ``awsdms_validation_failures_v1``, ``orders_2024_q3``: lower-case words (each may end in a
+# version or a number) joined by underscores: a table, column or variable of the code, not a
+# generated value (a generated one mixes letters and digits inside its parts).
+_SNAKE_IDENTIFIER = re.compile(r"[a-z]+\d*(?:_(?:[a-z]+\d*|\d+))+")
 
 
 def _generated(value: str, min_length: int) -> bool:
@@ -296,6 +300,7 @@ def _generated(value: str, min_length: int) -> bool:
     return (random_looking(value, min_length) and _SELF_DESCRIBING.search(value) is None
             and _SETTING.fullmatch(value) is None
             and not (_CONSTANT_NAME.fullmatch(value) and _LETTER_RUN.search(value))
+            and _SNAKE_IDENTIFIER.fullmatch(value) is None
             and len(_WORDS_AND_NUMBERS.sub("", value)) > 2)
 
 
@@ -355,6 +360,11 @@ def documentation_example(spec: RuleSpec, rule_id: str, text: str, start: int, e
     domains = spec.params.get("documentation_domains", ())
     if any(domain == d or domain.endswith("." + d) for d in domains):
         return True
+    # "contato@suaempresa.com.br", "info@ihre-firma.de": "your company" in any language and
+    # under any suffix is a placeholder domain, like yourcompany.com
+    names = spec.params.get("placeholder_domain_names", ())
+    if any(label.replace("-", "") in names for label in domain.split(".")[:-1]):
+        return True
     words = [w for w in _LOCAL_PART_WORDS.split(local) if w]
     return bool(words) and all(w in _role_words(spec) for w in words)
 
@@ -365,6 +375,9 @@ _VARIABLE_NAME = re.compile(r"[a-z]+(?:_[a-z]+)+")
 # After a quoted name, the noun it names ("a separate "superuser" secret"): a label.
 _NAMED_NOUN = re.compile(r"[\"'`]?\s+(?:secret|user|role|account|login|profile|parameter|key)s?\b", re.IGNORECASE)
 _PASSWORD_RULES = ("password.",)
+# ``PASSWORD :'repl_pw'`` (psql): a colon right before the quote interpolates a variable.
+_INTERPOLATED = re.compile(r":['\"]")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def not_a_written_value(rule_id: str, text: str, start: int, end: int) -> bool:
@@ -384,6 +397,8 @@ def not_a_written_value(rule_id: str, text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start > 0 else ""
     if before not in "\"'`" and _VARIABLE_NAME.fullmatch(span):
         return True
+    if _INTERPOLATED.match(text, max(0, start - 2), start) and _IDENTIFIER.fullmatch(span):
+        return True  # psql's :'name' / :"name" interpolates a variable: the value is elsewhere
     return (before in "\"'`" and span.isalpha() and span.islower()
             and _NAMED_NOUN.match(text, end, end + 40) is not None)
 

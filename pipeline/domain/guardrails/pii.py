@@ -25,7 +25,11 @@ _ROLE_WORDS = frozenset(
     team platform infra infrastructure cloud aws engineering dev developers webmaster postmaster
     hostmaster abuse privacy legal compliance hr jobs careers noreply no-reply donotreply do-not-reply
     notifications notify reports backup backups root seguranca seguridad securite sicherheit soporte
-    suporte facturacion faturamento facturation rechnung""".split()
+    suporte facturacion faturamento facturation rechnung
+    contato contacto contatto kontakt atendimento atencion assistenza supporto fatture fattura
+    fatturazione factura facturas faturas facture factures rechnungen buchhaltung contabilidad
+    contabilidade comptabilite contabilita amministrazione administracion vendas ventas ventes
+    vendite vertrieb pagos pagamentos paiements pagamenti zahlungen sicurezza""".split()
 )
 _FREE_MAIL = re.compile(
     r"(?:^|\.)(?:gmail|googlemail|yahoo|hotmail|outlook|live|msn|icloud|me|aol|proton|protonmail|gmx|web|"

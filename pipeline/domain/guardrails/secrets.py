@@ -335,7 +335,16 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
                 continue  # "the password: is it required?" and other sentences, not values
             if not quoted and _NEXT_KEY.fullmatch(value):
                 continue  # "password: user: bob": the value is empty, "user:" is the next key
+            if not quoted and _LOWER_WORD.fullmatch(value) and _SENTENCE_GOES_ON.match(text, end):
+                continue  # "treat it like a password: paste it only into…": a sentence (the prose rules judge it)
             yield spec.rule_id, start, end
+
+
+#: After ``key: word``, a space and another lower-case word: the colon introduced a sentence
+#: ("like a password: paste it only into the IdP"), not a value. A config or env line ends at
+#: the value; a prose password ("password: sunshine and it fails") is the prose rules' to judge.
+_LOWER_WORD = re.compile(r"[a-z]+")
+_SENTENCE_GOES_ON = re.compile(r" (?:[a-z]+)\b")
 
 
 #: An unquoted "value" that is a bare word ending in a colon is the next key of a key/value

@@ -284,7 +284,8 @@ def test_reserved_documentation_numbers_pass_in_answers_but_real_ones_are_redact
     ("value", "generated"),
     [("Tq7#mLx29vKp", True), ("Zr8uQpL2mXw9TnB4", True), ("MyAppDbTable2024", False),
      ("NewStrongPassw0rd!", False), ("prod/db/master", False), ("abcdefghijkl", False), ("sg-0abc123DEF456", False),
-     ("connect_timeout=5", False), ("max_pool_size=25", False)],
+     ("connect_timeout=5", False), ("max_pool_size=25", False),
+     ("awsdms_validation_failures_v1", False), ("orders_2024_q3", False), ("kq7_Zp2x_Lm9w", True)],
 )
 def test_generated_values_are_told_from_names_and_examples(value: str, generated: bool) -> None:
     assert output_policies._generated(value, 10) is generated
@@ -298,6 +299,9 @@ NOT_PII_IN_ANSWERS = [
     "aws sesv2 send-email --from-email-address billing@shop.northwind.io --destination ToAddresses=bounce@simulator.amazonses.com",
     "Subscribe `ops-oncall@yourdomain.com` to the SNS topic.",
     'psql "postgresql://app_user:REPLACE_ME@orders.cluster-abc123.eu-west-1.rds.amazonaws.com:5432/orders"',
+    "Configure o remetente `vendas@minhaempresa.com.br` no SES.",
+    "Die Rechnungen gehen an `buchhaltung@baeckerei-huber.de`.",
+    "Gli avvisi di budget arrivano a `fatturazione@officina-rossi.it`.",
 ]
 PERSONAL_EMAILS = [
     "The alarm currently notifies priya.raman1987@gmail.com directly.",
@@ -466,6 +470,8 @@ def test_neutral_sentences_near_the_new_families_pass(sentence: str) -> None:
     'client.initiate_auth(AuthParameters={"USERNAME": user, "PASSWORD": temporary_password})',
     "| `docker login -p` with a literal | Shows in the process list; use `--password-stdin` |",
     'Rotation needs a separate "admin" secret whose user can change the app user.',
+    "```sql\nALTER ROLE etl_writer WITH PASSWORD :'etl_writer_pw';\n```",
+    "Keep the SCIM token like a password: store it in your vault and rotate it yearly.",
 ])
 def test_code_and_prose_around_password_flags_pass(snippet: str) -> None:
     assert scan_output(f"Here is how it works:\n\n{snippet}\n\nThat is all.").action is GuardrailAction.ALLOW
@@ -475,6 +481,7 @@ def test_code_and_prose_around_password_flags_pass(snippet: str) -> None:
     'client.initiate_auth(AuthParameters={"USERNAME": "ana", "PASSWORD": "Vq7#pLm2xR9t"})',
     "docker login -u ci -p Vq7pLm2xR9tZk registry.example.net",
     'Your new password is "Vq7#pLm2xR9t".',
+    "```sql\nALTER ROLE etl_writer WITH PASSWORD 'Vq7#pLm2xR9t';\n```",
 ])
 def test_written_passwords_still_block(snippet: str) -> None:
     verdict = scan_output(f"Here is how it works:\n\n{snippet}\n\nThat is all.")
@@ -605,3 +612,23 @@ def test_an_abbreviation_ends_no_sentence() -> None:
         starts, _ends = clauses.sentence_spans(text)
         assert len(starts) == 1, text
     assert len(clauses.sentence_spans("It works. Then stop.")[0]) == 2
+
+
+# --- a comma before a conjunction starts a clause in every language ----------------------------
+
+@pytest.mark.parametrize("sentence", [
+    "El equipo de facturación le anulará el recargo de octubre, ya que se trató de un fallo de la consola.",
+    "Il team di fatturazione le rimborserà la quota di ottobre, dato che si tratta di un errore della console.",
+])
+def test_a_word_of_the_next_clause_does_not_cancel_a_promise(sentence: str) -> None:
+    # "se" / "si" are "if" in one language and a pronoun in another: they belong to the
+    # clause after the conjunction, not to the promise before it
+    verdict = scan_output(answer_with(sentence, "prose"))
+    assert "future_commitment" in verdict.categories, sentence
+
+
+def test_a_comma_before_an_article_does_not_cut_a_time_from_its_change() -> None:
+    from pipeline.domain.guardrails import clauses
+
+    sentence = "No próximo trimestre, o limite será aumentado para 500."
+    assert clauses.clauses(sentence) == [(0, len(sentence))]
