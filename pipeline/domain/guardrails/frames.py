@@ -53,8 +53,10 @@ except ImportError:  # pragma: no cover
     _re2 = None
 
 FRAME_DIR = "frames"
+#: The languages a slot may list terms for. Danish, Norwegian, Finnish and Hungarian were missing:
+#: their requests could not be written into any frame, whatever the words.
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl", "pl", "ru", "uk", "tr", "ar", "hi", "id", "vi",
-             "ja", "zh", "ko", "cs", "sv", "ro", "el", "he", "th")
+             "ja", "zh", "ko", "cs", "sv", "ro", "el", "he", "th", "da", "no", "fi", "hu")
 #: How many object hits of one text are judged (a text repeating "password" 10,000 times
 #: costs no more than a few).
 MAX_OBJECT_HITS = 48
