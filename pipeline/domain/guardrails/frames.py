@@ -235,12 +235,37 @@ def frame_file(name: str, directory: str = str(CATALOGUE_DIR)) -> FrameFile:
     return load_frame_file(path)
 
 
+#: A line of at most this many words, with no closing mark, is a fragment of the next line's
+#: sentence ("need\nthe\nroot\nrecovery codes\nfor acct …" typed one word per line on a phone).
+FRAGMENT_WORDS = 2
+_CLOSED = tuple(".!?:;。！？")
+
+
+def _request_sentences(text: str) -> tuple[list[int], list[int]]:
+    """The sentences of :func:`.clauses.sentence_spans`, with short unclosed lines joined to
+    the line after them: a request written one word per line is one sentence (linear)."""
+    starts, ends = sentence_spans(text)
+    merged_starts: list[int] = []
+    merged_ends: list[int] = []
+    open_fragment = False
+    for lo, hi in zip(starts, ends):
+        if open_fragment:
+            merged_ends[-1] = hi
+        else:
+            merged_starts.append(lo)
+            merged_ends.append(hi)
+        line = text[lo:hi].strip()
+        open_fragment = (text[hi - 1:hi] == "\n" and 0 < len(line.split()) <= FRAGMENT_WORDS
+                         and not line.endswith(_CLOSED) and merged_ends[-1] - merged_starts[-1] < 600)
+    return merged_starts, merged_ends
+
+
 def frame_hits(frames: FrameFile, frame: Frame, lowered: str) -> Iterator[tuple[int, int]]:
     """Spans of the object hits of ``lowered`` around which ``frame`` holds."""
     for slot in frame.forbid_text:
         if frames.search(slot, lowered):
             return
-    starts, ends = sentence_spans(lowered)
+    starts, ends = _request_sentences(lowered)
     size = len(lowered)
     judged = 0
     for match in frames.finditer(frame.pivot, lowered):
