@@ -248,7 +248,7 @@ def _request_sentences(text: str) -> tuple[list[int], list[int]]:
     merged_starts: list[int] = []
     merged_ends: list[int] = []
     open_fragment = False
-    for lo, hi in zip(starts, ends):
+    for lo, hi in zip(starts, ends, strict=True):
         if open_fragment:
             merged_ends[-1] = hi
         else:
