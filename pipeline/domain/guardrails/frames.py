@@ -44,7 +44,7 @@ from pipeline.domain.guardrails.catalogue import (
     fold_pattern,
     read_toml,
 )
-from pipeline.domain.guardrails.clauses import sentence_spans
+from pipeline.domain.guardrails.clauses import MAX_SENTENCE, sentence_spans
 from pipeline.domain.guardrails.engine import Hit, Window, lowered_view
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
@@ -238,26 +238,29 @@ def frame_file(name: str, directory: str = str(CATALOGUE_DIR)) -> FrameFile:
 #: A line of at most this many words, with no closing mark, is a fragment of the next line's
 #: sentence ("need\nthe\nroot\nrecovery codes\nfor acct …" typed one word per line on a phone).
 FRAGMENT_WORDS = 2
+_FRAGMENT_CHARS = 40
 _CLOSED = tuple(".!?:;。！？")
 
 
-def _request_sentences(text: str) -> tuple[list[int], list[int]]:
-    """The sentences of :func:`.clauses.sentence_spans`, with short unclosed lines joined to
-    the line after them: a request written one word per line is one sentence (linear)."""
-    starts, ends = sentence_spans(text)
-    merged_starts: list[int] = []
-    merged_ends: list[int] = []
-    open_fragment = False
-    for lo, hi in zip(starts, ends, strict=True):
-        if open_fragment:
-            merged_ends[-1] = hi
-        else:
-            merged_starts.append(lo)
-            merged_ends.append(hi)
-        line = text[lo:hi].strip()
-        open_fragment = (text[hi - 1:hi] == "\n" and 0 < len(line.split()) <= FRAGMENT_WORDS
-                         and not line.endswith(_CLOSED) and merged_ends[-1] - merged_starts[-1] < 600)
-    return merged_starts, merged_ends
+def _is_fragment(text: str, lo: int, hi: int) -> bool:
+    if hi - lo > _FRAGMENT_CHARS or text[hi - 1:hi] != "\n":
+        return False
+    line = text[lo:hi].strip()
+    return 0 < len(line.split()) <= FRAGMENT_WORDS and not line.endswith(_CLOSED)
+
+
+def _sentence_around(text: str, starts: Sequence[int], ends: Sequence[int], k: int) -> tuple[int, int]:
+    """Sentence ``k`` joined with the short unclosed lines before it (and after it, when it is
+    one itself): a request written one word per line is one sentence. Only the lines next to
+    the pivot are read, at most :data:`clauses.MAX_SENTENCE` characters: linear."""
+    first = k
+    while first > 0 and ends[k] - starts[first - 1] <= MAX_SENTENCE and _is_fragment(text, starts[first - 1], ends[first - 1]):
+        first -= 1
+    last = k
+    while (last + 1 < len(starts) and ends[last + 1] - starts[first] <= MAX_SENTENCE
+           and _is_fragment(text, starts[last], ends[last])):
+        last += 1
+    return starts[first], ends[last]
 
 
 def frame_hits(frames: FrameFile, frame: Frame, lowered: str) -> Iterator[tuple[int, int]]:
@@ -265,7 +268,7 @@ def frame_hits(frames: FrameFile, frame: Frame, lowered: str) -> Iterator[tuple[
     for slot in frame.forbid_text:
         if frames.search(slot, lowered):
             return
-    starts, ends = _request_sentences(lowered)
+    starts, ends = sentence_spans(lowered)
     size = len(lowered)
     judged = 0
     for match in frames.finditer(frame.pivot, lowered):
@@ -275,7 +278,7 @@ def frame_hits(frames: FrameFile, frame: Frame, lowered: str) -> Iterator[tuple[
         start, end = match.span()
         if frame.sentence:
             k = bisect_right(starts, start) - 1
-            s_lo, s_hi = (starts[k], ends[k]) if k >= 0 else (0, size)
+            s_lo, s_hi = _sentence_around(lowered, starts, ends, k) if k >= 0 else (0, size)
         else:
             s_lo, s_hi = 0, size
         lo = max(s_lo, start - frame.reach)
