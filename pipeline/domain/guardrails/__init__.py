@@ -51,6 +51,7 @@ from pipeline.domain.guardrails.contexts import (
     is_quoted_attack_question,
 )
 from pipeline.domain.guardrails.engine import Engine, Hit, lowered_view, regex_detector
+from pipeline.domain.guardrails.frames import frame_file
 from pipeline.domain.guardrails.output_model import HEAD_RULES as _OUTPUT_HEAD_RULES
 from pipeline.domain.guardrails.output_model import NotAsked, learned_hits
 from pipeline.domain.guardrails.topic_model import learned_rule_ids
@@ -221,6 +222,11 @@ class Scanner:
             skip.add("prompt_attack")  # quoted to ask how to defend, or their own AI app's prompt
         if is_own_plan(lowered) or is_about_published_information(lowered):
             skip.add("future_features")  # the customer's own dates, or what AWS published
+        if frame_file("credential_request").search("not_shared", lowered):
+            # "give him access without sharing anyone's password": the head reads the
+            # credential and the other person but not the refusal to hand it over; the
+            # frames' own requests ("send me his password") are judged by the rules above.
+            skip.add("credential_request")
         secret_rules = {rule_id for rule_id, _s, _e in hits if _RULE_BY_ID[rule_id].category in _SECRET_CATEGORIES}
         if secret_rules and not secret_rules <= _PROSE_PASSWORD_RULES:
             # A pasted secret blocks the message under its own category; the head reads the

@@ -68,6 +68,10 @@ _REVERSED_GATE = re.compile(
     r"snoitcurtsni|tpmorp|erongi|drowssap|metsys"
     r"|senoiccurtsni|negnusiewna|inoizurtsi|seocurtsni|arongi"
     r"|tnmopn|kyptch[иi]|pohr[иi]|metcиc|bлopan"
+    # Swedish/Danish/Norwegian "instruktion"/"instruks", Finnish "ohje" (instruction), "kehote"
+    # (prompt), "järjestelmä" (system), Hungarian "utasítás", "rendszer": a reversed request in
+    # these languages was never rescanned, whatever the frames know.
+    r"|noitkurtsni|skurtsni|ejho|etohek|amletsejraj|satisatu|rezsdner"
 )
 
 

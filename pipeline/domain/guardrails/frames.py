@@ -44,7 +44,7 @@ from pipeline.domain.guardrails.catalogue import (
     fold_pattern,
     read_toml,
 )
-from pipeline.domain.guardrails.clauses import sentence_spans
+from pipeline.domain.guardrails.clauses import MAX_SENTENCE, sentence_spans
 from pipeline.domain.guardrails.engine import Hit, Window, lowered_view
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
@@ -53,8 +53,10 @@ except ImportError:  # pragma: no cover
     _re2 = None
 
 FRAME_DIR = "frames"
+#: The languages a slot may list terms for. Danish, Norwegian, Finnish and Hungarian were missing:
+#: their requests could not be written into any frame, whatever the words.
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl", "pl", "ru", "uk", "tr", "ar", "hi", "id", "vi",
-             "ja", "zh", "ko", "cs", "sv", "ro", "el", "he", "th")
+             "ja", "zh", "ko", "cs", "sv", "ro", "el", "he", "th", "da", "no", "fi", "hu")
 #: How many object hits of one text are judged (a text repeating "password" 10,000 times
 #: costs no more than a few).
 MAX_OBJECT_HITS = 48
@@ -233,6 +235,34 @@ def frame_file(name: str, directory: str = str(CATALOGUE_DIR)) -> FrameFile:
     return load_frame_file(path)
 
 
+#: A line of at most this many words, with no closing mark, is a fragment of the next line's
+#: sentence ("need\nthe\nroot\nrecovery codes\nfor acct …" typed one word per line on a phone).
+FRAGMENT_WORDS = 2
+_FRAGMENT_CHARS = 40
+_CLOSED = tuple(".!?:;。！？")
+
+
+def _is_fragment(text: str, lo: int, hi: int) -> bool:
+    if hi - lo > _FRAGMENT_CHARS or text[hi - 1:hi] != "\n":
+        return False
+    line = text[lo:hi].strip()
+    return 0 < len(line.split()) <= FRAGMENT_WORDS and not line.endswith(_CLOSED)
+
+
+def _sentence_around(text: str, starts: Sequence[int], ends: Sequence[int], k: int) -> tuple[int, int]:
+    """Sentence ``k`` joined with the short unclosed lines before it (and after it, when it is
+    one itself): a request written one word per line is one sentence. Only the lines next to
+    the pivot are read, at most :data:`clauses.MAX_SENTENCE` characters: linear."""
+    first = k
+    while first > 0 and ends[k] - starts[first - 1] <= MAX_SENTENCE and _is_fragment(text, starts[first - 1], ends[first - 1]):
+        first -= 1
+    last = k
+    while (last + 1 < len(starts) and ends[last + 1] - starts[first] <= MAX_SENTENCE
+           and _is_fragment(text, starts[last], ends[last])):
+        last += 1
+    return starts[first], ends[last]
+
+
 def frame_hits(frames: FrameFile, frame: Frame, lowered: str) -> Iterator[tuple[int, int]]:
     """Spans of the object hits of ``lowered`` around which ``frame`` holds."""
     for slot in frame.forbid_text:
@@ -248,7 +278,7 @@ def frame_hits(frames: FrameFile, frame: Frame, lowered: str) -> Iterator[tuple[
         start, end = match.span()
         if frame.sentence:
             k = bisect_right(starts, start) - 1
-            s_lo, s_hi = (starts[k], ends[k]) if k >= 0 else (0, size)
+            s_lo, s_hi = _sentence_around(lowered, starts, ends, k) if k >= 0 else (0, size)
         else:
             s_lo, s_hi = 0, size
         lo = max(s_lo, start - frame.reach)
