@@ -628,7 +628,9 @@ _NAME_WORDS = frozenset(
     "build pipeline worker job task server client "
     # verbs of CLI commands and API operations ("verify-sms-sandbox-phone-number")
     "create verify delete describe list get put update set start stop enable disable attach "
-    "detach add remove modify run invoke send receive tag untag import export copy sync".split()
+    "detach add remove modify run invoke send receive tag untag import export copy sync "
+    # products and systems named with a version ("Windows_Server2019", "Amazon_Linux2023")
+    "amazon aws linux windows ubuntu debian centos redhat mysql postgres oracle".split()
 )
 
 
@@ -797,7 +799,25 @@ def passphrase_flag(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
 _MASKED = re.compile(r"[*•xX#.\-_?]+")
 _TABLE_ROW = re.compile(r"[ \t]*\|[^\n]*\|[ \t]*")
 _TABLE_RULE = re.compile(r"[ \t]*[|+][\s|+\-:=]*")
-_HASH_COLUMN = re.compile(r"hash|bcrypt|crypt|md5|sha|salt|digest|enc|hint|policy|reset|expir|changed|length|updated|set_?at|_at$|date", re.I)
+_HASH_COLUMN = re.compile(
+    r"hash|bcrypt|crypt|md5|sha|salt|digest|enc|hint|policy|reset|expir|changed|length|updated|set_?at|_at$|date|"
+    r"last|used|age\b|status|strength|required|enabled|type|count|rotat|manager",
+    re.I,
+)
+
+
+def _table_cell_password(value: str) -> bool:
+    """A cell of a password column that is a password: one token with a letter and a digit,
+    a symbol or an inner capital ("flamengo2019", "teal.otter.42"); not a word ("mandatory"),
+    a date, a hash, a mask or a placeholder."""
+    if len(value) < 6 or " " in value or not any(ch.isalpha() for ch in value):
+        return False
+    if HEX.fullmatch(value) or is_placeholder(value) or not looks_like_password(value, False):
+        return False
+    has_digit = any(ch.isdigit() for ch in value)
+    has_symbol = any(not ch.isalnum() for ch in value)
+    inner_capital = any(ch.isupper() for ch in value[1:]) and any(ch.islower() for ch in value)
+    return has_digit or has_symbol or inner_capital
 
 
 def password_column(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -838,7 +858,7 @@ def password_column(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
                     break
                 raw = row[column]
                 value = raw.strip()
-                if value and not HEX.fullmatch(value) and not is_placeholder(value) and looks_like_password(value, False):
+                if _table_cell_password(value):
                     start = position + sum(len(cell) + 1 for cell in row[:column]) + raw.index(value)
                     yield spec.rule_id, start, start + len(value)
             position = line_end + 1
