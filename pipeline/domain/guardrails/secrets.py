@@ -779,6 +779,25 @@ def prefixed_token(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iter
             yield spec.rule_id, match.start(), match.end()
 
 
+def session_cookie(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """Session and auth cookies on a ``Cookie:`` header's line (``patterns[0]`` the header,
+    ``patterns[1]`` a name=value pair): each line is read once, however many headers it repeats."""
+    header, pair = spec.patterns[:2]
+    done = 0
+    for match in finditer_windows(header, text, windows):
+        line_end = text.find("\n", match.end())
+        line_end = min(len(text) if line_end < 0 else line_end, match.end() + 8000)
+        start = max(match.end(), done)
+        for cookie in pair.finditer(text, start, line_end):
+            value = cookie.group("value")
+            if is_placeholder(value) or UUID.fullmatch(value) or HEX.fullmatch(value):
+                continue
+            mixed = any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value)
+            if mixed and entropy(value) >= 4.0:
+                yield spec.rule_id, cookie.start("value"), cookie.end("value")
+        done = max(done, line_end)
+
+
 def passphrase_flag(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """A passphrase given to a tool's own flag (``ssh-keygen -N '…'``, ``mosquitto_pub -P …``).
     A quoted value is literal whatever it reads like: "copper kettle on a cold stove" is a
@@ -906,5 +925,6 @@ DETECTORS = {
         "prefixed_token": prefixed_token,
         "passphrase_flag": passphrase_flag,
         "password_column": password_column,
+        "session_cookie": session_cookie,
     }.items()
 }
