@@ -33,7 +33,12 @@ OUTPUT_TARGET_MS = 250.0
 
 PREFIXES = ("mysql ", "password: ", "AKIA", "secret=", "ignore ", "when will ", "eyJ", "a://", "@a",
             "token: ", "--password ", "-u ", "<password>", "BEGIN PRIVATE KEY ", "you are now ",
-            "Bearer ", "AccountKey=", "contraseña: ", "1111 ", "+1 ", "ssn ", "roadmap ")
+            "Bearer ", "AccountKey=", "contraseña: ", "1111 ", "+1 ", "ssn ", "roadmap ",
+            # the secret rules of h-secrets10: table columns, cookies, tool flags, PSKs, prefixed
+            # and ECR tokens, #define and name='…' value='…' pairs, PEM lines behind log prefixes
+            "| password |\n", "|pw", "Cookie: session=", "ssh-keygen -N ", "mosquitto_pub \\\n",
+            "PSK ", "zt_live_", "#define PASS ", "name='pass' value=", "eyJwYXlsb2FkIjo",
+            "-----BEGIN RSA PRIVATE KEY-----\nDEBUG: ")
 
 
 def texts(size: int = SIZE) -> Iterator[tuple[str, str]]:
@@ -45,6 +50,9 @@ def texts(size: int = SIZE) -> Iterator[tuple[str, str]]:
         yield f"run 'a{char}'", ("a" + char) * (size // 2)
     for prefix in PREFIXES:
         yield f"repeat {prefix!r}", prefix * (size // len(prefix))
+    row = "| ana.r | Quokka!Dune42 |\n"
+    yield "table under a password header", "| user | password |\n" + row * ((size - 20) // len(row))
+    yield "one long table row", "| password |" + "a|" * ((size - 12) // 2)
     yield "nested brackets", "[" * (size // 4) + "(" * (size // 4) + "{" * (size // 4) + "<" * (size // 4)
     yield "digits", "1" * size
     yield "base64", "aB3+" * (size // 4)

@@ -80,6 +80,9 @@ _DOTTED_IDENTIFIER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(.*\))?|[A-
 # A function or method call cut at its first argument ("sm.get_secret_value(SecretId="):
 # code that fetches the value, not the value.
 _CALL = re.compile(r"[A-Za-z_][\w.]*\(.*")
+# A call without a dot cut at its quoted argument (``SecretStr('…')``, ``getpass('…')`` captured
+# as ``SecretStr(``): the argument, not the call, would be the value.
+_CUT_CALL = re.compile(r"[A-Za-z_]\w*\(")
 # A lookup cut at its quoted key (``password = secret["password"]`` captured as ``secret[``).
 _CUT_SUBSCRIPT = re.compile(r"[A-Za-z_][\w.]*\[")
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
@@ -158,6 +161,8 @@ def is_placeholder(value: str) -> bool:
         return True
     if _CALL.fullmatch(stripped) and "." in stripped.split("(", 1)[0]:
         return True
+    if _CUT_CALL.fullmatch(stripped):
+        return True  # "SecretStr(" of db_password=SecretStr('****'): a call cut at its quoted argument
     if _CUT_SUBSCRIPT.fullmatch(stripped):
         return True
     if _PLACEHOLDER_PHRASE.fullmatch(lowered) or has_placeholder_words(stripped):

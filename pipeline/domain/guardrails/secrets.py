@@ -143,9 +143,13 @@ def _decodes_to_text(token: str) -> bool:
 
 
 def _dotted_segment(text: str, start: int, end: int) -> bool:
-    """The token is glued by a dot to more token characters ("a.b.c"), not ended by a full stop."""
-    glued_before = text[start - 1 : start] == "." and text[start - 2 : start - 1].isalnum()
-    glued_after = text[end : end + 1] == "." and text[end + 1 : end + 2].isalnum()
+    """The token is glued by a dot, dash or underscore to more token characters: a segment
+    of a JWT ("a.b.c"), of a base64url value ("SHA256:Qk-uQOVp…", an ssh-keygen fingerprint)
+    or of a prefixed token ("qk_live_2kaM…"), not a 40-character key ended by a full stop.
+    An AWS secret key has no ``-`` or ``_`` in its alphabet; grouped keys ("…-…-…") are
+    joined by the grouped rules, which check the whole."""
+    glued_before = text[start - 1 : start] in "._-" and start >= 2 and text[start - 2 : start - 1].isalnum()
+    glued_after = text[end : end + 1] in "._-" and text[end + 1 : end + 2].isalnum()
     return glued_before or glued_after
 
 
@@ -223,11 +227,23 @@ def session_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> 
 _BODY_MATERIAL = re.compile(r"[A-Za-z0-9+/=]{16,}")
 
 
+#: A line of key material behind a log prefix ("DEBUG key line1: MIIEowIBAAKCAQEAu70d…"):
+#: a key printed line by line to a log is as exposed as a key block. A PEM body line is 64
+#: base64 characters; 48 or more, alone at the end of the line, are taken as material.
+_PREFIXED_BODY_LINE = re.compile(r"[ \t]*\r?\n[^\n]{0,80}?(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{48,}={0,2}[ \t]*(?=\r?\n|$)")
+
+
 def pem(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     header, body_pattern, footer_pattern = spec.patterns[:3]
     for match in finditer_windows(header, text, windows):
         body = body_pattern.match(text, match.end())
         if body is None or not _BODY_MATERIAL.search(body.group()):
+            prefixed = _PREFIXED_BODY_LINE.match(text, match.end())
+            if prefixed is not None:
+                end = prefixed.end()
+                while (prefixed := _PREFIXED_BODY_LINE.match(text, end)) is not None:
+                    end = prefixed.end()  # every printed line is redacted, not only the first
+                yield spec.rule_id, match.start(), end
             continue  # a header alone ("my key starts with BEGIN RSA PRIVATE KEY") exposes nothing
         end = body.end()
         footer = footer_pattern.match(text, end)
@@ -494,7 +510,12 @@ _SECRET_KEY_NAME_SKIP = re.compile(
 
 
 def secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
-    for match in finditer_windows(spec.patterns[0], text, windows):
+    for pattern in spec.patterns:
+        yield from _secret_assignment(spec, text, windows, pattern)
+
+
+def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pattern: re.Pattern[str]) -> Iterator[Hit]:
+    for match in finditer_windows(pattern, text, windows):
         key = key_name(text, match)
         value, start, end, _quoted = value_of(match)
         if _SECRET_KEY_NAME_SKIP.search(key) and not (
@@ -505,6 +526,8 @@ def secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> I
             continue
         if len(value) < 12 or is_placeholder(value) or " " in value or UUID.fullmatch(value):
             continue
+        if not _quoted and _NEXT_KEY.fullmatch(value):
+            continue  # "externalSecret:\n  refreshInterval: 1h": a nested mapping, its first key is no value
         classes = sum(
             (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
         )
@@ -589,6 +612,9 @@ _NEARBY_REACH_BACK = 60
 _EMAIL_LIKE = re.compile(r"[^@\s]+@[\w\-]+(?:\.[\w\-]+)+")
 _PASSWORD_SYMBOLS = frozenset("!@#$%^&*+?~")
 _WORD_SEPARATOR_DIGITS = re.compile(r"[A-Z][a-z]{3,}[_.\-]\d{2,}|(?:[A-Z][a-z]{2,}[_.\-]){2,3}\d{2,}")
+# The same words with the digits glued to the last one ("Gondola_Rialto77", "Cedar.Hollow58");
+# a name of a thing is built from the words of _NAME_WORDS ("Web_Server01", "Prod-Backup22").
+_WORDS_GLUED_DIGITS = re.compile(r"(?:[A-Z][a-z]{2,}[_.\-]){1,3}[A-Z][a-z]{2,}\d{2,}")
 _WORDS_DIGITS = re.compile(r"(?:[A-Za-z][a-z]{2,}[_.\-]){3,4}\d{2,}")
 # A diceware passphrase: four or more random words joined by hyphens ("osprey-juniper-quokka-
 # saffron"); names of things are built from the words below ("read-only-replica-user").
@@ -602,7 +628,9 @@ _NAME_WORDS = frozenset(
     "build pipeline worker job task server client "
     # verbs of CLI commands and API operations ("verify-sms-sandbox-phone-number")
     "create verify delete describe list get put update set start stop enable disable attach "
-    "detach add remove modify run invoke send receive tag untag import export copy sync".split()
+    "detach add remove modify run invoke send receive tag untag import export copy sync "
+    # products and systems named with a version ("Windows_Server2019", "Amazon_Linux2023")
+    "amazon aws linux windows ubuntu debian centos redhat mysql postgres oracle".split()
 )
 
 
@@ -623,6 +651,9 @@ def distinctive_password(value: str) -> bool:
         return True
     if _WORD_SEPARATOR_DIGITS.fullmatch(value):
         return True
+    if _WORDS_GLUED_DIGITS.fullmatch(value):
+        words = _INNER_SEPARATORS.split(value.rstrip("0123456789"))
+        return not any(word.lower() in _NAME_WORDS for word in words)
     if _WORDS_DIGITS.fullmatch(value):
         # "kopi-susu-Jakarta-2019": three or more words and a year, in any case; a name of a
         # thing is built from the words of _NAME_WORDS ("web-server-2019", "read-only-replica-01").
@@ -736,12 +767,129 @@ def base64_credential(spec: RuleSpec, text: str, windows: Sequence[Window]) -> I
                 yield spec.rule_id, match.start("value"), match.end("value")
 
 
+def prefixed_token(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A key in the ``<vendor>_live_<random>`` convention many vendors copied from Stripe
+    ("qk_live_2kaMm…", "ck_prod_…"): the prefix says key, the random tail makes it one."""
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        tail = match.group("value")
+        if has_placeholder_words(match.group()) or "EXAMPLE" in tail.upper() or _MASKED_RUN.search(tail):
+            continue
+        mixed = any(c.islower() for c in tail) and any(c.isupper() for c in tail) and any(c.isdigit() for c in tail)
+        if mixed and entropy(tail) >= 3.5:
+            yield spec.rule_id, match.start(), match.end()
+
+
+def session_cookie(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """Session and auth cookies on a ``Cookie:`` header's line (``patterns[0]`` the header,
+    ``patterns[1]`` a name=value pair): each line is read once, however many headers it repeats."""
+    header, pair = spec.patterns[:2]
+    done = 0
+    for match in finditer_windows(header, text, windows):
+        line_end = text.find("\n", match.end())
+        line_end = min(len(text) if line_end < 0 else line_end, match.end() + 8000)
+        start = max(match.end(), done)
+        for cookie in pair.finditer(text, start, line_end):
+            value = cookie.group("value")
+            if is_placeholder(value) or UUID.fullmatch(value) or HEX.fullmatch(value):
+                continue
+            mixed = any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value)
+            if mixed and entropy(value) >= 4.0:
+                yield spec.rule_id, cookie.start("value"), cookie.end("value")
+        done = max(done, line_end)
+
+
+def passphrase_flag(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A passphrase given to a tool's own flag (``ssh-keygen -N '…'``, ``mosquitto_pub -P …``).
+    A quoted value is literal whatever it reads like: "copper kettle on a cold stove" is a
+    passphrase there, not a sentence; an empty one (``-N ''``) never matches."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            value, start, end, quoted = value_of(match)
+            if value.startswith(("$", "<", "{", "%", "-")) or value.isdigit() or "://" in value:
+                continue
+            if quoted and " " in value.strip():
+                if _MASKED.fullmatch(value.replace(" ", "")):
+                    continue
+            elif is_placeholder(value) or not looks_like_password(value, quoted):
+                continue
+            yield spec.rule_id, start, end
+
+
+_MASKED = re.compile(r"[*•xX#.\-_?]+")
+_TABLE_ROW = re.compile(r"[ \t]*\|[^\n]*\|[ \t]*")
+_TABLE_RULE = re.compile(r"[ \t]*[|+][\s|+\-:=]*")
+_HASH_COLUMN = re.compile(
+    r"hash|bcrypt|crypt|md5|sha|salt|digest|enc|hint|policy|reset|expir|changed|length|updated|set_?at|_at$|date|"
+    r"last|used|age\b|status|strength|required|enabled|type|count|rotat|manager",
+    re.I,
+)
+
+
+def _table_cell_password(value: str) -> bool:
+    """A cell of a password column that is a password: one token with a letter and a digit,
+    a symbol or an inner capital ("flamengo2019", "teal.otter.42"); not a word ("mandatory"),
+    a date, a hash, a mask or a placeholder."""
+    if len(value) < 6 or " " in value or not any(ch.isalpha() for ch in value):
+        return False
+    if HEX.fullmatch(value) or is_placeholder(value) or not looks_like_password(value, False):
+        return False
+    has_digit = any(ch.isdigit() for ch in value)
+    has_symbol = any(not ch.isalnum() for ch in value)
+    inner_capital = any(ch.isupper() for ch in value[1:]) and any(ch.islower() for ch in value)
+    return has_digit or has_symbol or inner_capital
+
+
+def password_column(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """The cells of a table column headed by a password word: a pasted query result or a
+    Markdown table (``| login | senha |`` then ``| mcardoso | Cajuina@1971 |``). The header
+    names the column once; each cell is judged as a value (hashes, masks and placeholders are
+    not passwords).
+
+    ``patterns[0]`` finds header rows (one regex pass); only the rows of a table under a
+    header are walked, each once, so a text of 50,000 lines with a bar costs that pass, not
+    a Python loop per line (``whole_text``: windows would cut a table)."""
+    header_row, cell_name = spec.patterns[:2]
+    position = 0
+    size = len(text)
+    while position < size:
+        header = header_row.search(text, position)
+        if header is None:
+            return
+        line_end = header.end()
+        cells = text[header.start():line_end].split("|")
+        column = next(
+            (index for index, cell in enumerate(cells)
+             if cell_name.fullmatch(cell.strip()) and not _HASH_COLUMN.search(cell.strip())),
+            None,
+        )
+        position = line_end + 1
+        if column is None:
+            continue
+        while position < size:
+            line_end = text.find("\n", position)
+            if line_end < 0:
+                line_end = size
+            if _TABLE_RULE.fullmatch(text, position, line_end) is None:
+                if _TABLE_ROW.fullmatch(text, position, line_end) is None:
+                    break  # the table ended
+                row = text[position:line_end].split("|")
+                if len(row) != len(cells):
+                    break
+                raw = row[column]
+                value = raw.strip()
+                if _table_cell_password(value):
+                    start = position + sum(len(cell) + 1 for cell in row[:column]) + raw.index(value)
+                    yield spec.rule_id, start, start + len(value)
+            position = line_end + 1
+
+
 # Detectors that treat every pattern of their rule alike (the engine may skip the patterns
 # that cannot match a text); the others give patterns[0], [1]… distinct roles.
 password_nearby.whole_text = True  # type: ignore[attr-defined]
+password_column.whole_text = True  # type: ignore[attr-defined]
 
 for _uniform in (password_assignment, password_cli, password_prose, password_prose_strict, valued,
-                 password_named, password_literal):
+                 password_named, password_literal, passphrase_flag, secret_assignment):
     _uniform.uniform_patterns = True  # type: ignore[attr-defined]
 
 DETECTORS = {
@@ -774,5 +922,9 @@ DETECTORS = {
         "password_literal": password_literal,
         "secret_named": secret_named,
         "password_nearby": password_nearby,
+        "prefixed_token": prefixed_token,
+        "passphrase_flag": passphrase_flag,
+        "password_column": password_column,
+        "session_cookie": session_cookie,
     }.items()
 }

@@ -15,14 +15,17 @@ REDACT = GuardrailAction.REDACT
 ALLOW = GuardrailAction.ALLOW
 
 # When two findings overlap, the more specific category wins (an AWS secret key inside
-# ``aws_secret_access_key=…`` is not also a generic secret or a password).
+# ``aws_secret_access_key=…`` is not also a generic secret or a password). A generic secret
+# and a password rank alike: a token in a password slot (``password = pypi-AgE…``,
+# ``https://oauth2:glpat-…@host``, ``Authorization: Basic …``) is both, and GUIDE §3 lists
+# every category present.
 SPECIFICITY: dict[str, int] = {
     "private_key": 0,
     "aws_session_token": 1,
     "aws_secret_key": 2,
     "aws_access_key": 3,
     "generic_secret": 4,
-    "password": 5,
+    "password": 4,
     "pii": 6,
 }
 BLOCK_ORDER = (

@@ -195,7 +195,7 @@ long_noise = st.text(
 @settings(max_examples=40, deadline=None)
 @given(noise=long_noise, key=access_keys, secret=secret_keys,
        which=st.sampled_from(["access", "secret", "password", "token", "grouped", "base64", "xml", "prose_zh",
-                              "vault", "der"]))
+                              "vault", "der", "table", "passphrase", "psk", "cookie", "pem_log"]))
 def test_secret_at_the_very_end_of_long_random_text_is_found(noise: str, key: str, secret: str, which: str) -> None:
     tail = {
         "access": (f" {key}", "aws_access_key"),
@@ -209,6 +209,12 @@ def test_secret_at_the_very_end_of_long_random_text_is_found(noise: str, key: st
         "vault": ("\nVAULT_TOKEN=hvs.CAESIJk2n7QpX4mLr9TzV1bW8yE3uH6sKdF0gA5cNjYqOiPx", "generic_secret"),
         "der": ("\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQp64i+zh5IuSJ7MxYtXcWt1488Bh36BpEBPR+2/bouQw"
                 "OvyQYzy+gDGwi0GgKnmiKkld7wVRvCx8dlLKlzLbh5BYZ41pJm9Uhsg", "private_key"),
+        "table": ("\n| login | pw_plain |\n|---|---|\n| ana.r | Quokka!Dune42 |", "password"),
+        "passphrase": ("\nssh-keygen -p -f k.pem -N 'lantern under the old bridge'", "password"),
+        "psk": ('\n203.0.113.5 198.51.100.7 : PSK "Wn8_tLq2.Rv5pZk0"', "password"),
+        "cookie": ("\n-H 'Cookie: app_session=Qm7vR2xKp9LnT4sWc8ZyUe3fJ1aH6dG0bN5kV7mX_q3Zt9'", "generic_secret"),
+        "pem_log": ("\nDEBUG head: -----BEGIN RSA PRIVATE KEY-----\nDEBUG line1: "
+                    "MIIEowIBAAKCAQEAu70dpl09LmG9y3TcPaWlA7Ukrh3LkpJwuh7LZbR0AyaaAZnv", "private_key"),
     }[which]
     verdict = scan_input(noise + tail[0])
     assert tail[1] in verdict.categories
@@ -218,7 +224,8 @@ def test_secret_at_the_very_end_of_long_random_text_is_found(noise: str, key: st
 # to make rules fire thousands of times: a key after them is still found by both directions.
 @settings(max_examples=30, deadline=None)
 @given(prefix=st.sampled_from(["mysql ", "password: ", "AKIA", "secret=", "token: ", "--password ", "1111 ",
-                               "Bearer ", "eyJ", "a://", "-" * 7, "{{", "[", "\u00a0"]),
+                               "Bearer ", "eyJ", "a://", "-" * 7, "{{", "[", "\u00a0",
+                               "| password |\n", "Cookie: session=", "ssh-keygen -N ", "#define PASS "]),
        repeats=st.integers(min_value=200, max_value=3000), key=access_keys)
 def test_a_key_after_a_long_repeated_prefix_is_found_in_input_and_output(prefix: str, repeats: int, key: str) -> None:
     text = prefix * repeats + f"\n{key}"
