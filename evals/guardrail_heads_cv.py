@@ -38,12 +38,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evals.datasets import GoldenCase, load_cases
-from evals.intent_cv import batch_of
 from evals.train_guardrail_heads import (
     CLINC_PATH,
     GUARDRAILS_SET,
+    OOF_BY_BATCH,
     SETTINGS,
     TrainingData,
+    batch_of,
     fit_heads,
     load_training_data,
 )
@@ -187,7 +188,7 @@ def _fold(name: str) -> tuple[str, dict[str, Counts], dict[str, dict[str, float]
         pools[category] = (p, y, r)
 
     fitted = fit_heads(data, settings, leave_out=lambda c: c.split == "train" and batch_of(c.id) == name,
-                       on_pool=keep)
+                       on_pool=keep, oof_by_batch=_STATE["oof_by_batch"])
     heads = {c: BinaryHead.from_dict(c, fitted[c]) for c in CATEGORIES}
     # The threshold the trainer ships must be the shipped operating point's (same pool, same rule).
     shipped = thresholds_for(pools, _STATE["dev_sizes"], replace(SHIPPED, max_false_rate=settings.max_false_rate,
@@ -209,6 +210,7 @@ def _fold(name: str) -> tuple[str, dict[str, Counts], dict[str, dict[str, float]
 def run(cases: Sequence[GoldenCase], *, settings: HeadSettings = SETTINGS,
         points: Sequence[Operating] = DEFAULT_OPERATING, negatives: Sequence[str] | None = None,
         batches: Sequence[str] | None = None, jobs: int = 1, data: TrainingData | None = None,
+        oof_by_batch: bool = OOF_BY_BATCH,
         log: Any = sys.stderr, is_held_batch: Callable[[str], bool] = is_refusal_batch) -> dict[str, Any]:
     """Leave each held batch out in turn; per-fold and pooled numbers for every operating point."""
     train = [c for c in cases if c.split == "train"]
@@ -223,7 +225,8 @@ def run(cases: Sequence[GoldenCase], *, settings: HeadSettings = SETTINGS,
                    for i, c in enumerate(data.train) if batch_of(c.id) == name] for name in names}
     dev_sizes = {cat: sum(1 for c in dev if cat in (c.expected.get("categories") or ()) or c.expected["action"] == "allow")
                  for cat in CATEGORIES}
-    _STATE.update(data=data, settings=settings, points=list(points), held=held, dev_sizes=dev_sizes)
+    _STATE.update(data=data, settings=settings, points=list(points), held=held, dev_sizes=dev_sizes,
+                  oof_by_batch=oof_by_batch)
     if jobs > 1 and len(names) > 1:
         with multiprocessing.get_context("fork").Pool(min(jobs, len(names))) as pool:
             results = list(pool.imap_unordered(_fold, names))
@@ -239,7 +242,7 @@ def run(cases: Sequence[GoldenCase], *, settings: HeadSettings = SETTINGS,
         per_fold[name] = {label: {**c.as_dict(), "thresholds": thresholds[label]} for label, c in counts.items()}
         for label, c in counts.items():
             pooled[label].merge(c)
-    return {"settings": settings.to_dict(), "folds": names,
+    return {"settings": settings.to_dict(), "oof_by_batch": oof_by_batch, "folds": names,
             "pooled": {label: c.as_dict() for label, c in pooled.items()}, "per_fold": per_fold}
 
 
@@ -257,6 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--c", type=float, action="append", help="head C values to compare (one LOBO run each)")
     parser.add_argument("--batch", action="append", help="hold out only these batches")
     parser.add_argument("--jobs", type=int, default=1, help="folds fitted in parallel")
+    parser.add_argument("--oof-by-batch", choices=("yes", "no"), default="yes" if OOF_BY_BATCH else "no",
+                        help="out-of-fold threshold folds hold whole batches (authors)")
     parser.add_argument("--json", default=None, help="write the full result here")
     args = parser.parse_args(argv)
     if not CLINC_PATH.is_file():
@@ -268,7 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for c in args.c or [SETTINGS.c]:
         settings = replace(SETTINGS, c=c)
         print(f"C={c}", file=sys.stderr, flush=True)
-        result = run(cases, settings=settings, batches=args.batch, jobs=args.jobs, data=data)
+        result = run(cases, settings=settings, batches=args.batch, jobs=args.jobs, data=data,
+                     oof_by_batch=args.oof_by_batch == "yes")
         results.append(result)
         for label, numbers in result["pooled"].items():
             print(f"C={c} " + summary_line(label, numbers))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -63,6 +64,16 @@ SALAD_NEGATIVES = 1500
 SEED = 13
 #: Out-of-fold scoring of the training split's cases for calibration and threshold.
 FOLDS = 5
+#: Whether those folds hold whole batches (one author each) instead of interleaved cases.
+OOF_BY_BATCH = False
+
+
+def batch_of(case_id: str) -> str:
+    """The batch (author) of a case: its id without the trailing number (``rt12-0042`` -> ``rt12``)."""
+    return _SUFFIX_RE.sub("", case_id)
+
+
+_SUFFIX_RE = re.compile(r"-?\d+$")
 
 
 def _features(text: str) -> set[str]:
@@ -147,11 +158,12 @@ def default_negatives(patterns_only: Scanner) -> tuple[list[str], int]:
 
 
 def fit_heads(data: TrainingData, settings: HeadSettings = SETTINGS, *,
-              leave_out: Callable[[GoldenCase], bool] | None = None,
+              leave_out: Callable[[GoldenCase], bool] | None = None, oof_by_batch: bool = OOF_BY_BATCH,
               on_pool: Callable[[str, list[float], list[bool], list[bool]], None] | None = None) -> dict[str, Any]:
     """One head per refusal category, the structure ``topic_model.json`` holds under ``heads``.
 
-    ``leave_out``: train and dev cases to ignore entirely (a batch held out). ``on_pool``
+    ``leave_out``: train and dev cases to ignore entirely (a batch held out).
+    ``oof_by_batch``: the out-of-fold folds hold whole batches (authors). ``on_pool``
     receives, per head, the pool its threshold is chosen on (see :func:`train_head`)."""
     keep_train = [i for i, c in enumerate(data.train) if leave_out is None or not leave_out(c)]
     keep_dev = [i for i, c in enumerate(data.dev) if leave_out is None or not leave_out(c)]
@@ -167,6 +179,8 @@ def fit_heads(data: TrainingData, settings: HeadSettings = SETTINGS, *,
     # The training split's own cases judge the threshold too, scored out of fold
     # (train_heads.CrossFit): the dev split alone holds a few hundred allowed messages.
     position = {i: k for k, i in enumerate(kept)}
+    batches = [batch_of(c.id) for c in train] + [None] * len(negatives)
+    groups = [batches[i] for i in kept] if oof_by_batch else None
     heads = {}
     for category in HEAD_RULES:
         cats = [set(c.expected.get("categories") or ()) for c in train]
@@ -189,6 +203,7 @@ def fit_heads(data: TrainingData, settings: HeadSettings = SETTINGS, *,
                 indices=[position[i] for i in judged],
                 rule_fires=[train_fires[i] for i in judged],
                 folds=FOLDS,
+                groups=groups,
             ),
             notes={"combined_with": "the catalogue's patterns, by OR",
                    "extra_negatives": f"{CLINC_NEGATIVES} CLINC150 train/oos_train queries (CC BY 3.0), seed {SEED}; "
