@@ -32,6 +32,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import pickle
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -210,7 +212,7 @@ def _fold(name: str) -> tuple[str, dict[str, Counts], dict[str, dict[str, float]
 def run(cases: Sequence[GoldenCase], *, settings: HeadSettings = SETTINGS,
         points: Sequence[Operating] = DEFAULT_OPERATING, negatives: Sequence[str] | None = None,
         batches: Sequence[str] | None = None, jobs: int = 1, data: TrainingData | None = None,
-        oof_by_batch: bool = OOF_BY_BATCH,
+        oof_by_batch: bool = OOF_BY_BATCH, fold_log: str | None = None,
         log: Any = sys.stderr, is_held_batch: Callable[[str], bool] = is_refusal_batch) -> dict[str, Any]:
     """Leave each held batch out in turn; per-fold and pooled numbers for every operating point."""
     train = [c for c in cases if c.split == "train"]
@@ -227,15 +229,27 @@ def run(cases: Sequence[GoldenCase], *, settings: HeadSettings = SETTINGS,
                  for cat in CATEGORIES}
     _STATE.update(data=data, settings=settings, points=list(points), held=held, dev_sizes=dev_sizes,
                   oof_by_batch=oof_by_batch)
-    if jobs > 1 and len(names) > 1:
-        with multiprocessing.get_context("fork").Pool(min(jobs, len(names))) as pool:
-            results = list(pool.imap_unordered(_fold, names))
-    else:
-        results = [_fold(n) for n in names]
-    for name, counts, _t in sorted(results):
+    results = []
+
+    def done(result: tuple[str, dict[str, Counts], dict[str, dict[str, float]]]) -> None:
+        name, counts, thresholds = result
+        results.append(result)
         shipped = counts[points[0].label].as_dict()
         print(f"  held {name}: recall {shipped['recall']}, hard negatives blocked "
               f"{shipped['blocked']}/{shipped['allowed']}", file=log, flush=True)
+        if fold_log is not None:  # each fold as it ends: a long run's finished folds are kept
+            with open(fold_log, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"fold": name, "settings": settings.to_dict(), "oof_by_batch": oof_by_batch,
+                                         "counts": {k: c.as_dict() for k, c in counts.items()},
+                                         "thresholds": thresholds}) + "\n")
+
+    if jobs > 1 and len(names) > 1:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(names))) as pool:
+            for result in pool.imap_unordered(_fold, names):
+                done(result)
+    else:
+        for name in names:
+            done(_fold(name))
     pooled = {p.label: Counts() for p in points}
     per_fold: dict[str, Any] = {}
     for name, counts, thresholds in sorted(results):
@@ -263,18 +277,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--oof-by-batch", choices=("yes", "no"), default="yes" if OOF_BY_BATCH else "no",
                         help="out-of-fold threshold folds hold whole batches (authors)")
     parser.add_argument("--json", default=None, help="write the full result here")
+    parser.add_argument("--fold-log", default=None, help="append each fold's numbers here as it ends (JSON lines)")
+    parser.add_argument("--cache", default=None,
+                        help="featurised training data: read if present, else written (same golden set only)")
     args = parser.parse_args(argv)
     if not CLINC_PATH.is_file():
         print(f"guardrail_heads_cv: CLINC150 not found at {CLINC_PATH} (restore it with git)", file=sys.stderr)
         return 2
     cases = load_cases(GUARDRAILS_SET, splits=("train", "dev"))  # never the blind split
-    data = load_training_data([c for c in cases if c.split == "train"], [c for c in cases if c.split == "dev"])
+    if args.cache and os.path.exists(args.cache):
+        with open(args.cache, "rb") as handle:
+            data = pickle.load(handle)  # noqa: S301 - a file this command wrote
+    else:
+        data = load_training_data([c for c in cases if c.split == "train"], [c for c in cases if c.split == "dev"])
+        if args.cache:
+            with open(args.cache, "wb") as handle:
+                pickle.dump(data, handle)
     results = []
     for c in args.c or [SETTINGS.c]:
         settings = replace(SETTINGS, c=c)
         print(f"C={c}", file=sys.stderr, flush=True)
         result = run(cases, settings=settings, batches=args.batch, jobs=args.jobs, data=data,
-                     oof_by_batch=args.oof_by_batch == "yes")
+                     oof_by_batch=args.oof_by_batch == "yes", fold_log=args.fold_log)
         results.append(result)
         for label, numbers in result["pooled"].items():
             print(f"C={c} " + summary_line(label, numbers))
