@@ -172,18 +172,35 @@ class CrossFit:
     #: Per case, whether the runtime asks the head at all (None: always); a case the
     #: runtime never asks cannot be a false positive of the head.
     applies: Sequence[bool] | None = None
+    #: Per *training item* (all of them, not only ``indices``): the batch (author) it comes
+    #: from, or None for items always trained on (generated negatives). When given, folds
+    #: hold whole batches: each case is scored by a model that saw nothing of its author,
+    #: as a new author's text will be (None: folds interleave cases, authors on both sides).
+    groups: Sequence[str | None] | None = None
 
 
 def out_of_fold_scores(name: str, train_features: Sequence[set[str]], train_labels: Sequence[bool],
-                       indices: Sequence[int], settings: HeadSettings, folds: int) -> list[tuple[float, bool]]:
+                       indices: Sequence[int], settings: HeadSettings, folds: int,
+                       groups: Sequence[str | None] | None = None) -> list[tuple[float, bool]]:
     """The raw score of each ``indices`` case by a model fitted without its fold, and whether
-    that model knows any of its features (a text it does not know is never a yes at runtime)."""
+    that model knows any of its features (a text it does not know is never a yes at runtime).
+
+    ``groups`` (one per training item): folds hold whole groups, and a fold's model is
+    fitted without every item of its groups (see :attr:`CrossFit.groups`)."""
     order = sorted(indices)
-    fold_of = {i: k % folds for k, i in enumerate(order)}
+    if groups is None:
+        fold_of = {i: k % folds for k, i in enumerate(order)}
+    else:
+        fold_of_group = {g: k % folds for k, g in enumerate(sorted({groups[i] for i in order if groups[i] is not None}))}
+        fold_of = {i: fold_of_group[groups[i]] if groups[i] is not None else k % folds for k, i in enumerate(order)}
     scores: dict[int, tuple[float, bool]] = {}
     for fold in range(folds):
         held = {i for i in order if fold_of[i] == fold}
-        keep = [j for j in range(len(train_features)) if j not in held]
+        if groups is None:
+            keep = [j for j in range(len(train_features)) if j not in held]
+        else:
+            left_out = {g for g, f in fold_of_group.items() if f == fold}
+            keep = [j for j in range(len(train_features)) if j not in held and groups[j] not in left_out]
         weights, bias = fit_weights([train_features[j] for j in keep], [train_labels[j] for j in keep], settings)
         probe = BinaryHead(name, weights, bias, 1.0, 0.5, {})
         for i in held:
@@ -225,7 +242,8 @@ def train_head(name: str, *, train_features: Sequence[set[str]], train_labels: S
     scored = [(probe.score(f), any(x in weights for x in f)) for f in dev_features]
     labels, rule_fires = list(dev_labels), list(dev_rule_fires)
     if cross_fit is not None:
-        scored += out_of_fold_scores(name, train_features, train_labels, cross_fit.indices, settings, cross_fit.folds)
+        scored += out_of_fold_scores(name, train_features, train_labels, cross_fit.indices, settings, cross_fit.folds,
+                                     cross_fit.groups)
         labels += [bool(train_labels[i]) for i in cross_fit.indices]
         rule_fires += list(cross_fit.rule_fires)
         applies += list(cross_fit.applies) if cross_fit.applies is not None else [True] * len(cross_fit.indices)

@@ -76,6 +76,24 @@ def test_out_of_fold_scores_come_from_models_that_never_saw_the_case() -> None:
     assert all(known for _, known in oof[20:])  # "w:other" is in every fold's training
 
 
+def test_out_of_fold_scores_by_group_come_from_models_that_never_saw_the_author() -> None:
+    # Every case of an author carries that author's word only (authors 0-3 positive, 4-7
+    # negative). Interleaved folds leave the author's other cases in training (the word is
+    # known); folds by group fit without the whole author (never known). Ungrouped items
+    # (generated negatives) are always trained on.
+    from evals.train_heads import out_of_fold_scores
+
+    train = [{f"w:author{n % 8}"} for n in range(40)] + [{"w:lambda"}] * 5 + [{"w:human"}] * 5
+    labels = [n % 8 < 4 for n in range(40)] + [False] * 5 + [True] * 5
+    groups = [f"a{n % 8}" for n in range(40)] + [None] * 10
+    settings = HeadSettings(min_df=1)
+    indices = list(range(40))
+    interleaved = out_of_fold_scores("toy", train, labels, indices, settings, folds=5)
+    grouped = out_of_fold_scores("toy", train, labels, indices, settings, folds=5, groups=groups)
+    assert all(known for _, known in interleaved)
+    assert not any(known for _, known in grouped)
+
+
 def test_cross_fit_judges_the_threshold_on_dev_and_out_of_fold_cases() -> None:
     from evals.train_heads import CrossFit
 

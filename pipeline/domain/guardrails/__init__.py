@@ -195,7 +195,8 @@ class Scanner:
         odd = closeup.odd_separator_positions(text, view.offsets)
         return view, lowered, candidates, self.secrets_and_pii(view.text, lowered, gated, candidates, odd=odd)
 
-    def scan_input(self, text: str, gated: bool = True) -> GuardrailVerdict:
+    def _input_hits(self, text: str, gated: bool) -> tuple[NormalizedText, str, list[Hit], bool]:
+        """The pattern hits of a message (and whether it quotes an attack to ask about it)."""
         view, lowered, candidates, hits = self._prepare(text, gated)
         normalized = view.text
         hits.extend(self.intent(normalized, lowered, candidates))
@@ -205,6 +206,10 @@ class Scanner:
         if quoted_attack:
             # "users type 'ignore your instructions' into our bot: how do we block it?"
             hits = [h for h in hits if _RULE_BY_ID[h[0]].category != "prompt_attack"]
+        return view, lowered, hits, quoted_attack
+
+    def scan_input(self, text: str, gated: bool = True) -> GuardrailVerdict:
+        view, lowered, hits, quoted_attack = self._input_hits(text, gated)
         learned = self._learned(lowered, hits, quoted_attack) if self.learned_heads else []
         if not hits and not learned:
             return GuardrailVerdict(GuardrailAction.ALLOW, (), text, None)
@@ -212,11 +217,23 @@ class Scanner:
         findings.extend(Finding(r.category, r.rule_id, 0, 0, r.action) for r in learned)
         return verdict(text, findings, MESSAGES)
 
-    @staticmethod
-    def _learned(lowered: str, hits: list[Hit], quoted_attack: bool) -> list[Rule]:
+    def heads_not_asked(self, text: str, gated: bool = True) -> frozenset[str]:
+        """The refusal categories :meth:`scan_input` does not ask the learned heads about for
+        ``text`` (a pattern found it, or a context says it does not apply): what lets an
+        evaluation score other heads exactly as the scanner would (``evals.guardrail_heads_cv``)."""
+        _view, lowered, hits, quoted_attack = self._input_hits(text, gated)
+        return frozenset(self._not_asked(lowered, hits, quoted_attack))
+
+    @classmethod
+    def _learned(cls, lowered: str, hits: list[Hit], quoted_attack: bool) -> list[Rule]:
         """The learned refusal heads catch paraphrases no pattern lists; they are not asked
         about a category a pattern found, nor where a context says it does not apply. Their
         finding has an empty span: it blocks the message without masking its words."""
+        skip = cls._not_asked(lowered, hits, quoted_attack)
+        return [_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, frozenset(skip))]
+
+    @staticmethod
+    def _not_asked(lowered: str, hits: list[Hit], quoted_attack: bool) -> set[str]:
         skip = {_RULE_BY_ID[rule_id].category for rule_id, _s, _e in hits}
         if quoted_attack or is_about_own_ai_app(lowered):
             skip.add("prompt_attack")  # quoted to ask how to defend, or their own AI app's prompt
@@ -234,7 +251,7 @@ class Scanner:
             # A password named in prose ("is the root password 'Winter2023!'?") is often the
             # guess of someone asking for the real one: the head is still asked.
             skip.add("credential_request")
-        return [_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, frozenset(skip))]
+        return skip
 
     def scan_output(self, text: str, gated: bool = True) -> GuardrailVerdict:
         view, lowered, candidates, hits = self._prepare(text, gated)
