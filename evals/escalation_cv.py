@@ -67,10 +67,13 @@ from pipeline.domain.textnorm import normalize
 
 
 def fold_models(cases: Sequence[GoldenCase], *, settings: TrainSettings, extra: Sequence[str], nlp: Any,
-                cache_dir: Path | None, log: Any = sys.stderr) -> dict[str, dict[str, Any]]:
-    """For every training batch, the classifier (no head) fitted without it: the part of a fold
-    that no head setting changes, fitted once (cached on disk by content hash when asked)."""
-    batches = sorted({batch_of(c.id) for c in cases if c.split == "train"})
+                cache_dir: Path | None, batches: Sequence[str] | None = None,
+                log: Any = sys.stderr) -> dict[str, dict[str, Any]]:
+    """For every training batch (or those given, in that order), the classifier (no head)
+    fitted without it: the part of a fold that no head setting changes, fitted once (cached
+    on disk by content hash when asked)."""
+    if batches is None:
+        batches = sorted({batch_of(c.id) for c in cases if c.split == "train"})
     models: dict[str, dict[str, Any]] = {}
     for name in batches:
         fold = [c for c in cases if not (c.split == "train" and batch_of(c.id) == name)]
@@ -139,6 +142,26 @@ def prepare_folds(cases: Sequence[GoldenCase], models: dict[str, dict[str, Any]]
     return folds
 
 
+def shared_classifier_folds(cases: Sequence[GoldenCase], model: dict[str, Any], clinc_held_out: Sequence[str],
+                            nlp: Any) -> list[Fold]:
+    """The cheap approximation (``--shared-classifier``): every fold uses one classifier (the
+    shipped one, heads removed), so each message is decided once, not once per fold. Only the
+    head is held out: the classifier saw the held batch, so its out_of_scope calls on it (which
+    gate a head not asked about out_of_scope) are better than a new author would get. Used to
+    screen head settings; the full folds (:func:`fold_models`) check the screen."""
+    detector = IntentDetector(IntentModel.from_dict({**model, "heads": {}}), nlp)
+    decided = dict(zip((c.id for c in cases), _decide_all(detector, [c.input for c in cases]), strict=True))
+    clinc_results = _decide_all(detector, clinc_held_out)
+    folds = []
+    for name in sorted({batch_of(c.id) for c in cases if c.split == "train"}):
+        train_cases = [c for c in cases if c.split == "train" and batch_of(c.id) != name]
+        dev_cases = [c for c in cases if c.split == "dev"]
+        held = [c for c in cases if c.split == "train" and batch_of(c.id) == name]
+        folds.append(Fold(name, train_cases, dev_cases, held, [decided[c.id] for c in train_cases],
+                          [decided[c.id] for c in dev_cases], [decided[c.id] for c in held], clinc_results))
+    return folds
+
+
 def clinc_held_out_texts(train_texts: Sequence[str]) -> list[str]:
     """The fixed CLINC150 out-of-scope sample no training reads: ``golden_sets/out_of_scope.jsonl``
     (CLINC ``val`` + ``oos_val``, 592 texts; training samples ``train`` + ``oos_train`` only),
@@ -165,62 +188,83 @@ def _head_probabilities(head_data: dict[str, Any], texts: Sequence[str]) -> list
     return out
 
 
+def evaluate_fold(config: Config, fold: Fold, budgets: Sequence[Budget], clinc_texts: Sequence[str],
+                  clinc_held_out: Sequence[str]) -> dict[str, Any]:
+    """One head fit on a fold; every budget's threshold chosen on the fold's pool and applied to
+    the held batch (every message, out_of_scope included) and to the CLINC held-out texts.
+    Raw counts per budget (:func:`aggregate` pools them)."""
+    settings = config.settings
+    pool: dict[str, list[Any]] = {}
+
+    def keep(p: list[float], y: list[bool], r: list[bool]) -> None:
+        pool.update(p=p, y=y, r=r)
+
+    head_data = fit_escalate_head(fold.train_cases, fold.dev_cases, train_results=fold.train_results,
+                                  dev_results=fold.dev_results, settings=settings,
+                                  clinc_texts=clinc_texts, on_pool=keep)
+    held_p = _head_probabilities(head_data, [c.input for c in fold.held])
+    clinc_p = _head_probabilities(head_data, clinc_held_out)
+    held_asked = [escalate_head_asked(c.input, r, settings) for c, r in zip(fold.held, fold.held_results, strict=True)]
+    clinc_asked = [escalate_head_asked(t, r, settings) for t, r in zip(clinc_held_out, fold.clinc_results, strict=True)]
+    gold = [bool(c.expected.get("escalate")) for c in fold.held]
+    gold_oos = [c.expected["intent"] == "out_of_scope" for c in fold.held]
+    out: dict[str, Any] = {}
+    for budget in budgets:
+        threshold, _ = choose_threshold(pool["p"], pool["y"], pool["r"], budget.max_false_rate,
+                                        budget_includes_rules=budget.includes_rules)
+        by_head = [a and p is not None and p >= threshold for a, p in zip(held_asked, held_p, strict=True)]
+        decided = [r.escalate or h for r, h in zip(fold.held_results, by_head, strict=True)]
+        tallies = {"all": Tally(), "gold_out_of_scope": Tally(), "other": Tally()}
+        tallies["all"].add(gold, decided)
+        tallies["gold_out_of_scope"].add([g for g, o in zip(gold, gold_oos, strict=True) if o],
+                                         [d for d, o in zip(decided, gold_oos, strict=True) if o])
+        tallies["other"].add([g for g, o in zip(gold, gold_oos, strict=True) if not o],
+                             [d for d, o in zip(decided, gold_oos, strict=True) if not o])
+        clinc_by_head = [a and p is not None and p >= threshold for a, p in zip(clinc_asked, clinc_p, strict=True)]
+        out[budget.label] = {
+            **{k: t.as_dict() for k, t in tallies.items()},
+            "head_false_positives": sum(1 for h, r, g in zip(by_head, fold.held_results, gold, strict=True)
+                                        if h and not r.escalate and not g),
+            "clinc_escalated": sum(1 for r, h in zip(fold.clinc_results, clinc_by_head, strict=True) if r.escalate or h),
+            "clinc_messages": len(clinc_held_out), "threshold": threshold,
+        }
+    return out
+
+
+_COUNTS = ("positives", "negatives", "true_positives", "false_positives")
+
+
+def aggregate(config: Config, per_fold: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Pool the per-fold counts of :func:`evaluate_fold` (fold name -> budget label -> counts)."""
+    result: dict[str, Any] = {"config": config.name, "settings": config.settings.to_dict(), "budgets": {}}
+    labels = next(iter(per_fold.values())).keys() if per_fold else ()
+    for label in labels:
+        pooled: dict[str, Any] = {}
+        for part in ("all", "gold_out_of_scope", "other"):
+            tally = Tally()
+            for numbers in per_fold.values():
+                for key in _COUNTS:
+                    setattr(tally, key, getattr(tally, key) + numbers[label][part][key])
+            pooled[part] = tally.as_dict()
+        for key in ("head_false_positives", "clinc_escalated", "clinc_messages"):
+            pooled[key] = sum(numbers[label][key] for numbers in per_fold.values())
+        pooled["clinc_rate"] = round(pooled["clinc_escalated"] / max(1, pooled["clinc_messages"]), 4)
+        pooled["per_batch"] = {name: {**numbers[label]["all"], "threshold": numbers[label]["threshold"],
+                                      "clinc_escalated": numbers[label]["clinc_escalated"]}
+                               for name, numbers in sorted(per_fold.items())}
+        result["budgets"][label] = pooled
+    return result
+
+
 def evaluate_config(config: Config, folds: Sequence[Fold], budgets: Sequence[Budget],
                     clinc_texts: Sequence[str], clinc_held_out: Sequence[str],
                     log: Any = sys.stderr) -> dict[str, Any]:
-    """One head fit per fold; every budget's threshold chosen on that fold's pool and applied
-    to the held batch (every message, out_of_scope included) and to the CLINC held-out texts."""
-    settings = config.settings
-    per_budget: dict[str, dict[str, Any]] = {
-        b.label: {"all": Tally(), "gold_out_of_scope": Tally(), "other": Tally(), "head_false": 0,
-                  "clinc_escalated": 0, "clinc_asked": 0, "per_batch": {}} for b in budgets}
+    """:func:`evaluate_fold` on every fold, pooled."""
+    per_fold = {}
     for fold in folds:
-        pool: dict[str, list[Any]] = {}
-
-        def keep(p: list[float], y: list[bool], r: list[bool], _pool: dict[str, list[Any]] = pool) -> None:
-            _pool.update(p=p, y=y, r=r)
-
-        head_data = fit_escalate_head(fold.train_cases, fold.dev_cases, train_results=fold.train_results,
-                                      dev_results=fold.dev_results, settings=settings,
-                                      clinc_texts=clinc_texts, on_pool=keep)
-        held_p = _head_probabilities(head_data, [c.input for c in fold.held])
-        clinc_p = _head_probabilities(head_data, clinc_held_out)
-        held_asked = [escalate_head_asked(c.input, r, settings) for c, r in zip(fold.held, fold.held_results, strict=True)]
-        clinc_asked = [escalate_head_asked(t, r, settings) for t, r in zip(clinc_held_out, fold.clinc_results, strict=True)]
-        gold = [bool(c.expected.get("escalate")) for c in fold.held]
-        gold_oos = [c.expected["intent"] == "out_of_scope" for c in fold.held]
-        for budget in budgets:
-            threshold, _ = choose_threshold(pool["p"], pool["y"], pool["r"], budget.max_false_rate,
-                                            budget_includes_rules=budget.includes_rules)
-            by_head = [a and p is not None and p >= threshold for a, p in zip(held_asked, held_p, strict=True)]
-            decided = [r.escalate or h for r, h in zip(fold.held_results, by_head, strict=True)]
-            entry = per_budget[budget.label]
-            one = Tally()
-            one.add(gold, decided)
-            entry["all"].add(gold, decided)
-            entry["gold_out_of_scope"].add([g for g, o in zip(gold, gold_oos, strict=True) if o],
-                                           [d for d, o in zip(decided, gold_oos, strict=True) if o])
-            entry["other"].add([g for g, o in zip(gold, gold_oos, strict=True) if not o],
-                               [d for d, o in zip(decided, gold_oos, strict=True) if not o])
-            entry["head_false"] += sum(1 for h, r, g in zip(by_head, fold.held_results, gold, strict=True)
-                                       if h and not r.escalate and not g)
-            clinc_by_head = [a and p is not None and p >= threshold for a, p in zip(clinc_asked, clinc_p, strict=True)]
-            clinc_escalated = sum(1 for r, h in zip(fold.clinc_results, clinc_by_head, strict=True) if r.escalate or h)
-            entry["clinc_escalated"] += clinc_escalated
-            entry["clinc_asked"] += len(clinc_held_out)
-            entry["per_batch"][fold.name] = {**one.as_dict(), "threshold": threshold,
-                                             "clinc_escalated": clinc_escalated}
+        per_fold[fold.name] = evaluate_fold(config, fold, budgets, clinc_texts, clinc_held_out)
         print(f"  {config.name}: fold {fold.name} done", file=log, flush=True)
-    result: dict[str, Any] = {"config": config.name, "settings": settings.to_dict(), "budgets": {}}
-    for label, entry in per_budget.items():
-        result["budgets"][label] = {
-            "all": entry["all"].as_dict(), "gold_out_of_scope": entry["gold_out_of_scope"].as_dict(),
-            "other": entry["other"].as_dict(), "head_false_positives": entry["head_false"],
-            "clinc_escalated": entry["clinc_escalated"], "clinc_messages": entry["clinc_asked"],
-            "clinc_rate": round(entry["clinc_escalated"] / max(1, entry["clinc_asked"]), 4),
-            "per_batch": entry["per_batch"],
-        }
-    return result
+    return aggregate(config, per_fold)
 
 
 def classifier_scores(folds: Sequence[Fold]) -> dict[str, Any]:
