@@ -34,6 +34,7 @@ from evals.train_intent import (
     CLINC_PATH,
     ESCALATE_HEAD,
     INTENT_SET,
+    EscalateHeadSettings,
     TrainSettings,
     clinc_out_of_scope_sample,
     expected_calibration_error,
@@ -102,7 +103,9 @@ class Tally:
 
 def held_batch_scores(model: dict[str, Any], held: Sequence[GoldenCase], nlp: Any) -> dict[str, Any]:
     """Per held case: the intent and confidence the runtime gives, whether the rules escalate,
-    and the head's calibrated probability where the runtime asks the head (else None)."""
+    and the head's calibrated probability where the runtime asks the head (else None).
+    Escalation is counted over every held message, out_of_scope ones included; for the
+    budget sweep of head settings and the held-out CLINC sample see :mod:`evals.escalation_cv`."""
     without_head = {**model, "heads": {}}
     detector = IntentDetector(IntentModel.from_dict(without_head), nlp)
     head_data = model.get("heads", {}).get("escalate")
@@ -112,7 +115,8 @@ def held_batch_scores(model: dict[str, Any], held: Sequence[GoldenCase], nlp: An
         result = detector.detect(case.input)
         text = normalize(case.input).text
         probability = None
-        if head is not None and result.intent != "out_of_scope" and not result.escalate \
+        asks_out_of_scope = bool(head_data and head_data.get("metadata", {}).get("asks_out_of_scope"))
+        if head is not None and (asks_out_of_scope or result.intent != "out_of_scope") and not result.escalate \
                 and not not_a_current_incident(text):
             features = escalation_features(text, extract_features(text))
             if any(f in head.weights for f in features):
@@ -122,7 +126,7 @@ def held_batch_scores(model: dict[str, Any], held: Sequence[GoldenCase], nlp: An
     return {"rows": rows}
 
 
-def run(cases: Sequence[GoldenCase], *, settings: TrainSettings, head: HeadSettings | None,
+def run(cases: Sequence[GoldenCase], *, settings: TrainSettings, head: EscalateHeadSettings | HeadSettings | None,
         budgets: Sequence[Budget], extra: Sequence[str], nlp: Any,
         batches: Sequence[str] | None = None, log: Any = sys.stderr) -> dict[str, Any]:
     """Leave-one-batch-out over the training batches; pooled and per-batch numbers."""
@@ -204,7 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = replace(base, min_df=args.min_df)
     extra = clinc_out_of_scope_sample(CLINC_PATH, base.clinc_per_intent, base.clinc_oos, base.seed,
                                       base.clinc_per_lookalike)
-    head = None if args.no_head else (replace(ESCALATE_HEAD, c=args.head_c) if args.head_c else ESCALATE_HEAD)
+    head = None if args.no_head else (
+        replace(ESCALATE_HEAD, head=replace(ESCALATE_HEAD.head, c=args.head_c)) if args.head_c else ESCALATE_HEAD)
     results = []
     for c in args.c or [base.c]:
         settings = replace(base, c=c)

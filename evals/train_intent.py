@@ -79,7 +79,37 @@ INTENT_SET = GOLDEN_DIR / "intent.jsonl"
 #: escalations, the most recall of any budget within ~3% (1.5% added: 0.92 at 3.4%; 2.5%
 #: including the rules: 0.92 at 3.1%; 2.0% including the rules: 0.89 at 2.6%); head C 8 was
 #: within noise of 4 (+0.6 points), C 2 worse. Table in README (Design notes).
-ESCALATE_HEAD = HeadSettings(c=4.0, max_false_rate=0.01, budget_includes_rules=False)
+ESCALATE_HEAD_SETTINGS = HeadSettings(c=4.0, max_false_rate=0.01, budget_includes_rules=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalateHeadSettings:
+    """The ``escalate`` head: its fit and budget (``head``) and which messages it is about.
+
+    ``asks_out_of_scope``: whether the runtime asks the head about messages the classifier
+    calls ``out_of_scope`` (GUIDE v2.2: §2.3 applies to any message; "I want a human" about a
+    shop order escalates). Written into the head's metadata, which the runtime reads
+    (:class:`pipeline.domain.intent.IntentDetector`), so a model and its scope travel together.
+    ``clinc_negatives``: how many of the classifier's CLINC150 ``train``/``oos_train``
+    out_of_scope texts (fixed-seed sample) also train the head, as non-escalating. They are
+    never in the threshold pool (thousands of easy negatives would loosen the budget).
+    Chosen by :mod:`evals.escalation_cv` (table there)."""
+
+    head: HeadSettings = ESCALATE_HEAD_SETTINGS
+    asks_out_of_scope: bool = False
+    clinc_negatives: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.head.to_dict(), "asks_out_of_scope": self.asks_out_of_scope,
+                "clinc_negatives": self.clinc_negatives}
+
+
+ESCALATE_HEAD = EscalateHeadSettings()
+
+
+def as_escalate_settings(settings: HeadSettings | EscalateHeadSettings) -> EscalateHeadSettings:
+    """A bare :class:`HeadSettings` is the head as it always was: not asked about out_of_scope."""
+    return settings if isinstance(settings, EscalateHeadSettings) else EscalateHeadSettings(head=settings)
 #: Committed with its licence (evals/data/clinc150/README.md) so a clone trains the same model.
 CLINC_PATH = Path(__file__).resolve().parent / "data" / "clinc150" / "clinc150_train_val.json"
 
@@ -208,7 +238,7 @@ def train(
     extra_out_of_scope: Sequence[str] = (),
     extra_source: str = "",
     nlp: Any = None,
-    head_settings: HeadSettings | None = ESCALATE_HEAD,
+    head_settings: EscalateHeadSettings | HeadSettings | None = ESCALATE_HEAD,
     on_escalate_pool: Any = None,
 ) -> dict[str, Any]:
     """Fit on the train split, calibrate on the dev split; return the model JSON structure.
@@ -221,8 +251,9 @@ def train(
         nlp: The NlpClient the runtime uses (OfflineNlp), so calibration applies the same
             ``out_of_scope`` veto as :class:`~pipeline.domain.intent.IntentDetector`;
             None uses the text-only evidence.
-        head_settings: The ``escalate`` head's settings (:data:`ESCALATE_HEAD`); None
-            fits no head (a cross-validation of the classifier alone).
+        head_settings: The ``escalate`` head's settings (:data:`ESCALATE_HEAD`; a bare
+            :class:`HeadSettings` is a head not asked about out_of_scope); None fits no
+            head (a cross-validation of the classifier alone).
         on_escalate_pool: Passed to :func:`evals.train_heads.train_head` as ``on_pool``.
 
     Returns:
@@ -355,31 +386,13 @@ def train(
             }),
             nlp if nlp is not None else _NoNlp(),
         )
-        def head_asked(case: GoldenCase, result: Any) -> bool:
-            """Whether the runtime asks the head about this message (IntentDetector.detect)."""
-            return (result.intent != "out_of_scope" and not result.escalate
-                    and not not_a_current_incident(normalize(case.input).text))
-
-        dev_results = [without_head.detect(c.input) for c in dev_cases]
-        train_results = [without_head.detect(c.input) for c in train_cases]
-        escalate_head = train_head(
-            "escalate",
-            train_features=[escalation_features(normalize(c.input).text) for c in train_cases],
-            train_labels=[bool(c.expected.get("escalate")) for c in train_cases],
-            dev_features=[escalation_features(normalize(c.input).text) for c in dev_cases],
-            dev_labels=[bool(c.expected.get("escalate")) for c in dev_cases],
-            dev_rule_fires=[r.escalate for r in dev_results],
-            dev_applies=[head_asked(c, r) for c, r in zip(dev_cases, dev_results, strict=True)],
-            settings=head_settings,
-            cross_fit=CrossFit(
-                indices=range(len(train_cases)),
-                rule_fires=[r.escalate for r in train_results],
-                applies=[head_asked(c, r) for c, r in zip(train_cases, train_results, strict=True)],
-            ),
+        heads["escalate"] = fit_escalate_head(
+            train_cases, dev_cases,
+            train_results=[without_head.detect(c.input) for c in train_cases],
+            dev_results=[without_head.detect(c.input) for c in dev_cases],
+            settings=as_escalate_settings(head_settings), clinc_texts=extra_out_of_scope,
             on_pool=on_escalate_pool,
-            notes={"combined_with": "the escalation triggers (escalation.toml), by OR; not asked about out_of_scope or not-current framings"},
         )
-        heads["escalate"] = escalate_head
 
     return {
         "format": MODEL_FORMAT,
@@ -415,6 +428,68 @@ def train(
             "settings": settings.to_dict(),
         },
     }
+
+
+def clinc_negative_sample(clinc_texts: Sequence[str], count: int, seed: int) -> list[str]:
+    """``count`` of the classifier's CLINC150 out_of_scope texts (fixed seed, sorted first)."""
+    texts = sorted(set(clinc_texts))
+    return random.Random(seed).sample(texts, min(count, len(texts))) if count > 0 else []
+
+
+def escalate_head_asked(text: str, result: Any, settings: EscalateHeadSettings) -> bool:
+    """Whether the runtime asks the head about this message (IntentDetector.detect): no rule
+    escalates it, it is not a hypothetical/general/past framing, and (unless the head is
+    asked about every message) the classifier does not call it out_of_scope."""
+    return ((settings.asks_out_of_scope or result.intent != "out_of_scope") and not result.escalate
+            and not not_a_current_incident(normalize(text).text))
+
+
+def fit_escalate_head(
+    train_cases: Sequence[GoldenCase],
+    dev_cases: Sequence[GoldenCase],
+    *,
+    train_results: Sequence[Any],
+    dev_results: Sequence[Any],
+    settings: EscalateHeadSettings,
+    clinc_texts: Sequence[str] = (),
+    on_pool: Any = None,
+) -> dict[str, Any]:
+    """Fit, calibrate and threshold the ``escalate`` head (the JSON ``BinaryHead`` loads).
+
+    ``train_results`` / ``dev_results`` are what the detector *without* the head says about
+    each case (rules, out_of_scope and all): the threshold is chosen on what the head adds.
+    Fitted on every train case (all intents) plus ``settings.clinc_negatives`` CLINC texts;
+    calibrated and thresholded on dev plus every train case scored out of fold, counting only
+    the cases the runtime asks the head about (:func:`escalate_head_asked`)."""
+    negatives = clinc_negative_sample(clinc_texts, settings.clinc_negatives, settings.head.seed)
+    train_features = [escalation_features(normalize(c.input).text) for c in train_cases]
+    train_features += [escalation_features(normalize(t).text) for t in negatives]
+    train_labels = [bool(c.expected.get("escalate")) for c in train_cases] + [False] * len(negatives)
+    scope = ("every message no rule escalates" if settings.asks_out_of_scope
+             else "not asked about out_of_scope")
+    data = train_head(
+        "escalate",
+        train_features=train_features,
+        train_labels=train_labels,
+        dev_features=[escalation_features(normalize(c.input).text) for c in dev_cases],
+        dev_labels=[bool(c.expected.get("escalate")) for c in dev_cases],
+        dev_rule_fires=[r.escalate for r in dev_results],
+        dev_applies=[escalate_head_asked(c.input, r, settings) for c, r in zip(dev_cases, dev_results, strict=True)],
+        settings=settings.head,
+        cross_fit=CrossFit(
+            indices=range(len(train_cases)),
+            rule_fires=[r.escalate for r in train_results],
+            applies=[escalate_head_asked(c.input, r, settings)
+                     for c, r in zip(train_cases, train_results, strict=True)],
+        ),
+        on_pool=on_pool,
+        notes={"combined_with": f"the escalation triggers (escalation.toml), by OR; {scope}; "
+                                "not asked about not-current framings",
+               "clinc_negatives": len(negatives)},
+    )
+    data["metadata"]["asks_out_of_scope"] = settings.asks_out_of_scope
+    data["metadata"]["settings"] = settings.to_dict()
+    return data
 
 
 #: Utility of each outcome when choosing the clarification threshold on dev: a wrong

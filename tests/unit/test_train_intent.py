@@ -190,3 +190,30 @@ def test_without_head_settings_the_classifier_is_fitted_alone(small_cases, small
     assert alone["weights"] == small_model["weights"]
     assert alone["calibration"]["temperature"] == small_model["calibration"]["temperature"]
     IntentModel.from_dict(alone)  # loads at runtime without a head
+
+
+def test_the_escalate_head_records_its_scope_and_trains_on_clinc_negatives(small_cases):
+    """asks_out_of_scope travels in the head's metadata (the runtime reads it); the CLINC
+    negatives are training cases only, never in the threshold pool."""
+    from evals.train_intent import EscalateHeadSettings, clinc_negative_sample
+
+    extra = clinc_out_of_scope_sample(CLINC_PATH, 1, 5, 13)
+    settings = TrainSettings(clinc_per_intent=1, clinc_oos=5)
+    pools = []
+    model = train(small_cases, settings=settings, extra_out_of_scope=extra,
+                  head_settings=EscalateHeadSettings(asks_out_of_scope=True, clinc_negatives=40),
+                  on_escalate_pool=lambda p, y, r: pools.append(len(p)))
+    head = model["heads"]["escalate"]["metadata"]
+    train_count = sum(1 for c in small_cases if c.split == "train")
+    dev_count = sum(1 for c in small_cases if c.split == "dev")
+    assert head["asks_out_of_scope"] is True
+    assert head["clinc_negatives"] == 40
+    assert head["train_cases"] == train_count + 40
+    assert pools == [dev_count + train_count]
+    assert IntentModel.from_dict(model).escalate_head_asks_out_of_scope
+    assert not IntentModel.from_dict(small_model_default := train(
+        small_cases, settings=TrainSettings(clinc_per_intent=0, clinc_oos=0))).escalate_head_asks_out_of_scope
+    assert small_model_default["heads"]["escalate"]["metadata"]["clinc_negatives"] == 0
+    sample = clinc_negative_sample(extra, 40, 13)
+    assert sample == clinc_negative_sample(list(reversed(extra)), 40, 13)  # fixed, order-free
+    assert set(sample) <= set(extra)

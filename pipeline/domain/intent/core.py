@@ -363,6 +363,9 @@ class IntentModel:
     rule_confidence: dict[str, float]
     metadata: dict[str, Any]
     heads: dict[str, BinaryHead] = field(default_factory=dict)
+    #: Whether the ``escalate`` head is also asked about messages called ``out_of_scope``
+    #: (it was fitted and thresholded with them in its population: ``evals.escalation_cv``).
+    escalate_head_asks_out_of_scope: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IntentModel:
@@ -389,6 +392,8 @@ class IntentModel:
             },
             metadata=dict(data.get("training", {})),
             heads={name: BinaryHead.from_dict(name, head) for name, head in data.get("heads", {}).items()},
+            escalate_head_asks_out_of_scope=bool(
+                data.get("heads", {}).get("escalate", {}).get("metadata", {}).get("asks_out_of_scope", False)),
         )
 
     def logits(self, text: str) -> list[float]:
@@ -635,15 +640,18 @@ class IntentDetector:
             # A suspended bank account is not an AWS incident; a request for a human, a threat,
             # or a charge the customer disputes still is (GUIDE v2.2).
             escalate_reasons = tuple(r for r in escalate_reasons if r in _ESCALATES_OFF_TOPIC)
-        elif not escalate_reasons:
-            # The triggers' paraphrases no rule lists ("is there anyone I can actually talk
-            # to", "ich brauche jemanden am Telefon"): a head trained on blind-written data.
-            # It reads what a message is about, not when: a hypothetical, general, hearsay or
-            # past-and-resolved question about an outage or a refund stays with the assistant.
-            head = self._model.heads.get("escalate")
-            if (head is not None and not not_a_current_incident(text)
-                    and head.decide(escalation_features(text, features))):
-                escalate_reasons = ("learned_escalation",)
+        # The triggers' paraphrases no rule lists ("is there anyone I can actually talk to",
+        # "ich brauche jemanden am Telefon"): a head trained on blind-written data. It reads
+        # what a message is about, not when: a hypothetical, general, hearsay or
+        # past-and-resolved question about an outage or a refund stays with the assistant.
+        # Whether it is asked about out_of_scope messages is the model file's to say (the
+        # head's metadata): a head fitted and thresholded with them in its population.
+        head = self._model.heads.get("escalate")
+        if (not escalate_reasons and head is not None
+                and (intent != "out_of_scope" or self._model.escalate_head_asks_out_of_scope)
+                and not not_a_current_incident(text)
+                and head.decide(escalation_features(text, features))):
+            escalate_reasons = ("learned_escalation",)
         reasons.extend(escalate_reasons)
         # Anger alone never escalates (GUIDE §2.3): it is recorded so the reply acknowledges it.
         reasons.extend(frustration_signals(text, analysis))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.domain.intent import IntentDetector, IntentModel, load_intent_model
+from pipeline.domain.intent import MODEL_FORMAT, IntentDetector, IntentModel, load_intent_model
 from pipeline.domain.intent.concepts import (
     CONCEPTS,
     ConceptsError,
@@ -93,3 +93,30 @@ def test_the_head_never_escalates_an_out_of_scope_message() -> None:
     result = IntentDetector(_with_head(model, toy), _Nlp()).detect("what is the best pizza topping for someone who hates cheese")
     assert result.intent == "out_of_scope"
     assert not result.escalate
+
+
+def test_a_head_fitted_with_out_of_scope_messages_is_asked_about_them_too() -> None:
+    """The model file says whether its head was fitted and thresholded with out_of_scope
+    messages in its population (evals.escalation_cv); only then is it asked about them."""
+    model = load_intent_model()
+    text = "what is the best pizza topping for someone who hates cheese"
+    toy = BinaryHead("escalate", {"w:pizza": 6.0}, -3.0, 1.0, 0.5, {"asks_out_of_scope": True})
+    data_model = _with_head(model, toy)
+    asked = IntentModel(*[getattr(data_model, f) for f in ("classes", "weights", "bias", "temperature",
+                                                           "rule_confidence", "metadata", "heads")],
+                        escalate_head_asks_out_of_scope=True)
+    not_asked = IntentDetector(data_model, _Nlp()).detect(text)
+    result = IntentDetector(asked, _Nlp()).detect(text)
+    assert not_asked.intent == result.intent == "out_of_scope"
+    assert not not_asked.escalate
+    assert result.escalate and "learned_escalation" in result.reasons
+    # The flag travels in the model file, inside the head's metadata.
+    head = {"bias": -3.0, "temperature": 1.0, "threshold": 0.5, "weights": {"w:pizza": 6.0},
+            "metadata": {"asks_out_of_scope": True}}
+    shipped = load_intent_model()
+    for flag in (True, False):
+        head["metadata"] = {"asks_out_of_scope": flag}
+        raw = {"format": MODEL_FORMAT, "classes": list(shipped.classes),
+               "weights": {k: list(v) for k, v in list(shipped.weights.items())[:5]},
+               "bias": list(shipped.bias), "calibration": {"temperature": 1.0}, "heads": {"escalate": head}}
+        assert IntentModel.from_dict(raw).escalate_head_asks_out_of_scope is flag
