@@ -207,6 +207,10 @@ def run(cases: Sequence[GoldenCase], documents: Sequence[Document], configs: Seq
             for label, heads in fold_heads(rest, config, budgets, fit).items():
                 keep(f"{config.label} budget {label}", batch, score_cases(scanner, held, heads))
         print(f"  held {batch}: {len(held)} answers", file=log, flush=True)
+        for row, per_batch in rows.items():
+            numbers = per_batch[batch].as_dict()
+            print(f"    {row}: accuracy {numbers['action_accuracy']}, found {numbers['found']}, "
+                  f"allowed blocked {numbers['allowed_blocked']}/{numbers['allowed']}", file=log, flush=True)
     scanner.output_model = None
     result: dict[str, Any] = {}
     for row, per_batch in rows.items():

@@ -18,9 +18,10 @@ cuts from an answer (its sentences):
   allowed text is allowed).
 * **threshold**, chosen on documents the way the runtime decides them (a document is a yes
   when any of its passages is): the ``dev`` answers scored by the final model, and the train
-  answers and excerpts scored **leave one batch out** (a batch is what one blind author wrote
-  at one time: ``os1``, ``os2``, ``ot``, ``ot2``, ``ot3``, ``ot4``, ``gout``; each batch is
-  scored by a model fitted on the other batches, word salads included). A batch shares an
+  answers and excerpts scored **leave one batch out** (a batch is what one author wrote at
+  one time, named by its ids' prefix, :func:`batch_of`: ``os1``, ``os2``, ``gout``, ``ot``,
+  ``ot2`` ... ``ot8``, and every batch imported later on its own; each batch is scored by a
+  model fitted on the other batches, word salads included). A batch shares an
   author's habits, so a model that saw other documents of the same batch scores it too kindly;
   scored from the other batches, its false blocks are what a fresh batch would show. The
   threshold is the lowest at which the head adds at most ``MAX_FALSE_RATE`` false blocks of
@@ -28,6 +29,9 @@ cuts from an answer (its sentences):
   blocks are reported, and fixed in the rules). The held-out recall and false blocks of every
   batch at the chosen threshold are written into the model file and printed.
 * The blind split is never read. Missing data is an error.
+
+How the whole output guardrail (rules + these heads) does on a new author, each blind batch
+scored by heads fitted and thresholded without it: :mod:`evals.output_heads_cv`.
 """
 
 from __future__ import annotations
