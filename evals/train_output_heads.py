@@ -18,9 +18,10 @@ cuts from an answer (its sentences):
   allowed text is allowed).
 * **threshold**, chosen on documents the way the runtime decides them (a document is a yes
   when any of its passages is): the ``dev`` answers scored by the final model, and the train
-  answers and excerpts scored **leave one batch out** (a batch is what one blind author wrote
-  at one time: ``os1``, ``os2``, ``ot``, ``ot2``, ``ot3``, ``ot4``, ``gout``; each batch is
-  scored by a model fitted on the other batches, word salads included). A batch shares an
+  answers and excerpts scored **leave one batch out** (a batch is what one author wrote at
+  one time, named by its ids' prefix, :func:`batch_of`: ``os1``, ``os2``, ``gout``, ``ot``,
+  ``ot2`` ... ``ot8``, and every batch imported later on its own; each batch is scored by a
+  model fitted on the other batches, word salads included). A batch shares an
   author's habits, so a model that saw other documents of the same batch scores it too kindly;
   scored from the other batches, its false blocks are what a fresh batch would show. The
   threshold is the lowest at which the head adds at most ``MAX_FALSE_RATE`` false blocks of
@@ -28,6 +29,9 @@ cuts from an answer (its sentences):
   blocks are reported, and fixed in the rules). The held-out recall and false blocks of every
   batch at the chosen threshold are written into the model file and printed.
 * The blind split is never read. Missing data is an error.
+
+How the whole output guardrail (rules + these heads) does on a new author, each blind batch
+scored by heads fitted and thresholded without it: :mod:`evals.output_heads_cv`.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -124,15 +128,16 @@ def _document(case_id: str, kind: str, split: str, text: str, expected: dict[str
     )
 
 
-def load_documents(scanner: Scanner) -> list[Document]:
-    if not EXCERPTS.is_file() or not OUTPUT_SET.is_file():
-        raise FileNotFoundError(f"training data missing: {EXCERPTS} and {OUTPUT_SET} are required (restore them with git)")
+def load_documents(scanner: Scanner, excerpts: Path = EXCERPTS, output_set: Path = OUTPUT_SET) -> list[Document]:
+    """The excerpts and the train and dev answers (never the blind split), as documents."""
+    if not excerpts.is_file() or not output_set.is_file():
+        raise FileNotFoundError(f"training data missing: {excerpts} and {output_set} are required (restore them with git)")
     documents = []
-    for line in EXCERPTS.read_text(encoding="utf-8").splitlines():
+    for line in excerpts.read_text(encoding="utf-8").splitlines():
         if line.strip():
             case = json.loads(line)
             documents.append(_document(case["id"], "excerpt", "train", case["input"], case["expected"], scanner))
-    for case in load_cases(OUTPUT_SET, splits=("train", "dev")):
+    for case in load_cases(output_set, splits=("train", "dev")):
         documents.append(_document(case.id, "answer", case.split, case.input, case.expected, scanner))
     return documents
 
@@ -203,32 +208,43 @@ def measure(docs: Sequence[Document], probabilities: Sequence[float], category: 
     }
 
 
+#: Fits a head's weights and bias on documents (the train batches among them): a fit the
+#: cross-validation may remember, keyed by the batches it saw (:mod:`evals.output_heads_cv`).
+Fit = Callable[[Sequence[Document], str, HeadSettings, bool], tuple[dict[str, float], float]]
+
+
+def fit_documents(documents: Sequence[Document], category: str, settings: HeadSettings,
+                  excerpt_passages: bool = False) -> tuple[dict[str, float], float]:
+    """The weights and bias of the head of ``category`` fitted on the train documents."""
+    features, labels, _groups = training_items(documents, category, excerpt_passages)
+    return fit_weights(features, labels, settings)
+
+
 def held_out_heads(documents: Sequence[Document], category: str, settings: HeadSettings,
-                   excerpt_passages: bool = False) -> dict[str, BinaryHead]:
+                   excerpt_passages: bool = False, fit: Fit = fit_documents) -> dict[str, BinaryHead]:
     """For every train batch, the head fitted on the other batches only (their word salads
     included): each document of the batch is scored by a model that saw nothing of its
     author's batch."""
     heads = {}
     for batch in sorted({d.batch for d in documents if d.split == "train"}):
-        features, labels, _groups = training_items([d for d in documents if d.batch != batch], category,
-                                                   excerpt_passages)
-        weights, bias = fit_weights(features, labels, settings)
+        weights, bias = fit([d for d in documents if d.batch != batch], category, settings, excerpt_passages)
         heads[batch] = BinaryHead(category, weights, bias, 1.0, 0.5, {})
     return heads
 
 
 def batch_threshold(pool: Sequence[Document], probabilities: Sequence[float], category: str,
-                    max_false_rate: float) -> tuple[float, dict[str, float]]:
+                    max_false_rate: float,
+                    max_batch_false_rate: float = MAX_BATCH_FALSE_RATE) -> tuple[float, dict[str, float]]:
     """The threshold (and the one each constraint alone would pick): the lowest at which the
     head adds at most ``max_false_rate`` false blocks of the allowed answers, and of the
-    allowed excerpts, and at most ``MAX_BATCH_FALSE_RATE`` of the allowed documents of each
+    allowed excerpts, and at most ``max_batch_false_rate`` of the allowed documents of each
     batch (dev answers as one batch)."""
     def key(d: Document) -> str:
         return "dev" if d.split == "dev" else d.batch
     constraints = {f"{kind}s": ([i for i, d in enumerate(pool) if d.kind == kind], max_false_rate)
                    for kind in ("answer", "excerpt")}
     for batch in sorted({key(d) for d in pool}):
-        constraints[f"batch {batch}"] = ([i for i, d in enumerate(pool) if key(d) == batch], MAX_BATCH_FALSE_RATE)
+        constraints[f"batch {batch}"] = ([i for i, d in enumerate(pool) if key(d) == batch], max_batch_false_rate)
     chosen = {}
     for name, (indices, budget) in constraints.items():
         chosen[name], _ = choose_threshold([probabilities[i] for i in indices], [category in pool[i].categories for i in indices],
@@ -237,40 +253,74 @@ def batch_threshold(pool: Sequence[Document], probabilities: Sequence[float], ca
     return max(chosen.values()), chosen
 
 
-def train_category(documents: Sequence[Document], category: str, settings: HeadSettings,
-                   excerpt_passages: bool = False) -> dict[str, Any]:
-    features, labels, _groups = training_items(documents, category, excerpt_passages)
-    weights, bias = fit_weights(features, labels, settings)
+@dataclass(frozen=True)
+class FittedCategory:
+    """One head fitted on every train batch given, with the pool its threshold is chosen on:
+    the dev answers scored by this head and every train document scored by the head fitted
+    without its batch (calibrated probabilities; 0.0 where the head knows no feature)."""
+
+    category: str
+    weights: dict[str, float]
+    bias: float
+    temperature: float
+    train_items: int
+    train_positives: int
+    batches: tuple[str, ...]
+    pool: tuple[Document, ...]
+    probabilities: tuple[float, ...]
+
+
+def fit_category(documents: Sequence[Document], category: str, settings: HeadSettings,
+                 excerpt_passages: bool = False, fit: Fit = fit_documents) -> FittedCategory:
+    """The head of ``category`` fitted on the train documents, and its threshold pool scored
+    leave one batch out (the budget is applied by :func:`threshold_of`)."""
+    _features, labels, _groups = training_items(documents, category, excerpt_passages)
+    weights, bias = fit(documents, category, settings, excerpt_passages)
     final = BinaryHead(category, weights, bias, 1.0, 0.5, {})
-    by_batch = held_out_heads(documents, category, settings, excerpt_passages)
+    by_batch = held_out_heads(documents, category, settings, excerpt_passages, fit)
     # Documents that judge the threshold: the head's positives and the allowed ones (a
     # document blocked for another category is blocked whatever the head says).
     pool = [d for d in documents if category in d.categories or not d.blocked]
     not_asked = OUTPUT_HEADS_NOT_ASKED[category]
     scores = [document_score(by_batch[d.batch] if d.split == "train" else final, d, not_asked) for d in pool]
-    known = [s is not None for s in scores]
     temperature = fit_binary_temperature([s for s in scores if s is not None],
                                          [category in d.categories for d, s in zip(pool, scores, strict=True) if s is not None])
     calibrated = BinaryHead(category, weights, bias, temperature, 0.5, {})
-    probabilities = [calibrated.probability_of_score(s) if k and s is not None else 0.0 for s, k in zip(scores, known, strict=True)]
-    threshold, thresholds = batch_threshold(pool, probabilities, category, settings.max_false_rate)
+    probabilities = [0.0 if s is None else calibrated.probability_of_score(s) for s in scores]
+    return FittedCategory(category, weights, bias, temperature, len(labels), sum(labels), tuple(sorted(by_batch)),
+                          tuple(pool), tuple(probabilities))
+
+
+def threshold_of(fitted: FittedCategory, max_false_rate: float,
+                 max_batch_false_rate: float = MAX_BATCH_FALSE_RATE) -> tuple[float, dict[str, float]]:
+    """The threshold of a fitted head under a false-block budget (see :func:`batch_threshold`)."""
+    return batch_threshold(fitted.pool, fitted.probabilities, fitted.category, max_false_rate, max_batch_false_rate)
+
+
+def head_entry(fitted: FittedCategory, settings: HeadSettings,
+               max_batch_false_rate: float = MAX_BATCH_FALSE_RATE) -> dict[str, Any]:
+    """The model file's entry of a fitted head under the budget of ``settings`` (with what it
+    measured held out, per group and per batch)."""
+    pool, probabilities, category = fitted.pool, fitted.probabilities, fitted.category
+    threshold, thresholds = threshold_of(fitted, settings.max_false_rate, max_batch_false_rate)
     groups_of = {
         "dev_answers": [i for i, d in enumerate(pool) if d.split == "dev"],
         "train_answers_held_out": [i for i, d in enumerate(pool) if d.split == "train" and d.kind == "answer"],
         "excerpts_held_out": [i for i, d in enumerate(pool) if d.kind == "excerpt"],
     }
-    for batch in sorted(by_batch):
+    for batch in fitted.batches:
         groups_of[f"batch {batch} held out"] = [i for i, d in enumerate(pool) if d.split == "train" and d.batch == batch]
     measured = {name: measure([pool[i] for i in idx], [probabilities[i] for i in idx], category, threshold)
                 for name, idx in groups_of.items()}
     return {
-        "bias": bias, "temperature": temperature, "threshold": threshold,
-        "weights": dict(sorted(weights.items())),
+        "bias": fitted.bias, "temperature": fitted.temperature, "threshold": threshold,
+        "weights": dict(sorted(fitted.weights.items())),
         "metadata": {
-            "train_items": len(labels), "train_positives": sum(labels), "features": len(weights),
+            "train_items": fitted.train_items, "train_positives": fitted.train_positives,
+            "features": len(fitted.weights),
             "settings": settings.to_dict(), "measured": measured,
             "thresholds_by": thresholds,
-            "max_batch_false_rate": MAX_BATCH_FALSE_RATE,
+            "max_batch_false_rate": max_batch_false_rate,
             "threshold_pool": "dev answers (final model) and every train batch scored by the model fitted "
                               "on the other batches (leave one batch out)",
             "combined_with": "the output_policies clause rules, by OR, per passage",
@@ -280,12 +330,20 @@ def train_category(documents: Sequence[Document], category: str, settings: HeadS
     }
 
 
+def train_category(documents: Sequence[Document], category: str, settings: HeadSettings,
+                   excerpt_passages: bool = False,
+                   max_batch_false_rate: float = MAX_BATCH_FALSE_RATE) -> dict[str, Any]:
+    """The model file's entry of one head trained on ``documents`` (see the module docstring)."""
+    return head_entry(fit_category(documents, category, settings, excerpt_passages), settings, max_batch_false_rate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=MODEL_PATH)
     parser.add_argument("--c", type=float, default=SETTINGS.c,
                         help=f"inverse L2 strength (default {SETTINGS.c}); compare by the out-of-fold recall printed")
     parser.add_argument("--max-false-rate", type=float, default=SETTINGS.max_false_rate)
+    parser.add_argument("--max-batch-false-rate", type=float, default=MAX_BATCH_FALSE_RATE)
     parser.add_argument("--min-df", type=int, default=SETTINGS.min_df)
     parser.add_argument("--excerpt-passages", action="store_true",
                         help="train on the passages of an excerpt of the category too, not only on it whole "
@@ -297,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"train_output_heads: {exc}", file=sys.stderr)
         return 2
-    heads = {category: train_category(documents, category, settings, args.excerpt_passages)
+    heads = {category: train_category(documents, category, settings, args.excerpt_passages, args.max_batch_false_rate)
              for category in HEAD_RULES}
     args.output.write_text(json.dumps({"format": FORMAT, "heads": heads}, sort_keys=True, separators=(",", ":")) + "\n",
                            encoding="utf-8")

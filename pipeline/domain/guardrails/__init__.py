@@ -63,6 +63,7 @@ from pipeline.domain.models import (
     GuardrailAction,
     GuardrailVerdict,
 )
+from pipeline.domain.textfeatures import BinaryHead
 from pipeline.domain.textnorm import NormalizedText, normalize
 
 __all__ = ["RULES", "Rule", "redact", "scan_input", "scan_output"]
@@ -99,7 +100,7 @@ class Scanner:
     """Input and output scanning over one :class:`Engine` (RE2 or pure Python)."""
 
     def __init__(self, use_re2: bool | None = None, *, learned_heads: bool = True,
-                 output_heads: bool = True) -> None:
+                 output_heads: bool = True, output_model: tuple[BinaryHead, ...] | None = None) -> None:
         self.engine = Engine(_ENGINE_SPECS, DETECTORS, use_re2=use_re2)
         # False only for training the heads (input refusals, output policies) against what
         # the patterns alone decide.
@@ -110,6 +111,10 @@ class Scanner:
         # of passage the guide allows are not asked (catalogue: the learned rules' not_asked).
         # output_heads=False: the clause rules alone (kept for comparison).
         self.output_heads = output_heads
+        # The output heads to judge with: None is the shipped output_model.json; a tuple is
+        # heads fitted elsewhere (evals.output_heads_cv scores each held batch with the heads
+        # fitted without it, through this same scanner).
+        self.output_model = output_model
         stage = {name: [] for name in ("secrets", "pii", "intent", "attack", "weak_attack", "output")}
         pem = []
         for index, rule in enumerate(self.engine.rules):
@@ -265,7 +270,7 @@ class Scanner:
         if self.learned_heads and self.output_heads:
             # The learned output heads judge each passage for a category no rule found.
             found = frozenset(_RULE_BY_ID[rule_id].category for rule_id, _s, _e in policy)
-            policy.extend(learned_hits(lowered, found, OUTPUT_HEADS_NOT_ASKED))
+            policy.extend(learned_hits(lowered, found, OUTPUT_HEADS_NOT_ASKED, self.output_model))
         findings.extend(to_findings(policy, view, _RULE_BY_ID))
         findings.sort(key=lambda f: (f.start, f.end, f.rule_id))
         return verdict(text, findings, MESSAGES)

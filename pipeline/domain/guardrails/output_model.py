@@ -133,11 +133,13 @@ def _bank(heads: tuple[BinaryHead, ...]) -> HeadBank:
 
 
 def learned_hits(lowered: str, already: frozenset[str] = frozenset(),
-                 not_asked: Mapping[str, NotAsked] | None = None) -> list[tuple[str, int, int]]:
+                 not_asked: Mapping[str, NotAsked] | None = None,
+                 heads: tuple[BinaryHead, ...] | None = None) -> list[tuple[str, int, int]]:
     """(rule id, start, end) of the passages a head says yes to, at most one per head (the
     first passage), skipping the categories in ``already`` (a rule found them) and, per
-    head, the passages its ``not_asked`` covers."""
-    heads = load_heads()
+    head, the passages its ``not_asked`` covers. ``heads``: the shipped ones unless given
+    (the batch cross-validation passes the heads fitted without the batch it scores)."""
+    heads = load_heads() if heads is None else heads
     pending = {h.name for h in heads} - already
     if not pending:
         return []
