@@ -18,7 +18,7 @@ from pathlib import Path
 
 from evals.benchmarks import BenchResult
 
-MODULES = ("guardrails", "adversarial", "intent", "triage", "workflow", "harness")
+MODULES = ("guardrails", "adversarial", "intent", "prefilter", "triage", "workflow", "harness")
 DEFAULT_JSON = Path("reports/out/bench.json")
 
 

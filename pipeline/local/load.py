@@ -78,10 +78,17 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _progress(done: int, total: int, start: float, stream: Any) -> None:
+    """Redraw the bar in place on a terminal; elsewhere (CI logs, files) one line per tenth."""
     width = 30
     filled = int(width * done / max(1, total))
     rate = done / max(1e-9, time.monotonic() - start)
-    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {rate:5.1f} req/s")
+    bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {rate:5.1f} req/s"
+    if getattr(stream, "isatty", lambda: False)():
+        stream.write("\r" + bar)
+    elif done == total or done % max(1, total // 10) == 0:
+        stream.write(bar + "\n")
+    else:
+        return
     stream.flush()
 
 

@@ -138,3 +138,19 @@ def test_beyond_its_execution_slots_the_server_answers_503_with_retry_after_at_o
         model.gate.set()
         server.should_exit = True
         thread.join(60)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_redraws_on_a_terminal_and_writes_a_line_per_tenth_elsewhere() -> None:
+    log = io.StringIO()
+    for done in range(1, 101):
+        load._progress(done, 100, 0.0, log)
+    lines = log.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == [f"{n}/100" for n in range(10, 101, 10)]
+    terminal = _Terminal()
+    load._progress(3, 100, 0.0, terminal)
+    assert terminal.getvalue().startswith("\r[") and "\n" not in terminal.getvalue()
