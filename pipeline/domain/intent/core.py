@@ -363,9 +363,14 @@ class IntentModel:
     rule_confidence: dict[str, float]
     metadata: dict[str, Any]
     heads: dict[str, BinaryHead] = field(default_factory=dict)
-    #: Whether the ``escalate`` head is also asked about messages called ``out_of_scope``
-    #: (it was fitted and thresholded with them in its population: ``evals.escalation_cv``).
-    escalate_head_asks_out_of_scope: bool = False
+
+    @property
+    def escalate_head_asks_out_of_scope(self) -> bool:
+        """Whether the ``escalate`` head is also asked about messages called ``out_of_scope``:
+        its metadata says so when it was fitted and thresholded with them in its population
+        (``evals.escalation_cv``)."""
+        head = self.heads.get("escalate")
+        return bool(head is not None and head.metadata.get("asks_out_of_scope", False))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IntentModel:
@@ -392,8 +397,6 @@ class IntentModel:
             },
             metadata=dict(data.get("training", {})),
             heads={name: BinaryHead.from_dict(name, head) for name, head in data.get("heads", {}).items()},
-            escalate_head_asks_out_of_scope=bool(
-                data.get("heads", {}).get("escalate", {}).get("metadata", {}).get("asks_out_of_scope", False)),
         )
 
     def logits(self, text: str) -> list[float]:

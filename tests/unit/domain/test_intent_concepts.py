@@ -100,11 +100,8 @@ def test_a_head_fitted_with_out_of_scope_messages_is_asked_about_them_too() -> N
     messages in its population (evals.escalation_cv); only then is it asked about them."""
     model = load_intent_model()
     text = "what is the best pizza topping for someone who hates cheese"
-    toy = BinaryHead("escalate", {"w:pizza": 6.0}, -3.0, 1.0, 0.5, {"asks_out_of_scope": True})
-    data_model = _with_head(model, toy)
-    asked = IntentModel(*[getattr(data_model, f) for f in ("classes", "weights", "bias", "temperature",
-                                                           "rule_confidence", "metadata", "heads")],
-                        escalate_head_asks_out_of_scope=True)
+    asked = _with_head(model, BinaryHead("escalate", {"w:pizza": 6.0}, -3.0, 1.0, 0.5, {"asks_out_of_scope": True}))
+    data_model = _with_head(model, BinaryHead("escalate", {"w:pizza": 6.0}, -3.0, 1.0, 0.5, {"asks_out_of_scope": False}))
     not_asked = IntentDetector(data_model, _Nlp()).detect(text)
     result = IntentDetector(asked, _Nlp()).detect(text)
     assert not_asked.intent == result.intent == "out_of_scope"
