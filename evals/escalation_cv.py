@@ -46,7 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from evals.datasets import GoldenCase, load_cases
-from evals.intent_cv import Budget, Tally, batch_of
+from evals.intent_cv import Budget, Tally
+from evals.lobo import add_json_option, held_batches, split_fold, write_json
 from evals.train_heads import choose_threshold
 from evals.train_intent import (
     CLINC_PATH,
@@ -74,10 +75,10 @@ def fold_models(cases: Sequence[GoldenCase], *, settings: TrainSettings, extra: 
     fitted without it: the part of a fold that no head setting changes, fitted once (cached
     on disk by content hash when asked)."""
     if batches is None:
-        batches = sorted({batch_of(c.id) for c in cases if c.split == "train"})
+        batches = held_batches(cases)
     models: dict[str, dict[str, Any]] = {}
     for name in batches:
-        fold = [c for c in cases if not (c.split == "train" and batch_of(c.id) == name)]
+        fold, _ = split_fold(cases, name)
         key = hashlib.sha256(json.dumps(
             [name, settings.to_dict(), [[c.id, c.input, c.expected, c.split] for c in fold], list(extra)],
             sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
@@ -116,6 +117,12 @@ class Fold:
     clinc_results: list[Decided]
 
 
+def _fold_cases(cases: Sequence[GoldenCase], name: str) -> tuple[list[GoldenCase], list[GoldenCase], list[GoldenCase]]:
+    """The fold's train cases (its held batch left out), its dev cases and the held batch."""
+    rest, held = split_fold(cases, name)
+    return [c for c in rest if c.split == "train"], [c for c in rest if c.split == "dev"], held
+
+
 def _decide_all(detector: IntentDetector, texts: Sequence[str]) -> list[Decided]:
     out = []
     for text in texts:
@@ -131,9 +138,7 @@ def prepare_folds(cases: Sequence[GoldenCase], models: dict[str, dict[str, Any]]
     folds = []
     for name, model in models.items():
         detector = IntentDetector(IntentModel.from_dict({**model, "heads": {}}), nlp)
-        train_cases = [c for c in cases if c.split == "train" and batch_of(c.id) != name]
-        dev_cases = [c for c in cases if c.split == "dev"]
-        held = [c for c in cases if c.split == "train" and batch_of(c.id) == name]
+        train_cases, dev_cases, held = _fold_cases(cases, name)
         folds.append(Fold(name, train_cases, dev_cases, held,
                           _decide_all(detector, [c.input for c in train_cases]),
                           _decide_all(detector, [c.input for c in dev_cases]),
@@ -154,10 +159,8 @@ def shared_classifier_folds(cases: Sequence[GoldenCase], model: dict[str, Any], 
     decided = dict(zip((c.id for c in cases), _decide_all(detector, [c.input for c in cases]), strict=True))
     clinc_results = _decide_all(detector, clinc_held_out)
     folds = []
-    for name in sorted({batch_of(c.id) for c in cases if c.split == "train"}):
-        train_cases = [c for c in cases if c.split == "train" and batch_of(c.id) != name]
-        dev_cases = [c for c in cases if c.split == "dev"]
-        held = [c for c in cases if c.split == "train" and batch_of(c.id) == name]
+    for name in held_batches(cases):
+        train_cases, dev_cases, held = _fold_cases(cases, name)
         folds.append(Fold(name, train_cases, dev_cases, held, [decided[c.id] for c in train_cases],
                           [decided[c.id] for c in dev_cases], [decided[c.id] for c in held], clinc_results))
     return folds
@@ -335,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", action="append", choices=sorted(CONFIGS), help="configurations to run")
     parser.add_argument("--cache-dir", type=Path, default=None, help="keep the fold classifiers here")
-    parser.add_argument("--json", default=None, help="write the full result here")
+    add_json_option(parser)
     parser.add_argument("--shared-classifier", action="store_true",
                         help="screen: the shipped classifier decides every fold (only the head is held out)")
     args = parser.parse_args(argv)
@@ -372,10 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for result in results.values():
             for label in result["budgets"]:
                 result["budgets"][label]["versus_current"] = paired_difference(result, reference, label, reference_label)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"classifier": classifier, "clinc_held_out": len(clinc_held_out), "results": results},
-                      handle, indent=1)
+    write_json(args.json, {"classifier": classifier, "clinc_held_out": len(clinc_held_out), "results": results})
     return 0
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evals.datasets import GoldenCase, load_cases
+from evals.lobo import add_batch_option, add_json_option, held_batches, is_held, write_json
 from evals.train_guardrail_heads import (
     CLINC_PATH,
     GUARDRAILS_SET,
@@ -190,7 +191,7 @@ def _fold(name: str) -> tuple[str, dict[str, Counts], dict[str, dict[str, float]
     def keep(category: str, p: list[float], y: list[bool], r: list[bool]) -> None:
         pools[category] = (p, y, r)
 
-    fitted = fit_heads(data, settings, leave_out=lambda c: c.split == "train" and batch_of(c.id) == name,
+    fitted = fit_heads(data, settings, leave_out=lambda c: is_held(c, name),
                        on_pool=keep, oof_by_batch=_STATE["oof_by_batch"])
     heads = {c: BinaryHead.from_dict(c, fitted[c]) for c in CATEGORIES}
     # The threshold the trainer ships must be the shipped operating point's (same pool, same rule).
@@ -218,9 +219,7 @@ def run(cases: Sequence[GoldenCase], *, settings: HeadSettings = SETTINGS,
     """Leave each held batch out in turn; per-fold and pooled numbers for every operating point."""
     train = [c for c in cases if c.split == "train"]
     dev = [c for c in cases if c.split == "dev"]
-    names = sorted({batch_of(c.id) for c in train if is_held_batch(batch_of(c.id))})
-    if batches:
-        names = [b for b in names if b in batches]
+    names = held_batches(train, held=lambda c: is_held_batch(batch_of(c.id)), only=batches or None)
     if data is None:
         data = load_training_data(train, dev, negatives)
     patterns_only, scanner = Scanner(learned_heads=False), Scanner()
@@ -273,11 +272,11 @@ def summary_line(label: str, numbers: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--c", type=float, action="append", help="head C values to compare (one LOBO run each)")
-    parser.add_argument("--batch", action="append", help="hold out only these batches")
+    add_batch_option(parser)
     parser.add_argument("--jobs", type=int, default=1, help="folds fitted in parallel")
     parser.add_argument("--oof-by-batch", choices=("yes", "no"), default="yes" if OOF_BY_BATCH else "no",
                         help="out-of-fold threshold folds hold whole batches (authors)")
-    parser.add_argument("--json", default=None, help="write the full result here")
+    add_json_option(parser)
     parser.add_argument("--fold-log", default=None, help="append each fold's numbers here as it ends (JSON lines)")
     parser.add_argument("--cache", default=None,
                         help="featurised training data: read if present, else written (same golden set only)")
@@ -303,9 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(result)
         for label, numbers in result["pooled"].items():
             print(f"C={c} " + summary_line(label, numbers))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=1)
+    write_json(args.json, results)
     return 0
 
 

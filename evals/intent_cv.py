@@ -21,14 +21,14 @@ only thing a budget changes, so the pool it is chosen on (dev + out-of-fold trai
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from evals.datasets import GoldenCase, load_cases
+from evals.lobo import add_batch_option, add_json_option, held_batches, split_fold, write_json
+from evals.lobo import batch_of as batch_of  # re-exported: its callers import it from here
 from evals.train_heads import HeadSettings, choose_threshold
 from evals.train_intent import (
     CLINC_PATH,
@@ -50,13 +50,6 @@ from pipeline.domain.intent import (
 from pipeline.domain.intent.escalation import not_a_current_incident
 from pipeline.domain.textfeatures import BinaryHead
 from pipeline.domain.textnorm import normalize
-
-_SUFFIX_RE = re.compile(r"-?\d+$")
-
-
-def batch_of(case_id: str) -> str:
-    """The batch a case belongs to: its id without the trailing number (``it3-0042`` -> ``it3``)."""
-    return _SUFFIX_RE.sub("", case_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +123,7 @@ def run(cases: Sequence[GoldenCase], *, settings: TrainSettings, head: EscalateH
         budgets: Sequence[Budget], extra: Sequence[str], nlp: Any,
         batches: Sequence[str] | None = None, log: Any = sys.stderr) -> dict[str, Any]:
     """Leave-one-batch-out over the training batches; pooled and per-batch numbers."""
-    train_batches = sorted({batch_of(c.id) for c in cases if c.split == "train"})
-    held_out = [b for b in train_batches if batches is None or b in batches]
+    held_out = held_batches(cases, only=batches)
     per_batch: dict[str, Any] = {}
     tallies = {b.label: Tally() for b in budgets}
     rules_only = Tally()
@@ -139,8 +131,7 @@ def run(cases: Sequence[GoldenCase], *, settings: TrainSettings, head: EscalateH
     predicted_all: list[str] = []
     confidences: list[float] = []
     for name in held_out:
-        held = [c for c in cases if c.split == "train" and batch_of(c.id) == name]
-        fold = [c for c in cases if not (c.split == "train" and batch_of(c.id) == name)]
+        fold, held = split_fold(cases, name)
         pool: dict[str, list[Any]] = {}
 
         def keep(probabilities: list[float], labels: list[bool], rule_fires: list[bool],
@@ -194,8 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-df", type=int, default=None)
     parser.add_argument("--head-c", type=float, default=None)
     parser.add_argument("--no-head", action="store_true", help="the classifier alone (no budget sweep)")
-    parser.add_argument("--batch", action="append", help="hold out only these batches")
-    parser.add_argument("--json", default=None, help="write the full result here")
+    add_batch_option(parser)
+    add_json_option(parser)
     args = parser.parse_args(argv)
 
     from pipeline.adapters.local.offline_nlp import OfflineNlp
@@ -222,9 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{pooled['mean_batch_macro_f1']}, ECE {pooled['ece']}, rules only {pooled['escalation_rules_only']}")
         for label, numbers in pooled["escalation"].items():
             print(f"  {label:>20}: recall {numbers['recall']}, false {numbers['false_rate']}")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=1)
+    write_json(args.json, results)
     return 0
 
 

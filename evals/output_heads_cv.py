@@ -53,14 +53,13 @@ recall at twice the cost, :func:`pipeline.domain.guardrails.output_model.passage
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from evals.datasets import GoldenCase, load_cases
+from evals.lobo import add_batch_option, add_json_option, held_batches, split_fold, write_json
 from evals.train_heads import HeadSettings
 from evals.train_output_heads import (
     EXCERPTS,
@@ -157,9 +156,10 @@ class Tally:
         }
 
 
-def blind_batches(cases: Sequence[GoldenCase]) -> list[str]:
-    """The train batches written by blind authors (whole answers), in id order."""
-    return sorted({batch_of(c.id) for c in cases if c.split == "train" and c.source.startswith(BLIND_SOURCE)})
+def blind_batches(cases: Sequence[GoldenCase], only: Sequence[str] | None = None) -> list[str]:
+    """The train batches written by blind authors (whole answers), in id order (of those,
+    only the ones in ``only`` when given)."""
+    return held_batches(cases, batch_of, held=lambda c: c.source.startswith(BLIND_SOURCE), only=only)
 
 
 def score_cases(scanner: Scanner, cases: Sequence[GoldenCase], heads: tuple[BinaryHead, ...] | None) -> Tally:
@@ -211,14 +211,14 @@ def run(cases: Sequence[GoldenCase], documents: Sequence[Document], configs: Seq
     shipped heads if asked, and every fit configuration under every budget)."""
     scanner = Scanner()
     fit = RememberedFits()
-    held_out = [b for b in blind_batches(cases) if batches is None or b in batches]
+    held_out = blind_batches(cases, only=batches)
     rows: dict[str, dict[str, Tally]] = {}
 
     def keep(row: str, batch: str, tally: Tally) -> None:
         rows.setdefault(row, {})[batch] = tally
 
     for batch in held_out:
-        held = [c for c in cases if c.split == "train" and batch_of(c.id) == batch]
+        _, held = split_fold(cases, batch, batch_of)
         scanner.output_heads = False  # the clause rules alone
         keep("rules only", batch, score_cases(scanner, held, None))
         scanner.output_heads = True
@@ -265,8 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", action="append", type=Budget.parse,
                         help="max_false_rate[:max_batch_false_rate] (default the trainer's)")
     parser.add_argument("--shipped", action="store_true", help="score the shipped output_model.json too")
-    parser.add_argument("--batch", action="append", help="hold out only these batches")
-    parser.add_argument("--json", type=Path, default=None, help="write the full result here")
+    add_batch_option(parser)
+    add_json_option(parser)
     args = parser.parse_args(argv)
     budgets = args.budget or [Budget(SETTINGS.max_false_rate, MAX_BATCH_FALSE_RATE)]
     configs = [FitConfig(replace(SETTINGS, c=c, min_df=args.min_df), args.excerpt_passages)
@@ -279,8 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = load_cases(OUTPUT_SET, splits=("train", "dev"))
     result = run(cases, documents, configs, budgets, shipped=args.shipped, batches=args.batch)
     print(format_table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    write_json(args.json, result)
     return 0
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.datasets import GOLDEN_DIR, GoldenCase, load_cases
+from evals.lobo import batch_of
 from evals.train_heads import CrossFit, HeadSettings, train_head
 from evals.train_intent import CLINC_PATH, INTENT_SET
 from pipeline.domain.guardrails import Scanner
@@ -66,14 +66,6 @@ SEED = 13
 FOLDS = 5
 #: Whether those folds hold whole batches (one author each) instead of interleaved cases.
 OOF_BY_BATCH = False
-
-
-def batch_of(case_id: str) -> str:
-    """The batch (author) of a case: its id without the trailing number (``rt12-0042`` -> ``rt12``)."""
-    return _SUFFIX_RE.sub("", case_id)
-
-
-_SUFFIX_RE = re.compile(r"-?\d+$")
 
 
 def _features(text: str) -> set[str]:
