@@ -1,0 +1,65 @@
+"""What the secret detectors share about values: the words that end a sentence rather than
+name a value, the shape of a masked key and of the next key of a listing, and the judgement
+whether a value reads like a password (used for prose, flags, table cells and decoded
+``user:password`` pairs alike)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pipeline.domain.guardrails.common import is_placeholder
+
+#: Eight identical characters never occur in a real (random) key body, an access key's base32
+#: or a prefixed token's tail; a mask does ("AKIAXXXXXXXXXXXXXXXX").
+MASKED_RUN = re.compile(r"(.)\1{7}")
+
+
+#: An unquoted "value" that is a bare word ending in a colon is the next key of a key/value
+#: listing, not a value (and a flood of "password: " makes no finding per repetition).
+NEXT_KEY = re.compile(r"[A-Za-z_][A-Za-z_.\-]{0,40}:")
+
+
+#: Words that stand after a password word in a sentence without being its value ("the
+#: password is incorrect", "a senha está errada"), in the languages the prose rules read.
+PROSE_STOPWORDS = frozenset(
+    """not incorrect correct wrong right expired invalid valid required too very being been set reset
+    changed missing empty blank same different rejected accepted working failing stored saved
+    encrypted hashed in on at for from still now also definitely probably longer shorter case like
+    what something secure strong weak long short locked ok okay fine good bad stuck lost forgotten
+    known unknown generated managed rotated the a an my our your their his her its this that it
+    no yes never always only just definitely there here what which when where how why who
+    incorrectly exactly actually literally simply apparently supposedly hard easy complex simple
+    displayed shown hidden masked obscured asterisks dots protected compromised leaked exposed
+    saved cached remembered sent emailed mailed printed logged visible invisible required mandatory
+    optional temporary temp initial default fine unchanged updated outdated old new current same
+    different unique shared reused identical longer characters chars letters digits numbers symbols
+    ignored accepted denied refused blocked failing working wrong because but and or so then
+    correcta incorrecta correcto incorrecto valida invalida expirada caducada larga corta segura
+    correct incorrect valide invalide expire longue courte
+    falsch richtig korrekt abgelaufen ungultig gultig lang kurz sicher
+    errada certa correta incorreta expirada invalida valida longa curta segura
+    sbagliata giusta corretta scaduta valida lunga corta sicura""".split()
+)
+
+
+# Pure functions of a value, remembered (bounded): a pasted log or config repeats its values.
+@lru_cache(maxsize=4096)
+def looks_like_password(value: str, quoted: bool) -> bool:
+    """Heuristic: does a prose value look like a real password rather than a word?"""
+    value = value.rstrip(".,!?;:)")
+    if len(value) < 4 or is_placeholder(value):
+        return False
+    lowered = value.lower()
+    if lowered in PROSE_STOPWORDS:
+        return False
+    has_digit = any(ch.isdigit() for ch in value)
+    has_symbol = any(ch in "!@#$%^&*~+=?/\\|_" for ch in value)
+    mixed = any(ch.isupper() for ch in value[1:]) and any(ch.islower() for ch in value)
+    if has_digit or has_symbol or mixed:
+        return not re.fullmatch(r"\d{1,3}(?:\.\d+)?%?|\d+\s*(?:chars?|characters)", lowered)
+    if quoted:
+        return True
+    if re.fullmatch(r"[a-z]+(?:-[a-z]+)*", lowered):
+        return len(lowered) >= 6 and not re.search(r"(?:ed|ing|ly|ive|able|ible|ful|less|ous)$", lowered)
+    return False
