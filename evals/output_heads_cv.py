@@ -28,7 +28,7 @@ competitor_disparagement; "blocked" = allowed answers blocked (rules included); 
 action accuracy / allowed blocked. **Caveat**: the clause rules were written from the misses
 of ``ot`` ... ``ot7``, so only the heads are held out here; ``ot8`` (imported last) is the one
 batch new to the rules too, and reads like a fresh batch (0.71-0.78). ``ot8`` was taken back
-out of the set after this run (it waits in ``golden_sets/incoming/``); a rerun has folds ``ot`` ... ``ot7``.
+out of the set for a session after this run and is in it again (with ``ot9``) since their import.
 
 | configuration | accuracy | fc | cd | blocked | ot | ot2 | ot3 | ot4 | ot5 | ot6 | ot7 | ot8 |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|
