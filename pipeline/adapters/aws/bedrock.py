@@ -14,7 +14,7 @@ limiting); this adapter only translates requests and errors:
 - other ValidationExceptions and anything else → ``ModelError(transient=False)``.
 
 The model id is the deployment's one setting (``MODEL_ID``, e.g. the cross-Region inference
-profile ``us.anthropic.claude-sonnet-4-5-20250929-v1:0``); templates only name the family
+profile ``us.anthropic.claude-sonnet-4-6``); templates only name the family
 their prompts are written for, and a configured id outside that family is refused.
 
 Example:
