@@ -131,3 +131,20 @@ def test_the_documented_cdk_synth_runs_offline(tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
         stage = re.search(r"-c stage=(\S+)", command)
         _check_assembly(tmp_path, stage.group(1) if stage else "dev")
+
+
+def test_the_first_synth_says_so_before_it_starts(tmp_path, monkeypatch, capsys):
+    """A first `nox -s eval` or `ask` synthesizes the stack (10-60 s of Node and jsii): it
+    says so on stderr first instead of looking hung."""
+    import stack.app as app
+
+    def fake_synthesize(outdir, context=None, *, nag=True):
+        assert "synthesizing the CDK stack" in capsys.readouterr().err, "announced before, not after"
+        template = Path(outdir) / f"{c.stack_name('dev')}.template.json"
+        template.write_text('{"Resources": {}}', encoding="utf-8")
+        return app.SynthResult(Path(outdir), c.stack_name("dev"), template, 12.0, [], [])
+
+    monkeypatch.setattr(app, "synthesize", fake_synthesize)
+    _, _, synthesized_now = app.cached_template(tmp_path)
+    assert synthesized_now
+    assert "synthesized in 12 s" in capsys.readouterr().err
