@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.adapters.aws.bedrock import inference_config
+
 TERMINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"}
 FAILED = {"Failed", "Stopped", "Expired"}
 INPUT_FILE = "records.jsonl"
@@ -73,7 +75,7 @@ def model_input(request: Any) -> dict[str, Any]:
     params = request.parameters
     body: dict[str, Any] = {
         "messages": [{"role": m.role, "content": [{"text": m.text}]} for m in request.messages],
-        "inferenceConfig": {"temperature": params.temperature, "maxTokens": params.max_tokens, "topP": params.top_p},
+        "inferenceConfig": inference_config(params),
     }
     if request.system:
         body["system"] = [{"text": request.system}]

@@ -144,7 +144,7 @@ examples:
   python -m evals --suite intent --suite quality  some suites
   python -m evals --model replay                  replay the recorded cassettes (evals/cassettes)
   python -m evals --suite conversations --record  record the offline model's answers as cassettes
-  python -m evals --model bedrock --model-id us.anthropic.claude-sonnet-4-5-20250929-v1:0 --region us-east-1
+  python -m evals --model bedrock --model-id us.anthropic.claude-sonnet-4-6 --region us-east-1
   python -m evals --update-baseline               deliberately rewrite evals/baselines/
   python -m evals --report-dir /tmp/r --baseline-dir /tmp/b --gates my_gates.toml
   python -m evals ab --template compute_troubleshooting --a v1 --b v2

@@ -31,7 +31,7 @@ from typing import Any
 
 from evals.stats import mcnemar_exact, mcnemar_interval
 
-DEFAULT_JUDGE_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+DEFAULT_JUDGE_MODEL = "us.anthropic.claude-sonnet-4-6"  # the stack's default (stack/config.py)
 RUBRIC = (
     "Judge answers of an AWS support assistant as a senior AWS support engineer would before "
     "sending them. A defect is: a part of the question not answered or no actionable steps for a "

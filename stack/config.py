@@ -7,7 +7,7 @@ converts and validates them so a typo fails at synth time, not at deploy time.
 | key | default | meaning |
 |---|---|---|
 | ``stage`` | ``dev`` | deployment stage; part of the stack name; ``prod`` turns on deletion protection and retention |
-| ``model_id`` | ``us.anthropic.claude-sonnet-4-5-20250929-v1:0`` | the Bedrock model the generator invokes: a cross-Region inference profile id (``us.``/``eu.``/``apac.``/``global.`` …) or a foundation-model id (e.g. the seed's ``anthropic.claude-3-sonnet-20240229-v1:0``, only for accounts that still have it: it is past end of life). The one setting to change when a model's lifecycle changes (docs/deploy.md) |
+| ``model_id`` | ``us.anthropic.claude-sonnet-4-6`` | the Bedrock model the generator invokes: a cross-Region inference profile id (``us.``/``eu.``/``jp.``/``global.`` …) or a foundation-model id (e.g. the seed's ``anthropic.claude-3-sonnet-20240229-v1:0``, only for accounts that still have it: it is past end of life). The one setting to change when a model's lifecycle changes (docs/deploy.md) |
 | ``model_regions`` | by profile prefix | destination Regions of the inference profile, comma-separated (IAM grants the foundation model in each); check with ``aws bedrock get-inference-profile`` |
 | ``latency_budget_seconds`` | ``25`` | time one ``POST /query`` may take, from API Gateway's receipt (its REST integration ends at 29 s): the deadline every step reads; the workflow Lambdas time out at budget + 2 s, the state machine at budget + 3 s (at most 26) |
 | ``generation_p95_seconds`` | ``12`` | prior for the p95 generation latency until measured; a regeneration starts only when the time left holds one |
@@ -37,9 +37,13 @@ from typing import Any
 
 from stack.constants import SERVICE_NAME
 
-#: Claude Sonnet 4.5 through the US cross-Region inference profile: Active on Bedrock when
-#: this default was chosen (the seed's Claude 3 Sonnet is past its end of life).
-DEFAULT_MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+#: Claude Sonnet 4.6 through the US cross-Region inference profile. Chosen 2026-12-07 from
+#: the stored public docs: Anthropic lists Sonnet 4.5 (the previous default) as deprecated
+#: (retired on the Claude API on 2026-11-30; Bedrock sets its own dates, check
+#: ``modelLifecycle`` before deploying, docs/deploy.md); Sonnet 4.6 is the newest Sonnet in
+#: Anthropic's table of Bedrock ids served through Converse (us/eu/jp/global profiles) that
+#: accepts the templates' ``temperature``. The seed's Claude 3 Sonnet is past its end of life.
+DEFAULT_MODEL_ID = "us.anthropic.claude-sonnet-4-6"
 
 #: Destination Regions of the system-defined cross-Region inference profiles, by id prefix,
 #: from Bedrock's "Supported Regions and models for inference profiles" (they can differ

@@ -70,7 +70,7 @@ def test_submit_writes_converse_jsonl_and_creates_the_job(s3):
     assert [line["recordId"] for line in lines] == ["k1", "k2"]
     assert lines[0]["modelInput"] == {
         "messages": [{"role": "user", "content": [{"text": "one"}]}],
-        "inferenceConfig": {"temperature": 0.2, "maxTokens": 256, "topP": 0.9},
+        "inferenceConfig": {"temperature": 0.2, "maxTokens": 256},
         "system": [{"text": "Be brief."}],
     }
 

@@ -162,7 +162,7 @@ def test_bedrock_preflight_finds_no_model_access_with_one_cheap_call():
             "modelId": MODEL_ID,
             "messages": [{"role": "user", "content": [{"text": "ping"}]}],
             "system": [{"text": "Reply with one word."}],
-            "inferenceConfig": {"temperature": 0.0, "maxTokens": 5, "topP": 1.0},
+            "inferenceConfig": {"temperature": 0.0, "maxTokens": 5},
         },
     )
     session = ModelSession(backend="bedrock", model_id=MODEL_ID, region="us-east-1", client_factory=lambda r: client)

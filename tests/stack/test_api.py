@@ -23,6 +23,13 @@ def test_routes(resources, template_json):
     assert verbs == ["GET", "GET", "POST", "POST"]
 
 
+def test_the_api_is_regional(resources, template_json):
+    """docs/deploy.md's option for long answers, raising the 29 s integration timeout with a
+    Service Quotas request, exists for Regional and private REST APIs only (not edge-optimized)."""
+    (api,) = resources(template_json, "AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["EndpointConfiguration"]["Types"] == ["REGIONAL"]
+
+
 def test_query_is_the_query_api_lambda_behind_the_body_validator(resources, template_json):
     """POST /query runs the same QueryApi as the local server (session tokens, per-session
     limit, Idempotency-Key) in the query_api Lambda; API Gateway validates the body first."""

@@ -63,16 +63,37 @@ def test_the_app_command_of_cdk_json_writes_a_cloud_assembly(tmp_path):
     _check_assembly(tmp_path, "dev")
 
 
-def _documented_cdk_commands() -> list[str]:
-    """Every ``npx aws-cdk@…`` command in docs/deploy.md's code blocks."""
+def _documented_commands(prefix: str) -> list[str]:
+    """Every command starting with ``prefix`` in docs/deploy.md's code blocks."""
     text = DEPLOY_DOC.read_text(encoding="utf-8")
     blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", text, flags=re.S)
     return [
         line.split("#", 1)[0].strip()
         for block in blocks
         for line in block.splitlines()
-        if line.strip().startswith("npx aws-cdk@")
+        if line.strip().startswith(prefix)
     ]
+
+
+def _documented_cdk_commands() -> list[str]:
+    """Every ``npx aws-cdk@…`` command in docs/deploy.md's code blocks."""
+    return _documented_commands("npx aws-cdk@")
+
+
+@pytest.mark.slow
+def test_the_documented_offline_checks_say_ok(tmp_path):
+    """docs/deploy.md's first deploy step (synth + cfn-lint + cdk-nag, offline) as written,
+    with only the output folder moved; it must end with OK."""
+    commands = _documented_commands("python -m stack.checks")
+    assert commands, "docs/deploy.md shows no python -m stack.checks command"
+    for command in commands:
+        args = command.split()[1:]  # without "python": this interpreter runs it
+        proc = subprocess.run(
+            [sys.executable, *args, "--outdir", str(tmp_path)], cwd=c.REPO_ROOT,
+            env=_env(tmp_path), capture_output=True, text=True, timeout=600, check=False,
+        )
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        assert proc.stdout.strip().splitlines()[-1] == "OK", proc.stdout[-2000:]
 
 
 def test_deploy_doc_pins_the_cdk_cli_version():
@@ -110,3 +131,20 @@ def test_the_documented_cdk_synth_runs_offline(tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
         stage = re.search(r"-c stage=(\S+)", command)
         _check_assembly(tmp_path, stage.group(1) if stage else "dev")
+
+
+def test_the_first_synth_says_so_before_it_starts(tmp_path, monkeypatch, capsys):
+    """A first `nox -s eval` or `ask` synthesizes the stack (10-60 s of Node and jsii): it
+    says so on stderr first instead of looking hung."""
+    import stack.app as app
+
+    def fake_synthesize(outdir, context=None, *, nag=True):
+        assert "synthesizing the CDK stack" in capsys.readouterr().err, "announced before, not after"
+        template = Path(outdir) / f"{c.stack_name('dev')}.template.json"
+        template.write_text('{"Resources": {}}', encoding="utf-8")
+        return app.SynthResult(Path(outdir), c.stack_name("dev"), template, 12.0, [], [])
+
+    monkeypatch.setattr(app, "synthesize", fake_synthesize)
+    _, _, synthesized_now = app.cached_template(tmp_path)
+    assert synthesized_now
+    assert "synthesized in 12 s" in capsys.readouterr().err

@@ -119,6 +119,8 @@ def _resolved(arns: list[str]) -> list[str]:
 @pytest.mark.parametrize(
     ("model_id", "profile", "foundation_regions"),
     [
+        (DEFAULT_MODEL_ID, True, INFERENCE_PROFILE_REGIONS["us"]),
+        ("jp.anthropic.claude-sonnet-4-6", True, INFERENCE_PROFILE_REGIONS["jp"]),  # dateless id
         ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", True, INFERENCE_PROFILE_REGIONS["us"]),
         ("eu.anthropic.claude-sonnet-4-5-20250929-v1:0", True, INFERENCE_PROFILE_REGIONS["eu"]),
         ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", True, ("*", "")),

@@ -14,7 +14,7 @@ limiting); this adapter only translates requests and errors:
 - other ValidationExceptions and anything else → ``ModelError(transient=False)``.
 
 The model id is the deployment's one setting (``MODEL_ID``, e.g. the cross-Region inference
-profile ``us.anthropic.claude-sonnet-4-5-20250929-v1:0``); templates only name the family
+profile ``us.anthropic.claude-sonnet-4-6``); templates only name the family
 their prompts are written for, and a configured id outside that family is refused.
 
 Example:
@@ -30,7 +30,7 @@ import time
 from typing import Any
 
 from pipeline.domain.budget import model_call_timeout
-from pipeline.domain.models import ModelRequest, ModelResponse
+from pipeline.domain.models import ModelParameters, ModelRequest, ModelResponse
 from pipeline.ports import ModelError, ModelUnavailableError, TransientModelError, model_error
 
 TRANSIENT_ERROR_CODES = frozenset(
@@ -94,6 +94,19 @@ def make_bedrock_client(
         max_pool_connections=max_pool_connections,
     )
     return boto3.client("bedrock-runtime", config=config)
+
+
+def inference_config(params: ModelParameters) -> dict[str, Any]:
+    """Converse ``inferenceConfig`` for a template's parameters: ``temperature`` and
+    ``maxTokens``, never ``topP`` with them.
+
+    Claude models from Sonnet 4.5 on refuse a request that sets both temperature and top_p
+    (ValidationException "`temperature` and `top_p` cannot both be specified for this
+    model. Please use only one."): sending both turned every answer of the default model
+    into the fallback. The templates tune temperature; ``top_p`` stays a template field
+    (the offline model and the cassette keys read it) but is not sent to Bedrock.
+    """
+    return {"temperature": params.temperature, "maxTokens": params.max_tokens}
 
 
 def _error_message(exc: BaseException) -> str:
@@ -165,11 +178,7 @@ class BedrockModel:
         arguments: dict[str, Any] = {
             "modelId": model_id,
             "messages": [{"role": m.role, "content": [{"text": m.text}]} for m in request.messages],
-            "inferenceConfig": {
-                "temperature": params.temperature,
-                "maxTokens": params.max_tokens,
-                "topP": params.top_p,
-            },
+            "inferenceConfig": inference_config(params),
         }
         if request.system:
             arguments["system"] = [{"text": request.system}]

@@ -56,7 +56,7 @@ def test_converse_request_shape_and_response_mapping(client):
             {"role": "assistant", "content": [{"text": "reply"}]},
             {"role": "user", "content": [{"text": "SSH times out"}]},
         ],
-        "inferenceConfig": {"temperature": 0.7, "maxTokens": 2048, "topP": 0.9},
+        "inferenceConfig": {"temperature": 0.7, "maxTokens": 2048},  # never topP with it
     }
     with Stubber(client) as stubber:
         stubber.add_response("converse", _reply(), expected)
@@ -66,6 +66,14 @@ def test_converse_request_shape_and_response_mapping(client):
     assert response.model_id == MODEL_ID
     assert (response.input_tokens, response.output_tokens) == (42, 7)
     assert response.stop_reason == "end_turn" and response.latency_ms == 321
+
+
+def test_temperature_and_top_p_are_never_sent_together(client):
+    """Claude models from Sonnet 4.5 on refuse a request with both (ValidationException
+    "`temperature` and `top_p` cannot both be specified for this model"): the default
+    model would answer every query with the fallback. Templates tune temperature."""
+    config = BedrockModel(client).converse_arguments(_request())["inferenceConfig"]
+    assert config == {"temperature": 0.7, "maxTokens": 2048}
 
 
 OTHER_PROFILE = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
