@@ -51,10 +51,12 @@ def slack_webhook(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Itera
 
 
 def bearer(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
-    for match in finditer_windows(spec.patterns[0], text, windows):
-        token = match.group(1)
-        if not is_placeholder(token) and entropy(token) >= 3.0 and any(ch.isdigit() for ch in token):
-            yield spec.rule_id, match.start(1), match.end(1)
+    """A token after ``Bearer`` or another token-carrying scheme of an ``Authorization`` header."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            token = match.group(1)
+            if not is_placeholder(token) and entropy(token) >= 3.0 and any(ch.isdigit() for ch in token):
+                yield spec.rule_id, match.start(1), match.end(1)
 
 
 def basic_header(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -164,4 +166,5 @@ def session_cookie(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iter
 # These detectors treat every pattern of their rule alike: the engine may run only the
 # patterns that can match a text.
 valued.uniform_patterns = True  # type: ignore[attr-defined]
+bearer.uniform_patterns = True  # type: ignore[attr-defined]
 secret_assignment.uniform_patterns = True  # type: ignore[attr-defined]
