@@ -166,7 +166,8 @@ _USER_PASSWORD = re.compile(r"([^\s:]{1,64}):(\S{6,200})")
 
 
 def base64_credential(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
-    """A base64 value piped to ``base64 -d`` that decodes to ``user:password``."""
+    """A base64 value (piped to ``base64 -d``, in an auth field, after ``AUTH PLAIN``) that
+    decodes to ``user:password`` or to SASL PLAIN's NUL-separated user and password."""
     for match in finditer_windows(spec.patterns[0], text, windows):
         token = match.group("value")
         try:
@@ -174,12 +175,20 @@ def base64_credential(spec: RuleSpec, text: str, windows: Sequence[Window]) -> I
         except (binascii.Error, ValueError, UnicodeDecodeError):
             continue
         # A decoded key or token is found by the rescan of decoded views (with its own
-        # category); this rule adds what no rule sees in a decoded view: "user:password".
-        pair = _USER_PASSWORD.fullmatch(decoded.strip())
-        if pair:
-            password = pair.group(2)
-            if not is_placeholder(password) and looks_like_password(password, quoted=False):
-                yield spec.rule_id, match.start("value"), match.end("value")
+        # category); this rule adds what no rule sees in a decoded view: "user:password",
+        # or SASL PLAIN's "authzid NUL user NUL password" (SMTP/IMAP ``AUTH PLAIN``).
+        password = _decoded_password(decoded)
+        if password and not is_placeholder(password) and looks_like_password(password, quoted=False):
+            yield spec.rule_id, match.start("value"), match.end("value")
+
+
+def _decoded_password(decoded: str) -> str | None:
+    """The password of a decoded ``user:password`` or SASL PLAIN ``[authzid]\0user\0password``."""
+    if "\0" in decoded:
+        parts = decoded.split("\0")
+        return parts[2] if len(parts) == 3 and parts[1] and parts[2] else None
+    pair = _USER_PASSWORD.fullmatch(decoded.strip())
+    return pair.group(2) if pair else None
 
 
 def passphrase_flag(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
