@@ -132,6 +132,20 @@ def secret_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
             yield spec.rule_id, start, start + len(value)
 
 
+def query_key(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """An API key in a URL's query string (``?appid=…``, ``&api_key=…``): the parameter names
+    the key; the value must be one (letters and digits mixed, not a mask, a UUID or a word).
+    A numeric application id ("appid=1234567890") identifies an app and is no key."""
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        value = match.group("value")
+        if len(value) < int(spec.params.get("min_length", 16)) or is_placeholder(value) or UUID.fullmatch(value):
+            continue
+        if MASKED_RUN.search(value) or not any(c.isdigit() for c in value) or not any(c.isalpha() for c in value):
+            continue
+        if entropy(value) >= 3.0:
+            yield spec.rule_id, match.start("value"), match.end("value")
+
+
 def prefixed_token(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """A key in the ``<vendor>_live_<random>`` convention many vendors copied from Stripe
     ("qk_live_2kaMm…", "ck_prod_…"): the prefix says key, the random tail makes it one."""
