@@ -10,7 +10,8 @@ Layout, by what the detectors look for:
 * ``keys``: AWS access key ids, secret access keys and session tokens; private key blocks.
 * ``passwords_in_fields``: passwords in a named field: assignments, connection-string
   fields, URLs, command-line password and passphrase flags, base64 ``user:password``.
-* ``passwords_in_tables``: the cells of a table column headed by a password word.
+* ``passwords_in_tables``: the cells of a table column headed by a password word, the value
+  of a table row labelled by one.
 * ``passwords_in_prose``: passwords in sentences, after or near a password word.
 * ``generic_secrets``: vendor tokens, webhooks, auth headers, cookies, named secrets.
 * ``values``: what several of them share about values (is this a password, a mask, the
@@ -60,7 +61,7 @@ from pipeline.domain.guardrails.secrets.passwords_in_prose import (
     password_prose,
     password_prose_strict,
 )
-from pipeline.domain.guardrails.secrets.passwords_in_tables import password_column
+from pipeline.domain.guardrails.secrets.passwords_in_tables import password_column, password_row
 
 DETECTORS = {
     f"secrets.{name}": function
@@ -96,6 +97,7 @@ DETECTORS = {
         "query_key": query_key,
         "passphrase_flag": passphrase_flag,
         "password_column": password_column,
+        "password_row": password_row,
         "session_cookie": session_cookie,
     }.items()
 }

@@ -22,11 +22,25 @@ from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
 from pipeline.domain.guardrails.secrets.values import PROSE_STOPWORDS, looks_like_password
 
 
+#: Kana, CJK ideographs, Hangul and full-width forms: scripts written without spaces, so an
+#: unquoted value after "パスワードは" runs on into the sentence ("12文字以上で記号を含む…":
+#: the policy, not a password). The value ends where the script starts ("Basalt_3655です").
+_SPACELESS_SCRIPT = re.compile("[\u3000-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff\uff01-\uff60]")
+
+
+def _unquoted_value(value: str, quoted: bool) -> str:
+    """An unquoted value up to the first character of a script written without spaces."""
+    if quoted:
+        return value
+    cut = _SPACELESS_SCRIPT.search(value)
+    return value if cut is None else value[: cut.start()]
+
+
 def password_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
             value, start, _end, quoted = value_of(match)
-            stripped = value.rstrip(".,!?;:)")
+            stripped = _unquoted_value(value, quoted).rstrip(".,!?;:)")
             if looks_like_password(stripped, quoted):
                 yield spec.rule_id, start, start + len(stripped)
 
@@ -42,7 +56,7 @@ def password_prose_strict(spec: RuleSpec, text: str, windows: Sequence[Window]) 
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
             value, start, _end, quoted = value_of(match)
-            stripped = value.rstrip(".,!?;:)")
+            stripped = _unquoted_value(value, quoted).rstrip(".,!?;:)")
             if "://" in stripped:
                 continue  # "the connection string has no password: postgresql://app@db…"
             # a word or two joined ("root-gebruiker"): not a password unless quoted; a

@@ -1,6 +1,7 @@
-"""Passwords in the cells of a table column headed by a password word: a pasted query result,
-a Markdown table, or a delimited export (CSV, TSV, semicolon-separated: a password manager's
-export, a spreadsheet pasted as text)."""
+"""Passwords in tables: the cells of a column headed by a password word (a pasted query
+result, a Markdown table, or a delimited export: CSV, TSV, semicolon-separated, a password
+manager's export, a spreadsheet pasted as text), and the value cell of a row whose first
+cell names a password (a settings table in a wiki or a runbook)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import re
 from collections.abc import Iterator, Sequence
 
 from pipeline.domain.guardrails.catalogue import RuleSpec
-from pipeline.domain.guardrails.common import HEX, is_placeholder
-from pipeline.domain.guardrails.engine import Hit, Window
+from pipeline.domain.guardrails.common import HEX, is_placeholder, value_of
+from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
 from pipeline.domain.guardrails.secrets.values import looks_like_password
 
 _TABLE_ROW = re.compile(r"[ \t]*\|[^\n]*\|[ \t]*")
@@ -165,5 +166,23 @@ def password_column(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
         position = walk[0]
 
 
+def password_row(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """The value of a table row whose first cell names a password (``| SMTP password |
+    `Kq8…` |``): a settings table of a wiki or runbook. The label must name the password
+    itself, not its hash, policy or date; the value is judged as a column's cell is, and a
+    path or a reference (``prod/db/password``, an ARN) names where it is kept."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            if _HASH_COLUMN.search(match.group("label")):
+                continue
+            value, start, _end, _quoted = value_of(match)
+            value = value.strip()
+            if "/" in value or ":" in value or not _table_cell_password(value):
+                continue
+            start = text.index(value, start)
+            yield spec.rule_id, start, start + len(value)
+
+
+password_row.uniform_patterns = True  # type: ignore[attr-defined]
 # The detector walks the text itself from its own header passes: windows would cut a table.
 password_column.whole_text = True  # type: ignore[attr-defined]
