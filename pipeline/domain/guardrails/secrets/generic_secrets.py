@@ -119,9 +119,19 @@ def secret_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
             yield spec.rule_id, match.start("value"), match.end("value")
 
 
+#: A token name glued to a word that makes it a cursor, not a credential: ``--starting-token``,
+#: ``NextToken``, ``page_token``, ``continuation token``, ``idempotency token``, ``ClientRequestToken``.
+_CURSOR_BEFORE = re.compile(
+    r"(?:starting|next|page|continuation|pagination|resume|idempotency|client[-_ ]?request|request|sync|cancel(?:lation)?|csrf)[-_ ]?$",
+    re.I,
+)
+
+
 def secret_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """"…and client secret .4tcf2NVoQh1…": a credential name followed by a random value."""
     for match in finditer_windows(spec.patterns[0], text, windows):
+        if _CURSOR_BEFORE.search(text, max(0, match.start() - 24), match.start()):
+            continue  # "--starting-token eyJFeGNs…": a pagination cursor (base64 JSON), not a credential
         value = match.group("value").rstrip(".")
         if len(value) < 20 or is_placeholder(value) or HEX.fullmatch(value.replace("-", "")) or UUID.fullmatch(value):
             continue

@@ -19,7 +19,7 @@ from pipeline.domain.guardrails.common import (
     value_of,
 )
 from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
-from pipeline.domain.guardrails.secrets.values import PROSE_STOPWORDS, looks_like_password
+from pipeline.domain.guardrails.secrets.values import NEXT_KEY, PROSE_STOPWORDS, looks_like_password
 
 
 #: Kana, CJK ideographs, Hangul and full-width forms: scripts written without spaces, so an
@@ -36,11 +36,34 @@ def _unquoted_value(value: str, quoted: bool) -> str:
     return value if cut is None else value[: cut.start()]
 
 
+#: The first words of a quoted description of where or how a password is kept ("the password
+#: is \"managed in Secrets Manager\"", "'stored in the vault'", "'not set'"): a state, not a
+#: passphrase. A passphrase of words starts with a word of its own.
+_DESCRIPTION_START = frozenset(
+    """managed stored saved kept held generated rotated encrypted hashed hidden masked set changed
+    reset expired required shown displayed handled controlled created not in at under from via
+    auto automatically randomly gestionada gestionado almacenada guardada gere geree stockee
+    gespeichert verwaltet gerenciada armazenada gestita salvata""".split()
+)
+
+
+def _not_a_value(value: str, quoted: bool) -> bool:
+    """A prose "value" that is no password: the next key of a listing or a heading after the
+    colon ("…della password:\n\nOptionSettings:"), or a quoted description of its state."""
+    if not quoted:
+        return NEXT_KEY.fullmatch(value) is not None
+    words = value.split()
+    return len(words) >= 2 and words[0].lower() in _DESCRIPTION_START
+
+
 def password_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
             value, start, _end, quoted = value_of(match)
-            stripped = _unquoted_value(value, quoted).rstrip(".,!?;:)")
+            value = _unquoted_value(value, quoted)
+            if _not_a_value(value, quoted):
+                continue
+            stripped = value.rstrip(".,!?;:)")
             if looks_like_password(stripped, quoted):
                 yield spec.rule_id, start, start + len(stripped)
 
@@ -56,7 +79,10 @@ def password_prose_strict(spec: RuleSpec, text: str, windows: Sequence[Window]) 
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
             value, start, _end, quoted = value_of(match)
-            stripped = _unquoted_value(value, quoted).rstrip(".,!?;:)")
+            value = _unquoted_value(value, quoted)
+            if _not_a_value(value, quoted):
+                continue
+            stripped = value.rstrip(".,!?;:)")
             if "://" in stripped:
                 continue  # "the connection string has no password: postgresql://app@db…"
             # a word or two joined ("root-gebruiker"): not a password unless quoted; a
