@@ -50,6 +50,7 @@ from pipeline.domain.guardrails.secrets.passwords_in_fields import (
     base64_credential,
     basic_auth_url,
     connection_string,
+    credential_lines,
     passphrase_flag,
     password_assignment,
     password_cli,
@@ -98,6 +99,7 @@ DETECTORS = {
         "passphrase_flag": passphrase_flag,
         "password_column": password_column,
         "password_row": password_row,
+        "credential_lines": credential_lines,
         "session_cookie": session_cookie,
     }.items()
 }

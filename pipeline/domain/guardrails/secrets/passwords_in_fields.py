@@ -211,6 +211,51 @@ def passphrase_flag(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
 _MASKED = re.compile(r"[*•xX#.\-_?]+")
 
 
+#: How far from a password word (in any language) a ``user:password`` line may stand.
+_CREDENTIAL_LINE_REACH = 400
+_PASSWORD_LINE_SYMBOLS = frozenset("!@#$%^&*+?~=")
+
+
+def _credential_line_value(value: str) -> bool:
+    """The password half of a ``user:password`` line: 6 to 64 characters with a letter and a
+    digit and either both cases or a password symbol ("Kanelbulle2024", "Lingon-Sylt-7",
+    "kiwi#otter91"); not a port ("db01:5432"), an image tag ("node:18-alpine": a dash or a dot
+    alone is a name's), a path, a mask or a placeholder."""
+    if not 6 <= len(value) <= 64 or "/" in value or is_placeholder(value) or _MASKED.fullmatch(value):
+        return False
+    if not any(ch.isdigit() for ch in value) or not any(ch.isalpha() for ch in value):
+        return False
+    both_cases = any(ch.isupper() for ch in value) and any(ch.islower() for ch in value)
+    return both_cases or any(ch in _PASSWORD_LINE_SYMBOLS for ch in value)
+
+
+def credential_lines(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """Lines that are nothing but ``user:password`` (a plaintext user file of an FTP or proxy
+    server, ``chpasswd`` input, a list pasted from a wiki) near a password word in any
+    language. ``patterns[0]`` finds such lines (one pass); ``patterns[1]``, the password
+    words, is searched once, only when a line's value has a password's shape, and each line
+    is then judged by the closest word (``whole_text``: the reach is the detector's own)."""
+    line_pattern, word_pattern = spec.patterns[:2]
+    word_spans: list[tuple[int, int]] | None = None
+    word_starts: list[int] = []
+    for match in line_pattern.finditer(text):
+        value = match.group("value")
+        if not _credential_line_value(value):
+            continue
+        if word_spans is None:
+            word_spans = [m.span() for m in word_pattern.finditer(text)]
+            word_starts = [start for start, _ in word_spans]
+        start, end = match.span("value")
+        after = bisect_left(word_starts, end)
+        near_after = after < len(word_spans) and word_spans[after][0] - end <= _CREDENTIAL_LINE_REACH
+        near_before = after > 0 and start - word_spans[after - 1][1] <= _CREDENTIAL_LINE_REACH
+        if near_after or near_before:
+            yield spec.rule_id, start, end
+
+
+credential_lines.whole_text = True  # type: ignore[attr-defined]
+
+
 # These detectors treat every pattern of their rule alike: the engine may run only the
 # patterns that can match a text.
 password_assignment.uniform_patterns = True  # type: ignore[attr-defined]
