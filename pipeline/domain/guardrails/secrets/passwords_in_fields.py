@@ -223,6 +223,8 @@ def _credential_line_value(value: str) -> bool:
     alone is a name's), a path, a mask or a placeholder."""
     if not 6 <= len(value) <= 64 or "/" in value or is_placeholder(value) or _MASKED.fullmatch(value):
         return False
+    if value.startswith(("$", "{")):
+        return False  # a hash in crypt or LDAP form (htpasswd "$apr1$…", "$2y$…", "{SSHA}…"), or a variable
     if not any(ch.isdigit() for ch in value) or not any(ch.isalpha() for ch in value):
         return False
     both_cases = any(ch.isupper() for ch in value) and any(ch.islower() for ch in value)
