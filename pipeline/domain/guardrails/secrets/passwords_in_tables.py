@@ -132,15 +132,20 @@ def password_column(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
     header_patterns = (header_row, *spec.patterns[2:3])
     # The next match of each header pattern at or after the position (searched again only
     # when the walk has passed it): each pattern's matches are found in one pass overall.
+    # A pattern with no match left is searched no more (``exhausted``).
     pending: list[re.Match[str] | None] = [None] * len(header_patterns)
+    exhausted = [False] * len(header_patterns)
     position = 0
     size = len(text)
     while position < size:
         header = None
         for index, pattern in enumerate(header_patterns):
+            if exhausted[index]:
+                continue
             found = pending[index]
             if found is None or found.start() < position:
                 found = pending[index] = pattern.search(text, position)
+                exhausted[index] = found is None
             if found is not None and (header is None or found.start() < header.start()):
                 header = found
         if header is None:
