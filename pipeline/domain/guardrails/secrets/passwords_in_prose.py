@@ -21,7 +21,6 @@ from pipeline.domain.guardrails.common import (
 from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
 from pipeline.domain.guardrails.secrets.values import NEXT_KEY, PROSE_STOPWORDS, looks_like_password
 
-
 #: Kana, CJK ideographs, Hangul and full-width forms: scripts written without spaces, so an
 #: unquoted value after "パスワードは" runs on into the sentence ("12文字以上で記号を含む…":
 #: the policy, not a password). The value ends where the script starts ("Basalt_3655です").
