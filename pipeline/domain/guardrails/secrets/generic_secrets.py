@@ -80,12 +80,42 @@ _SECRET_KEY_NAME_SKIP = re.compile(
 )
 
 
+#: The key-id half of a vendor's API credential pair (``api_key = "4a2e6c3e"`` beside
+#: ``api_secret = …``, Mailjet's ``MJ_APIKEY_PUBLIC`` beside ``MJ_APIKEY_PRIVATE``).
+_PAIRED_KEY_NAME = re.compile(r"api[_\-]?key|apikey|app[_\-]?key", re.I)
+
+
 def secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A secret assigned to a name that says so. The key-id half of an API credential pair
+    (too short or named public, so no secret alone) is redacted when the same text assigns
+    a secret too: the message is blocked for the secret, and the pair is what a stranger
+    would need, so neither half is stored."""
+    paired: list[Hit] = []
+    found = False
     for pattern in spec.patterns:
-        yield from _secret_assignment(spec, text, windows, pattern)
+        for hit in _secret_assignment(spec, text, windows, pattern, paired):
+            found = True
+            yield hit
+    if found:
+        yield from paired
 
 
-def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pattern: re.Pattern[str]) -> Iterator[Hit]:
+def _paired_key_value(key: str, value: str) -> bool:
+    """An API key id: named as one, 8+ characters mixing letters and digits, not a placeholder."""
+    return (
+        _PAIRED_KEY_NAME.search(key) is not None
+        and 8 <= len(value) <= 200
+        and " " not in value
+        and any(c.isdigit() for c in value)
+        and any(c.isalpha() for c in value)
+        and not is_placeholder(value)
+        and not UUID.fullmatch(value)
+        and not MASKED_RUN.search(value)
+    )
+
+
+def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pattern: re.Pattern[str],
+                       paired: list[Hit]) -> Iterator[Hit]:
     for match in finditer_windows(pattern, text, windows):
         key = key_name(text, match)
         value, start, end, _quoted = value_of(match)
@@ -94,8 +124,12 @@ def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pat
             # long random value after it is a credential (Terraform's `token = "…atlasv1…"`)
             _BARE_TOKEN_KEY.fullmatch(key) and len(value) >= 40 and entropy(value) >= 4.0
         ):
+            if "public" in key.lower() and _paired_key_value(key, value):
+                paired.append((spec.rule_id, start, end))
             continue
         if len(value) < 12 or is_placeholder(value) or " " in value or UUID.fullmatch(value):
+            if _paired_key_value(key, value):
+                paired.append((spec.rule_id, start, end))
             continue
         if not _quoted and NEXT_KEY.fullmatch(value):
             continue  # "externalSecret:\n  refreshInterval: 1h": a nested mapping, its first key is no value
