@@ -163,7 +163,8 @@ def password_column(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
         for delimiter in _DELIMITERS:
             if delimiter not in line:
                 continue
-            fields = _delimited_fields(text, header.start(), line_end - (line.endswith("\r")), delimiter)
+            header_end = line_end - 1 if line.endswith("\r") else line_end
+            fields = _delimited_fields(text, header.start(), header_end, delimiter)
             column = _password_column([text[s:e] for s, e in fields], cell_name)
             if column is not None:
                 yield from _delimited_rows(spec, text, walk, delimiter, len(fields), column)
