@@ -38,7 +38,14 @@ PREFIXES = ("mysql ", "password: ", "AKIA", "secret=", "ignore ", "when will ", 
             # and ECR tokens, #define and name='…' value='…' pairs, PEM lines behind log prefixes
             "| password |\n", "|pw", "Cookie: session=", "ssh-keygen -N ", "mosquitto_pub \\\n",
             "PSK ", "zt_live_", "#define PASS ", "name='pass' value=", "eyJwYXlsb2FkIjo",
-            "-----BEGIN RSA PRIVATE KEY-----\nDEBUG: ")
+            "-----BEGIN RSA PRIVATE KEY-----\nDEBUG: ",
+            # the secret rules of h-secrets11: delimited password columns, table rows, other
+            # languages' key names, Authorization schemes, SigV4 headers, SASL PLAIN, Redis
+            # AUTH, credential constructors, Go DSNs, query keys, user:password lines
+            "name,url,username,password\n", "a,b,c,Pw1!xyzq\n", "| password | ", "motdepasse=", "пароль=",
+            "Key Content : ", "APIキー: ", "Authorization: Token ", "AWS4-HMAC-SHA256 Credential=AKIAZQ3DN6WLF7J4XPRT/",
+            "AUTH PLAIN ", '"AUTH" "', "> AUTH ", "ConvertTo-SecureString '", "NetworkCredential(\"a\", ",
+            "u:p@tcp(", "&appid=", "DB_PASSWORD  ", "Property: password\n", "password\nuser:Kanel2024x\n")
 
 
 def texts(size: int = SIZE) -> Iterator[tuple[str, str]]:
@@ -53,6 +60,10 @@ def texts(size: int = SIZE) -> Iterator[tuple[str, str]]:
     row = "| ana.r | Quokka!Dune42 |\n"
     yield "table under a password header", "| user | password |\n" + row * ((size - 20) // len(row))
     yield "one long table row", "| password |" + "a|" * ((size - 12) // 2)
+    csv_row = "ana,https://signin.aws.amazon.com,ana.r,Quokka!Dune42\n"
+    yield "csv under a password header", "name,url,username,password\n" + csv_row * ((size - 28) // len(csv_row))
+    yield "one long csv row", "password," + "a," * ((size - 9) // 2)
+    yield "user:password lines near a password word", "passwort\n" + "kunde:Kanelbulle2024\n" * ((size - 9) // 21)
     yield "nested brackets", "[" * (size // 4) + "(" * (size // 4) + "{" * (size // 4) + "<" * (size // 4)
     yield "digits", "1" * size
     yield "base64", "aB3+" * (size // 4)

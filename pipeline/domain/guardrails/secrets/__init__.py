@@ -10,7 +10,8 @@ Layout, by what the detectors look for:
 * ``keys``: AWS access key ids, secret access keys and session tokens; private key blocks.
 * ``passwords_in_fields``: passwords in a named field: assignments, connection-string
   fields, URLs, command-line password and passphrase flags, base64 ``user:password``.
-* ``passwords_in_tables``: the cells of a table column headed by a password word.
+* ``passwords_in_tables``: the cells of a table column headed by a password word, the value
+  of a table row labelled by one.
 * ``passwords_in_prose``: passwords in sentences, after or near a password word.
 * ``generic_secrets``: vendor tokens, webhooks, auth headers, cookies, named secrets.
 * ``values``: what several of them share about values (is this a password, a mask, the
@@ -25,6 +26,7 @@ from pipeline.domain.guardrails.secrets.generic_secrets import (
     basic_header,
     bearer,
     prefixed_token,
+    query_key,
     secret_assignment,
     secret_named,
     secret_prose,
@@ -48,6 +50,7 @@ from pipeline.domain.guardrails.secrets.passwords_in_fields import (
     base64_credential,
     basic_auth_url,
     connection_string,
+    credential_lines,
     passphrase_flag,
     password_assignment,
     password_cli,
@@ -59,7 +62,7 @@ from pipeline.domain.guardrails.secrets.passwords_in_prose import (
     password_prose,
     password_prose_strict,
 )
-from pipeline.domain.guardrails.secrets.passwords_in_tables import password_column
+from pipeline.domain.guardrails.secrets.passwords_in_tables import password_column, password_row
 
 DETECTORS = {
     f"secrets.{name}": function
@@ -92,8 +95,11 @@ DETECTORS = {
         "secret_named": secret_named,
         "password_nearby": password_nearby,
         "prefixed_token": prefixed_token,
+        "query_key": query_key,
         "passphrase_flag": passphrase_flag,
         "password_column": password_column,
+        "password_row": password_row,
+        "credential_lines": credential_lines,
         "session_cookie": session_cookie,
     }.items()
 }

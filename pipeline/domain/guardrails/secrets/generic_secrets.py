@@ -51,10 +51,12 @@ def slack_webhook(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Itera
 
 
 def bearer(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
-    for match in finditer_windows(spec.patterns[0], text, windows):
-        token = match.group(1)
-        if not is_placeholder(token) and entropy(token) >= 3.0 and any(ch.isdigit() for ch in token):
-            yield spec.rule_id, match.start(1), match.end(1)
+    """A token after ``Bearer`` or another token-carrying scheme of an ``Authorization`` header."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            token = match.group(1)
+            if not is_placeholder(token) and entropy(token) >= 3.0 and any(ch.isdigit() for ch in token):
+                yield spec.rule_id, match.start(1), match.end(1)
 
 
 def basic_header(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -78,12 +80,42 @@ _SECRET_KEY_NAME_SKIP = re.compile(
 )
 
 
+#: The key-id half of a vendor's API credential pair (``api_key = "4a2e6c3e"`` beside
+#: ``api_secret = …``, Mailjet's ``MJ_APIKEY_PUBLIC`` beside ``MJ_APIKEY_PRIVATE``).
+_PAIRED_KEY_NAME = re.compile(r"api[_\-]?key|apikey|app[_\-]?key", re.I)
+
+
 def secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A secret assigned to a name that says so. The key-id half of an API credential pair
+    (too short or named public, so no secret alone) is redacted when the same text assigns
+    a secret too: the message is blocked for the secret, and the pair is what a stranger
+    would need, so neither half is stored."""
+    paired: list[Hit] = []
+    found = False
     for pattern in spec.patterns:
-        yield from _secret_assignment(spec, text, windows, pattern)
+        for hit in _secret_assignment(spec, text, windows, pattern, paired):
+            found = True
+            yield hit
+    if found:
+        yield from paired
 
 
-def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pattern: re.Pattern[str]) -> Iterator[Hit]:
+def _paired_key_value(key: str, value: str) -> bool:
+    """An API key id: named as one, 8+ characters mixing letters and digits, not a placeholder."""
+    return (
+        _PAIRED_KEY_NAME.search(key) is not None
+        and 8 <= len(value) <= 200
+        and " " not in value
+        and any(c.isdigit() for c in value)
+        and any(c.isalpha() for c in value)
+        and not is_placeholder(value)
+        and not UUID.fullmatch(value)
+        and not MASKED_RUN.search(value)
+    )
+
+
+def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pattern: re.Pattern[str],
+                       paired: list[Hit]) -> Iterator[Hit]:
     for match in finditer_windows(pattern, text, windows):
         key = key_name(text, match)
         value, start, end, _quoted = value_of(match)
@@ -92,8 +124,12 @@ def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pat
             # long random value after it is a credential (Terraform's `token = "…atlasv1…"`)
             _BARE_TOKEN_KEY.fullmatch(key) and len(value) >= 40 and entropy(value) >= 4.0
         ):
+            if "public" in key.lower() and _paired_key_value(key, value):
+                paired.append((spec.rule_id, start, end))
             continue
         if len(value) < 12 or is_placeholder(value) or " " in value or UUID.fullmatch(value):
+            if _paired_key_value(key, value):
+                paired.append((spec.rule_id, start, end))
             continue
         if not _quoted and NEXT_KEY.fullmatch(value):
             continue  # "externalSecret:\n  refreshInterval: 1h": a nested mapping, its first key is no value
@@ -117,9 +153,19 @@ def secret_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
             yield spec.rule_id, match.start("value"), match.end("value")
 
 
+#: A token name glued to a word that makes it a cursor, not a credential: ``--starting-token``,
+#: ``NextToken``, ``page_token``, ``continuation token``, ``idempotency token``, ``ClientRequestToken``.
+_CURSOR_BEFORE = re.compile(
+    r"(?:starting|next|page|continuation|pagination|resume|idempotency|client[-_ ]?request|request|sync|cancel(?:lation)?|csrf)[-_ ]?$",
+    re.I,
+)
+
+
 def secret_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """"…and client secret .4tcf2NVoQh1…": a credential name followed by a random value."""
     for match in finditer_windows(spec.patterns[0], text, windows):
+        if _CURSOR_BEFORE.search(text, max(0, match.start() - 24), match.start()):
+            continue  # "--starting-token eyJFeGNs…": a pagination cursor (base64 JSON), not a credential
         value = match.group("value").rstrip(".")
         if len(value) < 20 or is_placeholder(value) or HEX.fullmatch(value.replace("-", "")) or UUID.fullmatch(value):
             continue
@@ -128,6 +174,20 @@ def secret_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
         if entropy(value) >= 4.0:
             start = match.start("value")
             yield spec.rule_id, start, start + len(value)
+
+
+def query_key(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """An API key in a URL's query string (``?appid=…``, ``&api_key=…``): the parameter names
+    the key; the value must be one (letters and digits mixed, not a mask, a UUID or a word).
+    A numeric application id ("appid=1234567890") identifies an app and is no key."""
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        value = match.group("value")
+        if len(value) < int(spec.params.get("min_length", 16)) or is_placeholder(value) or UUID.fullmatch(value):
+            continue
+        if MASKED_RUN.search(value) or not any(c.isdigit() for c in value) or not any(c.isalpha() for c in value):
+            continue
+        if entropy(value) >= 3.0:
+            yield spec.rule_id, match.start("value"), match.end("value")
 
 
 def prefixed_token(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -164,4 +224,5 @@ def session_cookie(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iter
 # These detectors treat every pattern of their rule alike: the engine may run only the
 # patterns that can match a text.
 valued.uniform_patterns = True  # type: ignore[attr-defined]
+bearer.uniform_patterns = True  # type: ignore[attr-defined]
 secret_assignment.uniform_patterns = True  # type: ignore[attr-defined]

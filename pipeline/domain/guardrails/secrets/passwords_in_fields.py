@@ -166,7 +166,8 @@ _USER_PASSWORD = re.compile(r"([^\s:]{1,64}):(\S{6,200})")
 
 
 def base64_credential(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
-    """A base64 value piped to ``base64 -d`` that decodes to ``user:password``."""
+    """A base64 value (piped to ``base64 -d``, in an auth field, after ``AUTH PLAIN``) that
+    decodes to ``user:password`` or to SASL PLAIN's NUL-separated user and password."""
     for match in finditer_windows(spec.patterns[0], text, windows):
         token = match.group("value")
         try:
@@ -174,12 +175,20 @@ def base64_credential(spec: RuleSpec, text: str, windows: Sequence[Window]) -> I
         except (binascii.Error, ValueError, UnicodeDecodeError):
             continue
         # A decoded key or token is found by the rescan of decoded views (with its own
-        # category); this rule adds what no rule sees in a decoded view: "user:password".
-        pair = _USER_PASSWORD.fullmatch(decoded.strip())
-        if pair:
-            password = pair.group(2)
-            if not is_placeholder(password) and looks_like_password(password, quoted=False):
-                yield spec.rule_id, match.start("value"), match.end("value")
+        # category); this rule adds what no rule sees in a decoded view: "user:password",
+        # or SASL PLAIN's "authzid NUL user NUL password" (SMTP/IMAP ``AUTH PLAIN``).
+        password = _decoded_password(decoded)
+        if password and not is_placeholder(password) and looks_like_password(password, quoted=False):
+            yield spec.rule_id, match.start("value"), match.end("value")
+
+
+def _decoded_password(decoded: str) -> str | None:
+    """The password of a decoded ``user:password`` or SASL PLAIN ``[authzid]\0user\0password``."""
+    if "\0" in decoded:
+        parts = decoded.split("\0")
+        return parts[2] if len(parts) == 3 and parts[1] and parts[2] else None
+    pair = _USER_PASSWORD.fullmatch(decoded.strip())
+    return pair.group(2) if pair else None
 
 
 def passphrase_flag(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -200,6 +209,53 @@ def passphrase_flag(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
 
 
 _MASKED = re.compile(r"[*•xX#.\-_?]+")
+
+
+#: How far from a password word (in any language) a ``user:password`` line may stand.
+_CREDENTIAL_LINE_REACH = 400
+_PASSWORD_LINE_SYMBOLS = frozenset("!@#$%^&*+?~=")
+
+
+def _credential_line_value(value: str) -> bool:
+    """The password half of a ``user:password`` line: 6 to 64 characters with a letter and a
+    digit and either both cases or a password symbol ("Kanelbulle2024", "Lingon-Sylt-7",
+    "kiwi#otter91"); not a port ("db01:5432"), an image tag ("node:18-alpine": a dash or a dot
+    alone is a name's), a path, a mask or a placeholder."""
+    if not 6 <= len(value) <= 64 or "/" in value or is_placeholder(value) or _MASKED.fullmatch(value):
+        return False
+    if value.startswith(("$", "{")):
+        return False  # a hash in crypt or LDAP form (htpasswd "$apr1$…", "$2y$…", "{SSHA}…"), or a variable
+    if not any(ch.isdigit() for ch in value) or not any(ch.isalpha() for ch in value):
+        return False
+    both_cases = any(ch.isupper() for ch in value) and any(ch.islower() for ch in value)
+    return both_cases or any(ch in _PASSWORD_LINE_SYMBOLS for ch in value)
+
+
+def credential_lines(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """Lines that are nothing but ``user:password`` (a plaintext user file of an FTP or proxy
+    server, ``chpasswd`` input, a list pasted from a wiki) near a password word in any
+    language. ``patterns[0]`` finds such lines (one pass); ``patterns[1]``, the password
+    words, is searched once, only when a line's value has a password's shape, and each line
+    is then judged by the closest word (``whole_text``: the reach is the detector's own)."""
+    line_pattern, word_pattern = spec.patterns[:2]
+    word_spans: list[tuple[int, int]] | None = None
+    word_starts: list[int] = []
+    for match in line_pattern.finditer(text):
+        value = match.group("value")
+        if not _credential_line_value(value):
+            continue
+        if word_spans is None:
+            word_spans = [m.span() for m in word_pattern.finditer(text)]
+            word_starts = [start for start, _ in word_spans]
+        start, end = match.span("value")
+        after = bisect_left(word_starts, end)
+        near_after = after < len(word_spans) and word_spans[after][0] - end <= _CREDENTIAL_LINE_REACH
+        near_before = after > 0 and start - word_spans[after - 1][1] <= _CREDENTIAL_LINE_REACH
+        if near_after or near_before:
+            yield spec.rule_id, start, end
+
+
+credential_lines.whole_text = True  # type: ignore[attr-defined]
 
 
 # These detectors treat every pattern of their rule alike: the engine may run only the

@@ -19,13 +19,49 @@ from pipeline.domain.guardrails.common import (
     value_of,
 )
 from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
-from pipeline.domain.guardrails.secrets.values import PROSE_STOPWORDS, looks_like_password
+from pipeline.domain.guardrails.secrets.values import NEXT_KEY, PROSE_STOPWORDS, looks_like_password
+
+#: Kana, CJK ideographs, Hangul and full-width forms: scripts written without spaces, so an
+#: unquoted value after "パスワードは" runs on into the sentence ("12文字以上で記号を含む…":
+#: the policy, not a password). The value ends where the script starts ("Basalt_3655です").
+_SPACELESS_SCRIPT = re.compile("[\u3000-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff\uff01-\uff60]")
+
+
+def _unquoted_value(value: str, quoted: bool) -> str:
+    """An unquoted value up to the first character of a script written without spaces."""
+    if quoted:
+        return value
+    cut = _SPACELESS_SCRIPT.search(value)
+    return value if cut is None else value[: cut.start()]
+
+
+#: The first words of a quoted description of where or how a password is kept ("the password
+#: is \"managed in Secrets Manager\"", "'stored in the vault'", "'not set'"): a state, not a
+#: passphrase. A passphrase of words starts with a word of its own.
+_DESCRIPTION_START = frozenset(
+    """managed stored saved kept held generated rotated encrypted hashed hidden masked set changed
+    reset expired required shown displayed handled controlled created not in at under from via
+    auto automatically randomly gestionada gestionado almacenada guardada gere geree stockee
+    gespeichert verwaltet gerenciada armazenada gestita salvata""".split()
+)
+
+
+def _not_a_value(value: str, quoted: bool) -> bool:
+    """A prose "value" that is no password: the next key of a listing or a heading after the
+    colon ("…della password:\n\nOptionSettings:"), or a quoted description of its state."""
+    if not quoted:
+        return NEXT_KEY.fullmatch(value) is not None
+    words = value.split()
+    return len(words) >= 2 and words[0].lower() in _DESCRIPTION_START
 
 
 def password_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
             value, start, _end, quoted = value_of(match)
+            value = _unquoted_value(value, quoted)
+            if _not_a_value(value, quoted):
+                continue
             stripped = value.rstrip(".,!?;:)")
             if looks_like_password(stripped, quoted):
                 yield spec.rule_id, start, start + len(stripped)
@@ -42,6 +78,9 @@ def password_prose_strict(spec: RuleSpec, text: str, windows: Sequence[Window]) 
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
             value, start, _end, quoted = value_of(match)
+            value = _unquoted_value(value, quoted)
+            if _not_a_value(value, quoted):
+                continue
             stripped = value.rstrip(".,!?;:)")
             if "://" in stripped:
                 continue  # "the connection string has no password: postgresql://app@db…"
