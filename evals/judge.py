@@ -30,8 +30,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from evals.stats import mcnemar_exact, mcnemar_interval
+from stack.config import DEFAULT_MODEL_ID
 
-DEFAULT_JUDGE_MODEL = "us.anthropic.claude-sonnet-4-6"  # the stack's default (stack/config.py)
+#: The judge uses the model the stack deploys unless told otherwise: one setting to change
+#: when a model's lifecycle changes.
+DEFAULT_JUDGE_MODEL = DEFAULT_MODEL_ID
 RUBRIC = (
     "Judge answers of an AWS support assistant as a senior AWS support engineer would before "
     "sending them. A defect is: a part of the question not answered or no actionable steps for a "

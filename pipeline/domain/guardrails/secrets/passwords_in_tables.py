@@ -73,37 +73,41 @@ def _delimited_fields(text: str, start: int, end: int, delimiter: str) -> list[t
         position = cut + 1
 
 
-def _pipe_rows(spec: RuleSpec, text: str, walk: list[int], cells: list[str], column: int) -> Iterator[Hit]:
-    """The rows under a pipe header; ``walk[0]``: where the walk is (left after the table)."""
+def _table_lines(text: str, walk: list[int]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line from ``walk[0]`` on; ``walk[0]`` moves past a line once the
+    caller asks for the next one, so a caller that stops at a line (the table ended) leaves
+    the walk there."""
     size = len(text)
     position = walk[0]
     while position < size:
         line_end = text.find("\n", position)
         if line_end < 0:
             line_end = size
-        if _TABLE_RULE.fullmatch(text, position, line_end) is None:
-            if _TABLE_ROW.fullmatch(text, position, line_end) is None:
-                return  # the table ended
-            row = text[position:line_end].split("|")
-            if len(row) != len(cells):
-                return
-            raw = row[column]
-            value = raw.strip()
-            if _table_cell_password(value):
-                start = position + sum(len(cell) + 1 for cell in row[:column]) + raw.index(value)
-                yield spec.rule_id, start, start + len(value)
+        yield position, line_end
         position = walk[0] = line_end + 1
+
+
+def _pipe_rows(spec: RuleSpec, text: str, walk: list[int], cells: list[str], column: int) -> Iterator[Hit]:
+    """The rows under a pipe header; ``walk[0]``: where the walk is (left after the table)."""
+    for position, line_end in _table_lines(text, walk):
+        if _TABLE_RULE.fullmatch(text, position, line_end) is not None:
+            continue
+        if _TABLE_ROW.fullmatch(text, position, line_end) is None:
+            return  # the table ended
+        row = text[position:line_end].split("|")
+        if len(row) != len(cells):
+            return
+        raw = row[column]
+        value = raw.strip()
+        if _table_cell_password(value):
+            start = position + sum(len(cell) + 1 for cell in row[:column]) + raw.index(value)
+            yield spec.rule_id, start, start + len(value)
 
 
 def _delimited_rows(spec: RuleSpec, text: str, walk: list[int], delimiter: str, width: int, column: int) -> Iterator[Hit]:
     """The rows under a delimited header, while they have its number of fields (a quoted
     field may hold the delimiter; a blank line or a sentence ends the table)."""
-    size = len(text)
-    position = walk[0]
-    while position < size:
-        line_end = text.find("\n", position)
-        if line_end < 0:
-            line_end = size
+    for position, line_end in _table_lines(text, walk):
         row_end = line_end - 1 if text[line_end - 1 : line_end] == "\r" else line_end
         fields = _delimited_fields(text, position, row_end, delimiter)
         if len(fields) != width:
@@ -114,7 +118,6 @@ def _delimited_rows(spec: RuleSpec, text: str, walk: list[int], delimiter: str, 
         if _table_cell_password(value):
             start += raw.index(value)
             yield spec.rule_id, start, start + len(value)
-        position = walk[0] = line_end + 1
 
 
 def password_column(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
