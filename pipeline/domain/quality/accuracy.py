@@ -38,6 +38,7 @@ from pipeline.domain.quality.parsing import (
 )
 from pipeline.domain.quality.quantities import check_quantities
 from pipeline.domain.quality.scoring import Findings
+from pipeline.domain.quality.templates import check_templates
 from pipeline.ports import AwsApiCatalog
 
 _CATALOGUE = catalogue()
@@ -106,6 +107,7 @@ class AccuracyCheck:
         self._file_inputs(parsed, found)
         _asl_error_handlers(parsed, found)
         _s3_resource_types(parsed, found)
+        check_templates(parsed, found)
         check_facts(parsed, found)
         check_quantities(parsed.prose, found)
         self._regions(parsed, found)
