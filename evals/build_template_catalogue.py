@@ -72,9 +72,9 @@ class _Shapes:
     def __init__(self) -> None:
         self.table: list[str] = []
         self._index: dict[str, int] = {}
-        self._done: dict[tuple[int, str], int | None] = {}
+        self._done: dict[tuple[str, str], int | None] = {}
 
-    def encode(self, node: dict[str, Any], schema: dict[str, Any], depth: int) -> str | None:
+    def encode(self, resource: str, node: dict[str, Any], schema: dict[str, Any], depth: int) -> str | None:
         """``"Name Other:7 !Required"``: property names, ``:n`` the shape of a nested object,
         ``!`` a required property; None when the node accepts any key."""
         keys = _object_keys(node)
@@ -87,10 +87,10 @@ class _Shapes:
             if depth < MAX_DEPTH and isinstance(sub, dict):
                 name, target = _resolve(sub, schema)
                 if name:
-                    marker = (id(schema), name)
+                    marker = (resource, name)
                     if marker not in self._done:
                         self._done[marker] = None  # a cycle stops here
-                        text = self.encode(target, schema, depth + 1)
+                        text = self.encode(resource, target, schema, depth + 1)
                         self._done[marker] = self._intern(text) if text else None
                     if self._done[marker] is not None:
                         word += f":{self._done[marker]}"
@@ -116,7 +116,7 @@ def build() -> dict[str, Any]:
         if not path.exists():
             continue
         schema = json.loads(path.read_text())
-        entry = shapes.encode(schema, schema, 1)
+        entry = shapes.encode(resource, schema, schema, 1)
         if entry is not None:
             resources[resource] = entry
     policies = json.loads((data / "AdditionalSpecs" / "Policies.json").read_text())
