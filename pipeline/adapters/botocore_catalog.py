@@ -313,6 +313,24 @@ class BotocoreApiCatalog:
         _walk_shape(member, value, parameter.lstrip("-"), unknown)
         return unknown
 
+    def enum_values(self, service: str, operation: str, parameter: str) -> frozenset[str] | None:
+        """The values a top-level string parameter accepts when its shape is an enum
+        (``StorageClass``: ``STANDARD``, ``GLACIER_IR`` …), ``parameter`` in any spelling; None
+        when the operation, the parameter or an enum is not there (any value passes then)."""
+        info = self.operation(service, operation)
+        botocore_name = self.resolve_service(service)
+        if info is None or info.high_level or botocore_name is None:
+            return None
+        shape = self._model(botocore_name).operation_model(info.name).input_shape
+        if shape is None:
+            return None
+        wanted = _normalise(parameter.lstrip("-"))
+        member = next((m for name, m in shape.members.items() if _normalise(name) == wanted), None)
+        if member is None or member.type_name != "string":
+            return None
+        values = getattr(member, "enum", None)
+        return frozenset(values) if values else None
+
     def service_ids(self) -> Sequence[str]:
         """Every botocore service name plus the CLI aliases."""
         return tuple(sorted(self._service_set() | set(self._cli_aliases)))

@@ -127,6 +127,7 @@ class CliChecker:
             name = _norm(option[2:])
             if name in accepted:
                 given.update((name, _NEGATED_FLAGS.get(name, name)))
+                self._check_enum(service, command, option, _option_value(args, option), call, number, found)
                 continue
             if name.startswith("no") and name[2:] in accepted:
                 given.add(name[2:])
@@ -153,6 +154,18 @@ class CliChecker:
         if missing:
             names = ", ".join(f"--{_dashed(p)}" for p in missing)
             found.errors.append(f"line {number}: `{call}` is missing required parameter(s) {names}")
+
+    def _check_enum(self, service: str, command: str, option: str, value: str | None, call: str, number: int,
+                    found: Findings) -> None:
+        """A literal value of an enum parameter (``--storage-class GLACIER_IR``) must be one of
+        the model's values; variables, placeholders and structured values are not judged."""
+        if value is None or not _ENUM_LITERAL.fullmatch(value):
+            return
+        allowed = _enum_values(self._catalog, service, command, option)
+        if allowed and value not in allowed:
+            hint = difflib.get_close_matches(value, sorted(allowed), n=1, cutoff=0.6)
+            suffix = f" (did you mean {hint[0]}?)" if hint else ""
+            found.errors.append(f"line {number}: `{call} {option}` does not accept `{value}`{suffix}")
 
     def _check_waiter(self, service: str, waiter: str, call: str, number: int, found: Findings) -> None:
         """``aws <service> wait <waiter>``: the waiter must exist (botocore's waiter models)."""
@@ -231,6 +244,14 @@ class Boto3Checker:
                 for keyword in node.keywords:
                     if keyword.arg is not None and isinstance(keyword.value, (ast.Dict, ast.List)):
                         self.check_value(service, method, keyword.arg, _literal(keyword.value), number, found)
+                    elif (keyword.arg is not None and isinstance(keyword.value, ast.Constant)
+                          and isinstance(keyword.value.value, str) and _ENUM_LITERAL.fullmatch(keyword.value.value)):
+                        allowed = _enum_values(self._catalog, service, method, keyword.arg)
+                        if allowed and keyword.value.value not in allowed:
+                            hint = difflib.get_close_matches(keyword.value.value, sorted(allowed), n=1, cutoff=0.6)
+                            suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+                            found.errors.append(f"line {number}: `{service}.{method}()` {keyword.arg} does not accept "
+                                                f"{keyword.value.value!r}{suffix}")
 
     def _check_helper(self, service: str, method: str, node: ast.Call, number: int, found: Findings) -> None:
         """``client.get_waiter("instance_running")`` / ``client.get_paginator("list_objects_v2")``:
@@ -323,6 +344,28 @@ class Boto3Checker:
             if missing:
                 found.errors.append(f"line {number}: `{call}` is missing required parameter(s) {', '.join(missing)}")
         return True
+
+
+#: A value that is a literal enum word: no variable, placeholder, quote, path or structure.
+_ENUM_LITERAL = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+
+
+def _enum_values(catalog: AwsApiCatalog, service: str, operation: str, parameter: str) -> frozenset[str] | None:
+    lookup = getattr(catalog, "enum_values", None)  # optional on the port: fakes may lack it
+    return lookup(service, operation, parameter) if lookup else None
+
+
+def _option_value(args: list[str], option: str) -> str | None:
+    """The value written after ``option`` (``--opt value`` or ``--opt=value``), quotes removed."""
+    for index, token in enumerate(args):
+        if token.startswith(option + "="):
+            return token.split("=", 1)[1].strip("'\"")
+        if token == option:
+            following = args[index + 1] if index + 1 < len(args) else None
+            if following is None or following.startswith("--"):
+                return None
+            return following.strip("'\"")
+    return None
 
 
 def _waiters(catalog: AwsApiCatalog, service: str) -> frozenset[str] | None:
