@@ -218,3 +218,50 @@ def test_answer_in_other_words_still_covers_the_asks(validator: QualityValidator
    (`aws rds start-db-instance-automated-backups-replication`) from the destination region.
 """
     assert validator.validate(query, answer).passed
+
+
+# -- enum values (botocore) and a bare "The maximum is …" after its subject ---------------------
+
+
+@pytest.mark.parametrize(
+    ("response", "bad"),
+    [
+        ("```bash\naws s3 cp big.tar s3://archive/ --storage-class GLACIER_IR\n```", None),
+        ("```bash\naws s3api put-object --bucket archive --key a.tar --body a.tar --storage-class DEEP_ARCHIVE\n```", None),
+        ("```bash\naws s3api put-object --bucket archive --key a.tar --body a.tar --storage-class GLACIER_DEEP\n```",
+         "GLACIER_DEEP"),
+        ("```bash\naws dynamodb create-table --table-name t --billing-mode ON_DEMAND \\\n"
+         "  --attribute-definitions AttributeName=pk,AttributeType=S --key-schema AttributeName=pk,KeyType=HASH\n```",
+         "ON_DEMAND"),
+        ("```bash\naws logs put-retention-policy --log-group-name app --retention-in-days 30\n```", None),
+        ("```bash\naws dynamodb create-table --table-name t --billing-mode $MODE \\\n"
+         "  --attribute-definitions AttributeName=pk,AttributeType=S --key-schema AttributeName=pk,KeyType=HASH\n```", None),
+        ('```python\nimport boto3\nddb = boto3.client("dynamodb")\nddb.create_table(TableName="t", BillingMode="PROVISIONED_ON_DEMAND",'
+         ' AttributeDefinitions=[], KeySchema=[])\n```', "PROVISIONED_ON_DEMAND"),
+        ('```python\nimport boto3\nddb = boto3.client("dynamodb")\nddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",'
+         ' AttributeDefinitions=[], KeySchema=[])\n```', None),
+    ],
+)
+def test_enum_values(validator: QualityValidator, response: str, bad: str | None) -> None:
+    report = validator.validate("How do I set this up?", response)
+    accuracy = next(c for c in report.checks if c.check == "accuracy")
+    wrong = [m for m in accuracy.messages if "does not accept" in m]
+    assert (wrong == []) if bad is None else (len(wrong) == 1 and bad in wrong[0]), accuracy.messages
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("SQS long polling waits for messages with `WaitTimeSeconds`. The maximum is 60 seconds.", True),
+        ("SQS long polling waits for messages with `WaitTimeSeconds`. The maximum is 20 seconds.", False),
+        ("No SQS, o long polling usa `WaitTimeSeconds`. O valor máximo é 45 segundos.", True),
+        # A sentence with its own context before the value is not a bare continuation.
+        ("SQS long polling uses `WaitTimeSeconds`. With a FIFO queue and 3 consumers the maximum is 60 seconds.", False),
+        # The previous sentence on another line (a list item) is not its subject.
+        ("- SQS long polling uses `WaitTimeSeconds`.\n- The maximum is 60 seconds.", False),
+    ],
+)
+def test_bare_maximum_reads_the_sentence_before(text: str, wrong: bool) -> None:
+    from pipeline.domain.quality.quantities import wrong_quantities
+
+    assert bool(wrong_quantities(text)) is wrong
