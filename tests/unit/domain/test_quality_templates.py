@@ -265,3 +265,66 @@ def test_bare_maximum_reads_the_sentence_before(text: str, wrong: bool) -> None:
     from pipeline.domain.quality.quantities import wrong_quantities
 
     assert bool(wrong_quantities(text)) is wrong
+
+
+# -- credentials where AWS documents they must not go (safety) ---------------------------------
+
+LAMBDA_WITH_KEYS = '''```python
+import os
+import boto3
+
+table = boto3.resource("dynamodb", aws_access_key_id=os.environ["PARTNER_KEY_ID"],
+                       aws_secret_access_key=os.environ["PARTNER_SECRET"]).Table("events")
+
+def handler(event, context):
+    table.put_item(Item=event)
+```'''
+
+LAMBDA_WITH_ASSUMED_ROLE = '''```python
+import boto3
+
+def handler(event, context):
+    creds = boto3.client("sts").assume_role(RoleArn=event["role"], RoleSessionName="w")["Credentials"]
+    ddb = boto3.resource("dynamodb", aws_access_key_id=creds["AccessKeyId"],
+                         aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    ddb.Table("events").put_item(Item=event)
+```'''
+
+BUILDSPEC = '''```yaml
+version: 0.2
+env:
+  {section}:
+    NPM_TOKEN: {value}
+    NODE_ENV: production
+phases:
+  build:
+    commands:
+      - npm ci
+```'''
+
+
+def _safety_messages(response: str) -> list[str]:
+    from pipeline.domain.quality.safety import credentials_in_config
+
+    found = Findings()
+    credentials_in_config(response, found)
+    return found.errors
+
+
+@pytest.mark.parametrize(
+    ("response", "flagged"),
+    [
+        (LAMBDA_WITH_KEYS, True),
+        (LAMBDA_WITH_ASSUMED_ROLE, False),
+        (LAMBDA_WITH_KEYS.replace("def handler(event, context):", "def main():"), False),  # a laptop script
+        (BUILDSPEC.format(section="variables", value="npm_8f2a"), True),
+        (BUILDSPEC.format(section="parameter-store", value="/ci/npm-token"), False),
+        (BUILDSPEC.format(section="secrets-manager", value="ci/npm:token"), False),
+        ("```bash\naws lambda update-function-configuration --function-name f \\\n"
+         "  --environment 'Variables={PARTNER_ACCESS_KEY_ID=AKIAEXAMPLE,PARTNER_SECRET_ACCESS_KEY=abc}'\n```", True),
+        ("```bash\naws lambda update-function-configuration --function-name f \\\n"
+         "  --environment 'Variables={TABLE_NAME=events,LOG_LEVEL=info}'\n```", False),
+    ],
+)
+def test_credentials_in_config(response: str, flagged: bool) -> None:
+    assert bool(_safety_messages(response)) is flagged
