@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from pipeline.domain.quality.catalogue import catalogue
-from pipeline.domain.quality.cli_catalogue import cli_catalogue
+from pipeline.domain.quality.cli_catalogue import cli_catalogue, removed_in_v2
 from pipeline.domain.quality.parsing import shell_tokens
 from pipeline.domain.quality.scoring import Findings
 from pipeline.ports import AwsApiCatalog
@@ -108,6 +108,10 @@ class CliChecker:
                 found.errors.append(
                     f"line {number}: `{call}` is not a CLI command (CLI commands are lower-case with dashes)"
                 )
+            return
+        instead = removed_in_v2().get((service, command))
+        if instead is not None:
+            found.errors.append(f"line {number}: `{call}` was removed in AWS CLI v2 (use `{instead}`)")
             return
         info = self._catalog.operation(service, command)
         if info is None:

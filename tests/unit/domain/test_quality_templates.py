@@ -328,3 +328,12 @@ def _safety_messages(response: str) -> list[str]:
 )
 def test_credentials_in_config(response: str, flagged: bool) -> None:
     assert bool(_safety_messages(response)) is flagged
+
+
+def test_cli_command_removed_in_v2(validator: QualityValidator) -> None:
+    old = "```bash\n$(aws ecr get-login --no-include-email --region eu-west-1)\ndocker push repo:latest\n```"
+    new = ("```bash\naws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin "
+           "123456789012.dkr.ecr.eu-west-1.amazonaws.com\n```")
+    accuracy = next(c for c in validator.validate("How do I log in to ECR?", old).checks if c.check == "accuracy")
+    assert any("removed in AWS CLI v2" in m for m in accuracy.messages)
+    assert validator.validate("How do I log in to ECR?", new).passed
