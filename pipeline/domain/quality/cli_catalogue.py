@@ -127,8 +127,11 @@ def cli_catalogue() -> CliCatalogue:
     return load_cli_catalogue()
 
 
+CLI_V2_COMMANDS = Path(__file__).resolve().parent / "catalogue" / "cli_v2_commands.toml"
+
+
 @cache
-def removed_in_v2(path: Path = Path(__file__).resolve().parent / "catalogue" / "cli_v2_commands.toml") -> dict[tuple[str, str], str]:
+def removed_in_v2(path: Path = CLI_V2_COMMANDS) -> dict[tuple[str, str], str]:
     """``(service, command) -> what to run instead`` for commands AWS CLI v2 removed
     (``[[removed]]`` in ``cli_v2_commands.toml``, each with its documentation source)."""
     import tomllib

@@ -121,6 +121,11 @@ def check_templates(parsed: ParsedResponse, found: Findings) -> None:
                 if message not in reported:
                     reported.add(message)
                     found.errors.append(f"line {block.start_line}: {message}")
+    for block in parsed.blocks:
+        if block.closed and len(block.text) <= MAX_BLOCK and ('"source"' in block.text or '"detail-type"' in block.text):
+            message = event_pattern_error(block.text)
+            if message:
+                found.errors.append(f"line {block.start_line}: {message}")
     for number, line in parsed.prose:
         if "`" not in line or ":" not in line or not _PERMISSION_WORDS.search(line):
             continue
@@ -133,6 +138,50 @@ def check_templates(parsed: ParsedResponse, found: Findings) -> None:
             if message and message not in reported:
                 reported.add(message)
                 found.errors.append(f"line {number}: {message}")
+
+
+#: The top-level fields of an event that an EventBridge pattern matches on.
+_EVENT_FIELDS = frozenset({"source", "detail-type", "account", "region", "resources", "time", "id", "version"})
+
+
+def event_pattern_error(text: str) -> str | None:
+    """An EventBridge event pattern (a JSON object on ``source`` / ``detail-type`` …) whose
+    match values are not arrays: EventBridge rejects ``"source": "aws.ec2"`` (it must be
+    ``["aws.ec2"]``), in ``detail`` at any depth too. A whole event (``"id"``, ``"time"``,
+    ``"time"`` as strings, or no array anywhere) is an example event, not a pattern, and is
+    left alone.
+    Source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html"""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not ({"source", "detail-type"} & set(data)) or not set(data) <= _EVENT_FIELDS | {"detail"}:
+        return None
+    if isinstance(data.get("id"), str) or isinstance(data.get("time"), str):
+        return None  # an event, not a pattern
+    wrong: list[str] = []
+    stack: list[tuple[str, Any]] = [(k, v) for k, v in data.items()]
+    while stack and len(wrong) < 5:
+        path, value = stack.pop()
+        if isinstance(value, dict) and (path == "detail" or path.startswith("detail.")):
+            stack.extend((f"{path}.{k}", v) for k, v in value.items())
+        elif not isinstance(value, list):
+            wrong.append(path)
+    if not wrong or len(wrong) == _leaf_count(data):
+        return None  # no value in an array at all: an example event ("What the function receives")
+    return f"EventBridge event patterns match values in arrays: {', '.join(f'`{w}`' for w in sorted(wrong))} is not one"
+
+
+def _leaf_count(data: dict[str, Any]) -> int:
+    count = 0
+    stack: list[Any] = list(data.values())
+    while stack and count < 1_000:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        else:
+            count += 1
+    return count
 
 
 def _read_document(text: str) -> Any:

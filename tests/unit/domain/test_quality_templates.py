@@ -337,3 +337,21 @@ def test_cli_command_removed_in_v2(validator: QualityValidator) -> None:
     accuracy = next(c for c in validator.validate("How do I log in to ECR?", old).checks if c.check == "accuracy")
     assert any("removed in AWS CLI v2" in m for m in accuracy.messages)
     assert validator.validate("How do I log in to ECR?", new).passed
+
+
+@pytest.mark.parametrize(
+    ("pattern", "wrong"),
+    [
+        ({"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": ["uploads"]}}}, False),
+        ({"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": "uploads"}}}, True),
+        ({"source": "aws.autoscaling", "detail-type": ["EC2 Instance Launch Successful"]}, True),
+        ({"source": ["aws.health"], "detail": {"eventTypeCategory": [{"anything-but": "accountNotification"}]}}, False),
+        # An example event (what the target receives) has plain values everywhere.
+        ({"source": "aws.s3", "detail-type": "Object Created", "region": "eu-west-1", "detail": {"bucket": {"name": "u"}}},
+         False),
+    ],
+)
+def test_event_patterns_match_values_in_arrays(pattern: dict[str, object], wrong: bool) -> None:
+    from pipeline.domain.quality.templates import event_pattern_error
+
+    assert (event_pattern_error(json.dumps(pattern)) is not None) is wrong
