@@ -313,6 +313,19 @@ class BotocoreApiCatalog:
         _walk_shape(member, value, parameter.lstrip("-"), unknown)
         return unknown
 
+    def output_members(self, service: str, operation: str) -> frozenset[str] | None:
+        """The top-level keys of an operation's response (``describe_instances`` ->
+        ``Reservations``, ``NextToken``), plus ``ResponseMetadata`` that boto3 adds; None when
+        the operation is unknown or has no output shape."""
+        info = self.operation(service, operation)
+        botocore_name = self.resolve_service(service)
+        if info is None or info.high_level or botocore_name is None:
+            return None
+        shape = self._model(botocore_name).operation_model(info.name).output_shape
+        if shape is None or shape.type_name != "structure":
+            return None
+        return frozenset(shape.members) | {"ResponseMetadata"}
+
     def enum_values(self, service: str, operation: str, parameter: str) -> frozenset[str] | None:
         """The values a top-level string parameter accepts when its shape is an enum
         (``StorageClass``: ``STANDARD``, ``GLACIER_IR`` …), ``parameter`` in any spelling; None

@@ -219,6 +219,7 @@ class Boto3Checker:
                 elif key and sub is not None:
                     resources.add(key)
                     typed[key] = sub
+        self._check_response_keys(tree, clients, start_line, found)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
@@ -256,6 +257,52 @@ class Boto3Checker:
                             suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
                             found.errors.append(f"line {number}: `{service}.{method}()` {keyword.arg} does not accept "
                                                 f"{keyword.value.value!r}{suffix}")
+
+    def _check_response_keys(self, tree: ast.AST, clients: dict[str, str], start_line: int, found: Findings) -> None:
+        """``resp = ec2.describe_instances()`` then ``resp["Instances"]``: a key the response
+        does not have (it has ``Reservations``) raises KeyError, so the step would not work.
+        Only top-level keys of a variable assigned once, straight from a client call."""
+        lookup = getattr(self._catalog, "output_members", None)  # optional on the port
+        if lookup is None:
+            return
+        responses: dict[str, tuple[str, str] | None] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.For, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+                targets = [node.target]
+            else:
+                targets = node.targets if isinstance(node, ast.Assign) else []
+            for target in targets:
+                if not isinstance(target, ast.Name):
+                    continue
+                call = node.value if isinstance(node, ast.Assign) else None
+                source = None
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+                    owner = _expr_key(call.func.value)
+                    service = clients.get(owner or "") or self._service_from_variable(owner)
+                    if service is not None and call.func.attr not in _BOTO3_CLIENT_HELPERS:
+                        source = (service, call.func.attr)
+                # assigned twice, or from anything else: not judged
+                responses[target.id] = source if target.id not in responses else None
+        reported: set[str] = set()
+        for node in ast.walk(tree):
+            key = None
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+                if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                    name, key = node.value.id, node.slice.value
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                  and isinstance(node.func.value, ast.Name) and node.args
+                  and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                name, key = node.func.value.id, node.args[0].value
+            if key is None or responses.get(name) is None:
+                continue
+            service, method = responses[name]  # type: ignore[misc]
+            members = lookup(service, method)
+            if members and key not in members and f"{method}.{key}" not in reported:
+                reported.add(f"{method}.{key}")
+                hint = difflib.get_close_matches(key, sorted(members), n=1, cutoff=0.6)
+                suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (it has {', '.join(sorted(members - {'ResponseMetadata'})[:4])})"
+                found.errors.append(f"line {start_line + node.lineno - 1}: the response of `{service}.{method}()` "
+                                    f"has no key {key!r}{suffix}")
 
     def _check_helper(self, service: str, method: str, node: ast.Call, number: int, found: Findings) -> None:
         """``client.get_waiter("instance_running")`` / ``client.get_paginator("list_objects_v2")``:

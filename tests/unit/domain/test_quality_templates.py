@@ -355,3 +355,33 @@ def test_event_patterns_match_values_in_arrays(pattern: dict[str, object], wrong
     from pipeline.domain.quality.templates import event_pattern_error
 
     assert (event_pattern_error(json.dumps(pattern)) is not None) is wrong
+
+
+RESPONSE_KEYS = '''```python
+import boto3
+
+ec2 = boto3.client("ec2")
+resp = ec2.describe_instances()
+for reservation in resp["Reservations"]:
+    for instance in reservation["Instances"]:
+        print(instance["InstanceId"])
+ddb = boto3.client("dynamodb")
+found = ddb.get_item(TableName="orders", Key={"pk": {"S": "42"}})
+print(found.get("Item"), found["ResponseMetadata"]["HTTPStatusCode"])
+```'''
+
+
+@pytest.mark.parametrize(
+    ("response", "bad"),
+    [
+        (RESPONSE_KEYS, None),
+        (RESPONSE_KEYS.replace('resp["Reservations"]', 'resp["Instances"]'), "'Instances'"),
+        (RESPONSE_KEYS.replace('found.get("Item")', 'found.get("Items")'), "'Items'"),
+        # A variable assigned twice (or from something else) is not judged.
+        (RESPONSE_KEYS.replace('print(found.get("Item")', 'found = {"Items": []}\nprint(found.get("Items")'), None),
+    ],
+)
+def test_boto3_response_keys(validator: QualityValidator, response: str, bad: str | None) -> None:
+    accuracy = next(c for c in validator.validate("How do I read these?", response).checks if c.check == "accuracy")
+    wrong = [m for m in accuracy.messages if "has no key" in m]
+    assert (wrong == []) if bad is None else (len(wrong) == 1 and bad in wrong[0]), accuracy.messages
