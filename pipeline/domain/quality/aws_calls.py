@@ -220,6 +220,7 @@ class Boto3Checker:
                     resources.add(key)
                     typed[key] = sub
         self._check_response_keys(tree, clients, start_line, found)
+        self._check_client_config(tree, start_line, found)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
@@ -230,6 +231,11 @@ class Boto3Checker:
                 kind, service = _client_factory(owner)
                 if kind != "client":
                     service = None
+                sub = _sub_resource(owner, typed)  # dynamodb.Table("orders").batch_get(...)
+                if sub is not None and not method.startswith("_"):
+                    label = f"{_expr_key(owner.func) or 'resource'}(…)"
+                    self._check_resource_call(*sub, label, method, start_line + node.lineno - 1, found)
+                    continue
             else:
                 key = _expr_key(owner)
                 if key in typed and not method.startswith("_"):
@@ -257,6 +263,46 @@ class Boto3Checker:
                             suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
                             found.errors.append(f"line {number}: `{service}.{method}()` {keyword.arg} does not accept "
                                                 f"{keyword.value.value!r}{suffix}")
+
+    def _check_client_config(self, tree: ast.AST, start_line: int, found: Findings) -> None:
+        """``Config(retry_policy=…)``: botocore's client ``Config`` rejects a keyword it does not
+        know (TypeError), a ``retries`` key other than max_attempts / total_max_attempts / mode,
+        and a retry mode other than legacy / standard / adaptive."""
+        lookup = getattr(self._catalog, "client_config_options", None)  # optional on the port
+        schema = lookup() if lookup else None
+        if schema is None:
+            return
+        options, retry_keys, retry_modes = schema
+        # Only botocore's Config: `from botocore.config import Config [as X]` or `botocore.config.Config`.
+        local = {alias.asname or alias.name for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module == "botocore.config"
+                 for alias in node.names if alias.name == "Config"}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if not ((isinstance(func, ast.Name) and func.id in local)
+                    or (isinstance(func, ast.Attribute) and _expr_key(func) == "botocore.config.Config")):
+                continue
+            number = start_line + node.lineno - 1
+            for keyword in node.keywords:
+                if keyword.arg is None:
+                    continue
+                if keyword.arg not in options:
+                    hint = difflib.get_close_matches(keyword.arg, sorted(options), n=1, cutoff=0.6)
+                    suffix = f" (did you mean {hint[0]}?)" if hint else ""
+                    found.errors.append(f"line {number}: botocore `Config()` has no option {keyword.arg!r}{suffix}")
+                elif keyword.arg == "retries" and isinstance(keyword.value, ast.Dict):
+                    for key, value in zip(keyword.value.keys, keyword.value.values, strict=True):
+                        if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
+                            continue
+                        if key.value not in retry_keys:
+                            found.errors.append(f"line {number}: botocore retries have no option {key.value!r} "
+                                                f"(max_attempts, total_max_attempts, mode)")
+                        elif (key.value == "mode" and isinstance(value, ast.Constant)
+                              and isinstance(value.value, str) and value.value not in retry_modes):
+                            found.errors.append(f"line {number}: botocore has no retry mode {value.value!r} "
+                                                f"(legacy, standard, adaptive)")
 
     def _check_response_keys(self, tree: ast.AST, clients: dict[str, str], start_line: int, found: Findings) -> None:
         """``resp = ec2.describe_instances()`` then ``resp["Instances"]``: a key the response
@@ -330,10 +376,15 @@ class Boto3Checker:
         names = lookup(service, resource) if lookup else None
         if names is None or _norm(method) in names or not method.islower():
             return
+        what = f"a boto3 {service} {resource} resource" if resource else f"the boto3 {service} service resource"
+        members_lookup = getattr(self._catalog, "resource_members", None)  # optional on the port
+        members = members_lookup(service, resource) if members_lookup else None
         info = self._catalog.operation(service, method)
+        if (info is None or info.high_level) and members is not None and _norm(method) not in members:
+            found.errors.append(f"line {number}: `{variable}.{method}()` is not a method of {what}")
+            return
         if info is None or info.high_level:
             return
-        what = f"a boto3 {service} {resource} resource" if resource else f"the boto3 {service} service resource"
         found.errors.append(f"line {number}: `{variable}.{method}()` is not a method of {what} "
                             f"(it is a {service} client method)")
 

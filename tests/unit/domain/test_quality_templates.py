@@ -385,3 +385,34 @@ def test_boto3_response_keys(validator: QualityValidator, response: str, bad: st
     accuracy = next(c for c in validator.validate("How do I read these?", response).checks if c.check == "accuracy")
     wrong = [m for m in accuracy.messages if "has no key" in m]
     assert (wrong == []) if bad is None else (len(wrong) == 1 and bad in wrong[0]), accuracy.messages
+
+
+@pytest.mark.parametrize(
+    ("code", "bad"),
+    [
+        ('from botocore.config import Config\nimport boto3\ncfg = Config(retries={"max_attempts": 10, "mode": "adaptive"},'
+         ' read_timeout=30)\nclient = boto3.client("s3", config=cfg)', None),
+        ('from botocore.config import Config\ncfg = Config(retry_policy={"attempts": 10})', "retry_policy"),
+        ('from botocore.config import Config\ncfg = Config(retries={"max_retries": 10})', "max_retries"),
+        ('from botocore.config import Config\ncfg = Config(retries={"mode": "exponential"})', "exponential"),
+        ('import botocore.config\ncfg = botocore.config.Config(timeout=5)', "timeout"),
+        # Another library's Config is not botocore's.
+        ('from myapp.settings import Config\ncfg = Config(retry_policy="x")', None),
+    ],
+)
+def test_botocore_client_config(validator: QualityValidator, code: str, bad: str | None) -> None:
+    accuracy = next(c for c in validator.validate("How do I set retries?", f"```python\n{code}\n```").checks
+                    if c.check == "accuracy")
+    wrong = [m for m in accuracy.messages if "botocore" in m]
+    assert (wrong == []) if bad is None else (len(wrong) == 1 and bad in wrong[0]), accuracy.messages
+
+
+def test_boto3_resource_method_that_does_not_exist(validator: QualityValidator) -> None:
+    code = ('import boto3\ndynamodb = boto3.resource("dynamodb")\ntable = dynamodb.Table("orders")\n'
+            'table.put_item(Item={"pk": "1"})\nwith table.batch_writer() as batch:\n    batch.put_item(Item={"pk": "2"})\n'
+            'rows = dynamodb.Table("orders").scan()\n')
+    assert validator.validate("How do I write items?", f"```python\n{code}```").passed
+    wrong = code.replace('dynamodb.Table("orders").scan()', 'dynamodb.Table("orders").batch_get(Keys=[])')
+    accuracy = next(c for c in validator.validate("How do I read items?", f"```python\n{wrong}```").checks
+                    if c.check == "accuracy")
+    assert any("batch_get()" in m and "not a method" in m for m in accuracy.messages)
