@@ -219,9 +219,10 @@ class Boto3Checker:
                 elif key and sub is not None:
                     resources.add(key)
                     typed[key] = sub
-        self._check_response_keys(tree, clients, start_line, found)
-        self._check_client_config(tree, start_line, found)
-        for node in ast.walk(tree):
+        nodes = list(ast.walk(tree))  # walked once: the checks below each read the list
+        self._check_response_keys(nodes, clients, start_line, found)
+        self._check_client_config(nodes, start_line, found)
+        for node in nodes:
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
             method = node.func.attr
@@ -264,7 +265,7 @@ class Boto3Checker:
                             found.errors.append(f"line {number}: `{service}.{method}()` {keyword.arg} does not accept "
                                                 f"{keyword.value.value!r}{suffix}")
 
-    def _check_client_config(self, tree: ast.AST, start_line: int, found: Findings) -> None:
+    def _check_client_config(self, nodes: list[ast.AST], start_line: int, found: Findings) -> None:
         """``Config(retry_policy=…)``: botocore's client ``Config`` rejects a keyword it does not
         know (TypeError), a ``retries`` key other than max_attempts / total_max_attempts / mode,
         and a retry mode other than legacy / standard / adaptive."""
@@ -274,10 +275,13 @@ class Boto3Checker:
             return
         options, retry_keys, retry_modes = schema
         # Only botocore's Config: `from botocore.config import Config [as X]` or `botocore.config.Config`.
-        local = {alias.asname or alias.name for node in ast.walk(tree)
+        local = {alias.asname or alias.name for node in nodes
                  if isinstance(node, ast.ImportFrom) and node.module == "botocore.config"
                  for alias in node.names if alias.name == "Config"}
-        for node in ast.walk(tree):
+        if not local and not any(isinstance(n, ast.Import) and any(a.name.startswith("botocore") for a in n.names)
+                                 for n in nodes):
+            return
+        for node in nodes:
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
@@ -304,7 +308,8 @@ class Boto3Checker:
                             found.errors.append(f"line {number}: botocore has no retry mode {value.value!r} "
                                                 f"(legacy, standard, adaptive)")
 
-    def _check_response_keys(self, tree: ast.AST, clients: dict[str, str], start_line: int, found: Findings) -> None:
+    def _check_response_keys(self, nodes: list[ast.AST], clients: dict[str, str], start_line: int,
+                             found: Findings) -> None:
         """``resp = ec2.describe_instances()`` then ``resp["Instances"]``: a key the response
         does not have (it has ``Reservations``) raises KeyError, so the step would not work.
         Only top-level keys of a variable assigned once, straight from a client call."""
@@ -312,7 +317,7 @@ class Boto3Checker:
         if lookup is None:
             return
         responses: dict[str, tuple[str, str] | None] = {}
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, (ast.For, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
                 targets = [node.target]
             else:
@@ -329,8 +334,11 @@ class Boto3Checker:
                         source = (service, call.func.attr)
                 # assigned twice, or from anything else: not judged
                 responses[target.id] = source if target.id not in responses else None
+        if not any(responses.values()):
+            return
         reported: set[str] = set()
-        for node in ast.walk(tree):
+        shapes: dict[tuple[str, str], frozenset[str] | None] = {}
+        for node in nodes:
             key = None
             if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
                 if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
@@ -342,7 +350,9 @@ class Boto3Checker:
             if key is None or responses.get(name) is None:
                 continue
             service, method = responses[name]  # type: ignore[misc]
-            members = lookup(service, method)
+            if (service, method) not in shapes:
+                shapes[(service, method)] = lookup(service, method)
+            members = shapes[(service, method)]
             if members and key not in members and f"{method}.{key}" not in reported:
                 reported.add(f"{method}.{key}")
                 hint = difflib.get_close_matches(key, sorted(members), n=1, cutoff=0.6)
