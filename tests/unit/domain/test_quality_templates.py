@@ -416,3 +416,20 @@ def test_boto3_resource_method_that_does_not_exist(validator: QualityValidator) 
     accuracy = next(c for c in validator.validate("How do I read items?", f"```python\n{wrong}```").checks
                     if c.check == "accuracy")
     assert any("batch_get()" in m and "not a method" in m for m in accuracy.messages)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "bad"),
+    [
+        ("Add `--no-fail-on-empty-changeset` to `aws cloudformation deploy` so an unchanged stack is not an error.", None),
+        ("Run `aws s3 sync` with `--delete` to remove files that are gone locally.", None),
+        ("Add `--force-update` to `aws cloudformation deploy` to override the export lock.", "--force-update"),
+        ("Pass `--recursive-delete` to aws s3 rm when the prefix has many objects.", "--recursive-delete"),
+        # Two commands in the sentence: which one takes the option is not clear, nothing is judged.
+        ("Unlike `aws s3 cp`, `aws s3 sync` takes `--delete-all`.", None),
+    ],
+)
+def test_option_named_apart_from_its_command(validator: QualityValidator, sentence: str, bad: str | None) -> None:
+    accuracy = next(c for c in validator.validate("How do I do it?", sentence).checks if c.check == "accuracy")
+    wrong = [m for m in accuracy.messages if "has no parameter" in m]
+    assert (wrong == []) if bad is None else (len(wrong) == 1 and bad in wrong[0]), accuracy.messages
