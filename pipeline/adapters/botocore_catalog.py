@@ -292,6 +292,33 @@ class BotocoreApiCatalog:
         self._operations[cache_key] = names  # type: ignore[assignment]
         return names
 
+    def client_config_options(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]] | None:
+        """What ``botocore.config.Config(...)`` accepts: its keyword arguments
+        (``Config.OPTION_DEFAULTS``), the keys of ``retries`` and its modes (botocore's own
+        validation, ``Config._validate_retry_configuration``; the boto3 retries guide). None
+        without botocore."""
+        try:
+            from botocore.config import Config
+        except ImportError:
+            return None
+        return (frozenset(Config.OPTION_DEFAULTS), frozenset({"max_attempts", "mode", "total_max_attempts"}),
+                frozenset({"legacy", "standard", "adaptive"}))
+
+    def resource_members(self, service: str, resource: str | None) -> frozenset[str] | None:
+        """Every public name of a boto3 resource object as boto3 builds it (normalised):
+        the model's actions and attributes plus what boto3 injects (``batch_writer``,
+        ``upload_file``), read from an offline instance of the class. None when boto3 or
+        the resource is not there."""
+        botocore_name = self.resolve_service(service)
+        if botocore_name is None:
+            return None
+        cache_key = (f"members:{botocore_name}:{resource or ''}", "")
+        if cache_key in self._operations:
+            return self._operations[cache_key]  # type: ignore[return-value]
+        names = _resource_members(botocore_name, resource)
+        self._operations[cache_key] = names  # type: ignore[assignment]
+        return names
+
     def unknown_keys(self, service: str, operation: str, parameter: str, value: Any) -> list[str] | None:
         """The keys of ``value`` (a parameter's value as literal dicts and lists) that its
         shape in the service model does not have, as paths (``inferenceConfig.max_tokens``).
@@ -312,6 +339,37 @@ class BotocoreApiCatalog:
         unknown: list[str] = []
         _walk_shape(member, value, parameter.lstrip("-"), unknown)
         return unknown
+
+    def output_members(self, service: str, operation: str) -> frozenset[str] | None:
+        """The top-level keys of an operation's response (``describe_instances`` ->
+        ``Reservations``, ``NextToken``), plus ``ResponseMetadata`` that boto3 adds; None when
+        the operation is unknown or has no output shape."""
+        info = self.operation(service, operation)
+        botocore_name = self.resolve_service(service)
+        if info is None or info.high_level or botocore_name is None:
+            return None
+        shape = self._model(botocore_name).operation_model(info.name).output_shape
+        if shape is None or shape.type_name != "structure":
+            return None
+        return frozenset(shape.members) | {"ResponseMetadata"}
+
+    def enum_values(self, service: str, operation: str, parameter: str) -> frozenset[str] | None:
+        """The values a top-level string parameter accepts when its shape is an enum
+        (``StorageClass``: ``STANDARD``, ``GLACIER_IR`` …), ``parameter`` in any spelling; None
+        when the operation, the parameter or an enum is not there (any value passes then)."""
+        info = self.operation(service, operation)
+        botocore_name = self.resolve_service(service)
+        if info is None or info.high_level or botocore_name is None:
+            return None
+        shape = self._model(botocore_name).operation_model(info.name).input_shape
+        if shape is None:
+            return None
+        wanted = _normalise(parameter.lstrip("-"))
+        member = next((m for name, m in shape.members.items() if _normalise(name) == wanted), None)
+        if member is None or member.type_name != "string":
+            return None
+        values = getattr(member, "enum", None)
+        return frozenset(values) if values else None
 
     def service_ids(self) -> Sequence[str]:
         """Every botocore service name plus the CLI aliases."""
@@ -350,6 +408,32 @@ def _resource_methods(botocore_name: str, resource: str | None) -> frozenset[str
     if "load" in entry:
         names |= {"load", "reload"}
     return frozenset(names)
+
+
+def _resource_members(botocore_name: str, resource: str | None) -> frozenset[str] | None:
+    import json
+    from pathlib import Path
+
+    try:
+        import boto3
+
+        versions = sorted((Path(boto3.__file__).parent / "data" / botocore_name).glob("*/resources-1.json"))
+        if not versions:
+            return None
+        model = json.loads(versions[-1].read_text(encoding="utf-8"))
+        # Offline: a fixed region and dummy keys only build the classes; nothing is called.
+        session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="offline",
+                                        aws_secret_access_key="offline")  # noqa: S106 - not a credential
+        target: Any = session.resource(botocore_name)
+        if resource is not None:
+            entry = (model.get("resources") or {}).get(resource)
+            if entry is None:
+                return None
+            identifiers = ["x"] * len(entry.get("identifiers") or [])
+            target = getattr(target, resource)(*identifiers)
+    except Exception:  # noqa: BLE001 - any failure: the resource is unknown here, nothing is judged
+        return None
+    return frozenset(_normalise(n) for n in dir(target) if not n.startswith("_"))
 
 
 #: How deep a literal is walked: API parameters nest a few levels; deeper is not an answer's.

@@ -38,6 +38,7 @@ from pipeline.domain.quality.parsing import (
 )
 from pipeline.domain.quality.quantities import check_quantities
 from pipeline.domain.quality.scoring import Findings
+from pipeline.domain.quality.templates import check_templates
 from pipeline.ports import AwsApiCatalog
 
 _CATALOGUE = catalogue()
@@ -62,6 +63,11 @@ _INLINE_CODE_SPAN = re.compile(r"`[^`\n]*`")
 _PROSE_CLI = re.compile(
     r"(?<![\w./@-])aws\s+[a-z0-9][a-z0-9-]*\s+[a-z0-9][a-z0-9-]*(?:\s+--[a-z0-9][\w-]*(?:[ =](?!-)[^\s,;`]+)?)*"
 )
+
+
+#: An option written alone in inline code (`` `--force` ``) and where a prose sentence ends.
+_INLINE_OPTION = re.compile(r"`(--[a-z0-9][a-z0-9-]*)`")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+")
 
 
 #: An ``aws <service> <operation> …`` command of a script (continuations joined) and its
@@ -103,9 +109,11 @@ class AccuracyCheck:
             else:
                 self._boto3.check_inline(code, number, found)
         self._prose_commands(parsed, found)
+        self._options_named_apart(parsed, found)
         self._file_inputs(parsed, found)
         _asl_error_handlers(parsed, found)
         _s3_resource_types(parsed, found)
+        check_templates(parsed, found)
         check_facts(parsed, found)
         check_quantities(parsed.prose, found)
         self._regions(parsed, found)
@@ -132,6 +140,27 @@ class AccuracyCheck:
                 if "-" not in command and self._catalog.operation(service, command) is None:
                     continue
                 self._cli.check_line(match.group(0).rstrip(".:"), number, found, inline=True)
+
+    def _options_named_apart(self, parsed: ParsedResponse, found: Findings) -> None:
+        """An option named on its own beside one command in the same sentence ("add
+        `--force-export-update` to `aws cloudformation deploy`") must be an option of it.
+        A sentence naming several commands is not judged (which one takes the option?)."""
+        for number, line in parsed.prose:
+            if "`--" not in line or "aws " not in line:
+                continue
+            for sentence in _SENTENCE_SPLIT.split(line):
+                options = [m.group(1) for m in _INLINE_OPTION.finditer(sentence)]
+                if not options:
+                    continue
+                commands = {" ".join(m.group(0).split()[:3]) for m in _PROSE_CLI.finditer(sentence.replace("`", " "))}
+                if len(commands) != 1:
+                    continue
+                command = commands.pop()
+                service, operation = command.split()[1:3]
+                if not self._catalog.has_service(service) or self._catalog.operation(service, operation) is None:
+                    continue
+                # "…" marks an excerpt: the options are checked, required ones are not asked for.
+                self._cli.check_line(f"{command} {' '.join(options)} …", number, found, inline=True)
 
     def _file_inputs(self, parsed: ParsedResponse, found: Findings) -> None:
         """A JSON block the answer saves to a file and passes to a command

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from pipeline.domain.quality.catalogue import catalogue
-from pipeline.domain.quality.cli_catalogue import cli_catalogue
+from pipeline.domain.quality.cli_catalogue import cli_catalogue, removed_in_v2
 from pipeline.domain.quality.parsing import shell_tokens
 from pipeline.domain.quality.scoring import Findings
 from pipeline.ports import AwsApiCatalog
@@ -109,6 +109,10 @@ class CliChecker:
                     f"line {number}: `{call}` is not a CLI command (CLI commands are lower-case with dashes)"
                 )
             return
+        instead = removed_in_v2().get((service, command))
+        if instead is not None:
+            found.errors.append(f"line {number}: `{call}` was removed in AWS CLI v2 (use `{instead}`)")
+            return
         info = self._catalog.operation(service, command)
         if info is None:
             found.errors.append(f"line {number}: `{call}` is not {self._op_hint(service, command)}")
@@ -127,6 +131,7 @@ class CliChecker:
             name = _norm(option[2:])
             if name in accepted:
                 given.update((name, _NEGATED_FLAGS.get(name, name)))
+                self._check_enum(service, command, option, _option_value(args, option), call, number, found)
                 continue
             if name.startswith("no") and name[2:] in accepted:
                 given.add(name[2:])
@@ -153,6 +158,18 @@ class CliChecker:
         if missing:
             names = ", ".join(f"--{_dashed(p)}" for p in missing)
             found.errors.append(f"line {number}: `{call}` is missing required parameter(s) {names}")
+
+    def _check_enum(self, service: str, command: str, option: str, value: str | None, call: str, number: int,
+                    found: Findings) -> None:
+        """A literal value of an enum parameter (``--storage-class GLACIER_IR``) must be one of
+        the model's values; variables, placeholders and structured values are not judged."""
+        if value is None or not _ENUM_LITERAL.fullmatch(value):
+            return
+        allowed = _enum_values(self._catalog, service, command, option)
+        if allowed and value not in allowed:
+            hint = difflib.get_close_matches(value, sorted(allowed), n=1, cutoff=0.6)
+            suffix = f" (did you mean {hint[0]}?)" if hint else ""
+            found.errors.append(f"line {number}: `{call} {option}` does not accept `{value}`{suffix}")
 
     def _check_waiter(self, service: str, waiter: str, call: str, number: int, found: Findings) -> None:
         """``aws <service> wait <waiter>``: the waiter must exist (botocore's waiter models)."""
@@ -202,7 +219,10 @@ class Boto3Checker:
                 elif key and sub is not None:
                     resources.add(key)
                     typed[key] = sub
-        for node in ast.walk(tree):
+        nodes = list(ast.walk(tree))  # walked once: the checks below each read the list
+        self._check_response_keys(nodes, clients, start_line, found)
+        self._check_client_config(nodes, start_line, found)
+        for node in nodes:
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
             method = node.func.attr
@@ -212,6 +232,11 @@ class Boto3Checker:
                 kind, service = _client_factory(owner)
                 if kind != "client":
                     service = None
+                sub = _sub_resource(owner, typed)  # dynamodb.Table("orders").batch_get(...)
+                if sub is not None and not method.startswith("_"):
+                    label = f"{_expr_key(owner.func) or 'resource'}(…)"
+                    self._check_resource_call(*sub, label, method, start_line + node.lineno - 1, found)
+                    continue
             else:
                 key = _expr_key(owner)
                 if key in typed and not method.startswith("_"):
@@ -231,6 +256,109 @@ class Boto3Checker:
                 for keyword in node.keywords:
                     if keyword.arg is not None and isinstance(keyword.value, (ast.Dict, ast.List)):
                         self.check_value(service, method, keyword.arg, _literal(keyword.value), number, found)
+                    elif (keyword.arg is not None and isinstance(keyword.value, ast.Constant)
+                          and isinstance(keyword.value.value, str) and _ENUM_LITERAL.fullmatch(keyword.value.value)):
+                        allowed = _enum_values(self._catalog, service, method, keyword.arg)
+                        if allowed and keyword.value.value not in allowed:
+                            hint = difflib.get_close_matches(keyword.value.value, sorted(allowed), n=1, cutoff=0.6)
+                            suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+                            found.errors.append(f"line {number}: `{service}.{method}()` {keyword.arg} does not accept "
+                                                f"{keyword.value.value!r}{suffix}")
+
+    def _check_client_config(self, nodes: list[ast.AST], start_line: int, found: Findings) -> None:
+        """``Config(retry_policy=…)``: botocore's client ``Config`` rejects a keyword it does not
+        know (TypeError), a ``retries`` key other than max_attempts / total_max_attempts / mode,
+        and a retry mode other than legacy / standard / adaptive."""
+        lookup = getattr(self._catalog, "client_config_options", None)  # optional on the port
+        schema = lookup() if lookup else None
+        if schema is None:
+            return
+        options, retry_keys, retry_modes = schema
+        # Only botocore's Config: `from botocore.config import Config [as X]` or `botocore.config.Config`.
+        local = {alias.asname or alias.name for node in nodes
+                 if isinstance(node, ast.ImportFrom) and node.module == "botocore.config"
+                 for alias in node.names if alias.name == "Config"}
+        if not local and not any(isinstance(n, ast.Import) and any(a.name.startswith("botocore") for a in n.names)
+                                 for n in nodes):
+            return
+        for node in nodes:
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if not ((isinstance(func, ast.Name) and func.id in local)
+                    or (isinstance(func, ast.Attribute) and _expr_key(func) == "botocore.config.Config")):
+                continue
+            number = start_line + node.lineno - 1
+            for keyword in node.keywords:
+                if keyword.arg is None:
+                    continue
+                if keyword.arg not in options:
+                    hint = difflib.get_close_matches(keyword.arg, sorted(options), n=1, cutoff=0.6)
+                    suffix = f" (did you mean {hint[0]}?)" if hint else ""
+                    found.errors.append(f"line {number}: botocore `Config()` has no option {keyword.arg!r}{suffix}")
+                elif keyword.arg == "retries" and isinstance(keyword.value, ast.Dict):
+                    for key, value in zip(keyword.value.keys, keyword.value.values, strict=True):
+                        if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
+                            continue
+                        if key.value not in retry_keys:
+                            found.errors.append(f"line {number}: botocore retries have no option {key.value!r} "
+                                                f"(max_attempts, total_max_attempts, mode)")
+                        elif (key.value == "mode" and isinstance(value, ast.Constant)
+                              and isinstance(value.value, str) and value.value not in retry_modes):
+                            found.errors.append(f"line {number}: botocore has no retry mode {value.value!r} "
+                                                f"(legacy, standard, adaptive)")
+
+    def _check_response_keys(self, nodes: list[ast.AST], clients: dict[str, str], start_line: int,
+                             found: Findings) -> None:
+        """``resp = ec2.describe_instances()`` then ``resp["Instances"]``: a key the response
+        does not have (it has ``Reservations``) raises KeyError, so the step would not work.
+        Only top-level keys of a variable assigned once, straight from a client call."""
+        lookup = getattr(self._catalog, "output_members", None)  # optional on the port
+        if lookup is None:
+            return
+        responses: dict[str, tuple[str, str] | None] = {}
+        for node in nodes:
+            if isinstance(node, (ast.For, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+                targets = [node.target]
+            else:
+                targets = node.targets if isinstance(node, ast.Assign) else []
+            for target in targets:
+                if not isinstance(target, ast.Name):
+                    continue
+                call = node.value if isinstance(node, ast.Assign) else None
+                source = None
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+                    owner = _expr_key(call.func.value)
+                    service = clients.get(owner or "") or self._service_from_variable(owner)
+                    if service is not None and call.func.attr not in _BOTO3_CLIENT_HELPERS:
+                        source = (service, call.func.attr)
+                # assigned twice, or from anything else: not judged
+                responses[target.id] = source if target.id not in responses else None
+        if not any(responses.values()):
+            return
+        reported: set[str] = set()
+        shapes: dict[tuple[str, str], frozenset[str] | None] = {}
+        for node in nodes:
+            key = None
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+                if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                    name, key = node.value.id, node.slice.value
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                  and isinstance(node.func.value, ast.Name) and node.args
+                  and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                name, key = node.func.value.id, node.args[0].value
+            if key is None or responses.get(name) is None:
+                continue
+            service, method = responses[name]  # type: ignore[misc]
+            if (service, method) not in shapes:
+                shapes[(service, method)] = lookup(service, method)
+            members = shapes[(service, method)]
+            if members and key not in members and f"{method}.{key}" not in reported:
+                reported.add(f"{method}.{key}")
+                hint = difflib.get_close_matches(key, sorted(members), n=1, cutoff=0.6)
+                suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (it has {', '.join(sorted(members - {'ResponseMetadata'})[:4])})"
+                found.errors.append(f"line {start_line + node.lineno - 1}: the response of `{service}.{method}()` "
+                                    f"has no key {key!r}{suffix}")
 
     def _check_helper(self, service: str, method: str, node: ast.Call, number: int, found: Findings) -> None:
         """``client.get_waiter("instance_running")`` / ``client.get_paginator("list_objects_v2")``:
@@ -258,10 +386,15 @@ class Boto3Checker:
         names = lookup(service, resource) if lookup else None
         if names is None or _norm(method) in names or not method.islower():
             return
+        what = f"a boto3 {service} {resource} resource" if resource else f"the boto3 {service} service resource"
+        members_lookup = getattr(self._catalog, "resource_members", None)  # optional on the port
+        members = members_lookup(service, resource) if members_lookup else None
         info = self._catalog.operation(service, method)
+        if (info is None or info.high_level) and members is not None and _norm(method) not in members:
+            found.errors.append(f"line {number}: `{variable}.{method}()` is not a method of {what}")
+            return
         if info is None or info.high_level:
             return
-        what = f"a boto3 {service} {resource} resource" if resource else f"the boto3 {service} service resource"
         found.errors.append(f"line {number}: `{variable}.{method}()` is not a method of {what} "
                             f"(it is a {service} client method)")
 
@@ -323,6 +456,28 @@ class Boto3Checker:
             if missing:
                 found.errors.append(f"line {number}: `{call}` is missing required parameter(s) {', '.join(missing)}")
         return True
+
+
+#: A value that is a literal enum word: no variable, placeholder, quote, path or structure.
+_ENUM_LITERAL = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+
+
+def _enum_values(catalog: AwsApiCatalog, service: str, operation: str, parameter: str) -> frozenset[str] | None:
+    lookup = getattr(catalog, "enum_values", None)  # optional on the port: fakes may lack it
+    return lookup(service, operation, parameter) if lookup else None
+
+
+def _option_value(args: list[str], option: str) -> str | None:
+    """The value written after ``option`` (``--opt value`` or ``--opt=value``), quotes removed."""
+    for index, token in enumerate(args):
+        if token.startswith(option + "="):
+            return token.split("=", 1)[1].strip("'\"")
+        if token == option:
+            following = args[index + 1] if index + 1 < len(args) else None
+            if following is None or following.startswith("--"):
+                return None
+            return following.strip("'\"")
+    return None
 
 
 def _waiters(catalog: AwsApiCatalog, service: str) -> frozenset[str] | None:

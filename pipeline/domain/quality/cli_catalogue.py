@@ -125,3 +125,22 @@ def load_cli_catalogue(path: Path = CLI_CATALOGUE) -> CliCatalogue:
 def cli_catalogue() -> CliCatalogue:
     """The shipped CLI catalogue, loaded once per process."""
     return load_cli_catalogue()
+
+
+CLI_V2_COMMANDS = Path(__file__).resolve().parent / "catalogue" / "cli_v2_commands.toml"
+
+
+@cache
+def removed_in_v2(path: Path = CLI_V2_COMMANDS) -> dict[tuple[str, str], str]:
+    """``(service, command) -> what to run instead`` for commands AWS CLI v2 removed
+    (``[[removed]]`` in ``cli_v2_commands.toml``, each with its documentation source)."""
+    import tomllib
+
+    with path.open("rb") as handle:
+        entries = tomllib.load(handle).get("removed", [])
+    removed: dict[tuple[str, str], str] = {}
+    for entry in entries:
+        if not all(entry.get(k) for k in ("service", "command", "instead", "source")):
+            raise CliCatalogueError(f"{path}: [[removed]] entries need service, command, instead and source")
+        removed[(entry["service"], entry["command"])] = entry["instead"]
+    return removed

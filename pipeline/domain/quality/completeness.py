@@ -44,6 +44,16 @@ _COMMANDS = _CATALOGUE.regex("completeness.pasted_command")
 _NOT_WANTED = _CATALOGUE.regex("completeness.not_wanted")
 _EXPLANATION = _CATALOGUE.regex("completeness.explanation")
 _LIST_ITEM = _CATALOGUE.regex("structure.list_item")
+_ENUMERATION_MARKER = _CATALOGUE.regex("completeness.enumeration_marker")
+_ENUMERATION_INTRO = _CATALOGUE.regex("completeness.enumeration_intro")
+_ITEM_ASK = _CATALOGUE.regex("completeness.item_ask")
+_ORDINAL = {**{str(i): i for i in range(1, 6)}, **{c: i for i, c in enumerate("abcde", start=1)},
+            **{c: i for i, c in enumerate("①②③④⑤", start=1)}}
+#: An enumerated ask is left out when at most this share of the words only it uses (its
+#: distinctive terms: not in the other items) occur in the answer, and it has at least
+#: :data:`MIN_DISTINCTIVE` of them (fewer say too little to judge by).
+UNCOVERED_SHARE = 1 / 3
+MIN_DISTINCTIVE = 3
 _DANGLING_END = _CATALOGUE.words("dangling_end")
 _ANOTHER_ASK = re.compile(
     r"^\W*(?:also|additionally|plus|separately|and also|one more (?:thing|question)|"
@@ -91,6 +101,8 @@ class CompletenessCheck:
                 )
         if not off_topic and not declining:
             self._coverage(query, response, parsed, found)
+            if not found.errors:
+                _enumerated_coverage(query, response, found)
         return found.result("completeness")
 
     def _coverage(self, query: str, response: str, parsed: ParsedResponse, found: Findings) -> None:
@@ -136,6 +148,51 @@ class CompletenessCheck:
             if len(parts) >= 2 and part is not parts[0] and _WHY.match(part) and not _EXPLANATION.search(prose):
                 found.errors.append(f'the question asks why ("{snippet(part)}"), but the answer gives no reason')
                 return
+
+
+def enumerated_asks(query: str) -> list[str]:
+    """The items of a question that numbers its asks ("1) … 2) …", "(a) … (b) …", "① … ②"),
+    when they are asks: each written as a question or request, or introduced as several
+    ("Two questions:", "I need to (1) … (2) …"). Markers must run 1, 2, … in order; the last
+    item ends at the end of its paragraph. Empty when the query enumerates nothing."""
+    markers = []
+    expected = 1
+    for match in _ENUMERATION_MARKER.finditer(query):
+        token = next(g for g in match.groups() if g)
+        if _ORDINAL.get(token) == expected:
+            markers.append(match)
+            expected += 1
+        elif _ORDINAL.get(token) == 1 and len(markers) < 2:
+            markers, expected = [match], 2  # a new run: "1." of a pasted log before the asks
+    if len(markers) < 2:
+        return []
+    items = []
+    for index, match in enumerate(markers):
+        end = markers[index + 1].start() if index + 1 < len(markers) else len(query)
+        items.append(query[match.end() : end].strip())
+    items[-1] = re.split(r"\n\s*\n", items[-1], maxsplit=1)[0]
+    intro = query[max(0, markers[0].start() - 80) : markers[0].start()]
+    if _ENUMERATION_INTRO.search(intro.rstrip(" (")) or all(_ITEM_ASK.search(item) for item in items):
+        return items
+    return []
+
+
+def _enumerated_coverage(query: str, response: str, found: Findings) -> None:
+    """An enumerated ask whose own words the answer (almost) never uses is left out: two
+    asks on one topic share words, so each is judged by the words only it uses."""
+    items = enumerated_asks(query)
+    if not items:
+        return
+    terms = [ask_terms(item) for item in items]
+    response_terms = ask_terms(response)
+    for index, item in enumerate(items):
+        others = frozenset().union(*(t for i, t in enumerate(terms) if i != index))
+        distinctive = terms[index] - others
+        if len(distinctive) < MIN_DISTINCTIVE:
+            continue
+        if len(distinctive & response_terms) <= UNCOVERED_SHARE * len(distinctive):
+            found.errors.append(f'ask {index + 1} of the question is not answered: "{snippet(item)}"')
+            return
 
 
 _HEADING = re.compile(r"#{1,6}\s+\S")

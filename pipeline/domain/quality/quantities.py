@@ -526,14 +526,40 @@ def _scored(
     return scored
 
 
-def _candidates(marks: _Marks, table: QuantityTable, sentence: tuple[int, int], claim: Claim) -> list[Quantity]:
+#: A sentence that opens with only a qualifier before its value ("The maximum is", "O valor
+#: máximo é", "El máximo permitido por Lambda es de", "Der Standardwert ist"): it names no
+#: quantity of its own and continues the sentence before it.
+_BARE_QUALIFIER = re.compile(
+    r"\W*(?:(?:the|its|el|la|lo|o|a|le|der|die|das|il)\s+)?(?:(?:value|valor|valeur|wert|limit|l[íi]mite|grenze)\s+)?"
+    r"(?:m[áa]x\w*|min\w*|m[íi]nim\w*|default\w*|predeterminad\w*|padr[ãa]o|par\s+d[ée]faut|standard\w*|h[öo]chst\w*|upper\s+limit)"
+    r"(?:\s+(?:value|valor|valeur|wert))?(?:\s+(?:permitid\w*|allowed|autoris\w*|erlaubt\w*|possible|supported))?"
+    r"(?:\s+(?:por|by|in|for|f[üu]r|pour|para|en|bei)\s+[\w-]+)?\s*(?::|is|es|é|est|ist|è|are|son|sont|sind|são)?"
+    r"(?:\s+(?:de|of|von|di))?[\s*_]*",
+    re.IGNORECASE,
+)
+
+
+def _candidates(marks: _Marks, table: QuantityTable, sentence: tuple[int, int], claim: Claim,
+                previous: tuple[int, int] | None = None) -> list[Quantity]:
     """The entries a claim is about: its service's entries of its kind and dimension with a
-    term near the value, the nearest term first (the longest on a tie)."""
+    term near the value, the nearest term first (the longest on a tie).
+
+    A sentence that names none of its service's quantities of that dimension ("The maximum
+    is 60 seconds.") continues the
+    sentence before it on the same line ("Long polling waits for messages with
+    `WaitTimeSeconds`."): its term is read there."""
     subjects = _subjects(marks, sentence, claim)
     if not subjects or "other" in subjects:
         return []  # another product ("Azure Load Balancer", "HealthOmics"): not the table's
     near, at = _near(marks.text, sentence, claim)
     scored = _scored(table, subjects, claim, near, at)
+    if (not scored and previous is not None and "\n" not in marks.text[previous[1] : sentence[0]]
+            and _BARE_QUALIFIER.fullmatch(marks.text[sentence[0] : claim.start])):
+        own = marks.text[sentence[0] : sentence[1]]
+        related = (q for q in table.quantities if q.subject in subjects and q.dimension == claim.dimension)
+        if not any(q.term.search(own) for q in related):
+            before = marks.text[previous[0] : previous[1]]
+            scored = _scored(table, subjects, claim, before, len(before) + TERM_BEFORE)
     if not scored:
         return []
     best = min(score for score, _ in scored)
@@ -553,12 +579,13 @@ def wrong_quantities(text: str, table: QuantityTable | None = None) -> list[tupl
     named: set[str] | None = None  # the services the answer names, once it makes a claim
     found = []
     read = 0
+    previous: tuple[int, int] | None = None
     for sentence in _sentences(text):
         if read >= MAX_CLAIMS:
             break
         for claim in claims(text, table, *sentence, marks=marks):
             read += 1
-            candidates = _candidates(marks, table, sentence, claim)
+            candidates = _candidates(marks, table, sentence, claim, previous)
             if not candidates or any(q.accepts(claim.amount) for q in candidates):
                 continue
             near, at = _near(text, sentence, claim)
@@ -567,6 +594,7 @@ def wrong_quantities(text: str, table: QuantityTable | None = None) -> list[tupl
             if any(q.accepts(claim.amount) for _, q in _scored(table, named, claim, near, at)):
                 continue
             found.append((claim.start, candidates[0], claim))
+        previous = sentence
     return found
 
 
