@@ -15,7 +15,13 @@ from collections.abc import Iterator, Sequence
 from pipeline.domain.guardrails.catalogue import RuleSpec
 from pipeline.domain.guardrails.common import is_placeholder, key_name, value_of
 from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
-from pipeline.domain.guardrails.secrets.values import NEXT_KEY, PROSE_STOPWORDS, looks_like_password
+from pipeline.domain.guardrails.secrets.values import (
+    NEXT_KEY,
+    PASSWORD_HASH,
+    PROSE_STOPWORDS,
+    TABLE_REFERENCE,
+    looks_like_password,
+)
 
 
 def _name_part(stem: str) -> str:
@@ -94,6 +100,8 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
                 value = text[start:end]
             if is_placeholder(value) or _SHORT_NUMBER.fullmatch(value):
                 continue
+            if PASSWORD_HASH.fullmatch(value) or TABLE_REFERENCE.fullmatch(value):
+                continue  # a stored hash (never a secret) or the lookup table that holds them
             if not quoted and value.lower() in PROSE_STOPWORDS:
                 continue  # "the password: is it required?" and other sentences, not values
             if not quoted and NEXT_KEY.fullmatch(value):
@@ -101,6 +109,29 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
             if not quoted and _LOWER_WORD.fullmatch(value) and _SENTENCE_GOES_ON.match(text, end):
                 continue  # "treat it like a password: paste it only into…": a sentence (the prose rules judge it)
             yield spec.rule_id, start, end
+
+
+#: A Google account app password: four groups of four lower-case letters, as Google shows it.
+_APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}")
+
+
+def password_spaced_field(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A config line that is a password-named key, blanks and one value, nothing else: the
+    ``key value`` syntax of Fluent Bit, msmtp, Source-engine ``server.cfg``, sshd-style files
+    (``HTTP_Passwd  S3cr3t!``, ``rcon_password "…"``). With no ``=`` or ``:`` to say "value",
+    a bare value must read like a password (or be an app password's four groups); a quoted one
+    is literal."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            if _PASSWORD_KEY_SKIP.search(key_name(text, match)):
+                continue
+            value, start, end, quoted = value_of(match)
+            if is_placeholder(value) or PASSWORD_HASH.fullmatch(value) or TABLE_REFERENCE.fullmatch(value):
+                continue
+            if value.startswith(("/", "~", "$", "%")):
+                continue  # a path or a variable
+            if quoted or _APP_PASSWORD.fullmatch(value) or looks_like_password(value, quoted=False):
+                yield spec.rule_id, start, end
 
 
 #: After ``key: word``, a space and another lower-case word: the colon introduced a sentence
@@ -262,5 +293,6 @@ credential_lines.whole_text = True  # type: ignore[attr-defined]
 # patterns that can match a text.
 password_assignment.uniform_patterns = True  # type: ignore[attr-defined]
 password_cli.uniform_patterns = True  # type: ignore[attr-defined]
+password_spaced_field.uniform_patterns = True  # type: ignore[attr-defined]
 password_literal.uniform_patterns = True  # type: ignore[attr-defined]
 passphrase_flag.uniform_patterns = True  # type: ignore[attr-defined]
