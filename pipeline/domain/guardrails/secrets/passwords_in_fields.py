@@ -113,6 +113,10 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
 
 #: A Google account app password: four groups of four lower-case letters, as Google shows it.
 _APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}")
+#: A digit, a symbol or an inner capital: what a bare word lacks.
+_NOT_A_WORD = re.compile(r"[^a-z]")
+#: A key that names a command producing the password (msmtp ``passwordeval``, ``password_cmd``).
+_COMMAND_KEY = re.compile(r"eval|cmd|command|exec", re.I)
 
 
 def password_spaced_field(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
@@ -123,14 +127,18 @@ def password_spaced_field(spec: RuleSpec, text: str, windows: Sequence[Window]) 
     is literal."""
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
-            if _PASSWORD_KEY_SKIP.search(key_name(text, match)):
+            key = key_name(text, match)
+            if _PASSWORD_KEY_SKIP.search(key) or _COMMAND_KEY.search(key):
                 continue
             value, start, end, quoted = value_of(match)
             if is_placeholder(value) or PASSWORD_HASH.fullmatch(value) or TABLE_REFERENCE.fullmatch(value):
                 continue
             if value.startswith(("/", "~", "$", "%")):
                 continue  # a path or a variable
-            if quoted or _APP_PASSWORD.fullmatch(value) or looks_like_password(value, quoted=False):
+            if quoted or _APP_PASSWORD.fullmatch(value):
+                yield spec.rule_id, start, end
+            elif _NOT_A_WORD.search(value[1:]) and looks_like_password(value, quoted=False):
+                # a bare word ("Password Policy", "password manager") is a heading or prose
                 yield spec.rule_id, start, end
 
 
