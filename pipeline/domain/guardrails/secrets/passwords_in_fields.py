@@ -42,6 +42,7 @@ _PASSWORD_KEY_SKIP = re.compile(
 
 
 _SHORT_NUMBER = re.compile(r"\d{1,3}")
+_LIST_OPENING = re.compile(r"\[[ \t]*[\"']$")
 
 
 _VALUE_TAIL = re.compile(r"[&)}\]<>,;]\S{0,200}")
@@ -94,6 +95,8 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
             value, start, end, quoted = value_of(match)
             if key.lower() == "pwd" and value.startswith(("/", "~")):
                 continue  # $PWD is the working directory
+            if quoted and key[-1:] in "sS" and _LIST_OPENING.search(text, max(0, start - 8), start):
+                continue  # passwords = ["…", "…"]: a word list to try, not a credential (closed up or not)
             if not quoted:
                 end = _env_value_end(text, match.start(), end, marks)
                 # judged whole: "s&qq&dSHU0Bpa@G6$faQ2tU" is one value, not the lone "s"
