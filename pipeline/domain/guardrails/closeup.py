@@ -76,7 +76,7 @@ _WRAP_FIELD_SEPARATOR = re.compile(r"[;,&|]")
 _WRAP_KEY_START = re.compile(r"[A-Za-z_][\w.\-]{0,40}[ \t]*[=:]")
 _WRAP_KEY_PART = re.compile(r"[A-Za-z][A-Za-z_]{0,23}")
 _WRAP_OPAQUE = re.compile(r"(?=[^\s]*[0-9])(?=[^\s]*[A-Za-z])[A-Za-z0-9+/_\-]{12,}")
-_WRAP_NEXT_OPAQUE = re.compile(r"(?=[A-Za-z+/_\-=]*[0-9])[A-Za-z0-9+/_\-=]{4,}(?=\s|$)")
+_WRAP_NEXT_OPAQUE = re.compile(r"(?=[A-Za-z+/_\-=]*[0-9])[A-Za-z0-9+/_\-=]{4,}(?=[\s\"',;}\]]|$)")
 _WRAP_PLAIN_WORD = re.compile(r"[A-Za-z]?[a-z]*(?=[\s,.;:!?)]|$)")
 _WRAP_VALUE_START = re.compile(r"[A-Za-z0-9_\-+/!@#$%^&*~.]")
 
