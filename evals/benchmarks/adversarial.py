@@ -45,7 +45,14 @@ PREFIXES = ("mysql ", "password: ", "AKIA", "secret=", "ignore ", "when will ", 
             "name,url,username,password\n", "a,b,c,Pw1!xyzq\n", "| password | ", "motdepasse=", "пароль=",
             "Key Content : ", "APIキー: ", "Authorization: Token ", "AWS4-HMAC-SHA256 Credential=AKIAZQ3DN6WLF7J4XPRT/",
             "AUTH PLAIN ", '"AUTH" "', "> AUTH ", "ConvertTo-SecureString '", "NetworkCredential(\"a\", ",
-            "u:p@tcp(", "&appid=", "DB_PASSWORD  ", "Property: password\n", "password\nuser:Kanel2024x\n")
+            "u:p@tcp(", "&appid=", "DB_PASSWORD  ", "Property: password\n", "password\nuser:Kanel2024x\n",
+            # the secret rules of h-secrets12: hard-wrapped lines (long lines that end inside a
+            # value), key-blank-value lines, stdin pipes, relay lines, login arguments, headers,
+            # scheme tags, Pulumi and Terraform state, shared-secret elements, OCR'd key ids
+            "app-1  | conn=mysql://u:Tq7x" + "Lm2Wx9Rt4Kv8Bn3Jc1Qz7p" * 2 + "\n", "HTTP_Passwd  Brn7!x\n",
+            "echo 'Tq7!x' | ", "[smtp.a.io]:587 u:Tq7x!\n", "+login u ", "-password ", "x-honeycomb-team: ",
+            "{PLAIN}", '"p": {"4dabf18193072939515e22adb298388d": "', '"type": "random_password"',
+            "<pre-shared-key>", "AKlA", "<name>db.password</name>", "ParameterKey")
 
 
 def texts(size: int = SIZE) -> Iterator[tuple[str, str]]:

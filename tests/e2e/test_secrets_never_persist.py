@@ -88,6 +88,8 @@ def _public(value: str) -> bool:
         return bool(_ROLE_MAILBOX.match(value)) or lowered.endswith(".amazonaws.com") or lowered.startswith("git@")
     if not (re.search(r"\d", value) and re.search(r"[A-Za-z]", value)):
         return True
+    if re.fullmatch(r"\[[\w.\-]+\](?::\d{1,5})?", value):
+        return True  # "[email-smtp.….amazonaws.com]:587", a relay host after "sasl_passwd:\n": GUIDE §3.1, a hostname
     if re.fullmatch(r"[A-Za-z_][\w.]*\(.*\)(?:\.\w+\(.*\))*", value):
         return True  # code that computes a value ("base64.b64encode(dig).decode()"), not one
     if re.fullmatch(r"[0-9a-fA-F]{40}", value):

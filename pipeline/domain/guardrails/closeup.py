@@ -57,6 +57,29 @@ _JOINT = re.compile(r"""["'`]\s{0,40}(?:\.\.|[+.&,]|\.concat\()?\s{0,40}["'`]"""
 # A backslash-newline inside a quoted shell string (or a C/Python string) is a continuation.
 _CONTINUATION = re.compile(r"\\\r?\n")
 
+# A hard-wrapped line: a terminal, a log viewer or an event log breaks a long line at a fixed
+# width, mid-token ("…mysql://app:Tulip" / "Rr4t$@db…", "…;Pass" / "word=…"). The break is a
+# joint when the line before is long (a wrap happens at a width, never after a few words), the
+# next line goes on right after the prefix both lines share (a container name "app-1  | ", a
+# timestamp "2025-04-03T11:20:45.118Z  ") and the two pieces fit together as one token:
+# * the last field of the line (after ";", ",", "&" or "|") started a value ("key=Tulip",
+#   "user:pass") and the next line does not start a key of its own;
+# * or it is a key name cut in two inside a field list ("…;User ID=app;Pass" / "word=…");
+# * or both pieces are opaque runs of letters and digits (a secret wrapped in a CSV cell).
+# A line that ends a word, a flag or a command ("-p" / "Enter password:", "…amazonaws.com" /
+# "WARNING!", "GITHUB_TOKEN=ghp_…" / "APPLE_ID=…") is not glued to the next.
+_WRAP_MIN_LINE = 30
+_WRAP_PREFIX_MAX = 64
+_WRAP_TOKEN_MAX = 240
+_WRAP_LINE_END = re.compile(r"[A-Za-z0-9_\-+/!@#$%^&*~]\r?\n(?=\S)")
+_WRAP_FIELD_SEPARATOR = re.compile(r"[;,&|]")
+_WRAP_KEY_START = re.compile(r"[A-Za-z_][\w.\-]{0,40}[ \t]*[=:]")
+_WRAP_KEY_PART = re.compile(r"[A-Za-z][A-Za-z_]{0,23}")
+_WRAP_OPAQUE = re.compile(r"(?=[^\s]*[0-9])(?=[^\s]*[A-Za-z])[A-Za-z0-9+/_\-]{12,}")
+_WRAP_NEXT_OPAQUE = re.compile(r"(?=[A-Za-z+/_\-=]*[0-9])[A-Za-z0-9+/_\-=]{4,}(?=[\s\"',;}\]]|$)")
+_WRAP_PLAIN_WORD = re.compile(r"[A-Za-z]?[a-z]*(?=[\s,.;:!?)]|$)")
+_WRAP_VALUE_START = re.compile(r"[A-Za-z0-9_\-+/!@#$%^&*~.]")
+
 
 def odd_separator_positions(original: str, offsets: Sequence[int] | None) -> list[int]:
     """Positions in the normalised view of joints written with odd separator characters.
@@ -127,6 +150,47 @@ def _chain_joints(text: str) -> Iterable[tuple[int, int]]:
             previous = literal
 
 
+def _wrap_joints(text: str) -> Iterable[tuple[int, int]]:
+    """The line breaks of hard-wrapped lines, with the next line's repeated prefix."""
+    for end in _WRAP_LINE_END.finditer(text):
+        newline = end.end() - 1
+        cut = end.start() + 1  # the "\r" or "\n" after the line's last character
+        line_start = text.rfind("\n", max(0, newline - 4096), newline) + 1  # bounded: linear
+        if cut - line_start < _WRAP_MIN_LINE:
+            continue
+        next_start = end.end()
+        # the prefix both lines share, cut after its last blank or "|" (a log prefix ends there)
+        shared = 0
+        limit = min(_WRAP_PREFIX_MAX, cut - line_start, len(text) - next_start)
+        while shared < limit and text[line_start + shared] == text[next_start + shared] != "\n":
+            shared += 1
+        prefix = 0
+        for index in range(shared - 1, -1, -1):
+            if text[next_start + index] in " \t|":
+                prefix = index + 1
+                break
+        body = next_start + prefix
+        if body >= len(text) or not _WRAP_VALUE_START.match(text, body):
+            continue  # more blanks (an indented line), a bracket, a quote: not a wrap
+        token_start = max(line_start, cut - _WRAP_TOKEN_MAX)
+        for index in range(cut - 1, token_start - 1, -1):
+            if text[index] in " \t":
+                token_start = index + 1
+                break
+        token = text[token_start:cut]
+        field = _WRAP_FIELD_SEPARATOR.split(token)[-1]
+        starts_key = _WRAP_KEY_START.match(text, body) is not None
+        if "=" in field or ":" in field:
+            # a value started and goes on, with more of a value, not a word ("Task timed out")
+            glued = not starts_key and _WRAP_PLAIN_WORD.match(text, body) is None
+        elif starts_key:
+            glued = field != token and _WRAP_KEY_PART.fullmatch(field) is not None  # "…;Pass" / "word=…"
+        else:
+            glued = _WRAP_OPAQUE.fullmatch(field) is not None and _WRAP_NEXT_OPAQUE.match(text, body) is not None
+        if glued:
+            yield cut, body
+
+
 def closed_up(text: str, odd_positions: Sequence[int] = ()) -> tuple[str, list[int]] | None:
     """The text with every joint of a split secret deleted, and its offset map.
 
@@ -143,6 +207,8 @@ def closed_up(text: str, odd_positions: Sequence[int] = ()) -> tuple[str, list[i
     joints.extend(_chain_joints(text))
     if "\\" in text:
         joints.extend(m.span() for m in _CONTINUATION.finditer(text))
+    if "\n" in text:
+        joints.extend(_wrap_joints(text))
     if not joints:
         return None
     joints.sort()

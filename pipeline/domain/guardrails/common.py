@@ -88,6 +88,9 @@ _CUT_SUBSCRIPT = re.compile(r"[A-Za-z_][\w.]*\[")
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
 _CASE_HUMP = re.compile(r"[a-z](?=[A-Z])")
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
+# A templating expansion with a named function ("$__file{/run/secrets/db_password}",
+# "$__env{PGPASS}" in Grafana provisioning, "$secret{…}"): where the value comes from.
+_NAMED_EXPANSION = re.compile(r"\$[A-Za-z_]\w*\{[^{}\n]*\}?")  # a bare value stops before "}"
 # A Windows / batch / NuGet environment reference ("%NUGET_PAT%"), and the name of a key inside
 # a secret ("postgres-password", "db_admin_secret": lower-case words ending in what it names).
 _WINDOWS_VARIABLE = re.compile(r"%[A-Za-z_]\w*%")
@@ -140,7 +143,8 @@ def is_placeholder(value: str) -> bool:
     lowered = stripped.lower()
     if len(stripped) < 3 or lowered in _PLACEHOLDER_WORDS or _MASKED.fullmatch(stripped):
         return True
-    if lowered.startswith(_PLACEHOLDER_PREFIXES) or _SHELL_VARIABLE.fullmatch(stripped):
+    if lowered.startswith(_PLACEHOLDER_PREFIXES) or _SHELL_VARIABLE.fullmatch(stripped) \
+            or _NAMED_EXPANSION.fullmatch(stripped):
         return True
     if _WINDOWS_VARIABLE.fullmatch(stripped) or _KEY_NAME.fullmatch(stripped) or _ERROR_NAME.fullmatch(stripped):
         return True

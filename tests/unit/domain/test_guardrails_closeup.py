@@ -141,3 +141,61 @@ def test_a_policy_action_list_is_not_a_split_secret():
     policy = ('{"Effect": "Deny", "NotAction": [\n  "iam:ListMFADevices", "iam:ChangePassword",\n'
               '  "sts:GetSessionToken"\n], "Resource": "*"}')
     assert scan_input(policy).action.value == "allow"
+
+
+# Hard-wrapped lines (secrets_train12): a log viewer, a terminal or an event log breaks a long
+# line at its width, mid-token. Every value below is random and fake, written here.
+_WRAPPED_LOG_PREFIX = "api-7  | "
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "piece"),
+    [
+        # a connection string cut inside its password, both lines behind one container prefix
+        (f"{_WRAPPED_LOG_PREFIX}INFO pool: dialing postgres://ledger:Quill9\n"
+         f"{_WRAPPED_LOG_PREFIX}vRt2#Lmx@ledger-db.internal:5432/ledger\n", "password", "vRt2#Lmx"),
+        # a key name cut in two inside a field list ("…;Pass" / "word=…")
+        ("Exception text: Data Source=sql-01.corp,1433;Initial Catalog=hr;User ID=hr_web;Pass\n"
+         "word=Tamarisk_Q7vLx2;Encrypt=True\n", "password", "Tamarisk_Q7vLx2"),
+        # an opaque secret key cut in a CSV cell
+        (f"Access key ID,Secret access key\n{KEY},{SECRET[:20]}\n{SECRET[20:]}\n", "aws_secret_key", SECRET[20:]),
+        # the same prefix of timestamps: the value goes on after it
+        (f"2026-01-02T03:04:05Z  boot env: region=eu-west-1 aws_secret_access_key={SECRET[:17]}\n"
+         f"2026-01-02T03:04:05Z  {SECRET[17:]} use_fips=false\n", "aws_secret_key", SECRET[17:]),
+    ],
+)
+def test_secrets_in_hard_wrapped_lines_are_found(text: str, category: str, piece: str) -> None:
+    verdict = scan_input(text)
+    assert verdict.blocked and category in verdict.categories, verdict.findings
+    assert piece not in verdict.redacted_text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a command that ends the line, then the tool's prompt
+        "docker exec -it db mysql -u root --host 127.0.0.1 -p\nEnter password:\n",
+        # a hostname, then a warning
+        "docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com\nWARNING! config\n",
+        # an ARN at the end of a log line, then the next log line behind the same prefix
+        "[ERROR] setSecret: cannot log in with secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/db-Xy12Zq\n"
+        "[ERROR] Task timed out after 30.00 seconds\n",
+    ],
+)
+def test_lines_that_end_a_token_are_not_glued(text: str) -> None:
+    assert not set(scan_input(text).categories) & set(SECRET_CATEGORIES)
+
+
+def test_a_wrapped_value_does_not_swallow_the_next_key() -> None:
+    text = f"GITHUB_TOKEN={GITHUB}\nAPPLE_ID=jo.tester.dev@gmail.com\n"
+    verdict = scan_input(text)
+    assert {"generic_secret", "pii"} <= set(verdict.categories)
+    assert all("\n" not in text[f.start : f.end] for f in verdict.findings), verdict.findings
+
+
+def test_a_plural_key_s_word_list_is_not_a_password_assignment() -> None:
+    # candidate passwords to try (a credential-stuffing script): the assignment rule does not
+    # take the list (joined up or not) as one credential; the prose rules and the refusal
+    # heads judge the message
+    verdict = scan_input('passwords = ["Spring2026!", "Welcome1!", "Harbor#2024"]\n')
+    assert "password.assignment" not in {f.rule_id for f in verdict.findings}

@@ -225,7 +225,9 @@ def test_secret_at_the_very_end_of_long_random_text_is_found(noise: str, key: st
 @settings(max_examples=30, deadline=None)
 @given(prefix=st.sampled_from(["mysql ", "password: ", "AKIA", "secret=", "token: ", "--password ", "1111 ",
                                "Bearer ", "eyJ", "a://", "-" * 7, "{{", "[", "\u00a0",
-                               "| password |\n", "Cookie: session=", "ssh-keygen -N ", "#define PASS "]),
+                               "| password |\n", "Cookie: session=", "ssh-keygen -N ", "#define PASS ",
+                               "app-1  | conn=mysql://u:Tq7xLm2Wx9Rt4Kv8Bn3Jc1Qz7pAb\n", "HTTP_Passwd  Brn7!x\n",
+                               "echo 'Tq7!x' | ", "+login u ", "{PLAIN}", '"type": "random_password"']),
        repeats=st.integers(min_value=200, max_value=3000), key=access_keys)
 def test_a_key_after_a_long_repeated_prefix_is_found_in_input_and_output(prefix: str, repeats: int, key: str) -> None:
     text = prefix * repeats + f"\n{key}"

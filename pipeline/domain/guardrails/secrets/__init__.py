@@ -55,6 +55,7 @@ from pipeline.domain.guardrails.secrets.passwords_in_fields import (
     password_assignment,
     password_cli,
     password_literal,
+    password_spaced_field,
 )
 from pipeline.domain.guardrails.secrets.passwords_in_prose import (
     password_named,
@@ -92,6 +93,7 @@ DETECTORS = {
         "base64_credential": base64_credential,
         "password_named": password_named,
         "password_literal": password_literal,
+        "password_spaced_field": password_spaced_field,
         "secret_named": secret_named,
         "password_nearby": password_nearby,
         "prefixed_token": prefixed_token,

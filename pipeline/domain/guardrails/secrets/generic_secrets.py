@@ -82,6 +82,7 @@ _SECRET_KEY_NAME_SKIP = re.compile(
 
 #: The key-id half of a vendor's API credential pair (``api_key = "4a2e6c3e"`` beside
 #: ``api_secret = …``, Mailjet's ``MJ_APIKEY_PUBLIC`` beside ``MJ_APIKEY_PRIVATE``).
+_PASSWORD_KEY_NAME = re.compile(r"passphrase|password|passwd", re.I)
 _PAIRED_KEY_NAME = re.compile(r"api[_\-]?key|apikey|app[_\-]?key", re.I)
 
 
@@ -119,6 +120,8 @@ def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pat
     for match in finditer_windows(pattern, text, windows):
         key = key_name(text, match)
         value, start, end, _quoted = value_of(match)
+        if spec.rule.category != "password" and _PASSWORD_KEY_NAME.search(key):
+            continue  # "private_key_passphrase", "api_secret_password": a password field, the password rules' own
         if _SECRET_KEY_NAME_SKIP.search(key) and not (
             # a bare "token" names too many things ("token: 1500") to trust on its own; a
             # long random value after it is a credential (Terraform's `token = "…atlasv1…"`)

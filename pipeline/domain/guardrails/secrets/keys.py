@@ -192,7 +192,15 @@ def secret_key_grouped(spec: RuleSpec, text: str, windows: Sequence[Window]) -> 
         key, end, _pieces = joined
         if "EXAMPLE" in key or not _looks_random_40(key):
             continue
+        if text[end : end + 1] == "_":
+            continue  # the last piece is the start of the next key name ("…\nSENTRY_AUTH_TOKEN = …")
+        if _ARN_BEFORE.search(text, max(0, start - 80), start):
+            continue  # "secret:app/db-x1" inside a Secrets Manager ARN: a name, never key material
         yield spec.rule_id, start, end
+
+
+#: The value starts inside an ARN ("arn:aws:secretsmanager:…:secret:" just before it).
+_ARN_BEFORE = re.compile(r"arn:aws[\w-]*:[^\s\"']*$")
 
 
 _SPLIT_JOINERS = re.compile(r"""\\n|[\s"'\\]""")

@@ -15,7 +15,13 @@ from collections.abc import Iterator, Sequence
 from pipeline.domain.guardrails.catalogue import RuleSpec
 from pipeline.domain.guardrails.common import is_placeholder, key_name, value_of
 from pipeline.domain.guardrails.engine import Hit, Window, finditer_windows
-from pipeline.domain.guardrails.secrets.values import NEXT_KEY, PROSE_STOPWORDS, looks_like_password
+from pipeline.domain.guardrails.secrets.values import (
+    NEXT_KEY,
+    PASSWORD_HASH,
+    PROSE_STOPWORDS,
+    TABLE_REFERENCE,
+    looks_like_password,
+)
 
 
 def _name_part(stem: str) -> str:
@@ -36,6 +42,7 @@ _PASSWORD_KEY_SKIP = re.compile(
 
 
 _SHORT_NUMBER = re.compile(r"\d{1,3}")
+_LIST_OPENING = re.compile(r"\[[ \t]*[\"']$")
 
 
 _VALUE_TAIL = re.compile(r"[&)}\]<>,;]\S{0,200}")
@@ -88,12 +95,16 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
             value, start, end, quoted = value_of(match)
             if key.lower() == "pwd" and value.startswith(("/", "~")):
                 continue  # $PWD is the working directory
+            if quoted and key[-1:] in "sS" and _LIST_OPENING.search(text, max(0, start - 8), start):
+                continue  # passwords = ["…", "…"]: a word list to try, not a credential (closed up or not)
             if not quoted:
                 end = _env_value_end(text, match.start(), end, marks)
                 # judged whole: "s&qq&dSHU0Bpa@G6$faQ2tU" is one value, not the lone "s"
                 value = text[start:end]
             if is_placeholder(value) or _SHORT_NUMBER.fullmatch(value):
                 continue
+            if PASSWORD_HASH.fullmatch(value) or TABLE_REFERENCE.fullmatch(value):
+                continue  # a stored hash (never a secret) or the lookup table that holds them
             if not quoted and value.lower() in PROSE_STOPWORDS:
                 continue  # "the password: is it required?" and other sentences, not values
             if not quoted and NEXT_KEY.fullmatch(value):
@@ -101,6 +112,37 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
             if not quoted and _LOWER_WORD.fullmatch(value) and _SENTENCE_GOES_ON.match(text, end):
                 continue  # "treat it like a password: paste it only into…": a sentence (the prose rules judge it)
             yield spec.rule_id, start, end
+
+
+#: A Google account app password: four groups of four lower-case letters, as Google shows it.
+_APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}")
+#: A digit, a symbol or an inner capital: what a bare word lacks.
+_NOT_A_WORD = re.compile(r"[^a-z]")
+#: A key that names a command producing the password (msmtp ``passwordeval``, ``password_cmd``).
+_COMMAND_KEY = re.compile(r"eval|cmd|command|exec", re.I)
+
+
+def password_spaced_field(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A config line that is a password-named key, blanks and one value, nothing else: the
+    ``key value`` syntax of Fluent Bit, msmtp, Source-engine ``server.cfg``, sshd-style files
+    (``HTTP_Passwd  S3cr3t!``, ``rcon_password "…"``). With no ``=`` or ``:`` to say "value",
+    a bare value must read like a password (or be an app password's four groups); a quoted one
+    is literal."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            key = key_name(text, match)
+            if _PASSWORD_KEY_SKIP.search(key) or _COMMAND_KEY.search(key):
+                continue
+            value, start, end, quoted = value_of(match)
+            if is_placeholder(value) or PASSWORD_HASH.fullmatch(value) or TABLE_REFERENCE.fullmatch(value):
+                continue
+            if value.startswith(("/", "~", "$", "%")):
+                continue  # a path or a variable
+            if quoted or _APP_PASSWORD.fullmatch(value):
+                yield spec.rule_id, start, end
+            elif _NOT_A_WORD.search(value[1:]) and looks_like_password(value, quoted=False):
+                # a bare word ("Password Policy", "password manager") is a heading or prose
+                yield spec.rule_id, start, end
 
 
 #: After ``key: word``, a space and another lower-case word: the colon introduced a sentence
@@ -262,5 +304,6 @@ credential_lines.whole_text = True  # type: ignore[attr-defined]
 # patterns that can match a text.
 password_assignment.uniform_patterns = True  # type: ignore[attr-defined]
 password_cli.uniform_patterns = True  # type: ignore[attr-defined]
+password_spaced_field.uniform_patterns = True  # type: ignore[attr-defined]
 password_literal.uniform_patterns = True  # type: ignore[attr-defined]
 passphrase_flag.uniform_patterns = True  # type: ignore[attr-defined]

@@ -63,3 +63,19 @@ def looks_like_password(value: str, quoted: bool) -> bool:
     if re.fullmatch(r"[a-z]+(?:-[a-z]+)*", lowered):
         return len(lowered) >= 6 and not re.search(r"(?:ed|ing|ly|ive|able|ible|ful|less|ous)$", lowered)
     return False
+
+
+#: A stored password *hash* is one of the "other hashes" and never a secret (GUIDE §3.1,
+#: decisions v2.5), whatever field holds it: a bare SHA-256 / SHA-512 hex digest (Pi-hole's
+#: ``WEBPASSWORD``, a hashed admin password in an app's settings), MySQL's ``*`` + 40 hex, an
+#: LDAP ``{SSHA}…`` userPassword. (crypt and SCRAM forms are placeholders for every rule.) A
+#: 32- or 40-hex value stays a password: ``openssl rand -hex 16`` makes passwords like that.
+PASSWORD_HASH = re.compile(
+    r"[0-9a-f]{64}|[0-9A-F]{64}|[0-9a-f]{128}|[0-9A-F]{128}|\*[0-9A-F]{40}"
+    r"|\{(?:SSHA|SHA|SSHA256|SSHA512|SHA256|SHA512|SMD5|MD5|CRYPT|PBKDF2[\w-]*|ARGON2)\}[A-Za-z0-9+/=$.]{8,}",
+    re.IGNORECASE,
+)
+
+#: A lookup table or file a setting names ("hash:/etc/postfix/sasl_passwd", "lmdb:/…",
+#: "file:/…"): where the passwords are kept, not one.
+TABLE_REFERENCE = re.compile(r"[a-z][a-z0-9+]{1,15}:/\S*")
