@@ -69,7 +69,8 @@ OOF_BY_BATCH = False
 
 
 def _features(text: str) -> set[str]:
-    return topic_features(lowered_view(normalize(text).text))
+    cased = normalize(text).text
+    return topic_features(lowered_view(cased), cased)
 
 
 def clinc_negatives(path: Path, n: int, seed: int) -> list[str]:
