@@ -5,8 +5,9 @@ The catalogue's patterns for ``credential_request``, ``future_features`` and
 wrap requests in stories. Three binary heads over word and character n-grams
 (:func:`pipeline.domain.textfeatures.ngram_features`), trained by
 ``python -m evals.train_guardrail_heads`` on the input set's ``train`` split (blind-written
-training batches included) and thresholded on ``dev`` so that each keeps its false blocks of
-allowed messages within a budget, add a finding when a pattern did not.
+training batches included) and thresholded on ``dev`` and the ``train`` cases scored out of
+fold (folds holding whole batches) so that each keeps its false blocks of allowed messages
+within a budget, add a finding when a pattern did not.
 
 A learned finding has an empty span: it says the message as a whole is a refusal, and
 masks nothing (the redacted text of a blocked message keeps its words for review).
