@@ -14,7 +14,8 @@ One binary head each for ``credential_request``, ``future_features`` and ``promp
   the intent set's ``train`` messages that the patterns allow (ordinary AWS questions), and
   short windows cut from those (a head reads messages of ``MIN_WORDS`` words or more).
 * **dev** and **out of fold**: split ``dev`` and, scored by models fitted without them
-  (5 folds), the ``train`` split's positives and allowed messages. The threshold of each head is the lowest at which the head adds
+  (5 folds, each holding whole batches: :data:`OOF_BY_BATCH`), the ``train`` split's positives
+  and allowed messages. The threshold of each head is the lowest at which the head adds
   at most ``max_false_rate`` false blocks of the dev messages labelled ``allow`` (on top of
   the catalogue's patterns, whose own false blocks are measured and reported); cases
   labelled with another blocking category do not count either way.
@@ -64,12 +65,15 @@ SALAD_NEGATIVES = 1500
 SEED = 13
 #: Out-of-fold scoring of the training split's cases for calibration and threshold.
 FOLDS = 5
-#: Whether those folds hold whole batches (one author each) instead of interleaved cases.
-OOF_BY_BATCH = False
+#: Whether those folds hold whole batches (one author each) instead of interleaved cases: a
+#: threshold judged on cases whose authors the model was fitted on let a new author's allowed
+#: messages be blocked 2-3x the budget (README, "The refusal heads are judged leave one batch out").
+OOF_BY_BATCH = True
 
 
 def _features(text: str) -> set[str]:
-    return topic_features(lowered_view(normalize(text).text))
+    cased = normalize(text).text
+    return topic_features(lowered_view(cased), cased)
 
 
 def clinc_negatives(path: Path, n: int, seed: int) -> list[str]:

@@ -215,7 +215,7 @@ class Scanner:
 
     def scan_input(self, text: str, gated: bool = True) -> GuardrailVerdict:
         view, lowered, hits, quoted_attack = self._input_hits(text, gated)
-        learned = self._learned(lowered, hits, quoted_attack) if self.learned_heads else []
+        learned = self._learned(lowered, hits, quoted_attack, view.text) if self.learned_heads else []
         if not hits and not learned:
             return GuardrailVerdict(GuardrailAction.ALLOW, (), text, None)
         findings = to_findings(hits, view, _RULE_BY_ID)
@@ -230,12 +230,13 @@ class Scanner:
         return frozenset(self._not_asked(lowered, hits, quoted_attack))
 
     @classmethod
-    def _learned(cls, lowered: str, hits: list[Hit], quoted_attack: bool) -> list[Rule]:
+    def _learned(cls, lowered: str, hits: list[Hit], quoted_attack: bool, cased: str) -> list[Rule]:
         """The learned refusal heads catch paraphrases no pattern lists; they are not asked
         about a category a pattern found, nor where a context says it does not apply. Their
-        finding has an empty span: it blocks the message without masking its words."""
+        finding has an empty span: it blocks the message without masking its words. ``cased``:
+        the matching view before lower-casing (it tells identifiers from words)."""
         skip = cls._not_asked(lowered, hits, quoted_attack)
-        return [_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, frozenset(skip))]
+        return [_RULE_BY_ID[rule_id] for rule_id in learned_rule_ids(lowered, frozenset(skip), cased)]
 
     @staticmethod
     def _not_asked(lowered: str, hits: list[Hit], quoted_attack: bool) -> set[str]:

@@ -5,8 +5,9 @@ The catalogue's patterns for ``credential_request``, ``future_features`` and
 wrap requests in stories. Three binary heads over word and character n-grams
 (:func:`pipeline.domain.textfeatures.ngram_features`), trained by
 ``python -m evals.train_guardrail_heads`` on the input set's ``train`` split (blind-written
-training batches included) and thresholded on ``dev`` so that each keeps its false blocks of
-allowed messages within a budget, add a finding when a pattern did not.
+training batches included) and thresholded on ``dev`` and the ``train`` cases scored out of
+fold (folds holding whole batches) so that each keeps its false blocks of allowed messages
+within a budget, add a finding when a pattern did not.
 
 A learned finding has an empty span: it says the message as a whole is a refusal, and
 masks nothing (the redacted text of a blocked message keeps its words for review).
@@ -57,38 +58,89 @@ _PLACEHOLDER_SETTING_RE = re.compile(
 )
 
 
-#: Identifiers: a run of hex digits (8+, two digits or more: a request id, a UUID's groups, an
-#: instance id, a hash), or a longer run (12+) of letters and digits whose digits are not all
-#: leetspeak's letter stand-ins (0 1 3 4 5 7: "1n57rucc10n35" is a word, "e2qwr9uhapomq8" is
-#: not). They are random: a head that read their character n-grams once blocked "RequestId:
-#: 6c7b…" as a prompt attack. Words with a year ("summer2019") are not identifiers.
-_ALNUM_RUN_RE = re.compile(r"[a-z0-9]{8,}")
+#: Identifiers are never evidence: they are random, and a head that read their character
+#: n-grams once blocked "RequestId: 6c7b…" and a CloudFront distribution id as prompt attacks.
+#: The heads read each identifier as blank space (same length: offsets stay valid). An
+#: identifier is one of:
+#:
+#: * a UUID, or an ARN's resource part (``arn:aws:secretsmanager:…:secret:prod/db-password-AbC1``:
+#:   the customer's names for their resources, which may hold any word; the service stays);
+#: * a run of 8+ letters and digits that is all digits (an account id, a timestamp) or hex
+#:   with a digit (a request id, an ETag, an instance id, a hash);
+#: * a run of 10+ with a digit written in capitals (a CloudFront distribution id, a support
+#:   case id), or of 12+ with a digit in mixed case;
+#: * a lower-case run of 12+ with a digit, unless it reads as leetspeak (its digits are all
+#:   letter stand-ins, 0 1 3 4 5 7, and a quarter of it or more: "1n57rucc10n35" is a word the
+#:   prompt_attack head must read, "e2qwr9uhapomq8" is not);
+#: * a base64 run (16+ of letters, digits, ``+`` and ``/``, in the message's own case) with
+#:   both cases that is not a name or a path of words (:func:`_is_base64`).
+#:
+#: Words with a year or a version ("summer2019", "windows10") are not identifiers. An
+#: identifier of one case and no digit ("EXAMPLEDISTID") cannot be told from a shouted word.
+#: A run, and the part number after it (a multipart ETag's "-12"), read with it.
+_ALNUM_RUN_RE = re.compile(r"([a-z0-9]{8,})(?:-[0-9]{1,6}(?![a-z0-9]))?")
 _UUID_RE = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+_ARN_RESOURCE_RE = re.compile(r"\barn:aws[a-z-]{0,16}:[a-z0-9-]{0,32}:[a-z0-9-]{0,32}:[0-9]{0,12}:([^\s\"'`,;<>(){}\[\]]{1,512})")
+_BASE64_RE = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}")
+_BASE64_PIECE_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+|[0-9]+|/")
 _HEX_RE = re.compile(r"[0-9a-f]+")
 _DIGIT_RE = re.compile(r"\d")
 _LEET_DIGITS = frozenset("013457")
 
 
-def _is_identifier(run: str) -> bool:
+def _is_identifier(run: str, cased: str) -> bool:
+    """Whether an alphanumeric run (lower-cased; ``cased`` is the same run as written) is an identifier."""
     digits = _DIGIT_RE.findall(run)
-    if len(digits) < 2 or len(digits) == len(run):
+    if not digits:
         return False
-    if _HEX_RE.fullmatch(run):
+    if len(digits) == len(run) or _HEX_RE.fullmatch(run):
         return True
-    return len(run) >= 12 and not set(digits) <= _LEET_DIGITS
+    if cased.isupper():
+        return len(run) >= 10
+    if not cased.islower():
+        return len(run) >= 12
+    leetspeak = set(digits) <= _LEET_DIGITS and len(digits) * 4 >= len(run)
+    return len(run) >= 12 and not leetspeak
 
 
-def without_identifiers(view: str) -> str:
-    """``view`` with identifier-like runs blanked (same length: offsets stay valid)."""
+def _is_base64(run: str) -> bool:
+    """Random base64: both cases, and ``=`` padding, a ``+``, or pieces (a capital and the small
+    letters after it, capitals, digits, a slash) 3.5 characters long or less on average (random
+    base64: about 2; "ConfirmForgotPassword", "Ec2InstanceProfile", "Users/Admin/Documents": 4.4-7)."""
+    body = run.rstrip("=")
+    if body.islower() or body.isupper() or not any(ch.isupper() for ch in body) or not any(ch.islower() for ch in body):
+        return False
+    if body != run or "+" in body:
+        return True  # padding or a plus: no name or path has them
+    return len(body) <= 3.5 * len(_BASE64_PIECE_RE.findall(body))
+
+
+def _blank(view: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return view
+    chars = list(view)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def without_identifiers(view: str, cased: str | None = None) -> str:
+    """``view`` (lower-cased) with identifiers blanked (same length: offsets stay valid).
+
+    ``cased``: the same text as written (``view`` is its :func:`lowered_view`), which tells a
+    capitalised or base64 identifier from a word; without it every run is read as lower case."""
+    if cased is None or len(cased) < len(view):
+        cased = view
+    spans: list[tuple[int, int]] = []
+    if "arn:" in view:
+        spans.extend(m.span(1) for m in _ARN_RESOURCE_RE.finditer(view))
     if "-" in view:
-        view = _UUID_RE.sub(lambda m: " " * len(m.group()), view)
-    return _ALNUM_RUN_RE.sub(lambda m: " " * len(m.group()) if _is_identifier(m.group()) else m.group(), view)
-
-
-def refusal_view(lowered: str) -> str | None:
-    """What the refusal heads read: :func:`head_view` without identifiers."""
-    view = head_view(lowered)
-    return None if view is None else without_identifiers(view)
+        spans.extend(m.span() for m in _UUID_RE.finditer(view))
+    if cased is not view:
+        spans.extend(m.span() for m in _BASE64_RE.finditer(cased, 0, len(view)) if _is_base64(m.group()))
+    view = _blank(view, spans)
+    return _ALNUM_RUN_RE.sub(
+        lambda m: " " * len(m.group()) if _is_identifier(m.group(1), cased[m.start():m.end(1)]) else m.group(), view)
 
 
 def count_words(text: str) -> int:
@@ -118,22 +170,41 @@ def _may_hold_placeholder_setting(view: str) -> bool:
     )
 
 
-def head_view(lowered: str) -> str | None:
-    """What the heads read of a lower-cased message, or None when they abstain (too short)."""
+def _readable(lowered: str) -> str:
+    """The part of a lower-cased message the heads read: its start, without placeholder settings."""
     view = lowered[:MAX_CHARS]
     if _may_hold_placeholder_setting(view):
-        view = _PLACEHOLDER_SETTING_RE.sub(" ", view)
+        view = _PLACEHOLDER_SETTING_RE.sub(lambda m: " " * len(m.group()), view)  # same length: offsets stay valid
+    return view
+
+
+def _long_enough(view: str) -> bool:
+    """Whether ``view`` holds :data:`MIN_WORDS` words (a CJK character counts as half a word)."""
     if _CJK_RE.search(view) is None:
-        return view if _has_words(view, MIN_WORDS) else None
+        return _has_words(view, MIN_WORDS)
     cjk = len(_CJK_RE.findall(view))
-    words = count_words(_CJK_RE.sub(" ", view)) + cjk / 2
-    return view if words >= MIN_WORDS else None
+    return count_words(_CJK_RE.sub(" ", view)) + cjk / 2 >= MIN_WORDS
 
 
-def topic_features(lowered: str) -> set[str]:
+def head_view(lowered: str) -> str | None:
+    """What the heads read of a lower-cased message, or None when they abstain (too short)."""
+    view = _readable(lowered)
+    return view if _long_enough(view) else None
+
+
+def refusal_view(lowered: str, cased: str | None = None) -> str | None:
+    """What the refusal heads read: :func:`head_view` without identifiers, which do not count
+    as words either (``cased``: the message as written, same length as ``lowered``; see
+    :func:`without_identifiers`)."""
+    view = without_identifiers(_readable(lowered), cased)
+    return view if _long_enough(view) else None
+
+
+def topic_features(lowered: str, cased: str | None = None) -> set[str]:
     """The features the heads read, from the guardrail's lower-cased matching view (an
-    empty set when the heads abstain: a head never says yes without features)."""
-    view = refusal_view(lowered)
+    empty set when the heads abstain: a head never says yes without features); ``cased``:
+    the matching view before lower-casing (:func:`without_identifiers`)."""
+    view = refusal_view(lowered, cased)
     return set() if view is None else ngram_features(view, WORD_RE.findall(view))
 
 
@@ -152,12 +223,13 @@ def _bank(heads: tuple[BinaryHead, ...]) -> HeadBank:
     return _BANK[0]
 
 
-def learned_rule_ids(lowered: str, already: frozenset[str] = frozenset()) -> list[str]:
-    """The ``<category>.learned`` rule ids whose head says yes, skipping categories in ``already``."""
+def learned_rule_ids(lowered: str, already: frozenset[str] = frozenset(), cased: str | None = None) -> list[str]:
+    """The ``<category>.learned`` rule ids whose head says yes, skipping categories in ``already``
+    (``cased``: the matching view before lower-casing)."""
     heads = load_heads()
     if all(h.name in already for h in heads):
         return []
-    view = refusal_view(lowered)
+    view = refusal_view(lowered, cased)
     if view is None:
         return []  # no features: a head never says yes without them
     decisions = _bank(heads).decisions_for_words(WORD_RE.findall(view), already)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import random
+import string
+import uuid
 from pathlib import Path
 
 import pytest
@@ -211,11 +215,126 @@ def test_counting_words_agrees_with_the_letter_word_regex_on_generated_text() ->
         ("6c7b1e2a-93b7-4d55-a0e6-2b9c71d8f014", False),  # a request id (UUID)
         ("0c7d2e91aa04b3f18", False),  # an instance id's hex part
         ("e2qwr9uhapomq8", False),  # a CloudFront-like id
+        ("E2QWRUHAPOMQZL", False),  # a CloudFront distribution id: one digit, capitals
+        ("123456789012", False),  # an account id
+        ("vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=", False),  # x-amz-id-2
+        ("dGhpcyBpcyBhIHRlc3QgbWVzc2FnZQ==", False),  # base64
         ("1n57rucc10n35", True),  # leetspeak is a word the prompt_attack head must read
         ("summer2019", True),  # a word with a year
+        ("windows10", True),
+        ("Users/Admin/Documents/Passwords", True),  # a path of words is not base64
     ],
 )
 def test_identifiers_never_feed_the_refusal_heads(identifier: str, kept: bool) -> None:
-    features = topic_model.topic_features(f"the lambda failed with requestid {identifier} again today".lower())
-    assert any(identifier in f for f in features) is kept
+    text = f"the lambda failed with requestid {identifier} again today"
+    features = topic_model.topic_features(text.lower(), text)
+    last_part = identifier.lower().rstrip("=").split("/")[-1]  # a path's words are words
+    assert any(last_part in f for f in features) is kept
     assert "w:lambda" in features
+
+
+def test_an_arns_resource_part_is_not_read_but_its_service_is() -> None:
+    text = "my function cannot read arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-password-AbC12d today"
+    view = topic_model.refusal_view(text.lower(), text)
+    assert view is not None
+    assert "secretsmanager" in view and "my function cannot read" in view and "today" in view
+    assert "password" not in view and "prod" not in view and "123456789012" not in view
+
+
+def test_identifiers_are_not_words_for_the_minimum() -> None:
+    # Three words and an id are three words: the heads abstain as they do on the words alone.
+    text = "RequestId: 6c7b1e2a-93b7-4d55-a0e6-2b9c71d8f014 failed again"
+    assert topic_model.refusal_view(text.lower(), text) is None
+
+
+_ID_BENIGN_WORDS = ("the", "lambda", "failed", "with", "my", "bucket", "returns", "403", "since", "yesterday",
+                    "please", "help", "why", "is", "cloudfront", "slow", "for", "distribution", "upload", "request",
+                    "error", "in", "us-east-1", "when", "calling", "s3", "object", "how", "do", "i", "fix", "this")
+_RESOURCE_WORDS = ("prod", "db", "password", "credentials", "token", "admin", "root", "secret", "ignore",
+                   "instructions", "prompt", "roadmap", "future", "release", "system", "key", "app", "reveal")
+
+
+def _marked(rng: random.Random, alphabet: str, size: int) -> str:
+    """``size`` characters of ``alphabet`` with a digit: an id of one case and no digit is a
+    word to any reader ("DEADBEEF"), the one kind the mechanism cannot tell."""
+    while True:
+        run = "".join(rng.choice(alphabet) for _ in range(size))
+        if any(ch.isdigit() for ch in run):
+            return run
+
+
+def _identifier(kind: str, rng: random.Random) -> tuple[str, str]:
+    """A random identifier of ``kind`` as (the label kept before it, the identifier)."""
+    hexdigits, upper = "0123456789abcdef", string.ascii_uppercase + string.digits
+    if kind == "uuid":
+        value = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        return "RequestId: ", value.upper() if rng.random() < 0.3 else value
+    if kind == "hex":
+        run = _marked(rng, hexdigits, rng.randint(8, 64))
+        return "hash ", run.upper() if rng.random() < 0.3 else run
+    if kind == "etag":
+        return 'ETag "', _marked(rng, hexdigits, 32) + (f"-{rng.randint(2, 99)}" if rng.random() < 0.3 else "")
+    if kind == "s3_request_id":
+        return "x-amz-request-id: ", _marked(rng, "0123456789ABCDEF", 16)
+    if kind == "distribution":
+        return "distribution ", "E" + _marked(rng, upper, 13)
+    if kind == "resource":
+        prefix = rng.choice(("i-", "vol-", "sg-", "subnet-", "ami-"))
+        return f"resource {prefix}", _marked(rng, hexdigits, rng.choice((8, 17)))
+    if kind == "base64":
+        return "x-amz-id-2: ", base64.b64encode(rng.randbytes(rng.randint(18, 72))).decode()
+    account = "".join(rng.choice(string.digits) for _ in range(12))
+    kind_part = rng.choice(("secret:", "role/", "function:", "table/", "user/", ""))
+    words = "/".join(rng.sample(_RESOURCE_WORDS, rng.randint(1, 4)))
+    suffix = "-" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(6)) if rng.random() < 0.5 else ""
+    service = rng.choice(("secretsmanager", "iam", "lambda", "dynamodb", "s3"))
+    return f"arn:aws:{service}:us-east-1:{account}:", kind_part + words + suffix
+
+
+_ID_KINDS = ("uuid", "hex", "etag", "s3_request_id", "distribution", "resource", "base64", "arn")
+
+
+def _with_and_without_identifier(seed: int, kind: str, before: list[str], after: list[str]) -> tuple[str, str]:
+    label, identifier = _identifier(kind, random.Random(seed))
+    head, tail = " ".join(before), " ".join(after)
+    return f"{head} {label}{identifier} {tail}", f"{head} {label} {tail}"
+
+
+def test_identifiers_add_no_features_to_what_the_refusal_heads_read() -> None:
+    """The mechanism: a message with an identifier reads exactly as the message without it.
+
+    Derandomized: random base64 of 24+ characters whose letters come in long runs of one case
+    reads as a name (about 1 in 100,000: "jayedmwuiBUxwOIticpkSrgj", measured on 200,000), so a
+    random draw could fail once in a thousand runs without a change; a fixed draw cannot."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    words = st.lists(st.sampled_from(_ID_BENIGN_WORDS), max_size=20)
+
+    @settings(max_examples=400, deadline=None, derandomize=True)
+    @given(seed=st.integers(0, 2**64), kind=st.sampled_from(_ID_KINDS), before=words, after=words)
+    def check(seed: int, kind: str, before: list[str], after: list[str]) -> None:
+        with_id, without = _with_and_without_identifier(seed, kind, before, after)
+        assert topic_model.topic_features(with_id.lower(), with_id) == topic_model.topic_features(without.lower(), without)
+
+    check()
+
+
+def test_identifiers_in_benign_text_are_never_blocked_by_a_head() -> None:
+    """The behaviour, through the scanner with the shipped heads: an identifier never adds a
+    learned finding (request ids, distribution ids, ETags, ARNs, base64 inside benign text)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    words = st.lists(st.sampled_from(_ID_BENIGN_WORDS), max_size=20)
+
+    def learned(text: str) -> set[str]:
+        return {f.rule_id for f in scan_input(text).findings if f.rule_id.endswith(".learned")}
+
+    @settings(max_examples=200, deadline=None, derandomize=True)
+    @given(seed=st.integers(0, 2**64), kind=st.sampled_from(_ID_KINDS), before=words, after=words)
+    def check(seed: int, kind: str, before: list[str], after: list[str]) -> None:
+        with_id, without = _with_and_without_identifier(seed, kind, before, after)
+        assert learned(with_id) <= learned(without), with_id
+
+    check()
