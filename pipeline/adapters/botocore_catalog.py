@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -282,15 +282,7 @@ class BotocoreApiCatalog:
         waiters, sub-resources (``Table``, ``Object``) and ``load``/``reload``, normalised.
         ``resource`` None is the service resource (``boto3.resource("dynamodb")``). None when
         boto3 or the resource model is not there: nothing can be said then."""
-        botocore_name = self.resolve_service(service)
-        if botocore_name is None:
-            return None
-        cache_key = (f"resources:{botocore_name}:{resource or ''}", "")
-        if cache_key in self._operations:
-            return self._operations[cache_key]  # type: ignore[return-value]
-        names = _resource_methods(botocore_name, resource)
-        self._operations[cache_key] = names  # type: ignore[assignment]
-        return names
+        return self._resource_names("resources", _resource_methods, service, resource)
 
     def client_config_options(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]] | None:
         """What ``botocore.config.Config(...)`` accepts: its keyword arguments
@@ -309,15 +301,19 @@ class BotocoreApiCatalog:
         the model's actions and attributes plus what boto3 injects (``batch_writer``,
         ``upload_file``), read from an offline instance of the class. None when boto3 or
         the resource is not there."""
+        return self._resource_names("members", _resource_members, service, resource)
+
+    def _resource_names(self, kind: str, read: Callable[[str, str | None], frozenset[str] | None],
+                        service: str, resource: str | None) -> frozenset[str] | None:
+        """``read(botocore_name, resource)`` once per service, resource and kind (cached
+        with the operations, under a key no operation has)."""
         botocore_name = self.resolve_service(service)
         if botocore_name is None:
             return None
-        cache_key = (f"members:{botocore_name}:{resource or ''}", "")
-        if cache_key in self._operations:
-            return self._operations[cache_key]  # type: ignore[return-value]
-        names = _resource_members(botocore_name, resource)
-        self._operations[cache_key] = names  # type: ignore[assignment]
-        return names
+        cache_key = (f"{kind}:{botocore_name}:{resource or ''}", "")
+        if cache_key not in self._operations:
+            self._operations[cache_key] = read(botocore_name, resource)  # type: ignore[assignment]
+        return self._operations[cache_key]  # type: ignore[return-value]
 
     def unknown_keys(self, service: str, operation: str, parameter: str, value: Any) -> list[str] | None:
         """The keys of ``value`` (a parameter's value as literal dicts and lists) that its
