@@ -321,15 +321,7 @@ class BotocoreApiCatalog:
         ``parameter`` in any spelling (``--cors-configuration``, ``CORSConfiguration``). None
         when the operation or the parameter is unknown: nothing can be said then. Maps and
         documents take any key; only structures are checked."""
-        info = self.operation(service, operation)
-        botocore_name = self.resolve_service(service)
-        if info is None or info.high_level or botocore_name is None:
-            return None
-        shape = self._model(botocore_name).operation_model(info.name).input_shape
-        if shape is None:
-            return None
-        wanted = _normalise(parameter.lstrip("-"))
-        member = next((m for name, m in shape.members.items() if _normalise(name) == wanted), None)
+        member = self._input_member(service, operation, parameter)
         if member is None:
             return None
         unknown: list[str] = []
@@ -340,11 +332,8 @@ class BotocoreApiCatalog:
         """The top-level keys of an operation's response (``describe_instances`` ->
         ``Reservations``, ``NextToken``), plus ``ResponseMetadata`` that boto3 adds; None when
         the operation is unknown or has no output shape."""
-        info = self.operation(service, operation)
-        botocore_name = self.resolve_service(service)
-        if info is None or info.high_level or botocore_name is None:
-            return None
-        shape = self._model(botocore_name).operation_model(info.name).output_shape
+        model = self._operation_model(service, operation)
+        shape = None if model is None else model.output_shape
         if shape is None or shape.type_name != "structure":
             return None
         return frozenset(shape.members) | {"ResponseMetadata"}
@@ -353,19 +342,30 @@ class BotocoreApiCatalog:
         """The values a top-level string parameter accepts when its shape is an enum
         (``StorageClass``: ``STANDARD``, ``GLACIER_IR`` …), ``parameter`` in any spelling; None
         when the operation, the parameter or an enum is not there (any value passes then)."""
-        info = self.operation(service, operation)
-        botocore_name = self.resolve_service(service)
-        if info is None or info.high_level or botocore_name is None:
-            return None
-        shape = self._model(botocore_name).operation_model(info.name).input_shape
-        if shape is None:
-            return None
-        wanted = _normalise(parameter.lstrip("-"))
-        member = next((m for name, m in shape.members.items() if _normalise(name) == wanted), None)
+        member = self._input_member(service, operation, parameter)
         if member is None or member.type_name != "string":
             return None
         values = getattr(member, "enum", None)
         return frozenset(values) if values else None
+
+    def _operation_model(self, service: str, operation: str) -> Any | None:
+        """botocore's model of a low-level operation; None when it is unknown or a high-level
+        command (``s3 cp``) that has no model of its own."""
+        info = self.operation(service, operation)
+        botocore_name = self.resolve_service(service)
+        if info is None or info.high_level or botocore_name is None:
+            return None
+        return self._model(botocore_name).operation_model(info.name)
+
+    def _input_member(self, service: str, operation: str, parameter: str) -> Any | None:
+        """The shape of one top-level input parameter, ``parameter`` in any spelling
+        (``--cors-configuration``, ``CORSConfiguration``); None when it is not there."""
+        model = self._operation_model(service, operation)
+        shape = None if model is None else model.input_shape
+        if shape is None:
+            return None
+        wanted = _normalise(parameter.lstrip("-"))
+        return next((m for name, m in shape.members.items() if _normalise(name) == wanted), None)
 
     def service_ids(self) -> Sequence[str]:
         """Every botocore service name plus the CLI aliases."""
