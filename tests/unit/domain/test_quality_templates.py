@@ -97,6 +97,37 @@ def test_unknown_and_custom_types_and_intrinsics_are_left_alone() -> None:
     assert _errors(text) == []
 
 
+@pytest.mark.parametrize(
+    ("line", "reported"),
+    [
+        ("Status: Enable", "must be one of Enabled, Suspended"),  # a string enum (cfn-lint E3030)
+        ("Status: Enabled", None),
+        ("Status: !Ref VersioningStatus", None),  # intrinsics and placeholders are not values
+        ("Status: <status>", None),
+    ],
+)
+def test_property_values_follow_their_schema_enum(line: str, reported: str | None) -> None:
+    text = YAML_TEMPLATE.format(extra="").replace("Status: Enabled", line)
+    errors = _errors(f"```yaml\n{text}```")
+    assert (reported in errors[0]) if reported else errors == []
+
+
+@pytest.mark.parametrize(("duration", "bad"), [("8h", True), ("PT8H", False), ("${Duration}", False)])
+def test_property_values_follow_their_schema_pattern(duration: str, bad: bool) -> None:
+    text = ("```yaml\nResources:\n  Analysts:\n    Type: AWS::SSO::PermissionSet\n    Properties:\n"
+            "      InstanceArn: !Ref InstanceArn\n      Name: DataAnalyst\n"
+            f"      SessionDuration: {duration}\n```")
+    errors = _errors(text)
+    assert bool(errors) is bad and all("SessionDuration" in e for e in errors)
+
+
+def test_resource_type_in_the_wrong_case_fails() -> None:
+    text = "```yaml\nResources:\n  Wg:\n    Type: AWS::Athena::Workgroup\n    Properties:\n      Name: analysts\n```"
+    assert _errors(text) == [
+        "line 2: `AWS::Athena::Workgroup` is not a CloudFormation resource type (did you mean `AWS::Athena::WorkGroup`?)"
+    ]
+
+
 POLICY = """```json
 {{
   "Version": "2012-10-17",
