@@ -126,9 +126,11 @@ class CliChecker:
         given: set[str] = set()
         unknown_before = len(found.errors)
         for option in options:
-            if option in _CLI_VALUE_GLOBALS or option in _CLI_FLAG_GLOBALS:
-                continue
             name = _norm(option[2:])
+            if option in _CLI_VALUE_GLOBALS or option in _CLI_FLAG_GLOBALS:
+                if name in accepted:  # the operation's own MaxItems (wafv2 get-sampled-requests)
+                    given.add(name)
+                continue
             if name in accepted:
                 given.update((name, _NEGATED_FLAGS.get(name, name)))
                 self._check_enum(service, command, option, _option_value(args, option), call, number, found)
