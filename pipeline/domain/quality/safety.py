@@ -38,6 +38,8 @@ _ADVICE = tuple(
         ("commitment", "commits to something the assistant cannot do or know"),
         ("remove_guardrail", "removes a security guardrail (SCP, permissions boundary) for good"),
         ("obscurity", "relies on an unguessable URL instead of authentication"),
+        ("waf_group_count", "switches a whole WAF rule group to Count"),
+        ("root_access_keys", "creates access keys for the root user"),
     )
 )
 _PUBLIC_PRINCIPAL = _CATALOGUE.rules["safety.public_principal"]
