@@ -30,6 +30,7 @@ _OFFENCES = tuple(
         ("dismissive", "is dismissive"),
         ("condescending_i18n", "talks down to the user"),
         ("lecturing", "lectures or blames the user"),
+        ("hindsight", "blames the user in hindsight"),
     )
 )
 _SLANG = _GROUP.gate(_CATALOGUE.regex("tone.slang"))
