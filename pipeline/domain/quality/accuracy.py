@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from pipeline.domain.models import QualityCheckResult
+from pipeline.domain.quality.asl import check_asl
 from pipeline.domain.quality.aws_calls import Boto3Checker, CliChecker
 from pipeline.domain.quality.catalogue import catalogue
 from pipeline.domain.quality.facts import check_facts
@@ -116,6 +117,7 @@ class AccuracyCheck:
         self._options_named_apart(parsed, found)
         self._file_inputs(parsed, found)
         _asl_error_handlers(parsed, found)
+        check_asl(parsed, found, self._catalog)
         _s3_resource_types(parsed, found)
         check_templates(parsed, found)
         check_facts(parsed, found)
