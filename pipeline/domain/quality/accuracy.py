@@ -28,7 +28,7 @@ from pipeline.domain.models import QualityCheckResult
 from pipeline.domain.quality.asl import check_asl
 from pipeline.domain.quality.aws_calls import Boto3Checker, CliChecker
 from pipeline.domain.quality.catalogue import catalogue
-from pipeline.domain.quality.facts import check_facts
+from pipeline.domain.quality.facts import check_code_values, check_facts
 from pipeline.domain.quality.parsing import (
     CodeBlock,
     ParsedResponse,
@@ -121,6 +121,7 @@ class AccuracyCheck:
         _s3_resource_types(parsed, found)
         check_templates(parsed, found)
         check_facts(parsed, found)
+        check_code_values(parsed, found)
         check_quantities(parsed.prose, found)
         self._regions(parsed, found)
         _condition_keys(parsed, found)
