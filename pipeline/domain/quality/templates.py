@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain.quality.exclusive import conflicting
 from pipeline.domain.quality.parsing import ParsedResponse
 from pipeline.domain.quality.scoring import Findings
 
@@ -223,6 +224,11 @@ def _resource_errors(document: Any, catalogue: TemplateCatalogue) -> list[str]:
         if shape is None or not isinstance(properties, dict):
             continue
         _check_object(kind, "", properties, shape, catalogue, errors, 0)
+        _, namespace, name = kind.split("::")
+        pair = conflicting(namespace.lower(), f"Create{name}", set(properties))
+        if pair:
+            errors.append(f"`{kind}` cannot set both `{pair[0][:1].upper() + pair[0][1:]}` and "
+                          f"`{pair[1][:1].upper() + pair[1][1:]}` (the API rejects the pair)")
     return errors
 
 

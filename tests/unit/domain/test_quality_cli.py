@@ -231,3 +231,10 @@ def test_an_answer_in_glues_own_vocabulary_is_about_glue(validator):
                 "memory in CloudWatch.\n\n1. Check the Spark UI for skew.\n2. Switch to 5 x G.2X.\n")
     relevance = next(c for c in validator.validate(query, response).checks if c.check == "relevance")
     assert relevance.score >= 0.5, relevance.messages
+
+
+def test_a_cli_call_with_two_exclusive_options_fails(validator):
+    command = ("```bash\naws ecs create-service --cluster web --service-name api --task-definition api:3 "
+               "--desired-count 2{extra} --capacity-provider-strategy capacityProvider=FARGATE_SPOT,weight=1\n```")
+    assert any("cannot take both" in m for m in _accuracy(validator, command.format(extra=" --launch-type FARGATE")))
+    assert not any("cannot take both" in m for m in _accuracy(validator, command.format(extra="")))

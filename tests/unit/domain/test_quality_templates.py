@@ -464,3 +464,19 @@ def test_option_named_apart_from_its_command(validator: QualityValidator, senten
     accuracy = next(c for c in validator.validate("How do I do it?", sentence).checks if c.check == "accuracy")
     wrong = [m for m in accuracy.messages if "has no parameter" in m]
     assert (wrong == []) if bad is None else (len(wrong) == 1 and bad in wrong[0]), accuracy.messages
+
+
+def test_exclusive_parameters_catalogue_matches_its_build() -> None:
+    from evals.build_exclusive_catalogue import OUTPUT, build
+
+    assert json.loads(OUTPUT.read_text()) == json.loads(json.dumps(build(), sort_keys=True))
+
+
+def test_a_resource_setting_two_exclusive_properties_fails() -> None:
+    # ECS CreateService: "If a capacityProviderStrategy is specified, the launchType parameter must be omitted."
+    service = ("```yaml\nResources:\n  Web:\n    Type: AWS::ECS::Service\n    Properties:\n      Cluster: web\n"
+               "      DesiredCount: 2\n{extra}      CapacityProviderStrategy:\n        - CapacityProvider: FARGATE_SPOT\n"
+               "          Weight: 1\n```")
+    errors = _errors(service.format(extra="      LaunchType: FARGATE\n"))
+    assert len(errors) == 1 and "CapacityProviderStrategy" in errors[0] and "LaunchType" in errors[0]
+    assert _errors(service.format(extra="")) == []
