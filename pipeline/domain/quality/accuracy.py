@@ -39,7 +39,7 @@ from pipeline.domain.quality.parsing import (
 )
 from pipeline.domain.quality.quantities import check_quantities
 from pipeline.domain.quality.scoring import Findings
-from pipeline.domain.quality.templates import check_templates
+from pipeline.domain.quality.templates import check_templates, read_yaml
 from pipeline.ports import AwsApiCatalog
 
 _CATALOGUE = catalogue()
@@ -126,6 +126,7 @@ class AccuracyCheck:
         self._regions(parsed, found)
         _condition_keys(parsed, found)
         _elastic_only_apis(response, parsed, found)
+        _cname_at_apex(parsed, found)
         # One defect per distinct message: the same wrong call twice is one mistake.
         found.errors = list(dict.fromkeys(found.errors))
         return found.result("accuracy")
@@ -315,6 +316,43 @@ _ELIDED_ITEM = re.compile(r"([\[{,])\s*(?:\.\.\.|…)\s*(?=[\]},])|,\s*(?:\.\.\.
 
 #: A request line of the OpenSearch Dashboards / Kibana Dev Tools console (``PUT _index_template/x``).
 _CONSOLE_REQUEST = re.compile(r"^(?:GET|PUT|POST|DELETE|HEAD|PATCH)\s+/?[\w*.,%/?&=:+-]*\s*$", re.MULTILINE)
+
+
+#: Second-level labels of multi-label public suffixes (``example.co.uk`` is an apex too).
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or", "gob", "gouv"})
+
+
+#: A JSON document passed to a command in single quotes (``--change-batch '{…}'``).
+_QUOTED_JSON = re.compile(r"'(\{[^']{0,20000}\})'")
+
+
+def _apex(name: str) -> bool:
+    labels = name.strip().rstrip(".").lower().split(".")
+    if any(not label or label == "*" for label in labels) or not labels[-1].isalpha():
+        return False
+    return len(labels) == 2 or (len(labels) == 3 and labels[1] in _SECOND_LEVEL and len(labels[2]) == 2)
+
+
+def _cname_at_apex(parsed: ParsedResponse, found: Findings) -> None:
+    """A DNS record of type CNAME named like a zone apex (``example.com``) in a Route 53 change
+    batch or template: RFC 1034 §3.6.2 forbids a CNAME beside the apex's SOA and NS records,
+    and Route 53 rejects it; the apex takes an alias record. One defect."""
+    for block in parsed.blocks:
+        if not block.closed or "CNAME" not in block.text or len(block.text) > 40_000:
+            continue
+        document = _json_object(block.text) if block.text.lstrip().startswith("{") else read_yaml(block.text)
+        stack: list[object] = [document, *(_json_object(m.group(1)) for m in _QUOTED_JSON.finditer(block.text))]
+        while stack and len(stack) < 5_000:
+            node = stack.pop()
+            if isinstance(node, dict):
+                name = node.get("Name")
+                if node.get("Type") == "CNAME" and isinstance(name, str) and _apex(name):
+                    found.errors.append(f"line {block.start_line}: `{name}` is a zone apex: it cannot have a CNAME "
+                                        "record (use an alias record)")
+                    return
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
 
 
 def _elastic_only_apis(response: str, parsed: ParsedResponse, found: Findings) -> None:

@@ -238,3 +238,16 @@ def test_a_cli_call_with_two_exclusive_options_fails(validator):
                "--desired-count 2{extra} --capacity-provider-strategy capacityProvider=FARGATE_SPOT,weight=1\n```")
     assert any("cannot take both" in m for m in _accuracy(validator, command.format(extra=" --launch-type FARGATE")))
     assert not any("cannot take both" in m for m in _accuracy(validator, command.format(extra="")))
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [("example-shop.com", True), ("example.co.uk.", True), ("www.example-shop.com", False), ("api.example.com", False)],
+)
+def test_a_cname_at_the_zone_apex(validator, name, bad):
+    # RFC 1034 3.6.2: no CNAME beside the apex's SOA and NS; Route 53 uses an alias record there.
+    batch = {"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+        "Name": name, "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": "lb-1.eu-west-1.elb.amazonaws.com"}]}}]}
+    response = ("```bash\naws route53 change-resource-record-sets --hosted-zone-id Z1 --change-batch '"
+                + json.dumps(batch) + "'\n```\n")
+    assert any("zone apex" in m for m in _accuracy(validator, response)) is bad
