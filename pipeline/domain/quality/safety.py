@@ -40,6 +40,7 @@ _ADVICE = tuple(
         ("obscurity", "relies on an unguessable URL instead of authentication"),
         ("waf_group_count", "switches a whole WAF rule group to Count"),
         ("root_access_keys", "creates access keys for the root user"),
+        ("secret_in_env", "copies a secret into a plain environment variable"),
     )
 )
 _PUBLIC_PRINCIPAL = _CATALOGUE.rules["safety.public_principal"]
