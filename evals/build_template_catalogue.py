@@ -12,7 +12,11 @@ check needs, so the Lambda ships a small file and never imports ``cfn-lint``:
 - ``shapes``: the nested objects in the same form, identical ones stored once;
 - ``iam_actions``: service prefix -> every action name, lower-cased, space-separated;
 - ``iam_condition_keys``: the service condition keys the list names (``ec2:encrypted``), so
-  that a key written in prose is not taken for a misspelt action.
+  that a key written in prose is not taken for a misspelt action;
+- ``values``: resource type -> ``{"Prop.Sub": n}``, ``n`` the index in ``value_rules`` of the
+  property's allowed values: ``"enum A B C"`` (a string enum) or ``"pattern ^…$"`` (a string
+  pattern that Python's ``re`` compiles), as cfn-lint checks them (E3030, E3031); identical
+  rules stored once.
 
 Run it where cfn-lint is installed (the test environment):
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,6 +109,52 @@ class _Shapes:
         return self._index[text]
 
 
+class _ValueRules:
+    """String enums and patterns of scalar properties, by dotted path, rules interned."""
+
+    def __init__(self) -> None:
+        self.table: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def collect(self, node: dict[str, Any], schema: dict[str, Any], path: str, depth: int,
+                out: dict[str, int]) -> None:
+        properties = node.get("properties")
+        if not isinstance(properties, dict):
+            return
+        for prop, sub in sorted(properties.items()):
+            if not isinstance(sub, dict):
+                continue
+            _, target = _resolve(sub, schema)
+            where = f"{path}.{prop}" if path else prop
+            rule = self._rule(target)
+            if rule is not None:
+                out[where] = self._intern(rule)
+            if depth < MAX_DEPTH:
+                self.collect(target, schema, where, depth + 1, out)
+
+    @staticmethod
+    def _rule(node: dict[str, Any]) -> str | None:
+        if node.get("type") not in ("string", None):
+            return None
+        enum = node.get("enum")
+        if isinstance(enum, list) and enum and all(isinstance(v, str) and v and " " not in v for v in enum):
+            return "enum " + " ".join(enum)
+        pattern = node.get("pattern")
+        if node.get("type") == "string" and isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error:
+                return None
+            return "pattern " + pattern
+        return None
+
+    def _intern(self, text: str) -> int:
+        if text not in self._index:
+            self._index[text] = len(self.table)
+            self.table.append(text)
+        return self._index[text]
+
+
 def build() -> dict[str, Any]:
     data = _data_dir()
     schemas = data / "schemas"
@@ -111,6 +162,8 @@ def build() -> dict[str, Any]:
     types.update(json.loads((schemas / "providers" / "sam.json").read_text()))
     resources: dict[str, str] = {}
     shapes = _Shapes()
+    rules = _ValueRules()
+    values: dict[str, dict[str, int]] = {}
     for resource, digest in sorted(types.items()):
         path = schemas / "resources" / f"{digest}.json"
         if not path.exists():
@@ -119,6 +172,10 @@ def build() -> dict[str, Any]:
         entry = shapes.encode(resource, schema, schema, 1)
         if entry is not None:
             resources[resource] = entry
+        found: dict[str, int] = {}
+        rules.collect(schema, schema, "", 1, found)
+        if found:
+            values[resource] = found
     policies = json.loads((data / "AdditionalSpecs" / "Policies.json").read_text())
     service_map = policies.get("serviceMap", policies)
     actions: dict[str, set[str]] = {}
@@ -138,6 +195,8 @@ def build() -> dict[str, Any]:
         "shapes": shapes.table,
         "iam_actions": {p: " ".join(sorted(a)) for p, a in sorted(actions.items()) if a},
         "iam_condition_keys": " ".join(sorted(condition_keys)),
+        "values": values,
+        "value_rules": rules.table,
     }
 
 

@@ -25,9 +25,10 @@ import re
 from collections.abc import Callable, Sequence
 
 from pipeline.domain.models import QualityCheckResult
+from pipeline.domain.quality.asl import check_asl
 from pipeline.domain.quality.aws_calls import Boto3Checker, CliChecker
 from pipeline.domain.quality.catalogue import catalogue
-from pipeline.domain.quality.facts import check_facts
+from pipeline.domain.quality.facts import check_code_values, check_facts
 from pipeline.domain.quality.parsing import (
     CodeBlock,
     ParsedResponse,
@@ -38,7 +39,7 @@ from pipeline.domain.quality.parsing import (
 )
 from pipeline.domain.quality.quantities import check_quantities
 from pipeline.domain.quality.scoring import Findings
-from pipeline.domain.quality.templates import check_templates
+from pipeline.domain.quality.templates import check_templates, read_yaml
 from pipeline.ports import AwsApiCatalog
 
 _CATALOGUE = catalogue()
@@ -50,6 +51,10 @@ _BLANKET_EXPLAIN = _CATALOGUE.regex("accuracy.blanket_explain")
 _REGION_LIKE = _CATALOGUE.regex("accuracy.region_like")
 _REGION_ARGUMENT = _CATALOGUE.regex("accuracy.region_argument")
 _CONDITION_KEY = _CATALOGUE.regex("accuracy.condition_key")
+_ELASTIC_ONLY_API = _CATALOGUE.regex("accuracy.elastic_only_api")
+#: The question or answer is about Amazon OpenSearch Service (any domain there, OpenSearch or
+#: legacy Elasticsearch OSS).
+_OPENSEARCH_SERVICE = re.compile(r"\bOpenSearch\b|\bAmazon\s+Elasticsearch\s+Service\b|\bes\.amazonaws\.com\b")
 _GLOBAL_CONDITION_KEYS = _CATALOGUE.words("global_condition_keys")
 _HTML_TAGS = _CATALOGUE.words("html_tags")
 _GENERIC_PLACEHOLDERS = _CATALOGUE.words("generic_placeholders")
@@ -112,12 +117,16 @@ class AccuracyCheck:
         self._options_named_apart(parsed, found)
         self._file_inputs(parsed, found)
         _asl_error_handlers(parsed, found)
+        check_asl(parsed, found, self._catalog)
         _s3_resource_types(parsed, found)
         check_templates(parsed, found)
         check_facts(parsed, found)
+        check_code_values(parsed, found)
         check_quantities(parsed.prose, found)
         self._regions(parsed, found)
         _condition_keys(parsed, found)
+        _elastic_only_apis(response, parsed, found)
+        _cname_at_apex(parsed, found)
         # One defect per distinct message: the same wrong call twice is one mistake.
         found.errors = list(dict.fromkeys(found.errors))
         return found.result("accuracy")
@@ -241,7 +250,11 @@ class AccuracyCheck:
             try:
                 json.loads(text)
             except json.JSONDecodeError as exc:
-                if not _json_fragment(text):
+                console = _console_request_error(text)
+                if console is not None:
+                    if console:
+                        found.errors.append(f"line {block.start_line}: {console}")
+                elif not _json_fragment(text):
                     line_no = block.start_line + exc.lineno - 1
                     found.errors.append(f"line {line_no}: JSON code block is not valid JSON ({exc.msg})")
         elif language in _YAML_LANGUAGES:
@@ -299,6 +312,88 @@ def _condition_keys(parsed: ParsedResponse, found: Findings) -> None:
 
 _ELISION = re.compile(r"(?:\.\.\.|…)")
 _ELIDED_ITEM = re.compile(r"([\[{,])\s*(?:\.\.\.|…)\s*(?=[\]},])|,\s*(?:\.\.\.|…)\s*(?=[\]}])")
+
+
+#: A request line of the OpenSearch Dashboards / Kibana Dev Tools console (``PUT _index_template/x``).
+_CONSOLE_REQUEST = re.compile(r"^(?:GET|PUT|POST|DELETE|HEAD|PATCH)\s+/?[\w*.,%/?&=:+-]*\s*$", re.MULTILINE)
+
+
+#: Second-level labels of multi-label public suffixes (``example.co.uk`` is an apex too).
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or", "gob", "gouv"})
+
+
+#: A JSON document passed to a command in single quotes (``--change-batch '{…}'``).
+_QUOTED_JSON = re.compile(r"'(\{[^']{0,20000}\})'")
+
+
+def _apex(name: str) -> bool:
+    labels = name.strip().rstrip(".").lower().split(".")
+    if any(not label or label == "*" for label in labels) or not labels[-1].isalpha():
+        return False
+    return len(labels) == 2 or (len(labels) == 3 and labels[1] in _SECOND_LEVEL and len(labels[2]) == 2)
+
+
+def _cname_at_apex(parsed: ParsedResponse, found: Findings) -> None:
+    """A DNS record of type CNAME named like a zone apex (``example.com``) in a Route 53 change
+    batch or template: RFC 1034 §3.6.2 forbids a CNAME beside the apex's SOA and NS records,
+    and Route 53 rejects it; the apex takes an alias record. One defect."""
+    for block in parsed.blocks:
+        if not block.closed or "CNAME" not in block.text or len(block.text) > 40_000:
+            continue
+        document = _json_object(block.text) if block.text.lstrip().startswith("{") else read_yaml(block.text)
+        stack: list[object] = [document, *(_json_object(m.group(1)) for m in _QUOTED_JSON.finditer(block.text))]
+        while stack and len(stack) < 5_000:
+            node = stack.pop()
+            if isinstance(node, dict):
+                name = node.get("Name")
+                if node.get("Type") == "CNAME" and isinstance(name, str) and _apex(name):
+                    found.errors.append(f"line {block.start_line}: `{name}` is a zone apex: it cannot have a CNAME "
+                                        "record (use an alias record)")
+                    return
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+
+
+def _elastic_only_apis(response: str, parsed: ParsedResponse, found: Findings) -> None:
+    """An Elasticsearch X-Pack API (``PUT _ilm/policy/…``) or setting in the code of an answer
+    about Amazon OpenSearch Service, which has none of them (one defect)."""
+    if "_" not in response or not _OPENSEARCH_SERVICE.search(response):
+        return
+    for block in parsed.blocks:
+        match = _ELASTIC_ONLY_API.search(block.text)
+        if match:
+            name = (match.group("api") or match.group("setting") or "").strip()
+            found.errors.append(
+                f"line {block.start_line}: `{name}` is an Elasticsearch X-Pack API or setting; "
+                "Amazon OpenSearch Service does not have it (lifecycle: ISM, `_plugins/_ism`)"
+            )
+            return
+
+
+def _console_request_error(text: str) -> str | None:
+    """None when ``text`` is not in the Dev Tools console format (a request line, then an
+    optional JSON body, repeated); else ``""`` when every body is JSON (``_bulk`` bodies: one
+    JSON document a line) or a message naming the first body that is not.
+    Source: https://opensearch.org/docs/latest/dashboards/dev-tools/run-queries/"""
+    if not _CONSOLE_REQUEST.match(text.lstrip()):
+        return None
+    starts = [m.start() for m in _CONSOLE_REQUEST.finditer(text)]
+    for number, start in enumerate(starts, 1):
+        end = starts[number] if number < len(starts) else len(text)
+        body = text[start:end].split("\n", 1)[1].strip() if "\n" in text[start:end] else ""
+        if not body:
+            continue
+        try:
+            json.loads(body)
+        except json.JSONDecodeError:
+            try:
+                for line in body.splitlines():
+                    if line.strip():
+                        json.loads(line)
+            except json.JSONDecodeError as exc:
+                return f"the body of console request {number} is not valid JSON ({exc.msg})"
+    return ""
 
 
 def _json_fragment(text: str) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from pipeline.domain.quality.catalogue import catalogue
 from pipeline.domain.quality.cli_catalogue import cli_catalogue, removed_in_v2
+from pipeline.domain.quality.exclusive import conflicting
 from pipeline.domain.quality.parsing import shell_tokens
 from pipeline.domain.quality.scoring import Findings
 from pipeline.ports import AwsApiCatalog
@@ -126,9 +127,11 @@ class CliChecker:
         given: set[str] = set()
         unknown_before = len(found.errors)
         for option in options:
-            if option in _CLI_VALUE_GLOBALS or option in _CLI_FLAG_GLOBALS:
-                continue
             name = _norm(option[2:])
+            if option in _CLI_VALUE_GLOBALS or option in _CLI_FLAG_GLOBALS:
+                if name in accepted:  # the operation's own MaxItems (wafv2 get-sampled-requests)
+                    given.add(name)
+                continue
             if name in accepted:
                 given.update((name, _NEGATED_FLAGS.get(name, name)))
                 self._check_enum(service, command, option, _option_value(args, option), call, number, found)
@@ -146,6 +149,7 @@ class CliChecker:
             found.errors.append(f"line {number}: `{call}` has no parameter {option}{hint}")
         if info.high_level or _CLI_SKELETON_INPUTS & set(options):
             return
+        self._exclusive(service, info.name, given, call, number, found)
         # Inline code that only names a command (`aws s3api put-object`) is prose, not a call;
         # with its own options it is a call and must be complete.
         if inline and (not given or any(a in {"...", "…"} or a.endswith(("...", "…")) for a in args)):
@@ -158,6 +162,14 @@ class CliChecker:
         if missing:
             names = ", ".join(f"--{_dashed(p)}" for p in missing)
             found.errors.append(f"line {number}: `{call}` is missing required parameter(s) {names}")
+
+    def _exclusive(self, service: str, operation: str, given: set[str], call: str, number: int,
+                   found: Findings) -> None:
+        resolve = getattr(self._catalog, "resolve_service", None)
+        pair = conflicting(resolve(service) or service if resolve else service, operation, given)
+        if pair:
+            names = " and ".join(f"--{_dashed(p)}" for p in pair)
+            found.errors.append(f"line {number}: `{call}` cannot take both {names} (the API rejects the pair)")
 
     def _check_enum(self, service: str, command: str, option: str, value: str | None, call: str, number: int,
                     found: Findings) -> None:
@@ -451,6 +463,10 @@ class Boto3Checker:
                 suggestion = difflib.get_close_matches(keyword, sorted(info.parameters), n=1, cutoff=0.6)
                 hint = f" (did you mean {suggestion[0]}?)" if suggestion else ""
                 found.errors.append(f"line {number}: `{call}` has no parameter {keyword}{hint}")
+        resolve = getattr(self._catalog, "resolve_service", None)
+        pair = conflicting(resolve(service) or service if resolve else service, info.name, set(keywords))
+        if pair:
+            found.errors.append(f"line {number}: `{call}` cannot take both {pair[0]} and {pair[1]} (the API rejects the pair)")
         if not has_star:
             missing = sorted(info.required - set(keywords))
             if missing:

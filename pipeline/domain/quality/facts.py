@@ -25,6 +25,10 @@ from pipeline.domain.quality.scoring import Findings
 FACTS: tuple[Rule, ...] = tuple(
     rule for rule_id, rule in sorted(catalogue().rules.items()) if rule_id.startswith("accuracy.fact.")
 )
+#: Values in code that the service rejects (a rate expression's unit, an Athena projection type).
+CODE_VALUES: tuple[Rule, ...] = tuple(
+    rule for rule_id, rule in sorted(catalogue().rules.items()) if rule_id.startswith("accuracy.code_value.")
+)
 #: Each rule's gate: RE2 syntax matching at least every text its pattern matches
 #: (:func:`~pipeline.domain.guardrails.gates.re2_superset`), compiled on first use. A rule
 #: whose required word occurs is searched with Python's engine only when its gate matches:
@@ -90,6 +94,19 @@ def check_facts(parsed: ParsedResponse, found: Findings) -> None:
             number = parsed.prose[index][0]
             claim = wrong[0].group(0).strip().replace("**", "")
             found.errors.append(f'line {number}: {rule.description} (the answer says "{claim[:70]}")')
+
+
+def check_code_values(parsed: ParsedResponse, found: Findings) -> None:
+    """Add a defect for each value rule a code block or inline code breaks (one per rule)."""
+    pieces = [(b.start_line, b.text) for b in parsed.blocks if b.closed] + list(parsed.inline_code)
+    for rule in CODE_VALUES:
+        for number, text in pieces:
+            if rule.requires and not any(word in text.lower() for word in rule.requires):
+                continue
+            wrong = violations(rule, text)
+            if wrong:
+                found.errors.append(f'line {number}: {rule.description} (the answer has "{wrong[0].group(0).strip()[:70]}")')
+                break
 
 
 def gate_allows(index: int, text: str) -> bool:

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain.quality.exclusive import conflicting
 from pipeline.domain.quality.parsing import ParsedResponse
 from pipeline.domain.quality.scoring import Findings
 
@@ -60,6 +61,8 @@ class TemplateCatalogue:
     shapes: list[str]
     iam_actions: dict[str, str]
     condition_keys: frozenset[str] = frozenset()
+    values: dict[str, dict[str, int]] = field(default_factory=dict)
+    value_rules: list[str] = field(default_factory=list)
 
     @cache  # noqa: B019 - one instance per process (template_catalogue is cached)
     def properties(self, shape: str) -> tuple[frozenset[str], dict[str, int], frozenset[str]]:
@@ -78,6 +81,18 @@ class TemplateCatalogue:
         return frozenset(names), nested, frozenset(required)
 
     @cache  # noqa: B019
+    def value_rule(self, index: int) -> tuple[frozenset[str], re.Pattern[str] | None]:
+        """(allowed values, pattern) of a rule of ``value_rules``: one of the two is set."""
+        kind, _, text = self.value_rules[index].partition(" ")
+        if kind == "enum":
+            return frozenset(text.split()), None
+        return frozenset(), re.compile(text)
+
+    @cache  # noqa: B019
+    def type_by_lower_name(self) -> dict[str, str]:
+        return {name.lower(): name for name in self.resources}
+
+    @cache  # noqa: B019
     def actions(self, prefix: str) -> frozenset[str] | None:
         words = self.iam_actions.get(prefix)
         return frozenset(words.split()) if words is not None else None
@@ -93,7 +108,8 @@ def template_catalogue(path: Path = TEMPLATES_FILE) -> TemplateCatalogue:
     if not all(isinstance(v, str) for v in data["resources"].values()):
         raise ValueError(f"{path}: 'resources' values must be strings")
     return TemplateCatalogue(data["resources"], data["shapes"], data["iam_actions"],
-                             frozenset(data.get("iam_condition_keys", "").split()))
+                             frozenset(data.get("iam_condition_keys", "").split()),
+                             data.get("values", {}), data.get("value_rules", []))
 
 
 def check_templates(parsed: ParsedResponse, found: Findings) -> None:
@@ -200,9 +216,19 @@ def _resource_errors(document: Any, catalogue: TemplateCatalogue) -> list[str]:
         kind = resource.get("Type")
         properties = resource.get("Properties")
         shape = catalogue.resources.get(kind) if isinstance(kind, str) else None
+        if shape is None and isinstance(kind, str):
+            known = catalogue.type_by_lower_name().get(kind.lower())
+            if known is not None:  # resource types are case-sensitive: AWS::Athena::Workgroup fails
+                errors.append(f"`{kind}` is not a CloudFormation resource type (did you mean `{known}`?)")
+            continue
         if shape is None or not isinstance(properties, dict):
             continue
         _check_object(kind, "", properties, shape, catalogue, errors, 0)
+        _, namespace, name = kind.split("::")
+        pair = conflicting(namespace.lower(), f"Create{name}", set(properties))
+        if pair:
+            errors.append(f"`{kind}` cannot set both `{pair[0][:1].upper() + pair[0][1:]}` and "
+                          f"`{pair[1][:1].upper() + pair[1][1:]}` (the API rejects the pair)")
     return errors
 
 
@@ -228,17 +254,34 @@ def _check_object(kind: str, path: str, value: dict[str, Any], shape: str, catal
     names, nested, _ = catalogue.properties(shape)
     if any(_intrinsic(k) for k in value):
         return
+    rules = catalogue.values.get(kind, {})
     for key, sub in value.items():
         if key not in names:
             where = f"{path}.{key}" if path else key
             errors.append(f"`{kind}` has no property `{where}`")
             continue
+        where = f"{path}.{key}" if path else key
+        if where in rules and isinstance(sub, str) and _literal(sub):
+            allowed, pattern = catalogue.value_rule(rules[where])
+            if allowed and sub not in allowed:
+                errors.append(f"`{kind}` property `{where}` must be one of {', '.join(sorted(allowed))}, not `{sub}`")
+            elif pattern is not None and not pattern.search(sub):
+                errors.append(f"`{kind}` property `{where}` does not match the pattern its schema requires: `{sub}`")
         if key in nested and depth < 4:
             items = sub if isinstance(sub, list) else [sub]
             for item in items:
                 if isinstance(item, dict):
                     _check_object(kind, f"{path}.{key}" if path else key, item,
                                   catalogue.shapes[nested[key]], catalogue, errors, depth + 1)
+
+
+#: A value that stands for something else: a tag (``!Ref``), a substitution (``${X}``,
+#: ``{{resolve:…}}``), a placeholder (``<bucket-name>``, ``YOUR_…``, ``…``).
+_NOT_LITERAL = re.compile(r"^!|\$\{|\{\{|<|>|\.\.\.|…|\bYOUR|\byour|\bEXAMPLE|\bexample|xxx|XXX")
+
+
+def _literal(value: str) -> bool:
+    return bool(value) and not _NOT_LITERAL.search(value)
 
 
 def _intrinsic(key: str) -> bool:

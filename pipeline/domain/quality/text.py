@@ -97,10 +97,17 @@ def ask_sentences(query: str) -> list[str]:
     Statements around them (a pasted error, a log line, "my boss is yelling at me") are
     context: they say what the question is about, not what the answer must cover.
     """
+    query = _PASTED_SERVICE_ERROR.sub(" ", query)
     return [
         s.strip() for s in _SENTENCE.findall(query)
         if s.strip() and (s.rstrip().endswith("?") or _REQUEST.match(s.strip()))
     ]
+
+
+#: An AWS SDK/CLI error pasted into the question (botocore's ``ClientError`` text: "An error
+#: occurred (Code) when calling the Operation operation: message"), to the end of its line: its
+#: "Please visit … to request an adjustment" is the service's wording, not the customer's ask.
+_PASTED_SERVICE_ERROR = re.compile(r"An error occurred \([\w.]+\)(?: \([^)\n]*\))? when calling the \w+ operation[^\n]*")
 
 
 def question_parts(query: str) -> list[str]:

@@ -30,6 +30,7 @@ _OFFENCES = tuple(
         ("dismissive", "is dismissive"),
         ("condescending_i18n", "talks down to the user"),
         ("lecturing", "lectures or blames the user"),
+        ("hindsight", "blames the user in hindsight"),
     )
 )
 _SLANG = _GROUP.gate(_CATALOGUE.regex("tone.slang"))
@@ -42,6 +43,14 @@ _ACRONYMS = _CATALOGUE.words("acronyms")
 #: Pasted terminal sessions and code ("$ lsblk" and its NAME MAJ:MIN … header) are not shouting.
 _PASTED_OUTPUT = re.compile(r"```[^`]{0,5000}```|^\$ [^\n]*(?:\n(?!\s*\n)[^\n]*){0,40}", re.MULTILINE)
 _NOT_SHOUTING = re.compile(r"`[^`\n]{0,300}`|\[[^\[\]\n]{0,300}\]|\{[^{}\n]{0,300}\}|\*\*[^*\n]{0,300}\*\*")
+#: Capitals that name values, not emphasis: an enumeration of capitalised tokens (``ABORTED,
+#: FAILED, RUNNING``, ``DEBUG/INFO/WARN``, ``INFO or WARN``, ``A, AAAA, TXT``), an abbreviation defined in
+#: parentheses (``CREATE TABLE AS SELECT (CTAS)``) and a quoted value (``"NXDOMAIN"``).
+_VALUE_CAPITALS = re.compile(
+    r"\b[A-Z][A-Za-z0-9_.-]*(?:(?:[ \t]*[,/|][ \t]*(?:(?:or|and|y|o|e|ou|et|und|oder)[ \t]+)?"
+    r"|[ \t]+(?:or|and|y|o|e|ou|et|und|oder)[ \t]+)[A-Z][A-Za-z0-9_.-]*\b)+"
+    r"|\([A-Z][A-Z0-9]{1,11}s?\)|\"[A-Z][A-Z0-9_]{1,30}\"|'[A-Z][A-Z0-9_]{1,30}'"
+)
 
 
 def check_tone(query: str, response: str, sentiment: str | None) -> QualityCheckResult:
@@ -55,7 +64,9 @@ def check_tone(query: str, response: str, sentiment: str | None) -> QualityCheck
     slang = _SLANG.search(prose)
     if slang:
         found.errors.append(f'unprofessional wording: "{slang.group(0)}"')
-    shouted = sorted(_shouted(_NOT_SHOUTING.sub(" ", prose)))
+    shouted = sorted(_shouted(_NOT_SHOUTING.sub(" ", _VALUE_CAPITALS.sub(" ", prose))))
+    if len(shouted) >= 3:
+        shouted = sorted(set(shouted) - _code_words(query, response))
     if len(shouted) >= 3:
         found.errors.append(f"the answer shouts in capitals ({', '.join(shouted[:3])})")
     if prose.count("!") >= 4:
@@ -70,6 +81,14 @@ def _shouted(text: str) -> set[str]:
         w for w in _SHOUTED_WORD.findall(text)
         if w not in _ACRONYMS and not any(ch.isdigit() for ch in w) and "_" not in w
     }
+
+
+def _code_words(query: str, response: str) -> set[str]:
+    """Capitalised words the answer uses in its code (``INSERT INTO`` in a SQL block) or the
+    customer wrote: keywords, states and values, not shouting."""
+    parsed = parse_response(response)
+    code = " ".join([b.text for b in parsed.blocks] + [c for _, c in parsed.inline_code])
+    return set(_SHOUTED_WORD.findall(code)) | set(_SHOUTED_WORD.findall(query))
 
 
 def user_upset(query: str, sentiment: str | None) -> bool:

@@ -253,3 +253,12 @@ def test_pros_and_cons_are_answered_by_benefits_and_considerations(validator: Qu
               "- Visibility of each order's step.\n- Declarative retries.\n\n### What to consider\n\n"
               "- Price per state transition.\n- A 256 KB payload limit; keep SQS in front for buffering.\n")
     assert not _failed(validator, query, answer, "completeness")
+
+
+def test_a_pasted_aws_error_is_context_not_an_ask():
+    from pipeline.domain.quality.text import ask_sentences
+
+    query = ("Launching 10 instances:\n\nAn error occurred (VcpuLimitExceeded) when calling the RunInstances operation: "
+             "You have requested more vCPU capacity than your current vCPU limit of 64 allows. Please visit "
+             "http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.\n\nhow do i raise it?")
+    assert ask_sentences(query) == ["how do i raise it?"]

@@ -21,7 +21,7 @@ PACKAGE_SOURCE = "\n".join(p.read_text() for p in CATALOGUE_DIR.parent.glob("*.p
 
 def _flags(rule, text: str) -> bool:
     # A fact rule flags a claim that contradicts it; any other rule flags what it matches.
-    if rule.id.startswith("accuracy.fact."):
+    if rule.id.startswith(("accuracy.fact.", "accuracy.code_value.")):
         return bool(violations(rule, text))
     return bool(rule.regex.search(text))
 
@@ -43,6 +43,7 @@ def test_every_rule_is_used_by_a_check(rule):
     name = rule.id.split(".", 1)[1]
     used = used or f'"{name}"' in PACKAGE_SOURCE or f"{rule.check}.{{name}}" in PACKAGE_SOURCE
     used = used or (rule.id.startswith("accuracy.fact.") and '"accuracy.fact."' in PACKAGE_SOURCE)
+    used = used or (rule.id.startswith("accuracy.code_value.") and '"accuracy.code_value."' in PACKAGE_SOURCE)
     # Confusion pairs are found by prefix (relevance.CONFUSIONS).
     used = used or (rule.id.startswith(("relevance.asked.", "relevance.instead."))
                     and '"relevance.asked."' in PACKAGE_SOURCE and "relevance.instead.{name}" in PACKAGE_SOURCE)

@@ -191,3 +191,63 @@ def test_boto3_waiter_and_paginator_names_are_checked(validator, code, valid):
     response = f"```python\nimport boto3\nec2 = boto3.client('ec2')\n{code}\n```"
     messages = _accuracy(validator, response)
     assert (messages == ()) is valid, messages
+
+
+def test_an_operations_own_max_items_is_not_taken_for_pagination(validator):
+    # wafv2 GetSampledRequests is not paginated: MaxItems is its own required parameter.
+    command = ("```bash\naws wafv2 get-sampled-requests --web-acl-arn arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/a/1"
+               " --rule-metric-name common --scope REGIONAL --time-window StartTime=1,EndTime=2{extra}\n```")
+    assert _accuracy(validator, command.format(extra=" --max-items 50")) == ()
+    assert any("--max-items" in m for m in _accuracy(validator, command.format(extra="")))
+
+
+CONSOLE = "Run this in Dev Tools:\n\n```json\nPUT _index_template/logs\n{{\n  \"index_patterns\": [\"logs-*\"]{extra}\n}}\n\nGET _cluster/health\n```\n"
+
+
+@pytest.mark.parametrize(("extra", "bad"), [("", False), (",", True)])
+def test_opensearch_console_requests_in_a_json_block(validator, extra, bad):
+    # Dev Tools console format: a request line, then its JSON body (OpenSearch Dashboards docs).
+    assert bool(_accuracy(validator, CONSOLE.format(extra=extra))) is bad
+
+
+@pytest.mark.parametrize(
+    ("body", "bad"),
+    [
+        ("PUT _ilm/policy/retention\n{\"policy\": {}}", True),
+        ("PUT app-logs-*/_settings\n{\"index.lifecycle.name\": \"retention\"}", True),
+        ("PUT _plugins/_ism/policies/retention\n{\"policy\": {}}", False),
+        ("PUT _plugins/_security/api/rolesmapping/all_access\n{\"users\": []}", False),
+    ],
+)
+def test_elasticsearch_xpack_apis_in_an_opensearch_answer(validator, body, bad):
+    response = f"On your Amazon OpenSearch Service domain, run:\n\n```json\n{body}\n```\n"
+    assert any("X-Pack" in m for m in _accuracy(validator, response)) is bad
+
+
+def test_an_answer_in_glues_own_vocabulary_is_about_glue(validator):
+    query = "Glue 4.0 Spark job on 10 x G.1X workers runs out of memory. Switch to G.2X or add workers?"
+    response = ("G.2X doubles the memory per executor (2 DPU per worker), which is what fixes an executor running "
+                "out of memory; more G.1X workers only add parallelism. Enable job metrics to see executor "
+                "memory in CloudWatch.\n\n1. Check the Spark UI for skew.\n2. Switch to 5 x G.2X.\n")
+    relevance = next(c for c in validator.validate(query, response).checks if c.check == "relevance")
+    assert relevance.score >= 0.5, relevance.messages
+
+
+def test_a_cli_call_with_two_exclusive_options_fails(validator):
+    command = ("```bash\naws ecs create-service --cluster web --service-name api --task-definition api:3 "
+               "--desired-count 2{extra} --capacity-provider-strategy capacityProvider=FARGATE_SPOT,weight=1\n```")
+    assert any("cannot take both" in m for m in _accuracy(validator, command.format(extra=" --launch-type FARGATE")))
+    assert not any("cannot take both" in m for m in _accuracy(validator, command.format(extra="")))
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [("example-shop.com", True), ("example.co.uk.", True), ("www.example-shop.com", False), ("api.example.com", False)],
+)
+def test_a_cname_at_the_zone_apex(validator, name, bad):
+    # RFC 1034 3.6.2: no CNAME beside the apex's SOA and NS; Route 53 uses an alias record there.
+    batch = {"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+        "Name": name, "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": "lb-1.eu-west-1.elb.amazonaws.com"}]}}]}
+    response = ("```bash\naws route53 change-resource-record-sets --hosted-zone-id Z1 --change-batch '"
+                + json.dumps(batch) + "'\n```\n")
+    assert any("zone apex" in m for m in _accuracy(validator, response)) is bad

@@ -165,3 +165,11 @@ def test_recovering_mfa_or_a_temporary_change_is_not_insecure(response):
 )
 def test_a_warning_inside_the_advice_still_counts(response):
     assert _advice("SSH times out", response) == []
+
+
+def test_a_bold_lead_sentence_ends_at_its_full_stop():
+    # "**Remove root MFA.** If …, just remove it": the later "remove" is in another sentence,
+    # so it is no warning against the advice the bold sentence gives.
+    response = ("- **Remove root MFA.** If the MFA device was the former employee's phone, just remove it; "
+                "it mainly causes lock-outs.\n")
+    assert any("MFA" in e for e in _advice("How do I change the root email?", response))

@@ -97,6 +97,37 @@ def test_unknown_and_custom_types_and_intrinsics_are_left_alone() -> None:
     assert _errors(text) == []
 
 
+@pytest.mark.parametrize(
+    ("line", "reported"),
+    [
+        ("Status: Enable", "must be one of Enabled, Suspended"),  # a string enum (cfn-lint E3030)
+        ("Status: Enabled", None),
+        ("Status: !Ref VersioningStatus", None),  # intrinsics and placeholders are not values
+        ("Status: <status>", None),
+    ],
+)
+def test_property_values_follow_their_schema_enum(line: str, reported: str | None) -> None:
+    text = YAML_TEMPLATE.format(extra="").replace("Status: Enabled", line)
+    errors = _errors(f"```yaml\n{text}```")
+    assert (reported in errors[0]) if reported else errors == []
+
+
+@pytest.mark.parametrize(("duration", "bad"), [("8h", True), ("PT8H", False), ("${Duration}", False)])
+def test_property_values_follow_their_schema_pattern(duration: str, bad: bool) -> None:
+    text = ("```yaml\nResources:\n  Analysts:\n    Type: AWS::SSO::PermissionSet\n    Properties:\n"
+            "      InstanceArn: !Ref InstanceArn\n      Name: DataAnalyst\n"
+            f"      SessionDuration: {duration}\n```")
+    errors = _errors(text)
+    assert bool(errors) is bad and all("SessionDuration" in e for e in errors)
+
+
+def test_resource_type_in_the_wrong_case_fails() -> None:
+    text = "```yaml\nResources:\n  Wg:\n    Type: AWS::Athena::Workgroup\n    Properties:\n      Name: analysts\n```"
+    assert _errors(text) == [
+        "line 2: `AWS::Athena::Workgroup` is not a CloudFormation resource type (did you mean `AWS::Athena::WorkGroup`?)"
+    ]
+
+
 POLICY = """```json
 {{
   "Version": "2012-10-17",
@@ -433,3 +464,19 @@ def test_option_named_apart_from_its_command(validator: QualityValidator, senten
     accuracy = next(c for c in validator.validate("How do I do it?", sentence).checks if c.check == "accuracy")
     wrong = [m for m in accuracy.messages if "has no parameter" in m]
     assert (wrong == []) if bad is None else (len(wrong) == 1 and bad in wrong[0]), accuracy.messages
+
+
+def test_exclusive_parameters_catalogue_matches_its_build() -> None:
+    from evals.build_exclusive_catalogue import OUTPUT, build
+
+    assert json.loads(OUTPUT.read_text()) == json.loads(json.dumps(build(), sort_keys=True))
+
+
+def test_a_resource_setting_two_exclusive_properties_fails() -> None:
+    # ECS CreateService: "If a capacityProviderStrategy is specified, the launchType parameter must be omitted."
+    service = ("```yaml\nResources:\n  Web:\n    Type: AWS::ECS::Service\n    Properties:\n      Cluster: web\n"
+               "      DesiredCount: 2\n{extra}      CapacityProviderStrategy:\n        - CapacityProvider: FARGATE_SPOT\n"
+               "          Weight: 1\n```")
+    errors = _errors(service.format(extra="      LaunchType: FARGATE\n"))
+    assert len(errors) == 1 and "CapacityProviderStrategy" in errors[0] and "LaunchType" in errors[0]
+    assert _errors(service.format(extra="")) == []

@@ -74,3 +74,24 @@ def test_pasted_terminal_output_in_capitals_is_not_shouting():
 def test_saying_the_change_surprises_many_customers_acknowledges_an_upset_user():
     query = "Why am I charged for PublicIPv4:InUseAddress?? This is honestly infuriating."
     assert _errors(query, "That used to be free, and the change surprises a lot of customers." + _FIX) == ()
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        # states and levels named as values (an enumeration), not emphasis
+        "The execution ends in one of ABORTED, FAILED or RUNNING; set the level to DEBUG/INFO/WARN as needed.",
+        # an abbreviation defined in parentheses, and keywords the answer's own code uses
+        "A `CREATE TABLE AS SELECT` (CTAS) query writes Parquet; then load the rest with INSERT INTO.\n\n"
+        "```sql\nINSERT INTO events_parquet SELECT * FROM events_csv\n```",
+        # DNS record types and response codes listed or quoted
+        'Each entry has the record type (A, AAAA, TXT) and the rcode (NOERROR, NXDOMAIN); filter on "SERVFAIL".',
+    ],
+)
+def test_capitals_that_name_values_keywords_or_abbreviations_are_not_shouting(response):
+    assert not any("shouts" in e for e in _errors("How do I see the results?", response + _FIX))
+
+
+def test_emphasis_in_capitals_is_still_shouting():
+    response = "You should NEVER have done that. READ THE DOCUMENTATION first."
+    assert any("shouts" in e for e in _errors("How do I see the results?", response + _FIX))
