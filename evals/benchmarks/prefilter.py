@@ -59,7 +59,7 @@ def _texts() -> list[str]:
 
 
 def measure(group: object, warm: list[str], measured: list[str]) -> tuple[float, float]:
-    """(RE2 set pass, Python searches of every member) in microseconds per text, each
+    """(RE2 set passes, Python searches of every member) in microseconds per text, each
     measured text matched once."""
     from pipeline.domain.prefilter import PatternGroup
 
@@ -71,10 +71,10 @@ def measure(group: object, warm: list[str], measured: list[str]) -> tuple[float,
     if rule_set is None:  # no google-re2 here: nothing to compare
         return float("nan"), float("nan")
     for text in warm:
-        rule_set.Match(text)
+        rule_set.match(text)
     start = time.perf_counter()
     for text in measured:
-        rule_set.Match(text)
+        rule_set.match(text)
     set_us = (time.perf_counter() - start) / len(measured) * 1e6
     start = time.perf_counter()
     for text in measured:

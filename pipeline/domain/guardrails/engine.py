@@ -3,13 +3,14 @@
 1. **Anchor pass.** Every rule has an anchor, a small regular expression over the
    lower-cased text that every match of the rule contains (checked by the catalogue
    tests on every example and on the golden corpus). With ``google-re2`` installed all
-   anchors are compiled into one ``re2.Set`` and a single linear-time pass tells which
-   rules can match at all; without it each anchor is searched with Python's engine
+   anchors are compiled into RE2 sets (:class:`~pipeline.domain.prefilter.SplitSet`: a few
+   small sets, which stay warm where one big one thrashes) and one linear-time pass per set
+   tells which rules can match at all; without it each anchor is searched with Python's engine
    (anchors are restricted to literals, classes and bounded counts, so that is linear
    too). Both give the same set of candidate rules. Beside its anchor, a rule has a
    *gate* derived from its patterns by :mod:`.gates` (strings one of which every match
    contains, e.g. ``ignore|disregard|forget`` for a rule whose hand-written anchor is
-   ``<|[|#|ignor|…``); the gates are entries of the same ``re2.Set`` (the pure-Python
+   ``<|[|#|ignor|…``); the gates are entries of the same sets (the pure-Python
    path checks them with ``in``), and a rule is a candidate only when both occur.
 2. **Windows.** For a candidate rule, the anchor hits are widened by the rule's
    ``window = [before, after]`` into candidate windows; overlapping windows merge up to
@@ -39,6 +40,7 @@ from typing import Any
 
 from pipeline.domain.guardrails.catalogue import RuleSpec
 from pipeline.domain.guardrails.gates import re2_superset, rule_gate
+from pipeline.domain.prefilter import SplitSet
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     import re2 as _re2
@@ -53,7 +55,7 @@ MAX_WINDOW = 4096
 SHORT_TEXT = 512
 
 RE2_AVAILABLE = _re2 is not None
-# The RE2 set's DFA budget: with RE2's default (8 MiB) the set of every anchor and gate
+# Each RE2 set's DFA budget: with RE2's default (8 MiB) a set of many anchors and gates
 # runs out of DFA states and rebuilds its cache on every text (measured ~10x slower).
 RE2_MAX_MEM = 64 << 20
 #: Stages whose rules block a message as a whole (their spans are not sensitive data).
@@ -157,11 +159,10 @@ class CompiledRule:
 
 
 class RuleSupersets:
-    """One ``re2.Set`` of a rule's pattern supersets: which patterns can match a text.
+    """RE2 sets of a rule's pattern supersets: which patterns can match a text.
 
-    An RE2 set reports no match at all when its DFA runs out of memory; the set's last
-    entry is the empty pattern, which matches every text, so its absence means "unknown"
-    and every pattern stays live.
+    When a set's DFA runs out of memory it cannot tell (:class:`SplitSet` returns None), and
+    every pattern stays live.
     """
 
     def __init__(self, patterns: Sequence[re.Pattern[str]], options: Any) -> None:
@@ -169,30 +170,27 @@ class RuleSupersets:
         self.size = len(patterns)
         self.always: list[int] = []  # patterns without a superset: always live
         self.entries: list[int] = []  # set entry -> pattern index
-        rule_set = _re2.Set.SearchSet(options)
+        split = SplitSet(options.max_mem)
         for index, pattern in enumerate(patterns):
             source = re2_superset(pattern)
             if source is None:
                 self.always.append(index)
                 continue
             try:
-                rule_set.Add(source)
+                split.add(source)
             except _re2.error:  # pragma: no cover - every catalogue pattern compiles (tested)
                 self.always.append(index)
                 continue
             self.entries.append(index)
-        self.sentinel = len(self.entries)
-        rule_set.Add("")
-        rule_set.Compile()
-        self.set = rule_set
+        self.set = split.compile()
 
     def live(self, text: str | bytes) -> list[int]:
         """Indices of the patterns that can match ``text`` (or its UTF-8 bytes), in pattern order."""
-        found = self.set.Match(text) or ()
-        if self.sentinel not in found:
-            return list(range(self.size))  # the DFA gave up: assume every pattern can match
+        found = self.set.match(text)
+        if found is None:
+            return list(range(self.size))  # a DFA gave up: assume every pattern can match
         entries = self.entries
-        live = [entries[e] for e in found if e != self.sentinel] + self.always
+        live = [entries[e] for e in found] + self.always
         live.sort()
         return live
 
@@ -231,23 +229,15 @@ class Engine:
         self._needs = [1 if rule.gate is None else 2 for rule in self.rules]
         if self.use_re2:
             assert _re2 is not None
-            options = _re2.Options()
-            options.max_mem = RE2_MAX_MEM
-            options.log_errors = False
-            rule_set = _re2.Set.SearchSet(options)
+            split = SplitSet(RE2_MAX_MEM)
             for index, rule in enumerate(self.rules):
-                rule_set.Add(rule.spec.anchor)
+                split.add(rule.spec.anchor)
                 self._entries.append((index, True))
                 gate = rule.gate_regex()
                 if gate is not None:
-                    rule_set.Add(gate)
+                    split.add(gate)
                     self._entries.append((index, False))
-            # The empty pattern matches every text: when it is missing from a result, the
-            # set's DFA ran out of memory and reported nothing (RE2 sets do not fall back).
-            self._sentinel = len(self._entries)
-            rule_set.Add("")
-            rule_set.Compile()
-            self._set = rule_set
+            self._set = split.compile()
             self._superset_options = _re2.Options()
             self._superset_options.log_errors = False
             for rule in self.rules:
@@ -274,14 +264,13 @@ class Engine:
         return rule.supersets
 
     def candidates(self, lowered: str) -> frozenset[int]:
-        """Indices of the rules whose anchor and gate occur in ``lowered`` (one RE2 pass)."""
-        found = self._set.Match(lowered) if self._set is not None else None
-        if found and self._sentinel in found:
+        """Indices of the rules whose anchor and gate occur in ``lowered`` (one pass per RE2 set)."""
+        found = self._set.match(self._utf8(lowered)) if self._set is not None else None
+        if found is not None:
             counts = [0] * len(self.rules)
             entries = self._entries
             for entry in found:
-                if entry != self._sentinel:
-                    counts[entries[entry][0]] += 1
+                counts[entries[entry][0]] += 1
             needs = self._needs
             return frozenset(i for i, n in enumerate(counts) if n and n == needs[i])
         return frozenset(

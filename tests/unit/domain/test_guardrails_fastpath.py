@@ -2,9 +2,11 @@
 
 The engine runs a rule only when its anchor occurs (one RE2 set pass, or Python's engine
 without RE2), and only inside windows around the anchor hits. ``gated=False`` runs every
-rule on the whole text; the pure-Python scanner never uses RE2. All three must agree on
-every golden text and on generated ones, in both directions, so that neither an anchor
-nor a window nor the choice of engine can silently drop a detection.
+rule on the whole text; the pure-Python scanner never uses RE2. All three must agree, in
+both directions, so that neither an anchor nor a window nor the choice of engine can silently
+drop a detection: the fast and whole-text paths on every golden text and on generated ones,
+the RE2 and Python anchor passes on all of them too, the pure-Python verdicts on a fixed
+third of the golden texts and every generated one (see ``_PURE_SAMPLE``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import zlib
 from pathlib import Path
 
 import pytest
@@ -90,6 +93,12 @@ def _random_texts(count: int = 3000, seed: int = 7) -> list[str]:
 
 _TEXTS = _texts()
 _CORPUS = _TEXTS + _EXTRA + _random_texts()
+#: The pure-Python path differs from the shipped one where RE2 is used: the anchor pass
+#: (checked on every text of the corpus below, cheaply), the windows' anchors and the rules'
+#: pattern supersets. Its verdicts cost ~4x the shipped path's, so they are compared on a
+#: fixed third of the golden texts (chosen by a hash of the text, so an import does not move
+#: the sample) plus every hand-made and generated text.
+_PURE_SAMPLE = [t for t in _TEXTS if zlib.crc32(t.encode("utf-8")) % 3 == 0] + _EXTRA + _random_texts()
 
 
 def _chunks(items: list[str], size: int = 400) -> list[list[str]]:
@@ -134,7 +143,7 @@ def test_fast_path_agrees_with_every_rule_on_the_whole_text(chunk: list[str]) ->
         assert guardrails._scan_output(text, True) == guardrails._scan_output(text, False), text[:200]
 
 
-@pytest.mark.parametrize("chunk", _chunks(_CORPUS), ids=lambda c: f"{len(c)}texts")
+@pytest.mark.parametrize("chunk", _chunks(_PURE_SAMPLE), ids=lambda c: f"{len(c)}texts")
 def test_pure_python_path_gives_identical_verdicts(chunk: list[str]) -> None:
     pure = guardrails.pure_python_scanner()
     for text in chunk:

@@ -10,7 +10,7 @@ import pytest
 from pipeline.domain import prefilter
 from pipeline.domain.guardrails import contexts
 from pipeline.domain.intent import concepts, core, escalation
-from pipeline.domain.prefilter import GatedPattern, PatternGroup
+from pipeline.domain.prefilter import GatedPattern, PatternGroup, SplitSet
 from pipeline.domain.quality import tone
 
 GOLDEN = __import__("pathlib").Path(__file__).resolve().parents[3] / "golden_sets"
@@ -107,3 +107,39 @@ def test_searches_with_bounds_and_other_methods_are_the_patterns_own() -> None:
     assert pattern.search("bill and bill", 1) is not None  # bounded: not gated, still right
     assert [m.start() for m in pattern.finditer("bill bill")] == [0, 5]
     assert pattern.pattern == "bill"
+
+
+@pytest.mark.skipif(not prefilter.RE2_AVAILABLE, reason="google-re2 not installed")
+def test_a_split_set_finds_what_python_finds_across_its_sets() -> None:
+    sources = [f"w{n}x" for n in range(40)] + ["ab+c", "[0-9]{3}-[0-9]{4}", "caf\u00e9"]
+    split = SplitSet(size=16)
+    assert [split.add(source) for source in sources] == list(range(len(sources)))
+    split.compile()
+    assert len(split._sets) == 3  # noqa: SLF001 - 43 patterns in sets of 16
+    for text in ["w3x and w17x, w39x", "abbbc 555-0187", "un café", "nothing", "w40x"]:
+        expected = [i for i, source in enumerate(sources) if re.search(source, text)]
+        assert sorted(split.match(text) or []) == expected, text
+        assert sorted(split.match(text.encode()) or []) == expected, text
+
+
+@pytest.mark.skipif(not prefilter.RE2_AVAILABLE, reason="google-re2 not installed")
+def test_a_split_set_whose_dfa_gives_up_says_it_cannot_tell() -> None:
+    class GaveUp:  # an RE2 set whose DFA ran out of memory reports no match at all
+        def Match(self, text: bytes) -> list[int]:  # noqa: N802 - RE2's name
+            return []
+
+    split = SplitSet(size=2)
+    for source in ("refund", "bill", "human"):
+        split.add(source)
+    split.compile()
+    assert split.match("a refund") == [0]
+    _, start, size = split._sets[1]  # noqa: SLF001
+    split._sets[1] = (GaveUp(), start, size)  # noqa: SLF001
+    assert split.match("a refund") is None
+
+
+@pytest.mark.skipif(not prefilter.RE2_AVAILABLE, reason="google-re2 not installed")
+def test_a_pattern_re2_rejects_is_refused_when_added() -> None:
+    split = SplitSet()
+    with pytest.raises(prefilter._re2.error):  # noqa: SLF001
+        split.add("(ab)\\1")
