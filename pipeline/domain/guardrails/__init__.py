@@ -207,6 +207,13 @@ class Scanner:
         hits.extend(self.intent(normalized, lowered, candidates))
         if not hits:
             hits = self.decoded(normalized, lowered, gated)
+        elif not any(_RULE_BY_ID[rule_id].category in _SECRET_CATEGORIES for rule_id, _s, _e in hits):
+            # No secret in the plain text but a request pattern fired: the encoded views may
+            # still hold one ("echo $AWS_SECRET_ACCESS_KEY | base64" and its output pasted: the
+            # command reads as a reveal, the output is the key, GUIDE §3.1 "base64-encoded").
+            # Only their secrets are added: the message is blocked already.
+            hits.extend(h for h in self.decoded(normalized, lowered, gated)
+                        if _RULE_BY_ID[h[0]].category in _SECRET_CATEGORIES)
         quoted_attack = is_quoted_attack_question(lowered)
         if quoted_attack:
             # "users type 'ignore your instructions' into our bot: how do we block it?"
