@@ -136,7 +136,7 @@ def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pat
             continue
         if not _quoted and NEXT_KEY.fullmatch(value):
             continue  # "externalSecret:\n  refreshInterval: 1h": a nested mapping, its first key is no value
-        if not _quoted and "\n" in text[match.end("key"):start] and _NEXT_ASSIGNMENT.match(value):
+        if not _quoted and _EMPTY_ENV_VALUE.match(text, match.end("key"), start) and _NEXT_ASSIGNMENT.match(value):
             continue  # "APP_KEY=\nAPP_DEBUG=false": an empty value, the next line is the next setting
         classes = sum(
             (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
@@ -145,6 +145,8 @@ def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pat
             yield spec.rule_id, start, end
 
 
+#: ``=`` and the end of the line: an env-file or properties setting left empty (``APP_KEY=``).
+_EMPTY_ENV_VALUE = re.compile(r"[\"']?[ \t]*=[ \t]*\r?\n")
 #: An env-file or properties line ``NAME=…`` (or ``name: …``): a setting of its own.
 _NEXT_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,80}[ \t]*[=:]")
 

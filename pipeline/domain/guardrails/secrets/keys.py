@@ -104,12 +104,6 @@ def access_key_grouped(spec: RuleSpec, text: str, windows: Sequence[Window]) -> 
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
 _SECRET_KEY_CONTEXT = re.compile(r"secret|aws_sk|\bsk\b", re.I)
 _GENERIC_TOKEN_CONTEXT = re.compile(r"token|api[_\-]?key|bearer|authorization|auth\b|client[_\-]?secret", re.I)
-#: A password flag or field right before the token: a 40-character password is still a
-#: password (GUIDE §3.1 ``password``), not an AWS secret key without a key id or a name.
-_PASSWORD_SLOT_BEFORE = re.compile(
-    r"(?:(?<![\w-])-(?-i:[apP])|--(?:[a-z]+-)*pass(?:word)?|(?:password|passwd|pwd)[\"']?[ \t]*[:=])[ \t=]*[\"']?$",
-    re.I,
-)
 _DATA_CONTEXT = re.compile(r"user_?data|base64|fn::base64|certificate|-----begin (?!.*private)", re.I)
 
 
@@ -160,8 +154,6 @@ def _secret_key_kind(text: str, match: re.Match[str]) -> str | None:
         return None
     if _GENERIC_TOKEN_CONTEXT.search(before):
         return None  # "x-api-key: …", "auth_token: …": the generic-secret rules own these
-    if _PASSWORD_SLOT_BEFORE.search(before):
-        return None  # "redis-cli -a '…'", "--password …", "DB_PASSWORD=…": a password, the password rules' own
     if _looks_random_40(token) and not _decodes_to_text(token):
         if _DATA_CONTEXT.search(text[max(0, start - 200) : start]) and not _KEY_ID_BEFORE.search(before + " "):
             # a line of base64 data (EC2 user data, a certificate); not the second half of a
