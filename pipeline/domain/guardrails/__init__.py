@@ -160,7 +160,7 @@ class Scanner:
             low = lowered_view(view)
             found = run(self.stage["secrets"], view, low, self._candidates(low, gated))
             hits.extend((rule_id, offsets[start], offsets[end - 1] + 1) for rule_id, start, end in found)
-        return hits
+        return _passwords_over_bare_keys(hits)
 
     def intent(self, text: str, lowered: str, candidates: frozenset[int] | None) -> list[Hit]:
         run = self.engine.run
@@ -207,6 +207,13 @@ class Scanner:
         hits.extend(self.intent(normalized, lowered, candidates))
         if not hits:
             hits = self.decoded(normalized, lowered, gated)
+        elif not any(_RULE_BY_ID[rule_id].category in _SECRET_CATEGORIES for rule_id, _s, _e in hits):
+            # No secret in the plain text but a request pattern fired: the encoded views may
+            # still hold one ("echo $AWS_SECRET_ACCESS_KEY | base64" and its output pasted: the
+            # command reads as a reveal, the output is the key, GUIDE §3.1 "base64-encoded").
+            # Only their secrets are added: the message is blocked already.
+            hits.extend(h for h in self.decoded(normalized, lowered, gated)
+                        if _RULE_BY_ID[h[0]].category in _SECRET_CATEGORIES)
         quoted_attack = is_quoted_attack_question(lowered)
         if quoted_attack:
             # "users type 'ignore your instructions' into our bot: how do we block it?"
@@ -275,6 +282,17 @@ class Scanner:
         findings.extend(to_findings(policy, view, _RULE_BY_ID))
         findings.sort(key=lambda f: (f.start, f.end, f.rule_id))
         return verdict(text, findings, MESSAGES)
+
+
+def _passwords_over_bare_keys(hits: list[Hit]) -> list[Hit]:
+    """Drop a bare 40-character "secret key" that a password rule reads, span for span, as the
+    value of a password flag or field (``redis-cli -a '…'``, ``DB_PASSWORD=…``): with no key id
+    and no key name it is a password of that length (GUIDE §3.1 ``password``). The password hit
+    stays, so the value is still redacted."""
+    passwords = {(start, end) for rule_id, start, end in hits if _RULE_BY_ID[rule_id].category == "password"}
+    if not passwords:
+        return hits
+    return [h for h in hits if not (h[0] == "aws_secret_key.bare" and (h[1], h[2]) in passwords)]
 
 
 # "A K I A 4 …", "P A S S W O R D", "p-a-s-s": runs of single characters separated by one

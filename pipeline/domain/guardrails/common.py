@@ -44,16 +44,24 @@ _VALUE_GROUPS = ("dq", "sq", "bq", "bare")
 def value_of(match: re.Match[str]) -> tuple[str, int, int, bool]:
     """(value, start, end, quoted) of the :data:`VALUE` group that matched."""
     last = match.lastgroup  # the value is the pattern's last group wherever it ends one
-    if last in _VALUE_GROUPS and match.group(last) is not None:
-        return match.group(last), match.start(last), match.end(last), last != "bare"
-    names = match.re.groupindex
-    for name in _VALUE_GROUPS:
-        if name not in names:
-            continue
-        value = match.group(name)
-        if value is not None:
-            return value, match.start(name), match.end(name), name != "bare"
-    raise AssertionError("one value group always matches")
+    if not (last in _VALUE_GROUPS and match.group(last) is not None):
+        names = match.re.groupindex
+        last = next((name for name in _VALUE_GROUPS if name in names and match.group(name) is not None), None)
+        if last is None:
+            raise AssertionError("one value group always matches")
+    value, start, end = match.group(last), match.start(last), match.end(last)
+    if last == "bare":
+        cut = _CJK_PUNCTUATION.search(value)
+        if cut is not None and cut.start() > 0:
+            # an unquoted value in Chinese or Japanese prose ends at the sentence's punctuation
+            # ("...maps:apiKey" then an ideographic full stop): the words after it are the writer's, not the value
+            value, end = value[: cut.start()], start + cut.start()
+    return value, start, end, last != "bare"
+
+
+#: Ideographic punctuation (U+3001-U+303F: full stop, comma, brackets) and the full-width
+#: ! ( ) , : ; ? ~: no password or key is written with them, CJK sentences end and pause with them.
+_CJK_PUNCTUATION = re.compile("[\u3001-\u303f\uff01\uff08\uff09\uff0c\uff1a\uff1b\uff1f\uff5e]")
 
 
 _PLACEHOLDER_WORDS = frozenset(
@@ -87,7 +95,9 @@ _CUT_CALL = re.compile(r"[A-Za-z_]\w*\(")
 _CUT_SUBSCRIPT = re.compile(r"[A-Za-z_][\w.]*\[")
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
 _CASE_HUMP = re.compile(r"[a-z](?=[A-Z])")
-_SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*")
+# A shell variable ("$DB_PASS", "${DB_PASS}") or a PowerShell environment variable
+# ("$env:SQL_PW"): where the value comes from, not the value.
+_SHELL_VARIABLE = re.compile(r"\$[A-Za-z_{][\w}]*|\$env:[A-Za-z_]\w*", re.IGNORECASE)
 # A templating expansion with a named function ("$__file{/run/secrets/db_password}",
 # "$__env{PGPASS}" in Grafana provisioning, "$secret{…}"): where the value comes from.
 _NAMED_EXPANSION = re.compile(r"\$[A-Za-z_]\w*\{[^{}\n]*\}?")  # a bare value stops before "}"
@@ -106,7 +116,9 @@ _CRYPT_HASH = re.compile(
 # A reference to where a secret lives, not the secret: an SSM parameter path
 # ("/myapp/prod/db_password") or a Secrets Manager name with a JSON key
 # ("ci/dockerhub:password"), written as lower-case words.
-_PARAMETER_PATH = re.compile(r"/[\w.\-]+(?:/[\w.\-]+)+|[a-z][a-z0-9_.\-]*(?:/[a-z0-9_.\-]+)+(?::[a-z0-9_.\-]+)?")
+# The JSON key may be camelCase ("prod/mobile/maps:apiKey", CodeBuild's secrets-manager
+# `secret-id:json-key` form).
+_PARAMETER_PATH = re.compile(r"/[\w.\-]+(?:/[\w.\-]+)+|[a-z][a-z0-9_.\-]*(?:/[a-z0-9_.\-]+)+(?::[A-Za-z0-9_.\-]+)?")
 # Function words: a value made of a sentence ("Password does not conform to the policy") is
 # an error message, not a passphrase of random words.
 _SENTENCE_WORDS = frozenset(

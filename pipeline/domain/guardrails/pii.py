@@ -44,6 +44,10 @@ def email(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]
             continue
         if domain in ("amazon.com", "amazonaws.com") and local in _AWS_ROLE_MAILBOXES:
             continue
+        if domain.endswith(".amazonaws.com"):
+            # "user@git-codecommit.eu-west-1.amazonaws.com", "partner@s-….server.transfer…": a
+            # login to an AWS endpoint (a host name, GUIDE §3.1), never a mailbox
+            continue
         first_word = _LOCAL_SPLIT.split(local, maxsplit=1)[0]
         if (local in _ROLE_WORDS or first_word in _ROLE_WORDS) and not _FREE_MAIL.search(domain):
             continue

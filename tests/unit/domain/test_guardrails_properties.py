@@ -211,7 +211,8 @@ def test_secret_at_the_very_end_of_long_random_text_is_found(noise: str, key: st
                 "OvyQYzy+gDGwi0GgKnmiKkld7wVRvCx8dlLKlzLbh5BYZ41pJm9Uhsg", "private_key"),
         "table": ("\n| login | pw_plain |\n|---|---|\n| ana.r | Quokka!Dune42 |", "password"),
         "passphrase": ("\nssh-keygen -p -f k.pem -N 'lantern under the old bridge'", "password"),
-        "psk": ('\n203.0.113.5 198.51.100.7 : PSK "Wn8_tLq2.Rv5pZk0"', "password"),
+        # an IPsec pre-shared key is a device-to-device secret (GUIDE decisions v2.5)
+        "psk": ('\n203.0.113.5 198.51.100.7 : PSK "Wn8_tLq2.Rv5pZk0"', "generic_secret"),
         "cookie": ("\n-H 'Cookie: app_session=Qm7vR2xKp9LnT4sWc8ZyUe3fJ1aH6dG0bN5kV7mX_q3Zt9'", "generic_secret"),
         "pem_log": ("\nDEBUG head: -----BEGIN RSA PRIVATE KEY-----\nDEBUG line1: "
                     "MIIEowIBAAKCAQEAu70dpl09LmG9y3TcPaWlA7Ukrh3LkpJwuh7LZbR0AyaaAZnv", "private_key"),

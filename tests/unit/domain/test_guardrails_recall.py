@@ -163,3 +163,12 @@ def test_a_key_split_by_shell_line_continuations_is_redacted_whole(text: str, se
     for word in ("terraform", "aws s3 ls"):
         if word in text:
             assert word in verdict.redacted_text
+
+
+def test_a_40_character_password_in_a_password_slot_is_a_password_not_an_aws_secret_key() -> None:
+    """GUIDE §3.1: a value given to a password flag is a password whatever its length; with no
+    key id and no key name, 40 random characters there are no AWS secret key (and stay redacted)."""
+    value = "zr24N59aDTsWqdtTTD8wUXt82RMN0LlmKdToHMX5"
+    verdict = scan_input(f"redis-cli -h cache.internal -p 6379 --tls -a '{value}' PING")
+    assert verdict.categories == ("password",)
+    assert value not in verdict.redacted_text

@@ -58,6 +58,7 @@ from pipeline.domain.guardrails.secrets.passwords_in_fields import (
     password_spaced_field,
 )
 from pipeline.domain.guardrails.secrets.passwords_in_prose import (
+    password_distinctive,
     password_named,
     password_nearby,
     password_prose,
@@ -92,6 +93,7 @@ DETECTORS = {
         "secret_prose": secret_prose,
         "base64_credential": base64_credential,
         "password_named": password_named,
+        "password_distinctive": password_distinctive,
         "password_literal": password_literal,
         "password_spaced_field": password_spaced_field,
         "secret_named": secret_named,

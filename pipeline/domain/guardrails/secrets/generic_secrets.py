@@ -72,7 +72,7 @@ def basic_header(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterat
 
 _BARE_TOKEN_KEY = re.compile(r"tokens?", re.I)
 _SECRET_KEY_NAME_SKIP = re.compile(
-    r"next|continuation|idempoten|pagination|client_?token|request_?token|type|name|_?id$|_id_|arn|ttl|expir|url|uri|path|"
+    r"next(?!auth)|continuation|idempoten|pagination|client_?token|request_?token|type|name|_?id$|_id_|arn|ttl|expir|url|uri|path|"
     r"file|length|count|limit|header|endpoint|version|string$|\bref\b|_ref\b|ref_|manager|policy|rotation|kms|aws_secret|"
     r"secretaccesskey|session|security_?token|key_?pair|keyname|public|publishable|duration|store|provider|"
     r"lifetime|validity|scope|format|usage|\btokens?\b$",
@@ -136,11 +136,19 @@ def _secret_assignment(spec: RuleSpec, text: str, windows: Sequence[Window], pat
             continue
         if not _quoted and NEXT_KEY.fullmatch(value):
             continue  # "externalSecret:\n  refreshInterval: 1h": a nested mapping, its first key is no value
+        if not _quoted and _EMPTY_ENV_VALUE.match(text, match.end("key"), start) and _NEXT_ASSIGNMENT.match(value):
+            continue  # "APP_KEY=\nAPP_DEBUG=false": an empty value, the next line is the next setting
         classes = sum(
             (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
         )
         if classes >= 2 and entropy(value) >= 3.2:
             yield spec.rule_id, start, end
+
+
+#: ``=`` and the end of the line: an env-file or properties setting left empty (``APP_KEY=``).
+_EMPTY_ENV_VALUE = re.compile(r"[\"']?[ \t]*=[ \t]*\r?\n")
+#: An env-file or properties line ``NAME=…`` (or ``name: …``): a setting of its own.
+_NEXT_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,80}[ \t]*[=:]")
 
 
 def secret_prose(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:

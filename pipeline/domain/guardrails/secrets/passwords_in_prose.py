@@ -126,6 +126,18 @@ def password_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iter
                 yield spec.rule_id, start, start + len(stripped)
 
 
+def password_distinctive(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """A value the sentence gives without naming the password again ("the old one was …",
+    "then I set …"): only a value that can be nothing but a password counts
+    (:func:`distinctive_password`); the rule requires a password word in the message."""
+    for pattern in spec.patterns:
+        for match in finditer_windows(pattern, text, windows):
+            value, start, _end, _quoted = value_of(match)
+            stripped = value.rstrip(".,;:)")
+            if stripped.lower() not in PROSE_STOPWORDS and distinctive_password(stripped):
+                yield spec.rule_id, start, start + len(stripped)
+
+
 # What follows a password word in the same stretch of prose, split into candidate values:
 # whitespace, quotes, brackets and list commas end a value ("one of these: Winter2023!,
 # Qwerty!2345 or Br1sbane#88", "c'est « Papillon_77 »", "パスワード（Fujisan#3776）").
@@ -266,6 +278,7 @@ def _nearby_candidates(text: str) -> Iterator[re.Match[str]]:
 # patterns that can match a text.
 password_prose.uniform_patterns = True  # type: ignore[attr-defined]
 password_prose_strict.uniform_patterns = True  # type: ignore[attr-defined]
+password_distinctive.uniform_patterns = True  # type: ignore[attr-defined]
 password_named.uniform_patterns = True  # type: ignore[attr-defined]
 # password_nearby runs its own passes over the whole text (see its docstring).
 password_nearby.whole_text = True  # type: ignore[attr-defined]
