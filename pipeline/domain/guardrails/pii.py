@@ -68,18 +68,40 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+#: How card numbers are grouped when written with separators: fours (the last group may be
+#: shorter: 19-digit cards, a 13-digit Visa), or 4-6-5 / 4-6-4 (American Express, Diners).
+_CARD_GROUPINGS = frozenset({(4, 6, 5), (4, 6, 4)})
+
+
+def _card_grouping(written: str) -> bool:
+    """Whether a number written with spaces or dashes is grouped as a card is printed: a
+    row of numbers from a log or a table ("48712 443 6 3 180" in a VPC flow log record) can
+    pass the Luhn check by chance (one in ten), but is not grouped like a card."""
+    groups = tuple(len(g) for g in re.split(r"[ \-]", written) if g)
+    if len(groups) == 1:
+        return True
+    return groups in _CARD_GROUPINGS or (all(g == 4 for g in groups[:-1]) and 1 <= groups[-1] <= 4)
+
+
 def card(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for match in finditer_windows(spec.patterns[0], text, windows):
         digits = match.group().replace(" ", "").replace("-", "")
         # len(set(digits)) > 1: 0000… and 4444… runs are fillers, not cards.
-        if 13 <= len(digits) <= 19 and digits[0] in "3456" and _luhn_ok(digits) and len(set(digits)) > 1:
+        if 13 <= len(digits) <= 19 and digits[0] in "3456" and _luhn_ok(digits) and len(set(digits)) > 1 \
+                and _card_grouping(match.group()):
             yield spec.rule_id, match.start(), match.end()
+
+
+def _zero_filled(digits: str) -> bool:
+    """A number whose last six digits are all zeros is a filler ("+46 8 000 00 00" in a
+    script's example contact), like the 555-01xx numbers of fiction, not a person's number."""
+    return len(digits) >= 8 and digits.endswith("000000")
 
 
 def phone_intl(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     for match in finditer_windows(spec.patterns[0], text, windows):
         digits = re.sub(r"\D", "", match.group())
-        if 8 <= len(digits) <= 15:
+        if 8 <= len(digits) <= 15 and not _zero_filled(digits):
             yield spec.rule_id, match.start(), match.end()
 
 
@@ -118,7 +140,8 @@ def counted_digits(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iter
             digits = sum(ch.isdigit() for ch in value)
             if _VERSION.fullmatch(value):
                 continue  # "the phone app shows version 3.12.45678"
-            if low <= digits <= high and len(set(value) - set(" .-/()")) > 1:
+            if low <= digits <= high and len(set(value) - set(" .-/()")) > 1 \
+                    and not _zero_filled(re.sub(r"\D", "", value)):
                 start = match.start("value")
                 yield spec.rule_id, start, start + len(value)
 

@@ -254,6 +254,10 @@ def password_nearby(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
             continue  # Markdown emphasis ("**EC2Rescue for Windows**"), not a value
         if not (distinctive_password(value) or symbolic_password(value.rstrip("!"))):
             continue
+        if is_placeholder(value):
+            continue  # a passphrase of instructions, "<paste-the-password-here>" (GUIDE §3.1 placeholders)
+        if len(_CHARACTER_RANGE.findall(value)) >= 2:
+            continue  # a regular expression's character class ("[A-Za-z0-9._%+-]+@…"), not a value
         if words is None:
             words = [(match.start(), match.end()) for match in spec.patterns[0].finditer(text)]
             word_starts = [word_start for word_start, _ in words]
@@ -265,6 +269,10 @@ def password_nearby(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
         after = before + 1
         if after < len(words) and words[after][0] - end <= _NEARBY_REACH_BACK and "\n" not in text[end : words[after][0]]:
             yield spec.rule_id, start, end
+
+
+#: The ranges of a regular expression's character class (``A-Z``, ``a-z``, ``0-9``).
+_CHARACTER_RANGE = re.compile(r"A-Z|a-z|0-9|A-F|a-f")
 
 
 def _nearby_candidates(text: str) -> Iterator[re.Match[str]]:
