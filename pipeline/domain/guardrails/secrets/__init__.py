@@ -56,6 +56,7 @@ from pipeline.domain.guardrails.secrets.passwords_in_fields import (
     password_cli,
     password_literal,
     password_spaced_field,
+    userinfo_login,
 )
 from pipeline.domain.guardrails.secrets.passwords_in_prose import (
     password_distinctive,
@@ -84,6 +85,7 @@ DETECTORS = {
         "password_prose_strict": password_prose_strict,
         "connection_string": connection_string,
         "basic_auth_url": basic_auth_url,
+        "userinfo_login": userinfo_login,
         "valued": valued,
         "vendor_token": vendor_token,
         "slack_webhook": slack_webhook,

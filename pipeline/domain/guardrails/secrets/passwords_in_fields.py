@@ -204,6 +204,15 @@ def basic_auth_url(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iter
     yield from _url_passwords(spec, text, windows, http=True)
 
 
+def userinfo_login(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """``user:password@host`` without a scheme (sftp, scp, rsync, git, a connection typed by
+    hand): the part after the colon is a password when it looks like one."""
+    for match in finditer_windows(spec.patterns[0], text, windows):
+        password = match.group("pw")
+        if not is_placeholder(password) and looks_like_password(password, quoted=False):
+            yield spec.rule_id, match.start("pw"), match.end("pw")
+
+
 _USER_PASSWORD = re.compile(r"([^\s:]{1,64}):(\S{6,200})")
 
 
