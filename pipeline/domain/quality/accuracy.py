@@ -33,6 +33,7 @@ from pipeline.domain.quality.parsing import (
     CodeBlock,
     ParsedResponse,
     has_prompts,
+    json_object,
     logical_lines,
     sentences,
     strip_doctest,
@@ -340,8 +341,8 @@ def _cname_at_apex(parsed: ParsedResponse, found: Findings) -> None:
     for block in parsed.blocks:
         if not block.closed or "CNAME" not in block.text or len(block.text) > 40_000:
             continue
-        document = _json_object(block.text) if block.text.lstrip().startswith("{") else read_yaml(block.text)
-        stack: list[object] = [document, *(_json_object(m.group(1)) for m in _QUOTED_JSON.finditer(block.text))]
+        document = json_object(block.text) if block.text.lstrip().startswith("{") else read_yaml(block.text)
+        stack: list[object] = [document, *(json_object(m.group(1)) for m in _QUOTED_JSON.finditer(block.text))]
         while stack and len(stack) < 5_000:
             node = stack.pop()
             if isinstance(node, dict):
@@ -440,7 +441,7 @@ def _asl_error_handlers(parsed: ParsedResponse, found: Findings) -> None:
     for block in parsed.blocks:
         if not block.closed or ('"Retry"' not in block.text and '"Catch"' not in block.text):
             continue
-        data = _json_object(block.text)
+        data = json_object(block.text)
         if data is None:
             continue
         wrong: list[str] = []
@@ -461,16 +462,6 @@ def _asl_error_handlers(parsed: ParsedResponse, found: Findings) -> None:
             found.errors.append(f"line {block.start_line}: Step Functions retriers and catchers have no field(s) {fields}")
 
 
-def _json_object(text: str) -> dict[str, object] | None:
-    for candidate in (text, "{" + text.strip().rstrip(",") + "}"):
-        try:
-            data = json.loads(candidate)
-        except ValueError:
-            continue
-        return data if isinstance(data, dict) else None
-    return None
-
-
 _S3_BUCKET_ACTIONS = frozenset(a.lower() for a in _CATALOGUE.words("s3_bucket_actions"))
 _S3_OBJECT_ACTIONS = frozenset(a.lower() for a in _CATALOGUE.words("s3_object_actions"))
 
@@ -483,7 +474,7 @@ def _s3_resource_types(parsed: ParsedResponse, found: Findings) -> None:
     for block in parsed.blocks:
         if not block.closed or "arn:aws:s3:::" not in block.text or '"Statement"' not in block.text:
             continue
-        data = _json_object(block.text)
+        data = json_object(block.text)
         statements = data.get("Statement") if isinstance(data, dict) else None
         if isinstance(statements, dict):
             statements = [statements]

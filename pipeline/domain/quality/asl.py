@@ -20,12 +20,11 @@ The walk visits each node once.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from pipeline.domain.quality.catalogue import catalogue
-from pipeline.domain.quality.parsing import ParsedResponse
+from pipeline.domain.quality.parsing import ParsedResponse, json_object
 from pipeline.domain.quality.scoring import Findings
 from pipeline.ports import AwsApiCatalog
 
@@ -54,7 +53,7 @@ def check_asl(parsed: ParsedResponse, found: Findings, catalog: AwsApiCatalog) -
         text = block.text
         if not block.closed or '"Type"' not in text or len(text) > 40_000:
             continue
-        data = _object(text)
+        data = json_object(text)
         if data is None:
             continue
         problems: list[str] = []
@@ -62,16 +61,6 @@ def check_asl(parsed: ParsedResponse, found: Findings, catalog: AwsApiCatalog) -
         _walk(data, language if isinstance(language, str) else "JSONPath", problems, catalog, 0)
         if problems:
             found.errors.append(f"line {block.start_line}: Step Functions definition: {'; '.join(dict.fromkeys(problems))}")
-
-
-def _object(text: str) -> dict[str, Any] | None:
-    for candidate in (text, "{" + text.strip().rstrip(",") + "}"):
-        try:
-            data = json.loads(candidate)
-        except ValueError:
-            continue
-        return data if isinstance(data, dict) else None
-    return None
 
 
 def _walk(node: dict[str, Any], language: str, problems: list[str], catalog: AwsApiCatalog, depth: int) -> None:

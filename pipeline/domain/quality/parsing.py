@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import Any
 
 _FENCE = re.compile(r"^\s{0,8}(`{3,}|~{3,})\s*([\w+#.-]*)")
 _INLINE_CODE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
@@ -162,4 +164,16 @@ def tabs_yaml_check(text: str) -> str | None:
     for number, line in enumerate(text.splitlines(), start=1):
         if "\t" in line[: len(line) - len(line.lstrip())]:
             return f"tab character in indentation (line {number})"
+    return None
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    """``text`` as a JSON object, also when it is an object's members without the braces
+    (an answer often shows only the part of a document that matters)."""
+    for candidate in (text, "{" + text.strip().rstrip(",") + "}"):
+        try:
+            data = json.loads(candidate)
+        except ValueError:
+            continue
+        return data if isinstance(data, dict) else None
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 
 from pipeline.domain.guardrails.catalogue import RuleSpec
@@ -116,26 +116,27 @@ def strong_password(value: str) -> bool:
     return has_lower and has_digit and (has_symbol or inner_capital)
 
 
-def password_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
-    """"…and the password Bluebird#4455": a password word followed by a strong value."""
+def _prose_values(spec: RuleSpec, text: str, windows: Sequence[Window], trailing: str,
+                  accept: Callable[[str], bool]) -> Iterator[Hit]:
+    """The values of ``spec``'s patterns, less ``trailing`` punctuation, that ``accept`` takes."""
     for pattern in spec.patterns:
         for match in finditer_windows(pattern, text, windows):
             value, start, _end, _quoted = value_of(match)
-            stripped = value.rstrip(".,!?;:)")
-            if stripped.lower() not in PROSE_STOPWORDS and strong_password(stripped):
+            stripped = value.rstrip(trailing)
+            if stripped.lower() not in PROSE_STOPWORDS and accept(stripped):
                 yield spec.rule_id, start, start + len(stripped)
+
+
+def password_named(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
+    """"…and the password Bluebird#4455": a password word followed by a strong value."""
+    yield from _prose_values(spec, text, windows, ".,!?;:)", strong_password)
 
 
 def password_distinctive(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     """A value the sentence gives without naming the password again ("the old one was …",
     "then I set …"): only a value that can be nothing but a password counts
     (:func:`distinctive_password`); the rule requires a password word in the message."""
-    for pattern in spec.patterns:
-        for match in finditer_windows(pattern, text, windows):
-            value, start, _end, _quoted = value_of(match)
-            stripped = value.rstrip(".,;:)")
-            if stripped.lower() not in PROSE_STOPWORDS and distinctive_password(stripped):
-                yield spec.rule_id, start, start + len(stripped)
+    yield from _prose_values(spec, text, windows, ".,;:)", distinctive_password)
 
 
 # What follows a password word in the same stretch of prose, split into candidate values:
