@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from itertools import combinations
 from pathlib import Path
 
 import pytest
 
 from evals.datasets import GOLDEN_DIR, GoldenCase, GoldenSetError, load_cases
+from evals.similarity import similar_pairs
 from pipeline.domain.models import INTENTS
 
 SUITE_FILES = {
@@ -57,19 +57,11 @@ def near_duplicates(cases: list[GoldenCase], threshold: float = NEAR_DUPLICATE_J
     Variants of one base answer (same ``base:`` tag) and texts whose ASCII view is too
     short to compare are not pairs.
     """
-    sets = [(c.id, shingles(case_text(c)), _base(c)) for c in cases]
-    sets = [(i, s, b) for i, s, b in sets if len(s) >= MIN_COMPARABLE_SHINGLES]
-    pairs = []
-    for (id_a, a, base_a), (id_b, b, base_b) in combinations(sets, 2):
-        if base_a == base_b:
-            continue
-        small, large = sorted((len(a), len(b)))
-        if small < threshold * large:  # Jaccard <= |small| / |large|: cannot reach the threshold
-            continue
-        jaccard = len(a & b) / len(a | b)
-        if jaccard >= threshold:
-            pairs.append((id_a, id_b, round(jaccard, 3)))
-    return pairs
+    comparable = [(c.id, shingles(case_text(c)), _base(c)) for c in cases]
+    comparable = [(i, s, b) for i, s, b in comparable if len(s) >= MIN_COMPARABLE_SHINGLES]
+    return [(comparable[i][0], comparable[j][0], round(jaccard, 3))
+            for i, j, jaccard in similar_pairs([s for _, s, _ in comparable], threshold)
+            if comparable[i][2] != comparable[j][2]]
 
 
 def load_or_skip(suite: str) -> list[GoldenCase]:

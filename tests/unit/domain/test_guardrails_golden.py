@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evals.datasets import GOLDEN_DIR, load_cases
+from evals.similarity import similar_pairs
 from pipeline.domain.guardrails import scan_input, scan_output
 from pipeline.domain.models import SECRET_CATEGORIES
 
@@ -31,15 +32,14 @@ def test_golden_set_has_no_near_duplicates(path: Path) -> None:
     cases = load_cases(path)
     labels = {c.id: (c.expected.get("action"), tuple(sorted(c.expected.get("categories", [])))) for c in cases}
     signatures = [(c.id, _signature(c.input)) for c in cases]
-    signatures = [(i, s) for i, s in signatures if not i.startswith(("ra-", "sa-", "oa-"))]  # v2: tests/golden
-    for i, (id_a, a) in enumerate(signatures):
-        for id_b, b in signatures[i + 1 :]:
-            if len(a) > 3 and a and b:
-                assert (
-                    len(a & b) / len(a | b) < 0.9
-                    or labels[id_a] != labels[id_b]  # a minimal pair: a secret vs its placeholder
-                    or a != b and _differs_in_category(path, id_a, id_b)
-                ), (id_a, id_b)
+    # v2 cases (tests/golden); signatures of three words or fewer are too short to compare.
+    signatures = [(i, s) for i, s in signatures if not i.startswith(("ra-", "sa-", "oa-")) and len(s) > 3]
+    for i, j, _ in similar_pairs([s for _, s in signatures], 0.9):
+        (id_a, a), (id_b, b) = signatures[i], signatures[j]
+        assert (
+            labels[id_a] != labels[id_b]  # a minimal pair: a secret vs its placeholder
+            or a != b and _differs_in_category(path, id_a, id_b)
+        ), (id_a, id_b)
 
 
 def _differs_in_category(path: Path, id_a: str, id_b: str) -> bool:
