@@ -44,6 +44,16 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def equivalence(session: nox.Session) -> None:
+    """The guardrails' fast path against every rule on the whole text, and the pure-Python path,
+    on every golden text (~25 CPU-minutes; ``nox -s tests`` checks a fixed tenth). A CI step."""
+    install(session, "test", "evals")
+    args = session.posargs or ["-n", "2", "-q", "-p", "no:cacheprovider"]
+    session.run("pytest", *args, "tests/unit/domain/test_guardrails_fastpath.py",
+                env={**CDK_ENV, "GUARDRAILS_EQUIVALENCE": "full"})
+
+
+@nox.session
 def eval(session: nox.Session) -> None:  # noqa: A001 - the session's public name
     """Run the evaluation suites and write reports/out/latest/index.html (see --help)."""
     install(session, "evals", "test", "stack")
