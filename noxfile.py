@@ -45,8 +45,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def equivalence(session: nox.Session) -> None:
-    """The guardrails' fast path against every rule on the whole text, and the pure-Python path,
-    on every golden text (~25 CPU-minutes; ``nox -s tests`` checks a fixed tenth). A CI step."""
+    """Compare the guardrails' fast, whole-text and pure-Python paths on every golden text.
+
+    ~25 CPU-minutes, so a CI step of its own; ``nox -s tests`` checks a fixed tenth of the texts.
+    """
     install(session, "test", "evals")
     args = session.posargs or ["-n", "2", "-q", "-p", "no:cacheprovider"]
     session.run("pytest", *args, "tests/unit/domain/test_guardrails_fastpath.py",
