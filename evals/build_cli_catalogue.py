@@ -28,12 +28,12 @@ Run it in its own process (importing ``awscli`` swaps ``botocore`` for the copy 
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from evals.catalogue_builder import catalogue_main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE_DIR = REPO_ROOT / "pipeline" / "domain" / "quality" / "catalogue"
@@ -167,16 +167,7 @@ def render(catalogue: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stdout", action="store_true", help="print the catalogue instead of writing it")
-    args = parser.parse_args(argv)
-    text = render(build())
-    if args.stdout:
-        sys.stdout.write(text)
-    else:
-        OUTPUT.write_text(text, encoding="utf-8")
-        print(f"wrote {OUTPUT.relative_to(REPO_ROOT)} ({len(text):,} bytes)")
-    return 0
+    return catalogue_main(argv, doc=__doc__, output=OUTPUT, render=lambda: render(build()))
 
 
 if __name__ == "__main__":

@@ -13,12 +13,12 @@ operation, so the quality check never imports botocore's models for it:
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
+
+from evals.catalogue_builder import catalogue_main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = REPO_ROOT / "pipeline" / "domain" / "quality" / "catalogue" / "exclusive_parameters.json"
@@ -61,16 +61,7 @@ def build() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stdout", action="store_true", help="print the catalogue instead of writing it")
-    args = parser.parse_args(argv)
-    text = json.dumps(build(), sort_keys=True, indent=1) + "\n"
-    if args.stdout:
-        sys.stdout.write(text)
-    else:
-        OUTPUT.write_text(text)
-        print(f"wrote {OUTPUT} ({len(text):,} bytes)")
-    return 0
+    return catalogue_main(argv, doc=__doc__, output=OUTPUT, render=lambda: json.dumps(build(), sort_keys=True, indent=1) + "\n")
 
 
 if __name__ == "__main__":
