@@ -1,7 +1,9 @@
 """``completeness`` (GUIDE.md §5): every part answered, steps when asked, not cut off.
 
 - Truncation: the last prose line stops mid-sentence (a dangling word or comma, a trailing
-  colon, a sentence with no final punctuation). An unclosed code fence is ``structure``'s.
+  colon, a sentence with no final punctuation), or the answer ends inside a code block that
+  is never closed, mid-line (an open string, a key or operator with no value). An unclosed
+  code fence as such is ``structure``'s.
 - Steps: how-to and troubleshooting questions need a list, a command, code or imperative
   sentences.
 - Coverage: every AWS service the question names, every separate ask ("… and copy it to
@@ -207,7 +209,7 @@ def truncated(parsed: ParsedResponse) -> str | None:
     last_number = last_index + 1
     prose_numbers = {n for n, _ in parsed.prose}
     if last_number not in prose_numbers:
-        return None  # ends with a closed code block
+        return _cut_in_code(parsed)
     line = parsed.lines[last_index].strip()
     if _HEADING.match(line):
         # A heading announces what follows; as the last line, nothing did.
@@ -231,6 +233,30 @@ def truncated(parsed: ParsedResponse) -> str | None:
     prose_item = is_item and (". " in line or bool(_CLAUSE.search(line)) or bool(_SENTENCE_THEN_COLON.search(line)))
     if last_word in _DANGLING_END or ((not is_item or prose_item) and len(words) >= 5):
         return f'line {last_number}: the answer stops mid-sentence ("…{line[-40:]}")'
+    return None
+
+
+#: How the last line of code ends when the writer was stopped in the middle of it: a line
+#: continuation, an operator or opening bracket with nothing after it, a YAML key or
+#: CloudFormation intrinsic function (``!Ref``) with no value.
+_CODE_CUT_END = re.compile(r"(?:\\|[,(\[{=|:]|&&|\s![A-Za-z]+(?:::[A-Za-z]+)?)\s*$")
+_UNESCAPED_QUOTE = re.compile(r'(?<!\\)"')
+
+
+def _cut_in_code(parsed: ParsedResponse) -> str | None:
+    """The answer ends inside a code block that is never closed, in the middle of a line
+    (a string still open, a key or operator with no value): the answer was cut off there.
+    A block left open at the end whose last line is complete (prose swallowed by a missing
+    fence) is only ``structure``'s unclosed fence."""
+    if not parsed.blocks or parsed.blocks[-1].closed:
+        return None
+    block = parsed.blocks[-1]
+    lines = [line for line in block.text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = lines[-1].rstrip()
+    if len(_UNESCAPED_QUOTE.findall(last)) % 2 or _CODE_CUT_END.search(last):
+        return f'the answer stops in the middle of a code block that is never closed ("…{last.strip()[-40:]}")'
     return None
 
 

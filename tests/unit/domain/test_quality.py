@@ -479,3 +479,48 @@ def test_answers_about_a_different_error_or_mechanism_are_off_topic(query, confu
 
     assert confused_variant(query, confused)
     assert confused_variant(query, on_topic) is None
+
+
+@pytest.mark.parametrize(
+    ("tail", "cut"),
+    [
+        ('{\n  "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::rep', True),
+        ("Resources:\n  Route:\n    Type: AWS::EC2::Route\n    Properties:\n      TransitGatewayId: !Ref", True),
+        ("aws s3api put-bucket-versioning \\\n  --bucket my-bucket \\", True),
+        # A forgotten closing fence swallowing a finished sentence is structure's, not a cut.
+        ("aws s3 ls\n\nThat lists every bucket in the account.", False),
+    ],
+)
+def test_an_answer_that_stops_inside_an_unclosed_code_block_is_cut_off(validator, tail, cut):
+    response = f"Here is the configuration:\n\n```\n{tail}"
+    report = validator.validate("How do I set up S3 replication?", response)
+    assert ("completeness" in failing(report)) is cut
+    assert "structure" in failing(report)
+
+
+def test_javascript_with_an_unclosed_brace_does_not_parse(validator):
+    code = "function handler(event) {\n    var request = event.request;\n    return request;\n"
+    report = validator.validate("Can a CloudFront Function rewrite the query string?",
+                                f"Yes, in a viewer request function:\n\n```javascript\n{code}```\n")
+    assert "accuracy" in failing(report)
+    closed = validator.validate("Can a CloudFront Function rewrite the query string?",
+                                f"Yes, in a viewer request function:\n\n```javascript\n{code}}}\n```\n")
+    assert "accuracy" not in failing(closed)
+
+
+@pytest.mark.parametrize(
+    ("code", "bad"),
+    [
+        ("function handler(event) {\n    var request = event.request;\n    return request;\n", True),
+        ("const f = (a) => { return [a, (a + 1)]; });", True),
+        ("function handler(event) {\n    // a } in a comment\n    var s = '}' + \"{\" + `${x}}`;\n"
+         "    if (/[{]/.test(s)) { return 1; }\n    return 2;\n}", False),
+        ("public class A {\n  /* { */\n  void f() { System.out.println(\"{\"); }\n}", False),
+        ("func main() {\n\tfmt.Println(`raw {`)\n}", False),
+        ("exports.handler = async (event) => {\n  ...\n", False),  # elided on purpose
+    ],
+)
+def test_brace_mismatch_in_c_family_code(code, bad):
+    from pipeline.domain.quality.parsing import brace_mismatch
+
+    assert (brace_mismatch(code) is not None) is bad
