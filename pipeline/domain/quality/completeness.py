@@ -5,7 +5,8 @@
   is never closed, mid-line (an open string, a key or operator with no value). An unclosed
   code fence as such is ``structure``'s.
 - Steps: how-to and troubleshooting questions need a list, a command, code or imperative
-  sentences.
+  sentences; an answer that sends the reader to the documentation for the steps and gives
+  no numbered step or code of its own is a non-answer.
 - Coverage: every AWS service the question names, every separate ask ("… and copy it to
   another region"), and what each ask needs (a price, a duration, a number, a reason).
 - Answers under 12 words to a question of 5+ words are incomplete.
@@ -45,6 +46,8 @@ _COMMANDS = _CATALOGUE.regex("completeness.pasted_command")
 #: named there is not one the answer must take up.
 _NOT_WANTED = _CATALOGUE.regex("completeness.not_wanted")
 _EXPLANATION = _CATALOGUE.regex("completeness.explanation")
+_STEPS_DEFERRED = _CATALOGUE.regex("completeness.steps_deferred")
+_NUMBERED_ITEM = re.compile(r"^\s{0,6}\d{1,2}[.)]\s+\S")
 _LIST_ITEM = _CATALOGUE.regex("structure.list_item")
 _ENUMERATION_MARKER = _CATALOGUE.regex("completeness.enumeration_marker")
 _ENUMERATION_INTRO = _CATALOGUE.regex("completeness.enumeration_intro")
@@ -100,6 +103,10 @@ class CompletenessCheck:
                 kind = "how to do it" if HOWTO.search(query) else "how to fix it"
                 found.errors.append(
                     f"the question asks {kind}, but the answer gives no steps, commands or list"
+                )
+            elif _defers_steps(parsed):
+                found.errors.append(
+                    "the answer sends the reader to the documentation for the steps instead of giving them"
                 )
         if not off_topic and not declining:
             self._coverage(query, response, parsed, found)
@@ -258,6 +265,17 @@ def _cut_in_code(parsed: ParsedResponse) -> str | None:
     if len(_UNESCAPED_QUOTE.findall(last)) % 2 or _CODE_CUT_END.search(last):
         return f'the answer stops in the middle of a code block that is never closed ("…{last.strip()[-40:]}")'
     return None
+
+
+def _defers_steps(parsed: ParsedResponse) -> bool:
+    """The answer says the steps are elsewhere ("for the detailed setup steps, refer to the
+    guide") and gives none itself: no numbered step and no code. Background bullets (what is
+    logged, where it can go) are not steps."""
+    if any(b.text.strip() for b in parsed.blocks):
+        return False
+    if any(_NUMBERED_ITEM.match(line) for _, line in parsed.prose):
+        return False
+    return bool(_STEPS_DEFERRED.search(parsed.prose_text))
 
 
 def has_steps(parsed: ParsedResponse) -> bool:

@@ -524,3 +524,14 @@ def test_brace_mismatch_in_c_family_code(code, bad):
     from pipeline.domain.quality.parsing import brace_mismatch
 
     assert (brace_mismatch(code) is not None) is bad
+
+
+def test_an_answer_that_defers_the_steps_to_the_docs_is_incomplete(validator):
+    query = "How do I set up VPC Flow Logs for three VPCs into one S3 bucket?"
+    background = ("Flow Logs record the traffic of your network interfaces.\n\n"
+                  "- Destinations: CloudWatch Logs, S3 or Firehose\n- Records are delivered every 10 minutes\n\n")
+    deferred = validator.validate(query, background + "For the detailed setup steps, please refer to the VPC User Guide.")
+    assert "completeness" in failing(deferred)
+    steps = ("1. Create the bucket policy.\n2. Run `aws ec2 create-flow-logs` for each VPC.\n\n"
+             "For the detailed setup steps, see the VPC User Guide.")
+    assert "completeness" not in failing(validator.validate(query, background + steps))
