@@ -185,14 +185,15 @@ _REGEX_BEFORE = frozenset("(,=:[!&|?{};+-*%<>~^")
 _ELIDED = frozenset({"...", "…", "// ...", "// …", "/* ... */", "/* … */"})
 
 
-def brace_mismatch(code: str) -> tuple[int, str] | None:
+def brace_mismatch(code: str, *, hash_comments: bool = False) -> tuple[int, str] | None:
     """The first bracket error of a C-family code block (JavaScript, TypeScript, Java, Go,
     C#), as ``(0-based line, message)``, or None when the brackets balance or the block
     cannot be judged.
 
     One linear pass: ``//`` and ``/* */`` comments, ``'…'``/``"…"`` strings (one line),
     backtick strings (template literals and Go raw strings, may span lines) and JavaScript
-    regular-expression literals are skipped. Conservative: a quote still open at the end
+    regular-expression literals are skipped (with ``hash_comments``, ``#`` comments too: HCL,
+    where ``'`` opens no string). Conservative: a quote still open at the end
     of its line (a Rust lifetime, a JSX apostrophe) or a block that elides code (a line
     ``...``) is not judged.
     """
@@ -208,7 +209,7 @@ def brace_mismatch(code: str) -> tuple[int, str] | None:
             line += 1
         elif char in " \t\r":
             pass
-        elif code.startswith("//", i):
+        elif code.startswith("//", i) or (hash_comments and char == "#"):
             end = code.find("\n", i)
             i = n if end < 0 else end
             continue
@@ -219,7 +220,7 @@ def brace_mismatch(code: str) -> tuple[int, str] | None:
             line += code.count("\n", i, end)
             i = end + 2
             continue
-        elif char in "'\"":
+        elif char == '"' or (char == "'" and not hash_comments):
             j = i + 1
             while j < n and code[j] != char and code[j] != "\n":
                 j += 2 if code[j] == "\\" else 1
@@ -227,7 +228,7 @@ def brace_mismatch(code: str) -> tuple[int, str] | None:
                 return None
             i, previous = j + 1, char
             continue
-        elif char == "`":
+        elif char == "`" and not hash_comments:
             j = i + 1
             while j < n and code[j] != "`":
                 j += 2 if code[j] == "\\" else 1
@@ -236,7 +237,7 @@ def brace_mismatch(code: str) -> tuple[int, str] | None:
             line += code.count("\n", i, j)
             i, previous = j + 1, char
             continue
-        elif char == "/" and (not previous or previous in _REGEX_BEFORE):
+        elif char == "/" and not hash_comments and (not previous or previous in _REGEX_BEFORE):
             j, in_class = i + 1, False
             while j < n and code[j] != "\n" and (in_class or code[j] != "/"):
                 if code[j] == "\\":

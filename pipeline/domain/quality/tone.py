@@ -33,6 +33,7 @@ _OFFENCES = tuple(
         ("hindsight", "blames the user in hindsight"),
         ("hindsight_you", "blames the user in hindsight"),
         ("obvious_to_you", "talks down to the user"),
+        ("obvious_to_you_i18n", "talks down to the user"),
     )
 )
 _SLANG = _GROUP.gate(_CATALOGUE.regex("tone.slang"))

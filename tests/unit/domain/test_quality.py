@@ -535,3 +535,17 @@ def test_an_answer_that_defers_the_steps_to_the_docs_is_incomplete(validator):
     steps = ("1. Create the bucket policy.\n2. Run `aws ec2 create-flow-logs` for each VPC.\n\n"
              "For the detailed setup steps, see the VPC User Guide.")
     assert "completeness" not in failing(validator.validate(query, background + steps))
+
+
+@pytest.mark.parametrize(
+    ("code", "bad"),
+    [
+        ('resource "aws_security_group" "db" {\n  name = "db"\n  ingress {\n    from_port = 5432\n  }\n', True),
+        ('# don\'t forget the } below\nresource "aws_s3_bucket" "b" {\n  bucket = "my-${var.env}-bucket"\n'
+         '  policy = <<EOF\n{"Version": "2012-10-17"}\nEOF\n}\n', False),
+    ],
+)
+def test_brace_mismatch_in_hcl(code, bad):
+    from pipeline.domain.quality.parsing import brace_mismatch
+
+    assert (brace_mismatch(code, hash_comments=True) is not None) is bad
