@@ -139,7 +139,9 @@ class CliChecker:
                 self._check_enum(service, command, option, value, call, number, found)
                 self._check_range(service, command, option, value, call, number, found)
                 continue
-            if name.startswith("no") and name[2:] in accepted:
+            # `--no-x` negates a boolean API member; the CLI's own commands (`s3 sync`) list
+            # every negation they have (`--no-progress`), so `--no-delete` is not one of them.
+            if name.startswith("no") and name[2:] in accepted and not info.high_level:
                 given.add(name[2:])
                 continue
             suggestion = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.7)

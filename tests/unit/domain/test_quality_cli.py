@@ -307,3 +307,18 @@ def test_documented_range_reads_botocore_docs(documentation, expected):
     from pipeline.adapters.botocore_catalog import documented_range
 
     assert documented_range(documentation) == expected
+
+
+@pytest.mark.parametrize(
+    ("command", "bad"),
+    [
+        ("aws s3 sync ./site s3://my-site-bucket --no-delete", True),  # sync's --delete has no negation
+        ("aws s3 sync ./site s3://my-site-bucket --no-progress", False),
+        ("aws s3 cp big.iso s3://b/ --no-guess-mime-type", False),
+        ("aws lambda update-event-source-mapping --uuid 0c5e8f2a-71b4-4d93-a6e0-3b9d2f7c1e48 --no-enabled", False),
+        ("aws ec2 modify-subnet-attribute --subnet-id subnet-1 --no-map-public-ip-on-launch", False),
+    ],
+)
+def test_a_negated_option_of_a_cli_customisation_must_be_listed(validator, command, bad):
+    messages = _accuracy(validator, f"Run this:\n\n```bash\n{command}\n```\n")
+    assert any("has no parameter --no-" in m for m in messages) is bad, messages
