@@ -348,6 +348,19 @@ class BotocoreApiCatalog:
         values = getattr(member, "enum", None)
         return frozenset(values) if values else None
 
+    def parameter_type(self, service: str, operation: str, parameter: str) -> str | None:
+        """The botocore type of a top-level input parameter (``boolean``, ``string``,
+        ``structure`` …), ``parameter`` in any spelling; None when it is unknown. EC2's
+        ``AttributeBooleanValue`` (a structure whose one member is a boolean ``Value``) is
+        ``boolean``: the CLI gives it a flag and its ``--no-`` negation."""
+        member = self._input_member(service, operation, parameter)
+        if member is None:
+            return None
+        members = getattr(member, "members", None) if member.type_name == "structure" else None
+        if members and list(members) == ["Value"] and members["Value"].type_name == "boolean":
+            return "boolean"
+        return member.type_name
+
     def value_range(self, service: str, operation: str, parameter: str) -> tuple[float | None, float | None] | None:
         """The documented range of a top-level number parameter, ``parameter`` in any spelling:
         the shape's ``min``/``max`` and the limits its documentation states ("Valid values: 1 to

@@ -142,7 +142,11 @@ class CliChecker:
             # `--no-x` negates a boolean API member; the CLI's own commands (`s3 sync`) list
             # every negation they have (`--no-progress`), so `--no-delete` is not one of them.
             if name.startswith("no") and name[2:] in accepted and not info.high_level:
-                given.add(name[2:])
+                if _negatable(self._catalog, service, command, name[2:]):
+                    given.add(name[2:])
+                    continue
+                found.errors.append(f"line {number}: `{call}` has no parameter {option} "
+                                    f"(--{option[5:]} takes a value, it is not a flag)")
                 continue
             suggestion = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.7)
             hint = ""
@@ -521,6 +525,13 @@ def _out_of_range(catalog: AwsApiCatalog, service: str, operation: str, paramete
     if low is not None and value < low:
         return f"below the documented minimum {_plain(low)}"
     return None
+
+
+def _negatable(catalog: AwsApiCatalog, service: str, operation: str, parameter: str) -> bool:
+    """``--no-<parameter>`` exists: the parameter is a boolean (or its type is unknown)."""
+    lookup = getattr(catalog, "parameter_type", None)  # optional on the port: fakes may lack it
+    kind = lookup(service, operation, parameter) if lookup else None
+    return kind is None or kind == "boolean"
 
 
 def _plain(number: float) -> str:

@@ -317,8 +317,12 @@ def test_documented_range_reads_botocore_docs(documentation, expected):
         ("aws s3 cp big.iso s3://b/ --no-guess-mime-type", False),
         ("aws lambda update-event-source-mapping --uuid 0c5e8f2a-71b4-4d93-a6e0-3b9d2f7c1e48 --no-enabled", False),
         ("aws ec2 modify-subnet-attribute --subnet-id subnet-1 --no-map-public-ip-on-launch", False),
+        ("aws ec2 modify-instance-attribute --instance-id i-1 --no-disable-api-termination", False),
+        ("aws rds modify-db-instance --db-instance-identifier db1 --no-multi-az", False),
+        # BackupRetentionPeriod is an integer: the CLI has no --no- form for it.
+        ("aws rds modify-db-instance --db-instance-identifier db1 --no-backup-retention-period", True),
     ],
 )
-def test_a_negated_option_of_a_cli_customisation_must_be_listed(validator, command, bad):
+def test_a_negated_option_must_negate_a_flag(validator, command, bad):
     messages = _accuracy(validator, f"Run this:\n\n```bash\n{command}\n```\n")
     assert any("has no parameter --no-" in m for m in messages) is bad, messages
