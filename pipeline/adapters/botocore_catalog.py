@@ -348,6 +348,37 @@ class BotocoreApiCatalog:
         values = getattr(member, "enum", None)
         return frozenset(values) if values else None
 
+    def parameter_type(self, service: str, operation: str, parameter: str) -> str | None:
+        """The botocore type of a top-level input parameter (``boolean``, ``string``,
+        ``structure`` …), ``parameter`` in any spelling; None when it is unknown. EC2's
+        ``AttributeBooleanValue`` (a structure whose one member is a boolean ``Value``) is
+        ``boolean``: the CLI gives it a flag and its ``--no-`` negation."""
+        member = self._input_member(service, operation, parameter)
+        if member is None:
+            return None
+        members = getattr(member, "members", None) if member.type_name == "structure" else None
+        if members and list(members) == ["Value"] and members["Value"].type_name == "boolean":
+            return "boolean"
+        return member.type_name
+
+    def value_range(self, service: str, operation: str, parameter: str) -> tuple[float | None, float | None] | None:
+        """The documented range of a top-level number parameter, ``parameter`` in any spelling:
+        the shape's ``min``/``max`` and the limits its documentation states ("Valid values: 1 to
+        10", "Values range: 0 to 43200", "Must be a value from 1 to 35"), whichever is
+        narrower. None when the operation or parameter is unknown or not a number, or no limit is
+        documented (any value passes then)."""
+        member = self._input_member(service, operation, parameter)
+        if member is None or member.type_name not in _NUMBER_TYPES:
+            return None
+        low, high = member.metadata.get("min"), member.metadata.get("max")
+        documented = documented_range(getattr(member, "documentation", "") or "")
+        if documented is not None:
+            low = documented[0] if low is None else max(low, documented[0])
+            high = documented[1] if high is None else min(high, documented[1])
+        if low is None and high is None:
+            return None
+        return low, high
+
     def _operation_model(self, service: str, operation: str) -> Any | None:
         """botocore's model of a low-level operation; None when it is unknown or a high-level
         command (``s3 cp``) that has no model of its own."""
@@ -370,6 +401,42 @@ class BotocoreApiCatalog:
     def service_ids(self) -> Sequence[str]:
         """Every botocore service name plus the CLI aliases."""
         return tuple(sorted(self._service_set() | set(self._cli_aliases)))
+
+
+_NUMBER_TYPES = frozenset({"integer", "long", "float", "double"})
+_TAG = re.compile(r"<[^>]+>")
+#: How botocore's documentation states a number parameter's limits: "Valid values: 1 to 10",
+#: "Values range: 0 to 43200", "Must be a value from 1 to 35", "Valid Range: Minimum value of
+#: 1. Maximum value of 100", "The range is 2-10"; a range said to be reserved ("The range
+#: 32767 to 65535 is reserved for internal use") is not the parameter's.
+_DOC_RANGES = (
+    re.compile(
+        r"\b(?:valid values?(?: are| range(?: is)?)?|values? range|valid range(?: is)?|the range is|can range"
+        r"|must be (?:a value |an integer |a number )?(?:from|between))"
+        r"\s*:?\s*(?:from\s+)?(-?\d[\d,]*(?:\.\d+)?)\s*(?:to|through|-|\u2013|and)\s*(-?\d[\d,]*(?:\.\d+)?)\b"
+        r"(?![^.]{0,40}\breserved\b)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\bminimum value of\s+(-?\d[\d,]*(?:\.\d+)?)\.?,?\s*maximum value of\s+(-?\d[\d,]*(?:\.\d+)?)\b",
+        re.IGNORECASE,
+    ),
+)
+
+
+def documented_range(documentation: str) -> tuple[float, float] | None:
+    """The limits a parameter's HTML documentation states, as ``(low, high)``; when several are
+    given (one per engine or mode), the widest span of them all; None when it states none (a
+    "range" whose low end is above its high end is not one)."""
+    text = " ".join(_TAG.sub(" ", documentation).split())
+    best: tuple[float, float] | None = None
+    for pattern in _DOC_RANGES:
+        for match in pattern.finditer(text):
+            low, high = (float(g.replace(",", "")) for g in match.groups())
+            if low > high:
+                continue
+            best = (low, high) if best is None else (min(best[0], low), max(best[1], high))
+    return best
 
 
 def _normalise(name: str) -> str:

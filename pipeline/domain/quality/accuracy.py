@@ -12,7 +12,8 @@ documentation's own convention and pass; only names that say nothing (``<value>`
 ``<xxx>``, lexicon ``generic_placeholders``) must be explained.
 
 Code blocks: Python parses (``ast``), JSON loads, YAML and shell pass the injected
-checkers; ``aws …`` commands (in shell blocks, inline code and plain prose) and boto3
+checkers, C-family code (JavaScript, TypeScript, Java, Go …) and HCL (Terraform) have
+balanced brackets; ``aws …`` commands (in shell blocks, inline code and plain prose) and boto3
 calls are checked by :mod:`~pipeline.domain.quality.aws_calls`; region names are real;
 well-known facts (limits, defaults, behaviour) are not contradicted (:mod:`.facts`).
 """
@@ -32,6 +33,7 @@ from pipeline.domain.quality.facts import check_code_values, check_facts
 from pipeline.domain.quality.parsing import (
     CodeBlock,
     ParsedResponse,
+    brace_mismatch,
     has_prompts,
     json_object,
     logical_lines,
@@ -63,6 +65,8 @@ _SHELL_LANGUAGES = _CATALOGUE.words("shell_languages")
 _PYTHON_LANGUAGES = _CATALOGUE.words("python_languages")
 _YAML_LANGUAGES = _CATALOGUE.words("yaml_languages")
 _JSON_LANGUAGES = _CATALOGUE.words("json_languages")
+_BRACE_LANGUAGES = _CATALOGUE.words("brace_languages")
+_HCL_LANGUAGES = _CATALOGUE.words("hcl_languages")
 _SESSION_LANGUAGES = frozenset({"console", "shell-session", "terminal"})
 _INLINE_CODE_SPAN = re.compile(r"`[^`\n]*`")
 #: ``aws <service> <command> [--option [value]] …`` written in plain prose (lower-case ``aws``).
@@ -258,6 +262,13 @@ class AccuracyCheck:
                 elif not _json_fragment(text):
                     line_no = block.start_line + exc.lineno - 1
                     found.errors.append(f"line {line_no}: JSON code block is not valid JSON ({exc.msg})")
+        elif language in _BRACE_LANGUAGES or language in _HCL_LANGUAGES:
+            mismatch = brace_mismatch(text, hash_comments=language in _HCL_LANGUAGES)
+            if mismatch is not None:
+                offset, message = mismatch
+                found.errors.append(
+                    f"line {block.start_line + offset}: {language} code block does not parse ({message})"
+                )
         elif language in _YAML_LANGUAGES:
             error = self._yaml_checker(text)
             if error:

@@ -3,7 +3,8 @@
 Part of ``accuracy``: ``aws <service> <command> --option`` must name a real CLI service,
 command and options (the CLI's own customisations included), with the required options
 given when the call is complete; ``client.method(Param=…)`` must be a real boto3 client
-method with real parameters.
+method with real parameters. Literal values must be accepted: an enum parameter's value is
+one of the model's, a number parameter's value lies in its documented range.
 """
 
 from __future__ import annotations
@@ -134,10 +135,18 @@ class CliChecker:
                 continue
             if name in accepted:
                 given.update((name, _NEGATED_FLAGS.get(name, name)))
-                self._check_enum(service, command, option, _option_value(args, option), call, number, found)
+                value = _option_value(args, option)
+                self._check_enum(service, command, option, value, call, number, found)
+                self._check_range(service, command, option, value, call, number, found)
                 continue
-            if name.startswith("no") and name[2:] in accepted:
-                given.add(name[2:])
+            # `--no-x` negates a boolean API member; the CLI's own commands (`s3 sync`) list
+            # every negation they have (`--no-progress`), so `--no-delete` is not one of them.
+            if name.startswith("no") and name[2:] in accepted and not info.high_level:
+                if _negatable(self._catalog, service, command, name[2:]):
+                    given.add(name[2:])
+                    continue
+                found.errors.append(f"line {number}: `{call}` has no parameter {option} "
+                                    f"(--{option[5:]} takes a value, it is not a flag)")
                 continue
             suggestion = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.7)
             hint = ""
@@ -182,6 +191,16 @@ class CliChecker:
             hint = difflib.get_close_matches(value, sorted(allowed), n=1, cutoff=0.6)
             suffix = f" (did you mean {hint[0]}?)" if hint else ""
             found.errors.append(f"line {number}: `{call} {option}` does not accept `{value}`{suffix}")
+
+    def _check_range(self, service: str, command: str, option: str, value: str | None, call: str, number: int,
+                     found: Findings) -> None:
+        """A literal number given to a number parameter (``--max-number-of-messages 20``) must
+        lie in the range the service model documents (shape limits, "Valid values: 1 to 10")."""
+        if value is None or not _NUMBER_LITERAL.fullmatch(value):
+            return
+        outside = _out_of_range(self._catalog, service, command, option, float(value))
+        if outside:
+            found.errors.append(f"line {number}: `{call} {option} {value}` is {outside}")
 
     def _check_waiter(self, service: str, waiter: str, call: str, number: int, found: Findings) -> None:
         """``aws <service> wait <waiter>``: the waiter must exist (botocore's waiter models)."""
@@ -276,6 +295,13 @@ class Boto3Checker:
                             suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
                             found.errors.append(f"line {number}: `{service}.{method}()` {keyword.arg} does not accept "
                                                 f"{keyword.value.value!r}{suffix}")
+                    elif (keyword.arg is not None and isinstance(keyword.value, ast.Constant)
+                          and isinstance(keyword.value.value, (int, float))
+                          and not isinstance(keyword.value.value, bool)):
+                        outside = _out_of_range(self._catalog, service, method, keyword.arg, keyword.value.value)
+                        if outside:
+                            found.errors.append(f"line {number}: `{service}.{method}()` {keyword.arg}="
+                                                f"{keyword.value.value} is {outside}")
 
     def _check_client_config(self, nodes: list[ast.AST], start_line: int, found: Findings) -> None:
         """``Config(retry_policy=…)``: botocore's client ``Config`` rejects a keyword it does not
@@ -481,6 +507,35 @@ _ENUM_LITERAL = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
 def _enum_values(catalog: AwsApiCatalog, service: str, operation: str, parameter: str) -> frozenset[str] | None:
     lookup = getattr(catalog, "enum_values", None)  # optional on the port: fakes may lack it
     return lookup(service, operation, parameter) if lookup else None
+
+
+_NUMBER_LITERAL = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _out_of_range(catalog: AwsApiCatalog, service: str, operation: str, parameter: str, value: float) -> str | None:
+    """Why ``value`` is outside the parameter's documented range ("above the maximum 10"), or
+    None when it is inside or no range is known."""
+    lookup = getattr(catalog, "value_range", None)  # optional on the port: fakes may lack it
+    limits = lookup(service, operation, parameter) if lookup else None
+    if not limits:
+        return None
+    low, high = limits
+    if high is not None and value > high:
+        return f"above the documented maximum {_plain(high)}"
+    if low is not None and value < low:
+        return f"below the documented minimum {_plain(low)}"
+    return None
+
+
+def _negatable(catalog: AwsApiCatalog, service: str, operation: str, parameter: str) -> bool:
+    """``--no-<parameter>`` exists: the parameter is a boolean (or its type is unknown)."""
+    lookup = getattr(catalog, "parameter_type", None)  # optional on the port: fakes may lack it
+    kind = lookup(service, operation, parameter) if lookup else None
+    return kind is None or kind == "boolean"
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def _option_value(args: list[str], option: str) -> str | None:

@@ -1,9 +1,12 @@
 """``completeness`` (GUIDE.md §5): every part answered, steps when asked, not cut off.
 
 - Truncation: the last prose line stops mid-sentence (a dangling word or comma, a trailing
-  colon, a sentence with no final punctuation). An unclosed code fence is ``structure``'s.
+  colon, a sentence with no final punctuation), or the answer ends inside a code block that
+  is never closed, mid-line (an open string, a key or operator with no value). An unclosed
+  code fence as such is ``structure``'s.
 - Steps: how-to and troubleshooting questions need a list, a command, code or imperative
-  sentences.
+  sentences; an answer that sends the reader to the documentation for the steps and gives
+  no numbered step or code of its own is a non-answer.
 - Coverage: every AWS service the question names, every separate ask ("… and copy it to
   another region"), and what each ask needs (a price, a duration, a number, a reason).
 - Answers under 12 words to a question of 5+ words are incomplete.
@@ -43,6 +46,8 @@ _COMMANDS = _CATALOGUE.regex("completeness.pasted_command")
 #: named there is not one the answer must take up.
 _NOT_WANTED = _CATALOGUE.regex("completeness.not_wanted")
 _EXPLANATION = _CATALOGUE.regex("completeness.explanation")
+_STEPS_DEFERRED = _CATALOGUE.regex("completeness.steps_deferred")
+_NUMBERED_ITEM = re.compile(r"^\s{0,6}\d{1,2}[.)]\s+\S")
 _LIST_ITEM = _CATALOGUE.regex("structure.list_item")
 _ENUMERATION_MARKER = _CATALOGUE.regex("completeness.enumeration_marker")
 _ENUMERATION_INTRO = _CATALOGUE.regex("completeness.enumeration_intro")
@@ -98,6 +103,10 @@ class CompletenessCheck:
                 kind = "how to do it" if HOWTO.search(query) else "how to fix it"
                 found.errors.append(
                     f"the question asks {kind}, but the answer gives no steps, commands or list"
+                )
+            elif _defers_steps(parsed):
+                found.errors.append(
+                    "the answer sends the reader to the documentation for the steps instead of giving them"
                 )
         if not off_topic and not declining:
             self._coverage(query, response, parsed, found)
@@ -207,7 +216,7 @@ def truncated(parsed: ParsedResponse) -> str | None:
     last_number = last_index + 1
     prose_numbers = {n for n, _ in parsed.prose}
     if last_number not in prose_numbers:
-        return None  # ends with a closed code block
+        return _cut_in_code(parsed)
     line = parsed.lines[last_index].strip()
     if _HEADING.match(line):
         # A heading announces what follows; as the last line, nothing did.
@@ -232,6 +241,41 @@ def truncated(parsed: ParsedResponse) -> str | None:
     if last_word in _DANGLING_END or ((not is_item or prose_item) and len(words) >= 5):
         return f'line {last_number}: the answer stops mid-sentence ("…{line[-40:]}")'
     return None
+
+
+#: How the last line of code ends when the writer was stopped in the middle of it: a line
+#: continuation, an operator or opening bracket with nothing after it, a YAML key or
+#: CloudFormation intrinsic function (``!Ref``) with no value.
+_CODE_CUT_END = re.compile(r"(?:\\|[,(\[{=|:]|&&|\s![A-Za-z]+(?:::[A-Za-z]+)?)\s*$")
+_UNESCAPED_QUOTE = re.compile(r'(?<!\\)"')
+
+
+def _cut_in_code(parsed: ParsedResponse) -> str | None:
+    """The answer ends inside a code block that is never closed, in the middle of a line
+    (a string still open, a key or operator with no value): the answer was cut off there.
+    A block left open at the end whose last line is complete (prose swallowed by a missing
+    fence) is only ``structure``'s unclosed fence."""
+    if not parsed.blocks or parsed.blocks[-1].closed:
+        return None
+    block = parsed.blocks[-1]
+    lines = [line for line in block.text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = lines[-1].rstrip()
+    if len(_UNESCAPED_QUOTE.findall(last)) % 2 or _CODE_CUT_END.search(last):
+        return f'the answer stops in the middle of a code block that is never closed ("…{last.strip()[-40:]}")'
+    return None
+
+
+def _defers_steps(parsed: ParsedResponse) -> bool:
+    """The answer says the steps are elsewhere ("for the detailed setup steps, refer to the
+    guide") and gives none itself: no numbered step and no code. Background bullets (what is
+    logged, where it can go) are not steps."""
+    if any(b.text.strip() for b in parsed.blocks):
+        return False
+    if any(_NUMBERED_ITEM.match(line) for _, line in parsed.prose):
+        return False
+    return bool(_STEPS_DEFERRED.search(parsed.prose_text))
 
 
 def has_steps(parsed: ParsedResponse) -> bool:

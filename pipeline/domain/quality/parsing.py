@@ -177,3 +177,92 @@ def json_object(text: str) -> dict[str, Any] | None:
             continue
         return data if isinstance(data, dict) else None
     return None
+
+
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+#: After one of these (or at the start), ``/`` opens a regular-expression literal, not a division.
+_REGEX_BEFORE = frozenset("(,=:[!&|?{};+-*%<>~^")
+_ELIDED = frozenset({"...", "…", "// ...", "// …", "/* ... */", "/* … */"})
+
+
+def brace_mismatch(code: str, *, hash_comments: bool = False) -> tuple[int, str] | None:
+    """The first bracket error of a C-family code block (JavaScript, TypeScript, Java, Go,
+    C#), as ``(0-based line, message)``, or None when the brackets balance or the block
+    cannot be judged.
+
+    One linear pass: ``//`` and ``/* */`` comments, ``'…'``/``"…"`` strings (one line),
+    backtick strings (template literals and Go raw strings, may span lines) and JavaScript
+    regular-expression literals are skipped (with ``hash_comments``, ``#`` comments too: HCL,
+    where ``'`` opens no string). Conservative: a quote still open at the end
+    of its line (a Rust lifetime, a JSX apostrophe) or a block that elides code (a line
+    ``...``) is not judged.
+    """
+    if any(line.strip() in _ELIDED for line in code.splitlines()):
+        return None
+    stack: list[tuple[str, int]] = []
+    line = 0
+    previous = ""  # the last significant character outside strings and comments
+    i, n = 0, len(code)
+    while i < n:
+        char = code[i]
+        if char == "\n":
+            line += 1
+        elif char in " \t\r":
+            pass
+        elif code.startswith("//", i) or (hash_comments and char == "#"):
+            end = code.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif code.startswith("/*", i):
+            end = code.find("*/", i + 2)
+            if end < 0:
+                return None
+            line += code.count("\n", i, end)
+            i = end + 2
+            continue
+        elif char == '"' or (char == "'" and not hash_comments):
+            j = i + 1
+            while j < n and code[j] != char and code[j] != "\n":
+                j += 2 if code[j] == "\\" else 1
+            if j >= n or code[j] != char:
+                return None
+            i, previous = j + 1, char
+            continue
+        elif char == "`" and not hash_comments:
+            j = i + 1
+            while j < n and code[j] != "`":
+                j += 2 if code[j] == "\\" else 1
+            if j >= n:
+                return None
+            line += code.count("\n", i, j)
+            i, previous = j + 1, char
+            continue
+        elif char == "/" and not hash_comments and (not previous or previous in _REGEX_BEFORE):
+            j, in_class = i + 1, False
+            while j < n and code[j] != "\n" and (in_class or code[j] != "/"):
+                if code[j] == "\\":
+                    j += 1
+                elif code[j] == "[":
+                    in_class = True
+                elif code[j] == "]":
+                    in_class = False
+                j += 1
+            if j >= n or code[j] != "/":
+                return None
+            i, previous = j + 1, "/"
+            continue
+        elif char in "([{":
+            stack.append((char, line))
+            previous = char
+        elif char in _CLOSERS:
+            if not stack or stack[-1][0] != _CLOSERS[char]:
+                return line, f"`{char}` does not close anything open"
+            stack.pop()
+            previous = char
+        else:
+            previous = char
+        i += 1
+    if stack:
+        opener, opened = stack[-1]
+        return opened, f"`{opener}` is never closed"
+    return None

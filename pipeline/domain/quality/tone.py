@@ -31,6 +31,9 @@ _OFFENCES = tuple(
         ("condescending_i18n", "talks down to the user"),
         ("lecturing", "lectures or blames the user"),
         ("hindsight", "blames the user in hindsight"),
+        ("hindsight_you", "blames the user in hindsight"),
+        ("obvious_to_you", "talks down to the user"),
+        ("obvious_to_you_i18n", "talks down to the user"),
     )
 )
 _SLANG = _GROUP.gate(_CATALOGUE.regex("tone.slang"))

@@ -479,3 +479,73 @@ def test_answers_about_a_different_error_or_mechanism_are_off_topic(query, confu
 
     assert confused_variant(query, confused)
     assert confused_variant(query, on_topic) is None
+
+
+@pytest.mark.parametrize(
+    ("tail", "cut"),
+    [
+        ('{\n  "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::rep', True),
+        ("Resources:\n  Route:\n    Type: AWS::EC2::Route\n    Properties:\n      TransitGatewayId: !Ref", True),
+        ("aws s3api put-bucket-versioning \\\n  --bucket my-bucket \\", True),
+        # A forgotten closing fence swallowing a finished sentence is structure's, not a cut.
+        ("aws s3 ls\n\nThat lists every bucket in the account.", False),
+    ],
+)
+def test_an_answer_that_stops_inside_an_unclosed_code_block_is_cut_off(validator, tail, cut):
+    response = f"Here is the configuration:\n\n```\n{tail}"
+    report = validator.validate("How do I set up S3 replication?", response)
+    assert ("completeness" in failing(report)) is cut
+    assert "structure" in failing(report)
+
+
+def test_javascript_with_an_unclosed_brace_does_not_parse(validator):
+    code = "function handler(event) {\n    var request = event.request;\n    return request;\n"
+    report = validator.validate("Can a CloudFront Function rewrite the query string?",
+                                f"Yes, in a viewer request function:\n\n```javascript\n{code}```\n")
+    assert "accuracy" in failing(report)
+    closed = validator.validate("Can a CloudFront Function rewrite the query string?",
+                                f"Yes, in a viewer request function:\n\n```javascript\n{code}}}\n```\n")
+    assert "accuracy" not in failing(closed)
+
+
+@pytest.mark.parametrize(
+    ("code", "bad"),
+    [
+        ("function handler(event) {\n    var request = event.request;\n    return request;\n", True),
+        ("const f = (a) => { return [a, (a + 1)]; });", True),
+        ("function handler(event) {\n    // a } in a comment\n    var s = '}' + \"{\" + `${x}}`;\n"
+         "    if (/[{]/.test(s)) { return 1; }\n    return 2;\n}", False),
+        ("public class A {\n  /* { */\n  void f() { System.out.println(\"{\"); }\n}", False),
+        ("func main() {\n\tfmt.Println(`raw {`)\n}", False),
+        ("exports.handler = async (event) => {\n  ...\n", False),  # elided on purpose
+    ],
+)
+def test_brace_mismatch_in_c_family_code(code, bad):
+    from pipeline.domain.quality.parsing import brace_mismatch
+
+    assert (brace_mismatch(code) is not None) is bad
+
+
+def test_an_answer_that_defers_the_steps_to_the_docs_is_incomplete(validator):
+    query = "How do I set up VPC Flow Logs for three VPCs into one S3 bucket?"
+    background = ("Flow Logs record the traffic of your network interfaces.\n\n"
+                  "- Destinations: CloudWatch Logs, S3 or Firehose\n- Records are delivered every 10 minutes\n\n")
+    deferred = validator.validate(query, background + "For the detailed setup steps, please refer to the VPC User Guide.")
+    assert "completeness" in failing(deferred)
+    steps = ("1. Create the bucket policy.\n2. Run `aws ec2 create-flow-logs` for each VPC.\n\n"
+             "For the detailed setup steps, see the VPC User Guide.")
+    assert "completeness" not in failing(validator.validate(query, background + steps))
+
+
+@pytest.mark.parametrize(
+    ("code", "bad"),
+    [
+        ('resource "aws_security_group" "db" {\n  name = "db"\n  ingress {\n    from_port = 5432\n  }\n', True),
+        ('# don\'t forget the } below\nresource "aws_s3_bucket" "b" {\n  bucket = "my-${var.env}-bucket"\n'
+         '  policy = <<EOF\n{"Version": "2012-10-17"}\nEOF\n}\n', False),
+    ],
+)
+def test_brace_mismatch_in_hcl(code, bad):
+    from pipeline.domain.quality.parsing import brace_mismatch
+
+    assert (brace_mismatch(code, hash_comments=True) is not None) is bad

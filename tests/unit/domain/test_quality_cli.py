@@ -251,3 +251,78 @@ def test_a_cname_at_the_zone_apex(validator, name, bad):
     response = ("```bash\naws route53 change-resource-record-sets --hosted-zone-id Z1 --change-batch '"
                 + json.dumps(batch) + "'\n```\n")
     assert any("zone apex" in m for m in _accuracy(validator, response)) is bad
+
+
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        # botocore docs: "Valid values: 1 to 10" (ReceiveMessage.MaxNumberOfMessages).
+        ("```bash\naws sqs receive-message --queue-url https://sqs.us-east-1.amazonaws.com/1/q "
+         "--max-number-of-messages 20\n```\n", "above the documented maximum 10"),
+        # botocore docs: "Values range: 0 to 43200" (ChangeMessageVisibility.VisibilityTimeout).
+        ("```bash\naws sqs change-message-visibility --queue-url u --receipt-handle r --visibility-timeout 86400\n```\n",
+         "above the documented maximum 43200"),
+        # shape limit (elbv2 HealthyThresholdCount min 2).
+        ("```python\nimport boto3\nelb = boto3.client('elbv2')\nelb.modify_target_group(TargetGroupArn='arn', "
+         "HealthyThresholdCount=1)\n```\n", "below the documented minimum 2"),
+        ("```python\nimport boto3\nsqs = boto3.client('sqs')\nsqs.receive_message(QueueUrl='u', MaxNumberOfMessages=25)\n```\n",
+         "above the documented maximum 10"),
+    ],
+)
+def test_a_number_outside_the_documented_range_fails(validator, response, message):
+    assert any(message in m for m in _accuracy(validator, response)), _accuracy(validator, response)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "```bash\naws sqs receive-message --queue-url u --max-number-of-messages 10 --wait-time-seconds 20\n```\n",
+        # "The range 32767 to 65535 is reserved for internal use": not the parameter's range.
+        "```bash\naws ec2 create-network-acl-entry --network-acl-id acl-1 --ingress --rule-number 110 --protocol tcp "
+        "--port-range From=443,To=443 --cidr-block 0.0.0.0/0 --rule-action allow\n```\n",
+        "```bash\naws rds modify-db-instance --db-instance-identifier db1 --backup-retention-period 0\n```\n",
+        "```python\nimport boto3\nsqs = boto3.client('sqs')\nsqs.receive_message(QueueUrl='u', MaxNumberOfMessages=10)\n```\n",
+    ],
+)
+def test_a_number_inside_the_documented_range_passes(validator, response):
+    assert not any("documented" in m for m in _accuracy(validator, response))
+
+
+@pytest.mark.parametrize(
+    ("documentation", "expected"),
+    [
+        ("<p>Valid values: 1 to 10. Default: 1.</p>", (1, 10)),
+        ("<p>Values range: <code>0</code> to <code>43200</code>.</p>", (0, 43200)),
+        ("<p>Constraints:</p><ul><li><p>Must be a value from 1 to 35.</p></li></ul>", (1, 35)),
+        ("<p>The range is 2-10.</p>", (2, 10)),
+        ("<p>Valid Range: Minimum value of 0. Maximum value of 200.</p>", (0, 200)),
+        ("<p>For MySQL: Must be an integer from 20 to 65536. For SQL Server: Must be an integer from 20 to 16384.</p>",
+         (20, 65536)),  # one range per engine: the widest span
+        ("<p>Valid Values: 1150-65535 for MySQL; Valid Values: 1-100 for X</p>", (1, 65535)),
+        ("<p>Positive integer from 1 to 32766. The range 32767 to 65535 is reserved for internal use.</p>", None),
+        ("<p>The number of days between 1 and 3 runs.</p>", None),
+    ],
+)
+def test_documented_range_reads_botocore_docs(documentation, expected):
+    from pipeline.adapters.botocore_catalog import documented_range
+
+    assert documented_range(documentation) == expected
+
+
+@pytest.mark.parametrize(
+    ("command", "bad"),
+    [
+        ("aws s3 sync ./site s3://my-site-bucket --no-delete", True),  # sync's --delete has no negation
+        ("aws s3 sync ./site s3://my-site-bucket --no-progress", False),
+        ("aws s3 cp big.iso s3://b/ --no-guess-mime-type", False),
+        ("aws lambda update-event-source-mapping --uuid 0c5e8f2a-71b4-4d93-a6e0-3b9d2f7c1e48 --no-enabled", False),
+        ("aws ec2 modify-subnet-attribute --subnet-id subnet-1 --no-map-public-ip-on-launch", False),
+        ("aws ec2 modify-instance-attribute --instance-id i-1 --no-disable-api-termination", False),
+        ("aws rds modify-db-instance --db-instance-identifier db1 --no-multi-az", False),
+        # BackupRetentionPeriod is an integer: the CLI has no --no- form for it.
+        ("aws rds modify-db-instance --db-instance-identifier db1 --no-backup-retention-period", True),
+    ],
+)
+def test_a_negated_option_must_negate_a_flag(validator, command, bad):
+    messages = _accuracy(validator, f"Run this:\n\n```bash\n{command}\n```\n")
+    assert any("has no parameter --no-" in m for m in messages) is bad, messages
