@@ -120,15 +120,28 @@ def _bucketed(entries: list[str]) -> str:
     return "|".join(parts)
 
 
+#: Katakana (and the prolonged sound mark): a katakana word is a run of these.
+_KATAKANA = "\u30a0-\u30ff"
+_KATAKANA_WORD = re.compile(rf"[{_KATAKANA}]+")
+
+
 def _alternation(entries: list[str]) -> re.Pattern[str]:
     """Latin-script entries as whole words, CJK and Hangul ones anywhere (those scripts do
-    not separate words)."""
+    not separate words), except that a katakana entry is a whole katakana run.
+
+    Japanese writes a katakana word without spaces but never runs two katakana words together
+    without a mark, so 'ゴミ' (garbage) must not match inside 'コミット' (commit): folded (the
+    voicing mark dropped) the two would share 'コミ'.
+    """
     ordered = sorted(set(entries), key=lambda e: (-len(e), e))
     latin = [e for e in ordered if _is_latin(e)]
-    other = [e for e in ordered if not _is_latin(e)]
+    katakana = [e for e in ordered if _KATAKANA_WORD.fullmatch(e)]
+    other = [e for e in ordered if not _is_latin(e) and not _KATAKANA_WORD.fullmatch(e)]
     parts = []
     if latin:
         parts.append(rf"(?<![\w'])(?:{_bucketed(latin)})(?!\w)")
+    if katakana:
+        parts.append(rf"(?<![{_KATAKANA}])(?:{'|'.join(katakana)})(?![{_KATAKANA}])")
     if other:
         parts.append("|".join(f"(?:{e})" for e in other))
     return re.compile("|".join(parts) or r"(?!x)x")
