@@ -47,7 +47,9 @@ from pipeline.domain.guardrails import secrets as _secrets
 from pipeline.domain.guardrails import topics as _topics
 from pipeline.domain.guardrails.catalogue import Rule, RuleSpec, load_catalogue, load_messages
 from pipeline.domain.guardrails.contexts import (
+    carries_binary_payload,
     is_about_own_ai_app,
+    is_about_own_credential_practice,
     is_about_published_information,
     is_own_plan,
     is_quoted_attack_question,
@@ -253,6 +255,10 @@ class Scanner:
         skip = {_RULE_BY_ID[rule_id].category for rule_id, _s, _e in hits}
         if quoted_attack or is_about_own_ai_app(lowered):
             skip.add("prompt_attack")  # quoted to ask how to defend, or their own AI app's prompt
+        if carries_binary_payload(lowered):
+            skip.add("prompt_attack")  # base64 of gzip / zip / images: data to decode, no encoded instructions
+        if is_about_own_credential_practice(lowered):
+            skip.add("credential_request")  # keeping their own credentials safe (GUIDE §3.3 allows it)
         if is_own_plan(lowered) or is_about_published_information(lowered):
             skip.add("future_features")  # the customer's own dates, or what AWS published
         if frame_file("credential_request").search("not_shared", lowered):
