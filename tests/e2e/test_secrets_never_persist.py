@@ -77,6 +77,21 @@ _ROLE_MAILBOX = re.compile(r"(?i)^(?:no-?reply|do-?not-?reply|support|security|b
                            r"(?:[.+_-][\w.+-]*)?@(?!(?:gmail|yahoo|hotmail|outlook|icloud|proton|gmx)\.)")
 
 
+_AMI_LOGIN = re.compile(r"(?:ec2-user|ubuntu|admin|centos|fedora|bitnami|root)@[\w-]+(?:\.[\w-]+){2,}$")
+
+
+def _pgp_encrypted(head: bytes) -> bool:
+    """An OpenPGP message encrypted to a public key (``gpg --encrypt``, Terraform's
+    ``encrypted_secret`` with ``pgp_key``): it opens with a public-key encrypted session key
+    packet, new format (0xC1, base64 ``wcBM…``) or old (0x84 / 0x85, ``hQEM…``). Ciphertext,
+    which only the key's owner can open, is data (GUIDE §3.1)."""
+    if len(head) < 4:
+        return False
+    if head[0] == 0xC1:
+        return 0xC0 <= head[1] <= 0xDF  # a two-octet body length, as gpg writes for RSA
+    return (head[0] == 0x84 and head[2] == 3) or (head[0] == 0x85 and head[3] == 3)  # version 3
+
+
 def _public(value: str) -> bool:
     """Look-alikes that are not secrets: words (``process.env.LOCAL``), 40-digit hex ids
     (a service account's ``private_key_id``, a SHA-1), a base64 PEM certificate, a role
@@ -84,8 +99,11 @@ def _public(value: str) -> bool:
     if "@" in value:
         # "ssh ubuntu@ec2-….compute-1.amazonaws.com" logs into a host: no mailbox
         # "git@github.com:org/repo.git" is an SSH login to a Git host, no mailbox either
+        # "ssh ec2-user@bastion.example.com": the default login of an AMI (EC2 User Guide: ec2-user,
+        # ubuntu, admin, centos, fedora, bitnami, root) at a host is a login, not a person's mailbox
         lowered = value.lower()
-        return bool(_ROLE_MAILBOX.match(value)) or lowered.endswith(".amazonaws.com") or lowered.startswith("git@")
+        return (bool(_ROLE_MAILBOX.match(value)) or lowered.endswith(".amazonaws.com") or lowered.startswith("git@")
+                or _AMI_LOGIN.match(lowered) is not None)
     if not (re.search(r"\d", value) and re.search(r"[A-Za-z]", value)):
         return True
     if re.fullmatch(r"\[[\w.\-]+\](?::\d{1,5})?", value):
@@ -100,7 +118,7 @@ def _public(value: str) -> bool:
         head = base64.b64decode(value[:64] + "=" * (-len(value[:64]) % 4), validate=False)
     except (ValueError, binascii.Error):
         return False
-    return head.startswith(b"-----BEGIN CERTIFICATE")
+    return head.startswith(b"-----BEGIN CERTIFICATE") or _pgp_encrypted(head)
 
 
 def secret_cases() -> list[tuple[str, str, set[str]]]:

@@ -34,7 +34,9 @@ removes exactly what was matched on the normalised view.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import accumulate
 
 from pipeline.domain.guardrails import closeup, decoding
 from pipeline.domain.guardrails import disparagement as _disparagement
@@ -45,7 +47,9 @@ from pipeline.domain.guardrails import secrets as _secrets
 from pipeline.domain.guardrails import topics as _topics
 from pipeline.domain.guardrails.catalogue import Rule, RuleSpec, load_catalogue, load_messages
 from pipeline.domain.guardrails.contexts import (
+    carries_binary_payload,
     is_about_own_ai_app,
+    is_about_own_credential_practice,
     is_about_published_information,
     is_own_plan,
     is_quoted_attack_question,
@@ -54,6 +58,7 @@ from pipeline.domain.guardrails.engine import Engine, Hit, lowered_view, regex_d
 from pipeline.domain.guardrails.frames import frame_file
 from pipeline.domain.guardrails.output_model import HEAD_RULES as _OUTPUT_HEAD_RULES
 from pipeline.domain.guardrails.output_model import NotAsked, learned_hits
+from pipeline.domain.guardrails.secrets.values import sealed_regions
 from pipeline.domain.guardrails.topic_model import learned_rule_ids
 from pipeline.domain.guardrails.verdicts import blank, redact, to_findings, verdict
 from pipeline.domain.models import (
@@ -160,7 +165,7 @@ class Scanner:
             low = lowered_view(view)
             found = run(self.stage["secrets"], view, low, self._candidates(low, gated))
             hits.extend((rule_id, offsets[start], offsets[end - 1] + 1) for rule_id, start, end in found)
-        return _passwords_over_bare_keys(hits)
+        return _passwords_over_bare_keys(_unsealed(hits, text))
 
     def intent(self, text: str, lowered: str, candidates: frozenset[int] | None) -> list[Hit]:
         run = self.engine.run
@@ -250,6 +255,10 @@ class Scanner:
         skip = {_RULE_BY_ID[rule_id].category for rule_id, _s, _e in hits}
         if quoted_attack or is_about_own_ai_app(lowered):
             skip.add("prompt_attack")  # quoted to ask how to defend, or their own AI app's prompt
+        if carries_binary_payload(lowered):
+            skip.add("prompt_attack")  # base64 of gzip / zip / images: data to decode, no encoded instructions
+        if is_about_own_credential_practice(lowered):
+            skip.add("credential_request")  # keeping their own credentials safe (GUIDE §3.3 allows it)
         if is_own_plan(lowered) or is_about_published_information(lowered):
             skip.add("future_features")  # the customer's own dates, or what AWS published
         if frame_file("credential_request").search("not_shared", lowered):
@@ -282,6 +291,24 @@ class Scanner:
         findings.extend(to_findings(policy, view, _RULE_BY_ID))
         findings.sort(key=lambda f: (f.start, f.end, f.rule_id))
         return verdict(text, findings, MESSAGES)
+
+
+def _unsealed(hits: list[Hit], text: str) -> list[Hit]:
+    """Drop the secret hits inside a SealedSecret's ``encryptedData`` (ciphertext sealed to the
+    cluster's controller, :func:`.secrets.values.sealed_regions`); PII there is kept."""
+    if not hits:
+        return hits
+    regions = sealed_regions(text)
+    if not regions:
+        return hits
+    starts = [lo for lo, _hi in regions]
+    reach = list(accumulate((hi for _lo, hi in regions), max))  # the furthest end so far
+
+    def sealed(start: int, end: int) -> bool:
+        before = bisect_right(starts, start) - 1
+        return before >= 0 and reach[before] >= end
+
+    return [h for h in hits if _RULE_BY_ID[h[0]].category not in _SECRET_CATEGORIES or not sealed(h[1], h[2])]
 
 
 def _passwords_over_bare_keys(hits: list[Hit]) -> list[Hit]:

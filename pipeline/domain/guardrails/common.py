@@ -106,6 +106,13 @@ _NAMED_EXPANSION = re.compile(r"\$[A-Za-z_]\w*\{[^{}\n]*\}?")  # a bare value st
 _WINDOWS_VARIABLE = re.compile(r"%[A-Za-z_]\w*%")
 # An exception or error name ("failed to fetch secret: AccessDeniedException"), not a value.
 _ERROR_NAME = re.compile(r"[A-Z][A-Za-z]{2,60}(?:Exception|Error|Fault)")
+# A PowerShell cmdlet (an approved verb, a dash, a noun: ``$pass = ConvertTo-SecureString $s.password
+# -AsPlainText``, ``Read-Host -AsSecureString``, ``Get-SECSecretValue``): the command that
+# produces the value, not the value.
+_POWERSHELL_CMDLET = re.compile(
+    r"(?:Get|Read|ConvertTo|ConvertFrom|Import|Export|Unprotect|Protect|Invoke|New|Select|Resolve|Out|Join)"
+    r"-[A-Z][A-Za-z]{2,40}"
+)
 _KEY_NAME = re.compile(r"[a-z]+(?:[-_][a-z]+)*[-_](?:password|passwd|pwd|secret|token|key)")
 # A password hash in crypt(3) form ("$2b$12$…", "$6$salt$…", "$argon2id$…"): hashes are never
 # secrets (GUIDE §3.1).
@@ -159,6 +166,8 @@ def is_placeholder(value: str) -> bool:
             or _NAMED_EXPANSION.fullmatch(stripped):
         return True
     if _WINDOWS_VARIABLE.fullmatch(stripped) or _KEY_NAME.fullmatch(stripped) or _ERROR_NAME.fullmatch(stripped):
+        return True
+    if _POWERSHELL_CMDLET.fullmatch(stripped):
         return True
     if _CRYPT_HASH.fullmatch(stripped) or _PARAMETER_PATH.fullmatch(stripped):
         return True

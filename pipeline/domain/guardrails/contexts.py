@@ -7,6 +7,10 @@
 * **public info**: the customer asks about something AWS has already published (a
   deprecation date, the public roadmap, What's New): the ``future_features`` head is not
   asked either.
+* **own practice**: how to keep, rotate or protect one's own credentials (a best practice, a
+  leak risk), no other person, no hand-over: the ``credential_request`` head is not asked.
+* **data payload**: base64 that is visibly binary data (gzip, zip, PNG, PDF, JPEG) and no talk of
+  instructions: the ``prompt_attack`` head is not asked.
 
 Each context is a conjunction of two alternations of patterns over the guardrail's
 lower-cased, accent-folded view, with examples that must and must not be in it (tested).
@@ -80,7 +84,9 @@ def load_contexts(path: Path = CONTEXTS_FILE) -> dict[str, Context]:
     shapes = {"quoted_attack": ("attributed", "defending", True, QUOTED_ATTACK_MAX_CHARS),
               "own_plan": ("plan", "aws_future", False, OWN_PLAN_MAX_CHARS),
               "public_info": ("published", "asks_beyond", False, OWN_PLAN_MAX_CHARS),
-              "own_ai_app": ("own_app", "addresses_assistant", False, OWN_PLAN_MAX_CHARS)}
+              "own_ai_app": ("own_app", "addresses_assistant", False, OWN_PLAN_MAX_CHARS),
+              "own_practice": ("practice", "others", False, OWN_PLAN_MAX_CHARS),
+              "data_payload": ("payload", "instructions", False, OWN_PLAN_MAX_CHARS)}
     contexts = {}
     for name, (first, second, required, max_chars) in shapes.items():
         table = data.get(name)
@@ -106,6 +112,8 @@ QUOTED_ATTACK = CONTEXTS["quoted_attack"]
 OWN_PLAN = CONTEXTS["own_plan"]
 PUBLIC_INFO = CONTEXTS["public_info"]
 OWN_AI_APP = CONTEXTS["own_ai_app"]
+OWN_PRACTICE = CONTEXTS["own_practice"]
+DATA_PAYLOAD = CONTEXTS["data_payload"]
 
 
 def is_quoted_attack_question(lowered: str) -> bool:
@@ -127,3 +135,15 @@ def is_about_own_ai_app(lowered: str) -> bool:
     """True when the message is about the system prompt or guardrails of the customer's
     own generative-AI application, and does not address this assistant's."""
     return OWN_AI_APP.holds(lowered)
+
+
+def is_about_own_credential_practice(lowered: str) -> bool:
+    """True when the message asks how to keep, rotate or protect its own credentials safely
+    (a best practice, a policy, a leak risk) and names no other person and no hand-over."""
+    return OWN_PRACTICE.holds(lowered)
+
+
+def carries_binary_payload(lowered: str) -> bool:
+    """True when the message carries base64 that is visibly binary data (gzip, zip, PNG, PDF,
+    JPEG) and says nothing about instructions or prompts."""
+    return DATA_PAYLOAD.holds(lowered)

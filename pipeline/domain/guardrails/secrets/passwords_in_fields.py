@@ -85,6 +85,13 @@ def _env_value_end(text: str, key_start: int, end: int, marks: list[_LineMarks])
     return tail.end() if tail else end
 
 
+#: A shell parameter expansion that fails with a message when the variable is unset
+#: (``${PGPASSWORD:?set PGPASSWORD}``, POSIX ``${name:?word}``): the word is the error
+#: message, and the variable a placeholder (GUIDE §3.1). (``${NAME:-default}``'s default is
+#: a value and stays one.)
+_EXPANSION_MESSAGE = re.compile(r"\$\{[A-Za-z_]\w*:?\?")
+
+
 def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Iterator[Hit]:
     marks: list[_LineMarks] = []
     for pattern in spec.patterns:
@@ -95,6 +102,8 @@ def password_assignment(spec: RuleSpec, text: str, windows: Sequence[Window]) ->
             value, start, end, quoted = value_of(match)
             if key.lower() == "pwd" and value.startswith(("/", "~")):
                 continue  # $PWD is the working directory
+            if _EXPANSION_MESSAGE.match(text, match.end("key") - len(key) - 2, start + 1):
+                continue  # "${PGPASSWORD:?set PGPASSWORD}": the variable's error message, not a value
             if quoted and key[-1:] in "sS" and _LIST_OPENING.search(text, max(0, start - 8), start):
                 continue  # passwords = ["…", "…"]: a word list to try, not a credential (closed up or not)
             if not quoted:

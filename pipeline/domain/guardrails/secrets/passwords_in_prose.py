@@ -267,9 +267,37 @@ def password_nearby(spec: RuleSpec, text: str, windows: Sequence[Window]) -> Ite
         if before >= 0 and start - words[before][1] <= _NEARBY_REACH and "\n" not in text[words[before][1] : start]:
             yield spec.rule_id, start, end
             continue
+        if before >= 0 and _introduced_below(text, words[before][1], start):
+            yield spec.rule_id, start, end
+            continue
         after = before + 1
         if after < len(words) and words[after][0] - end <= _NEARBY_REACH_BACK and "\n" not in text[end : words[after][0]]:
             yield spec.rule_id, start, end
+
+
+#: A line naming a password and ending in a colon introduces the value on the lines below it,
+#: the way chat messages, notes and tickets give one ("new master password for prod:" then
+#: "> `Lantern?nimbus3651`"; "sent in two messages:" then "1: \"Sg2026_Phu\"", "2: \"ong!Nam#88\""):
+#: the next two lines, up to a blank line, within this many characters of the word.
+_BLOCK_REACH = 200
+_BLOCK_LINES = 2
+#: What may stand alone on a line of such a block besides blanks: quote markers and bullets.
+_BLANK_BLOCK_LINE = re.compile(r"[ \t>*\-•]*")
+
+
+def _introduced_below(text: str, word_end: int, value_start: int) -> bool:
+    """Whether the value at ``value_start`` is on one of the few lines below a line that ends,
+    after the password word at ``word_end``, with a colon (and no blank line between)."""
+    if value_start - word_end > _BLOCK_REACH:
+        return False
+    gap = text[word_end:value_start]
+    head, newline, rest = gap.partition("\n")
+    if not newline or not head.rstrip().endswith((":", "\uff1a")):
+        return False
+    lines = rest.split("\n")
+    if len(lines) > _BLOCK_LINES:
+        return False
+    return not any(_BLANK_BLOCK_LINE.fullmatch(line.rstrip("\r")) for line in lines[:-1])
 
 
 #: The ranges of a regular expression's character class (``A-Z``, ``a-z``, ``0-9``).

@@ -79,3 +79,41 @@ PASSWORD_HASH = re.compile(
 #: A lookup table or file a setting names ("hash:/etc/postfix/sasl_passwd", "lmdb:/…",
 #: "file:/…"): where the passwords are kept, not one.
 TABLE_REFERENCE = re.compile(r"[a-z][a-z0-9+]{1,15}:/\S*")
+
+
+#: A Bitnami SealedSecret's ``encryptedData`` (``kubeseal`` writes YAML or JSON): each value
+#: under it is ciphertext sealed to the controller's public key, made to be committed to a
+#: public repository; nobody can act as the customer with it (GUIDE §3.1: base64 that is
+#: visibly data). The values of a plain Kubernetes Secret's ``data:`` stay secrets (base64 is
+#: no encryption).
+_SEALED_YAML = re.compile(r"(?m)^([ \t]*)encryptedData:[ \t]*\r?$")
+_SEALED_JSON = re.compile(r"\"encryptedData\"[ \t]*:[ \t]*\{[^{}]{0,65536}\}")
+_INDENT = re.compile(r"[ \t]*")
+
+
+def sealed_regions(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text`` holding a SealedSecret's ``encryptedData`` values (linear: each
+    line is read once; nested or repeated keys inside a region are skipped)."""
+    if "encryptedData" not in text:
+        return []
+    regions: list[tuple[int, int]] = [match.span() for match in _SEALED_JSON.finditer(text)]
+    reached = 0
+    for match in _SEALED_YAML.finditer(text):
+        if match.start() < reached:
+            continue
+        indent = len(match.group(1))
+        end = position = match.end()  # at the line's newline, or the end of the text
+        while position < len(text):
+            line_start = position + 1
+            line_end = text.find("\n", line_start)
+            line_end = len(text) if line_end < 0 else line_end
+            line = text[line_start:line_end]
+            if line.strip():
+                if len(_INDENT.match(line).group()) <= indent:
+                    break  # back at the key's level: the mapping has ended
+                end = line_end
+            position = line_end
+        regions.append((match.start(), end))
+        reached = end
+    regions.sort()
+    return regions
